@@ -1,0 +1,23 @@
+"""tfae: autoencoders for TensorFlow and Keras 3, built as a small core plus plugins.
+
+Importing ``tfae`` is light: it loads no plugin and no deep-learning framework. The public modules are
+``tfae.models``, ``tfae.bottlenecks``, ``tfae.regularizers``, ``tfae.schedulers``, ``tfae.losses`` and
+``tfae.plugins``; a plugin implements the hooks in ``tfae.hookspecs`` with ``@tfae.hookimpl``.
+"""
+
+from tfae.hookspecs import hookimpl
+
+__version__ = "0.1.0"
+
+
+def load_model(filepath, **kwargs):
+    """Loads a saved tfae model (``.keras``), resolving its parts through the plugin registry.
+
+    Keras' safe mode stays on: loading never runs code from the file.
+    """
+    from tfae.models.saving import load_model as _load_model
+
+    return _load_model(filepath, **kwargs)
+
+
+__all__ = ["hookimpl", "load_model", "__version__"]

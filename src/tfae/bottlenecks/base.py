@@ -1,0 +1,103 @@
+"""The contract every bottleneck fulfils."""
+
+import warnings
+
+import keras
+from keras import ops
+
+from tfae.regularizers.base import BaseRegularizer
+
+
+class BaseBottleneck(keras.layers.Layer):
+    """The layer between encoder and decoder: it maps features to a latent code.
+
+    A bottleneck flattens its input, computes its code, and adds its regularizer's penalty to the
+    model's losses. Subclasses implement ``build`` and ``call``; a regularizer given by name or dict is
+    resolved through the registry.
+
+    Args:
+        latent_dim: positive int, the size of the latent code.
+        regularizer: an optional ``BaseRegularizer``, registered name, or ``{"name": ..., **params}`` dict.
+        kernel_regularizer: the seed's name for ``regularizer``; means exactly the same.
+        **kwargs: base layer keyword arguments, such as ``name`` and ``dtype``.
+
+    Call arguments:
+        inputs: the encoder's features, shape ``(batch, ...)``.
+        training: whether the call is part of a train step.
+
+    Input shape:
+        ``(batch_size, ...)``, flattened to ``(batch_size, features)``.
+
+    Output shape:
+        ``(batch_size, latent_dim)``.
+    """
+
+    def __init__(self, latent_dim, regularizer=None, kernel_regularizer=None, **kwargs):
+        misspelled = kwargs.pop("kernel_regulirizer", None)
+        if misspelled is not None:
+            warnings.warn(
+                "`kernel_regulirizer` is a misspelling kept from the original TFAE README; use `regularizer=`.",
+                DeprecationWarning,
+                stacklevel=2,
+            )
+            kernel_regularizer = misspelled
+        super().__init__(**kwargs)
+        if isinstance(latent_dim, bool) or not isinstance(latent_dim, int) or latent_dim < 1:
+            raise ValueError(f"`latent_dim` must be a positive integer. Received: latent_dim={latent_dim!r}")
+        if regularizer is not None and kernel_regularizer is not None:
+            raise ValueError(
+                "Pass the regularizer once: `regularizer=` and `kernel_regularizer=` mean the same. "
+                f"Received: regularizer={regularizer!r}, kernel_regularizer={kernel_regularizer!r}"
+            )
+        if regularizer is None:
+            regularizer = kernel_regularizer
+        if regularizer is not None and not isinstance(regularizer, BaseRegularizer):
+            from tfae.plugins import resolve
+
+            regularizer = resolve("regularizer", regularizer)
+        if regularizer is not None and not isinstance(regularizer, BaseRegularizer):
+            raise ValueError(
+                "`regularizer` must be a tfae regularizer (a BaseRegularizer, its name, or a dict); a Keras "
+                f"weight regularizer would penalise the weights, not the posterior. Received: {regularizer!r}"
+            )
+        self.latent_dim = latent_dim
+        self.regularizer = regularizer
+        # Tracked so that a schedule's value and step counter are part of the model's state.
+        self.regularizer_variables = list(regularizer.variables) if regularizer is not None else []
+
+    @staticmethod
+    def flatten(inputs):
+        if len(inputs.shape) == 2:
+            return inputs
+        return ops.reshape(inputs, (ops.shape(inputs)[0], -1))
+
+    @staticmethod
+    def flat_shape(input_shape):
+        features = 1
+        for size in input_shape[1:]:
+            if size is None:
+                raise ValueError(f"A bottleneck needs known feature dimensions. Received: input_shape={input_shape}")
+            features *= size
+        return (input_shape[0], features)
+
+    def add_regularization(self, *parameters, training=None):
+        if self.regularizer is not None:
+            self.add_loss(self.regularizer(*parameters, training=bool(training)))
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], self.latent_dim)
+
+    def sample_prior(self, n, seed=None):
+        """Draws ``n`` codes from the prior; only generative (variational) bottlenecks have one."""
+        raise NotImplementedError(
+            f"{type(self).__name__} has no prior to sample from: use a variational bottleneck such as "
+            "GaussianBottleneck to generate new samples."
+        )
+
+    def get_config(self):
+        config = {**super().get_config(), "latent_dim": self.latent_dim, "regularizer": None}
+        if self.regularizer is not None:
+            from tfae.serialization import component_spec
+
+            config["regularizer"] = component_spec("regularizer", self.regularizer)
+        return config

@@ -1,0 +1,78 @@
+"""The Bernoulli (binary) bottleneck, trained with a relaxed or straight-through estimator."""
+
+import keras
+from keras import ops
+
+import tfae
+from tfae.bottlenecks import VariationalBottleneck
+
+
+class BernoulliBottleneck(VariationalBottleneck):
+    """Encodes each sample as independent Bernoulli variables with probabilities ``sigmoid(logits)``.
+
+    A discrete draw passes no gradient, so training uses the relaxed Bernoulli (binary Concrete,
+    Maddison et al. 2017): ``sigmoid((logits + logistic_noise) / temperature)``. With
+    ``straight_through=True`` the forward pass uses the hard 0/1 value of that sample while the gradient is
+    the relaxed one's. Either way gradients reach every encoder weight. At inference the code is the
+    mean, ``sigmoid(logits)``. The prior is Bernoulli(0.5).
+
+    Args:
+        latent_dim: positive int, the number of binary variables.
+        temperature: positive float; lower is closer to discrete and noisier in its gradients.
+        straight_through: bool, use hard codes in the forward pass while training.
+        regularizer: usually ``"bernoulli_kld"``, the KL divergence to Bernoulli(0.5).
+        seed: optional int for reproducible sampling.
+        **kwargs: base layer keyword arguments.
+
+    Call arguments:
+        inputs: features of shape ``(batch, ...)``.
+        training: sample when ``True``, return the probabilities otherwise.
+
+    Input shape:
+        ``(batch_size, ...)``.
+
+    Output shape:
+        ``(batch_size, latent_dim)``, values in [0, 1].
+
+    Example:
+
+    >>> bottleneck = BernoulliBottleneck(latent_dim=3, temperature=0.5)
+    >>> bottleneck(keras.ops.ones((2, 4))).shape
+    (2, 3)
+    """
+
+    parameters = 1
+
+    def __init__(self, latent_dim, temperature=0.5, straight_through=False, regularizer=None, seed=None, **kwargs):
+        super().__init__(latent_dim, regularizer=regularizer, seed=seed, **kwargs)
+        if isinstance(temperature, bool) or not isinstance(temperature, (int, float)) or not temperature > 0:
+            raise ValueError(f"`temperature` must be a positive number. Received: temperature={temperature!r}")
+        self.temperature = float(temperature)
+        self.straight_through = bool(straight_through)
+
+    def split(self, raw):
+        return (raw,)
+
+    def sample(self, logits):
+        uniform = keras.random.uniform(ops.shape(logits), minval=1e-6, maxval=1.0 - 1e-6, seed=self.seed_generator)
+        logistic_noise = ops.log(uniform) - ops.log1p(-uniform)
+        relaxed = ops.sigmoid((logits + logistic_noise) / self.temperature)
+        if not self.straight_through:
+            return relaxed
+        hard = ops.cast(relaxed > 0.5, relaxed.dtype)
+        return relaxed + ops.stop_gradient(hard - relaxed)
+
+    def mean(self, logits):
+        return ops.sigmoid(logits)
+
+    def sample_prior(self, n, seed=None):
+        uniform = keras.random.uniform((n, self.latent_dim), seed=seed)
+        return ops.cast(uniform < 0.5, "float32")
+
+    def get_config(self):
+        return {**super().get_config(), "temperature": self.temperature, "straight_through": self.straight_through}
+
+
+@tfae.hookimpl
+def register_bottlenecks(register):
+    register(BernoulliBottleneck, name="bernoulli", aliases=["binary"])

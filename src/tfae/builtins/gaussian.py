@@ -1,0 +1,55 @@
+"""The Gaussian bottleneck of a variational autoencoder."""
+
+import keras
+from keras import ops
+
+import tfae
+from tfae.bottlenecks import VariationalBottleneck
+
+
+class GaussianBottleneck(VariationalBottleneck):
+    """Encodes each sample as a diagonal Gaussian ``N(mean, exp(log_variance))``.
+
+    While training the code is the reparameterised sample ``mean + exp(log_variance / 2) * eps`` with
+    ``eps ~ N(0, I)``, so gradients reach the encoder; at inference it is the mean. The prior is ``N(0, I)``.
+
+    Args:
+        latent_dim: positive int, the size of the code.
+        regularizer: usually ``"kld"`` (``GaussianKLDRegularizer``), which makes the model a VAE.
+        seed: optional int for reproducible sampling.
+        **kwargs: base layer keyword arguments.
+
+    Call arguments:
+        inputs: features of shape ``(batch, ...)``.
+        training: sample when ``True``, return the mean otherwise.
+
+    Input shape:
+        ``(batch_size, ...)``.
+
+    Output shape:
+        ``(batch_size, latent_dim)``.
+
+    Example:
+
+    >>> bottleneck = GaussianBottleneck(latent_dim=2, regularizer="kld")
+    >>> mean, log_variance = bottleneck.distribution_parameters(keras.ops.ones((4, 8)))
+    >>> mean.shape, log_variance.shape
+    ((4, 2), (4, 2))
+    """
+
+    parameters = 2
+
+    def sample(self, mean, log_variance):
+        noise = keras.random.normal(ops.shape(mean), seed=self.seed_generator, dtype="float32")
+        return mean + ops.exp(0.5 * log_variance) * noise
+
+    def mean(self, mean, log_variance):
+        return mean
+
+    def sample_prior(self, n, seed=None):
+        return keras.random.normal((n, self.latent_dim), seed=seed, dtype="float32")
+
+
+@tfae.hookimpl
+def register_bottlenecks(register):
+    register(GaussianBottleneck, name="gaussian", aliases=["normal"])

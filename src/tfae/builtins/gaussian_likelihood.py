@@ -1,0 +1,69 @@
+"""The Gaussian likelihood for real-valued data, with a fixed or learned variance."""
+
+import math
+
+from keras import ops
+
+import tfae
+from tfae.losses import BaseLikelihood, sum_over_features
+
+
+class GaussianLikelihood(BaseLikelihood):
+    """Each feature is Gaussian around the decoder's output: ``x ~ N(mean, variance)``.
+
+    The negative log-likelihood includes its constant:
+    ``0.5 * sum((x - mean)**2 / variance + log(variance) + log(2 * pi))``.
+
+    Args:
+        variance: a positive float (fixed), or ``"learned"``: one log-variance per feature, trained with
+            the model (shared across samples, as in sigma-VAE).
+
+    Call arguments:
+        parameters: the mean, shape ``(batch, ...)``.
+
+    Returns:
+        The mean itself.
+
+    Example:
+
+    >>> likelihood = GaussianLikelihood(variance=1.0)
+    >>> round(float(likelihood.negative_log_likelihood(keras.ops.zeros((1, 1)), keras.ops.zeros((1, 1)))[0]), 4)
+    0.9189
+    """
+
+    def __init__(self, variance=1.0, **kwargs):
+        super().__init__(**kwargs)
+        learned = variance == "learned"
+        if not learned and (
+            isinstance(variance, bool) or not isinstance(variance, (int, float)) or not 0 < variance < math.inf
+        ):
+            raise ValueError(f"`variance` must be a positive number or 'learned'. Received: variance={variance!r}")
+        self.variance = variance if learned else float(variance)
+        self.log_variance = None
+
+    def build(self, input_shape):
+        if self.variance == "learned":
+            self.log_variance = self.add_weight(
+                shape=tuple(input_shape[1:]), initializer="zeros", name="log_variance", dtype="float32"
+            )
+
+    def call(self, parameters):
+        return parameters
+
+    def negative_log_likelihood(self, targets, parameters):
+        mean = ops.cast(parameters, "float32")
+        targets = ops.cast(targets, "float32")
+        if self.log_variance is None:
+            log_variance = ops.convert_to_tensor(math.log(self.variance), dtype="float32")
+        else:
+            log_variance = ops.cast(self.log_variance, "float32")
+        per_feature = 0.5 * (ops.square(targets - mean) * ops.exp(-log_variance) + log_variance + math.log(2 * math.pi))
+        return sum_over_features(per_feature)
+
+    def get_config(self):
+        return {**super().get_config(), "variance": self.variance}
+
+
+@tfae.hookimpl
+def register_losses(register):
+    register(GaussianLikelihood, name="gaussian", aliases=["normal"])

@@ -1,0 +1,36 @@
+"""The KL divergence of a Gaussian posterior from the standard normal prior: the VAE regularizer."""
+
+from keras import ops
+
+import tfae
+from tfae.regularizers import BaseRegularizer
+
+
+class GaussianKLDRegularizer(BaseRegularizer):
+    """``KL(N(mean, exp(log_variance)) || N(0, I))`` of each sample, in nats.
+
+    Per sample: ``sum over latent dims of 0.5 * (mean**2 + exp(log_variance) - log_variance - 1)``.
+    The loss is ``beta`` times its batch mean; with a likelihood loss in nats and ``beta=1`` the model's
+    loss is the negative ELBO.
+
+    Args:
+        beta: the weight: a float, a schedule, or ``scheduler.value``.
+
+    Call arguments:
+        mean: shape ``(batch, latent_dim)``.
+        log_variance: shape ``(batch, latent_dim)``.
+
+    Example:
+
+    >>> regularizer = GaussianKLDRegularizer(beta=1.0)
+    >>> float(regularizer(keras.ops.zeros((2, 3)), keras.ops.zeros((2, 3))))
+    0.0
+    """
+
+    def calc(self, mean, log_variance):
+        return 0.5 * ops.sum(ops.square(mean) + ops.exp(log_variance) - log_variance - 1.0, axis=-1)
+
+
+@tfae.hookimpl
+def register_regularizers(register):
+    register(GaussianKLDRegularizer, name="kld", aliases=["kl", "gaussian_kld"])

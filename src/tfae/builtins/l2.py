@@ -1,0 +1,34 @@
+"""The L2 penalty on a deterministic latent code."""
+
+from keras import ops
+
+import tfae
+from tfae.regularizers import BaseRegularizer
+
+
+class L2Regularizer(BaseRegularizer):
+    """The squared norm of each sample's code: ``sum over latent dims of code**2``.
+
+    The loss is ``beta`` times its batch mean. Meant for ``VanillaBottleneck``, where it keeps codes small
+    and near the origin (a Gaussian bottleneck's parameters would be its mean and log-variance instead).
+
+    Args:
+        beta: the weight: a float, a schedule, or ``scheduler.value``.
+
+    Call arguments:
+        code: shape ``(batch, latent_dim)``.
+
+    Example:
+
+    >>> regularizer = L2Regularizer(beta=0.5)
+    >>> float(regularizer(keras.ops.ones((2, 4))))
+    2.0
+    """
+
+    def calc(self, code, *other_parameters):
+        return ops.sum(ops.square(code), axis=-1)
+
+
+@tfae.hookimpl
+def register_regularizers(register):
+    register(L2Regularizer, name="l2", aliases=["l2_activity"])

@@ -1,0 +1,36 @@
+"""The reversed KL divergence: of the standard normal prior from a Gaussian posterior."""
+
+from keras import ops
+
+import tfae
+from tfae.regularizers import BaseRegularizer
+
+
+class GaussianReversedKLDRegularizer(BaseRegularizer):
+    """``KL(N(0, I) || N(mean, exp(log_variance)))`` of each sample, in nats.
+
+    Per sample: ``sum over latent dims of 0.5 * ((1 + mean**2) * exp(-log_variance) + log_variance - 1)``.
+    The loss is ``beta`` times its batch mean. Compared with the forward KL it punishes posteriors that are
+    narrower than the prior far more, and so favours wide, overlapping codes.
+
+    Args:
+        beta: the weight: a float, a schedule, or ``scheduler.value``.
+
+    Call arguments:
+        mean: shape ``(batch, latent_dim)``.
+        log_variance: shape ``(batch, latent_dim)``.
+
+    Example:
+
+    >>> regularizer = GaussianReversedKLDRegularizer()
+    >>> float(regularizer(keras.ops.zeros((2, 3)), keras.ops.zeros((2, 3))))
+    0.0
+    """
+
+    def calc(self, mean, log_variance):
+        return 0.5 * ops.sum((1.0 + ops.square(mean)) * ops.exp(-log_variance) + log_variance - 1.0, axis=-1)
+
+
+@tfae.hookimpl
+def register_regularizers(register):
+    register(GaussianReversedKLDRegularizer, name="reversed_kld", aliases=["reverse_kld", "reversed_kl"])

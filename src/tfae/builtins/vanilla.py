@@ -1,0 +1,54 @@
+"""The plain autoencoder bottleneck: a Dense layer to the latent code."""
+
+import keras
+
+import tfae
+from tfae.bottlenecks import BaseBottleneck
+
+
+class VanillaBottleneck(BaseBottleneck):
+    """A deterministic bottleneck: ``code = activation(dense(flatten(inputs)))``.
+
+    Args:
+        latent_dim: positive int, the size of the code.
+        activation: the Dense layer's activation (linear by default).
+        regularizer: an optional regularizer of the code, such as ``"l2"``.
+        **kwargs: base layer keyword arguments.
+
+    Call arguments:
+        inputs: features of shape ``(batch, ...)``.
+        training: unused; the code is the same while training and at inference.
+
+    Input shape:
+        ``(batch_size, ...)``.
+
+    Output shape:
+        ``(batch_size, latent_dim)``.
+
+    Example:
+
+    >>> bottleneck = VanillaBottleneck(latent_dim=2)
+    >>> bottleneck(keras.ops.ones((4, 8))).shape
+    (4, 2)
+    """
+
+    def __init__(self, latent_dim, activation=None, regularizer=None, **kwargs):
+        super().__init__(latent_dim, regularizer=regularizer, **kwargs)
+        self.activation = keras.activations.get(activation)
+        self.dense = keras.layers.Dense(latent_dim, activation=activation, dtype=self.dtype_policy, name="code")
+
+    def build(self, input_shape):
+        self.dense.build(self.flat_shape(input_shape))
+
+    def call(self, inputs, training=None):
+        code = self.dense(self.flatten(inputs))
+        self.add_regularization(code, training=training)
+        return code
+
+    def get_config(self):
+        return {**super().get_config(), "activation": keras.activations.serialize(self.activation)}
+
+
+@tfae.hookimpl
+def register_bottlenecks(register):
+    register(VanillaBottleneck, name="vanilla", aliases=["dense", "deterministic"])

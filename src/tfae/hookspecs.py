@@ -1,0 +1,39 @@
+"""The hook specifications a tfae plugin implements.
+
+A plugin is a module named by an entry point in the ``tfae`` group. It implements any of the hooks below
+with ``@tfae.hookimpl``; each hook receives a ``register`` callback and calls it once per component::
+
+    import tfae
+
+    @tfae.hookimpl
+    def register_bottlenecks(register):
+        register(MyBottleneck, name="mine", aliases=["my_bottleneck"])
+
+``register(component, name, aliases=())`` adds ``component`` (usually a class) under ``name`` for one kind.
+Names are matched case-insensitively, with ``-`` and ``_`` treated alike; the class name is accepted too.
+"""
+
+import pluggy
+
+hookspec = pluggy.HookspecMarker("tfae")
+hookimpl = pluggy.HookimplMarker("tfae")
+
+
+@hookspec
+def register_bottlenecks(register):
+    """Register bottleneck layers (subclasses of ``tfae.bottlenecks.BaseBottleneck``)."""
+
+
+@hookspec
+def register_regularizers(register):
+    """Register regularizers (subclasses of ``tfae.regularizers.BaseRegularizer``)."""
+
+
+@hookspec
+def register_schedulers(register):
+    """Register beta schedules (subclasses of ``tfae.schedulers.BaseScheduler``)."""
+
+
+@hookspec
+def register_losses(register):
+    """Register reconstruction likelihoods (subclasses of ``tfae.losses.BaseLikelihood``)."""

@@ -1,0 +1,37 @@
+"""The contract every reconstruction likelihood fulfils."""
+
+import keras
+from keras import ops
+
+
+def sum_over_features(values):
+    """Sums each sample's values over all non-batch axes: ``(batch, ...)`` to ``(batch,)``."""
+    return ops.sum(ops.reshape(values, (ops.shape(values)[0], -1)), axis=-1)
+
+
+class BaseLikelihood(keras.layers.Layer):
+    """The decoder's distribution ``p(x | z)``: a reconstruction loss in nats.
+
+    The decoder emits the distribution's parameters (for a Bernoulli: logits). A likelihood maps them to
+    data space when called (its mean: probabilities, never logits), and scores targets with
+    ``negative_log_likelihood``: one value per sample, in nats, summed over all non-batch axes and computed
+    in float32. With ``beta = 1`` a model's loss is then the negative ELBO per sample.
+
+    Give one to ``model.compile(loss=...)`` by name (``"bernoulli"``, ``"gaussian"``), dict or instance.
+
+    Call arguments:
+        parameters: the decoder's output, shape ``(batch, ...)``.
+
+    Returns:
+        The mean of the distribution, of the parameters' shape.
+    """
+
+    def call(self, parameters):
+        raise NotImplementedError
+
+    def negative_log_likelihood(self, targets, parameters):
+        """Returns ``-log p(targets | parameters)`` per sample, shape ``(batch,)``, float32."""
+        raise NotImplementedError
+
+    def compute_output_shape(self, input_shape):
+        return input_shape

@@ -1,0 +1,295 @@
+"""The autoencoder model: encoder, bottleneck, decoder, and a loss that is the negative ELBO."""
+
+import math
+import threading
+
+import keras
+from keras import ops
+
+from tfae.bottlenecks.base import BaseBottleneck
+from tfae.losses.base import BaseLikelihood
+from tfae.plugins import get_registry, resolve
+
+
+def _resolve_bottleneck(bottleneck):
+    bottleneck = resolve("bottleneck", bottleneck)
+    if not isinstance(bottleneck, BaseBottleneck):
+        raise ValueError(
+            "`bottleneck` must be a tfae bottleneck: an instance, a registered name such as 'gaussian', or a "
+            f"dict such as {{'name': 'gaussian', 'latent_dim': 2}}. Received: bottleneck={bottleneck!r}"
+        )
+    return bottleneck
+
+
+def _resolve_likelihood(likelihood):
+    likelihood = resolve("loss", likelihood)
+    if likelihood is not None and not isinstance(likelihood, BaseLikelihood):
+        raise ValueError(f"`likelihood` must be a tfae likelihood (BaseLikelihood). Received: {likelihood!r}")
+    return likelihood
+
+
+def registered_custom_objects():
+    """The classes a saved tfae model may name, for Keras' deserialization (the registry's components)."""
+    from tfae.models.deep import DeepAutoencoder
+
+    objects = {"Autoencoder": Autoencoder, "DeepAutoencoder": DeepAutoencoder}
+    for entry in get_registry().entries():
+        if isinstance(entry.component, type):
+            objects[entry.component.__name__] = entry.component
+    return objects
+
+
+@keras.saving.register_keras_serializable(package="tfae")
+class Autoencoder(keras.Model):
+    """An autoencoder: ``encoder -> bottleneck -> decoder``, trained with ``fit`` like any Keras model.
+
+    The default encoder is the bottleneck alone and the default decoder one Dense layer back to the input's
+    shape, as in the original TFAE; override ``make_encoder`` and ``make_decoder`` (or use
+    ``DeepAutoencoder``) for deeper or convolutional networks. Inputs may have any shape; the
+    reconstruction has the input's shape. ``fit(x)`` with no targets reconstructs ``x``.
+
+    Compile with a likelihood by name, in nats summed over all non-batch axes: ``"bernoulli"`` (the decoder
+    emits logits) or ``"gaussian"``; with ``beta = 1`` the loss is then the negative ELBO per sample. A plain
+    Keras loss (``"mse"``) works too, as Keras defines it. History shows ``loss``, ``reconstruction_loss``,
+    ``regularization_loss``, and ``beta`` when a schedule drives it.
+
+    Args:
+        bottleneck: a ``BaseBottleneck``, a registered name, or a dict such as
+            ``{"name": "gaussian", "latent_dim": 32, "regularizer": "kld"}``.
+        likelihood: optional; the reconstruction likelihood, also settable by ``compile(loss=...)``.
+        **kwargs: ``keras.Model`` keyword arguments, such as ``name``.
+
+    Call arguments:
+        inputs: a batch of shape ``(batch, ...)``.
+        training: sample codes (variational bottlenecks) and apply dropout when ``True``.
+
+    Returns:
+        The reconstruction in data space (probabilities or means, never logits), of the input's shape.
+
+    Example:
+
+    ```python
+    model = Autoencoder(bottleneck=GaussianBottleneck(latent_dim=2, regularizer="kld"))
+    model.compile(optimizer="adam", loss="bernoulli")
+    model.fit(x, epochs=10)
+    codes = model.encoder.predict(x)
+    images = model.decoder.predict(codes)
+    ```
+    """
+
+    def __init__(self, bottleneck, likelihood=None, **kwargs):
+        super().__init__(**kwargs)
+        self.bottleneck = _resolve_bottleneck(bottleneck)
+        self.likelihood = _resolve_likelihood(likelihood)
+        self.encoder_input_shape = None
+        self.reconstruction_loss_tracker = keras.metrics.Mean(name="reconstruction_loss")
+        self.regularization_loss_tracker = keras.metrics.Mean(name="regularization_loss")
+        regularizer = self.bottleneck.regularizer
+        varies = regularizer is not None and not isinstance(regularizer.beta, float)
+        self.beta_tracker = keras.metrics.Mean(name="beta") if varies else None
+        self._decoder_parameters = {}
+        self._data_space_decoder = None
+
+    @property
+    def latent_dim(self):
+        return self.bottleneck.latent_dim
+
+    @property
+    def schedulers(self):
+        """The schedules that drive the regularizers' beta in this model."""
+        found = []
+        for layer in self._flatten_layers():
+            regularizer = getattr(layer, "regularizer", None) if isinstance(layer, BaseBottleneck) else None
+            scheduler = getattr(regularizer, "scheduler", None)
+            if scheduler is not None and all(scheduler is not other for other in found):
+                found.append(scheduler)
+        return found
+
+    def make_encoder(self, encoder_input):
+        """Returns the code for the symbolic ``encoder_input``; the default is the bottleneck alone.
+
+        An override builds its layers on ``encoder_input`` and ends with ``self.bottleneck(x)``.
+        """
+        return self.bottleneck(encoder_input)
+
+    def make_decoder(self, decoder_input):
+        """Returns the decoder's output (the likelihood's parameters, such as logits) for a symbolic code.
+
+        The default is one Dense layer to the input's size, reshaped to the input's shape.
+        """
+        shape = tuple(self.encoder_input_shape[1:])
+        outputs = keras.layers.Dense(math.prod(shape), name="reconstruction")(decoder_input)
+        if len(shape) > 1:
+            outputs = keras.layers.Reshape(shape)(outputs)
+        return outputs
+
+    def build(self, input_shape):
+        input_shape = tuple(input_shape)
+        self.encoder_input_shape = input_shape
+        if getattr(self, "encoder", None) is None:
+            encoder_input = keras.Input(shape=input_shape[1:], name="encoder_input")
+            self.encoder = keras.Model(encoder_input, self.make_encoder(encoder_input), name="encoder")
+            decoder_input = keras.Input(shape=(self.latent_dim,), name="decoder_input")
+            self.decoder_network = keras.Model(
+                decoder_input, self.make_decoder(decoder_input), name="decoder_network"
+            )
+        output_shape = tuple(self.decoder_network.output.shape)
+        if tuple(output_shape[1:]) != tuple(input_shape[1:]):
+            raise ValueError(
+                f"The decoder's output shape {output_shape[1:]} differs from the input's shape {input_shape[1:]}: "
+                "make_decoder must return a tensor of the input's shape."
+            )
+        if self.likelihood is not None and not self.likelihood.built:
+            self.likelihood.build(output_shape)
+        self.built = True
+
+    def _set_networks(self, encoder, decoder_network):
+        bottlenecks = [layer for layer in encoder._flatten_layers() if isinstance(layer, BaseBottleneck)]
+        if len(bottlenecks) != 1:
+            raise ValueError(f"A saved encoder must hold exactly one bottleneck; found {len(bottlenecks)}.")
+        self.bottleneck = bottlenecks[0]
+        self.encoder = encoder
+        self.decoder_network = decoder_network
+
+    @property
+    def decoder(self):
+        """A Keras model from codes to data space: ``decoder.predict(codes)`` gives probabilities or means."""
+        if not self.built:
+            raise ValueError("The model is not built yet: call it on data, fit it, or call build(input_shape) first.")
+        cached = self._data_space_decoder
+        if cached is None or cached[0] is not self.likelihood:
+            if self.likelihood is None:
+                model = self.decoder_network
+            else:
+                codes = keras.Input(shape=(self.latent_dim,), name="code")
+                model = keras.Model(codes, self.likelihood(self.decoder_network(codes)), name="decoder")
+            cached = (self.likelihood, model)
+            object.__setattr__(self, "_data_space_decoder", cached)
+        return cached[1]
+
+    def call(self, inputs, training=None):
+        code = self.encoder(inputs, training=training)
+        parameters = self.decoder_network(code, training=training)
+        if self.likelihood is None:
+            return parameters
+        # compute_loss scores the parameters (logits), not the data-space output, for exact likelihoods.
+        self._decoder_parameters[threading.get_ident()] = parameters
+        return self.likelihood(parameters)
+
+    def compile(self, optimizer="rmsprop", loss=None, **kwargs):
+        """Configures training like ``keras.Model.compile``.
+
+        Args:
+            optimizer: as in Keras.
+            loss: a tfae likelihood (``"bernoulli"``, ``"gaussian"``, a dict, or an instance), or a Keras
+                loss (``"mse"``, a ``keras.losses.Loss``). ``None`` keeps the likelihood the model has.
+            **kwargs: the other ``keras.Model.compile`` arguments.
+        """
+        likelihood, keras_loss = self._split_loss(loss)
+        if likelihood is not None or keras_loss is not None:
+            self._set_likelihood(likelihood)
+        if self.likelihood is None and keras_loss is None:
+            raise ValueError(
+                "Autoencoder.compile needs a `loss`: a likelihood ('bernoulli' for data in [0, 1], 'gaussian' "
+                "for real values) or a Keras loss such as 'mse'."
+            )
+        super().compile(optimizer=optimizer, loss=keras_loss, **kwargs)
+
+    def compile_from_config(self, config):
+        config = keras.saving.deserialize_keras_object(config)
+        self.compile(**config)
+        if self.built:
+            self.optimizer.build(self.trainable_variables)
+
+    def _split_loss(self, loss):
+        if loss is None:
+            return None, None
+        if isinstance(loss, BaseLikelihood):
+            return loss, None
+        if isinstance(loss, dict):
+            return _resolve_likelihood(loss), None
+        if isinstance(loss, str):
+            registry = get_registry()
+            try:
+                return _resolve_likelihood(registry.get("loss", loss).name), None
+            except ValueError as tfae_error:
+                try:
+                    keras.losses.get(loss)
+                except ValueError:
+                    raise ValueError(f"{tfae_error} Keras has no loss named {loss!r} either.") from None
+        return None, loss
+
+    def _set_likelihood(self, likelihood):
+        if likelihood is self.likelihood:
+            return
+        was_locked = self._tracker.locked
+        self._tracker.unlock()
+        try:
+            self.likelihood = likelihood
+        finally:
+            if was_locked:
+                self._tracker.lock()
+        if likelihood is not None and self.built and not likelihood.built:
+            likelihood.build(tuple(self.decoder_network.output.shape))
+
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        targets = x if y is None else y
+        if self.likelihood is not None:
+            parameters = self._decoder_parameters.pop(threading.get_ident())
+            per_sample = self.likelihood.negative_log_likelihood(targets, parameters)
+            if sample_weight is not None:
+                per_sample = per_sample * ops.cast(ops.reshape(sample_weight, (-1,)), "float32")
+            reconstruction = ops.mean(per_sample)
+        else:
+            reconstruction = ops.cast(self._compile_loss(targets, y_pred, sample_weight), "float32")
+        regularization = ops.zeros((), dtype="float32")
+        for loss in self.losses:
+            regularization = regularization + ops.cast(self._aggregate_additional_loss(loss), "float32")
+        # Weighted by batch size, as Keras weighs `loss`, so that the logged components add up to it.
+        batch_size = ops.shape(targets)[0]
+        self.reconstruction_loss_tracker.update_state(reconstruction, sample_weight=batch_size)
+        self.regularization_loss_tracker.update_state(regularization, sample_weight=batch_size)
+        if self.beta_tracker is not None:
+            beta = self.bottleneck.regularizer.current_beta(training=False)
+            self.beta_tracker.update_state(beta, sample_weight=batch_size)
+        return reconstruction + regularization
+
+    def fit(self, *args, callbacks=None, **kwargs):
+        """``keras.Model.fit``; the model's epoch-counted schedules are added to ``callbacks`` if missing."""
+        callbacks = list(callbacks or [])
+        for scheduler in self.schedulers:
+            if scheduler.unit == "epoch" and all(scheduler is not callback for callback in callbacks):
+                callbacks.append(scheduler)
+        return super().fit(*args, callbacks=callbacks, **kwargs)
+
+    def sample(self, n, seed=None):
+        """Draws ``n`` codes from the bottleneck's prior and returns their decodings in data space (NumPy)."""
+        codes = self.bottleneck.sample_prior(n, seed=seed)
+        return self.decoder.predict(codes, verbose=0)
+
+    def get_config(self):
+        from tfae.serialization import component_spec
+
+        config = {"name": self.name, "trainable": self.trainable}
+        config["likelihood"] = None if self.likelihood is None else component_spec("loss", self.likelihood)
+        if self.built:
+            config["encoder"] = keras.saving.serialize_keras_object(self.encoder)
+            config["decoder_network"] = keras.saving.serialize_keras_object(self.decoder_network)
+        else:
+            config["bottleneck"] = component_spec("bottleneck", self.bottleneck)
+        return config
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        encoder = config.pop("encoder", None)
+        decoder_network = config.pop("decoder_network", None)
+        if encoder is None:
+            return cls(**config)
+        custom_objects = registered_custom_objects()
+        encoder = keras.saving.deserialize_keras_object(encoder, custom_objects=custom_objects)
+        decoder_network = keras.saving.deserialize_keras_object(decoder_network, custom_objects=custom_objects)
+        bottlenecks = [layer for layer in encoder._flatten_layers() if isinstance(layer, BaseBottleneck)]
+        model = cls(bottleneck=bottlenecks[0] if bottlenecks else None, **config)
+        model._set_networks(encoder, decoder_network)
+        return model

@@ -1,0 +1,16 @@
+"""Schedules that vary a value, such as a regularizer's beta, over training.
+
+``BaseScheduler`` is the contract; ``DASRScheduler`` and any schedule a plugin registers are found
+by name through the registry.
+"""
+
+from tfae.schedulers.base import BaseScheduler
+
+
+def __getattr__(name):
+    from tfae._exports import component_attribute
+
+    return component_attribute(__name__, "scheduler", name)
+
+
+__all__ = ["BaseScheduler", "DASRScheduler"]

@@ -1,0 +1,111 @@
+"""The contract every beta schedule fulfils."""
+
+import math
+
+import keras
+from keras import ops
+
+UNITS = ("epoch", "step")
+
+
+class BaseScheduler(keras.callbacks.Callback):
+    """A value that changes over training, such as a regularizer's beta.
+
+    A schedule maps a counter ``n`` (the epoch, or the optimizer step) to a value with ``calc(n)``.
+    Its current value lives in ``value``, a non-trainable variable that a regularizer reads
+    (``GaussianKLDRegularizer(beta=scheduler.value)``) or that it is given whole
+    (``GaussianKLDRegularizer(beta=scheduler)``).
+
+    Counted by epoch, the schedule is a Keras callback that sets ``value`` at the start of each epoch:
+    pass it in ``fit(callbacks=[...])`` (tfae's models add it themselves when it is missing).
+    Counted by step, the value is computed inside the train step from a step counter that is saved with the
+    model, so it is exact with ``steps_per_execution > 1``, on every backend, and after a resume.
+
+    Subclasses implement ``calc(n)`` with ``keras.ops`` (it must accept a Python int and a scalar tensor),
+    ``duration``, and ``get_config()``.
+
+    Args:
+        unit: ``"epoch"`` (default) or ``"step"``: what the counter ``n`` counts.
+    """
+
+    def __init__(self, unit="epoch"):
+        super().__init__()
+        if unit not in UNITS:
+            raise ValueError(f"`unit` must be one of {UNITS}. Received: unit={unit!r}")
+        self.unit = unit
+        self._value = None
+        self._step = None
+
+    def calc(self, n):
+        """Returns the value for counter ``n`` (an int or a scalar tensor), as a float32 tensor."""
+        raise NotImplementedError
+
+    @property
+    def duration(self):
+        """How many epochs (or steps) the schedule takes before it stays at its final value."""
+        raise NotImplementedError
+
+    @property
+    def initial_value(self):
+        return self.value_at(0)
+
+    def value_at(self, n):
+        """``calc(n)`` as a Python float."""
+        return float(ops.convert_to_numpy(self.calc(n)))
+
+    @property
+    def value(self):
+        """The current value: a float32 non-trainable variable, shared by everything that reads it."""
+        if self._value is None:
+            self._value = keras.Variable(
+                self.initial_value,
+                dtype="float32",
+                trainable=False,
+                name="scheduled_value",
+                aggregation="only_first_replica",
+            )
+            # Lets a regularizer given `scheduler.value` find the schedule behind it.
+            self._value._tfae_scheduler = self
+        return self._value
+
+    @property
+    def step(self):
+        """The number of train steps counted so far (``unit="step"`` only)."""
+        if self._step is None:
+            self._step = keras.Variable(
+                0, dtype="int32", trainable=False, name="scheduled_step", aggregation="only_first_replica"
+            )
+        return self._step
+
+    @property
+    def variables(self):
+        """The state a layer using this schedule tracks, so that it is trained, saved and restored with it."""
+        return [self.value, self.step] if self.unit == "step" else [self.value]
+
+    def advance(self):
+        """Inside a train step: returns the value for this step's counter and moves the counter on."""
+        current = ops.cast(self.calc(self.step), "float32")
+        self.value.assign(current)
+        self.step.assign_add(1)
+        return current
+
+    def on_epoch_begin(self, epoch, logs=None):
+        if self.unit == "epoch":
+            self.value.assign(self.value_at(epoch))
+
+    def get_config(self):
+        return {"unit": self.unit}
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+    def __repr__(self):
+        params = ", ".join(f"{key}={value!r}" for key, value in self.get_config().items())
+        return f"{type(self).__name__}({params})"
+
+
+def check_finite(name, value):
+    if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value):
+        raise ValueError(f"`{name}` must be a finite number. Received: {name}={value!r}")
+    return float(value)
