@@ -8,16 +8,29 @@ from tfae.errors import UnknownNameError
 
 
 def component_attribute(module_name, kind, name):
+    """The registered component of ``kind`` whose class name is exactly ``name``, as an attribute of a module.
+
+    Raises:
+        AttributeError: no registered component has that class name; the message suggests the closest.
+        DuplicateNameError: two plugins register different classes with that class name.
+    """
     if name.startswith("_"):
-        raise AttributeError(f"module {module_name!r} has no attribute {name!r}")
+        raise AttributeError(f"module {module_name!r} has no attribute {name!r}", name=name, obj=None)
     from tfae.plugins import get_registry
 
     registry = get_registry()
-    for entry in registry.entries(kind):
-        if getattr(entry.component, "__name__", None) == name:
-            return entry.component
     try:
-        registry.get(kind, name)
+        entry = registry.get(kind, name)
     except UnknownNameError as error:
-        raise AttributeError(f"module {module_name!r} has no attribute {name!r}. {error}") from None
-    raise AttributeError(f"module {module_name!r} has no attribute {name!r}")
+        # obj=None keeps Python from appending its own suggestion, drawn from the module's few real names.
+        raise AttributeError(f"module {module_name!r} has no attribute {name!r}. {error}", name=name, obj=None) from None
+    if entry.class_name != name:
+        # Names and aliases ("gaussian") are for configs and resolve(); a module attribute is a class name.
+        classes = ", ".join(sorted({e.class_name for e in registry.entries(kind) if e.class_name}))
+        suggestion = f" Did you mean {entry.class_name!r}?" if entry.class_name else ""
+        raise AttributeError(
+            f"module {module_name!r} has no attribute {name!r}.{suggestion} Its {kind} classes are: {classes}.",
+            name=name,
+            obj=None,
+        )
+    return entry.component

@@ -1,4 +1,4 @@
-"""The hook specifications a tfae plugin implements.
+"""The hook specifications a tfae plugin implements: every hook, in one module.
 
 A plugin is a module named by an entry point in the ``tfae`` group. It implements any of the hooks below
 with ``@tfae.hookimpl``; each hook receives a ``register`` callback and calls it once per component::
@@ -9,8 +9,12 @@ with ``@tfae.hookimpl``; each hook receives a ``register`` callback and calls it
     def register_bottlenecks(register):
         register(MyBottleneck, name="mine", aliases=["my_bottleneck"])
 
-``register(component, name, aliases=())`` adds ``component`` (usually a class) under ``name`` for one kind.
-Names are matched case-insensitively, with ``-`` and ``_`` treated alike; the class name is accepted too.
+``register(component, name, aliases=())`` adds ``component`` (usually a class) under ``name`` for the hook's
+kind. Names are matched case-insensitively, with ``-`` and ``_`` treated alike; the class name is accepted
+too. A hook that raises registers nothing: everything it registered before raising is dropped.
+
+Each hook is named ``register_<kinds>``; ``KINDS`` maps a kind to its hook. A new kind is a new hook here
+and a new line in ``KINDS``.
 """
 
 import pluggy
@@ -31,9 +35,17 @@ def register_regularizers(register):
 
 @hookspec
 def register_schedulers(register):
-    """Register beta schedules (subclasses of ``tfae.schedulers.BaseScheduler``)."""
+    """Register schedules for a value such as beta (subclasses of ``tfae.schedulers.BaseScheduler``)."""
 
 
 @hookspec
 def register_losses(register):
     """Register reconstruction likelihoods (subclasses of ``tfae.losses.BaseLikelihood``)."""
+
+
+KINDS = {
+    "bottleneck": "register_bottlenecks",
+    "regularizer": "register_regularizers",
+    "scheduler": "register_schedulers",
+    "loss": "register_losses",
+}

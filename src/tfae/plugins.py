@@ -1,15 +1,29 @@
-"""Loads the plugins named by the ``tfae`` entry points and fills the registry from them.
+"""Loads the plugins named by the ``tfae`` entry points, and the public API of the registry they fill.
 
-tfae's own components arrive here the same way as a third party's: through the entry points that
-tfae's pyproject.toml declares. Environment variables choose what loads:
+tfae's own components arrive here the same way as a third party's: through the ``tfae`` entry points
+that tfae's pyproject.toml declares. The plugins load on first use (``import tfae`` loads none), the
+built-ins first, so a third-party plugin may subclass a built-in. Environment variables choose what loads:
 
-- ``TFAE_DISABLE_PLUGIN_AUTOLOAD=1`` loads no third-party plugin (the built-ins still load).
-- ``TFAE_PLUGINS=a,b`` loads only the third-party plugins named (entry-point or distribution names).
-- ``TFAE_STRICT_PLUGINS=1`` makes a plugin that fails to load an error instead of a warning.
+- ``TFAE_DISABLE_PLUGIN_AUTOLOAD=1`` loads no third-party plugin; the built-ins always load.
+- ``TFAE_PLUGINS=a,b`` loads only the third-party plugins named (entry-point or distribution names),
+  also when autoload is disabled.
+- ``TFAE_STRICT_PLUGINS=1`` makes a plugin problem (a failed import, a hook that raises, a name two
+  plugins claim) an error instead of a warning.
+
+Use it like this::
+
+    from tfae import plugins
+
+    plugins.list_components("bottleneck")          # [Entry(name="gaussian", distribution="tfae", ...), ...]
+    plugins.resolve("bottleneck", {"name": "gaussian", "latent_dim": 2, "regularizer": "kld"})
+    plugins.get_component("regularizer", "kld")     # the GaussianKLDRegularizer class
 """
 
 import dataclasses
+import difflib
+import importlib
 import os
+import threading
 import warnings
 
 import importlib_metadata
@@ -21,30 +35,39 @@ from tfae.registry import Registry
 
 ENTRY_POINT_GROUP = "tfae"
 CORE_DISTRIBUTION = "tfae"
-HOOK_NAMES = {
-    "bottleneck": "register_bottlenecks",
-    "regularizer": "register_regularizers",
-    "scheduler": "register_schedulers",
-    "loss": "register_losses",
-}
 
 _registry = None
-
-
-@dataclasses.dataclass(frozen=True)
-class PluginFailure:
-    plugin: str
-    distribution: str
-    version: str
-    error: str
+_building = None
+_lock = threading.RLock()
 
 
 @dataclasses.dataclass(frozen=True)
 class PluginInfo:
+    """A plugin: what registered the components, and which distribution provides it.
+
+    Args:
+        plugin: its name (the entry-point name; ``"distribution:name"`` when two distributions use one).
+        distribution: the distribution that declares the entry point; empty for a run-time plugin.
+        version: that distribution's version.
+        builtin: whether it is one of tfae's own.
+        module: the module the entry point names.
+    """
+
     plugin: str
     distribution: str
     version: str
     builtin: bool
+    module: str = ""
+
+
+@dataclasses.dataclass(frozen=True)
+class PluginFailure:
+    """A plugin that failed to load, and why (``error`` is ``"ExceptionType: message"``)."""
+
+    plugin: str
+    distribution: str
+    version: str
+    error: str
 
 
 def _flag(name):
@@ -55,151 +78,245 @@ def _canonical(name):
     return name.strip().lower().replace("_", "-").replace(".", "-")
 
 
-def _allowed(entry_point, distribution):
-    if _flag("TFAE_DISABLE_PLUGIN_AUTOLOAD"):
-        return False
-    allow_list = os.environ.get("TFAE_PLUGINS")
-    if allow_list is None:
-        return True
-    wanted = {_canonical(name) for name in allow_list.split(",") if name.strip()}
-    return _canonical(entry_point.name) in wanted or _canonical(distribution) in wanted
+def _allow_list():
+    """The canonical names in TFAE_PLUGINS, or ``None`` when it is unset or empty."""
+    names = {_canonical(name) for name in os.environ.get("TFAE_PLUGINS", "").split(",") if name.strip()}
+    return names or None
 
 
 def _entry_points():
-    seen = set()
+    """The ``tfae`` entry points as ``PluginInfo``, the built-ins first.
+
+    importlib_metadata keeps the first copy of a distribution found twice on sys.path (an editable install
+    beside a build), so one distribution never conflicts with itself.
+    """
+    plugins = []
     for entry_point in importlib_metadata.entry_points(group=ENTRY_POINT_GROUP):
         distribution = entry_point.dist.name if entry_point.dist else ""
         version = entry_point.dist.version if entry_point.dist else ""
-        # The same distribution can be found twice on sys.path (an editable install beside a build).
-        key = (_canonical(distribution), entry_point.name, entry_point.value)
-        if key in seen:
-            continue
-        seen.add(key)
-        yield entry_point, distribution, version
+        builtin = _canonical(distribution) == CORE_DISTRIBUTION
+        plugins.append((PluginInfo(entry_point.name, distribution, version, builtin, entry_point.value), entry_point))
+    return sorted(plugins, key=lambda pair: (not pair[0].builtin, _canonical(pair[0].distribution), pair[0].plugin))
 
 
-def _report(failure, registry, exc):
-    registry.failures.append(failure)
-    message = (
-        f"tfae plugin {failure.plugin!r} from {failure.distribution or 'an unknown distribution'} "
-        f"{failure.version} failed to load: {failure.error}. The other plugins keep working; "
-        "set TFAE_STRICT_PLUGINS=1 to make this an error."
-    )
+def _report(message, exc=None, error_type=PluginLoadError):
     if _flag("TFAE_STRICT_PLUGINS"):
-        raise PluginLoadError(message) from exc
-    warnings.warn(message, PluginLoadWarning, stacklevel=3)
+        raise error_type(message) from exc
+    warnings.warn(message, PluginLoadWarning, stacklevel=2)
+
+
+def _fail(registry, info, exc):
+    import tfae
+
+    failure = PluginFailure(info.plugin, info.distribution, info.version, f"{type(exc).__name__}: {exc}")
+    registry.failures.append(failure)
+    source = f"{info.distribution} {info.version}" if info.distribution else "registered at run time"
+    _report(
+        f"tfae plugin {info.plugin!r} ({source}) failed to load with tfae {tfae.__version__}: {failure.error}. "
+        "Its components are unavailable; the other plugins keep working. Set TFAE_STRICT_PLUGINS=1 to make "
+        "this an error, or leave the plugin out with TFAE_PLUGINS=name,name.",
+        exc,
+    )
+
+
+def _check_hooks(registry, info, plugin):
+    """Warns about functions marked ``@tfae.hookimpl`` whose names are not tfae hooks (a typo, usually)."""
+    for caller in registry.manager.get_hookcallers(plugin) or []:
+        if caller.has_spec():
+            continue
+        close = difflib.get_close_matches(caller.name, list(hookspecs.KINDS.values()), n=1)
+        hint = f" Did you mean {close[0]!r}?" if close else ""
+        _report(
+            f"tfae plugin {info.plugin!r} implements {caller.name!r}, which is not a tfae hook, so it is never "
+            f"called.{hint} The hooks are: {', '.join(hookspecs.KINDS.values())}."
+        )
+
+
+def _call_hooks(registry, info):
+    """Runs the plugin's registration hooks; a hook that raises leaves nothing of the plugin registered."""
+    try:
+        for kind, hook_name in hookspecs.KINDS.items():
+            for implementation in getattr(registry.manager.hook, hook_name).get_hookimpls():
+                if implementation.plugin_name != info.plugin:
+                    continue
+
+                def register(component, name, aliases=(), _kind=kind):
+                    provider = (info.plugin, info.distribution, info.version)
+                    return registry.register(_kind, component, name, aliases, *provider)
+
+                implementation.function(**{argument: register for argument in implementation.argnames})
+    except BaseException:
+        registry.remove_plugin(info.plugin)
+        raise
+
+
+def _load(registry, info, entry_point):
+    manager = registry.manager
+    if manager.has_plugin(info.plugin):
+        info = dataclasses.replace(info, plugin=f"{info.distribution}:{info.plugin}")
+    try:
+        module = entry_point.load()
+        if manager.is_registered(module):
+            return
+        manager.register(module, name=info.plugin)
+    except Exception as exc:
+        _fail(registry, info, exc)
+        return
+    _check_hooks(registry, info, module)
+    try:
+        _call_hooks(registry, info)
+    except Exception as exc:
+        manager.unregister(name=info.plugin)
+        _fail(registry, info, exc)
+        return
+    registry.plugins.append(info)
 
 
 def build_registry():
-    """Loads the plugins and returns a new ``Registry`` holding what they register."""
-    manager = pluggy.PluginManager(ENTRY_POINT_GROUP)
-    manager.add_hookspecs(hookspecs)
-    registry = Registry()
-    infos = {}
-    found_core = False
-    for entry_point, distribution, version in _entry_points():
-        builtin = _canonical(distribution) == CORE_DISTRIBUTION
-        found_core = found_core or builtin
-        if not builtin and not _allowed(entry_point, distribution):
-            continue
-        plugin_name = entry_point.name
-        if manager.has_plugin(plugin_name) or plugin_name in infos:
-            plugin_name = f"{distribution}:{entry_point.name}"
-        try:
-            module = entry_point.load()
-            manager.register(module, name=plugin_name)
-        except Exception as exc:
-            failure = PluginFailure(plugin_name, distribution, version, f"{type(exc).__name__}: {exc}")
-            _report(failure, registry, exc)
-            continue
-        infos[plugin_name] = PluginInfo(plugin_name, distribution, version, builtin)
-    if not found_core:
-        raise PluginLoadError(
-            "tfae's built-in components were not found: the tfae distribution is not installed, so its "
-            "entry points are missing. Install it with `pip install -e .` (from a checkout) or `pip install tfae`."
-        )
-    registry.manager = manager
-    for info in infos.values():
-        _register_components(registry, info)
-    registry.plugins = sorted(infos.values(), key=lambda info: (not info.builtin, info.plugin))
-    return registry
+    """Loads the plugins and returns a new ``Registry`` holding what they register.
 
-
-def _register_components(registry, info):
-    for kind, hook_name in HOOK_NAMES.items():
-        for implementation in getattr(registry.manager.hook, hook_name).get_hookimpls():
-            if implementation.plugin_name != info.plugin:
-                continue
-
-            def register(component, name, aliases=(), _kind=kind):
-                return registry.register(_kind, component, name, aliases, info.plugin, info.distribution, info.version)
-
-            try:
-                implementation.function(register=register)
-            except DuplicateNameError:
-                raise
-            except Exception as exc:
-                failure = PluginFailure(info.plugin, info.distribution, info.version, f"{type(exc).__name__}: {exc}")
-                _report(failure, registry, exc)
-
-
-def register_plugin(plugin, name=None):
-    """Registers a plugin object (a module or class with ``@tfae.hookimpl`` functions) at run time.
-
-    For notebooks and tests; an installed package declares an entry point instead.
-
-    Returns:
-        The name the plugin was registered under; pass it to ``unregister_plugin``.
+    Most code wants ``get_registry()``, which builds the registry once per process.
     """
-    registry = get_registry()
-    name = registry.manager.register(plugin, name=name)
-    info = PluginInfo(name, "", "", False)
-    registry.plugins.append(info)
+    global _building
+    registry = Registry()
+    registry.manager = pluggy.PluginManager(ENTRY_POINT_GROUP)
+    registry.manager.add_hookspecs(hookspecs)
+    allowed = _allow_list()
+    autoload = allowed is not None or not _flag("TFAE_DISABLE_PLUGIN_AUTOLOAD")
+    found = _entry_points()
+    if not any(info.builtin for info, _ in found):
+        raise PluginLoadError(
+            "tfae's built-in components were not found: the tfae distribution is not installed, so its entry "
+            "points are missing. Install it with `pip install -e .` (from a checkout) or `pip install tfae`."
+        )
+    _building = registry
     try:
-        _register_components(registry, info)
-    except Exception:
-        unregister_plugin(name)
-        raise
-    return name
-
-
-def unregister_plugin(name):
-    """Removes a plugin registered with ``register_plugin`` and the components it registered."""
-    registry = get_registry()
-    registry.manager.unregister(name=name)
-    registry.remove_plugin(name)
+        for info, entry_point in found:
+            chosen = allowed is None or {_canonical(info.plugin), _canonical(info.distribution)} & allowed
+            if info.builtin or (autoload and chosen):
+                _load(registry, info, entry_point)
+            else:
+                registry.skipped.append(info)
+        if allowed is not None:
+            known = {_canonical(name) for info, _ in found for name in (info.plugin, info.distribution)}
+            for name in sorted(allowed - known):
+                _report(f"TFAE_PLUGINS names {name!r}, but no installed tfae plugin or distribution has that name.")
+        for conflict in registry.conflicts():
+            _report(
+                f"{conflict.message()} Until then, using this name is an error; the other names keep working.",
+                error_type=DuplicateNameError,
+            )
+    finally:
+        _building = None
+    return registry
 
 
 def get_registry():
     """Returns the registry, loading the plugins on first use."""
     global _registry
-    if _registry is None:
+    with _lock:
+        if _registry is not None:
+            return _registry
+        if _building is not None:
+            # A plugin being loaded looks up a component (to subclass a built-in): the built-ins are there.
+            return _building
         _registry = build_registry()
-    return _registry
+        return _registry
 
 
 def reload_plugins():
-    """Forgets the loaded plugins and loads them again (after installing one, or changing TFAE_* variables)."""
+    """Forgets the loaded plugins and loads them again (after installing one, or changing TFAE_* variables).
+
+    Run-time plugins (``register_plugin``) are forgotten too.
+    """
     global _registry
-    _registry = None
-    return get_registry()
+    with _lock:
+        importlib.invalidate_caches()
+        _registry = None
+        return get_registry()
+
+
+def register_plugin(plugin, name=None):
+    """Registers a plugin object (a module or class with ``@tfae.hookimpl`` functions) at run time.
+
+    For notebooks and tests; an installed package declares an entry point instead (see CONTRIBUTING.md).
+    Unlike an installed plugin, a run-time plugin that raises, or claims a name that is taken, is an error
+    here and registers nothing.
+
+    Args:
+        plugin: the module or object with the hook implementations.
+        name: optional plugin name; defaults to the module's name.
+
+    Returns:
+        The name the plugin was registered under; pass it to ``unregister_plugin``.
+    """
+    registry = get_registry()
+    with _lock:
+        name = registry.manager.register(plugin, name=name)
+        info = PluginInfo(name, "", "", False, getattr(plugin, "__name__", ""))
+        before = {(conflict.kind, conflict.name) for conflict in registry.conflicts()}
+        try:
+            _call_hooks(registry, info)
+            for conflict in registry.conflicts():
+                if (conflict.kind, conflict.name) not in before:
+                    raise DuplicateNameError(conflict.message())
+        except BaseException:
+            registry.remove_plugin(name)
+            registry.manager.unregister(name=name)
+            raise
+        registry.plugins.append(info)
+    return name
+
+
+def unregister_plugin(name):
+    """Removes a plugin registered with ``register_plugin``, and the components it registered."""
+    registry = get_registry()
+    with _lock:
+        if not registry.manager.has_plugin(name):
+            registered = ", ".join(info.plugin for info in registry.plugins)
+            raise ValueError(f"No tfae plugin is registered as {name!r}. Registered plugins: {registered}.")
+        registry.manager.unregister(name=name)
+        registry.remove_plugin(name)
 
 
 def resolve(kind, spec):
-    """Turns an instance, a registered name, or a ``{"name": ..., **params}`` dict into a component of ``kind``."""
+    """Turns a specification into a component of ``kind``.
+
+    Args:
+        kind: ``"bottleneck"``, ``"regularizer"``, ``"scheduler"`` or ``"loss"``.
+        spec: an instance (returned as it is); a registered name, alias or class name (built with its
+            defaults); or a dict ``{"name": ..., **params}``, whose nested specifications (a bottleneck's
+            regularizer, a regularizer's beta schedule) resolve in turn.
+
+    Returns:
+        The component, or ``None`` for ``None``.
+
+    Example:
+
+    >>> resolve("bottleneck", {"name": "gaussian", "latent_dim": 2, "regularizer": {"name": "kld", "beta": 0.5}})
+    <GaussianBottleneck name=gaussian_bottleneck, built=False>
+    """
     return get_registry().resolve(kind, spec)
 
 
 def get_component(kind, name):
-    """Returns the class (or factory) registered under ``name`` for ``kind``."""
+    """Returns the class (or factory) registered for ``kind`` under ``name``, an alias, or its class name."""
     return get_registry().get(kind, name).component
 
 
 def list_components(kind=None):
-    """Returns the registered ``Entry`` objects (name, aliases, plugin, distribution, version), by kind."""
+    """Returns the registered components of ``kind`` (of every kind when ``None``), sorted by kind and name.
+
+    Each is a ``tfae.registry.Entry``: ``kind``, ``name``, ``aliases``, ``component``, and the ``plugin``,
+    ``distribution`` and ``version`` that provide it.
+    """
     return get_registry().entries(kind)
 
 
 def list_plugins():
-    """Returns the loaded plugins with the distribution and version that provides each."""
+    """Returns the loaded plugins (``PluginInfo``: name, distribution, version, built-in or not), built-ins first.
+
+    ``get_registry().failures`` and ``get_registry().skipped`` hold the plugins that failed to load and
+    those that TFAE_PLUGINS or TFAE_DISABLE_PLUGIN_AUTOLOAD left out.
+    """
     return list(get_registry().plugins)

@@ -1,11 +1,24 @@
 """The contract every bottleneck fulfils."""
 
+import numbers
+import os
+import sys
 import warnings
 
 import keras
 from keras import ops
 
 from tfae.regularizers.base import BaseRegularizer
+
+_TFAE_DIRECTORY = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def _caller_stacklevel():
+    """The ``stacklevel`` that points a warning at the first frame outside tfae: the user's line."""
+    frame, level = sys._getframe(1), 1
+    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(_TFAE_DIRECTORY + os.sep):
+        frame, level = frame.f_back, level + 1
+    return level
 
 
 class BaseBottleneck(keras.layers.Layer):
@@ -33,34 +46,41 @@ class BaseBottleneck(keras.layers.Layer):
     """
 
     def __init__(self, latent_dim, regularizer=None, kernel_regularizer=None, **kwargs):
-        misspelled = kwargs.pop("kernel_regulirizer", None)
-        if misspelled is not None:
+        if "kernel_regulirizer" in kwargs:
+            misspelled = kwargs.pop("kernel_regulirizer")
             warnings.warn(
                 "`kernel_regulirizer` is a misspelling kept from the original TFAE README; use `regularizer=`.",
                 DeprecationWarning,
-                stacklevel=2,
+                stacklevel=_caller_stacklevel(),
             )
+            if kernel_regularizer is not None:
+                raise ValueError(
+                    "Pass the regularizer once: `kernel_regularizer=` and `kernel_regulirizer=` mean the same. "
+                    f"Received: kernel_regularizer={kernel_regularizer!r}, kernel_regulirizer={misspelled!r}"
+                )
             kernel_regularizer = misspelled
         super().__init__(**kwargs)
-        if isinstance(latent_dim, bool) or not isinstance(latent_dim, int) or latent_dim < 1:
+        if isinstance(latent_dim, bool) or not isinstance(latent_dim, numbers.Integral) or latent_dim < 1:
             raise ValueError(f"`latent_dim` must be a positive integer. Received: latent_dim={latent_dim!r}")
         if regularizer is not None and kernel_regularizer is not None:
             raise ValueError(
                 "Pass the regularizer once: `regularizer=` and `kernel_regularizer=` mean the same. "
                 f"Received: regularizer={regularizer!r}, kernel_regularizer={kernel_regularizer!r}"
             )
-        if regularizer is None:
-            regularizer = kernel_regularizer
+        argument = "regularizer"
+        if regularizer is None and kernel_regularizer is not None:
+            argument, regularizer = "kernel_regularizer", kernel_regularizer
         if regularizer is not None and not isinstance(regularizer, BaseRegularizer):
             from tfae.plugins import resolve
 
             regularizer = resolve("regularizer", regularizer)
         if regularizer is not None and not isinstance(regularizer, BaseRegularizer):
             raise ValueError(
-                "`regularizer` must be a tfae regularizer (a BaseRegularizer, its name, or a dict); a Keras "
-                f"weight regularizer would penalise the weights, not the posterior. Received: {regularizer!r}"
+                f"`{argument}` must be a tfae regularizer (a BaseRegularizer, its registered name such as 'kld', "
+                "or a dict); a Keras weight regularizer would penalise the weights, not each sample's posterior. "
+                f"Received: {argument}={regularizer!r}"
             )
-        self.latent_dim = latent_dim
+        self.latent_dim = int(latent_dim)
         self.regularizer = regularizer
         # Tracked so that a schedule's value and step counter are part of the model's state.
         self.regularizer_variables = list(regularizer.variables) if regularizer is not None else []

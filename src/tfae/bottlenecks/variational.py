@@ -1,5 +1,7 @@
 """The contract of bottlenecks that encode each sample as a distribution."""
 
+import numbers
+
 import keras
 from keras import ops
 
@@ -12,7 +14,8 @@ class VariationalBottleneck(BaseBottleneck):
     A Dense layer emits ``parameters * latent_dim`` distribution parameters; ``split`` turns them into the
     distribution's parameters (for a Gaussian: mean and log-variance). While training the code is a
     reparameterised sample, so gradients reach every encoder weight; at inference it is the mean. The
-    regularizer sees the parameters of each sample, in float32.
+    parameters are computed, and given to the regularizer, in float32 under a mixed-precision policy; the code
+    is returned in the layer's compute dtype.
 
     Subclasses set ``parameters`` and implement ``split``, ``sample``, ``mean`` and ``sample_prior``.
 
@@ -25,6 +28,12 @@ class VariationalBottleneck(BaseBottleneck):
     Call arguments:
         inputs: the encoder's features, shape ``(batch, ...)``.
         training: sample when ``True``; return the mean otherwise.
+
+    Input shape:
+        ``(batch_size, ...)``, flattened to ``(batch_size, features)``.
+
+    Output shape:
+        ``(batch_size, latent_dim)``.
     """
 
     parameters = 2
@@ -33,7 +42,11 @@ class VariationalBottleneck(BaseBottleneck):
         super().__init__(latent_dim, regularizer=regularizer, **kwargs)
         self.seed = seed
         self.seed_generator = keras.random.SeedGenerator(seed)
-        self.dense = keras.layers.Dense(self.parameters * latent_dim, dtype=self.dtype_policy, name="parameters")
+        # Computed in the variable dtype (float32 under a mixed policy): in float16 the KL's gradient,
+        # 0.5 * (exp(log_variance) - 1), would overflow on its way to the kernel for a log-variance above 12.
+        self.dense = keras.layers.Dense(
+            self.parameters * self.latent_dim, dtype=self.dtype_policy.variable_dtype, name="parameters"
+        )
 
     def build(self, input_shape):
         self.dense.build(self.flat_shape(input_shape))
@@ -60,6 +73,12 @@ class VariationalBottleneck(BaseBottleneck):
     def mean(self, *parameters):
         """Returns the distribution's mean, the code used at inference."""
         raise NotImplementedError
+
+    def prior_shape(self, n):
+        """The shape ``(n, latent_dim)`` of ``n`` codes drawn by ``sample_prior``; ``n`` must be positive."""
+        if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 1:
+            raise ValueError(f"The number of samples must be a positive integer. Received: n={n!r}")
+        return (int(n), self.latent_dim)
 
     def get_config(self):
         return {**super().get_config(), "seed": self.seed}

@@ -1,5 +1,8 @@
 """The Bernoulli (binary) bottleneck, trained with a relaxed or straight-through estimator."""
 
+import math
+import numbers
+
 import keras
 from keras import ops
 
@@ -37,7 +40,7 @@ class BernoulliBottleneck(VariationalBottleneck):
     Example:
 
     >>> bottleneck = BernoulliBottleneck(latent_dim=3, temperature=0.5)
-    >>> bottleneck(keras.ops.ones((2, 4))).shape
+    >>> tuple(bottleneck(keras.ops.ones((2, 4))).shape)
     (2, 3)
     """
 
@@ -45,7 +48,7 @@ class BernoulliBottleneck(VariationalBottleneck):
 
     def __init__(self, latent_dim, temperature=0.5, straight_through=False, regularizer=None, seed=None, **kwargs):
         super().__init__(latent_dim, regularizer=regularizer, seed=seed, **kwargs)
-        if isinstance(temperature, bool) or not isinstance(temperature, (int, float)) or not temperature > 0:
+        if isinstance(temperature, bool) or not isinstance(temperature, numbers.Real) or not 0 < temperature < math.inf:
             raise ValueError(f"`temperature` must be a positive number. Received: temperature={temperature!r}")
         self.temperature = float(temperature)
         self.straight_through = bool(straight_through)
@@ -66,7 +69,7 @@ class BernoulliBottleneck(VariationalBottleneck):
         return ops.sigmoid(logits)
 
     def sample_prior(self, n, seed=None):
-        uniform = keras.random.uniform((n, self.latent_dim), seed=seed)
+        uniform = keras.random.uniform(self.prior_shape(n), seed=seed, dtype="float32")
         return ops.cast(uniform < 0.5, "float32")
 
     def get_config(self):

@@ -1,5 +1,7 @@
 """The KL divergence of a Bernoulli posterior from the Bernoulli(0.5) prior."""
 
+import math
+
 from keras import ops
 
 import tfae
@@ -26,11 +28,10 @@ class BernoulliKLDRegularizer(BaseRegularizer):
     """
 
     def calc(self, logits):
-        probability = ops.sigmoid(logits)
-        log_probability = ops.log_sigmoid(logits)
-        log_complement = ops.log_sigmoid(-logits)
-        entropy_term = probability * log_probability + (1.0 - probability) * log_complement
-        return ops.sum(entropy_term + ops.log(2.0), axis=-1)
+        # sigmoid(-logits), not 1 - sigmoid(logits), which rounds to 0 for logits above about 17.
+        probability, complement = ops.sigmoid(logits), ops.sigmoid(-logits)
+        negative_entropy = probability * ops.log_sigmoid(logits) + complement * ops.log_sigmoid(-logits)
+        return ops.sum(negative_entropy + math.log(2.0), axis=-1)
 
 
 @tfae.hookimpl

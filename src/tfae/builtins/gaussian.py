@@ -33,7 +33,7 @@ class GaussianBottleneck(VariationalBottleneck):
 
     >>> bottleneck = GaussianBottleneck(latent_dim=2, regularizer="kld")
     >>> mean, log_variance = bottleneck.distribution_parameters(keras.ops.ones((4, 8)))
-    >>> mean.shape, log_variance.shape
+    >>> tuple(mean.shape), tuple(log_variance.shape)
     ((4, 2), (4, 2))
     """
 
@@ -47,7 +47,7 @@ class GaussianBottleneck(VariationalBottleneck):
         return mean
 
     def sample_prior(self, n, seed=None):
-        return keras.random.normal((n, self.latent_dim), seed=seed, dtype="float32")
+        return keras.random.normal(self.prior_shape(n), seed=seed, dtype="float32")
 
 
 @tfae.hookimpl

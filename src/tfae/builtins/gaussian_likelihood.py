@@ -1,6 +1,7 @@
 """The Gaussian likelihood for real-valued data, with a fixed or learned variance."""
 
 import math
+import numbers
 
 from keras import ops
 
@@ -33,9 +34,9 @@ class GaussianLikelihood(BaseLikelihood):
 
     def __init__(self, variance=1.0, **kwargs):
         super().__init__(**kwargs)
-        learned = variance == "learned"
+        learned = isinstance(variance, str) and variance == "learned"
         if not learned and (
-            isinstance(variance, bool) or not isinstance(variance, (int, float)) or not 0 < variance < math.inf
+            isinstance(variance, bool) or not isinstance(variance, numbers.Real) or not 0 < variance < math.inf
         ):
             raise ValueError(f"`variance` must be a positive number or 'learned'. Received: variance={variance!r}")
         self.variance = variance if learned else float(variance)

@@ -28,7 +28,8 @@ class GaussianKLDRegularizer(BaseRegularizer):
     """
 
     def calc(self, mean, log_variance):
-        return 0.5 * ops.sum(ops.square(mean) + ops.exp(log_variance) - log_variance - 1.0, axis=-1)
+        # expm1 keeps exp(v) - 1 - v accurate for a log-variance near 0, where the posterior nears the prior.
+        return 0.5 * ops.sum(ops.square(mean) + ops.expm1(log_variance) - log_variance, axis=-1)
 
 
 @tfae.hookimpl

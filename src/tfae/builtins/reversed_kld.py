@@ -28,7 +28,9 @@ class GaussianReversedKLDRegularizer(BaseRegularizer):
     """
 
     def calc(self, mean, log_variance):
-        return 0.5 * ops.sum((1.0 + ops.square(mean)) * ops.exp(-log_variance) + log_variance - 1.0, axis=-1)
+        # expm1 keeps exp(-v) - 1 + v accurate for a log-variance near 0, where the posterior nears the prior.
+        inverse_variance = ops.exp(-log_variance)
+        return 0.5 * ops.sum(ops.expm1(-log_variance) + log_variance + ops.square(mean) * inverse_variance, axis=-1)
 
 
 @tfae.hookimpl

@@ -28,7 +28,7 @@ class VanillaBottleneck(BaseBottleneck):
     Example:
 
     >>> bottleneck = VanillaBottleneck(latent_dim=2)
-    >>> bottleneck(keras.ops.ones((4, 8))).shape
+    >>> tuple(bottleneck(keras.ops.ones((4, 8))).shape)
     (4, 2)
     """
 

@@ -8,13 +8,12 @@ import keras
 from tfae.models.autoencoder import Autoencoder, registered_custom_objects
 
 
-def _saved_class_name(filepath):
+def _saved_model_config(filepath):
     try:
         with zipfile.ZipFile(filepath) as archive:
-            config = json.loads(archive.read("config.json"))
+            return json.loads(archive.read("config.json"))
     except (OSError, KeyError, ValueError, zipfile.BadZipFile):
-        return None, None
-    return config.get("class_name"), config.get("config", {})
+        return {}
 
 
 def load_model(filepath, custom_objects=None, compile=True):
@@ -34,8 +33,12 @@ def load_model(filepath, custom_objects=None, compile=True):
         The model.
     """
     objects = registered_custom_objects()
-    class_name, config = _saved_class_name(filepath)
-    if class_name and class_name not in objects and isinstance(config, dict) and "decoder_network" in config:
-        objects[class_name] = Autoencoder
+    saved = _saved_model_config(filepath)
+    names = {saved.get("class_name"), saved.get("registered_name")} - {None}
+    is_autoencoder = isinstance(saved.get("config"), dict) and "decoder_network" in saved["config"]
+    known = names & set(objects) or any(keras.saving.get_registered_object(name) for name in names)
+    if is_autoencoder and not known:
+        for name in names:
+            objects[name] = Autoencoder
     objects.update(custom_objects or {})
     return keras.saving.load_model(filepath, custom_objects=objects, compile=compile, safe_mode=True)
