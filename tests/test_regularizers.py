@@ -77,7 +77,7 @@ def test_gaussian_kl_is_zero_at_the_prior_and_accurate_near_it():
     zeros = keras.ops.zeros((3, 4))
     assert float(GaussianKLDRegularizer()(zeros, zeros)) == 0.0
     assert float(GaussianReversedKLDRegularizer()(zeros, zeros)) == 0.0
-    # Here exp(v) - 1 - v is about 5e-7; computed naively in float32 it would be off by tens of percent.
+    # Here exp(v) - 1 - v is about 5e-7; computed naively in float32 it is off by about 5%.
     log_variance = np.full((1, 4), 1e-3, dtype="float32").astype("float64")
     for regularizer_class, closed_form in [
         (GaussianKLDRegularizer, gaussian_kl),

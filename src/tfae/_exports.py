@@ -23,7 +23,8 @@ def component_attribute(module_name, kind, name):
         entry = registry.get(kind, name)
     except UnknownNameError as error:
         # obj=None keeps Python from appending its own suggestion, drawn from the module's few real names.
-        raise AttributeError(f"module {module_name!r} has no attribute {name!r}. {error}", name=name, obj=None) from None
+        message = f"module {module_name!r} has no attribute {name!r}. {error}"
+        raise AttributeError(message, name=name, obj=None) from None
     if entry.class_name != name:
         # Names and aliases ("gaussian") are for configs and resolve(); a module attribute is a class name.
         classes = ", ".join(sorted({e.class_name for e in registry.entries(kind) if e.class_name}))

@@ -1,23 +1,40 @@
 """Names components by their registered name in configs and saved models, and builds them back."""
 
+from tfae.errors import DuplicateNameError
 from tfae.plugins import get_registry
+
+
+def registered_name(kind, component_class):
+    """The name under which ``component_class`` is registered, chosen so that it resolves back to it.
+
+    Raises:
+        ValueError: the class is not registered, so nothing could build it back.
+        DuplicateNameError: each of its names is claimed by another plugin too.
+    """
+    registry = get_registry()
+    entries = [entry for entry in registry.entries(kind) if entry.component is component_class]
+    if not entries:
+        raise ValueError(
+            f"Cannot serialize {component_class.__name__}: it is not registered as a tfae {kind}, so a saved "
+            "model or config could not name it. Register it in a plugin (see CONTRIBUTING.md), or at run "
+            "time with tfae.plugins.register_plugin()."
+        )
+    conflict = None
+    for entry in entries:
+        for name in (entry.name, *entry.aliases):
+            try:
+                if registry.get(kind, name).component is component_class:
+                    return name
+            except DuplicateNameError as error:
+                conflict = error
+    raise conflict
 
 
 def component_spec(kind, component):
     """Returns ``{"name": registered_name, **component.get_config()}`` for a registered component.
 
-    A Keras layer's own ``name`` is left out: in a specification ``name`` is the registered name.
-
-    Raises:
-        ValueError: the component's class is not registered, so nothing could build it back.
+    ``registry.resolve(kind, spec)`` builds it back. A Keras layer's own ``name`` is left out: in a
+    specification ``name`` is the registered name.
     """
-    registry = get_registry()
-    for entry in registry.entries(kind):
-        if entry.component is type(component):
-            config = {key: value for key, value in component.get_config().items() if key != "name"}
-            return {"name": entry.name, **config}
-    raise ValueError(
-        f"Cannot serialize {type(component).__name__}: it is not registered as a tfae {kind}, so a saved "
-        f"model or config could not name it. Register it in a plugin (see CONTRIBUTING.md), or at run "
-        f"time with tfae.plugins.register_plugin()."
-    )
+    config = {key: value for key, value in component.get_config().items() if key != "name"}
+    return {"name": registered_name(kind, type(component)), **config}

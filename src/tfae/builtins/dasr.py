@@ -1,7 +1,9 @@
 """The DASR schedule: delay, attack, sustain, release, repeated for a number of cycles."""
 
 import math
+import numbers
 
+import numpy as np
 from keras import ops
 
 import tfae
@@ -14,10 +16,16 @@ SHAPES = ("linear", "cosine", "sigmoid")
 def _ramp(fraction, shape):
     """Maps the fraction ``x`` of a ramp done, in (0, 1], to how far the value has moved."""
     if shape == "cosine":
-        return 0.5 - 0.5 * ops.cos(math.pi * fraction)
+        return 0.5 - 0.5 * math.cos(math.pi * fraction)
     if shape == "sigmoid":
-        return ops.sigmoid(12.0 * fraction - 6.0)
+        return 1.0 / (1.0 + math.exp(6.0 - 12.0 * fraction))
     return fraction
+
+
+def _check_count(name, value, minimum):
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
+        raise ValueError(f"`{name}` must be an integer >= {minimum}. Received: {name}={value!r}")
+    return int(value)
 
 
 class DASRScheduler(BaseScheduler):
@@ -33,6 +41,10 @@ class DASRScheduler(BaseScheduler):
 
     ``f`` is the ramp's shape: ``"linear"`` (``f(x) = x``), ``"cosine"`` (``0.5 - 0.5 cos(pi x)``) or
     ``"sigmoid"`` (``1 / (1 + exp(6 - 12 x))``), the shapes of the cyclical-annealing paper (Fu et al. 2019).
+
+    The ramps' values are computed once, in float64, and rounded once to float32; ``calc`` only picks
+    among them. So the value used inside a compiled train step is bit for bit the value ``calc`` gives
+    eagerly, whatever rewrites the graph compiler (Grappler, XLA) makes to arithmetic.
 
     Args:
         start_value: finite float, the value before and after the ramps.
@@ -52,6 +64,13 @@ class DASRScheduler(BaseScheduler):
     15
     >>> [round(scheduler.value_at(n), 1) for n in (0, 4, 5, 14, 20)]
     [0.0, 0.0, 0.1, 1.0, 1.0]
+
+    Per optimizer step, as the weight of a VAE's KL term, in four cycles:
+
+    ```python
+    scheduler = DASRScheduler(0.0, 1.0, attack=500, sustain=500, cycles=4, unit="step")
+    bottleneck = GaussianBottleneck(latent_dim=2, regularizer=GaussianKLDRegularizer(beta=scheduler.value))
+    ```
     """
 
     def __init__(
@@ -68,20 +87,25 @@ class DASRScheduler(BaseScheduler):
     ):
         self.start_value = check_finite("start_value", start_value)
         self.end_value = check_finite("end_value", end_value)
-        for name, count in (("delay", delay), ("attack", attack), ("sustain", sustain), ("release", release)):
-            if isinstance(count, bool) or not isinstance(count, int) or count < 0:
-                raise ValueError(f"`{name}` must be an integer >= 0. Received: {name}={count!r}")
-        if isinstance(cycles, bool) or not isinstance(cycles, int) or cycles < 1:
-            raise ValueError(f"`cycles` must be an integer >= 1. Received: cycles={cycles!r}")
+        self.delay = _check_count("delay", delay, 0)
+        self.attack = _check_count("attack", attack, 0)
+        self.sustain = _check_count("sustain", sustain, 0)
+        self.release = _check_count("release", release, 0)
+        self.cycles = _check_count("cycles", cycles, 1)
         if shape not in SHAPES:
             raise ValueError(f"`shape` must be one of {SHAPES}. Received: shape={shape!r}")
-        self.delay, self.attack, self.sustain, self.release = delay, attack, sustain, release
-        self.cycles = cycles
         self.shape = shape
+        start, end = self.start_value, self.end_value
+        attack_ramp = [start + (end - start) * _ramp((k + 1) / self.attack, shape) for k in range(self.attack)]
+        release_ramp = [end + (start - end) * _ramp((k + 1) / self.release, shape) for k in range(self.release)]
+        self._final_value = end if self.release == 0 else start
+        # One value per ramp count; `[final]` only so that the lookup has something to index when there is no ramp.
+        self._ramps = np.asarray(attack_ramp + release_ramp or [self._final_value], dtype="float32")
         super().__init__(unit=unit)
 
     @property
     def period(self):
+        """``delay + attack + sustain + release``: the length of one cycle."""
         return self.delay + self.attack + self.sustain + self.release
 
     @property
@@ -89,24 +113,26 @@ class DASRScheduler(BaseScheduler):
         return self.period * self.cycles
 
     def calc(self, n):
-        start, end = self.start_value, self.end_value
-        after = end if self.release == 0 else start
+        """Returns the value for counter ``n``.
+
+        Args:
+            n: an int, or an integer tensor of any shape (such as the step counter inside a train step).
+
+        Returns:
+            A float32 tensor of ``n``'s shape.
+        """
         n = ops.convert_to_tensor(n, dtype="int32")
+        start, end, final = (np.float32(value) for value in (self.start_value, self.end_value, self._final_value))
         if self.period == 0:
-            return ops.full((), after, dtype="float32")
-        t = ops.cast(n % self.period, "float32")
+            return ops.full(ops.shape(n), final, dtype="float32")
+        t = n % self.period
         attack_end = self.delay + self.attack
         sustain_end = attack_end + self.sustain
-        attack_fraction = (t - self.delay + 1.0) / max(self.attack, 1)
-        release_fraction = (t - sustain_end + 1.0) / max(self.release, 1)
-        attack_value = start + (end - start) * _ramp(attack_fraction, self.shape)
-        release_value = end + (start - end) * _ramp(release_fraction, self.shape)
-        value = ops.where(
-            t < self.delay,
-            start,
-            ops.where(t < attack_end, attack_value, ops.where(t < sustain_end, end, release_value)),
-        )
-        return ops.cast(ops.where(n >= self.duration, after, value), "float32")
+        ramp_index = ops.where(t < sustain_end, t - self.delay, t - sustain_end + self.attack)
+        ramp_value = ops.take(self._ramps, ops.clip(ramp_index, 0, len(self._ramps) - 1))
+        in_ramp = ops.logical_or(ops.logical_and(t >= self.delay, t < attack_end), t >= sustain_end)
+        value = ops.where(in_ramp, ramp_value, ops.where(t < self.delay, start, end))
+        return ops.where(n >= self.duration, final, value)
 
     def get_config(self):
         return {

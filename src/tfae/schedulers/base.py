@@ -1,6 +1,7 @@
 """The contract every beta schedule fulfils."""
 
 import math
+import numbers
 
 import keras
 from keras import ops
@@ -21,11 +22,23 @@ class BaseScheduler(keras.callbacks.Callback):
     Counted by step, the value is computed inside the train step from a step counter that is saved with the
     model, so it is exact with ``steps_per_execution > 1``, on every backend, and after a resume.
 
-    Subclasses implement ``calc(n)`` with ``keras.ops`` (it must accept a Python int and a scalar tensor),
-    ``duration``, and ``get_config()``.
+    Subclasses implement ``calc(n)`` with ``keras.ops`` (it must accept a Python int and an integer tensor,
+    and return float32), ``duration``, and ``get_config()``.
 
     Args:
         unit: ``"epoch"`` (default) or ``"step"``: what the counter ``n`` counts.
+
+    Example:
+
+    ```python
+    scheduler = DASRScheduler(0.0, 1.0, delay=5, attack=10)
+    model = Autoencoder(bottleneck=GaussianBottleneck(
+        latent_dim=2, regularizer=GaussianKLDRegularizer(beta=scheduler.value)))
+    model.compile(optimizer="adam", loss="bernoulli")
+    model.fit(x, epochs=scheduler.duration, callbacks=[scheduler])
+    model.fit(x, initial_epoch=scheduler.duration, epochs=100,
+              callbacks=[keras.callbacks.EarlyStopping(monitor="loss", patience=5)])
+    ```
     """
 
     def __init__(self, unit="epoch"):
@@ -37,7 +50,7 @@ class BaseScheduler(keras.callbacks.Callback):
         self._step = None
 
     def calc(self, n):
-        """Returns the value for counter ``n`` (an int or a scalar tensor), as a float32 tensor."""
+        """Returns the value for counter ``n`` (an int or an integer tensor), as a float32 tensor of ``n``'s shape."""
         raise NotImplementedError
 
     @property
@@ -47,11 +60,14 @@ class BaseScheduler(keras.callbacks.Callback):
 
     @property
     def initial_value(self):
+        """The value for counter 0, the value before training starts, as a Python float."""
         return self.value_at(0)
 
     def value_at(self, n):
-        """``calc(n)`` as a Python float."""
-        return float(ops.convert_to_numpy(self.calc(n)))
+        """``calc(n)`` as a Python float, for an int ``n >= 0``."""
+        if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 0:
+            raise ValueError(f"`n` must be an integer >= 0. Received: n={n!r}")
+        return float(ops.convert_to_numpy(self.calc(int(n))))
 
     @property
     def value(self):
@@ -106,6 +122,7 @@ class BaseScheduler(keras.callbacks.Callback):
 
 
 def check_finite(name, value):
-    if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value):
+    """Returns ``value`` as a float, or raises a ValueError naming the argument if it is not a finite number."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
         raise ValueError(f"`{name}` must be a finite number. Received: {name}={value!r}")
     return float(value)

@@ -1,0 +1,446 @@
+"""Reads a training config file (TOML), checks every key, and fills in the defaults.
+
+A mistake is reported on one line that names the file, the line and the key:
+``vae.toml line 7: unknown key 'latnt_dim' in [model.bottleneck]; did you mean 'latent_dim'?``.
+The components (bottleneck, regularizer, beta schedule, likelihood) are found by name through the plugin
+registry, so any installed plugin's name works, with the parameters its constructor takes.
+"""
+
+import copy
+import difflib
+import inspect
+import json
+import math
+import re
+from collections.abc import Mapping
+from pathlib import Path
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10
+    import tomli as tomllib
+
+from tfae.errors import TfaeError, UnknownNameError
+
+LAYOUTS = ("dense", "conv")
+COLORS = ("grayscale", "rgb")
+DEFAULT_HIDDEN = {"dense": [64, 32], "conv": [32, 64]}
+DEFAULT_BOTTLENECK = {"name": "gaussian", "latent_dim": 2, "regularizer": {"name": "kld"}}
+DEFAULT_RUN_NAME = "vae"
+# Keys every Keras layer takes; a bottleneck's resolved config leaves them out at their defaults.
+# The contracts' nested components: a bottleneck's regularizer, and a regularizer's beta schedule.
+NESTED = {"bottleneck": ("regularizer", "regularizer"), "regularizer": ("beta", "scheduler")}
+LAYER_DEFAULTS = {"trainable": True, "autocast": True, "activity_regularizer": None, "dtype": "float32"}
+
+
+class ConfigError(TfaeError, ValueError):
+    """A config file that is missing, malformed, or names something that does not exist."""
+
+
+def _positive_int(value):
+    return isinstance(value, int) and not isinstance(value, bool) and value > 0
+
+
+def _int(value):
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _number(value):
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _size_list(value):
+    return isinstance(value, list) and all(_positive_int(item) for item in value)
+
+
+def _string(value):
+    return isinstance(value, str)
+
+
+def _bool(value):
+    return isinstance(value, bool)
+
+
+def _image_size(value):
+    return isinstance(value, list) and len(value) in (0, 2) and all(_positive_int(item) for item in value)
+
+
+def _fraction(value):
+    return _number(value) and 0 <= value < 1
+
+
+def _spec(value):
+    return isinstance(value, (str, Mapping))
+
+
+# For each section: key -> (default, check, what the check wants). ``None`` as a default means "worked out".
+SCHEMA = {
+    "data": {
+        "source": ("digits", _string, 'a string: "digits", "mnist", "fashion_mnist", a .npy/.npz file or a folder'),
+        "key": ("", _string, "a string: the array's name in a .npz file"),
+        "labels": ("", _string, "a string: the labels' array name in a .npz file"),
+        "image_size": ([], _image_size, "a list of two positive integers, [height, width]"),
+        "color": ("grayscale", lambda value: value in COLORS, f"one of {', '.join(map(repr, COLORS))}"),
+    },
+    "model": {
+        "layout": ("dense", lambda value: value in LAYOUTS, f"one of {', '.join(map(repr, LAYOUTS))}"),
+        "hidden": (None, _size_list, "a list of positive integers"),
+        "activation": ("relu", _string, "a string naming a Keras activation"),
+        "kernel_size": (3, _positive_int, "a positive integer"),
+        "bottleneck": (DEFAULT_BOTTLENECK, _spec, "a table with a name, or a registered bottleneck name"),
+    },
+    "training": {
+        "loss": ("bernoulli", _spec, "a likelihood name, a Keras loss name, or a table with a name"),
+        "optimizer": ("adam", _string, "a string naming a Keras optimizer"),
+        "learning_rate": (0.001, lambda value: _number(value) and value > 0, "a positive number"),
+        "epochs": (30, _positive_int, "a positive integer"),
+        "batch_size": (64, _positive_int, "a positive integer"),
+        "seed": (0, _int, "an integer"),
+        "validation_split": (0.1, _fraction, "a number from 0 up to (not including) 1"),
+    },
+    "output": {
+        "dir": ("runs", _string, "a string: the folder that holds run folders"),
+        "name": (None, _string, "a string: the run folder's name"),
+        "tensorboard": (False, _bool, "true or false"),
+    },
+}
+
+
+def _closest(word, candidates):
+    close = difflib.get_close_matches(str(word), list(candidates), n=1, cutoff=0.6)
+    return close[0] if close else None
+
+
+def _table_name(path):
+    return "[" + ".".join(path) + "]" if path else "the top level"
+
+
+_HEADER = re.compile(r"^\s*\[\[?\s*([^\]]+?)\s*\]\]?\s*(#.*)?$")
+_KEY = re.compile(r"""^\s*((?:[A-Za-z0-9_-]+|"[^"]*"|'[^']*')(?:\s*\.\s*(?:[A-Za-z0-9_-]+|"[^"]*"|'[^']*'))*)\s*=""")
+_INLINE_KEY = re.compile(r"""[{,]\s*([A-Za-z0-9_-]+|"[^"]*"|'[^']*')\s*=""")
+
+
+def _split_dotted(text):
+    parts = re.findall(r"""[A-Za-z0-9_-]+|"[^"]*"|'[^']*'""", text)
+    return tuple(part.strip("\"'") for part in parts)
+
+
+def key_lines(text):
+    """Maps each key path in the TOML ``text`` (a tuple such as ``("model", "bottleneck", "latent_dim")``)
+    to the line it is written on, for error messages; tables map to their header's line."""
+    lines = {}
+    table = ()
+    for number, line in enumerate(text.splitlines(), start=1):
+        header = _HEADER.match(line)
+        if header:
+            table = _split_dotted(header.group(1))
+            lines.setdefault(table, number)
+            continue
+        key = _KEY.match(line)
+        if not key:
+            continue
+        path = table + _split_dotted(key.group(1))
+        for depth in range(len(table) + 1, len(path) + 1):
+            lines.setdefault(path[:depth], number)
+        rest = line[key.end() :]
+        if "{" in rest:
+            for inner in _INLINE_KEY.finditer(rest):
+                lines.setdefault(path + (inner.group(1).strip("\"'"),), number)
+    return lines
+
+
+class Config:
+    """A checked training config: ``values`` holds every section with the defaults filled in.
+
+    Args:
+        values: the parsed TOML, a nested dict.
+        filename: the file it came from, for messages (``None`` for the built-in defaults).
+        text: the file's text, to find the line of each key.
+    """
+
+    def __init__(self, values, filename=None, text=""):
+        self.filename = filename
+        self.lines = key_lines(text)
+        self.values = self._check(values)
+
+    def line_of(self, path):
+        """The line that writes ``path`` (a tuple of keys), or of its nearest enclosing table; else ``None``."""
+        path = tuple(path)
+        while path:
+            if path in self.lines:
+                return self.lines[path]
+            path = path[:-1]
+        return None
+
+    def error(self, path, message):
+        """A ``ConfigError`` whose message starts with the file and the line of ``path``."""
+        where = []
+        if self.filename is not None:
+            where.append(str(self.filename))
+            line = self.line_of(path)
+            if line is not None:
+                where.append(f"line {line}")
+        prefix = " ".join(where)
+        return ConfigError(f"{prefix}: {message}" if prefix else message)
+
+    def _unknown_key(self, path, key, known):
+        message = f"unknown key '{key}' in {_table_name(path)}"
+        close = _closest(key, known)
+        if close:
+            message += f"; did you mean '{close}'?"
+        else:
+            message += f"; the keys it takes are: {', '.join(sorted(known)) or '(none)'}"
+        return self.error(path + (key,), message)
+
+    def _check(self, values):
+        for section, content in values.items():
+            if section not in SCHEMA:
+                close = _closest(section, SCHEMA)
+                hint = f"; did you mean [{close}]?" if close else f"; the sections are: {', '.join(SCHEMA)}"
+                raise self.error((section,), f"unknown section [{section}]{hint}")
+            if not isinstance(content, Mapping):
+                raise self.error((section,), f"'{section}' must be a table, written [{section}]")
+        checked = {}
+        for section, keys in SCHEMA.items():
+            given = dict(values.get(section, {}))
+            for key in given:
+                if key not in keys:
+                    raise self._unknown_key((section,), key, keys)
+            checked[section] = {}
+            for key, (default, check, wanted) in keys.items():
+                if key not in given:
+                    checked[section][key] = copy.deepcopy(default)
+                    continue
+                value = given[key]
+                if not check(value):
+                    raise self.error((section, key), f"[{section}] {key} must be {wanted}; got {_show(value)}")
+                checked[section][key] = value
+        model = checked["model"]
+        if model["hidden"] is None:
+            model["hidden"] = list(DEFAULT_HIDDEN[model["layout"]])
+        if model["layout"] == "conv" and not model["hidden"]:
+            raise self.error(("model", "hidden"), "[model] hidden needs at least one entry for the conv layout")
+        if checked["output"]["name"] is None:
+            checked["output"]["name"] = Path(self.filename).stem if self.filename is not None else DEFAULT_RUN_NAME
+        if not checked["output"]["name"] or Path(checked["output"]["name"]).name != checked["output"]["name"]:
+            raise self.error(("output", "name"), "[output] name must be a folder name, without '/'")
+        self._check_component("bottleneck", model["bottleneck"], ("model", "bottleneck"))
+        loss = checked["training"]["loss"]
+        if isinstance(loss, Mapping):
+            self._check_component("loss", loss, ("training", "loss"))
+        else:
+            self._check_loss_name(loss)
+        self._check_optimizer(checked["training"]["optimizer"])
+        return checked
+
+    def _check_component(self, kind, spec, path):
+        """Checks a component's name and parameters against the registry, recursively."""
+        from tfae.plugins import get_registry
+
+        registry = get_registry()
+        name = spec if isinstance(spec, str) else spec.get("name")
+        if name is None:
+            raise self.error(
+                path,
+                f"{_table_name(path)} needs a 'name': a registered {kind} such as "
+                f"{', '.join(map(repr, registry.names(kind)[:3]))} (`tfae plugins` lists them all)",
+            )
+        if not isinstance(name, str):
+            raise self.error(path + ("name",), f"{_table_name(path)} name must be a string; got {_show(name)}")
+        try:
+            entry = registry.get(kind, name)
+        except UnknownNameError as error:
+            raise self.error(path + ("name",) if isinstance(spec, Mapping) else path, str(error)) from None
+        params = {} if isinstance(spec, str) else {key: value for key, value in spec.items() if key != "name"}
+        accepted, required = constructor_parameters(entry.component)
+        for key in params:
+            if accepted is not None and key not in accepted:
+                raise self._unknown_key(path, key, accepted)
+        for key in required:
+            if key not in params:
+                raise self.error(
+                    path,
+                    f"{_table_name(path)} needs '{key}': the {kind} '{entry.name}' has no default for it",
+                )
+        if kind in NESTED:
+            key, nested_kind = NESTED[kind]
+            value = params.get(key)
+            if isinstance(value, (str, Mapping)):
+                self._check_component(nested_kind, value, path + (key,))
+
+    def build(self, kind, path):
+        """Builds the component the config holds at ``path`` (nested components first), through the registry.
+
+        A constructor's complaint (``latent_dim`` must be positive, say) comes back with the file and line.
+        """
+        spec = self.values
+        for key in path:
+            spec = spec[key]
+        return self._build(kind, spec, tuple(path))
+
+    def _build(self, kind, spec, path):
+        from tfae.plugins import resolve
+
+        params = {"name": spec} if isinstance(spec, str) else dict(spec)
+        nested = NESTED.get(kind)
+        if nested is not None and isinstance(params.get(nested[0]), (str, Mapping)):
+            key, nested_kind = nested
+            params[key] = self._build(nested_kind, params[key], path + (key,))
+        try:
+            return resolve(kind, params)
+        except (ValueError, TypeError) as error:
+            named = re.search(r"Received: (\w+)=", str(error))
+            where = path + (named.group(1),) if named and named.group(1) in params else path
+            raise self.error(where, f"{_table_name(path)}: {error}") from None
+
+    def _check_loss_name(self, name):
+        from tfae.plugins import get_registry
+
+        try:
+            get_registry().get("loss", name)
+            return
+        except UnknownNameError as tfae_error:
+            import keras
+
+            try:
+                keras.losses.get(name)
+            except ValueError:
+                raise self.error(("training", "loss"), f"{tfae_error} Keras has no loss named {name!r} either.") from None
+
+    def _check_optimizer(self, name):
+        import keras
+
+        try:
+            keras.optimizers.get(name)
+        except ValueError:
+            known = sorted(
+                attribute.lower()
+                for attribute in dir(keras.optimizers)
+                if attribute[:1].isupper() and attribute not in ("Optimizer", "LossScaleOptimizer", "OptimizerMap")
+            )
+            close = _closest(name.lower(), known)
+            hint = f"did you mean '{close}'?" if close else f"Keras' optimizers are: {', '.join(known)}"
+            raise self.error(("training", "optimizer"), f"unknown optimizer '{name}'; {hint}") from None
+
+    def to_toml(self, resolved_components=None):
+        """The config as TOML text, with every default written out (and the built components' full
+        parameters, when given as ``{("model", "bottleneck"): spec, ...}``)."""
+        values = copy.deepcopy(self.values)
+        for path, spec in (resolved_components or {}).items():
+            values[path[0]][path[1]] = spec
+        return dump_toml(values)
+
+
+def constructor_parameters(component):
+    """Returns ``(accepted, required)``: the keyword names ``component``'s constructor takes (``None`` when it
+    takes any) and those without a default. A Keras layer's ``**kwargs`` are followed up its base classes."""
+    accepted, required = set(), []
+    classes = inspect.getmro(component) if isinstance(component, type) else (component,)
+    first = True
+    for cls in classes:
+        function = cls.__init__ if isinstance(cls, type) else cls
+        if isinstance(cls, type) and "__init__" not in vars(cls):
+            continue
+        try:
+            signature = inspect.signature(function)
+        except (TypeError, ValueError):
+            return None, required
+        takes_more = False
+        for index, (name, parameter) in enumerate(signature.parameters.items()):
+            if index == 0 and isinstance(cls, type) and name == "self":
+                continue
+            if parameter.kind is parameter.VAR_KEYWORD:
+                takes_more = True
+            elif parameter.kind is not parameter.VAR_POSITIONAL and name != "name":
+                accepted.add(name)
+                if first and parameter.default is parameter.empty:
+                    required.append(name)
+        first = False
+        if not takes_more:
+            return accepted, required
+        if isinstance(cls, type) and cls.__module__.startswith("keras") and cls.__name__ == "Layer":
+            return accepted, required
+    return None, required
+
+
+def _show(value):
+    if isinstance(value, Mapping):
+        return "a table"
+    return json.dumps(value) if isinstance(value, (str, list, bool)) else repr(value)
+
+
+def load_config(path=None):
+    """Reads and checks the config file at ``path``; ``None`` gives the defaults (the digits VAE).
+
+    Raises:
+        ConfigError: the file is missing or malformed, or a key is unknown or has a wrong value.
+    """
+    if path is None:
+        return Config({})
+    path = Path(path)
+    if not path.exists():
+        raise ConfigError(f"config file '{path}' not found")
+    if path.is_dir():
+        raise ConfigError(f"'{path}' is a folder; give a config file (.toml)")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise ConfigError(f"config file '{path}' is not UTF-8 text (TOML)") from None
+    try:
+        values = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        message = str(error)
+        found = re.search(r"\s*\(at line (\d+), column (\d+)\)", message)
+        if found:
+            detail = message[: found.start()] + message[found.end() :]
+            raise ConfigError(
+                f"{path} line {found.group(1)}: malformed TOML: {detail.strip()} (column {found.group(2)})"
+            ) from None
+        raise ConfigError(f"{path}: malformed TOML: {message}") from None
+    return Config(values, filename=path, text=text)
+
+
+def resolved_spec(kind, component):
+    """The component's full ``{"name": ..., **params}``, without Keras layer keys left at their defaults."""
+    from tfae.serialization import component_spec
+
+    return _clean(component_spec(kind, component))
+
+
+def _clean(spec):
+    cleaned = {}
+    for key, value in spec.items():
+        if isinstance(value, Mapping) and key == "dtype":
+            value = value.get("config", {}).get("name", value)
+        if key in LAYER_DEFAULTS and value == LAYER_DEFAULTS[key]:
+            continue
+        cleaned[key] = _clean(value) if isinstance(value, Mapping) else value
+    return cleaned
+
+
+def _toml_value(value):
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_toml_value(item) for item in value if item is not None) + "]"
+    raise TypeError(f"Cannot write {value!r} to TOML")
+
+
+def dump_toml(values, prefix=()):
+    """Writes a nested dict of strings, numbers, booleans, lists and tables as TOML; ``None`` is left out."""
+    lines = []
+    scalars = {key: value for key, value in values.items() if value is not None and not isinstance(value, Mapping)}
+    tables = {key: value for key, value in values.items() if isinstance(value, Mapping)}
+    if prefix and (scalars or not tables):
+        lines.append("[" + ".".join(prefix) + "]")
+    for key, value in scalars.items():
+        lines.append(f"{key} = {_toml_value(value)}")
+    text = "\n".join(lines)
+    for key, value in tables.items():
+        block = dump_toml(value, prefix + (key,))
+        text = f"{text}\n\n{block}" if text else block
+    return text + ("\n" if not prefix else "")

@@ -1,0 +1,1 @@
+"""tfae-noisy: a tfae plugin that adds ``NoisyBottleneck`` ("noisy")."""
