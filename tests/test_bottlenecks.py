@@ -51,14 +51,15 @@ def add_hidden(x, layer_num, input_shape, latent_dim):
 @pytest.mark.parametrize(
     "bottleneck",
     [
-        {"name": "vanilla", "latent_dim": 3, "regularizer": "l2"},
-        {"name": "gaussian", "latent_dim": 3, "regularizer": "kld", "seed": 1},
-        {"name": "bernoulli", "latent_dim": 3, "regularizer": "bernoulli_kld", "seed": 1},
+        {"name": "vanilla", "latent_dim": 3},
+        {"name": "gaussian", "latent_dim": 3, "seed": 1},
+        {"name": "bernoulli", "latent_dim": 3, "seed": 1},
         {"name": "bernoulli", "latent_dim": 3, "straight_through": True, "seed": 1},
     ],
     ids=["vanilla", "gaussian", "bernoulli_relaxed", "bernoulli_straight_through"],
 )
 def test_gradients_reach_every_encoder_weight(bottleneck, rng):
+    # No regularizer: the gradient reaches the encoder through the code alone.
     x = rng.uniform(size=(16, 6)).astype("float32")
     model = DeepAutoencoder(bottleneck=bottleneck, add_hidden=add_hidden)
     model.compile(optimizer="sgd", loss="bernoulli")
@@ -124,7 +125,8 @@ def test_bernoulli_samples_are_on_with_probability_sigmoid_logits(straight_throu
     if straight_through:
         assert set(np.unique(codes)) <= {0.0, 1.0}
     else:
-        assert np.all((codes > 0.0) & (codes < 1.0))
+        assert np.all((codes >= 0.0) & (codes <= 1.0))
+        assert np.mean((codes > 0.0) & (codes < 1.0)) > 0.9
     # P(relaxed sample > 0.5) = sigmoid(logits) whatever the temperature.
     np.testing.assert_allclose((codes > 0.5).mean(axis=0), 1.0 / (1.0 + np.exp([1.0, 0.0, -2.0])), atol=0.03)
 

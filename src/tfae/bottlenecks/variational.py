@@ -49,7 +49,9 @@ class VariationalBottleneck(BaseBottleneck):
         )
 
     def build(self, input_shape):
-        self.dense.build(self.flat_shape(input_shape))
+        # distribution_parameters may have been called first, building the Dense layer on its own.
+        if not self.dense.built:
+            self.dense.build(self.flat_shape(input_shape))
 
     def distribution_parameters(self, inputs):
         """Returns the distribution parameters of each sample, as a tuple of float32 tensors."""

@@ -28,6 +28,14 @@ def _resolve_likelihood(likelihood):
     return likelihood
 
 
+def _replicas_in_sync():
+    if keras.backend.backend() != "tensorflow":
+        return 1
+    import tensorflow as tf
+
+    return tf.distribute.get_strategy().num_replicas_in_sync
+
+
 def registered_custom_objects():
     """The classes a saved tfae model may name, for Keras' deserialization (the registry's components)."""
     from tfae.models.deep import DeepAutoencoder
@@ -233,6 +241,7 @@ class Autoencoder(keras.Model):
             likelihood.build(tuple(self.decoder_network.output.shape))
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        replicas = _replicas_in_sync()
         targets = x if y is None else y
         if self.likelihood is not None:
             parameters = self._decoder_parameters.pop(threading.get_ident())
@@ -241,10 +250,12 @@ class Autoencoder(keras.Model):
                 per_sample = per_sample * ops.cast(ops.reshape(sample_weight, (-1,)), "float32")
             reconstruction = ops.mean(per_sample)
         else:
-            reconstruction = ops.cast(self._compile_loss(targets, y_pred, sample_weight), "float32")
+            # Keras' compiled loss is already divided by the number of replicas; undo it to log the true value.
+            compiled = self._compile_loss(targets, y_pred, sample_weight)
+            reconstruction = ops.cast(compiled, "float32") * replicas
         regularization = ops.zeros((), dtype="float32")
         for loss in self.losses:
-            regularization = regularization + ops.cast(self._aggregate_additional_loss(loss), "float32")
+            regularization = regularization + ops.sum(ops.cast(loss, "float32"))
         # Weighted by batch size, as Keras weighs `loss`, so that the logged components add up to it.
         batch_size = ops.shape(targets)[0]
         self.reconstruction_loss_tracker.update_state(reconstruction, sample_weight=batch_size)
@@ -252,7 +263,9 @@ class Autoencoder(keras.Model):
         if self.beta_tracker is not None:
             beta = self.bottleneck.regularizer.current_beta(training=False)
             self.beta_tracker.update_state(beta, sample_weight=batch_size)
-        return reconstruction + regularization
+        # Under tf.distribute each replica sees part of the global batch and the gradients are summed, so
+        # each replica returns its share; Keras multiplies it back for the logged `loss`.
+        return (reconstruction + regularization) / replicas
 
     def fit(self, *args, callbacks=None, **kwargs):
         """``keras.Model.fit``; the model's epoch-counted schedules are added to ``callbacks`` if missing."""

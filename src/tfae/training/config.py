@@ -249,7 +249,7 @@ class Config:
             raise self.error(path + ("name",), f"{_table_name(path)} name must be a string; got {_show(name)}")
         try:
             entry = registry.get(kind, name)
-        except UnknownNameError as error:
+        except TfaeError as error:
             raise self.error(path + ("name",) if isinstance(spec, Mapping) else path, str(error)) from None
         params = {} if isinstance(spec, str) else {key: value for key, value in spec.items() if key != "name"}
         accepted, required = constructor_parameters(entry.component)

@@ -1,0 +1,251 @@
+"""A training run: its folder, the model a config assembles, ``fit``, and what is written afterwards.
+
+A run folder holds:
+
+- ``config.toml``: the config with every default and every component parameter written out; ``tfae train``
+  on it trains the same model again, and ``tfae train --resume`` reads it;
+- ``model.keras``: the trained model, for ``tfae.load_model`` and ``tfae encode/generate/similar``;
+- ``history.csv``: one row per epoch, every logged loss;
+- ``reconstructions.png``, ``samples.png`` (variational bottlenecks), ``latent.png``, ``losses.png`` and
+  ``beta.png`` (when a schedule drives beta);
+- ``backup/`` while training (Keras' ``BackupAndRestore``: the state after the last finished epoch), and
+  ``tensorboard/`` when asked for.
+"""
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+
+from tfae.errors import TfaeError
+from tfae.training import pictures
+from tfae.training.config import load_config, resolved_spec
+from tfae.training.data import DataError, load_data
+
+CONFIG_FILE = "config.toml"
+MODEL_FILE = "model.keras"
+HISTORY_FILE = "history.csv"
+BACKUP_FOLDER = "backup"
+TENSORBOARD_FOLDER = "tensorboard"
+RECONSTRUCTED = 30
+SAMPLED = 64
+LATENT_POINTS = 5000
+
+
+class RunError(TfaeError, ValueError):
+    """A run folder that cannot be created or resumed."""
+
+
+def _split(x, labels, validation_split, seed):
+    order = np.random.default_rng(seed).permutation(len(x))
+    x = x[order]
+    labels = labels[order] if labels is not None else None
+    held_out = int(round(len(x) * validation_split))
+    if validation_split > 0 and (held_out < 1 or held_out >= len(x)):
+        raise DataError(
+            f"[training] validation_split = {validation_split} leaves no samples on one side of the split "
+            f"of {len(x)} samples; use 0 for no validation"
+        )
+    cut = len(x) - held_out
+    return (x[:cut], x[cut:]), (None if labels is None else labels[:cut], None if labels is None else labels[cut:])
+
+
+class Run:
+    """A run folder and the config that trains into it.
+
+    Create one with ``Run.create(config)`` (a new folder) or ``Run.open(folder)`` (to resume), then call
+    ``train()``.
+    """
+
+    def __init__(self, folder, config, resuming=False):
+        self.folder = Path(folder)
+        self.config = config
+        self.resuming = resuming
+
+    @classmethod
+    def create(cls, config, folder=None, overwrite=False):
+        """A new run of ``config`` in ``folder`` (default: ``[output] dir / name``).
+
+        Raises:
+            RunError: the folder exists and ``overwrite`` is false, or it exists and is not a run folder.
+        """
+        output = config.values["output"]
+        folder = Path(folder) if folder is not None else Path(output["dir"]) / output["name"]
+        if folder.exists():
+            if not overwrite:
+                raise RunError(
+                    f"the run folder {folder} already exists; pass --overwrite to replace it, "
+                    f"--resume {folder} to continue it, or --run-dir to choose another folder"
+                )
+            is_run = (folder / CONFIG_FILE).is_file() or (folder.is_dir() and not any(folder.iterdir()))
+            if not folder.is_dir() or not is_run:
+                raise RunError(f"{folder} exists and is not a tfae run folder (no {CONFIG_FILE}); not replacing it")
+            shutil.rmtree(folder)
+        return cls(folder, config)
+
+    @classmethod
+    def open(cls, folder):
+        """The run in ``folder``, to continue after an interruption.
+
+        Raises:
+            RunError: the folder is not a run folder, or its run finished.
+        """
+        folder = Path(folder)
+        if not (folder / CONFIG_FILE).is_file():
+            raise RunError(f"{folder} is not a tfae run folder: it has no {CONFIG_FILE}")
+        if (folder / MODEL_FILE).exists() and not (folder / BACKUP_FOLDER).exists():
+            raise RunError(
+                f"the run in {folder} finished already ({MODEL_FILE} is there); start a new run to train more"
+            )
+        return cls(folder, load_config(folder / CONFIG_FILE), resuming=True)
+
+    def load_data(self):
+        data = self.config.values["data"]
+        try:
+            return load_data(data["source"], data["key"], data["labels"], data["image_size"], data["color"])
+        except DataError as error:
+            raise self.config.error(("data", "source"), str(error)) from None
+
+    def build_model(self, sample_shape):
+        """Assembles and compiles the model the config describes, built for samples of ``sample_shape``."""
+        import keras
+
+        from tfae.training.layouts import LayoutAutoencoder
+
+        model_values, training = self.config.values["model"], self.config.values["training"]
+        bottleneck = self.config.build("bottleneck", ("model", "bottleneck"))
+        loss = training["loss"]
+        if not isinstance(loss, str):
+            loss = self.config.build("loss", ("training", "loss"))
+        try:
+            model = LayoutAutoencoder(
+                bottleneck,
+                layout=model_values["layout"],
+                hidden=model_values["hidden"],
+                activation=model_values["activation"],
+                kernel_size=model_values["kernel_size"],
+            )
+            model.build((None, *sample_shape))
+        except ValueError as error:
+            raise self.config.error(("model",), f"[model]: {' '.join(str(error).split())}") from None
+        optimizer = keras.optimizers.get(
+            {"class_name": training["optimizer"], "config": {"learning_rate": training["learning_rate"]}}
+        )
+        model.compile(optimizer=optimizer, loss=loss)
+        return model
+
+    def _write_config(self, model):
+        values = self.config.values
+        source = values["data"]["source"]
+        if Path(source).expanduser().exists():
+            values["data"]["source"] = str(Path(source).expanduser().resolve())
+        values["output"]["dir"] = str(self.folder.parent)
+        values["output"]["name"] = self.folder.name
+        components = {("model", "bottleneck"): resolved_spec("bottleneck", model.bottleneck)}
+        if model.likelihood is not None and not isinstance(values["training"]["loss"], str):
+            components[("training", "loss")] = resolved_spec("loss", model.likelihood)
+        text = "# Written by tfae train: the run's config with every default filled in.\n"
+        (self.folder / CONFIG_FILE).write_text(text + self.config.to_toml(components), encoding="utf-8")
+
+    def _check_range(self, x):
+        loss = self.config.values["training"]["loss"]
+        name = loss if isinstance(loss, str) else loss.get("name")
+        if str(name).lower() in ("bernoulli", "binary_crossentropy_sum") and (x.min() < 0 or x.max() > 1):
+            raise self.config.error(
+                ("training", "loss"),
+                f"the bernoulli loss needs data in [0, 1], but {self.config.values['data']['source']} ranges "
+                f'from {x.min():.3g} to {x.max():.3g}; scale the data, or use loss = "gaussian"',
+            )
+
+    def train(self, verbose=1, callbacks=()):
+        """Trains the model into the run folder, writes the pictures, and returns the trained model."""
+        import keras
+
+        training = self.config.values["training"]
+        dataset = self.load_data()
+        self._check_range(dataset.x)
+        (x_train, x_val), (labels_train, labels_val) = _split(
+            dataset.x, dataset.labels, training["validation_split"], training["seed"]
+        )
+        keras.utils.set_random_seed(training["seed"])
+        model = self.build_model(dataset.x.shape[1:])
+        self.folder.mkdir(parents=True, exist_ok=True)
+        if not self.resuming:
+            self._write_config(model)
+        if verbose:
+            print(
+                f"tfae: {len(x_train)} training and {len(x_val)} validation samples of shape "
+                f"{tuple(dataset.x.shape[1:])} from {dataset.source}; {model.count_params():,} parameters; "
+                f"run folder {self.folder}"
+            )
+        run_callbacks = [
+            keras.callbacks.BackupAndRestore(str(self.folder / BACKUP_FOLDER)),
+            keras.callbacks.CSVLogger(str(self.folder / HISTORY_FILE), append=self.resuming),
+            keras.callbacks.TerminateOnNaN(),
+        ]
+        if self.config.values["output"]["tensorboard"]:
+            run_callbacks.append(keras.callbacks.TensorBoard(str(self.folder / TENSORBOARD_FOLDER)))
+        model.fit(
+            x_train,
+            validation_data=(x_val,) if len(x_val) else None,
+            epochs=training["epochs"],
+            batch_size=training["batch_size"],
+            shuffle=True,
+            verbose=verbose,
+            callbacks=[*run_callbacks, *callbacks],
+        )
+        history = read_history(self.folder / HISTORY_FILE)
+        if history.get("loss") and not np.isfinite(history["loss"][-1]):
+            raise RunError(
+                f"the loss became NaN or inf in epoch {len(history['loss'])}; lower [training] learning_rate, "
+                "or check the data's scale"
+            )
+        model.save(self.folder / MODEL_FILE)
+        shown, shown_labels = (x_val, labels_val) if len(x_val) else (x_train, labels_train)
+        everything = np.concatenate([x_train, x_val])
+        all_labels = None if dataset.labels is None else np.concatenate([labels_train, labels_val])
+        self.draw(model, shown, everything, all_labels, history, dataset.class_names, len(x_train))
+        if verbose:
+            written = sorted(path.name for path in self.folder.iterdir())
+            print(f"tfae: wrote {self.folder}: {', '.join(written)}")
+        return model
+
+    def draw(self, model, shown, everything, labels, history, class_names=None, train_size=1):
+        """Writes the run's PNGs; ``shown`` are the samples to reconstruct (held out when there are any)."""
+        folder = self.folder
+        seed = self.config.values["training"]["seed"]
+        shown = shown[:RECONSTRUCTED]
+        pictures.reconstructions(shown, model.predict(shown, verbose=0), folder / "reconstructions.png")
+        try:
+            generated = model.sample(SAMPLED, seed=seed)
+        except NotImplementedError:
+            generated = None
+        if generated is not None:
+            pictures.image_grid(generated, folder / "samples.png", columns=8, title="Samples from the prior")
+        points = np.random.default_rng(seed).permutation(len(everything))[:LATENT_POINTS]
+        codes = model.encoder.predict(everything[points], verbose=0)
+        pictures.latent_space(
+            codes, folder / "latent.png", None if labels is None else labels[points], class_names
+        )
+        pictures.loss_curves(history, folder / "losses.png")
+        for scheduler in model.schedulers[:1]:
+            from tfae.schedulers.plot import plot_schedule
+
+            epochs = self.config.values["training"]["epochs"]
+            batch_size = self.config.values["training"]["batch_size"]
+            length = epochs if scheduler.unit == "epoch" else epochs * -(-train_size // batch_size)
+            plot_schedule(scheduler, length=length, path=folder / "beta.png")
+
+
+def read_history(path):
+    """Reads a ``history.csv`` into ``{column: [values]}``."""
+    import csv
+
+    path = Path(path)
+    if not path.exists():
+        return {}
+    with path.open(newline="") as file:
+        rows = list(csv.DictReader(file))
+    columns = rows[0].keys() if rows else []
+    return {column: [float(row[column]) for row in rows if row[column] != ""] for column in columns}
+

@@ -1,0 +1,249 @@
+"""The DASR schedule, value by value against the pinned table (docs: DESIGN.md, "DASR schedule (pinned)")."""
+
+import itertools
+import math
+
+import keras
+import numpy as np
+import pytest
+from keras import ops
+
+from tfae.plugins import resolve
+from tfae.schedulers import BaseScheduler, DASRScheduler
+
+pytestmark = pytest.mark.backend_neutral
+
+SHAPE_FUNCTIONS = {
+    "linear": lambda x: x,
+    "cosine": lambda x: 0.5 - 0.5 * math.cos(math.pi * x),
+    "sigmoid": lambda x: 1.0 / (1.0 + math.exp(-(12.0 * x - 6.0))),
+}
+
+
+def reference(n, start, end, delay=0, attack=0, sustain=0, release=0, cycles=1, shape="linear"):
+    """The pinned table, written out in plain Python (float64)."""
+    f = SHAPE_FUNCTIONS[shape]
+    period = delay + attack + sustain + release
+    if n >= period * cycles:
+        return end if release == 0 else start
+    t = n % period
+    if t < delay:
+        return start
+    if t < delay + attack:
+        return start + (end - start) * f((t - delay + 1) / attack)
+    if t < delay + attack + sustain:
+        return end
+    return end + (start - end) * f((t - delay - attack - sustain + 1) / release)
+
+
+def expected(length, start, end, **phases):
+    return np.array([reference(n, start, end, **phases) for n in range(length)], dtype="float32")
+
+
+def calc_all(scheduler, length):
+    return ops.convert_to_numpy(scheduler.calc(ops.arange(length, dtype="int32")))
+
+
+def test_seed_example_delay_then_attack():
+    scheduler = DASRScheduler(0.0, 1.0, delay=5, attack=10)
+    values = [scheduler.value_at(n) for n in range(25)]
+    assert scheduler.duration == 15
+    assert values[:5] == [0.0] * 5
+    assert values[5:15] == [float(np.float32(k / 10)) for k in range(1, 11)]
+    assert values[15:] == [1.0] * 10
+    assert scheduler.initial_value == 0.0
+
+
+def test_seed_example_four_cycles():
+    scheduler = DASRScheduler(0.0, 1.0, attack=10, sustain=10, cycles=4)
+    values = [scheduler.value_at(n) for n in range(90)]
+    cycle = [float(np.float32(k / 10)) for k in range(1, 11)] + [1.0] * 10
+    assert scheduler.duration == 80
+    assert values[:80] == cycle * 4
+    assert values[80:] == [1.0] * 10
+
+
+PHASE_COUNTS = (0, 1, 3)
+
+
+@pytest.mark.parametrize("shape", ["linear", "cosine", "sigmoid"])
+def test_every_phase_combination_matches_the_table(shape):
+    for delay, attack, sustain, release in itertools.product(PHASE_COUNTS, repeat=4):
+        for cycles in (1, 3):
+            phases = dict(delay=delay, attack=attack, sustain=sustain, release=release, cycles=cycles)
+            scheduler = DASRScheduler(0.25, 2.0, shape=shape, **phases)
+            period = delay + attack + sustain + release
+            assert scheduler.duration == period * cycles
+            # One length for all, longer than any duration here, so that JAX compiles each op once.
+            length = 64
+            np.testing.assert_array_equal(
+                calc_all(scheduler, length), expected(length, 0.25, 2.0, shape=shape, **phases), err_msg=str(phases)
+            )
+
+
+@pytest.mark.parametrize("shape", ["linear", "cosine", "sigmoid"])
+def test_value_at_and_scalar_tensor_calc_agree_with_the_table(shape):
+    for delay, attack, sustain, release in itertools.product((0, 2), repeat=4):
+        phases = dict(delay=delay, attack=attack, sustain=sustain, release=release, cycles=2)
+        scheduler = DASRScheduler(1.5, -0.5, shape=shape, **phases)
+        want = expected(scheduler.duration + 3, 1.5, -0.5, shape=shape, **phases)
+        for n, value in enumerate(want):
+            assert scheduler.value_at(n) == float(value), (phases, n)
+            result = scheduler.calc(ops.convert_to_tensor(n, dtype="int32"))
+            assert tuple(result.shape) == () and keras.backend.standardize_dtype(result.dtype) == "float32"
+            assert float(ops.convert_to_numpy(result)) == float(value), (phases, n)
+
+
+def test_empty_period_is_the_final_value_from_the_start():
+    assert DASRScheduler(0.3, 0.7).duration == 0
+    assert [DASRScheduler(0.3, 0.7).value_at(n) for n in range(3)] == [float(np.float32(0.7))] * 3
+    assert calc_all(DASRScheduler(0.3, 0.7), 4).shape == (4,)
+
+
+def test_after_duration_the_value_stays_final():
+    with_release = DASRScheduler(0.0, 1.0, attack=2, release=2, cycles=2)
+    without_release = DASRScheduler(0.0, 1.0, attack=2, sustain=1, cycles=2)
+    only_delay = DASRScheduler(0.0, 1.0, delay=3)
+    assert [with_release.value_at(n) for n in (8, 9, 1000, 2**31 - 1)] == [0.0] * 4
+    assert [without_release.value_at(n) for n in (6, 7, 1000, 2**31 - 1)] == [1.0] * 4
+    assert [only_delay.value_at(n) for n in range(5)] == [0.0, 0.0, 0.0, 1.0, 1.0]
+
+
+def test_ramp_shapes_follow_the_cyclical_annealing_paper():
+    linear, cosine, sigmoid = (DASRScheduler(0.0, 1.0, attack=4, shape=shape) for shape in SHAPE_FUNCTIONS)
+    assert [linear.value_at(n) for n in range(4)] == [0.25, 0.5, 0.75, 1.0]
+    assert cosine.value_at(1) == pytest.approx(0.5) and cosine.value_at(3) == 1.0
+    assert cosine.value_at(0) == pytest.approx(0.5 - 0.5 * math.cos(math.pi / 4))
+    assert sigmoid.value_at(1) == pytest.approx(0.5)
+    assert sigmoid.value_at(3) == pytest.approx(1 / (1 + math.exp(-6)))
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"delay": -1}, "`delay` must be an integer >= 0. Received: delay=-1"),
+        ({"attack": -3}, "`attack` must be an integer >= 0. Received: attack=-3"),
+        ({"sustain": -1}, "`sustain` must be an integer >= 0. Received: sustain=-1"),
+        ({"release": -2}, "`release` must be an integer >= 0. Received: release=-2"),
+        ({"attack": 2.5}, "`attack` must be an integer >= 0. Received: attack=2.5"),
+        ({"cycles": 0}, "`cycles` must be an integer >= 1. Received: cycles=0"),
+        ({"cycles": -4}, "`cycles` must be an integer >= 1. Received: cycles=-4"),
+        ({"start_value": float("nan")}, "`start_value` must be a finite number. Received: start_value=nan"),
+        ({"end_value": float("inf")}, "`end_value` must be a finite number. Received: end_value=inf"),
+        ({"end_value": "1"}, "`end_value` must be a finite number. Received: end_value='1'"),
+        ({"shape": "cubic"}, "`shape` must be one of .* Received: shape='cubic'"),
+        ({"unit": "batch"}, "`unit` must be one of .* Received: unit='batch'"),
+    ],
+)
+def test_invalid_arguments_are_named_with_the_value_received(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        DASRScheduler(**kwargs)
+
+
+def test_numpy_numbers_are_accepted():
+    scheduler = DASRScheduler(np.float32(0.0), np.float64(1.0), delay=np.int64(5), attack=np.int32(10))
+    assert scheduler.duration == 15 and isinstance(scheduler.delay, int)
+    assert scheduler.get_config()["attack"] == 10
+
+
+def test_value_at_rejects_a_negative_counter():
+    with pytest.raises(ValueError, match="`n` must be an integer >= 0. Received: n=-1"):
+        DASRScheduler(attack=2).value_at(-1)
+
+
+def test_value_is_a_float32_non_trainable_variable_starting_at_the_initial_value():
+    scheduler = DASRScheduler(0.5, 1.0, attack=4)
+    assert isinstance(scheduler.value, keras.Variable)
+    assert scheduler.value is scheduler.value
+    assert scheduler.value.dtype == "float32" and not scheduler.value.trainable
+    assert float(ops.convert_to_numpy(scheduler.value)) == scheduler.initial_value == 0.625
+    assert scheduler.variables == [scheduler.value]
+    step_scheduler = DASRScheduler(attack=4, unit="step")
+    assert step_scheduler.variables == [step_scheduler.value, step_scheduler.step]
+    assert step_scheduler.step.dtype == "int32"
+
+
+def test_epoch_schedule_sets_its_value_at_each_epoch_begin():
+    scheduler = DASRScheduler(0.0, 1.0, delay=1, attack=4)
+    scheduler.on_epoch_begin(3)
+    assert float(ops.convert_to_numpy(scheduler.value)) == 0.75
+    step_scheduler = DASRScheduler(0.0, 1.0, attack=4, unit="step")
+    step_scheduler.on_epoch_begin(3)
+    assert float(ops.convert_to_numpy(step_scheduler.value)) == 0.25
+
+
+def test_step_schedule_advances_by_one_count_per_train_step():
+    scheduler = DASRScheduler(0.0, 1.0, delay=1, attack=4, unit="step")
+    for n in range(7):
+        used = float(ops.convert_to_numpy(scheduler.advance()))
+        assert used == scheduler.value_at(n) == float(ops.convert_to_numpy(scheduler.value))
+        assert int(ops.convert_to_numpy(scheduler.step)) == n + 1
+
+
+def test_config_round_trip():
+    scheduler = DASRScheduler(0.1, 0.9, delay=2, attack=3, sustain=4, release=5, cycles=2, shape="cosine", unit="step")
+    config = scheduler.get_config()
+    assert config == {
+        "start_value": 0.1,
+        "end_value": 0.9,
+        "delay": 2,
+        "attack": 3,
+        "sustain": 4,
+        "release": 5,
+        "cycles": 2,
+        "shape": "cosine",
+        "unit": "step",
+    }
+    rebuilt = DASRScheduler.from_config(config)
+    assert rebuilt.get_config() == config
+    np.testing.assert_array_equal(calc_all(rebuilt, 40), calc_all(scheduler, 40))
+    assert repr(scheduler).startswith("DASRScheduler(start_value=0.1, end_value=0.9, delay=2")
+
+
+def test_registered_as_dasr_and_built_from_a_dict():
+    scheduler = resolve("scheduler", {"name": "dasr", "delay": 5, "attack": 10, "unit": "step"})
+    assert isinstance(scheduler, DASRScheduler) and isinstance(scheduler, BaseScheduler)
+    assert (scheduler.duration, scheduler.unit) == (15, "step")
+    assert isinstance(resolve("scheduler", "DASRScheduler"), DASRScheduler)
+    assert isinstance(resolve("scheduler", "cyclical"), DASRScheduler)
+
+
+@pytest.mark.parametrize("regularizer", ["kld", "reversed_kld", "l2"])
+def test_a_dict_builds_the_schedule_wherever_a_beta_is_accepted(regularizer):
+    spec = {"name": "dasr", "delay": 5, "attack": 10}
+    built = resolve("regularizer", {"name": regularizer, "beta": spec})
+    assert isinstance(built.scheduler, DASRScheduler) and built.scheduler.duration == 15
+    assert built.beta is built.scheduler.value
+    assert built.get_config() == {"beta": {"name": "dasr", **DASRScheduler(delay=5, attack=10).get_config()}}
+    assert resolve("regularizer", {"name": regularizer, **built.get_config()}).scheduler.get_config() == (
+        built.scheduler.get_config()
+    )
+
+
+def test_a_nested_dict_reaches_the_model():
+    from tfae.models import Autoencoder
+
+    model = Autoencoder(
+        bottleneck={
+            "name": "gaussian",
+            "latent_dim": 2,
+            "regularizer": {"name": "kld", "beta": {"name": "dasr", "attack": 10, "sustain": 10, "cycles": 4}},
+        }
+    )
+    (scheduler,) = model.schedulers
+    assert isinstance(scheduler, DASRScheduler) and scheduler.duration == 80
+    assert any(variable is scheduler.value for variable in model.bottleneck.non_trainable_variables)
+
+
+def test_a_regularizer_given_the_value_variable_finds_the_schedule():
+    from tfae.regularizers import GaussianKLDRegularizer
+
+    scheduler = DASRScheduler(attack=3, unit="step")
+    regularizer = GaussianKLDRegularizer(beta=scheduler.value)
+    assert regularizer.scheduler is scheduler
+    assert regularizer.variables == [scheduler.value, scheduler.step]
+    zeros = ops.zeros((2, 3))
+    assert float(ops.convert_to_numpy(regularizer.current_beta(training=True))) == scheduler.value_at(0)
+    assert float(ops.convert_to_numpy(regularizer.current_beta(training=False))) == scheduler.value_at(0)
+    assert float(ops.convert_to_numpy(regularizer(zeros, zeros, training=True))) == 0.0
+    assert int(ops.convert_to_numpy(scheduler.step)) == 2
