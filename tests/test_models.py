@@ -188,7 +188,7 @@ def test_an_unknown_loss_name_lists_the_likelihoods():
 
 
 def test_a_bottleneck_name_without_parameters_explains_latent_dim():
-    with pytest.raises(TypeError, match="latent_dim"):
+    with pytest.raises(ValueError, match="needs latent_dim: give it as a dict"):
         Autoencoder(bottleneck="gaussian")
 
 

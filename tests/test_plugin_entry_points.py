@@ -10,7 +10,7 @@ import subprocess
 import sys
 
 import pytest
-from plugin_fixtures import EXAMPLE_PLUGIN, bottleneck_plugin, python_env, run_python, write_distribution
+from plugin_fixtures import EXAMPLE_PLUGIN, bottleneck_plugin, plugin_distribution, python_env, run_python
 
 SCALED_PLUGIN = """
     from keras import ops
@@ -58,10 +58,8 @@ SCALED_PLUGIN = """
 
 def test_third_party_components_resolve_like_builtins(tmp_path):
     # Two copies of one distribution on sys.path are one distribution: no conflict, no warning.
-    first = write_distribution(tmp_path / "first", "tfae-scaled", "1.2.3", {"scaled": "scaled_plugin"},
-                               {"scaled_plugin": SCALED_PLUGIN})
-    second = write_distribution(tmp_path / "second", "tfae-scaled", "1.2.3", {"scaled": "scaled_plugin"},
-                                {"scaled_plugin": SCALED_PLUGIN})
+    first = plugin_distribution(tmp_path / "first", "scaled", "1.2.3", SCALED_PLUGIN)
+    second = plugin_distribution(tmp_path / "second", "scaled", "1.2.3", SCALED_PLUGIN)
     result = run_python(
         """
         import json
@@ -119,11 +117,9 @@ def test_third_party_components_resolve_like_builtins(tmp_path):
 
 
 def test_two_distributions_claiming_one_name_is_an_error_naming_both(tmp_path):
-    alpha = write_distribution(tmp_path / "alpha", "tfae-alpha", "1.0", {"alpha": "alpha_plugin"},
-                               {"alpha_plugin": bottleneck_plugin("AlphaTwin", "twin", ["alpha_only"])})
+    alpha = plugin_distribution(tmp_path, "alpha", "1.0", bottleneck_plugin("AlphaTwin", "twin", ["alpha_only"]))
     # The clash is an alias of one against the name of the other: names and aliases share one namespace.
-    beta = write_distribution(tmp_path / "beta", "tfae-beta", "2.0", {"beta": "beta_plugin"},
-                              {"beta_plugin": bottleneck_plugin("BetaTwin", "beta_only", ["twin"])})
+    beta = plugin_distribution(tmp_path, "beta", "2.0", bottleneck_plugin("BetaTwin", "beta_only", ["twin"]))
     result = run_python(
         """
         import json
@@ -172,19 +168,17 @@ def test_two_distributions_claiming_one_name_is_an_error_naming_both(tmp_path):
 
 
 def test_a_plugin_that_fails_is_reported_and_the_rest_keep_working(tmp_path):
-    good = write_distribution(tmp_path / "good", "tfae-good", "1.0", {"good": "good_plugin"},
-                              {"good_plugin": bottleneck_plugin("GoodBottleneck", "good")})
-    broken = write_distribution(tmp_path / "broken", "tfae-broken", "0.3", {"broken": "broken_plugin"},
-                                {"broken_plugin": "raise RuntimeError('boom at import')\n"})
+    good = plugin_distribution(tmp_path, "good", "1.0", bottleneck_plugin("GoodBottleneck", "good"))
+    broken = plugin_distribution(tmp_path, "broken", "0.3", "raise RuntimeError('boom at import')\n")
     halfway_source = bottleneck_plugin("HalfwayBottleneck", "halfway") + """
         @tfae.hookimpl
         def register_regularizers(register):
             raise ValueError("half done")
         """
-    halfway = write_distribution(tmp_path / "halfway", "tfae-halfway", "0.4", {"halfway": "halfway_plugin"},
-                                 {"halfway_plugin": halfway_source})
-    typo_source = bottleneck_plugin("TypoBottleneck", "typo").replace("def register_bottlenecks", "def register_bottleneck")
-    typo = write_distribution(tmp_path / "typo", "tfae-typo", "0.5", {"typo": "typo_plugin"}, {"typo_plugin": typo_source})
+    halfway = plugin_distribution(tmp_path, "halfway", "0.4", halfway_source)
+    # The hook's name misses its final "s": pluggy alone would never call it, and say nothing.
+    typo_source = bottleneck_plugin("TypoBottleneck", "typo").replace("register_bottlenecks", "register_bottleneck")
+    typo = plugin_distribution(tmp_path, "typo", "0.5", typo_source)
     result = run_python(
         """
         import json
@@ -240,10 +234,8 @@ def test_a_plugin_that_fails_is_reported_and_the_rest_keep_working(tmp_path):
 
 
 def test_environment_variables_choose_the_third_party_plugins(tmp_path):
-    alpha = write_distribution(tmp_path / "alpha", "tfae-alpha", "1.0", {"alpha": "alpha_plugin"},
-                               {"alpha_plugin": bottleneck_plugin("AlphaBottleneck", "alpha_only")})
-    gamma = write_distribution(tmp_path / "gamma", "tfae-gamma", "3.0", {"gamma": "gamma_plugin"},
-                               {"gamma_plugin": bottleneck_plugin("GammaBottleneck", "gamma_only")})
+    alpha = plugin_distribution(tmp_path, "alpha", "1.0", bottleneck_plugin("AlphaBottleneck", "alpha_only"))
+    gamma = plugin_distribution(tmp_path, "gamma", "3.0", bottleneck_plugin("GammaBottleneck", "gamma_only"))
     result = run_python(
         """
         import json
@@ -304,7 +296,7 @@ def test_environment_variables_choose_the_third_party_plugins(tmp_path):
     assert "TFAE_PLUGINS names 'nonexistent'" in warning
 
 
-@pytest.mark.skipif(importlib.util.find_spec("setuptools") is None, reason="building a package offline needs setuptools")
+@pytest.mark.skipif(importlib.util.find_spec("setuptools") is None, reason="an offline build needs setuptools")
 def test_a_package_written_as_contributing_describes_installs_and_resolves(tmp_path):
     source = shutil.copytree(EXAMPLE_PLUGIN, tmp_path / "tfae-noisy")
     site = tmp_path / "site"

@@ -1,9 +1,268 @@
-"""The ``tfae`` command line: ``tfae plugins`` and the other subcommands."""
+"""The ``tfae`` command line: train from a config file, then encode, generate, find similar items.
+
+``tfae train`` with no arguments trains a variational autoencoder on the 8x8 digits that ship with tfae.
+Bad input (a config key, a name, a data file) is reported on one line, with exit status 2, never a traceback.
+"""
 
 import argparse
+import json
+import os
 import sys
+from pathlib import Path
 
 from tfae.errors import TfaeError
+
+EXIT_BAD_INPUT = 2
+EXIT_FAILED = 1
+EXIT_INTERRUPTED = 130
+
+
+class UsageError(TfaeError, ValueError):
+    """A command-line argument that names something missing or unusable."""
+
+
+def _quiet_tensorflow():
+    """Imports Keras with TensorFlow's C++ start-up logs silenced, unless the user set their level."""
+    if "TF_CPP_MIN_LOG_LEVEL" in os.environ:
+        import keras  # noqa: F401
+
+        return
+    os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
+    # TensorFlow writes some start-up lines from C++ before it reads the log level: hide stderr meanwhile.
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), 2)
+            import keras  # noqa: F401
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+def _model_path(path):
+    path = Path(path)
+    if path.is_dir():
+        path = path / "model.keras"
+    if not path.is_file():
+        raise UsageError(f"no model at {path}: give a .keras file or a run folder that holds model.keras")
+    return path
+
+
+def _load_model(path):
+    import tfae
+    import tfae.training.layouts  # noqa: F401  (registers LayoutAutoencoder with Keras)
+
+    path = _model_path(path)
+    try:
+        return tfae.load_model(path, compile=False)
+    except (ValueError, TypeError, OSError, KeyError) as error:
+        raise UsageError(f"cannot load the model {path}: {' '.join(str(error).split())}") from None
+
+
+def _load_samples(model, source, key=""):
+    from tfae.training.data import fit_to_model, load_data
+
+    dataset = load_data(source, key=key)
+    dataset.x = fit_to_model(dataset.x, model.encoder.input_shape[1:], source)
+    return dataset
+
+
+def _example_folder():
+    from importlib import resources
+
+    return resources.files("tfae").joinpath("examples")
+
+
+def example_configs():
+    """The example configs that ship with tfae, as ``{name: path}``."""
+    return {entry.name[: -len(".toml")]: entry for entry in sorted(_example_folder().iterdir(), key=str)
+            if entry.name.endswith(".toml")}
+
+
+def _config_path(config):
+    if config is None or Path(config).exists():
+        return config
+    examples = example_configs()
+    name = config[: -len(".toml")] if config.endswith(".toml") else config
+    if name in examples:
+        return Path(str(examples[name]))
+    raise UsageError(
+        f"config file '{config}' not found (the examples that ship with tfae: {', '.join(examples)}; "
+        "`tfae examples` shows them)"
+    )
+
+
+def train_command(args):
+    """Trains a model from a config file (or the built-in default) into a run folder."""
+    if args.resume is not None and (args.config is not None or args.epochs is not None or args.run_dir is not None):
+        raise UsageError("--resume RUN_DIR continues a run as its config.toml says; give no CONFIG, --epochs or --run-dir with it")
+    _quiet_tensorflow()
+    from tfae.training.config import load_config
+    from tfae.training.run import Run
+
+    if args.resume is not None:
+        run = Run.open(args.resume)
+    else:
+        config = load_config(_config_path(args.config))
+        if args.epochs is not None:
+            config.values["training"]["epochs"] = args.epochs
+        run = Run.create(config, args.run_dir, overwrite=args.overwrite)
+    try:
+        run.train(verbose=0 if args.quiet else 1)
+    except KeyboardInterrupt:
+        print(f"\ntfae train: interrupted; continue with: tfae train --resume {run.folder}", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    return 0
+
+
+def encode_command(args):
+    """Writes the latent codes (posterior means) of every sample of DATA to a .npy file."""
+    import numpy as np
+
+    _quiet_tensorflow()
+    model = _load_model(args.model)
+    dataset = _load_samples(model, args.data, args.key)
+    codes = model.encoder.predict(dataset.x, batch_size=args.batch_size, verbose=0)
+    output = Path(args.output)
+    if output.suffix != ".npy":
+        raise UsageError(f"-o must name a .npy file; got {output}")
+    np.save(output, codes)
+    print(f"tfae encode: wrote {output}: codes of shape {codes.shape} for {args.data}")
+    return 0
+
+
+def generate_command(args):
+    """Decodes N codes drawn from the prior: a grid of images (.png) or the arrays (.npy)."""
+    import numpy as np
+
+    if args.number < 1:
+        raise UsageError(f"-n must be a positive number of samples; got {args.number}")
+    output = Path(args.output)
+    if output.suffix not in (".png", ".npy"):
+        raise UsageError(f"-o must name a .png (a picture) or a .npy file (the arrays); got {output}")
+    _quiet_tensorflow()
+    model = _load_model(args.model)
+    try:
+        samples = model.sample(args.number, seed=args.seed)
+    except NotImplementedError:
+        raise UsageError(
+            f"the model's {type(model.bottleneck).__name__} has no prior to sample from; generating needs a "
+            'variational bottleneck, such as name = "gaussian" with regularizer "kld"'
+        ) from None
+    if output.suffix == ".npy":
+        np.save(output, samples)
+    else:
+        from tfae.training.pictures import image_grid
+
+        columns = min(args.number, 8 if args.number <= 64 else 16)
+        image_grid(samples, output, columns=columns, title=f"{args.number} samples from the prior")
+    print(f"tfae generate: wrote {output}: {args.number} samples of shape {tuple(samples.shape[1:])}")
+    return 0
+
+
+def similar_command(args):
+    """Prints the K samples of DATA nearest to sample INDEX in latent space (and draws them with -o)."""
+    import numpy as np
+
+    if args.k < 1:
+        raise UsageError(f"-k must be a positive number of neighbours; got {args.k}")
+    _quiet_tensorflow()
+    model = _load_model(args.model)
+    dataset = _load_samples(model, args.data, args.key)
+    count = len(dataset.x)
+    if not -count <= args.index < count:
+        raise UsageError(f"--index {args.index} is out of range: {args.data} has {count} samples (0 to {count - 1})")
+    index = args.index % count
+    codes = model.encoder.predict(dataset.x, batch_size=args.batch_size, verbose=0).reshape(count, -1)
+    distances = np.linalg.norm(codes - codes[index], axis=1)
+    distances[index] = np.inf
+    nearest = np.argsort(distances, kind="stable")[: min(args.k, count - 1)]
+    labels = dataset.labels
+    print(f"The {len(nearest)} samples nearest to sample {index}" + (f" (label {labels[index]})" if labels is not None else "")
+          + f" in latent space ({codes.shape[1]} dimensions, Euclidean):")
+    print("rank  index  distance" + ("  label" if labels is not None else ""))
+    for rank, neighbour in enumerate(nearest, start=1):
+        label = f"  {labels[neighbour]}" if labels is not None else ""
+        print(f"{rank:>4}  {neighbour:>5}  {distances[neighbour]:>8.4f}{label}")
+    if args.output:
+        from tfae.training.pictures import neighbours
+
+        neighbours(dataset.x[index], dataset.x[nearest], distances[nearest], args.output, index, nearest)
+        print(f"tfae similar: wrote {args.output}")
+    return 0
+
+
+def _schedule_spec(text):
+    from tfae.training.config import tomllib
+
+    path = Path(text)
+    if path.is_file():
+        content = path.read_text(encoding="utf-8")
+        try:
+            document = json.loads(content) if path.suffix == ".json" else tomllib.loads(content)
+        except (ValueError, tomllib.TOMLDecodeError) as error:
+            raise UsageError(f"cannot read {path}: {' '.join(str(error).split())}") from None
+        if "name" in document:
+            return document
+        beta = document.get("model", {}).get("bottleneck", {})
+        beta = beta.get("regularizer", {}) if isinstance(beta, dict) else {}
+        beta = beta.get("beta") if isinstance(beta, dict) else None
+        if isinstance(beta, (str, dict)):
+            return beta
+        raise UsageError(f"{path} names no schedule: give a table with a name, or a training config whose "
+                         "[model.bottleneck.regularizer] has a beta schedule")
+    stripped = text.strip()
+    if stripped.startswith("{"):
+        try:
+            return json.loads(stripped)
+        except ValueError:
+            try:
+                return tomllib.loads(f"schedule = {stripped}")["schedule"]
+            except tomllib.TOMLDecodeError as error:
+                raise UsageError(f"cannot read the schedule {text!r} as JSON or a TOML table: {error}") from None
+    if "=" in stripped:
+        try:
+            return tomllib.loads(stripped)
+        except tomllib.TOMLDecodeError as error:
+            raise UsageError(f"cannot read the schedule {text!r} as TOML: {error}") from None
+    return stripped
+
+
+def schedule_command(args):
+    """Plots a beta schedule given by name, as JSON or TOML, or as a file (a training config works too)."""
+    spec = _schedule_spec(args.spec)
+    if args.length is not None and args.length < 1:
+        raise UsageError(f"--length must be a positive number; got {args.length}")
+    _quiet_tensorflow()
+    from tfae.plugins import resolve
+    from tfae.schedulers.plot import plot_schedule
+
+    scheduler = resolve("scheduler", spec)
+    path = plot_schedule(scheduler, length=args.length, path=args.output)
+    print(f"tfae schedule: wrote {path}: {scheduler!r}")
+    return 0
+
+
+def examples_command(args):
+    """Lists the example configs that ship with tfae, or prints one."""
+    examples = example_configs()
+    if args.name is None:
+        width = max(map(len, examples))
+        for name, path in examples.items():
+            first = path.read_text(encoding="utf-8").splitlines()[0].lstrip("# ").strip()
+            print(f"{name:<{width}}  {first}")
+        print("\nRun one with `tfae train NAME`; copy one to edit it with `tfae examples NAME > my.toml`.")
+        return 0
+    name = args.name[: -len(".toml")] if args.name.endswith(".toml") else args.name
+    if name not in examples:
+        from tfae.training.config import _closest
+
+        close = _closest(name, examples)
+        hint = f"; did you mean '{close}'?" if close else f"; the examples are: {', '.join(examples)}"
+        raise UsageError(f"no example named '{args.name}'{hint}")
+    sys.stdout.write(examples[name].read_text(encoding="utf-8"))
+    return 0
 
 
 def plugins_command(args):
@@ -50,8 +309,67 @@ def plugins_command(args):
 
 
 def build_parser():
-    parser = argparse.ArgumentParser(prog="tfae", description="Autoencoders for TensorFlow and Keras 3.")
+    parser = argparse.ArgumentParser(
+        prog="tfae",
+        description="Autoencoders for TensorFlow and Keras 3. Start with `tfae train`.",
+    )
     subcommands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    train = subcommands.add_parser(
+        "train",
+        help="train an autoencoder from a config file (default: a VAE on the built-in digits)",
+        description="Trains the model a config file describes and writes a run folder: model.keras, "
+        "config.toml, history.csv and pictures. Without CONFIG: a Gaussian VAE on the built-in 8x8 digits.",
+    )
+    train.add_argument("config", nargs="?", metavar="CONFIG", help="a .toml config file, or a shipped example's name")
+    train.add_argument("--run-dir", metavar="DIR", help="the run folder (default: [output] dir / name)")
+    train.add_argument("--overwrite", action="store_true", help="replace the run folder if it exists")
+    train.add_argument("--epochs", type=int, metavar="N", help="train N epochs, whatever the config says")
+    train.add_argument("--resume", metavar="RUN_DIR", help="continue an interrupted run from its last finished epoch")
+    train.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    train.set_defaults(handler=train_command)
+
+    encode = subcommands.add_parser("encode", help="write the latent codes of a data set to a .npy file")
+    encode.add_argument("model", metavar="MODEL", help="a .keras file or a run folder")
+    encode.add_argument("data", metavar="DATA", help="digits, mnist, fashion_mnist, a .npy/.npz file, or a folder of images")
+    encode.add_argument("-o", "--output", default="codes.npy", metavar="FILE", help="the .npy file to write (default: codes.npy)")
+    encode.add_argument("--key", default="", help="the data's array name in a .npz file")
+    encode.add_argument("--batch-size", type=int, default=256, metavar="N")
+    encode.set_defaults(handler=encode_command)
+
+    generate = subcommands.add_parser("generate", help="decode samples drawn from the prior")
+    generate.add_argument("model", metavar="MODEL", help="a .keras file or a run folder")
+    generate.add_argument("-n", "--number", type=int, default=64, metavar="N", help="how many samples (default: 64)")
+    generate.add_argument("-o", "--output", default="samples.png", metavar="FILE",
+                          help="a .png (a grid of pictures) or .npy file (default: samples.png)")
+    generate.add_argument("--seed", type=int, default=None, help="for the same samples every time")
+    generate.set_defaults(handler=generate_command)
+
+    similar = subcommands.add_parser("similar", help="the samples nearest to one sample in latent space")
+    similar.add_argument("model", metavar="MODEL", help="a .keras file or a run folder")
+    similar.add_argument("data", metavar="DATA", help="digits, mnist, fashion_mnist, a .npy/.npz file, or a folder of images")
+    similar.add_argument("--index", type=int, required=True, metavar="I", help="the sample to find neighbours of")
+    similar.add_argument("-k", type=int, default=10, metavar="K", help="how many neighbours (default: 10)")
+    similar.add_argument("-o", "--output", metavar="FILE", help="also draw the sample and its neighbours in a .png")
+    similar.add_argument("--key", default="", help="the data's array name in a .npz file")
+    similar.add_argument("--batch-size", type=int, default=256, metavar="N")
+    similar.set_defaults(handler=similar_command)
+
+    schedule = subcommands.add_parser(
+        "schedule",
+        help="plot a beta schedule",
+        description="Plots a schedule given by name (dasr), as JSON ('{\"name\": \"dasr\", \"attack\": 10}') or "
+        "TOML ('{name = \"dasr\", attack = 10}'), or as a .toml/.json file; a training config plots its beta schedule.",
+    )
+    schedule.add_argument("spec", metavar="SPEC", help="a name, JSON or TOML text, or a file")
+    schedule.add_argument("--length", type=int, metavar="N", help="how many epochs (or steps) to plot")
+    schedule.add_argument("-o", "--output", default="schedule.png", metavar="FILE", help="(default: schedule.png)")
+    schedule.set_defaults(handler=schedule_command)
+
+    examples = subcommands.add_parser("examples", help="list the example configs, or print one")
+    examples.add_argument("name", nargs="?", metavar="NAME")
+    examples.set_defaults(handler=examples_command)
+
     plugins = subcommands.add_parser("plugins", help="list the installed plugins and the names they register")
     plugins.set_defaults(handler=plugins_command)
     return parser
@@ -62,12 +380,16 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if getattr(args, "handler", None) is None:
         parser.print_help()
-        return 2
+        return EXIT_BAD_INPUT
     try:
         return args.handler(args)
+    except KeyboardInterrupt:
+        print(f"\ntfae {args.command}: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
     except (TfaeError, ValueError, OSError) as error:
-        print(f"tfae {args.command}: error: {error}", file=sys.stderr)
-        return 1
+        message = " ".join(str(error).split()) or type(error).__name__
+        print(f"tfae {args.command}: error: {message}", file=sys.stderr)
+        return EXIT_FAILED if isinstance(error, OSError) else EXIT_BAD_INPUT
 
 
 if __name__ == "__main__":

@@ -40,6 +40,14 @@ def write_distribution(root, name, version, entry_points, modules):
     return root
 
 
+def plugin_distribution(root, plugin, version, source):
+    """Writes distribution ``tfae-<plugin>`` into ``root/tfae-<plugin>``, whose entry point ``plugin`` names
+    module ``<plugin>_plugin`` with ``source``; returns the folder to put on PYTHONPATH."""
+    distribution = f"tfae-{plugin}"
+    module = f"{plugin}_plugin"
+    return write_distribution(Path(root) / distribution, distribution, version, {plugin: module}, {module: source})
+
+
 def bottleneck_plugin(class_name, name, aliases=()):
     """The source of a plugin module registering a small bottleneck ``class_name`` under ``name``."""
     return f"""

@@ -92,8 +92,8 @@ SCHEMA = {
     "training": {
         "loss": ("bernoulli", _spec, "a likelihood name, a Keras loss name, or a table with a name"),
         "optimizer": ("adam", _string, "a string naming a Keras optimizer"),
-        "learning_rate": (0.001, lambda value: _number(value) and value > 0, "a positive number"),
-        "epochs": (30, _positive_int, "a positive integer"),
+        "learning_rate": (0.003, lambda value: _number(value) and value > 0, "a positive number"),
+        "epochs": (40, _positive_int, "a positive integer"),
         "batch_size": (64, _positive_int, "a positive integer"),
         "seed": (0, _int, "an integer"),
         "validation_split": (0.1, _fraction, "a number from 0 up to (not including) 1"),

@@ -56,7 +56,7 @@ def _draw(axis, sample, shape, low, high):
 
 
 def _cell_inches(shape):
-    return 1.0 if shape is None else max(0.6, min(1.2, max(shape[:2]) / 24))
+    return 1.0 if shape is None else max(0.8, min(1.2, max(shape[:2]) / 24))
 
 
 def image_grid(images, path, columns=8, title=None):
@@ -98,8 +98,8 @@ def reconstructions(originals, reconstructed, path, columns=10):
             else:
                 axis.axis("off")
         if column == 0:
-            axes[2 * row, 0].set_ylabel("original", fontsize=8)
-            axes[2 * row + 1, 0].set_ylabel("reconstructed", fontsize=8)
+            for offset, label in ((0, "original"), (1, "reconstructed")):
+                axes[2 * row + offset, 0].set_ylabel(label, fontsize=8, rotation=0, ha="right", va="center")
     figure.suptitle("Originals (held-out) and their reconstructions")
     return _save(figure, path)
 
@@ -178,3 +178,24 @@ def _save(figure, path):
     figure.savefig(path, dpi=DPI)
     plt.close(figure)
     return path
+
+
+def neighbours(query, found, distances, path, query_index, found_indices):
+    """Draws a sample (framed, first) and its nearest neighbours with their distances in latent space."""
+    plt = _pyplot()
+    images = np.concatenate([np.asarray(query)[None], np.asarray(found)])
+    shape = image_shape(images.shape[1:])
+    cell = _cell_inches(shape) * 1.3
+    figure, axes = plt.subplots(1, len(images), figsize=(len(images) * cell, cell + 0.6), squeeze=False)
+    low, high = _display_range(images)
+    for position, axis in enumerate(axes[0]):
+        _draw(axis, images[position], shape, low, high)
+        if position == 0:
+            axis.set_title(f"#{query_index}", fontsize=8, fontweight="bold")
+            for spine in axis.spines.values():
+                spine.set_edgecolor("tab:red")
+                spine.set_linewidth(2)
+        else:
+            axis.set_title(f"#{found_indices[position - 1]}\nd={distances[position - 1]:.2f}", fontsize=7)
+    figure.suptitle("A sample (left) and its nearest neighbours in latent space", fontsize=9)
+    return _save(figure, path)

@@ -1,0 +1,222 @@
+"""The vector-quantised bottleneck of a VQ-VAE (van den Oord et al. 2017), registered as ``"vq"``."""
+
+import math
+import numbers
+
+import keras
+from keras import ops
+
+import tfae
+from tfae.bottlenecks import BaseBottleneck
+
+# Laplace smoothing of the moving-average cluster sizes, so that a code nobody uses divides by no zero.
+EMA_EPSILON = 1e-5
+
+
+class VectorQuantizedBottleneck(BaseBottleneck):
+    """Replaces each code by its nearest vector in a learned codebook.
+
+    A Dense layer projects the features to ``z_e`` of size ``latent_dim``, seen as
+    ``latent_dim // codebook_dim`` groups of ``codebook_dim`` values. Each group is replaced by the
+    codebook vector ``e`` nearest to it in squared distance, so a sample's code is ``latent_dim // codebook_dim``
+    indices into a codebook of ``codebook_size`` vectors. The nearest-vector choice has no gradient; the
+    straight-through estimator ``z_q = z_e + stop_gradient(e - z_e)`` passes the decoder's gradient to the
+    encoder unchanged.
+
+    The layer adds, per sample summed over the latent dims and averaged over the batch:
+
+    - the codebook loss ``||stop_gradient(z_e) - e||^2``, which moves the codebook towards the encodings
+      (left out when ``ema_decay`` is set: the moving averages move the codebook instead);
+    - ``commitment_cost * ||z_e - stop_gradient(e)||^2``, which keeps the encodings near their codes.
+
+    With ``ema_decay`` the codebook is not trained by gradient: each train step updates moving averages of
+    how many encodings chose each code and of their sum, and sets each vector to their ratio (the
+    cluster sizes are Laplace-smoothed). The averages start at one encoding per code, equal to the initial
+    codebook, so a code that is never chosen keeps its initial vector.
+
+    ``perplexity`` is ``exp(entropy)`` of the batch's average code usage: 1 when every group picks the same
+    code, ``codebook_size`` when all are used equally. Its mean over the batches is logged as the metric
+    ``perplexity`` (with the TensorFlow backend; see the README).
+
+    The prior is uniform over the codes: ``sample_prior`` draws each group's index uniformly, and
+    ``sample_prior`` of a trained model's bottleneck gives codebook vectors to decode.
+
+    Args:
+        latent_dim: positive int, the size of the code; a multiple of ``codebook_dim``.
+        codebook_size: positive int, the number of vectors in the codebook.
+        codebook_dim: positive int, the size of each codebook vector; defaults to ``latent_dim`` (one
+            codebook vector per sample).
+        commitment_cost: float >= 0, the weight of the commitment loss (0.25 in the paper).
+        ema_decay: ``None`` to learn the codebook by gradient, or a float in (0, 1), such as 0.99, to update
+            it with exponential moving averages.
+        regularizer: an optional regularizer of ``z_e`` (instance, name or dict), such as ``"l2"``.
+        seed: optional int, makes the codebook's initial values and the prior's draws reproducible.
+        **kwargs: base layer keyword arguments.
+
+    Call arguments:
+        inputs: the encoder's features, shape ``(batch, ...)``.
+        training: update the moving averages (with ``ema_decay``) when ``True``.
+
+    Input shape:
+        ``(batch_size, ...)``.
+
+    Output shape:
+        ``(batch_size, latent_dim)``, each group of ``codebook_dim`` values a codebook vector.
+
+    Example:
+
+    >>> bottleneck = VectorQuantizedBottleneck(latent_dim=4, codebook_size=16, codebook_dim=2)
+    >>> tuple(bottleneck(keras.ops.ones((3, 8))).shape)
+    (3, 4)
+    >>> tuple(bottleneck.code_indices(keras.ops.ones((3, 8))).shape)
+    (3, 2)
+    """
+
+    def __init__(
+        self,
+        latent_dim,
+        codebook_size=512,
+        codebook_dim=None,
+        commitment_cost=0.25,
+        ema_decay=None,
+        regularizer=None,
+        seed=None,
+        **kwargs,
+    ):
+        super().__init__(latent_dim, regularizer=regularizer, **kwargs)
+        if codebook_dim is None:
+            codebook_dim = self.latent_dim
+        for name, value in (("codebook_size", codebook_size), ("codebook_dim", codebook_dim)):
+            if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+                raise ValueError(f"`{name}` must be a positive integer. Received: {name}={value!r}")
+        if self.latent_dim % codebook_dim:
+            raise ValueError(
+                "`latent_dim` must be a multiple of `codebook_dim`: the code is made of whole codebook vectors. "
+                f"Received: latent_dim={latent_dim!r}, codebook_dim={codebook_dim!r}"
+            )
+        if (
+            isinstance(commitment_cost, bool)
+            or not isinstance(commitment_cost, numbers.Real)
+            or not 0 <= commitment_cost < math.inf
+        ):
+            raise ValueError(
+                f"`commitment_cost` must be a finite number >= 0. Received: commitment_cost={commitment_cost!r}"
+            )
+        if ema_decay is not None and (
+            isinstance(ema_decay, bool) or not isinstance(ema_decay, numbers.Real) or not 0 < ema_decay < 1
+        ):
+            raise ValueError(f"`ema_decay` must be None or a number in (0, 1). Received: ema_decay={ema_decay!r}")
+        self.codebook_size = int(codebook_size)
+        self.codebook_dim = int(codebook_dim)
+        self.groups = self.latent_dim // self.codebook_dim
+        self.commitment_cost = float(commitment_cost)
+        self.ema_decay = None if ema_decay is None else float(ema_decay)
+        self.seed = seed
+        # Distances and losses in float32 (the variable dtype) under a mixed-precision policy.
+        self.projection = keras.layers.Dense(self.latent_dim, dtype=self.dtype_policy.variable_dtype, name="projection")
+        self.perplexity_tracker = keras.metrics.Mean(name="perplexity")
+
+    def build(self, input_shape):
+        if not self.projection.built:
+            self.projection.build(self.flat_shape(input_shape))
+        # Unit variance per component, the scale of a freshly initialised projection's output.
+        limit = math.sqrt(3.0)
+        initializer = keras.initializers.RandomUniform(-limit, limit, seed=self.seed)
+        shape = (self.codebook_size, self.codebook_dim)
+        # Not autocast: under a mixed-precision policy the distances are computed from float32 vectors.
+        self.codebook = self.add_weight(
+            shape=shape, initializer=initializer, trainable=self.ema_decay is None, autocast=False, name="codebook"
+        )
+        if self.ema_decay is not None:
+            self.ema_cluster_size = self.add_weight(
+                shape=(self.codebook_size,), initializer="ones", trainable=False, autocast=False, name="ema_cluster_size"
+            )
+            self.ema_codebook_sum = self.add_weight(
+                shape=shape, initializer="zeros", trainable=False, autocast=False, name="ema_codebook_sum"
+            )
+            self.ema_codebook_sum.assign(self.codebook)
+
+    def encode(self, inputs):
+        """Returns ``z_e``, the projected features before quantisation, shape ``(batch, latent_dim)``, float32."""
+        return ops.cast(self.projection(self.flatten(inputs)), "float32")
+
+    def nearest(self, encodings):
+        """Returns the index of the codebook vector nearest to each row of ``encodings`` ``(n, codebook_dim)``."""
+        codebook = ops.cast(self.codebook, "float32")
+        distances = (
+            ops.sum(ops.square(encodings), axis=-1, keepdims=True)
+            - 2.0 * ops.matmul(encodings, ops.transpose(codebook))
+            + ops.sum(ops.square(codebook), axis=-1)[None, :]
+        )
+        return ops.argmin(distances, axis=-1)
+
+    def code_indices(self, inputs):
+        """Returns each sample's codebook indices, shape ``(batch, latent_dim // codebook_dim)``, int32."""
+        encodings = ops.reshape(self.encode(inputs), (-1, self.codebook_dim))
+        return ops.cast(ops.reshape(self.nearest(encodings), (-1, self.groups)), "int32")
+
+    def lookup(self, indices):
+        """Returns the codes for codebook ``indices`` of shape ``(batch, latent_dim // codebook_dim)``: ``(batch, latent_dim)``."""
+        vectors = ops.take(ops.cast(self.codebook, "float32"), ops.reshape(indices, (-1,)), axis=0)
+        return ops.reshape(vectors, (-1, self.latent_dim))
+
+    def call(self, inputs, training=None):
+        z_e = self.encode(inputs)
+        self.add_regularization(z_e, training=training)
+        encodings = ops.reshape(z_e, (-1, self.codebook_dim))
+        indices = self.nearest(encodings)
+        one_hot = ops.one_hot(indices, self.codebook_size, dtype="float32")
+        quantized = ops.reshape(ops.take(ops.cast(self.codebook, "float32"), indices, axis=0), ops.shape(z_e))
+
+        commitment = ops.mean(ops.sum(ops.square(z_e - ops.stop_gradient(quantized)), axis=-1))
+        loss = self.commitment_cost * commitment
+        if self.ema_decay is None:
+            loss = loss + ops.mean(ops.sum(ops.square(ops.stop_gradient(z_e) - quantized), axis=-1))
+        elif training:
+            self.update_codebook(encodings, one_hot)
+        self.add_loss(loss)
+
+        self.perplexity_tracker.update_state(perplexity(ops.mean(one_hot, axis=0)))
+        code = z_e + ops.stop_gradient(quantized - z_e)
+        return ops.cast(code, self.compute_dtype)
+
+    def update_codebook(self, encodings, one_hot):
+        """Moves the averages of cluster size and sum one step towards this batch, and the codebook with them."""
+        decay = self.ema_decay
+        cluster_size = decay * self.ema_cluster_size + (1.0 - decay) * ops.sum(one_hot, axis=0)
+        codebook_sum = decay * self.ema_codebook_sum + (1.0 - decay) * ops.matmul(
+            ops.transpose(one_hot), ops.stop_gradient(encodings)
+        )
+        total = ops.sum(cluster_size)
+        smoothed = (cluster_size + EMA_EPSILON) / (total + self.codebook_size * EMA_EPSILON) * total
+        self.ema_cluster_size.assign(cluster_size)
+        self.ema_codebook_sum.assign(codebook_sum)
+        self.codebook.assign(codebook_sum / smoothed[:, None])
+
+    def sample_prior(self, n, seed=None):
+        """Draws ``n`` codes: each group's codebook index uniformly at random. Returns ``(n, latent_dim)``."""
+        if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 1:
+            raise ValueError(f"The number of samples must be a positive integer. Received: n={n!r}")
+        indices = keras.random.randint((int(n), self.groups), 0, self.codebook_size, seed=seed)
+        return self.lookup(indices)
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "codebook_size": self.codebook_size,
+            "codebook_dim": self.codebook_dim,
+            "commitment_cost": self.commitment_cost,
+            "ema_decay": self.ema_decay,
+            "seed": self.seed,
+        }
+
+
+def perplexity(probabilities):
+    """``exp(-sum p log p)`` of a distribution over codes (zero probabilities count as zero)."""
+    safe = ops.where(probabilities > 0, probabilities, 1.0)
+    return ops.exp(-ops.sum(probabilities * ops.log(safe)))
+
+
+@tfae.hookimpl
+def register_bottlenecks(register):
+    register(VectorQuantizedBottleneck, name="vq", aliases=["vq_vae", "vector_quantized"])
