@@ -34,7 +34,7 @@ def training_loss_gradients(model, x):
                 optimizer_variables=[v.value for v in model.optimizer.variables],
             )
 
-        gradients, _ = jax.grad(loss, has_aux=True)([v.value for v in model.trainable_variables])
+        gradients, _ = jax.jit(jax.grad(loss, has_aux=True))([v.value for v in model.trainable_variables])
         return gradients
     import tensorflow as tf
 

@@ -52,7 +52,7 @@ def test_third_party_plugins_show_up_and_failures_are_listed(tmp_path):
     result = run([sys.executable, "-m", "tfae", "plugins"], paths=[wave, broken])
     listing = sections(result.stdout)
     assert ["wave", "ripple", "WaveBottleneck", "tfae-wave 0.7"] in listing["bottlenecks"]
-    assert ["vanilla", "dense, deterministic", "VanillaBottleneck", f"tfae {tfae.__version__}"] in listing["bottlenecks"]
+    assert ["gaussian", "normal", "GaussianBottleneck", f"tfae {tfae.__version__}"] in listing["bottlenecks"]
     assert ["wave", "tfae-wave 0.7", "wave_plugin"] in listing["plugins"]
     assert listing["failed to load"][1:] == [["broken", "tfae-broken 0.3", "RuntimeError: boom at import"]]
     assert "PluginLoadWarning" in result.stderr

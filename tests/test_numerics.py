@@ -23,7 +23,7 @@ def gradients_of(function, *inputs):
     if keras.backend.backend() == "jax":
         import jax
 
-        return jax.grad(lambda xs: function(*xs))([jax.numpy.asarray(x) for x in inputs])
+        return jax.jit(jax.grad(lambda xs: function(*xs)))([jax.numpy.asarray(x) for x in inputs])
     import tensorflow as tf
 
     inputs = [tf.constant(x) for x in inputs]
@@ -43,7 +43,7 @@ def penalty_gradients(layer, inputs, training=True):
             _, _, losses = layer.stateless_call(trainable, non_trainable, inputs, training=training, return_losses=True)
             return sum(losses)
 
-        return jax.grad(penalty)([v.value for v in layer.trainable_variables])
+        return jax.jit(jax.grad(penalty))([v.value for v in layer.trainable_variables])
     import tensorflow as tf
 
     with tf.GradientTape() as tape:

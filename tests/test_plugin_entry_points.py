@@ -5,12 +5,17 @@ pip-installed from a folder; importlib.metadata is never mocked.
 """
 
 import importlib.util
-import shutil
 import subprocess
 import sys
 
 import pytest
-from plugin_fixtures import EXAMPLE_PLUGIN, bottleneck_plugin, plugin_distribution, python_env, run_python
+from plugin_fixtures import (
+    bottleneck_plugin,
+    plugin_distribution,
+    python_env,
+    run_python,
+    write_contributing_example,
+)
 
 SCALED_PLUGIN = """
     from keras import ops
@@ -297,44 +302,50 @@ def test_environment_variables_choose_the_third_party_plugins(tmp_path):
 
 
 @pytest.mark.skipif(importlib.util.find_spec("setuptools") is None, reason="an offline build needs setuptools")
-def test_a_package_written_as_contributing_describes_installs_and_resolves(tmp_path):
-    source = shutil.copytree(EXAMPLE_PLUGIN, tmp_path / "tfae-noisy")
+def test_the_plugin_package_in_contributing_installs_resolves_and_passes_its_tests(tmp_path):
+    project = tmp_path / "tfae-noisy"
+    written = write_contributing_example(project)
+    assert {"pyproject.toml", "src/tfae_noisy/plugin.py", "tests/test_plugin.py"} <= set(written)
     site = tmp_path / "site"
     subprocess.run(
         [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation", "--no-index",
-         "--target", str(site), str(source)],
+         "--target", str(site), str(project)],
         check=True, capture_output=True, env=python_env(PIP_DISABLE_PIP_VERSION_CHECK="1"), timeout=300,
     )
     result = run_python(
-        """
+        f"""
         import contextlib
         import io
         import json
+        import runpy
 
         import numpy as np
 
-        from tfae import cli, plugins
+        from tfae import cli
         from tfae.models import Autoencoder
-        from tfae.serialization import component_spec
 
         listing = io.StringIO()
         with contextlib.redirect_stdout(listing):
             cli.main(["plugins"])
-        model = Autoencoder({"name": "noisy", "latent_dim": 2, "stddev": 0.2, "regularizer": "l2"})
+        model = Autoencoder({{"name": "noisy", "latent_dim": 2, "stddev": 0.2, "regularizer": "l2"}})
         reconstruction = model(np.zeros((3, 5), "float32"))
-        spec = component_spec("bottleneck", model.bottleneck)
-        print(json.dumps({
+        tests = runpy.run_path({str(project / "tests" / "test_plugin.py")!r})
+        passed = []
+        for name, test in tests.items():
+            if name.startswith("test_"):
+                test()
+                passed.append(name)
+        print(json.dumps({{
             "listing": listing.getvalue(),
             "class": type(model.bottleneck).__name__,
-            "alias": plugins.get_component("bottleneck", "denoising").__name__,
             "shape": list(reconstruction.shape),
-            "spec": spec,
-        }))
+            "passed": passed,
+        }}))
         """,
         paths=[site],
     )
     row = next(line.split() for line in result["listing"].splitlines() if line.split()[:1] == ["noisy"])
     assert row == ["noisy", "denoising", "NoisyBottleneck", "tfae-noisy", "0.1.0"]
-    assert result["class"] == result["alias"] == "NoisyBottleneck"
+    assert result["class"] == "NoisyBottleneck"
     assert result["shape"] == [3, 5]
-    assert result["spec"]["name"] == "noisy" and result["spec"]["stddev"] == 0.2
+    assert result["passed"] == ["test_resolves_by_name", "test_config_round_trip"]

@@ -22,13 +22,12 @@ class UsageError(TfaeError, ValueError):
 
 
 def _quiet_tensorflow():
-    """Imports Keras with TensorFlow's C++ start-up logs silenced, unless the user set their level."""
-    if "TF_CPP_MIN_LOG_LEVEL" in os.environ:
+    """Imports Keras with TensorFlow's C++ start-up logs silenced, unless TF_CPP_MIN_LOG_LEVEL=0 asks for them."""
+    if os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3") == "0" or "keras" in sys.modules:
         import keras  # noqa: F401
 
         return
-    os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
-    # TensorFlow writes some start-up lines from C++ before it reads the log level: hide stderr meanwhile.
+    # TensorFlow writes its start-up notes from C++ before it reads the log level: hide stderr meanwhile.
     sys.stderr.flush()
     saved = os.dup(2)
     try:
@@ -236,9 +235,10 @@ def schedule_command(args):
         raise UsageError(f"--length must be a positive number; got {args.length}")
     _quiet_tensorflow()
     from tfae.plugins import resolve
-    from tfae.schedulers.plot import plot_schedule
 
     scheduler = resolve("scheduler", spec)
+    from tfae.schedulers.plot import plot_schedule
+
     path = plot_schedule(scheduler, length=args.length, path=args.output)
     print(f"tfae schedule: wrote {path}: {scheduler!r}")
     return 0

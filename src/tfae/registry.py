@@ -69,7 +69,7 @@ class Entry:
         return getattr(self.component, "__name__", "")
 
     def describe(self):
-        return f"{self.class_name or self.component!r} from {self.provider}"
+        return f"{self.class_name or repr(self.component)} from {self.provider}"
 
 
 @dataclasses.dataclass(frozen=True)

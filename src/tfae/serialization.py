@@ -36,5 +36,6 @@ def component_spec(kind, component):
     ``registry.resolve(kind, spec)`` builds it back. A Keras layer's own ``name`` is left out: in a
     specification ``name`` is the registered name.
     """
+    name = registered_name(kind, type(component))
     config = {key: value for key, value in component.get_config().items() if key != "name"}
-    return {"name": registered_name(kind, type(component)), **config}
+    return {"name": name, **config}

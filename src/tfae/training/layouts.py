@@ -20,7 +20,8 @@ class LayoutAutoencoder(Autoencoder):
     mirrors it with stride-2 Conv2DTranspose layers, crops to the encoder's sizes (so odd sizes such as
     28 -> 14 -> 7 -> 4 come back exactly), and ends with a Conv2D to the input's channels.
 
-    A saved model stores the layers it built, so loading it needs none of these arguments.
+    A saved model stores the layers it built, so loading it needs none of these arguments (and the loaded
+    model's ``layout``, ``hidden``, ``activation`` and ``kernel_size`` are ``None``).
 
     Args:
         bottleneck: a ``BaseBottleneck``, a registered name, or a dict such as
@@ -119,10 +120,22 @@ class LayoutAutoencoder(Autoencoder):
         return x
 
     def get_config(self):
+        config = super().get_config()
+        if self.built:
+            # The built layers are in the config; leaving the layout out lets any tfae load the model, as an
+            # Autoencoder, without importing this module.
+            return config
         return {
-            **super().get_config(),
+            **config,
             "layout": self.layout,
             "hidden": list(self.hidden),
             "activation": self.activation,
             "kernel_size": self.kernel_size,
         }
+
+    @classmethod
+    def from_config(cls, config):
+        model = super().from_config(config)
+        if "layout" not in config:
+            model.layout = model.hidden = model.activation = model.kernel_size = None
+        return model

@@ -1,6 +1,7 @@
 """The pictures of a trained autoencoder: reconstructions, samples, the latent space, the loss curves.
 
-Every function draws with Matplotlib's Agg backend (no display needed), writes one PNG and returns its path.
+Every function draws on its own Matplotlib ``Figure`` (no display needed, and pyplot's state is left alone),
+writes one PNG and returns its path.
 Samples that are images (``(h, w)``, ``(h, w, channels)``, or flat vectors of a square size) are drawn as
 images; other samples as line plots.
 """
@@ -13,13 +14,11 @@ import numpy as np
 DPI = 100
 
 
-def _pyplot():
-    import matplotlib
+def _figure(rows, columns, width, height, squeeze=True):
+    from matplotlib.figure import Figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
+    figure = Figure(figsize=(width, height), dpi=DPI)
+    return figure, figure.subplots(rows, columns, squeeze=squeeze)
 
 
 def image_shape(sample_shape):
@@ -61,12 +60,11 @@ def _cell_inches(shape):
 
 def image_grid(images, path, columns=8, title=None):
     """Draws ``images`` (``(n, ...)``) in a grid with ``columns`` columns."""
-    plt = _pyplot()
     images = np.asarray(images)
     shape = image_shape(images.shape[1:])
     rows = math.ceil(len(images) / columns)
     cell = _cell_inches(shape)
-    figure, axes = plt.subplots(rows, columns, figsize=(columns * cell, rows * cell + (0.4 if title else 0)))
+    figure, axes = _figure(rows, columns, columns * cell, rows * cell + (0.4 if title else 0))
     axes = np.atleast_1d(axes).reshape(rows, columns)
     low, high = _display_range(images)
     for index, axis in enumerate(axes.flat):
@@ -79,14 +77,13 @@ def image_grid(images, path, columns=8, title=None):
     return _save(figure, path)
 
 
-def reconstructions(originals, reconstructed, path, columns=10):
+def reconstructions(originals, reconstructed, path, columns=10, title="Originals and their reconstructions"):
     """Draws originals (odd rows) above their reconstructions (even rows)."""
-    plt = _pyplot()
     originals, reconstructed = np.asarray(originals), np.asarray(reconstructed)
     shape = image_shape(originals.shape[1:])
     pairs = math.ceil(len(originals) / columns)
     cell = _cell_inches(shape)
-    figure, axes = plt.subplots(2 * pairs, columns, figsize=(columns * cell + 1.2, 2 * pairs * cell + 0.5))
+    figure, axes = _figure(2 * pairs, columns, columns * cell + 1.2, 2 * pairs * cell + 0.5)
     axes = np.atleast_1d(axes).reshape(2 * pairs, columns)
     low, high = _display_range(originals)
     for index in range(pairs * columns):
@@ -100,7 +97,7 @@ def reconstructions(originals, reconstructed, path, columns=10):
         if column == 0:
             for offset, label in ((0, "original"), (1, "reconstructed")):
                 axes[2 * row + offset, 0].set_ylabel(label, fontsize=8, rotation=0, ha="right", va="center")
-    figure.suptitle("Originals (held-out) and their reconstructions")
+    figure.suptitle(title)
     return _save(figure, path)
 
 
@@ -114,33 +111,35 @@ def principal_components(codes, dimensions=2):
     return centred @ components[:dimensions].T, share[:dimensions]
 
 
-def latent_space(codes, path, labels=None, class_names=None):
+def latent_space(codes, path, labels=None, class_names=None, what="codes"):
     """Scatters the codes: the two latent dimensions, or their first two principal components when there
-    are more; coloured by label where there are labels. One dimension is drawn against the label."""
-    plt = _pyplot()
+    are more; coloured by label where there are labels. One dimension is drawn against the label.
+    ``what`` the codes are goes in the title ("posterior means", say)."""
+    import matplotlib
+
     codes = np.asarray(codes, dtype="float64").reshape(len(codes), -1)
-    figure, axis = plt.subplots(figsize=(6.4, 5.4))
+    figure, axis = _figure(1, 1, 6.4, 5.4)
     colour = labels if labels is not None else None
     if codes.shape[1] == 1:
         points = np.column_stack([codes[:, 0], labels if labels is not None else np.zeros(len(codes))])
         axis.set_xlabel("z[0]")
         axis.set_ylabel("label" if labels is not None else "")
-        title = "Latent space (1 dimension)"
+        title = f"Latent space: {what}"
     elif codes.shape[1] == 2:
         points = codes
         axis.set_xlabel("z[0]")
         axis.set_ylabel("z[1]")
-        title = "Latent space (posterior means)"
+        title = f"Latent space: {what}"
     else:
         points, share = principal_components(codes)
         axis.set_xlabel(f"principal component 1 ({share[0]:.0%} of the variance)")
         axis.set_ylabel(f"principal component 2 ({share[1]:.0%} of the variance)")
-        title = f"Latent space: {codes.shape[1]} dimensions projected on 2 (PCA)"
+        title = f"Latent space: {what}, {codes.shape[1]} dimensions projected on 2 (PCA)"
     if colour is None:
         axis.scatter(points[:, 0], points[:, 1], s=6, alpha=0.7)
     else:
         values = np.unique(colour)
-        colour_map = plt.get_cmap("tab10" if len(values) <= 10 else "viridis")
+        colour_map = matplotlib.colormaps["tab10" if len(values) <= 10 else "viridis"]
         scatter = axis.scatter(points[:, 0], points[:, 1], c=colour, cmap=colour_map, s=6, alpha=0.8)
         if len(values) <= 20:
             handles, _ = scatter.legend_elements(num=list(values))
@@ -154,9 +153,8 @@ def latent_space(codes, path, labels=None, class_names=None):
 
 def loss_curves(history, path):
     """Plots each loss (total, reconstruction, regularization) per epoch, training and validation."""
-    plt = _pyplot()
     names = [name for name in ("loss", "reconstruction_loss", "regularization_loss") if name in history]
-    figure, axes = plt.subplots(1, len(names), figsize=(4.2 * len(names), 3.4), squeeze=False)
+    figure, axes = _figure(1, len(names), 4.2 * len(names), 3.4, squeeze=False)
     for axis, name in zip(axes[0], names):
         for prefix, label in (("", "training"), ("val_", "validation")):
             values = history.get(prefix + name)
@@ -172,30 +170,32 @@ def loss_curves(history, path):
 
 
 def _save(figure, path):
-    plt = _pyplot()
     path = Path(path)
     figure.tight_layout()
     figure.savefig(path, dpi=DPI)
-    plt.close(figure)
     return path
 
 
-def neighbours(query, found, distances, path, query_index, found_indices):
+def neighbours(query, found, distances, path, query_index, found_indices, columns=6):
     """Draws a sample (framed, first) and its nearest neighbours with their distances in latent space."""
-    plt = _pyplot()
     images = np.concatenate([np.asarray(query)[None], np.asarray(found)])
     shape = image_shape(images.shape[1:])
-    cell = _cell_inches(shape) * 1.3
-    figure, axes = plt.subplots(1, len(images), figsize=(len(images) * cell, cell + 0.6), squeeze=False)
+    columns = min(columns, len(images))
+    rows = math.ceil(len(images) / columns)
+    cell = 1.5
+    figure, axes = _figure(rows, columns, columns * cell, rows * (cell + 0.3) + 0.4, squeeze=False)
     low, high = _display_range(images)
-    for position, axis in enumerate(axes[0]):
+    for position, axis in enumerate(axes.flat):
+        if position >= len(images):
+            axis.axis("off")
+            continue
         _draw(axis, images[position], shape, low, high)
         if position == 0:
-            axis.set_title(f"#{query_index}", fontsize=8, fontweight="bold")
+            axis.set_title(f"sample {query_index}", fontsize=9, fontweight="bold")
             for spine in axis.spines.values():
                 spine.set_edgecolor("tab:red")
-                spine.set_linewidth(2)
+                spine.set_linewidth(2.5)
         else:
-            axis.set_title(f"#{found_indices[position - 1]}\nd={distances[position - 1]:.2f}", fontsize=7)
-    figure.suptitle("A sample (left) and its nearest neighbours in latent space", fontsize=9)
+            axis.set_title(f"#{found_indices[position - 1]}, d={distances[position - 1]:.2f}", fontsize=8)
+    figure.suptitle("A sample (framed) and its nearest neighbours in latent space", fontsize=10)
     return _save(figure, path)

@@ -204,18 +204,19 @@ class Run:
         shown, shown_labels = (x_val, labels_val) if len(x_val) else (x_train, labels_train)
         everything = np.concatenate([x_train, x_val])
         all_labels = None if dataset.labels is None else np.concatenate([labels_train, labels_val])
-        self.draw(model, shown, everything, all_labels, history, dataset.class_names, len(x_train))
+        self.draw(model, shown, everything, all_labels, history, dataset.class_names, len(x_train), len(x_val) > 0)
         if verbose:
             written = sorted(path.name for path in self.folder.iterdir())
             print(f"tfae: wrote {self.folder}: {', '.join(written)}")
         return model
 
-    def draw(self, model, shown, everything, labels, history, class_names=None, train_size=1):
+    def draw(self, model, shown, everything, labels, history, class_names=None, train_size=1, held_out=True):
         """Writes the run's PNGs; ``shown`` are the samples to reconstruct (held out when there are any)."""
         folder = self.folder
         seed = self.config.values["training"]["seed"]
         shown = shown[:RECONSTRUCTED]
-        pictures.reconstructions(shown, model.predict(shown, verbose=0), folder / "reconstructions.png")
+        title = f"{'Held-out' if held_out else 'Training'} samples and their reconstructions"
+        pictures.reconstructions(shown, model.predict(shown, verbose=0), folder / "reconstructions.png", title=title)
         try:
             generated = model.sample(SAMPLED, seed=seed)
         except NotImplementedError:
@@ -224,8 +225,11 @@ class Run:
             pictures.image_grid(generated, folder / "samples.png", columns=8, title="Samples from the prior")
         points = np.random.default_rng(seed).permutation(len(everything))[:LATENT_POINTS]
         codes = model.encoder.predict(everything[points], verbose=0)
+        from tfae.bottlenecks import VariationalBottleneck
+
+        what = "posterior means" if isinstance(model.bottleneck, VariationalBottleneck) else "codes"
         pictures.latent_space(
-            codes, folder / "latent.png", None if labels is None else labels[points], class_names
+            codes, folder / "latent.png", None if labels is None else labels[points], class_names, what
         )
         pictures.loss_curves(history, folder / "losses.png")
         for scheduler in model.schedulers[:1]:

@@ -29,17 +29,17 @@ class VectorQuantizedBottleneck(BaseBottleneck):
       (left out when ``ema_decay`` is set: the moving averages move the codebook instead);
     - ``commitment_cost * ||z_e - stop_gradient(e)||^2``, which keeps the encodings near their codes.
 
-    With ``ema_decay`` the codebook is not trained by gradient: each train step updates moving averages of
-    how many encodings chose each code and of their sum, and sets each vector to their ratio (the
-    cluster sizes are Laplace-smoothed). The averages start at one encoding per code, equal to the initial
-    codebook, so a code that is never chosen keeps its initial vector.
+    With ``ema_decay`` the codebook is not trained by gradient: each train step moves two moving averages
+    towards the batch, of how many encodings chose each code and of their sum, and each codebook vector is
+    their ratio, the average encoding that chose it (the counts are Laplace-smoothed). The averages start at
+    one encoding per code, at the initial codebook, so a code that is never chosen keeps its initial vector.
 
     ``perplexity`` is ``exp(entropy)`` of the batch's average code usage: 1 when every group picks the same
-    code, ``codebook_size`` when all are used equally. Its mean over the batches is logged as the metric
-    ``perplexity`` (with the TensorFlow backend; see the README).
+    code, ``codebook_size`` when all codes are used equally often. A model logs its mean over the batches as
+    the metric ``perplexity``.
 
-    The prior is uniform over the codes: ``sample_prior`` draws each group's index uniformly, and
-    ``sample_prior`` of a trained model's bottleneck gives codebook vectors to decode.
+    The prior is uniform over the codes: ``sample_prior`` draws each group's index uniformly and returns
+    the codebook vectors, for the decoder to turn into new samples.
 
     Args:
         latent_dim: positive int, the size of the code; a multiple of ``codebook_dim``.
@@ -50,7 +50,7 @@ class VectorQuantizedBottleneck(BaseBottleneck):
         ema_decay: ``None`` to learn the codebook by gradient, or a float in (0, 1), such as 0.99, to update
             it with exponential moving averages.
         regularizer: an optional regularizer of ``z_e`` (instance, name or dict), such as ``"l2"``.
-        seed: optional int, makes the codebook's initial values and the prior's draws reproducible.
+        seed: optional int, makes the codebook's initial values reproducible.
         **kwargs: base layer keyword arguments.
 
     Call arguments:
@@ -124,25 +124,45 @@ class VectorQuantizedBottleneck(BaseBottleneck):
         initializer = keras.initializers.RandomUniform(-limit, limit, seed=self.seed)
         shape = (self.codebook_size, self.codebook_dim)
         # Not autocast: under a mixed-precision policy the distances are computed from float32 vectors.
-        self.codebook = self.add_weight(
-            shape=shape, initializer=initializer, trainable=self.ema_decay is None, autocast=False, name="codebook"
-        )
-        if self.ema_decay is not None:
+        # "mean": under tf.distribute the replicas' moving averages (linear in each batch) are averaged.
+        if self.ema_decay is None:
+            self.codebook = self.add_weight(shape=shape, initializer=initializer, autocast=False, name="codebook")
+        else:
             self.ema_cluster_size = self.add_weight(
-                shape=(self.codebook_size,), initializer="ones", trainable=False, autocast=False, name="ema_cluster_size"
+                shape=(self.codebook_size,),
+                initializer="ones",
+                trainable=False,
+                autocast=False,
+                aggregation="mean",
+                name="ema_cluster_size",
             )
             self.ema_codebook_sum = self.add_weight(
-                shape=shape, initializer="zeros", trainable=False, autocast=False, name="ema_codebook_sum"
+                shape=shape,
+                initializer=initializer,
+                trainable=False,
+                autocast=False,
+                aggregation="mean",
+                name="ema_codebook_sum",
             )
-            self.ema_codebook_sum.assign(self.codebook)
+        self.batch_perplexity = self.add_weight(
+            shape=(), initializer="ones", trainable=False, autocast=False, aggregation="mean", name="batch_perplexity"
+        )
+
+    def codebook_vectors(self):
+        """Returns the codebook, shape ``(codebook_size, codebook_dim)``, float32.
+
+        With ``ema_decay`` it is the ratio of the moving averages: each code's average encoding.
+        """
+        if self.ema_decay is None:
+            return ops.cast(self.codebook, "float32")
+        return self.ema_codebook_sum / smoothed_cluster_size(self.ema_cluster_size)[:, None]
 
     def encode(self, inputs):
         """Returns ``z_e``, the projected features before quantisation, shape ``(batch, latent_dim)``, float32."""
         return ops.cast(self.projection(self.flatten(inputs)), "float32")
 
-    def nearest(self, encodings):
-        """Returns the index of the codebook vector nearest to each row of ``encodings`` ``(n, codebook_dim)``."""
-        codebook = ops.cast(self.codebook, "float32")
+    def nearest(self, encodings, codebook):
+        """Returns the index of the ``codebook`` row nearest to each row of ``encodings`` ``(n, codebook_dim)``."""
         distances = (
             ops.sum(ops.square(encodings), axis=-1, keepdims=True)
             - 2.0 * ops.matmul(encodings, ops.transpose(codebook))
@@ -153,45 +173,43 @@ class VectorQuantizedBottleneck(BaseBottleneck):
     def code_indices(self, inputs):
         """Returns each sample's codebook indices, shape ``(batch, latent_dim // codebook_dim)``, int32."""
         encodings = ops.reshape(self.encode(inputs), (-1, self.codebook_dim))
-        return ops.cast(ops.reshape(self.nearest(encodings), (-1, self.groups)), "int32")
+        return ops.cast(ops.reshape(self.nearest(encodings, self.codebook_vectors()), (-1, self.groups)), "int32")
 
     def lookup(self, indices):
-        """Returns the codes for codebook ``indices`` of shape ``(batch, latent_dim // codebook_dim)``: ``(batch, latent_dim)``."""
-        vectors = ops.take(ops.cast(self.codebook, "float32"), ops.reshape(indices, (-1,)), axis=0)
+        """Returns the codes ``(batch, latent_dim)`` of codebook ``indices`` ``(batch, latent_dim // codebook_dim)``."""
+        vectors = ops.take(self.codebook_vectors(), ops.reshape(indices, (-1,)), axis=0)
         return ops.reshape(vectors, (-1, self.latent_dim))
 
     def call(self, inputs, training=None):
         z_e = self.encode(inputs)
         self.add_regularization(z_e, training=training)
         encodings = ops.reshape(z_e, (-1, self.codebook_dim))
-        indices = self.nearest(encodings)
+        codebook = self.codebook_vectors()
+        indices = self.nearest(encodings, codebook)
         one_hot = ops.one_hot(indices, self.codebook_size, dtype="float32")
-        quantized = ops.reshape(ops.take(ops.cast(self.codebook, "float32"), indices, axis=0), ops.shape(z_e))
+        quantized = ops.reshape(ops.take(codebook, indices, axis=0), ops.shape(z_e))
 
-        commitment = ops.mean(ops.sum(ops.square(z_e - ops.stop_gradient(quantized)), axis=-1))
-        loss = self.commitment_cost * commitment
+        loss = self.commitment_cost * ops.mean(ops.sum(ops.square(z_e - ops.stop_gradient(quantized)), axis=-1))
         if self.ema_decay is None:
             loss = loss + ops.mean(ops.sum(ops.square(ops.stop_gradient(z_e) - quantized), axis=-1))
         elif training:
             self.update_codebook(encodings, one_hot)
         self.add_loss(loss)
+        self.batch_perplexity.assign(perplexity(ops.mean(one_hot, axis=0)))
 
-        self.perplexity_tracker.update_state(perplexity(ops.mean(one_hot, axis=0)))
         code = z_e + ops.stop_gradient(quantized - z_e)
         return ops.cast(code, self.compute_dtype)
 
     def update_codebook(self, encodings, one_hot):
-        """Moves the averages of cluster size and sum one step towards this batch, and the codebook with them."""
+        """Moves the averages of each code's count and sum of encodings one step towards this batch's."""
         decay = self.ema_decay
-        cluster_size = decay * self.ema_cluster_size + (1.0 - decay) * ops.sum(one_hot, axis=0)
-        codebook_sum = decay * self.ema_codebook_sum + (1.0 - decay) * ops.matmul(
-            ops.transpose(one_hot), ops.stop_gradient(encodings)
-        )
-        total = ops.sum(cluster_size)
-        smoothed = (cluster_size + EMA_EPSILON) / (total + self.codebook_size * EMA_EPSILON) * total
-        self.ema_cluster_size.assign(cluster_size)
-        self.ema_codebook_sum.assign(codebook_sum)
-        self.codebook.assign(codebook_sum / smoothed[:, None])
+        counts = ops.sum(one_hot, axis=0)
+        sums = ops.matmul(ops.transpose(one_hot), ops.stop_gradient(encodings))
+        self.ema_cluster_size.assign(decay * self.ema_cluster_size + (1.0 - decay) * counts)
+        self.ema_codebook_sum.assign(decay * self.ema_codebook_sum + (1.0 - decay) * sums)
+
+    def update_metrics(self):
+        self.perplexity_tracker.update_state(self.batch_perplexity)
 
     def sample_prior(self, n, seed=None):
         """Draws ``n`` codes: each group's codebook index uniformly at random. Returns ``(n, latent_dim)``."""
@@ -209,6 +227,12 @@ class VectorQuantizedBottleneck(BaseBottleneck):
             "ema_decay": self.ema_decay,
             "seed": self.seed,
         }
+
+
+def smoothed_cluster_size(cluster_size):
+    """Laplace-smooths moving-average cluster sizes, keeping their total, so that none is zero."""
+    total = ops.sum(cluster_size)
+    return (cluster_size + EMA_EPSILON) / (total + cluster_size.shape[0] * EMA_EPSILON) * total
 
 
 def perplexity(probabilities):

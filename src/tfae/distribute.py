@@ -1,0 +1,185 @@
+"""Scale-out on TensorFlow's own engine: a ``tf.distribute`` strategy from a name, the cluster in
+``TF_CONFIG``, and writing files on the chief worker only.
+
+tfae's models train under any ``tf.distribute`` strategy as Keras models do: build and compile the model
+inside ``strategy.scope()`` and call ``fit``. The batch size given to ``fit`` is the global batch, split
+across the replicas, so the loss, its logged parts and the gradients are those of the same batch on one
+device. docs/scaling.md shows the commands for one GPU, several GPUs and several machines.
+
+TensorFlow is imported inside the functions that need it, so ``import tfae.distribute`` works under any
+Keras backend; the strategies themselves need ``KERAS_BACKEND=tensorflow``.
+"""
+
+import json
+import os
+
+import keras
+
+from tfae.errors import TfaeError
+
+STRATEGIES = ("default", "mirrored", "multi-worker")
+# The task types a MultiWorkerMirroredStrategy job trains with; an "evaluator" runs beside them, apart.
+TRAINING_TASKS = ("chief", "worker")
+
+
+class DistributeError(TfaeError, ValueError):
+    """A strategy name, or a ``TF_CONFIG``, that tfae cannot train with."""
+
+
+def make_strategy(name="default", devices=None):
+    """Returns the ``tf.distribute`` strategy called ``name``.
+
+    Args:
+        name: ``"default"`` (or ``None``): TensorFlow's default strategy, one device.
+            ``"mirrored"``: ``tf.distribute.MirroredStrategy``, one replica per local GPU (the CPU when
+            there is none), or per device in ``devices``.
+            ``"multi-worker"``: ``tf.distribute.MultiWorkerMirroredStrategy`` over the machines that the
+            ``TF_CONFIG`` environment variable lists; create it before any other TensorFlow work, as
+            TensorFlow requires.
+        devices: ``"mirrored"`` only: the devices to mirror on, such as ``["/gpu:0", "/gpu:1"]``.
+
+    Returns:
+        A ``tf.distribute.Strategy``: build and compile the model inside its ``scope()``.
+
+    Raises:
+        DistributeError: an unknown name, a backend other than TensorFlow, or (for ``"multi-worker"``) a
+            missing or malformed ``TF_CONFIG``.
+    """
+    name = "default" if name is None else name
+    if name not in STRATEGIES:
+        raise DistributeError(f"`strategy` must be one of {', '.join(map(repr, STRATEGIES))}. Received: strategy={name!r}")
+    if devices is not None and name != "mirrored":
+        raise DistributeError(f"`devices` applies to the 'mirrored' strategy only. Received: strategy={name!r}")
+    backend = keras.backend.backend()
+    if backend != "tensorflow":
+        raise DistributeError(
+            f"tf.distribute strategies need KERAS_BACKEND=tensorflow; the Keras backend is {backend!r}"
+        )
+    import tensorflow as tf
+
+    if name == "mirrored":
+        return tf.distribute.MirroredStrategy(devices)
+    if name == "multi-worker":
+        if "TF_CONFIG" not in os.environ:
+            raise DistributeError(
+                "the 'multi-worker' strategy reads the cluster from the TF_CONFIG environment variable, which is "
+                "not set; set it on every machine (docs/scaling.md shows how), or use 'mirrored' on one machine"
+            )
+        cluster_config()
+        return tf.distribute.MultiWorkerMirroredStrategy()
+    return tf.distribute.get_strategy()
+
+
+class ClusterConfig:
+    """The cluster and this process's task, as ``TF_CONFIG`` gives them.
+
+    Args:
+        cluster: ``{task_type: [address, ...]}``, such as ``{"worker": ["host1:12345", "host2:12345"]}``.
+        task_type: this process's task type, ``"chief"`` or ``"worker"``.
+        task_index: this process's index among the tasks of its type.
+    """
+
+    def __init__(self, cluster, task_type, task_index):
+        self.cluster = cluster
+        self.task_type = task_type
+        self.task_index = task_index
+
+    @property
+    def is_chief(self):
+        """Whether this task is the chief: the ``"chief"`` task, or worker 0 when the cluster has no chief."""
+        if self.task_type == "chief":
+            return True
+        return self.task_type == "worker" and self.task_index == 0 and "chief" not in self.cluster
+
+    @property
+    def num_workers(self):
+        """How many processes train: the chief, if any, and the workers."""
+        return sum(len(self.cluster.get(task_type, [])) for task_type in TRAINING_TASKS)
+
+    def __repr__(self):
+        return f"ClusterConfig(task={self.task_type}:{self.task_index}, cluster={self.cluster!r})"
+
+
+def cluster_config(environ=None):
+    """Reads and checks the ``TF_CONFIG`` environment variable.
+
+    Args:
+        environ: the environment to read (default ``os.environ``).
+
+    Returns:
+        A ``ClusterConfig``, or ``None`` when ``TF_CONFIG`` is not set (one process, which is the chief).
+
+    Raises:
+        DistributeError: ``TF_CONFIG`` is not JSON, or its cluster or task are missing or inconsistent.
+    """
+    environ = os.environ if environ is None else environ
+    text = environ.get("TF_CONFIG")
+    if text is None or not text.strip():
+        return None
+    try:
+        document = json.loads(text)
+    except ValueError as error:
+        raise DistributeError(f"TF_CONFIG is not valid JSON ({error}): {text!r}") from None
+
+    def bad(problem):
+        example = '{"cluster": {"worker": ["host1:12345", "host2:12345"]}, "task": {"type": "worker", "index": 0}}'
+        return DistributeError(f"TF_CONFIG {problem}; it should look like {example}. Received: {text}")
+
+    if not isinstance(document, dict):
+        raise bad("is not a JSON object")
+    cluster, task = document.get("cluster"), document.get("task")
+    if not isinstance(cluster, dict) or not cluster:
+        raise bad('has no "cluster": the address of every task, by task type')
+    for task_type, addresses in cluster.items():
+        if not isinstance(addresses, list) or not all(isinstance(address, str) for address in addresses):
+            raise bad(f'lists the {task_type!r} tasks as {addresses!r}, not as a list of "host:port" strings')
+    if "worker" not in cluster:
+        raise bad('has no "worker" tasks in its "cluster"')
+    if not isinstance(task, dict) or "type" not in task or "index" not in task:
+        raise bad('has no "task" with a "type" and an "index": which task this process is')
+    task_type, task_index = task["type"], task["index"]
+    if task_type not in TRAINING_TASKS:
+        raise bad(f"names the task type {task_type!r}; a training process is one of {', '.join(map(repr, TRAINING_TASKS))}")
+    if task_type not in cluster:
+        raise bad(f"names the task type {task_type!r}, which its cluster does not list")
+    count = len(cluster[task_type])
+    if isinstance(task_index, bool) or not isinstance(task_index, int) or not 0 <= task_index < count:
+        raise bad(f"names task index {task_index!r}, but the cluster lists {count} {task_type!r} task(s)")
+    return ClusterConfig(cluster, task_type, task_index)
+
+
+def is_chief(environ=None):
+    """Whether this process is the chief, which writes the run's files: true without ``TF_CONFIG``."""
+    config = cluster_config(environ)
+    return config is None or config.is_chief
+
+
+class BackupAndRestore(keras.callbacks.BackupAndRestore):
+    """``keras.callbacks.BackupAndRestore`` for a job of several workers: only the chief writes the backup.
+
+    Keras' callback writes the backup from every process; with several workers sharing ``backup_dir`` they
+    would write the same files at once. Here every worker restores from ``backup_dir`` when training starts,
+    so all resume from the same epoch with the same weights, and only the chief writes and finally deletes
+    it. On several machines ``backup_dir`` must be storage that every worker reads (a network file system,
+    or a ``gs://`` path). With one process this is Keras' callback.
+
+    Args:
+        backup_dir: the folder that holds the state after the last finished epoch.
+        **kwargs: the other ``keras.callbacks.BackupAndRestore`` arguments.
+    """
+
+    def __init__(self, backup_dir, **kwargs):
+        super().__init__(backup_dir, **kwargs)
+        self.chief = is_chief()
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self.chief:
+            super().on_epoch_end(epoch, logs)
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self.chief:
+            super().on_train_batch_end(batch, logs)
+
+    def on_train_end(self, logs=None):
+        if self.chief:
+            super().on_train_end(logs)

@@ -1,1 +1,0 @@
-"""tfae-noisy: a tfae plugin that adds ``NoisyBottleneck`` ("noisy")."""

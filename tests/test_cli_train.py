@@ -1,0 +1,179 @@
+"""`tfae train`: every example config trains (one epoch) into a run folder that holds what it promises."""
+
+import csv
+import struct
+import subprocess
+import sys
+
+import keras
+import numpy as np
+import pytest
+
+import tfae
+from tfae.cli import example_configs, main
+from tfae.training.config import load_config
+from tfae.training.run import Run
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+LOSS_COLUMNS = {"epoch", "loss", "reconstruction_loss", "regularization_loss"}
+
+
+def png_size(path):
+    """Checks ``path`` is a PNG of a size a person can look at; returns (width, height)."""
+    header = path.read_bytes()[:24]
+    assert header[:8] == PNG_SIGNATURE, path
+    width, height = struct.unpack(">II", header[16:24])
+    assert 300 <= width <= 2500 and 200 <= height <= 2500, (path.name, width, height)
+    return width, height
+
+
+def history(path):
+    with open(path, newline="") as file:
+        return list(csv.DictReader(file))
+
+
+def check_run(folder, variational=True, scheduled=False, labelled=True):
+    """The run folder's files: model, resolved config, history, pictures."""
+    names = {path.name for path in folder.iterdir()}
+    expected = {"model.keras", "config.toml", "history.csv", "reconstructions.png", "latent.png", "losses.png"}
+    assert expected <= names
+    assert ("samples.png" in names) == variational
+    assert ("beta.png" in names) == scheduled
+    assert "backup" not in names
+    for name in names:
+        if name.endswith(".png"):
+            png_size(folder / name)
+    rows = history(folder / "history.csv")
+    assert LOSS_COLUMNS <= set(rows[0])
+    assert all(np.isfinite(float(row["loss"])) for row in rows)
+    config = load_config(folder / "config.toml")
+    model = tfae.load_model(folder / "model.keras")
+    x = np.zeros((3, *model.encoder.input_shape[1:]), "float32")
+    assert model.predict(x, verbose=0).shape == x.shape
+    assert model.encoder.predict(x, verbose=0).shape == (3, model.latent_dim)
+    return config, rows
+
+
+def test_tfae_train_with_no_arguments_trains_the_digits_vae(tmp_path):
+    """The real command, in a fresh process, from an empty folder (one epoch instead of the default's 40)."""
+    result = subprocess.run(
+        [sys.executable, "-m", "tfae", "train", "--epochs", "1"], cwd=tmp_path, capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr
+    assert "26/26" in result.stdout  # the progress bar: 1617 training samples in batches of 64
+    assert result.stderr == ""
+    assert "tfae: wrote runs/vae" in result.stdout
+    config, rows = check_run(tmp_path / "runs" / "vae")
+    assert len(rows) == 1
+    assert config.values["model"]["bottleneck"]["name"] == "gaussian"
+    assert config.values["training"]["epochs"] == 1
+    assert {"val_loss", "val_reconstruction_loss"} <= set(rows[0])
+
+
+EXAMPLES = {
+    "vae": {},
+    "ae": {"variational": False},
+    "beta_vae_cyclical": {"scheduled": True},
+    "conv_vae": {},
+    "bernoulli_vae": {},
+}
+
+
+def test_the_examples_are_the_ones_tested():
+    assert set(example_configs()) == set(EXAMPLES)
+
+
+@pytest.mark.parametrize("name", sorted(EXAMPLES))
+def test_every_example_config_trains(name, tmp_path, capsys):
+    folder = tmp_path / name
+    assert main(["train", name, "--epochs", "1", "--run-dir", str(folder), "-q"]) == 0, capsys.readouterr().err
+    config, rows = check_run(folder, **EXAMPLES[name])
+    example = load_config(example_configs()[name])
+    for section in ("model",):
+        for key in ("layout", "hidden"):
+            assert config.values[section][key] == example.values[section][key]
+    assert config.values["model"]["bottleneck"]["name"] == example.values["model"]["bottleneck"]["name"]
+    if EXAMPLES[name].get("scheduled"):
+        assert round(float(rows[0]["beta"]), 4) == 0.8  # DASR 0 -> 4 over 5 epochs: epoch 0 is 4 * 1/5
+
+
+def test_the_resolved_config_trains_the_same_model_again(tmp_path, capsys):
+    first = tmp_path / "first"
+    assert main(["train", "bernoulli_vae", "--epochs", "1", "--run-dir", str(first), "-q"]) == 0
+    again = tmp_path / "again"
+    assert main(["train", str(first / "config.toml"), "--run-dir", str(again), "-q"]) == 0
+    assert load_config(again / "config.toml").values["model"] == load_config(first / "config.toml").values["model"]
+    assert load_config(again / "config.toml").values["model"]["bottleneck"]["temperature"] == 0.5
+
+
+class InterruptAfter(keras.callbacks.Callback):
+    """Stops training as a Ctrl-C would, after the given epoch's end-of-epoch work (backup included)."""
+
+    def __init__(self, epoch):
+        super().__init__()
+        self.epoch = epoch
+
+    def on_epoch_end(self, epoch, logs=None):
+        if epoch == self.epoch:
+            raise KeyboardInterrupt
+
+
+def test_resume_continues_from_the_last_finished_epoch_with_the_schedule_in_place(tmp_path, capsys):
+    config_path = tmp_path / "cyclical.toml"
+    config_path.write_text(
+        '[model]\nhidden = [16]\n[model.bottleneck]\nname = "gaussian"\nlatent_dim = 2\n'
+        '[model.bottleneck.regularizer]\nname = "kld"\n'
+        '[model.bottleneck.regularizer.beta]\nname = "dasr"\nattack = 4\n'
+        "[training]\nepochs = 4\n[output]\ntensorboard = true\n"
+    )
+    folder = tmp_path / "run"
+    run = Run.create(load_config(config_path), folder)
+    with pytest.raises(KeyboardInterrupt):
+        run.train(verbose=0, callbacks=[InterruptAfter(1)])
+    assert (folder / "backup").is_dir()
+    assert not (folder / "model.keras").exists()
+    assert [row["epoch"] for row in history(folder / "history.csv")] == ["0", "1"]
+
+    assert main(["train", "--resume", str(folder), "-q"]) == 0, capsys.readouterr().err
+    config, rows = check_run(folder, scheduled=True)
+    assert [row["epoch"] for row in rows] == ["0", "1", "2", "3"]
+    assert [round(float(row["beta"]), 4) for row in rows] == [0.25, 0.5, 0.75, 1.0]
+    assert any((folder / "tensorboard").rglob("events.out.tfevents.*"))
+    assert main(["train", "--resume", str(folder)]) == 2
+    assert "finished already" in capsys.readouterr().err
+
+
+def test_ctrl_c_says_how_to_resume(tmp_path, capsys, monkeypatch):
+    def interrupted(self, verbose=1, callbacks=()):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(Run, "train", interrupted)
+    folder = tmp_path / "run"
+    assert main(["train", "--run-dir", str(folder), "-q"]) == 130
+    assert capsys.readouterr().err.strip() == f"tfae train: interrupted; continue with: tfae train --resume {folder}"
+
+
+def test_a_npz_file_and_a_folder_of_images(tmp_path, capsys):
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    np.savez(tmp_path / "data.npz", x=rng.random((40, 12)).astype("float32"), y=np.arange(40) % 3)
+    config = tmp_path / "npz.toml"
+    config.write_text(f'[data]\nsource = "{tmp_path / "data.npz"}"\n[training]\nloss = "gaussian"\nepochs = 1\n')
+    assert main(["train", str(config), "--run-dir", str(tmp_path / "npz"), "-q"]) == 0, capsys.readouterr().err
+    check_run(tmp_path / "npz")
+
+    for label in ("cats", "dogs"):
+        (tmp_path / "images" / label).mkdir(parents=True)
+        for index in range(6):
+            pixels = (rng.random((10, 12, 3)) * 255).astype("uint8")
+            Image.fromarray(pixels).save(tmp_path / "images" / label / f"{index}.png")
+    config = tmp_path / "images.toml"
+    config.write_text(
+        f'[data]\nsource = "{tmp_path / "images"}"\ncolor = "rgb"\nimage_size = [8, 8]\n'
+        '[model]\nlayout = "conv"\nhidden = [4]\n[training]\nepochs = 1\nvalidation_split = 0.25\n'
+    )
+    assert main(["train", str(config), "--run-dir", str(tmp_path / "images_run"), "-q"]) == 0
+    check_run(tmp_path / "images_run")
+    model = tfae.load_model(tmp_path / "images_run" / "model.keras")
+    assert model.encoder.input_shape[1:] == (8, 8, 3)

@@ -1,0 +1,247 @@
+"""The registry: lookup, resolution, error messages, conflicts and run-time plugins."""
+
+import types
+from pathlib import Path
+
+import pytest
+
+import tfae
+import tfae.bottlenecks
+from tfae import plugins
+from tfae.errors import DuplicateNameError, UnknownNameError
+from tfae.registry import Registry
+from tfae.serialization import component_spec
+
+
+class Dense:
+    def __init__(self, units=1):
+        self.units = units
+
+
+class Sparse:
+    def __init__(self, units, density=0.5):
+        self.units, self.density = units, density
+
+
+def make_plugin(name, **hooks):
+    """A plugin module whose hooks register ``{kind_plural: [(component, name, aliases), ...]}``."""
+    module = types.ModuleType(name)
+    for hook_name, registrations in hooks.items():
+
+        def hook(register, registrations=registrations):
+            for component, component_name, aliases in registrations:
+                register(component, name=component_name, aliases=aliases)
+
+        hook.__name__ = hook_name
+        setattr(module, hook_name, tfae.hookimpl(hook))
+    return module
+
+
+@pytest.fixture
+def runtime_plugins():
+    """Registers run-time plugins for one test, and always unregisters them."""
+    names = []
+
+    def register(plugin):
+        names.append(plugins.register_plugin(plugin))
+        return names[-1]
+
+    yield register
+    for name in names:
+        if plugins.get_registry().manager.has_plugin(name):
+            plugins.unregister_plugin(name)
+
+
+def test_names_aliases_and_class_names_match_loosely():
+    registry = Registry()
+    registry.register("bottleneck", Dense, "dense-net", aliases=["fully_connected"], plugin="p", distribution="d")
+    for spelling in ("dense-net", "Dense_Net", " DENSE-NET ", "fully-connected", "Dense", "dense"):
+        assert registry.get("bottleneck", spelling).component is Dense
+    assert registry.names("bottleneck") == ["dense-net"]
+    with pytest.raises(UnknownNameError):
+        registry.get("regularizer", "dense-net")
+
+
+def test_an_explicit_name_wins_over_a_class_name():
+    registry = Registry()
+    registry.register("bottleneck", Dense, "plain", plugin="a")
+    registry.register("bottleneck", Sparse, "dense", plugin="b")
+    assert registry.get("bottleneck", "Dense").component is Sparse
+    assert registry.get("bottleneck", "plain").component is Dense
+
+
+def test_one_class_name_on_two_classes_is_ambiguous_only_by_class_name():
+    other_dense = type("Dense", (), {})
+    registry = Registry()
+    registry.register("bottleneck", Dense, "first", plugin="a", distribution="dist-a", version="1")
+    registry.register("bottleneck", other_dense, "second", plugin="b", distribution="dist-b", version="2")
+    assert registry.get("bottleneck", "first").component is Dense
+    assert registry.get("bottleneck", "second").component is other_dense
+    with pytest.raises(DuplicateNameError, match="dist-a 1.*dist-b 2"):
+        registry.get("bottleneck", "Dense")
+    assert registry.conflicts() == []
+
+
+def test_the_same_component_registered_twice_is_no_conflict():
+    registry = Registry()
+    registry.register("bottleneck", Dense, "dense", aliases=["fc"], plugin="a")
+    registry.register("bottleneck", Dense, "dense", aliases=["fc"], plugin="a")
+    assert registry.get("bottleneck", "fc").component is Dense
+    assert registry.conflicts() == [] and len(registry.entries("bottleneck")) == 1
+
+
+def test_registration_checks_its_arguments():
+    registry = Registry()
+    with pytest.raises(ValueError, match="Unknown component kind 'dataset'. Expected one of: bottleneck, "):
+        registry.register("dataset", Dense, "dense")
+    with pytest.raises(ValueError, match="non-empty string name. Received: name=''"):
+        registry.register("bottleneck", Dense, "")
+    with pytest.raises(ValueError, match=r"`aliases` must be a list of non-empty strings. Received: aliases='fc'"):
+        registry.register("bottleneck", Dense, "dense", aliases="fc")
+    with pytest.raises(ValueError, match="must be a class or a factory. Received: 3"):
+        registry.register("bottleneck", 3, "three")
+
+
+def test_builtins_are_tfaes_own_entry_points():
+    tomllib = pytest.importorskip("tomllib")
+    pyproject = tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text())
+    declared = pyproject["project"]["entry-points"]["tfae"]
+    builtins = {info.plugin: info.module for info in plugins.list_plugins() if info.builtin}
+    assert builtins == declared
+    assert all(info.distribution == "tfae" for info in plugins.list_plugins() if info.builtin)
+    names = {(entry.kind, entry.name) for entry in plugins.list_components() if entry.distribution == "tfae"}
+    assert {("bottleneck", "vanilla"), ("bottleneck", "gaussian"), ("bottleneck", "bernoulli"),
+            ("regularizer", "kld"), ("regularizer", "reversed_kld"), ("regularizer", "l2"),
+            ("scheduler", "dasr"), ("loss", "bernoulli"), ("loss", "gaussian")} <= names
+
+
+def test_seed_import_paths_reach_registered_classes():
+    from tfae.bottlenecks import GaussianBottleneck, VariationalBottleneck
+    from tfae.regularizers import GaussianKLDRegularizer
+    from tfae.schedulers import DASRScheduler
+
+    assert GaussianBottleneck is plugins.get_component("bottleneck", "gaussian")
+    assert issubclass(GaussianBottleneck, VariationalBottleneck)
+    assert GaussianKLDRegularizer is plugins.get_component("regularizer", "kld")
+    assert DASRScheduler is plugins.get_component("scheduler", "cyclical")
+    with pytest.raises(AttributeError, match="Did you mean 'GaussianBottleneck'") as error:
+        tfae.bottlenecks.GausianBottleneck
+    assert "Did you mean: " not in str(error.value)
+    with pytest.raises(AttributeError, match="Did you mean 'GaussianBottleneck'"):
+        tfae.bottlenecks.gaussian
+
+
+def test_an_unknown_name_lists_suggests_and_points_at_plugins():
+    with pytest.raises(UnknownNameError) as error:
+        plugins.resolve("bottleneck", "gausian")
+    message = str(error.value)
+    assert "Unknown bottleneck 'gausian'. Did you mean 'gaussian'?" in message
+    assert "Available bottlenecks: bernoulli, gaussian, vanilla" in message
+    assert "install the package that provides it" in message and "tfae plugins" in message
+    with pytest.raises(UnknownNameError, match="Did you mean 'GaussianKLDRegularizer'") as error:
+        plugins.get_component("regularizer", "GaussianKLRegularizer")
+    with pytest.raises(UnknownNameError, match="'dasr' is registered as a scheduler, not as a regularizer"):
+        plugins.resolve("regularizer", {"name": "dasr"})
+    with pytest.raises(ValueError, match="Unknown component kind 'bottlenecks'"):
+        plugins.resolve("bottlenecks", "gaussian")
+
+
+def test_nested_dicts_resolve_the_whole_chain():
+    bottleneck = plugins.resolve(
+        "bottleneck",
+        {"name": "gaussian", "latent_dim": 3, "regularizer": {"name": "kld", "beta": {"name": "dasr", "attack": 4}}},
+    )
+    assert type(bottleneck).__name__ == "GaussianBottleneck" and bottleneck.latent_dim == 3
+    assert type(bottleneck.regularizer).__name__ == "GaussianKLDRegularizer"
+    scheduler = bottleneck.regularizer.scheduler
+    assert type(scheduler).__name__ == "DASRScheduler" and scheduler.attack == 4
+    assert [scheduler.value_at(n) for n in range(5)] == pytest.approx([0.25, 0.5, 0.75, 1.0, 1.0])
+    assert plugins.resolve("bottleneck", bottleneck) is bottleneck
+    assert plugins.resolve("bottleneck", None) is None
+
+
+def test_a_spec_round_trips_through_component_spec():
+    regularizer = plugins.resolve("regularizer", {"name": "kl", "beta": {"name": "annealing", "delay": 2, "attack": 3}})
+    spec = component_spec("regularizer", regularizer)
+    assert spec["name"] == "kld" and spec["beta"]["name"] == "dasr" and spec["beta"]["delay"] == 2
+    assert component_spec("regularizer", plugins.resolve("regularizer", spec)) == spec
+    with pytest.raises(ValueError, match="Cannot serialize Dense: it is not registered as a tfae regularizer"):
+        component_spec("regularizer", Dense())
+
+
+def test_bad_dicts_say_what_is_wrong():
+    with pytest.raises(ValueError) as error:
+        plugins.resolve("bottleneck", {"latent_dim": 3})
+    assert str(error.value) == (
+        "A bottleneck given as a dict needs a 'name' key naming a registered bottleneck "
+        "(one of: bernoulli, gaussian, vanilla). Received keys: ['latent_dim']"
+    )
+    with pytest.raises(ValueError, match=r"The 'name' of a bottleneck must be a string. Received: name=3"):
+        plugins.resolve("bottleneck", {"name": 3})
+    with pytest.raises(ValueError) as error:
+        plugins.resolve("bottleneck", {"name": "gaussian", "latnt_dim": 3})
+    assert "The bottleneck 'gaussian' (GaussianBottleneck from tfae " in str(error.value)
+    assert "no parameter 'latnt_dim'. Did you mean 'latent_dim'? Its parameters are: latent_dim," in str(error.value)
+    with pytest.raises(ValueError, match=r"The scheduler 'dasr' .* has no parameter 'colour'\. Its parameters are: "):
+        plugins.resolve("scheduler", {"name": "dasr", "colour": "red"})
+    with pytest.raises(ValueError, match=r"needs latent_dim: give it as a dict, such as \{'name': 'gaussian', "):
+        plugins.resolve("bottleneck", "gaussian")
+    # A layer takes Keras' own keyword arguments too, and Keras names the ones it does not know.
+    with pytest.raises(ValueError, match="colour"):
+        plugins.resolve("bottleneck", {"name": "gaussian", "latent_dim": 2, "colour": "red"})
+
+
+def test_run_time_plugin_registers_lists_and_unregisters(runtime_plugins):
+    name = runtime_plugins(make_plugin("my_plugin", register_bottlenecks=[(Dense, "dense_test", ["dt"])]))
+    assert name == "my_plugin"
+    assert type(plugins.resolve("bottleneck", {"name": "dt", "units": 4})) is Dense
+    (entry,) = [entry for entry in plugins.list_components("bottleneck") if entry.name == "dense_test"]
+    assert (entry.plugin, entry.distribution) == ("my_plugin", "")
+    assert entry.provider == "plugin 'my_plugin' registered at run time"
+    assert any(info.plugin == "my_plugin" and not info.builtin for info in plugins.list_plugins())
+
+    plugins.unregister_plugin(name)
+    with pytest.raises(UnknownNameError):
+        plugins.get_component("bottleneck", "dense_test")
+    assert all(info.plugin != "my_plugin" for info in plugins.list_plugins())
+    with pytest.raises(ValueError, match="No tfae plugin is registered as 'my_plugin'"):
+        plugins.unregister_plugin(name)
+
+
+def test_a_run_time_plugin_that_takes_a_name_registers_nothing(runtime_plugins):
+    registrations = [(Dense, "greedy_dense", []), (Sparse, "gaussian_two", ["normal"])]
+    plugin = make_plugin("greedy", register_bottlenecks=registrations)
+    with pytest.raises(DuplicateNameError) as error:
+        runtime_plugins(plugin)
+    message = str(error.value)
+    assert "The bottleneck name 'normal' is registered more than once" in message
+    assert "GaussianBottleneck from tfae" in message and "Sparse from plugin 'greedy' registered at run time" in message
+    with pytest.raises(UnknownNameError):
+        plugins.get_component("bottleneck", "greedy_dense")
+    assert plugins.get_component("bottleneck", "normal").__name__ == "GaussianBottleneck"
+    assert not plugins.get_registry().manager.has_plugin("greedy")
+
+
+def test_a_run_time_plugin_whose_hook_raises_registers_nothing(runtime_plugins):
+    plugin = make_plugin("flaky", register_bottlenecks=[(Dense, "flaky_dense", [])])
+
+    @tfae.hookimpl
+    def register_regularizers(register):
+        raise RuntimeError("no regularizers today")
+
+    plugin.register_regularizers = register_regularizers
+    with pytest.raises(RuntimeError, match="no regularizers today"):
+        runtime_plugins(plugin)
+    with pytest.raises(UnknownNameError):
+        plugins.get_component("bottleneck", "flaky_dense")
+    assert not plugins.get_registry().manager.has_plugin("flaky")
+
+
+def test_two_run_time_plugins_may_share_a_class_name(runtime_plugins):
+    sparse, other_sparse = Sparse, type("Sparse", (), {})
+    runtime_plugins(make_plugin("one", register_bottlenecks=[(sparse, "sparse_one", [])]))
+    runtime_plugins(make_plugin("two", register_bottlenecks=[(other_sparse, "sparse_two", [])]))
+    assert plugins.get_component("bottleneck", "sparse_one") is sparse
+    assert plugins.get_component("bottleneck", "sparse_two") is other_sparse
+    with pytest.raises(DuplicateNameError, match="'Sparse' is registered more than once"):
+        plugins.get_component("bottleneck", "Sparse")

@@ -1,0 +1,148 @@
+"""A run killed with SIGKILL and restarted with BackupAndRestore continues its beta schedule where it stopped."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+STEPS_PER_EPOCH = 5
+EPOCHS = 6
+KILLED_IN_EPOCH = 3
+
+# Trains a tiny VAE with two bottlenecks in a row, one whose beta is counted by epoch and one by step, so that one
+# killed process interrupts both schedules. Each epoch it appends both betas and the step counter to a log; at the
+# end it writes the betas that each train step used, as observed inside the step. With "kill", the first run
+# SIGKILLs itself in the middle of an epoch; running the script again resumes from the last backup.
+SCRIPT = textwrap.dedent(
+    """
+    import json, os, signal, sys
+    sys.path.insert(0, {tests_dir!r})
+    import keras
+    import numpy as np
+    from keras import ops
+    from test_schedules_in_training import BetaObserver
+    from tfae.bottlenecks import GaussianBottleneck
+    from tfae.models import Autoencoder
+    from tfae.regularizers import GaussianKLDRegularizer
+    from tfae.schedulers import DASRScheduler
+
+    work_dir, kill = sys.argv[1], sys.argv[2] == "kill"
+    STEPS_PER_EPOCH, EPOCHS, KILLED_IN_EPOCH = {steps_per_epoch}, {epochs}, {killed_in_epoch}
+    killed_marker = os.path.join(work_dir, "killed")
+
+    schedulers = {{
+        "epoch": DASRScheduler(0.0, 1.0, delay=1, attack=3, release=1, unit="epoch"),
+        "step": DASRScheduler(0.0, 1.0, delay=4, attack=8, sustain=6, release=7, unit="step"),
+    }}
+    observers = {{unit: BetaObserver(scheduler, STEPS_PER_EPOCH * EPOCHS) for unit, scheduler in schedulers.items()}}
+    epoch_bottleneck = GaussianBottleneck(4, regularizer=GaussianKLDRegularizer(beta=schedulers["epoch"].value))
+
+
+    class TwoScheduleAutoencoder(Autoencoder):
+        def make_encoder(self, encoder_input):
+            features = observers["epoch"](epoch_bottleneck(encoder_input))
+            return observers["step"](self.bottleneck(features))
+
+
+    class Recorder(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            self.epoch = epoch
+
+        def on_train_batch_end(self, batch, logs=None):
+            if kill and self.epoch == KILLED_IN_EPOCH and batch == 1 and not os.path.exists(killed_marker):
+                open(killed_marker, "w").close()
+                os.kill(os.getpid(), signal.SIGKILL)
+
+        def on_epoch_end(self, epoch, logs=None):
+            record = {{unit: float(ops.convert_to_numpy(scheduler.value)) for unit, scheduler in schedulers.items()}}
+            record.update(epoch=epoch, step=int(ops.convert_to_numpy(schedulers["step"].step)))
+            with open(os.path.join(work_dir, "epochs.jsonl"), "a") as log:
+                log.write(json.dumps(record) + "\\n")
+
+
+    keras.utils.set_random_seed(0)
+    step_bottleneck = GaussianBottleneck(2, regularizer=GaussianKLDRegularizer(beta=schedulers["step"]))
+    model = TwoScheduleAutoencoder(bottleneck=step_bottleneck)
+    model.compile(optimizer="adam", loss="bernoulli")
+    model.build((None, 8))
+    x = np.random.default_rng(0).random((4 * STEPS_PER_EPOCH, 8)).astype("float32")
+    backup = keras.callbacks.BackupAndRestore(os.path.join(work_dir, "backup"))
+    model.fit(x, epochs=EPOCHS, batch_size=4, callbacks=[schedulers["epoch"], backup, Recorder()], verbose=0)
+    result = {{}}
+    for unit, observer in observers.items():
+        observed, count = observer.result()
+        counter = (lambda n: n) if unit == "step" else (lambda n: n // STEPS_PER_EPOCH)
+        result[unit] = {{"observed": observed, "expected": [schedulers[unit].value_at(counter(n)) for n in range(count)]}}
+    with open(os.path.join(work_dir, "steps.json"), "w") as file:
+        json.dump(result, file)
+    """
+)
+
+
+def start(script, work_dir, mode):
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    return subprocess.Popen(
+        [sys.executable, str(script), str(work_dir), mode],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def finish(process, timeout=240):
+    try:
+        _, stderr = process.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        _, stderr = process.communicate()
+        pytest.fail(f"the training script ran past {timeout} s:\n{stderr[-4000:]}")
+    return process.returncode, stderr
+
+
+def read(work_dir):
+    with open(work_dir / "epochs.jsonl") as log:
+        epochs = [json.loads(line) for line in log]
+    with open(work_dir / "steps.json") as file:
+        return epochs, json.load(file)
+
+
+def test_killed_and_resumed_run_continues_the_schedule(tmp_path):
+    script = tmp_path / "train.py"
+    script.write_text(
+        SCRIPT.format(
+            tests_dir=str(Path(__file__).parent),
+            steps_per_epoch=STEPS_PER_EPOCH,
+            epochs=EPOCHS,
+            killed_in_epoch=KILLED_IN_EPOCH,
+        )
+    )
+    uninterrupted_dir, resumed_dir = tmp_path / "uninterrupted", tmp_path / "resumed"
+    uninterrupted_dir.mkdir()
+    resumed_dir.mkdir()
+
+    # The uninterrupted reference runs beside the interrupted one: each process is mostly start-up.
+    uninterrupted = start(script, uninterrupted_dir, "no-kill")
+    returncode, stderr = finish(start(script, resumed_dir, "kill"))
+    assert returncode == -signal.SIGKILL, stderr[-4000:]
+    with open(resumed_dir / "epochs.jsonl") as log:
+        assert [json.loads(line)["epoch"] for line in log] == list(range(KILLED_IN_EPOCH))
+    returncode, stderr = finish(start(script, resumed_dir, "kill"))
+    assert returncode == 0, stderr[-4000:]
+    returncode, stderr = finish(uninterrupted)
+    assert returncode == 0, stderr[-4000:]
+
+    reference_epochs, reference_steps = read(uninterrupted_dir)
+    resumed_epochs, resumed_steps = read(resumed_dir)
+    assert resumed_epochs == reference_epochs
+    assert [record["epoch"] for record in resumed_epochs] == list(range(EPOCHS))
+    assert [record["step"] for record in resumed_epochs] == [STEPS_PER_EPOCH * (epoch + 1) for epoch in range(EPOCHS)]
+    for unit in ("epoch", "step"):
+        assert len(resumed_steps[unit]["observed"]) == STEPS_PER_EPOCH * EPOCHS
+        assert resumed_steps[unit]["observed"] == reference_steps[unit]["observed"] == reference_steps[unit]["expected"]
+    assert not (resumed_dir / "backup").exists()

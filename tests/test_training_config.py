@@ -1,0 +1,171 @@
+"""The training config: every key checked, mistakes named with file, line and key, defaults filled in."""
+
+import pytest
+
+from tfae.training.config import SCHEMA, ConfigError, constructor_parameters, key_lines, load_config, tomllib
+
+
+def write(tmp_path, text, name="config.toml"):
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def error_of(path):
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    return str(caught.value)
+
+
+def test_no_config_gives_the_digits_vae_defaults():
+    values = load_config(None).values
+    assert values["data"]["source"] == "digits"
+    assert values["model"]["bottleneck"] == {"name": "gaussian", "latent_dim": 2, "regularizer": {"name": "kld"}}
+    assert values["model"]["hidden"] == [64, 32]
+    assert values["training"]["loss"] == "bernoulli"
+    assert values["output"]["name"] == "vae"
+    assert set(values) == set(SCHEMA)
+
+
+def test_every_default_is_written_and_the_run_name_is_the_file_name(tmp_path):
+    values = load_config(write(tmp_path, "[training]\nepochs = 3\n", "small.toml")).values
+    assert values["training"]["epochs"] == 3
+    assert values["training"]["batch_size"] == SCHEMA["training"]["batch_size"][0]
+    assert values["output"]["name"] == "small"
+
+
+def test_the_conv_layout_has_its_own_hidden_default(tmp_path):
+    assert load_config(write(tmp_path, '[model]\nlayout = "conv"\n')).values["model"]["hidden"] == [32, 64]
+
+
+def test_unknown_component_key_names_file_line_table_and_the_closest_key(tmp_path):
+    path = write(tmp_path, '[model]\nlayout = "dense"\n\n[model.bottleneck]\nname = "gaussian"\nlatnt_dim = 2\n')
+    assert error_of(path) == (
+        f"{path} line 6: unknown key 'latnt_dim' in [model.bottleneck]; did you mean 'latent_dim'?"
+    )
+
+
+def test_unknown_section_key(tmp_path):
+    path = write(tmp_path, "[training]\nseed = 1\nepoch = 3\n")
+    assert error_of(path) == f"{path} line 3: unknown key 'epoch' in [training]; did you mean 'epochs'?"
+
+
+def test_unknown_key_without_a_close_match_lists_the_keys(tmp_path):
+    message = error_of(write(tmp_path, "[output]\ncolour_scheme = 1\n"))
+    assert "line 2: unknown key 'colour_scheme' in [output]; the keys it takes are: dir, name, tensorboard" in message
+
+
+def test_unknown_section(tmp_path):
+    path = write(tmp_path, "\n[trainig]\nepochs = 3\n")
+    assert error_of(path) == f"{path} line 2: unknown section [trainig]; did you mean [training]?"
+
+
+def test_malformed_toml_names_the_line(tmp_path):
+    path = write(tmp_path, "[training]\nepochs = 3\nbatch_size = \n")
+    message = error_of(path)
+    assert message.startswith(f"{path} line 3: malformed TOML: ")
+
+
+def test_missing_config_file(tmp_path):
+    assert error_of(tmp_path / "nope.toml") == f"config file '{tmp_path / 'nope.toml'}' not found"
+
+
+def test_wrong_type_names_what_is_wanted(tmp_path):
+    path = write(tmp_path, "[training]\n\nepochs = -1\n")
+    assert error_of(path) == f"{path} line 3: [training] epochs must be a positive integer; got -1"
+    path = write(tmp_path, '[training]\nvalidation_split = 1.5\n')
+    assert "line 2: [training] validation_split must be a number from 0 up to (not including) 1; got 1.5" in (
+        error_of(path)
+    )
+
+
+def test_unknown_plugin_name_gives_the_registry_message_with_the_closest_name(tmp_path):
+    path = write(tmp_path, '[model.bottleneck]\nname = "gausian"\nlatent_dim = 2\n')
+    message = error_of(path)
+    assert message.startswith(f"{path} line 2: Unknown bottleneck 'gausian'. Did you mean 'gaussian'?")
+    assert "\n" not in message
+
+
+def test_nested_inline_schedule_name_is_checked(tmp_path):
+    text = '[model]\nbottleneck = {name = "gaussian", latent_dim = 2, regularizer = {name = "kld", beta = "dsar"}}\n'
+    message = error_of(write(tmp_path, text))
+    assert "line 2: Unknown scheduler 'dsar'. Did you mean 'dasr'?" in message
+
+
+def test_unknown_schedule_parameter(tmp_path):
+    text = (
+        '[model.bottleneck]\nname = "gaussian"\nlatent_dim = 2\n[model.bottleneck.regularizer]\nname = "kld"\n'
+        '[model.bottleneck.regularizer.beta]\nname = "dasr"\natack = 5\n'
+    )
+    path = write(tmp_path, text)
+    assert error_of(path) == (
+        f"{path} line 8: unknown key 'atack' in [model.bottleneck.regularizer.beta]; did you mean 'attack'?"
+    )
+
+
+def test_a_required_plugin_parameter(tmp_path):
+    path = write(tmp_path, '[model.bottleneck]\nname = "vanilla"\n')
+    assert error_of(path) == (
+        f"{path} line 1: [model.bottleneck] needs 'latent_dim': the bottleneck 'vanilla' has no default for it"
+    )
+
+
+def test_a_component_without_a_name(tmp_path):
+    message = error_of(write(tmp_path, "[model.bottleneck]\nlatent_dim = 4\n"))
+    assert "line 1: [model.bottleneck] needs a 'name': a registered bottleneck such as" in message
+
+
+def test_unknown_loss_and_optimizer(tmp_path):
+    message = error_of(write(tmp_path, '[training]\nloss = "bernouli"\n'))
+    assert "line 2: Unknown loss 'bernouli'. Did you mean 'bernoulli'?" in message
+    assert "Keras has no loss named 'bernouli' either" in message
+    path = write(tmp_path, '[training]\noptimizer = "adm"\n')
+    assert error_of(path) == f"{path} line 2: unknown optimizer 'adm'; did you mean 'adam'?"
+
+
+def test_keras_loss_names_are_accepted(tmp_path):
+    assert load_config(write(tmp_path, '[training]\nloss = "mse"\n')).values["training"]["loss"] == "mse"
+
+
+def test_a_constructor_complaint_comes_back_with_the_line_of_the_key(tmp_path):
+    path = write(tmp_path, '[model.bottleneck]\nname = "gaussian"\nlatent_dim = -2\n')
+    config = load_config(path)
+    with pytest.raises(ConfigError) as caught:
+        config.build("bottleneck", ("model", "bottleneck"))
+    assert str(caught.value).startswith(f"{path} line 3: [model.bottleneck]: `latent_dim` must be a positive integer")
+
+
+def test_build_resolves_nested_components_by_name(tmp_path):
+    text = (
+        '[model.bottleneck]\nname = "gaussian"\nlatent_dim = 3\n[model.bottleneck.regularizer]\nname = "kld"\n'
+        '[model.bottleneck.regularizer.beta]\nname = "dasr"\nattack = 4\n'
+    )
+    bottleneck = load_config(write(tmp_path, text)).build("bottleneck", ("model", "bottleneck"))
+    assert bottleneck.latent_dim == 3
+    assert bottleneck.regularizer.scheduler.duration == 4
+
+
+def test_the_resolved_config_reads_back_the_same(tmp_path):
+    text = '[model]\nlayout = "conv"\n[model.bottleneck]\nname = "bernoulli"\nlatent_dim = 4\n[training]\nepochs = 2\n'
+    config = load_config(write(tmp_path, text))
+    again = write(tmp_path, config.to_toml(), "again.toml")
+    assert tomllib.loads(again.read_text()) == config.values
+    assert load_config(again).values == {**config.values, "output": {**config.values["output"], "name": "config"}}
+
+
+def test_key_lines_cover_headers_dotted_keys_and_inline_tables():
+    text = '# comment\n[model]\nbottleneck = {name = "gaussian", latent_dim = 2}\n\n[training]\nepochs = 3\nx.y = 1\n'
+    lines = key_lines(text)
+    assert lines[("model",)] == 2
+    assert lines[("model", "bottleneck", "latent_dim")] == 3
+    assert lines[("training", "epochs")] == 6
+    assert lines[("training", "x", "y")] == 7
+
+
+def test_constructor_parameters_follow_a_layers_keyword_arguments():
+    from tfae.plugins import get_component
+
+    accepted, required = constructor_parameters(get_component("bottleneck", "gaussian"))
+    assert {"latent_dim", "regularizer", "seed", "dtype"} <= accepted
+    assert "name" not in accepted
+    assert required == ["latent_dim"]
