@@ -45,33 +45,30 @@ def test_lists_every_builtin_by_kind_with_aliases_and_provider(capsys):
     assert plugins["gaussian"] == ["gaussian", f"tfae {tfae.__version__}", "tfae.builtins.gaussian", "built-in"]
 
 
-def test_third_party_plugins_show_up_and_failures_are_listed(tmp_path):
+def test_third_party_plugins_show_up_with_the_ones_left_out_and_those_that_failed(tmp_path):
     wave = plugin_distribution(tmp_path, "wave", "0.7", bottleneck_plugin("WaveBottleneck", "wave", ["ripple"]))
+    tide = plugin_distribution(tmp_path, "tide", "0.1", bottleneck_plugin("TideBottleneck", "tide"))
     broken = plugin_distribution(tmp_path, "broken", "0.3", "raise RuntimeError('boom at import')\n")
 
-    result = run([sys.executable, "-m", "tfae", "plugins"], paths=[wave, broken])
+    result = run([sys.executable, "-m", "tfae", "plugins"], paths=[wave, tide, broken], TFAE_PLUGINS="wave,broken")
     listing = sections(result.stdout)
     assert ["wave", "ripple", "WaveBottleneck", "tfae-wave 0.7"] in listing["bottlenecks"]
     assert ["gaussian", "normal", "GaussianBottleneck", f"tfae {tfae.__version__}"] in listing["bottlenecks"]
+    assert "tide" not in {row[0] for row in listing["bottlenecks"]}
     assert ["wave", "tfae-wave 0.7", "wave_plugin"] in listing["plugins"]
+    (left_out,) = [title for title in listing if title.startswith("installed, not loaded")]
+    assert listing[left_out][1:] == [["tide", "tfae-tide 0.1", "tide_plugin"]]
     assert listing["failed to load"][1:] == [["broken", "tfae-broken 0.3", "RuntimeError: boom at import"]]
     assert "PluginLoadWarning" in result.stderr
 
-    result = run([sys.executable, "-m", "tfae", "plugins"], paths=[wave, broken], check=False, TFAE_STRICT_PLUGINS="1")
-    assert result.returncode != 0 and not result.stdout
-    assert "tfae plugins: error: tfae plugin 'broken' (tfae-broken 0.3) failed to load" in result.stderr
-    assert "RuntimeError: boom at import" in result.stderr
 
-
-def test_console_script_shows_plugins_left_out_by_autoload(tmp_path):
+def test_console_script_fails_on_a_broken_plugin_in_strict_mode(tmp_path):
     script = shutil.which("tfae", path=str(Path(sys.executable).parent))
     if script is None:
         pytest.skip("the `tfae` console script is not installed next to this interpreter")
-    wave = plugin_distribution(tmp_path, "wave", "0.7", bottleneck_plugin("WaveBottleneck", "wave", ["ripple"]))
+    broken = plugin_distribution(tmp_path, "broken", "0.3", "raise RuntimeError('boom at import')\n")
 
-    result = run([script, "plugins"], paths=[wave], TFAE_DISABLE_PLUGIN_AUTOLOAD="1")
-    listing = sections(result.stdout)
-    assert "wave" not in {row[0] for row in listing["bottlenecks"]}
-    assert {"vanilla", "gaussian", "bernoulli"} <= {row[0] for row in listing["bottlenecks"]}
-    (title,) = [title for title in listing if title.startswith("installed, not loaded")]
-    assert listing[title][1:] == [["wave", "tfae-wave 0.7", "wave_plugin"]]
+    result = run([script, "plugins"], paths=[broken], check=False, TFAE_STRICT_PLUGINS="1")
+    assert result.returncode != 0 and not result.stdout
+    assert "tfae plugins: error: tfae plugin 'broken' (tfae-broken 0.3) failed to load" in result.stderr
+    assert "RuntimeError: boom at import" in result.stderr

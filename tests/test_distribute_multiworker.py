@@ -26,6 +26,9 @@ pytestmark = pytest.mark.skipif(
 WORKERS = 2
 WORKER_TIMEOUT = 120
 EPOCHS = 4
+SAMPLES = 128
+GLOBAL_BATCH = 32
+STEPS_PER_EPOCH = SAMPLES // GLOBAL_BATCH
 
 WORKER_SCRIPT = r'''
 """One worker of a two-worker job: trains a small VAE under MultiWorkerMirroredStrategy.
@@ -80,12 +83,14 @@ class Recorder(keras.callbacks.Callback):
 
 
 keras.utils.set_random_seed(0)
-x = np.random.default_rng(0).random((128, 8)).astype("float32")
+samples, global_batch = int(os.environ["TEST_SAMPLES"]), int(os.environ["TEST_GLOBAL_BATCH"])
+x = np.random.default_rng(0).random((samples, 8)).astype("float32")
 if data_kind == "tf.data":
-    data = tf.data.Dataset.from_tensor_slices(x).shuffle(len(x), seed=0).batch(32)
+    # Sharded across the workers by TensorFlow (auto-sharding); each batch is the global batch.
+    data = tf.data.Dataset.from_tensor_slices(x).shuffle(samples, seed=0).batch(global_batch)
     batch_size = None
 else:
-    data, batch_size = x, 32
+    data, batch_size = x, global_batch
 with strategy.scope():
     model = Autoencoder(bottleneck={
         "name": "gaussian",
@@ -125,6 +130,8 @@ def worker_environment(ports, index, **extra):
         NO_PROXY="127.0.0.1,localhost",
         no_proxy="127.0.0.1,localhost",
         TEST_EPOCHS=str(EPOCHS),
+        TEST_SAMPLES=str(SAMPLES),
+        TEST_GLOBAL_BATCH=str(GLOBAL_BATCH),
         **extra,
     )
     return environment
@@ -193,13 +200,12 @@ def assert_only_chief_wrote_run(folder):
     assert np.all(np.isfinite(history["loss"]))
 
 
-@pytest.mark.parametrize("data_kind", ["tf.data"])
-def test_two_workers_train_one_model(tmp_path, data_kind):
-    with job(tmp_path, attempt=1, data_kind=data_kind) as processes:
+def test_two_workers_train_one_model(tmp_path):
+    with job(tmp_path, attempt=1, data_kind="tf.data") as processes:
         wait_all(processes, tmp_path, attempt=1)
     for index in range(WORKERS):
         assert epochs_of(tmp_path, index, 1, "end") == list(range(EPOCHS))
-        assert f"worker {index}: done, step counter {EPOCHS * 2}" in log_tail(tmp_path, 1, index)
+        assert f"worker {index}: done, step counter {EPOCHS * STEPS_PER_EPOCH}" in log_tail(tmp_path, 1, index)
     assert_same_weights(tmp_path)
     assert_only_chief_wrote_run(tmp_path)
     assert not (tmp_path / "backup").exists(), "the chief removes the backup when training ends"
@@ -228,8 +234,8 @@ def test_killed_worker_resumes_from_last_epoch(tmp_path):
     for index in range(WORKERS):
         assert epochs_of(tmp_path, index, 2, "begin") == list(range(stalled_epoch, EPOCHS))
         assert epochs_of(tmp_path, index, 2, "end") == list(range(stalled_epoch, EPOCHS))
-        # The step-counted schedule resumed from the backup too: four epochs of two global steps.
-        assert f"worker {index}: done, step counter {EPOCHS * 2}" in log_tail(tmp_path, 2, index)
+        # The step-counted schedule's counter was restored from the backup too.
+        assert f"worker {index}: done, step counter {EPOCHS * STEPS_PER_EPOCH}" in log_tail(tmp_path, 2, index)
     assert_same_weights(tmp_path)
     assert_only_chief_wrote_run(tmp_path)
     assert not (tmp_path / "backup").exists()

@@ -77,32 +77,44 @@ SCRIPT = textwrap.dedent(
     for unit, observer in observers.items():
         observed, count = observer.result()
         counter = (lambda n: n) if unit == "step" else (lambda n: n // STEPS_PER_EPOCH)
-        result[unit] = {{"observed": observed, "expected": [schedulers[unit].value_at(counter(n)) for n in range(count)]}}
+        expected = [schedulers[unit].value_at(counter(n)) for n in range(count)]
+        result[unit] = {{"observed": observed, "expected": expected}}
     with open(os.path.join(work_dir, "steps.json"), "w") as file:
         json.dump(result, file)
     """
 )
 
 
-def start(script, work_dir, mode):
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
-    return subprocess.Popen(
-        [sys.executable, str(script), str(work_dir), mode],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+class Run:
+    """The training script in its own process; its output goes to a file, so that no pipe can fill and stall it."""
 
+    def __init__(self, script, work_dir, mode, name):
+        self.output = work_dir / f"{name}.log"
+        with open(self.output, "w") as output:
+            self.process = subprocess.Popen(
+                [sys.executable, str(script), str(work_dir), mode],
+                env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
+                stdout=output,
+                stderr=subprocess.STDOUT,
+            )
 
-def finish(process, timeout=240):
-    try:
-        _, stderr = process.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        _, stderr = process.communicate()
-        pytest.fail(f"the training script ran past {timeout} s:\n{stderr[-4000:]}")
-    return process.returncode, stderr
+    def finish(self, timeout=240):
+        """Waits for the process; returns its exit status and the end of its output."""
+        try:
+            self.process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+            pytest.fail(f"the training script ran past {timeout} s:\n{self.tail()}")
+        return self.process.returncode, self.tail()
+
+    def tail(self):
+        return self.output.read_text()[-4000:]
+
+    def stop(self):
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
 
 
 def read(work_dir):
@@ -127,15 +139,19 @@ def test_killed_and_resumed_run_continues_the_schedule(tmp_path):
     resumed_dir.mkdir()
 
     # The uninterrupted reference runs beside the interrupted one: each process is mostly start-up.
-    uninterrupted = start(script, uninterrupted_dir, "no-kill")
-    returncode, stderr = finish(start(script, resumed_dir, "kill"))
-    assert returncode == -signal.SIGKILL, stderr[-4000:]
-    with open(resumed_dir / "epochs.jsonl") as log:
-        assert [json.loads(line)["epoch"] for line in log] == list(range(KILLED_IN_EPOCH))
-    returncode, stderr = finish(start(script, resumed_dir, "kill"))
-    assert returncode == 0, stderr[-4000:]
-    returncode, stderr = finish(uninterrupted)
-    assert returncode == 0, stderr[-4000:]
+    uninterrupted = Run(script, uninterrupted_dir, "no-kill", "uninterrupted")
+    try:
+        returncode, output = Run(script, resumed_dir, "kill", "killed").finish()
+        assert returncode == -signal.SIGKILL, output
+        assert (resumed_dir / "backup").is_dir()
+        with open(resumed_dir / "epochs.jsonl") as log:
+            assert [json.loads(line)["epoch"] for line in log] == list(range(KILLED_IN_EPOCH))
+        returncode, output = Run(script, resumed_dir, "kill", "resumed").finish()
+        assert returncode == 0, output
+        returncode, output = uninterrupted.finish()
+        assert returncode == 0, output
+    finally:
+        uninterrupted.stop()
 
     reference_epochs, reference_steps = read(uninterrupted_dir)
     resumed_epochs, resumed_steps = read(resumed_dir)

@@ -183,3 +183,39 @@ class BackupAndRestore(keras.callbacks.BackupAndRestore):
     def on_train_end(self, logs=None):
         if self.chief:
             super().on_train_end(logs)
+
+
+def replica_position():
+    """Returns ``(replica, replicas)``: this replica's index and the number of replicas in sync.
+
+    Inside a ``tf.distribute`` step the index may be a tensor; everywhere else, and under other Keras
+    backends, this is ``(0, 1)``.
+    """
+    if keras.backend.backend() != "tensorflow":
+        return 0, 1
+    import tensorflow as tf
+
+    context = tf.distribute.get_replica_context()
+    if context is None or context.num_replicas_in_sync == 1:
+        return 0, 1
+    return context.replica_id_in_sync_group, context.num_replicas_in_sync
+
+
+def multi_worker_logs(logs):
+    """Returns a train or test step's logs in the shape Keras can average across workers.
+
+    Keras averages each replica's logs with ``strategy.reduce("MEAN", value, axis=0)`` when several workers
+    train, which fails on a scalar ("Invalid reduction dimension 0 for input with 0 dimensions",
+    tensorflow/tensorflow#72388). Under several workers each scalar gets an axis of length one, and the
+    average over it and the replicas is the scalar Keras logs; elsewhere ``logs`` is returned as it is.
+    """
+    if keras.backend.backend() != "tensorflow":
+        return logs
+    import tensorflow as tf
+
+    strategy = tf.distribute.get_strategy()
+    if not isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
+        return logs
+    if strategy.num_replicas_in_sync == len(strategy.extended.worker_devices):
+        return logs
+    return {name: tf.reshape(value, (1,)) if value.shape.rank == 0 else value for name, value in logs.items()}

@@ -254,6 +254,7 @@ def register_plugin(plugin, name=None):
     with _lock:
         name = registry.manager.register(plugin, name=name)
         info = PluginInfo(name, "", "", False, getattr(plugin, "__name__", ""))
+        _check_hooks(registry, info, plugin)
         before = {(conflict.kind, conflict.name) for conflict in registry.conflicts()}
         try:
             _call_hooks(registry, info)

@@ -15,6 +15,9 @@ They need no test framework; with pytest::
     def test_my_schedule_fulfils_the_contract():
         check_scheduler(lambda: MySchedule(duration=4))
 
+``check_likelihood`` does the same for a reconstruction likelihood, and ``gradients`` computes a model's
+gradients on any backend, for a plugin's own tests of its maths.
+
 tfae's own built-ins pass the same checks (tests/test_contract_checks.py). The checks train tiny models
 for an epoch or two, so each takes a few seconds. They compute gradients with the TensorFlow or JAX backend,
 and the component must be registered (installed, or registered with ``tfae.plugins.register_plugin``):
@@ -354,8 +357,8 @@ def _check_bottleneck_gradients(factory, input_shape, what):
             total = total + ops.sum(ops.cast(extra, "float32"))
         return total
 
-    gradients = _gradients_of_variables(model, _random(input_shape, seed=4), loss, encoder_layer.trainable_variables)
-    for variable, gradient in zip(encoder_layer.trainable_variables, gradients):
+    found = gradients(model, _random(input_shape, seed=4), loss, encoder_layer.trainable_variables)
+    for variable, gradient in zip(encoder_layer.trainable_variables, found):
         name = f"the encoder's {variable.name}"
         _expect(gradient is not None, what, f"no gradient reaches {name} while training")
         _expect_finite(gradient, what, f"the gradient of {name}")
@@ -464,8 +467,18 @@ def _check_schedule_in_training(scheduler, what):
         )
 
 
-def _gradients_of_variables(model, inputs, loss, variables):
-    """Gradients of ``loss(outputs, losses)`` for one training call of ``model``, for some of its variables."""
+def gradients(model, inputs, loss, variables):
+    """Returns the gradients of ``loss`` for one training call of ``model``, on the TensorFlow or JAX backend.
+
+    Args:
+        model: a built Keras model (or layer).
+        inputs: a batch (NumPy) to call it on, with ``training=True``.
+        loss: ``loss(outputs, losses)`` returns a scalar; ``losses`` are those the call added (``add_loss``).
+        variables: the model's variables to differentiate with respect to.
+
+    Returns:
+        One NumPy array per variable (``None`` where no gradient reaches it, with TensorFlow).
+    """
     backend = keras.backend.backend()
     if backend == "tensorflow":
         import tensorflow as tf

@@ -43,6 +43,20 @@ class BaseBottleneck(keras.layers.Layer):
 
     Output shape:
         ``(batch_size, latent_dim)``.
+
+    Example:
+
+    ```python
+    class TanhBottleneck(BaseBottleneck):
+        def build(self, input_shape):
+            self.dense = keras.layers.Dense(self.latent_dim, activation="tanh")
+            self.dense.build(self.flat_shape(input_shape))
+
+        def call(self, inputs, training=None):
+            code = self.dense(self.flatten(inputs))
+            self.add_regularization(code, training=training)
+            return code
+    ```
     """
 
     def __init__(self, latent_dim, regularizer=None, kernel_regularizer=None, **kwargs):

@@ -34,6 +34,23 @@ class VariationalBottleneck(BaseBottleneck):
 
     Output shape:
         ``(batch_size, latent_dim)``.
+
+    Example:
+
+    ```python
+    class UniformBottleneck(VariationalBottleneck):
+        parameters = 2  # the lower end and the log-width of each code's interval
+
+        def sample(self, low, log_width):
+            noise = keras.random.uniform(ops.shape(low), seed=self.seed_generator)
+            return low + ops.exp(log_width) * noise
+
+        def mean(self, low, log_width):
+            return low + 0.5 * ops.exp(log_width)
+
+        def sample_prior(self, n, seed=None):
+            return keras.random.uniform(self.prior_shape(n), seed=seed)
+    ```
     """
 
     parameters = 2

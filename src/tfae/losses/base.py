@@ -24,6 +24,18 @@ class BaseLikelihood(keras.layers.Layer):
 
     Returns:
         The mean of the distribution, of the parameters' shape.
+
+    Example:
+
+    ```python
+    class LaplaceLikelihood(BaseLikelihood):
+        def call(self, parameters):
+            return parameters
+
+        def negative_log_likelihood(self, targets, parameters):
+            error = ops.abs(ops.cast(targets, "float32") - ops.cast(parameters, "float32"))
+            return sum_over_features(error + math.log(2.0))
+    ```
     """
 
     def call(self, parameters):

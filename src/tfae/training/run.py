@@ -212,33 +212,43 @@ class Run:
 
     def draw(self, model, shown, everything, labels, history, class_names=None, train_size=1, held_out=True):
         """Writes the run's PNGs; ``shown`` are the samples to reconstruct (held out when there are any)."""
-        folder = self.folder
-        seed = self.config.values["training"]["seed"]
-        shown = shown[:RECONSTRUCTED]
-        title = f"{'Held-out' if held_out else 'Training'} samples and their reconstructions"
-        pictures.reconstructions(shown, model.predict(shown, verbose=0), folder / "reconstructions.png", title=title)
-        try:
-            generated = model.sample(SAMPLED, seed=seed)
-        except NotImplementedError:
-            generated = None
-        if generated is not None:
-            pictures.image_grid(generated, folder / "samples.png", columns=8, title="Samples from the prior")
-        points = np.random.default_rng(seed).permutation(len(everything))[:LATENT_POINTS]
-        codes = model.encoder.predict(everything[points], verbose=0)
         from tfae.bottlenecks import VariationalBottleneck
 
-        what = "posterior means" if isinstance(model.bottleneck, VariationalBottleneck) else "codes"
+        folder = self.folder
+        training = self.config.values["training"]
+        shown = shown[:RECONSTRUCTED]
+        reconstructed = _in_batches(lambda x: model.decoder(model.encoder(x, training=False), training=False), shown)
+        title = f"{'Held-out' if held_out else 'Training'} samples and their reconstructions"
+        pictures.reconstructions(shown, reconstructed, folder / "reconstructions.png", title=title)
+        variational = isinstance(model.bottleneck, VariationalBottleneck)
+        if variational:
+            codes = model.bottleneck.sample_prior(SAMPLED, seed=training["seed"])
+            generated = _in_batches(lambda z: model.decoder(z, training=False), codes)
+            pictures.image_grid(generated, folder / "samples.png", columns=8, title="Samples from the prior")
+        points = np.random.default_rng(training["seed"]).permutation(len(everything))[:LATENT_POINTS]
+        codes = _in_batches(lambda x: model.encoder(x, training=False), everything[points])
         pictures.latent_space(
-            codes, folder / "latent.png", None if labels is None else labels[points], class_names, what
+            codes,
+            folder / "latent.png",
+            None if labels is None else labels[points],
+            class_names,
+            "posterior means" if variational else "codes",
         )
         pictures.loss_curves(history, folder / "losses.png")
         for scheduler in model.schedulers[:1]:
             from tfae.schedulers.plot import plot_schedule
 
-            epochs = self.config.values["training"]["epochs"]
-            batch_size = self.config.values["training"]["batch_size"]
-            length = epochs if scheduler.unit == "epoch" else epochs * -(-train_size // batch_size)
+            steps_per_epoch = -(-train_size // training["batch_size"])
+            length = training["epochs"] * (1 if scheduler.unit == "epoch" else steps_per_epoch)
             plot_schedule(scheduler, length=length, path=folder / "beta.png")
+
+
+def _in_batches(function, x, batch_size=1024):
+    """``function`` applied eagerly to slices of ``x``, as one NumPy array: for a few thousand samples
+    this is quicker than ``predict``, which compiles a function for each model it is called on."""
+    from keras import ops
+
+    return np.concatenate([ops.convert_to_numpy(function(x[start : start + batch_size])) for start in range(0, len(x), batch_size)])
 
 
 def read_history(path):

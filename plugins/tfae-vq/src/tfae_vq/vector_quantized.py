@@ -4,9 +4,8 @@ import math
 import numbers
 
 import keras
-from keras import ops
-
 import tfae
+from keras import ops
 from tfae.bottlenecks import BaseBottleneck
 
 # Laplace smoothing of the moving-average cluster sizes, so that a code nobody uses divides by no zero.
