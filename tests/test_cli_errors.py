@@ -197,3 +197,12 @@ def test_the_real_command_prints_one_line_and_no_tensorflow_logs(tmp_path):
     )
     assert result.returncode == 2
     assert result.stderr == f"tfae train: error: {path} line 2: unknown key 'epoch' in [training]; did you mean 'epochs'?\n"
+
+
+def test_tensorboard_needs_its_package(capsys, tmp_path, monkeypatch):
+    monkeypatch.setattr("tfae.training.config.tensorboard_installed", lambda: False)
+    config = write(tmp_path / "tensorboard.toml", "[output]\ntensorboard = true\n")
+    assert one_line_error(capsys, "train", config) == (
+        f"{config} line 2: [output] tensorboard = true needs the tensorboard package, which is not installed: "
+        "pip install tensorboard"
+    )

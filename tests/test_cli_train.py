@@ -32,6 +32,13 @@ def history(path):
         return list(csv.DictReader(file))
 
 
+def holds(resolved, given):
+    """Whether the resolved config holds every value given, with more keys (the defaults) allowed."""
+    if isinstance(given, dict):
+        return isinstance(resolved, dict) and all(key in resolved and holds(resolved[key], value) for key, value in given.items())
+    return resolved == given
+
+
 def check_run(folder, variational=True, scheduled=False, labelled=True):
     """The run folder's files: model, resolved config, history, pictures."""
     names = {path.name for path in folder.iterdir()}
@@ -88,22 +95,11 @@ def test_every_example_config_trains(name, tmp_path, capsys):
     folder = tmp_path / name
     assert main(["train", name, "--epochs", "1", "--run-dir", str(folder), "-q"]) == 0, capsys.readouterr().err
     config, rows = check_run(folder, **EXAMPLES[name])
-    example = load_config(example_configs()[name])
-    for section in ("model",):
-        for key in ("layout", "hidden"):
-            assert config.values[section][key] == example.values[section][key]
-    assert config.values["model"]["bottleneck"]["name"] == example.values["model"]["bottleneck"]["name"]
+    example = load_config(example_configs()[name]).values
+    assert holds(config.values["model"], example["model"])
+    assert holds(config.values["data"], example["data"])
     if EXAMPLES[name].get("scheduled"):
         assert round(float(rows[0]["beta"]), 4) == 0.8  # DASR 0 -> 4 over 5 epochs: epoch 0 is 4 * 1/5
-
-
-def test_the_resolved_config_trains_the_same_model_again(tmp_path, capsys):
-    first = tmp_path / "first"
-    assert main(["train", "bernoulli_vae", "--epochs", "1", "--run-dir", str(first), "-q"]) == 0
-    again = tmp_path / "again"
-    assert main(["train", str(first / "config.toml"), "--run-dir", str(again), "-q"]) == 0
-    assert load_config(again / "config.toml").values["model"] == load_config(first / "config.toml").values["model"]
-    assert load_config(again / "config.toml").values["model"]["bottleneck"]["temperature"] == 0.5
 
 
 class InterruptAfter(keras.callbacks.Callback):
@@ -124,7 +120,7 @@ def test_resume_continues_from_the_last_finished_epoch_with_the_schedule_in_plac
         '[model]\nhidden = [16]\n[model.bottleneck]\nname = "gaussian"\nlatent_dim = 2\n'
         '[model.bottleneck.regularizer]\nname = "kld"\n'
         '[model.bottleneck.regularizer.beta]\nname = "dasr"\nattack = 4\n'
-        "[training]\nepochs = 4\n[output]\ntensorboard = true\n"
+        "[training]\nepochs = 4\n"
     )
     folder = tmp_path / "run"
     run = Run.create(load_config(config_path), folder)
@@ -138,9 +134,16 @@ def test_resume_continues_from_the_last_finished_epoch_with_the_schedule_in_plac
     config, rows = check_run(folder, scheduled=True)
     assert [row["epoch"] for row in rows] == ["0", "1", "2", "3"]
     assert [round(float(row["beta"]), 4) for row in rows] == [0.25, 0.5, 0.75, 1.0]
-    assert any((folder / "tensorboard").rglob("events.out.tfevents.*"))
     assert main(["train", "--resume", str(folder)]) == 2
     assert "finished already" in capsys.readouterr().err
+
+
+def test_tensorboard_logs_when_asked(tmp_path, capsys):
+    pytest.importorskip("tensorboard")
+    config = tmp_path / "tensorboard.toml"
+    config.write_text("[model]\nhidden = [8]\n[training]\nepochs = 1\n[output]\ntensorboard = true\n")
+    assert main(["train", str(config), "--run-dir", str(tmp_path / "run"), "-q"]) == 0, capsys.readouterr().err
+    assert any((tmp_path / "run" / "tensorboard").rglob("events.out.tfevents.*"))
 
 
 def test_ctrl_c_says_how_to_resume(tmp_path, capsys, monkeypatch):

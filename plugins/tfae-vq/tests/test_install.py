@@ -38,7 +38,7 @@ loss = "bernoulli"
 epochs = 1
 """
 
-# Runs with -S, so that site-packages is the folder given first on the command line, then tfae's CLI or code.
+# Run with -S: site-packages is the folder given first on the command line, then the code runs with sys imported.
 BOOT = "import site, sys; site.addsitedir(sys.argv.pop(1)); exec(sys.argv.pop(1))"
 
 
@@ -67,13 +67,15 @@ def python(site, code, *args, installed=None, cwd=None):
 def cli(site, *commands, installed=None, cwd=None):
     """Runs ``tfae`` commands (each a list of arguments) one after the other in one fresh interpreter."""
     code = """
+        import json
+
         from tfae.cli import main
 
         for command in json.loads(sys.argv[1]):
             if main(command):
                 sys.exit(1)
         """
-    return python(site, "import json\n" + textwrap.dedent(code), json.dumps(commands), installed=installed, cwd=cwd)
+    return python(site, code, json.dumps(commands), installed=installed, cwd=cwd)
 
 
 def succeeded(result):

@@ -1,6 +1,7 @@
 """The contract every regularizer fulfils."""
 
 import math
+import numbers
 
 import keras
 from keras import ops
@@ -41,7 +42,7 @@ class BaseRegularizer:
         elif isinstance(beta, keras.Variable):
             self._scheduler = getattr(beta, "_tfae_scheduler", None)
             self._beta_variable = beta
-        elif isinstance(beta, (int, float)) and not isinstance(beta, bool) and math.isfinite(beta) and beta >= 0:
+        elif isinstance(beta, numbers.Real) and not isinstance(beta, bool) and math.isfinite(beta) and beta >= 0:
             self._beta_constant = float(beta)
         else:
             raise ValueError(

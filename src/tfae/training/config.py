@@ -231,6 +231,12 @@ class Config:
         else:
             self._check_loss_name(loss)
         self._check_optimizer(checked["training"]["optimizer"])
+        if checked["output"]["tensorboard"] and not tensorboard_installed():
+            raise self.error(
+                ("output", "tensorboard"),
+                "[output] tensorboard = true needs the tensorboard package, which is not installed: "
+                "pip install tensorboard",
+            )
         return checked
 
     def _check_component(self, kind, spec, path):
@@ -329,6 +335,12 @@ class Config:
         for path, spec in (resolved_components or {}).items():
             values[path[0]][path[1]] = spec
         return dump_toml(values)
+
+
+def tensorboard_installed():
+    import importlib.util
+
+    return importlib.util.find_spec("tensorboard") is not None
 
 
 def constructor_parameters(component):

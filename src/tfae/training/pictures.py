@@ -40,65 +40,100 @@ def _display_range(images):
     return min(low, 0.0), max(high, 1.0)
 
 
-def _draw(axis, sample, shape, low, high):
-    axis.set_xticks([])
-    axis.set_yticks([])
-    if shape is None:
-        axis.plot(np.ravel(sample), linewidth=0.8)
-        axis.set_ylim(low, high)
-        return
-    image = np.clip(np.reshape(sample, shape), low, high)
-    if image.ndim == 3:
-        axis.imshow((image - low) / (high - low or 1.0))
-    else:
-        axis.imshow(image, cmap="gray", vmin=low, vmax=high, interpolation="nearest")
-
-
 def _cell_inches(shape):
-    return 1.0 if shape is None else max(0.8, min(1.2, max(shape[:2]) / 24))
+    return max(0.8, min(1.2, max(shape[:2]) / 24))
+
+
+def _scaled(samples, shape, low, high):
+    """Samples as images with values in [0, 1]: ``(n, h, w)`` grey levels or ``(n, h, w, c)`` colours."""
+    images = np.clip(np.reshape(samples, (len(samples), *shape)), low, high)
+    return (images - low) / (high - low or 1.0)
+
+
+def _mosaic(rows, gap=1):
+    """Tiles rows of equal-shape images (``[[image or None, ...], ...]``) into one image with white gaps."""
+    first = next(image for row in rows for image in row if image is not None)
+    height, width = first.shape[:2]
+    columns = max(len(row) for row in rows)
+    canvas = np.ones(
+        (len(rows) * (height + gap) - gap, columns * (width + gap) - gap, *first.shape[2:]), dtype="float32"
+    )
+    for row_number, row in enumerate(rows):
+        for column, image in enumerate(row):
+            if image is not None:
+                top, left = row_number * (height + gap), column * (width + gap)
+                canvas[top : top + height, left : left + width] = image
+    return canvas
+
+
+def _show_mosaic(rows, shape, title, row_labels=None):
+    canvas = _mosaic(rows)
+    cell = _cell_inches(shape)
+    columns = max(len(row) for row in rows)
+    margin = 1.3 if row_labels else 0.2
+    figure, axis = _figure(1, 1, columns * cell + margin, len(rows) * cell + 0.5)
+    axis.imshow(canvas, cmap="gray", vmin=0.0, vmax=1.0, interpolation="nearest")
+    axis.set_xticks([])
+    height = shape[0]
+    if row_labels:
+        axis.set_yticks([row * (height + 1) + (height - 1) / 2 for row in range(len(rows))], row_labels, fontsize=8)
+        axis.tick_params(axis="y", length=0)
+    else:
+        axis.set_yticks([])
+    for spine in axis.spines.values():
+        spine.set_visible(False)
+    axis.set_title(title)
+    return figure
+
+
+def _line_grid(series, names, columns, title):
+    """Draws each sample as a line plot, one cell per sample; ``series`` are arrays drawn in the same cells."""
+    count = len(series[0])
+    rows = math.ceil(count / columns)
+    figure, axes = _figure(rows, columns, columns * 1.6, rows * 1.2 + 0.5, squeeze=False)
+    low = min(float(np.min(values)) for values in series)
+    high = max(float(np.max(values)) for values in series)
+    for index, axis in enumerate(axes.flat):
+        if index >= count:
+            axis.axis("off")
+            continue
+        for values, name in zip(series, names):
+            axis.plot(np.ravel(values[index]), linewidth=0.8, label=name)
+        axis.set_ylim(low, high)
+        axis.set_xticks([])
+        axis.tick_params(labelsize=6)
+    if names[0] is not None:
+        axes[0, 0].legend(fontsize=6)
+    figure.suptitle(title)
+    return figure
 
 
 def image_grid(images, path, columns=8, title=None):
     """Draws ``images`` (``(n, ...)``) in a grid with ``columns`` columns."""
     images = np.asarray(images)
     shape = image_shape(images.shape[1:])
-    rows = math.ceil(len(images) / columns)
-    cell = _cell_inches(shape)
-    figure, axes = _figure(rows, columns, columns * cell, rows * cell + (0.4 if title else 0))
-    axes = np.atleast_1d(axes).reshape(rows, columns)
-    low, high = _display_range(images)
-    for index, axis in enumerate(axes.flat):
-        if index < len(images):
-            _draw(axis, images[index], shape, low, high)
-        else:
-            axis.axis("off")
-    if title:
-        figure.suptitle(title)
-    return _save(figure, path)
+    columns = min(columns, len(images))
+    if shape is None:
+        return _save(_line_grid([images], [None], columns, title), path)
+    scaled = _scaled(images, shape, *_display_range(images))
+    rows = [list(scaled[start : start + columns]) for start in range(0, len(scaled), columns)]
+    return _save(_show_mosaic(rows, shape, title), path)
 
 
 def reconstructions(originals, reconstructed, path, columns=10, title="Originals and their reconstructions"):
     """Draws originals (odd rows) above their reconstructions (even rows)."""
     originals, reconstructed = np.asarray(originals), np.asarray(reconstructed)
     shape = image_shape(originals.shape[1:])
-    pairs = math.ceil(len(originals) / columns)
-    cell = _cell_inches(shape)
-    figure, axes = _figure(2 * pairs, columns, columns * cell + 1.2, 2 * pairs * cell + 0.5)
-    axes = np.atleast_1d(axes).reshape(2 * pairs, columns)
+    columns = min(columns, len(originals))
+    if shape is None:
+        return _save(_line_grid([originals, reconstructed], ["original", "reconstructed"], columns, title), path)
     low, high = _display_range(originals)
-    for index in range(pairs * columns):
-        row, column = divmod(index, columns)
-        for offset, images in ((0, originals), (1, reconstructed)):
-            axis = axes[2 * row + offset, column]
-            if index < len(images):
-                _draw(axis, images[index], shape, low, high)
-            else:
-                axis.axis("off")
-        if column == 0:
-            for offset, label in ((0, "original"), (1, "reconstructed")):
-                axes[2 * row + offset, 0].set_ylabel(label, fontsize=8, rotation=0, ha="right", va="center")
-    figure.suptitle(title)
-    return _save(figure, path)
+    originals, reconstructed = _scaled(originals, shape, low, high), _scaled(reconstructed, shape, low, high)
+    rows, labels = [], []
+    for start in range(0, len(originals), columns):
+        rows += [list(originals[start : start + columns]), list(reconstructed[start : start + columns])]
+        labels += ["original", "reconstructed"]
+    return _save(_show_mosaic(rows, shape, title, labels), path)
 
 
 def principal_components(codes, dimensions=2):
@@ -176,26 +211,25 @@ def _save(figure, path):
     return path
 
 
-def neighbours(query, found, distances, path, query_index, found_indices, columns=6):
-    """Draws a sample (framed, first) and its nearest neighbours with their distances in latent space."""
+def neighbours(query, found, distances, path, query_index, found_indices):
+    """Draws a sample and its nearest neighbours in latent space, labelled with their indices and distances."""
     images = np.concatenate([np.asarray(query)[None], np.asarray(found)])
     shape = image_shape(images.shape[1:])
-    columns = min(columns, len(images))
-    rows = math.ceil(len(images) / columns)
-    cell = 1.5
-    figure, axes = _figure(rows, columns, columns * cell, rows * (cell + 0.3) + 0.4, squeeze=False)
-    low, high = _display_range(images)
-    for position, axis in enumerate(axes.flat):
-        if position >= len(images):
-            axis.axis("off")
-            continue
-        _draw(axis, images[position], shape, low, high)
-        if position == 0:
-            axis.set_title(f"sample {query_index}", fontsize=9, fontweight="bold")
-            for spine in axis.spines.values():
-                spine.set_edgecolor("tab:red")
-                spine.set_linewidth(2.5)
-        else:
-            axis.set_title(f"#{found_indices[position - 1]}, d={distances[position - 1]:.2f}", fontsize=8)
+    labels = [f"sample {query_index}"] + [f"#{i}, d={d:.2f}" for i, d in zip(found_indices, distances)]
+    if shape is None:
+        figure = _line_grid([images], [None], min(6, len(images)), "A sample and its nearest neighbours")
+        for axis, label in zip(figure.axes, labels):
+            axis.set_title(label, fontsize=7)
+        return _save(figure, path)
+    scaled = _scaled(images, shape, *_display_range(images))
+    figure, axes = _figure(1, len(images), len(images) * 1.3, 1.9, squeeze=False)
+    for axis, image, label in zip(axes[0], scaled, labels):
+        axis.imshow(image, cmap="gray", vmin=0.0, vmax=1.0, interpolation="nearest")
+        axis.set_xticks([])
+        axis.set_yticks([])
+        axis.set_title(label, fontsize=8, fontweight="bold" if label.startswith("sample") else "normal")
+    for spine in axes[0, 0].spines.values():
+        spine.set_edgecolor("tab:red")
+        spine.set_linewidth(2.5)
     figure.suptitle("A sample (framed) and its nearest neighbours in latent space", fontsize=10)
     return _save(figure, path)
