@@ -90,7 +90,7 @@ def _line_grid(series, names, columns, title):
     """Draws each sample as a line plot, one cell per sample; ``series`` are arrays drawn in the same cells."""
     count = len(series[0])
     rows = math.ceil(count / columns)
-    figure, axes = _figure(rows, columns, columns * 1.6, rows * 1.2 + 0.5, squeeze=False)
+    figure, axes = _figure(rows, columns, columns * 2.4, rows * 1.8 + 0.5, squeeze=False)
     low = min(float(np.min(values)) for values in series)
     high = max(float(np.max(values)) for values in series)
     for index, axis in enumerate(axes.flat):
@@ -211,23 +211,28 @@ def _save(figure, path):
     return path
 
 
-def neighbours(query, found, distances, path, query_index, found_indices):
+def neighbours(query, found, distances, path, query_index, found_indices, columns=6):
     """Draws a sample and its nearest neighbours in latent space, labelled with their indices and distances."""
     images = np.concatenate([np.asarray(query)[None], np.asarray(found)])
     shape = image_shape(images.shape[1:])
     labels = [f"sample {query_index}"] + [f"#{i}, d={d:.2f}" for i, d in zip(found_indices, distances)]
     if shape is None:
-        figure = _line_grid([images], [None], min(6, len(images)), "A sample and its nearest neighbours")
+        figure = _line_grid([images], [None], min(columns, len(images)), "A sample and its nearest neighbours")
         for axis, label in zip(figure.axes, labels):
             axis.set_title(label, fontsize=7)
         return _save(figure, path)
     scaled = _scaled(images, shape, *_display_range(images))
-    figure, axes = _figure(1, len(images), len(images) * 1.3, 1.9, squeeze=False)
-    for axis, image, label in zip(axes[0], scaled, labels):
-        axis.imshow(image, cmap="gray", vmin=0.0, vmax=1.0, interpolation="nearest")
+    columns = min(columns, len(images))
+    rows = math.ceil(len(images) / columns)
+    figure, axes = _figure(rows, columns, columns * 1.5, rows * 1.8 + 0.4, squeeze=False)
+    for index, axis in enumerate(axes.flat):
         axis.set_xticks([])
         axis.set_yticks([])
-        axis.set_title(label, fontsize=8, fontweight="bold" if label.startswith("sample") else "normal")
+        if index >= len(images):
+            axis.axis("off")
+            continue
+        axis.imshow(scaled[index], cmap="gray", vmin=0.0, vmax=1.0, interpolation="nearest")
+        axis.set_title(labels[index], fontsize=8, fontweight="bold" if index == 0 else "normal")
     for spine in axes[0, 0].spines.values():
         spine.set_edgecolor("tab:red")
         spine.set_linewidth(2.5)
