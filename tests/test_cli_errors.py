@@ -131,7 +131,7 @@ def test_resume_needs_a_run_folder(capsys, tmp_path):
 def test_missing_data_source(capsys, tmp_path):
     config = write(tmp_path / "missing.toml", '[data]\nsource = "no/such/file.npz"\n')
     assert one_line_error(capsys, "train", config) == (
-        f"{config} line 2: data source 'no/such/file.npz' not found: give \"digits\", \"mnist\", "
+        f'{config} line 2: data source \'no/such/file.npz\' not found: give "digits", "mnist", '
         '"fashion_mnist", a .npy or .npz file, or a folder of images'
     )
 
@@ -196,7 +196,10 @@ def test_the_real_command_prints_one_line_and_no_tensorflow_logs(tmp_path):
         [sys.executable, "-m", "tfae", "train", str(path)], capture_output=True, text=True, env=environment
     )
     assert result.returncode == 2
-    assert result.stderr == f"tfae train: error: {path} line 2: unknown key 'epoch' in [training]; did you mean 'epochs'?\n"
+    assert (
+        result.stderr
+        == f"tfae train: error: {path} line 2: unknown key 'epoch' in [training]; did you mean 'epochs'?\n"
+    )
 
 
 def test_tensorboard_needs_its_package(capsys, tmp_path, monkeypatch):

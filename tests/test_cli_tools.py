@@ -75,12 +75,13 @@ def test_schedule_plots_a_name_json_toml_or_a_config(tmp_path, capsys):
             '{"name": "dasr", "attack": 10, "sustain": 10, "cycles": 4}',
             '{name = "dasr", attack = 5}',
             str(example_configs()["beta_vae_cyclical"]),
+            "beta_vae_cyclical",
         ]
     ):
         output = tmp_path / f"schedule{number}.png"
         assert main(["schedule", spec, "-o", str(output)]) == 0, capsys.readouterr().err
         png_size(output)
-    assert "end_value=4.0" in capsys.readouterr().out.splitlines()[-1]
+    assert "end_value=2.0, delay=3, attack=4" in capsys.readouterr().out.splitlines()[-1]
 
 
 def test_examples_lists_and_prints_the_shipped_configs(capsys, tmp_path):

@@ -32,18 +32,25 @@ SUBPROCESS_TIMEOUT = 150
 # A beta that is a variable (a schedule), so that the logged beta is compared too.
 EPOCH_BETA = {"name": "dasr", "start_value": 0.5, "end_value": 1.0, "attack": 3}
 STEP_BETA = {"name": "dasr", "start_value": 0.1, "end_value": 1.0, "attack": 3, "unit": "step"}
+
+
+def bottleneck_spec(name, regularizer=None, beta=EPOCH_BETA, seed=1):
+    spec = {"name": name, "latent_dim": LATENT_DIM}
+    if name != "vanilla":
+        spec["seed"] = seed
+    if regularizer is not None:
+        spec["regularizer"] = {"name": regularizer, "beta": beta}
+    return spec
+
+
 BOTTLENECKS = {
-    "vanilla": {"name": "vanilla", "latent_dim": LATENT_DIM},
-    "vanilla+l2": {"name": "vanilla", "latent_dim": LATENT_DIM, "regularizer": {"name": "l2", "beta": EPOCH_BETA}},
-    "gaussian+kld": {"name": "gaussian", "latent_dim": LATENT_DIM, "seed": 1, "regularizer": {"name": "kld", "beta": EPOCH_BETA}},
-    "gaussian+reversed_kld": {
-        "name": "gaussian", "latent_dim": LATENT_DIM, "seed": 1, "regularizer": {"name": "reversed_kld", "beta": EPOCH_BETA},
-    },
-    "gaussian+l2": {"name": "gaussian", "latent_dim": LATENT_DIM, "seed": 1, "regularizer": {"name": "l2", "beta": 0.5}},
-    "bernoulli+bernoulli_kld": {
-        "name": "bernoulli", "latent_dim": LATENT_DIM, "seed": 1, "regularizer": {"name": "bernoulli_kld", "beta": EPOCH_BETA},
-    },
-    "bernoulli+l2": {"name": "bernoulli", "latent_dim": LATENT_DIM, "seed": 1, "regularizer": {"name": "l2", "beta": 0.5}},
+    "vanilla": bottleneck_spec("vanilla"),
+    "vanilla+l2": bottleneck_spec("vanilla", "l2"),
+    "gaussian+kld": bottleneck_spec("gaussian", "kld"),
+    "gaussian+reversed_kld": bottleneck_spec("gaussian", "reversed_kld"),
+    "gaussian+l2": bottleneck_spec("gaussian", "l2", beta=0.5),
+    "bernoulli+bernoulli_kld": bottleneck_spec("bernoulli", "bernoulli_kld"),
+    "bernoulli+l2": bottleneck_spec("bernoulli", "l2", beta=0.5),
 }
 LIKELIHOODS = {
     "bernoulli": "bernoulli",
@@ -153,12 +160,8 @@ def _check_fit(strategy, x):
     one_device = tf.distribute.get_strategy()
     records = []
     cases = {
-        "vanilla+l2, step-counted beta": {
-            "name": "vanilla", "latent_dim": LATENT_DIM, "regularizer": {"name": "l2", "beta": STEP_BETA},
-        },
-        "gaussian+kld, step-counted beta": {
-            "name": "gaussian", "latent_dim": LATENT_DIM, "seed": 3, "regularizer": {"name": "kld", "beta": STEP_BETA},
-        },
+        "vanilla+l2, step-counted beta": bottleneck_spec("vanilla", "l2", beta=STEP_BETA),
+        "gaussian+kld, step-counted beta": bottleneck_spec("gaussian", "kld", beta=STEP_BETA, seed=3),
         "bernoulli+bernoulli_kld, epoch-counted beta": BOTTLENECKS["bernoulli+bernoulli_kld"],
     }
     for case, bottleneck in cases.items():
@@ -176,9 +179,13 @@ def _check_fit(strategy, x):
                 "variational": bottleneck["name"] != "vanilla",
                 "history": history,
                 "expected_history": expected_history,
-                "history_errors": {key: relative_error(history[key], expected_history[key]) for key in expected_history},
-                "weight_errors": {variable.path: relative_error(value, expected)
-                                  for variable, value, expected in zip(model.weights, model.get_weights(), expected_weights)},
+                "history_errors": {
+                    key: relative_error(history[key], expected) for key, expected in expected_history.items()
+                },
+                "weight_errors": {
+                    variable.path: relative_error(value, expected)
+                    for variable, value, expected in zip(model.weights, model.get_weights(), expected_weights)
+                },
                 "schedule_step": int(scheduler.step.numpy()),
                 "expected_schedule_step": int(reference.schedulers[0].step.numpy()),
                 "unit": scheduler.unit,
@@ -198,7 +205,8 @@ def _check_models_and_evaluate(strategy, x):
     one_device = tf.distribute.get_strategy()
     bottleneck = BOTTLENECKS["gaussian+kld"]
     reference = _make_model(one_device, bottleneck, "bernoulli", model_class=DeepAutoencoder, add_hidden=add_hidden)
-    model = _make_model(strategy, bottleneck, "bernoulli", reference.get_weights(), DeepAutoencoder, add_hidden=add_hidden)
+    weights = reference.get_weights()
+    model = _make_model(strategy, bottleneck, "bernoulli", weights, DeepAutoencoder, add_hidden=add_hidden)
     expected = reference.evaluate(x, batch_size=GLOBAL_BATCH, verbose=0, return_dict=True)
     evaluated = model.evaluate(x, batch_size=GLOBAL_BATCH, verbose=0, return_dict=True)
     history = _fit(model, tf.data.Dataset.from_tensor_slices(x).shuffle(len(x), seed=0).batch(GLOBAL_BATCH), epochs=3)
@@ -237,7 +245,8 @@ def report():
         [sys.executable, __file__], capture_output=True, text=True, timeout=SUBPROCESS_TIMEOUT, env=environment
     )
     lines = [line for line in result.stdout.splitlines() if line.startswith("REPORT ")]
-    assert result.returncode == 0 and lines, f"the equivalence run failed:\n{result.stdout[-3000:]}\n{result.stderr[-6000:]}"
+    output = f"{result.stdout[-3000:]}\n{result.stderr[-6000:]}"
+    assert result.returncode == 0 and lines, f"the equivalence run failed:\n{output}"
     return json.loads(lines[-1][len("REPORT "):])
 
 
@@ -268,8 +277,10 @@ def test_loss_and_logged_parts_match_one_device(report):
 def test_gradients_match_one_device(report):
     """Gradients at inference for every combination, and while training for the deterministic bottleneck."""
     records = [record for record in report["components"] if not record["training"] or not record["variational"]]
-    failures = _failures(records, "gradient_errors", lambda record: f"{record['combination']} (training={record['training']})")
-    failures += _failures(records, "errors", lambda record: f"{record['combination']} (training={record['training']})")
+    def label(record):
+        return f"{record['combination']} (training={record['training']})"
+
+    failures = _failures(records, "gradient_errors", label) + _failures(records, "errors", label)
     assert not failures, "\n".join(failures)
 
 

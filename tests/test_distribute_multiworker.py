@@ -1,8 +1,9 @@
-"""Two worker processes on 127.0.0.1 train one VAE with MultiWorkerMirroredStrategy, and survive a kill.
+"""Two worker processes on 127.0.0.1 train one model with MultiWorkerMirroredStrategy, and survive a kill.
 
-Each test starts the workers with a ``TF_CONFIG`` naming two free loopback ports, runs the script below in
-each, and reads what they wrote: their final weights, the epochs each began and finished, and (on the chief
-only) the run folder. Every process is bounded in time and killed when the test ends, whatever happens.
+Each test starts the workers with a ``TF_CONFIG`` naming free loopback ports, runs a script (or ``tfae
+train``) in each, and reads what they wrote: their final weights, the epochs each began and finished, and
+(on the chief only) the run folder. Every process is bounded in time, and killed when its test ends,
+whatever happens. The last tests check the reading of ``TF_CONFIG`` and of strategy names, without workers.
 """
 
 import contextlib
@@ -91,12 +92,9 @@ if data_kind == "tf.data":
     batch_size = None
 else:
     data, batch_size = x, global_batch
+beta = {"name": "dasr", "start_value": 0.0, "end_value": 1.0, "attack": 12, "unit": "step"}
 with strategy.scope():
-    model = Autoencoder(bottleneck={
-        "name": "gaussian",
-        "latent_dim": 2,
-        "regularizer": {"name": "kld", "beta": {"name": "dasr", "start_value": 0.0, "end_value": 1.0, "attack": 12, "unit": "step"}},
-    })
+    model = Autoencoder(bottleneck={"name": "gaussian", "latent_dim": 2, "regularizer": {"name": "kld", "beta": beta}})
     model.compile(optimizer=keras.optimizers.Adam(0.01), loss="bernoulli")
     model.build((None, x.shape[1]))
 callbacks = [BackupAndRestore(str(folder / "backup")), Recorder()]
@@ -138,21 +136,21 @@ def worker_environment(ports, index, **extra):
 
 
 @contextlib.contextmanager
-def job(folder, attempt, data_kind="numpy", stall=None):
-    """Starts the workers of one attempt; on leaving, kills any still running and waits for them."""
-    script = folder / "worker.py"
-    script.write_text(WORKER_SCRIPT)
-    ports = free_ports(WORKERS)
+def workers(folder, attempt, commands, extra_environments=None):
+    """Starts one process per command, worker ``i`` running ``commands[i]`` with its ``TF_CONFIG``.
+
+    On leaving, kills any still running and waits for them; each one's output goes to a log file.
+    """
+    ports = free_ports(len(commands))
     processes = []
     try:
-        for index in range(WORKERS):
-            extra = {"TEST_STALL_AT": stall[index]} if stall and index in stall else {}
-            log = open(folder / f"log-{attempt}-{index}.txt", "w")
-            processes.append(subprocess.Popen(
-                [sys.executable, str(script), str(folder), str(attempt), data_kind],
-                env=worker_environment(ports, index, **extra), stdout=log, stderr=subprocess.STDOUT,
-            ))
-            log.close()
+        for index, command in enumerate(commands):
+            extra = (extra_environments or {}).get(index, {})
+            with open(folder / f"log-{attempt}-{index}.txt", "w") as log:
+                processes.append(subprocess.Popen(
+                    command, cwd=folder, env=worker_environment(ports, index, **extra),
+                    stdout=log, stderr=subprocess.STDOUT,
+                ))
         yield processes
     finally:
         for process in processes:
@@ -160,6 +158,15 @@ def job(folder, attempt, data_kind="numpy", stall=None):
                 process.kill()
         for process in processes:
             process.wait(timeout=30)
+
+
+def job(folder, attempt, data_kind="numpy", stall=None):
+    """The two workers of one attempt of the VAE job; ``stall`` maps a worker to "epoch,batch"."""
+    script = folder / "worker.py"
+    script.write_text(WORKER_SCRIPT)
+    command = [sys.executable, str(script), str(folder), str(attempt), data_kind]
+    extra = {index: {"TEST_STALL_AT": at} for index, at in (stall or {}).items()}
+    return workers(folder, attempt, [command] * WORKERS, extra)
 
 
 def wait_all(processes, folder, attempt):
@@ -183,14 +190,16 @@ def records(folder, index):
 
 
 def epochs_of(folder, index, attempt, event):
-    return [record["epoch"] for record in records(folder, index) if record["attempt"] == attempt and record["event"] == event]
+    return [
+        record["epoch"] for record in records(folder, index) if (record["attempt"], record["event"]) == (attempt, event)
+    ]
 
 
 def assert_same_weights(folder):
     weights = [np.load(folder / f"weights-{index}.npz") for index in range(WORKERS)]
     assert len(weights[0].files) == len(weights[1].files) > 0
     for name in weights[0].files:
-        np.testing.assert_array_equal(weights[0][name], weights[1][name], err_msg=f"weight {name} differs between workers")
+        np.testing.assert_array_equal(weights[0][name], weights[1][name], err_msg=f"{name} differs between workers")
 
 
 def assert_only_chief_wrote_run(folder):
@@ -239,3 +248,82 @@ def test_killed_worker_resumes_from_last_epoch(tmp_path):
     assert_same_weights(tmp_path)
     assert_only_chief_wrote_run(tmp_path)
     assert not (tmp_path / "backup").exists()
+
+
+CLI_CONFIG = """
+[model]
+hidden = [8]
+
+[training]
+epochs = 1
+batch_size = 256
+strategy = "{strategy}"
+"""
+
+
+def test_tfae_train_multi_worker(tmp_path):
+    """``tfae train``: worker 0 reads the strategy from its config file, worker 1 from ``--strategy``."""
+    (tmp_path / "multi.toml").write_text(CLI_CONFIG.format(strategy="multi-worker"))
+    (tmp_path / "one.toml").write_text(CLI_CONFIG.format(strategy="default"))
+    tfae_train = [sys.executable, "-m", "tfae", "train", "-q"]
+    commands = [
+        [*tfae_train, "multi.toml", "--run-dir", "run-0"],
+        [*tfae_train, "one.toml", "--strategy", "multi-worker", "--run-dir", "run-1"],
+    ]
+    with workers(tmp_path, 1, commands) as processes:
+        wait_all(processes, tmp_path, attempt=1)
+    run = tmp_path / "run-0"
+    assert {"config.toml", "model.keras", "history.csv", "latent.png"} <= {path.name for path in run.iterdir()}
+    assert 'strategy = "multi-worker"' in (run / "config.toml").read_text()
+    assert len((run / "history.csv").read_text().splitlines()) == 2
+    assert not (tmp_path / "run-1").exists()
+
+
+# ---- TF_CONFIG and the strategy names, without starting TensorFlow's runtime ----
+
+
+def tf_config(task_type="worker", index=0, cluster=None):
+    cluster = cluster or {"worker": ["127.0.0.1:1", "127.0.0.1:2"]}
+    return {"TF_CONFIG": json.dumps({"cluster": cluster, "task": {"type": task_type, "index": index}})}
+
+
+def test_cluster_config_reads_the_task():
+    from tfae.distribute import cluster_config, is_chief
+
+    assert cluster_config({}) is None and is_chief({})
+    config = cluster_config(tf_config(index=1))
+    assert (config.task_type, config.task_index, config.num_workers) == ("worker", 1, 2)
+    assert is_chief(tf_config(index=0)) and not is_chief(tf_config(index=1))
+    with_chief = {"chief": ["127.0.0.1:3"], "worker": ["127.0.0.1:1"]}
+    assert is_chief(tf_config("chief", 0, with_chief)) and not is_chief(tf_config("worker", 0, with_chief))
+    assert cluster_config(tf_config("chief", 0, with_chief)).num_workers == 2
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("{not json", "not valid JSON"),
+        ('{"task": {"type": "worker", "index": 0}}', 'no "cluster"'),
+        ('{"cluster": {"worker": "127.0.0.1:1"}, "task": {"type": "worker", "index": 0}}', "list of"),
+        ('{"cluster": {"worker": ["127.0.0.1:1"]}}', 'no "task"'),
+        ('{"cluster": {"worker": ["127.0.0.1:1"]}, "task": {"type": "worker", "index": 1}}', "task index 1"),
+        ('{"cluster": {"worker": ["127.0.0.1:1"]}, "task": {"type": "ps", "index": 0}}', "task type 'ps'"),
+    ],
+)
+def test_bad_tf_config_is_explained(text, message):
+    from tfae.distribute import DistributeError, cluster_config
+
+    with pytest.raises(DistributeError, match=message):
+        cluster_config({"TF_CONFIG": text})
+
+
+def test_make_strategy_explains_bad_requests(monkeypatch):
+    from tfae.distribute import DistributeError, make_strategy
+
+    with pytest.raises(DistributeError, match="one of 'default', 'mirrored', 'multi-worker'"):
+        make_strategy("tpu")
+    with pytest.raises(DistributeError, match="'mirrored' strategy only"):
+        make_strategy("default", devices=["/cpu:0"])
+    monkeypatch.delenv("TF_CONFIG", raising=False)
+    with pytest.raises(DistributeError, match="TF_CONFIG environment variable, which is not set"):
+        make_strategy("multi-worker")

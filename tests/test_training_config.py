@@ -73,7 +73,7 @@ def test_missing_config_file(tmp_path):
 def test_wrong_type_names_what_is_wanted(tmp_path):
     path = write(tmp_path, "[training]\n\nepochs = -1\n")
     assert error_of(path) == f"{path} line 3: [training] epochs must be a positive integer; got -1"
-    path = write(tmp_path, '[training]\nvalidation_split = 1.5\n')
+    path = write(tmp_path, "[training]\nvalidation_split = 1.5\n")
     assert "line 2: [training] validation_split must be a number from 0 up to (not including) 1; got 1.5" in (
         error_of(path)
     )

@@ -6,6 +6,7 @@ Bad input (a config key, a name, a data file) is reported on one line, with exit
 
 import argparse
 import json
+import math
 import os
 import sys
 from pathlib import Path
@@ -75,8 +76,11 @@ def _example_folder():
 
 def example_configs():
     """The example configs that ship with tfae, as ``{name: path}``."""
-    return {entry.name[: -len(".toml")]: entry for entry in sorted(_example_folder().iterdir(), key=str)
-            if entry.name.endswith(".toml")}
+    return {
+        entry.name[: -len(".toml")]: entry
+        for entry in sorted(_example_folder().iterdir(), key=str)
+        if entry.name.endswith(".toml")
+    }
 
 
 def _config_path(config):
@@ -95,7 +99,11 @@ def _config_path(config):
 def train_command(args):
     """Trains a model from a config file (or the built-in default) into a run folder."""
     if args.resume is not None and (args.config is not None or args.epochs is not None or args.run_dir is not None):
-        raise UsageError("--resume RUN_DIR continues a run as its config.toml says; give no CONFIG, --epochs or --run-dir with it")
+        raise UsageError(
+            "--resume RUN_DIR continues a run as its config.toml says; give no CONFIG, --epochs or --run-dir with it"
+        )
+    if args.epochs is not None and args.epochs < 1:
+        raise UsageError(f"--epochs must be a positive number; got {args.epochs}")
     _quiet_tensorflow()
     from tfae.training.config import load_config
     from tfae.training.run import Run
@@ -119,13 +127,13 @@ def encode_command(args):
     """Writes the latent codes (posterior means) of every sample of DATA to a .npy file."""
     import numpy as np
 
+    output = Path(args.output)
+    if output.suffix != ".npy":
+        raise UsageError(f"-o must name a .npy file; got {output}")
     _quiet_tensorflow()
     model = _load_model(args.model)
     dataset = _load_samples(model, args.data, args.key)
     codes = model.encoder.predict(dataset.x, batch_size=args.batch_size, verbose=0)
-    output = Path(args.output)
-    if output.suffix != ".npy":
-        raise UsageError(f"-o must name a .npy file; got {output}")
     np.save(output, codes)
     print(f"tfae encode: wrote {output}: codes of shape {codes.shape} for {args.data}")
     return 0
@@ -154,7 +162,7 @@ def generate_command(args):
     else:
         from tfae.training.pictures import image_grid
 
-        columns = min(args.number, 8 if args.number <= 64 else 16)
+        columns = min(math.ceil(math.sqrt(args.number)), 16)
         image_grid(samples, output, columns=columns, title=f"{args.number} samples from the prior")
     print(f"tfae generate: wrote {output}: {args.number} samples of shape {tuple(samples.shape[1:])}")
     return 0
@@ -178,8 +186,11 @@ def similar_command(args):
     distances[index] = np.inf
     nearest = np.argsort(distances, kind="stable")[: min(args.k, count - 1)]
     labels = dataset.labels
-    print(f"The {len(nearest)} samples nearest to sample {index}" + (f" (label {labels[index]})" if labels is not None else "")
-          + f" in latent space ({codes.shape[1]} dimensions, Euclidean):")
+    print(
+        f"The {len(nearest)} samples nearest to sample {index}"
+        + (f" (label {labels[index]})" if labels is not None else "")
+        + f" in latent space ({codes.shape[1]} dimensions, Euclidean):"
+    )
     print("rank  index  distance" + ("  label" if labels is not None else ""))
     for rank, neighbour in enumerate(nearest, start=1):
         label = f"  {labels[neighbour]}" if labels is not None else ""
@@ -196,6 +207,9 @@ def _schedule_spec(text):
     from tfae.training.config import tomllib
 
     path = Path(text)
+    examples = example_configs()
+    if not path.is_file() and text in examples:
+        path = Path(str(examples[text]))
     if path.is_file():
         content = path.read_text(encoding="utf-8")
         try:
@@ -209,8 +223,10 @@ def _schedule_spec(text):
         beta = beta.get("beta") if isinstance(beta, dict) else None
         if isinstance(beta, (str, dict)):
             return beta
-        raise UsageError(f"{path} names no schedule: give a table with a name, or a training config whose "
-                         "[model.bottleneck.regularizer] has a beta schedule")
+        raise UsageError(
+            f"{path} names no schedule: give a table with a name, or a training config whose "
+            "[model.bottleneck.regularizer] has a beta schedule"
+        )
     stripped = text.strip()
     if stripped.startswith("{"):
         try:
@@ -229,7 +245,8 @@ def _schedule_spec(text):
 
 
 def schedule_command(args):
-    """Plots a beta schedule given by name, as JSON or TOML, or as a file (a training config works too)."""
+    """Plots a beta schedule given by name, as JSON or TOML, or as a file (a training config or an example's
+    name works too: its beta schedule is plotted)."""
     spec = _schedule_spec(args.spec)
     if args.length is not None and args.length < 1:
         raise UsageError(f"--length must be a positive number; got {args.length}")
@@ -256,9 +273,9 @@ def examples_command(args):
         return 0
     name = args.name[: -len(".toml")] if args.name.endswith(".toml") else args.name
     if name not in examples:
-        from tfae.training.config import _closest
+        from tfae.training.config import closest
 
-        close = _closest(name, examples)
+        close = closest(name, examples)
         hint = f"; did you mean '{close}'?" if close else f"; the examples are: {', '.join(examples)}"
         raise UsageError(f"no example named '{args.name}'{hint}")
     sys.stdout.write(examples[name].read_text(encoding="utf-8"))
@@ -331,8 +348,12 @@ def build_parser():
 
     encode = subcommands.add_parser("encode", help="write the latent codes of a data set to a .npy file")
     encode.add_argument("model", metavar="MODEL", help="a .keras file or a run folder")
-    encode.add_argument("data", metavar="DATA", help="digits, mnist, fashion_mnist, a .npy/.npz file, or a folder of images")
-    encode.add_argument("-o", "--output", default="codes.npy", metavar="FILE", help="the .npy file to write (default: codes.npy)")
+    encode.add_argument(
+        "data", metavar="DATA", help="digits, mnist, fashion_mnist, a .npy/.npz file, or a folder of images"
+    )
+    encode.add_argument(
+        "-o", "--output", default="codes.npy", metavar="FILE", help="the .npy file to write (default: codes.npy)"
+    )
     encode.add_argument("--key", default="", help="the data's array name in a .npz file")
     encode.add_argument("--batch-size", type=int, default=256, metavar="N")
     encode.set_defaults(handler=encode_command)
@@ -340,14 +361,21 @@ def build_parser():
     generate = subcommands.add_parser("generate", help="decode samples drawn from the prior")
     generate.add_argument("model", metavar="MODEL", help="a .keras file or a run folder")
     generate.add_argument("-n", "--number", type=int, default=64, metavar="N", help="how many samples (default: 64)")
-    generate.add_argument("-o", "--output", default="samples.png", metavar="FILE",
-                          help="a .png (a grid of pictures) or .npy file (default: samples.png)")
+    generate.add_argument(
+        "-o",
+        "--output",
+        default="samples.png",
+        metavar="FILE",
+        help="a .png (a grid of pictures) or .npy file (default: samples.png)",
+    )
     generate.add_argument("--seed", type=int, default=None, help="for the same samples every time")
     generate.set_defaults(handler=generate_command)
 
     similar = subcommands.add_parser("similar", help="the samples nearest to one sample in latent space")
     similar.add_argument("model", metavar="MODEL", help="a .keras file or a run folder")
-    similar.add_argument("data", metavar="DATA", help="digits, mnist, fashion_mnist, a .npy/.npz file, or a folder of images")
+    similar.add_argument(
+        "data", metavar="DATA", help="digits, mnist, fashion_mnist, a .npy/.npz file, or a folder of images"
+    )
     similar.add_argument("--index", type=int, required=True, metavar="I", help="the sample to find neighbours of")
     similar.add_argument("-k", type=int, default=10, metavar="K", help="how many neighbours (default: 10)")
     similar.add_argument("-o", "--output", metavar="FILE", help="also draw the sample and its neighbours in a .png")
@@ -358,7 +386,7 @@ def build_parser():
     schedule = subcommands.add_parser(
         "schedule",
         help="plot a beta schedule",
-        description="Plots a schedule given by name (dasr), as JSON ('{\"name\": \"dasr\", \"attack\": 10}') or "
+        description='Plots a schedule given by name (dasr), as JSON (\'{"name": "dasr", "attack": 10}\') or '
         "TOML ('{name = \"dasr\", attack = 10}'), or as a .toml/.json file; a training config plots its beta schedule.",
     )
     schedule.add_argument("spec", metavar="SPEC", help="a name, JSON or TOML text, or a file")

@@ -1,5 +1,5 @@
 """Scale-out on TensorFlow's own engine: a ``tf.distribute`` strategy from a name, the cluster in
-``TF_CONFIG``, and writing files on the chief worker only.
+``TF_CONFIG``, a backup that only the chief worker writes, and what the models need to know of replicas.
 
 tfae's models train under any ``tf.distribute`` strategy as Keras models do: build and compile the model
 inside ``strategy.scope()`` and call ``fit``. The batch size given to ``fit`` is the global batch, split
@@ -10,6 +10,7 @@ TensorFlow is imported inside the functions that need it, so ``import tfae.distr
 Keras backend; the strategies themselves need ``KERAS_BACKEND=tensorflow``.
 """
 
+import dataclasses
 import json
 import os
 
@@ -47,7 +48,8 @@ def make_strategy(name="default", devices=None):
     """
     name = "default" if name is None else name
     if name not in STRATEGIES:
-        raise DistributeError(f"`strategy` must be one of {', '.join(map(repr, STRATEGIES))}. Received: strategy={name!r}")
+        names = ", ".join(map(repr, STRATEGIES))
+        raise DistributeError(f"`strategy` must be one of {names}. Received: strategy={name!r}")
     if devices is not None and name != "mirrored":
         raise DistributeError(f"`devices` applies to the 'mirrored' strategy only. Received: strategy={name!r}")
     backend = keras.backend.backend()
@@ -66,10 +68,20 @@ def make_strategy(name="default", devices=None):
                 "not set; set it on every machine (docs/scaling.md shows how), or use 'mirrored' on one machine"
             )
         cluster_config()
-        return tf.distribute.MultiWorkerMirroredStrategy()
+        try:
+            return tf.distribute.MultiWorkerMirroredStrategy()
+        except RuntimeError as error:
+            if "program startup" not in str(error):
+                raise
+            raise DistributeError(
+                "make the 'multi-worker' strategy first, before any other TensorFlow work (building a model or "
+                "a tfae component, loading a config): TensorFlow sets up its cross-worker communication only "
+                "before it starts"
+            ) from None
     return tf.distribute.get_strategy()
 
 
+@dataclasses.dataclass(frozen=True)
 class ClusterConfig:
     """The cluster and this process's task, as ``TF_CONFIG`` gives them.
 
@@ -79,10 +91,9 @@ class ClusterConfig:
         task_index: this process's index among the tasks of its type.
     """
 
-    def __init__(self, cluster, task_type, task_index):
-        self.cluster = cluster
-        self.task_type = task_type
-        self.task_index = task_index
+    cluster: dict
+    task_type: str
+    task_index: int
 
     @property
     def is_chief(self):
@@ -95,9 +106,6 @@ class ClusterConfig:
     def num_workers(self):
         """How many processes train: the chief, if any, and the workers."""
         return sum(len(self.cluster.get(task_type, [])) for task_type in TRAINING_TASKS)
-
-    def __repr__(self):
-        return f"ClusterConfig(task={self.task_type}:{self.task_index}, cluster={self.cluster!r})"
 
 
 def cluster_config(environ=None):
@@ -139,7 +147,8 @@ def cluster_config(environ=None):
         raise bad('has no "task" with a "type" and an "index": which task this process is')
     task_type, task_index = task["type"], task["index"]
     if task_type not in TRAINING_TASKS:
-        raise bad(f"names the task type {task_type!r}; a training process is one of {', '.join(map(repr, TRAINING_TASKS))}")
+        names = ", ".join(map(repr, TRAINING_TASKS))
+        raise bad(f"names the task type {task_type!r}; a training process is one of {names}")
     if task_type not in cluster:
         raise bad(f"names the task type {task_type!r}, which its cluster does not list")
     count = len(cluster[task_type])
@@ -218,4 +227,4 @@ def multi_worker_logs(logs):
         return logs
     if strategy.num_replicas_in_sync == len(strategy.extended.worker_devices):
         return logs
-    return {name: tf.reshape(value, (1,)) if value.shape.rank == 0 else value for name, value in logs.items()}
+    return tf.nest.map_structure(lambda value: tf.reshape(value, (1,)) if value.shape.rank == 0 else value, logs)

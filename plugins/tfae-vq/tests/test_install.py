@@ -42,24 +42,36 @@ epochs = 1
 BOOT = "import site, sys; site.addsitedir(sys.argv.pop(1)); exec(sys.argv.pop(1))"
 
 
+def is_part_of(distribution, path):
+    """Whether ``path``, in a folder on the import path, is ``distribution``'s (its package, dist-info or .pth)."""
+    return distribution.replace("-", "_").lower() in path.name.replace("-", "_").lower()
+
+
 def site_without(distribution, folder):
     """A site-packages folder of links to this environment's, less ``distribution``'s files."""
-    key = distribution.replace("-", "_").lower()
     folder.mkdir()
     paths = sysconfig.get_paths()
     for site_packages in dict.fromkeys([paths["purelib"], paths["platlib"]]):
-        for entry in Path(site_packages).iterdir():
-            if key not in entry.name.replace("-", "_").lower() and not (folder / entry.name).exists():
-                (folder / entry.name).symlink_to(entry)
+        for path in Path(site_packages).iterdir():
+            if not is_part_of(distribution, path) and not (folder / path.name).exists():
+                (folder / path.name).symlink_to(path)
     return folder
 
 
 def python(site, code, *args, installed=None, cwd=None):
-    """Runs ``code`` in a fresh interpreter with ``site`` as site-packages and ``installed`` first on the path."""
+    """Runs ``code`` in a fresh interpreter with ``site`` as site-packages and ``installed`` first on the path.
+
+    PYTHONPATH's folders are kept, but for those holding tfae-vq.
+    """
     env = {key: value for key, value in os.environ.items() if not key.startswith("TFAE_")}
     env["TF_CPP_MIN_LOG_LEVEL"] = "3"
-    if installed is not None:
-        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(installed), os.environ.get("PYTHONPATH")]))
+    folders = [Path(folder) for folder in os.environ.get("PYTHONPATH", "").split(os.pathsep) if folder]
+    kept = [
+        folder
+        for folder in folders
+        if not folder.is_dir() or not any(is_part_of(DISTRIBUTION, path) for path in folder.iterdir())
+    ]
+    env["PYTHONPATH"] = os.pathsep.join(map(str, ([installed] if installed is not None else []) + kept))
     command = [sys.executable, "-S", "-c", BOOT, str(site), textwrap.dedent(code), *args]
     return subprocess.run(command, env=env, cwd=cwd, capture_output=True, text=True, timeout=500)
 

@@ -106,7 +106,7 @@ SCHEMA = {
 }
 
 
-def _closest(word, candidates):
+def closest(word, candidates):
     close = difflib.get_close_matches(str(word), list(candidates), n=1, cutoff=0.6)
     return close[0] if close else None
 
@@ -185,7 +185,7 @@ class Config:
 
     def _unknown_key(self, path, key, known):
         message = f"unknown key '{key}' in {_table_name(path)}"
-        close = _closest(key, known)
+        close = closest(key, known)
         if close:
             message += f"; did you mean '{close}'?"
         else:
@@ -195,7 +195,7 @@ class Config:
     def _check(self, values):
         for section, content in values.items():
             if section not in SCHEMA:
-                close = _closest(section, SCHEMA)
+                close = closest(section, SCHEMA)
                 hint = f"; did you mean [{close}]?" if close else f"; the sections are: {', '.join(SCHEMA)}"
                 raise self.error((section,), f"unknown section [{section}]{hint}")
             if not isinstance(content, Mapping):
@@ -311,7 +311,9 @@ class Config:
             try:
                 keras.losses.get(name)
             except ValueError:
-                raise self.error(("training", "loss"), f"{tfae_error} Keras has no loss named {name!r} either.") from None
+                raise self.error(
+                    ("training", "loss"), f"{tfae_error} Keras has no loss named {name!r} either."
+                ) from None
 
     def _check_optimizer(self, name):
         import keras
@@ -324,7 +326,7 @@ class Config:
                 for attribute in dir(keras.optimizers)
                 if attribute[:1].isupper() and attribute not in ("Optimizer", "LossScaleOptimizer", "OptimizerMap")
             )
-            close = _closest(name.lower(), known)
+            close = closest(name.lower(), known)
             hint = f"did you mean '{close}'?" if close else f"Keras' optimizers are: {', '.join(known)}"
             raise self.error(("training", "optimizer"), f"unknown optimizer '{name}'; {hint}") from None
 

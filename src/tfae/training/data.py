@@ -114,9 +114,7 @@ def _load_numpy(path, key, labels_key):
             elif len(arrays) == 1:
                 data_key = arrays[0]
             else:
-                raise DataError(
-                    f"{path} holds several arrays ({', '.join(arrays)}); name the data with [data] key"
-                )
+                raise DataError(f"{path} holds several arrays ({', '.join(arrays)}); name the data with [data] key")
         label_key = _pick(arrays, labels_key, path, "[data] labels")
         if label_key is None:
             label_key = next((name for name in ("y", "y_train", "labels", "target") if name in arrays), None)

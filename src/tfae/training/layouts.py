@@ -66,7 +66,7 @@ class LayoutAutoencoder(Autoencoder):
             return shape
         raise ValueError(
             "The conv layout needs images, of shape (height, width) or (height, width, channels); "
-            f"the data's samples have shape {shape}. Use layout = \"dense\" for other data."
+            f'the data\'s samples have shape {shape}. Use layout = "dense" for other data.'
         )
 
     def _spatial_sizes(self):
@@ -89,9 +89,7 @@ class LayoutAutoencoder(Autoencoder):
         if len(x.shape) == 3:
             x = keras.layers.Reshape(image_shape)(x)
         for filters in self.hidden:
-            x = keras.layers.Conv2D(
-                filters, self.kernel_size, strides=2, padding="same", activation=self.activation
-            )(x)
+            x = keras.layers.Conv2D(filters, self.kernel_size, strides=2, padding="same", activation=self.activation)(x)
         return self.bottleneck(x)
 
     def make_decoder(self, decoder_input):

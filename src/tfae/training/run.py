@@ -179,7 +179,8 @@ class Run:
                 f"run folder {self.folder}"
             )
         run_callbacks = [
-            keras.callbacks.BackupAndRestore(str(self.folder / BACKUP_FOLDER)),
+            # Kept until the model and pictures are written, so a run killed after its last epoch resumes too.
+            keras.callbacks.BackupAndRestore(str(self.folder / BACKUP_FOLDER), delete_checkpoint=False),
             keras.callbacks.CSVLogger(str(self.folder / HISTORY_FILE), append=self.resuming),
             keras.callbacks.TerminateOnNaN(),
         ]
@@ -205,9 +206,11 @@ class Run:
         everything = np.concatenate([x_train, x_val])
         all_labels = None if dataset.labels is None else np.concatenate([labels_train, labels_val])
         self.draw(model, shown, everything, all_labels, history, dataset.class_names, len(x_train), len(x_val) > 0)
+        shutil.rmtree(self.folder / BACKUP_FOLDER, ignore_errors=True)
         if verbose:
             written = sorted(path.name for path in self.folder.iterdir())
             print(f"tfae: wrote {self.folder}: {', '.join(written)}")
+            print(f"tfae: next, look at the pictures, or try: tfae similar {self.folder} {dataset.source} --index 0")
         return model
 
     def draw(self, model, shown, everything, labels, history, class_names=None, train_size=1, held_out=True):
@@ -248,7 +251,9 @@ def _in_batches(function, x, batch_size=1024):
     this is quicker than ``predict``, which compiles a function for each model it is called on."""
     from keras import ops
 
-    return np.concatenate([ops.convert_to_numpy(function(x[start : start + batch_size])) for start in range(0, len(x), batch_size)])
+    return np.concatenate(
+        [ops.convert_to_numpy(function(x[start : start + batch_size])) for start in range(0, len(x), batch_size)]
+    )
 
 
 def read_history(path):
@@ -262,4 +267,3 @@ def read_history(path):
         rows = list(csv.DictReader(file))
     columns = rows[0].keys() if rows else []
     return {column: [float(row[column]) for row in rows if row[column] != ""] for column in columns}
-

@@ -208,6 +208,7 @@ class VectorQuantizedBottleneck(BaseBottleneck):
         self.ema_codebook_sum.assign(decay * self.ema_codebook_sum + (1.0 - decay) * sums)
 
     def update_metrics(self):
+        """Adds the last batch's perplexity to the ``perplexity`` metric; the model calls it in every step."""
         self.perplexity_tracker.update_state(self.batch_perplexity)
 
     def sample_prior(self, n, seed=None):

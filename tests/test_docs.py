@@ -1,0 +1,210 @@
+"""Every code block in docs/ runs, so that the documentation cannot drift from the code.
+
+The rules a page under docs/ follows:
+
+- Every fenced block names its language. ```python blocks run; console sessions, config files and output
+  use ```console, ```toml, ```text (and so on) and do not.
+- A page's ```python blocks run in order as one script, in a fresh Python process whose working folder is
+  an empty temporary folder. Every ``epochs=<number>`` is rewritten to ``epochs=1`` (and nothing else is
+  changed), so that the whole site runs in a minute or two: what a page asserts must hold after one epoch.
+- A block with a title (```python title="src/pkg/module.py"```) is a file, not a step: it is written at
+  that path in the working folder before the page runs. When a page's files include a ``pyproject.toml``
+  declaring ``[project.entry-points.tfae]``, its package is installed there as pip leaves it (a
+  ``dist-info`` beside the package, on PYTHONPATH), so the page can use the plugin by name.
+- A picture the page shows from ``images/`` is one its code writes into the working folder under the same
+  name. ``python docs/make_images.py`` runs the pages with their real epoch counts and copies those
+  pictures into docs/images/.
+"""
+
+import dataclasses
+import os
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10
+    import tomli as tomllib
+
+ROOT = Path(__file__).resolve().parents[1]
+DOCS = ROOT / "docs"
+PAGE_TIMEOUT_S = 600
+
+FENCE = re.compile(r"^(?P<indent>[ \t]*)(?P<fence>`{3,}|~{3,})(?P<info>.*)$")
+TITLE = re.compile(r"""\btitle=(?:"([^"]*)"|'([^']*)')""")
+EPOCHS = re.compile(r"\bepochs=\d+\b")
+SHOWN_IMAGE = re.compile(r"\]\((?:\.\./)*images/([\w.-]+\.png)\)")
+
+
+@dataclasses.dataclass
+class Block:
+    """One fenced code block: its language (``""`` when the fence names none), title, text and line."""
+
+    language: str
+    title: str
+    code: str
+    line: int
+
+
+def code_blocks(markdown):
+    """The fenced code blocks of a markdown text, in order; a block nested in a longer fence is not one."""
+    blocks = []
+    lines = markdown.splitlines()
+    index = 0
+    while index < len(lines):
+        opening = FENCE.match(lines[index])
+        if not opening:
+            index += 1
+            continue
+        indent, fence, info = opening.group("indent", "fence", "info")
+        closing = re.compile(rf"^[ \t]*{re.escape(fence[0])}{{{len(fence)},}}[ \t]*$")
+        body, start = [], index + 1
+        index += 1
+        while index < len(lines) and not closing.match(lines[index]):
+            line = lines[index]
+            body.append(line[len(indent) :] if line.startswith(indent) else line.lstrip())
+            index += 1
+        if index == len(lines):
+            raise ValueError(f"line {start}: the code block opened here is never closed")
+        index += 1
+        words = info.strip().split()
+        language = words[0].strip("{}.").lower() if words else ""
+        title = TITLE.search(info)
+        blocks.append(Block(language, (title.group(1) or title.group(2)) if title else "", "\n".join(body) + "\n", start))
+    return blocks
+
+
+def pages():
+    return sorted(DOCS.rglob("*.md"))
+
+
+def page_id(page):
+    return page.relative_to(DOCS).as_posix()
+
+
+def page_script(page, epochs=None):
+    """The page's untitled ```python blocks as one script, with ``epochs=<n>`` set to ``epochs`` if given."""
+    steps = [block.code for block in code_blocks(page.read_text()) if block.language == "python" and not block.title]
+    script = "\n".join(steps)
+    return script if epochs is None else EPOCHS.sub(f"epochs={epochs}", script)
+
+
+def page_files(page):
+    """The page's titled blocks, ``{path: text}``: the files it shows in full."""
+    return {block.title: block.code for block in code_blocks(page.read_text()) if block.title}
+
+
+def shown_images(page):
+    """The names of the pictures under images/ that the page shows."""
+    return set(SHOWN_IMAGE.findall(page.read_text()))
+
+
+def install_page_package(folder, files):
+    """Writes the page's files into ``folder``; a plugin package among them is installed there.
+
+    Returns:
+        The folders to put on PYTHONPATH.
+    """
+    for path, text in files.items():
+        target = folder / path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(text)
+    if "pyproject.toml" not in files:
+        return []
+    project = tomllib.loads(files["pyproject.toml"]).get("project", {})
+    entry_points = project.get("entry-points", {}).get("tfae")
+    if not entry_points:
+        return []
+    package_root = folder / "src" if (folder / "src").is_dir() else folder
+    name, version = project["name"], project.get("version", "0")
+    dist_info = package_root / f"{name.replace('-', '_')}-{version}.dist-info"
+    dist_info.mkdir(parents=True, exist_ok=True)
+    (dist_info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n")
+    lines = "".join(f"{entry_point} = {module}\n" for entry_point, module in entry_points.items())
+    (dist_info / "entry_points.txt").write_text(f"[tfae]\n{lines}")
+    return [package_root]
+
+
+def run_page(page, folder, epochs=None, timeout=PAGE_TIMEOUT_S):
+    """Runs the page's code in ``folder`` (a fresh process) and returns the finished ``subprocess`` result."""
+    paths = install_page_package(folder, page_files(page))
+    env = {key: value for key, value in os.environ.items() if not key.startswith("TFAE_")}
+    env.update(TF_CPP_MIN_LOG_LEVEL="3", MPLBACKEND="Agg")
+    env["PYTHONPATH"] = os.pathsep.join([*map(str, paths), *filter(None, [os.environ.get("PYTHONPATH")])])
+    script = folder / f"page_{page.stem}.py"
+    script.write_text(page_script(page, epochs))
+    return subprocess.run(
+        [sys.executable, script.name], cwd=folder, env=env, capture_output=True, text=True, timeout=timeout
+    )
+
+
+def test_the_docs_have_pages_with_code():
+    runnable = [page for page in pages() if page_script(page).strip()]
+    assert len(runnable) >= 7, [page_id(page) for page in runnable]
+
+
+@pytest.mark.parametrize("page", pages(), ids=page_id)
+def test_every_code_block_names_its_language(page):
+    unnamed = [block.line for block in code_blocks(page.read_text()) if not block.language]
+    assert not unnamed, (
+        f"{page_id(page)}: the code blocks opened on lines {unnamed} name no language. Name it, so that a reader "
+        "(and this test) can tell code that runs (```python) from console sessions, config files and output "
+        "(```console, ```toml, ```text)."
+    )
+
+
+@pytest.mark.parametrize("page", pages(), ids=page_id)
+def test_every_picture_shown_is_in_docs_images(page):
+    missing = sorted(name for name in shown_images(page) if not (DOCS / "images" / name).is_file())
+    assert not missing, f"{page_id(page)} shows pictures that docs/images/ lacks: {missing}. Run docs/make_images.py."
+
+
+@pytest.mark.parametrize("page", [page for page in pages() if page_script(page).strip()], ids=page_id)
+def test_page_code_runs(page, tmp_path):
+    started = time.monotonic()
+    result = run_page(page, tmp_path, epochs=1)
+    output = f"{result.stdout[-3000:]}\n{result.stderr[-6000:]}"
+    assert result.returncode == 0, f"{page_id(page)}: its code failed (exit {result.returncode}):\n{output}"
+    unwritten = sorted(name for name in shown_images(page) if not (tmp_path / name).is_file())
+    assert not unwritten, f"{page_id(page)} shows pictures its code does not write: {unwritten}"
+    print(f"{page_id(page)}: {time.monotonic() - started:.1f} s")
+
+
+def test_code_blocks_are_found_as_a_reader_sees_them():
+    markdown = "\n".join(
+        [
+            "```python",
+            "model.fit(x, epochs=30)",
+            "```",
+            "````markdown",
+            "```python",
+            "not a block of this page",
+            "```",
+            "````",
+            "1. A step:",
+            "",
+            '    ```python title="src/pkg/module.py"',
+            "    def f():",
+            "        return 1",
+            "    ```",
+            "```",
+            "no language",
+            "```",
+        ]
+    )
+    blocks = code_blocks(markdown)
+    assert [(block.language, block.title, block.line) for block in blocks] == [
+        ("python", "", 1),
+        ("markdown", "", 4),
+        ("python", "src/pkg/module.py", 11),
+        ("", "", 15),
+    ]
+    assert blocks[2].code == "def f():\n    return 1\n"
+    assert EPOCHS.sub("epochs=1", "fit(x, epochs=30, initial_epoch=2); fit(epochs=scheduler.duration)") == (
+        "fit(x, epochs=1, initial_epoch=2); fit(epochs=scheduler.duration)"
+    )
