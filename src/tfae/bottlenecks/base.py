@@ -118,6 +118,15 @@ class BaseBottleneck(keras.layers.Layer):
         if self.regularizer is not None:
             self.add_loss(self.regularizer(*parameters, training=bool(training)))
 
+    def update_metrics(self):
+        """Updates the layer's metrics from what its last ``call`` recorded; the model calls it in every step.
+
+        A bottleneck's metric (such as a codebook's perplexity) is a ``keras.metrics.Metric`` attribute of the
+        layer, which the model logs under the metric's name. Its state changes here, not in ``call``: on the
+        JAX backend a layer's ``call`` cannot change a metric's variables. So ``call`` assigns the batch's value
+        to a non-trainable variable, and this method passes it to the metric. The default has no metric.
+        """
+
     def compute_output_shape(self, input_shape):
         return (input_shape[0], self.latent_dim)
 

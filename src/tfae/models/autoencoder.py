@@ -263,6 +263,7 @@ class Autoencoder(keras.Model):
         if self.beta_tracker is not None:
             beta = self.bottleneck.regularizer.current_beta(training=False)
             self.beta_tracker.update_state(beta, sample_weight=batch_size)
+        self.bottleneck.update_metrics()
         # Under tf.distribute each replica sees part of the global batch and the gradients are summed, so
         # each replica returns its share; Keras multiplies it back for the logged `loss`.
         return (reconstruction + regularization) / replicas
