@@ -320,6 +320,4 @@ def test_deep_model_trains_and_evaluates_like_one_device(report):
 
 
 if __name__ == "__main__":
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
     main()

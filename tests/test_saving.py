@@ -165,8 +165,15 @@ def test_a_custom_subclass_that_cannot_be_imported_loads_as_an_autoencoder(tmp_p
 
         @keras.saving.register_keras_serializable(package="notebook")
         class ConvolutionalVAE(Autoencoder):
+            def __init__(self, filters=8, **kwargs):
+                super().__init__(**kwargs)
+                self.filters = filters
+
+            def get_config(self):
+                return {**super().get_config(), "filters": self.filters}
+
             def make_encoder(self, x):
-                x = keras.layers.Conv2D(8, 3, strides=2, padding="same", activation="relu")(x)
+                x = keras.layers.Conv2D(self.filters, 3, strides=2, padding="same", activation="relu")(x)
                 return self.bottleneck(keras.layers.Flatten()(x))
 
             def make_decoder(self, z):

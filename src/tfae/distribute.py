@@ -157,10 +157,29 @@ def cluster_config(environ=None):
     return ClusterConfig(cluster, task_type, task_index)
 
 
-def is_chief(environ=None):
-    """Whether this process is the chief, which writes the run's files: true without ``TF_CONFIG``."""
+def is_chief(strategy=None, environ=None):
+    """Whether this process is the one that writes files: the chief of a multi-worker job, or a lone process.
+
+    Args:
+        strategy: the strategy the process trains under: ``False`` only on the workers of a multi-worker
+            strategy other than the chief (``strategy.extended.should_checkpoint``). Without one, the answer
+            comes from ``TF_CONFIG`` (``environ``, default ``os.environ``), and is ``True`` when it is not set.
+    """
+    if strategy is not None:
+        return bool(strategy.extended.should_checkpoint)
     config = cluster_config(environ)
     return config is None or config.is_chief
+
+
+def is_multi_worker(strategy):
+    """Whether ``strategy`` trains across several processes (workers), each holding only some replicas."""
+    if keras.backend.backend() != "tensorflow":
+        return False
+    import tensorflow as tf
+
+    if not isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
+        return False
+    return strategy.num_replicas_in_sync > len(strategy.extended.worker_devices)
 
 
 class BackupAndRestore(keras.callbacks.BackupAndRestore):
@@ -179,7 +198,12 @@ class BackupAndRestore(keras.callbacks.BackupAndRestore):
 
     def __init__(self, backup_dir, **kwargs):
         super().__init__(backup_dir, **kwargs)
-        self.chief = is_chief()
+        self.chief = True
+
+    def on_train_begin(self, logs=None):
+        strategy = getattr(self.model, "distribute_strategy", None)  # only TensorFlow's models have one
+        self.chief = strategy is None or is_chief(strategy)
+        super().on_train_begin(logs)
 
     def on_epoch_end(self, epoch, logs=None):
         if self.chief:
@@ -222,9 +246,6 @@ def multi_worker_logs(logs):
         return logs
     import tensorflow as tf
 
-    strategy = tf.distribute.get_strategy()
-    if not isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
-        return logs
-    if strategy.num_replicas_in_sync == len(strategy.extended.worker_devices):
+    if not is_multi_worker(tf.distribute.get_strategy()):
         return logs
     return tf.nest.map_structure(lambda value: tf.reshape(value, (1,)) if value.shape.rank == 0 else value, logs)

@@ -16,6 +16,19 @@ def _saved_model_config(filepath):
         return {}
 
 
+class _UnimportableSubclass:
+    """Stands in for an Autoencoder subclass that this process cannot import.
+
+    Its saved config holds the built encoder and decoder graphs, which are all an Autoencoder needs; the
+    subclass's own constructor arguments are left out.
+    """
+
+    @staticmethod
+    def from_config(config):
+        kept = ("name", "trainable", "likelihood", "encoder", "decoder_network")
+        return Autoencoder.from_config({key: value for key, value in config.items() if key in kept})
+
+
 def load_model(filepath, custom_objects=None, compile=True):
     """Loads a ``.keras`` file saved from a tfae model.
 
@@ -39,6 +52,6 @@ def load_model(filepath, custom_objects=None, compile=True):
     known = names & set(objects) or any(keras.saving.get_registered_object(name) for name in names)
     if is_autoencoder and not known:
         for name in names:
-            objects[name] = Autoencoder
+            objects[name] = _UnimportableSubclass
     objects.update(custom_objects or {})
     return keras.saving.load_model(filepath, custom_objects=objects, compile=compile, safe_mode=True)
