@@ -149,7 +149,7 @@ def test_tensorboard_logs_when_asked(tmp_path, capsys):
 
 
 def test_ctrl_c_says_how_to_resume(tmp_path, capsys, monkeypatch):
-    def interrupted(self, verbose=1, callbacks=()):
+    def interrupted(self, verbose=1, callbacks=(), strategy=None):
         raise KeyboardInterrupt
 
     monkeypatch.setattr(Run, "train", interrupted)

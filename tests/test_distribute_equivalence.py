@@ -117,8 +117,10 @@ def _compare(values, reference):
 
 
 def _compare_gradients(gradients, reference, model):
-    return {variable.path: relative_error(gradient, expected)
-            for variable, gradient, expected in zip(model.trainable_variables, gradients, reference)}
+    return {
+        variable.path: relative_error(gradient, expected)
+        for variable, gradient, expected in zip(model.trainable_variables, gradients, reference)
+    }
 
 
 def _check_components(strategy, x):
@@ -148,8 +150,9 @@ def _check_components(strategy, x):
 
 
 def _fit(model, data, epochs=2):
-    history = model.fit(data, batch_size=None if not isinstance(data, np.ndarray) else GLOBAL_BATCH,
-                        epochs=epochs, shuffle=False, verbose=0)
+    """Fits NumPy arrays in global batches, or a batched tf.data.Dataset, in order; returns the history."""
+    batch_size = GLOBAL_BATCH if isinstance(data, np.ndarray) else None
+    history = model.fit(data, batch_size=batch_size, epochs=epochs, shuffle=False, verbose=0)
     return {key: [float(value) for value in values] for key, values in history.history.items()}
 
 
@@ -277,6 +280,7 @@ def test_loss_and_logged_parts_match_one_device(report):
 def test_gradients_match_one_device(report):
     """Gradients at inference for every combination, and while training for the deterministic bottleneck."""
     records = [record for record in report["components"] if not record["training"] or not record["variational"]]
+
     def label(record):
         return f"{record['combination']} (training={record['training']})"
 

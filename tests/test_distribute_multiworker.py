@@ -14,7 +14,6 @@ import socket
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import keras
 import numpy as np
@@ -100,7 +99,7 @@ with strategy.scope():
 callbacks = [BackupAndRestore(str(folder / "backup")), Recorder()]
 history = model.fit(data, batch_size=batch_size, epochs=epochs, callbacks=callbacks, verbose=0)
 np.savez(folder / f"weights-{index}.npz", *model.get_weights())
-if is_chief():
+if is_chief(strategy):
     run = folder / f"run-{index}"
     run.mkdir()
     model.save(run / "model.keras")
@@ -290,13 +289,23 @@ def tf_config(task_type="worker", index=0, cluster=None):
 def test_cluster_config_reads_the_task():
     from tfae.distribute import cluster_config, is_chief
 
-    assert cluster_config({}) is None and is_chief({})
+    assert cluster_config({}) is None and is_chief(environ={})
     config = cluster_config(tf_config(index=1))
     assert (config.task_type, config.task_index, config.num_workers) == ("worker", 1, 2)
-    assert is_chief(tf_config(index=0)) and not is_chief(tf_config(index=1))
+    assert is_chief(environ=tf_config(index=0)) and not is_chief(environ=tf_config(index=1))
     with_chief = {"chief": ["127.0.0.1:3"], "worker": ["127.0.0.1:1"]}
-    assert is_chief(tf_config("chief", 0, with_chief)) and not is_chief(tf_config("worker", 0, with_chief))
+    assert is_chief(environ=tf_config("chief", 0, with_chief))
+    assert not is_chief(environ=tf_config("worker", 0, with_chief))
     assert cluster_config(tf_config("chief", 0, with_chief)).num_workers == 2
+
+
+def test_one_process_is_its_own_chief():
+    import tensorflow as tf
+
+    from tfae.distribute import is_chief, is_multi_worker
+
+    strategy = tf.distribute.get_strategy()
+    assert is_chief(strategy, environ=tf_config(index=1)) and not is_multi_worker(strategy)
 
 
 @pytest.mark.parametrize(

@@ -11,11 +11,15 @@ The rules a page under docs/ follows:
   that path in the working folder before the page runs. When a page's files include a ``pyproject.toml``
   declaring ``[project.entry-points.tfae]``, its package is installed there as pip leaves it (a
   ``dist-info`` beside the package, on PYTHONPATH), so the page can use the plugin by name.
+- Pages whose code only imports (the API reference's import lines) run together in one process, which
+  saves a TensorFlow start-up per page and checks the same thing: that each name imports from where the
+  page says.
 - A picture the page shows from ``images/`` is one its code writes into the working folder under the same
   name. ``python docs/make_images.py`` runs the pages with their real epoch counts and copies those
   pictures into docs/images/.
 """
 
+import ast
 import dataclasses
 import os
 import re
@@ -94,6 +98,15 @@ def page_script(page, epochs=None):
     return script if epochs is None else EPOCHS.sub(f"epochs={epochs}", script)
 
 
+def imports_only(script):
+    """Whether every statement of ``script`` is an import."""
+    return all(isinstance(node, (ast.Import, ast.ImportFrom)) for node in ast.parse(script).body)
+
+
+def runnable_pages():
+    return [page for page in pages() if page_script(page).strip()]
+
+
 def page_files(page):
     """The page's titled blocks, ``{path: text}``: the files it shows in full."""
     return {block.title: block.code for block in code_blocks(page.read_text()) if block.title}
@@ -130,22 +143,27 @@ def install_page_package(folder, files):
     return [package_root]
 
 
-def run_page(page, folder, epochs=None, timeout=PAGE_TIMEOUT_S):
-    """Runs the page's code in ``folder`` (a fresh process) and returns the finished ``subprocess`` result."""
-    paths = install_page_package(folder, page_files(page))
+def run_script(script, folder, paths=(), timeout=PAGE_TIMEOUT_S):
+    """Runs ``script`` in ``folder`` in a fresh process, ``paths`` on PYTHONPATH; returns the finished process."""
     env = {key: value for key, value in os.environ.items() if not key.startswith("TFAE_")}
     env.update(TF_CPP_MIN_LOG_LEVEL="3", MPLBACKEND="Agg")
     env["PYTHONPATH"] = os.pathsep.join([*map(str, paths), *filter(None, [os.environ.get("PYTHONPATH")])])
-    script = folder / f"page_{page.stem}.py"
-    script.write_text(page_script(page, epochs))
+    path = folder / "page_code.py"
+    path.write_text(script)
     return subprocess.run(
-        [sys.executable, script.name], cwd=folder, env=env, capture_output=True, text=True, timeout=timeout
+        [sys.executable, path.name], cwd=folder, env=env, capture_output=True, text=True, timeout=timeout
     )
 
 
+def run_page(page, folder, epochs=None, timeout=PAGE_TIMEOUT_S):
+    """Runs the page's code in ``folder`` (a fresh process) and returns the finished ``subprocess`` result."""
+    paths = install_page_package(folder, page_files(page))
+    return run_script(page_script(page, epochs), folder, paths, timeout)
+
+
 def test_the_docs_have_pages_with_code():
-    runnable = [page for page in pages() if page_script(page).strip()]
-    assert len(runnable) >= 7, [page_id(page) for page in runnable]
+    with_code = [page_id(page) for page in runnable_pages() if not imports_only(page_script(page))]
+    assert len(with_code) >= 7, with_code
 
 
 @pytest.mark.parametrize("page", pages(), ids=page_id)
@@ -164,7 +182,18 @@ def test_every_picture_shown_is_in_docs_images(page):
     assert not missing, f"{page_id(page)} shows pictures that docs/images/ lacks: {missing}. Run docs/make_images.py."
 
 
-@pytest.mark.parametrize("page", [page for page in pages() if page_script(page).strip()], ids=page_id)
+def test_import_only_pages_import(tmp_path):
+    chosen = [page for page in runnable_pages() if imports_only(page_script(page)) and not page_files(page)]
+    script = "\n".join(f"# {page_id(page)}\n{page_script(page)}" for page in chosen)
+    result = run_script(script, tmp_path)
+    assert result.returncode == 0, f"the import lines of {[page_id(page) for page in chosen]} fail:\n{result.stderr[-6000:]}"
+
+
+@pytest.mark.parametrize(
+    "page",
+    [page for page in runnable_pages() if page_files(page) or not imports_only(page_script(page))],
+    ids=page_id,
+)
 def test_page_code_runs(page, tmp_path):
     started = time.monotonic()
     result = run_page(page, tmp_path, epochs=1)

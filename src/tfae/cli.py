@@ -13,6 +13,8 @@ from pathlib import Path
 
 from tfae.errors import TfaeError
 
+# The names tfae.distribute.make_strategy takes; written out so that the parser needs no Keras.
+STRATEGIES = ("default", "mirrored", "multi-worker")
 EXIT_BAD_INPUT = 2
 EXIT_FAILED = 1
 EXIT_INTERRUPTED = 130
@@ -96,6 +98,19 @@ def _config_path(config):
     )
 
 
+def _configured_strategy(path):
+    """``[training] strategy`` in the config file at ``path``, or ``None``: a first look, before it is checked."""
+    from tfae.training.config import tomllib
+
+    if path is None:
+        return None
+    try:
+        strategy = tomllib.loads(Path(str(path)).read_text(encoding="utf-8")).get("training", {}).get("strategy")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return strategy if isinstance(strategy, str) else None
+
+
 def train_command(args):
     """Trains a model from a config file (or the built-in default) into a run folder."""
     if args.resume is not None and (args.config is not None or args.epochs is not None or args.run_dir is not None):
@@ -105,18 +120,30 @@ def train_command(args):
     if args.epochs is not None and args.epochs < 1:
         raise UsageError(f"--epochs must be a positive number; got {args.epochs}")
     _quiet_tensorflow()
+    from tfae.distribute import make_strategy
+
+    # TensorFlow wants a multi-worker strategy made before any other TensorFlow work (checking the config
+    # builds its components), so the strategy's name is read from the file first.
+    source = Path(args.resume) / "config.toml" if args.resume is not None else _config_path(args.config)
+    name = args.strategy or _configured_strategy(source)
+    strategy = make_strategy(name) if name in ("mirrored", "multi-worker") else None
+
     from tfae.training.config import load_config
     from tfae.training.run import Run
 
     if args.resume is not None:
         run = Run.open(args.resume)
+        if args.strategy is not None:
+            run.config.values["training"]["strategy"] = args.strategy
     else:
         config = load_config(_config_path(args.config))
         if args.epochs is not None:
             config.values["training"]["epochs"] = args.epochs
+        if args.strategy is not None:
+            config.values["training"]["strategy"] = args.strategy
         run = Run.create(config, args.run_dir, overwrite=args.overwrite)
     try:
-        run.train(verbose=0 if args.quiet else 1)
+        run.train(verbose=0 if args.quiet else 1, strategy=strategy)
     except KeyboardInterrupt:
         print(f"\ntfae train: interrupted; continue with: tfae train --resume {run.folder}", file=sys.stderr)
         return EXIT_INTERRUPTED
@@ -343,6 +370,12 @@ def build_parser():
     train.add_argument("--overwrite", action="store_true", help="replace the run folder if it exists")
     train.add_argument("--epochs", type=int, metavar="N", help="train N epochs, whatever the config says")
     train.add_argument("--resume", metavar="RUN_DIR", help="continue an interrupted run from its last finished epoch")
+    train.add_argument(
+        "--strategy",
+        choices=STRATEGIES,
+        help="where to train: default (one device), mirrored (every GPU of this machine), multi-worker (the "
+        "machines TF_CONFIG lists; run the same command on each); overrides [training] strategy",
+    )
     train.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     train.set_defaults(handler=train_command)
 

@@ -6,6 +6,7 @@ import keras
 from keras import ops
 
 from tfae.bottlenecks.base import BaseBottleneck
+from tfae.distribute import replica_position
 
 
 class VariationalBottleneck(BaseBottleneck):
@@ -17,7 +18,8 @@ class VariationalBottleneck(BaseBottleneck):
     parameters are computed, and given to the regularizer, in float32 under a mixed-precision policy; the code
     is returned in the layer's compute dtype.
 
-    Subclasses set ``parameters`` and implement ``split``, ``sample``, ``mean`` and ``sample_prior``.
+    Subclasses set ``parameters`` and implement ``split``, ``sample``, ``mean`` and ``sample_prior``; ``sample``
+    draws its noise through ``noise``, so that it is right under tf.distribute.
 
     Args:
         latent_dim: positive int, the size of the latent code.
@@ -42,7 +44,7 @@ class VariationalBottleneck(BaseBottleneck):
         parameters = 2  # the lower end and the log-width of each code's interval
 
         def sample(self, low, log_width):
-            noise = keras.random.uniform(ops.shape(low), seed=self.seed_generator)
+            noise = self.noise(lambda shape: keras.random.uniform(shape, seed=self.seed_generator), ops.shape(low))
             return low + ops.exp(log_width) * noise
 
         def mean(self, low, log_width):
@@ -87,8 +89,22 @@ class VariationalBottleneck(BaseBottleneck):
         return tuple(ops.split(raw, self.parameters, axis=-1))
 
     def sample(self, *parameters):
-        """Draws one reparameterised code per sample."""
+        """Draws one reparameterised code per sample, with noise from ``noise``."""
         raise NotImplementedError
+
+    def noise(self, draw, shape):
+        """Returns ``draw(shape)``, noise for a batch of ``shape``, drawn so that replicas differ.
+
+        ``draw`` is a ``keras.random`` call seeded by ``self.seed_generator``. Under tf.distribute every
+        replica's seed generator holds the same state, so each replica draws the noise of the global batch and
+        keeps its own rows: replicas get different noise, the noise the global batch gets on one device.
+        """
+        replica, replicas = replica_position()
+        if replicas == 1:
+            return draw(shape)
+        rows = shape[0]
+        everything = draw((rows * replicas, *shape[1:]))
+        return ops.slice(everything, (replica * rows, *[0] * (len(shape) - 1)), shape)
 
     def mean(self, *parameters):
         """Returns the distribution's mean, the code used at inference."""

@@ -57,7 +57,10 @@ class BernoulliBottleneck(VariationalBottleneck):
         return (raw,)
 
     def sample(self, logits):
-        uniform = keras.random.uniform(ops.shape(logits), minval=1e-6, maxval=1.0 - 1e-6, seed=self.seed_generator)
+        uniform = self.noise(
+            lambda shape: keras.random.uniform(shape, minval=1e-6, maxval=1.0 - 1e-6, seed=self.seed_generator),
+            ops.shape(logits),
+        )
         logistic_noise = ops.log(uniform) - ops.log1p(-uniform)
         relaxed = ops.sigmoid((logits + logistic_noise) / self.temperature)
         if not self.straight_through:

@@ -40,7 +40,9 @@ class GaussianBottleneck(VariationalBottleneck):
     parameters = 2
 
     def sample(self, mean, log_variance):
-        noise = keras.random.normal(ops.shape(mean), seed=self.seed_generator, dtype="float32")
+        noise = self.noise(
+            lambda shape: keras.random.normal(shape, seed=self.seed_generator, dtype="float32"), ops.shape(mean)
+        )
         return mean + ops.exp(0.5 * log_variance) * noise
 
     def mean(self, mean, log_variance):

@@ -7,6 +7,7 @@ import keras
 from keras import ops
 
 from tfae.bottlenecks.base import BaseBottleneck
+from tfae.distribute import multi_worker_logs
 from tfae.losses.base import BaseLikelihood
 from tfae.plugins import get_registry, resolve
 
@@ -267,6 +268,13 @@ class Autoencoder(keras.Model):
         # Under tf.distribute each replica sees part of the global batch and the gradients are summed, so
         # each replica returns its share; Keras multiplies it back for the logged `loss`.
         return (reconstruction + regularization) / replicas
+
+    # Keras cannot average scalar logs across several workers (tensorflow/tensorflow#72388); see multi_worker_logs.
+    def train_step(self, *args, **kwargs):
+        return multi_worker_logs(super().train_step(*args, **kwargs))
+
+    def test_step(self, *args, **kwargs):
+        return multi_worker_logs(super().test_step(*args, **kwargs))
 
     def fit(self, *args, callbacks=None, **kwargs):
         """``keras.Model.fit``; the model's epoch-counted schedules are added to ``callbacks`` if missing."""

@@ -1,19 +1,153 @@
-"""Loading saved tfae models with the plugin registry, in Keras' safe mode."""
+"""Loading saved tfae models with the plugin registry, in Keras' safe mode, refusing files that ask to run code.
+
+Before Keras reads a file, ``load_model`` checks it: it must be a complete ``.keras`` archive (a zip whose
+members pass their checksums) holding a tfae model, and its ``config.json`` may name no Python lambda, no
+class or function from a module outside Keras, tfae and the loaded plugins (unless this process registered
+it), and none of the Keras functions that load, save or download files or switch safe mode off. Keras'
+own safe mode stays on as the second line. Each refusal is a ``ModelFileError`` with a one-line message.
+"""
 
 import json
 import zipfile
+import zlib
+from pathlib import Path
 
 import keras
 
+from tfae.errors import TfaeError
 from tfae.models.autoencoder import Autoencoder, registered_custom_objects
 
+HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
+# The last part of the Keras APIs (keras.saving.load_model, keras.utils.get_file, ...) that a model file
+# must never call: Keras 3.11 and later refuse them too; older versions called them (CVE-2025-9906).
+NON_MODELLING_FUNCTIONS = frozenset(
+    {
+        "audio_dataset_from_directory",
+        "clear_session",
+        "deserialize_keras_object",
+        "enable_unsafe_deserialization",
+        "get_file",
+        "image_dataset_from_directory",
+        "load_img",
+        "load_model",
+        "load_weights",
+        "model_from_json",
+        "register_keras_serializable",
+        "save_img",
+        "save_model",
+        "save_weights",
+        "serialize_keras_object",
+        "text_dataset_from_directory",
+    }
+)
+# Layers that load something outside the file: a TensorFlow SavedModel, whose graph runs (CVE-2026-1462).
+EXTERNAL_LAYERS = frozenset({"TFSMLayer"})
+MESSAGE_LENGTH = 400
 
-def _saved_model_config(filepath):
+
+class ModelFileError(TfaeError, ValueError):
+    """A file that ``tfae.load_model`` refuses: not a ``.keras`` archive, damaged, not a tfae model, or one
+    that asks to run code (a Python lambda, a module to import)."""
+
+
+def _one_line(text, limit=MESSAGE_LENGTH):
+    text = " ".join(str(text).split("Full object config")[0].split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _read_config(path):
+    """The archive's ``config.json``, after checking that ``path`` is a complete ``.keras`` archive."""
+    with open(path, "rb") as file:
+        head = file.read(8)
+    if head == HDF5_SIGNATURE:
+        raise ModelFileError(
+            f"{path} is an HDF5 file (Keras' legacy .h5 format, or weights alone), not a .keras model file; "
+            "tfae loads the .keras files that model.save('name.keras') writes"
+        )
+    if not zipfile.is_zipfile(path):
+        raise ModelFileError(
+            f"{path} is not a .keras model file: a .keras file is a zip archive, and this one is truncated, "
+            "damaged, or another kind of file"
+        )
     try:
-        with zipfile.ZipFile(filepath) as archive:
-            return json.loads(archive.read("config.json"))
-    except (OSError, KeyError, ValueError, zipfile.BadZipFile):
-        return {}
+        with zipfile.ZipFile(path) as archive:
+            damaged = archive.testzip()
+            if damaged is not None:
+                raise ModelFileError(f"{path} is damaged: its member {damaged} fails its checksum")
+            if "config.json" not in archive.namelist():
+                raise ModelFileError(f"{path} is not a .keras model file: it holds no config.json")
+            text = archive.read("config.json")
+    except (zipfile.BadZipFile, zlib.error, EOFError, RuntimeError, NotImplementedError) as error:
+        raise ModelFileError(f"{path} is damaged or truncated ({_one_line(error, 200)})") from None
+    try:
+        config = json.loads(text)
+    except (ValueError, RecursionError) as error:
+        raise ModelFileError(f"{path} is damaged: its config.json is not valid JSON ({_one_line(error, 200)})") from None
+    if not isinstance(config, dict) or not isinstance(config.get("class_name"), str):
+        raise ModelFileError(f"{path} is not a Keras model file: its config.json describes no model")
+    return config
+
+
+def _objects_named(config):
+    """Every ``{"class_name": ..., ...}`` object in a saved config, depth first, with its layer's name."""
+    stack = [(config, None)]
+    while stack:
+        value, layer = stack.pop()
+        if isinstance(value, dict):
+            if isinstance(value.get("class_name"), str):
+                inner = value.get("config")
+                if "inbound_nodes" in value or "build_config" in value:  # a layer
+                    name = value.get("name") or (inner.get("name") if isinstance(inner, dict) else None)
+                    layer = name if isinstance(name, str) else layer
+                yield value, layer
+            stack.extend((item, layer) for item in value.values())
+        elif isinstance(value, list):
+            stack.extend((item, layer) for item in value)
+
+
+def _allowed_modules():
+    from tfae.plugins import get_registry
+
+    return {"builtins"} | {
+        getattr(entry.component, "__module__", "") for entry in get_registry().entries()
+    }
+
+
+def _check_no_code(path, config, objects):
+    """Refuses a config that names Python code, a module to import, or a Keras function that is no model part."""
+    modules = _allowed_modules()
+    for entry, layer in _objects_named(config):
+        class_name = entry["class_name"]
+        where = f" (in layer '{layer}')" if layer else ""
+        if class_name == "__lambda__":
+            raise ModelFileError(
+                f"{path} holds Python code: a lambda function{where}, such as a Lambda layer's; tfae never runs "
+                "code from a model file (Keras' safe mode is on). Rebuild the model with a registered Layer "
+                "subclass instead of a Lambda layer"
+            )
+        module = entry.get("module")
+        if not isinstance(module, str):
+            continue
+        name = entry.get("config") if class_name == "function" else class_name
+        name = name if isinstance(name, str) else class_name
+        registered = entry.get("registered_name")
+        package = module.split(".")[0]
+        if package == "keras" and (name in NON_MODELLING_FUNCTIONS or name in EXTERNAL_LAYERS):
+            raise ModelFileError(
+                f"{path} calls {module}.{name}{where}, which loads, saves or downloads files or changes how "
+                "models load; a model file may hold layers and their parts only, so tfae refuses it"
+            )
+        known = (
+            name in objects
+            or (isinstance(registered, str) and (registered in objects or keras.saving.get_registered_object(registered)))
+        )
+        if known or package in ("keras", "tfae") or module in modules:
+            continue
+        raise ModelFileError(
+            f"{path} names {name} from the module {module}{where}, which is neither Keras, tfae nor a loaded tfae "
+            "plugin; tfae imports no module that a model file names. If it is your own class, import it before "
+            "loading (so that @keras.saving.register_keras_serializable registers it) or pass it in custom_objects"
+        )
 
 
 class _UnimportableSubclass:
@@ -29,13 +163,24 @@ class _UnimportableSubclass:
         return Autoencoder.from_config({key: value for key, value in config.items() if key in kept})
 
 
+def _model_class(saved, objects):
+    names = [saved.get("registered_name"), saved.get("class_name")]
+    for name in names:
+        if isinstance(name, str):
+            found = objects.get(name) or keras.saving.get_registered_object(name)
+            if found is not None:
+                return found
+    return None
+
+
 def load_model(filepath, custom_objects=None, compile=True):
     """Loads a ``.keras`` file saved from a tfae model.
 
     The plugins are loaded first, so every bottleneck, regularizer, schedule and likelihood the file names
     is found through the registry, and no ``custom_objects`` are needed. A subclass of ``Autoencoder`` that
     cannot be imported here (a notebook's convolutional VAE, say) loads as an ``Autoencoder`` with the same
-    layers and weights. Keras' safe mode stays on: loading never runs code from the file.
+    layers and weights. Keras' safe mode stays on: loading never runs code from the file, and a file that
+    holds code (a Lambda layer's function) or names a module to import is refused before Keras reads it.
 
     Args:
         filepath: path to a ``.keras`` file.
@@ -44,14 +189,34 @@ def load_model(filepath, custom_objects=None, compile=True):
 
     Returns:
         The model.
+
+    Raises:
+        FileNotFoundError: there is no file at ``filepath``.
+        ModelFileError: the file is not a complete ``.keras`` archive, holds a model that is not a tfae
+            autoencoder, holds code or names a module outside Keras, tfae and its plugins, or Keras cannot
+            rebuild the model from it. The message is one line and names the file.
     """
+    path = Path(filepath)
+    if not path.is_file():
+        raise FileNotFoundError(f"no model file at {path}" + (" (it is a folder)" if path.is_dir() else ""))
+    saved = _read_config(path)
     objects = registered_custom_objects()
-    saved = _saved_model_config(filepath)
-    names = {saved.get("class_name"), saved.get("registered_name")} - {None}
-    is_autoencoder = isinstance(saved.get("config"), dict) and "decoder_network" in saved["config"]
-    known = names & set(objects) or any(keras.saving.get_registered_object(name) for name in names)
-    if is_autoencoder and not known:
-        for name in names:
-            objects[name] = _UnimportableSubclass
     objects.update(custom_objects or {})
-    return keras.saving.load_model(filepath, custom_objects=objects, compile=compile, safe_mode=True)
+    _check_no_code(path, saved, objects)
+    model_class = _model_class(saved, objects)
+    inner = saved.get("config")
+    if model_class is None and isinstance(inner, dict) and "decoder_network" in inner:
+        for name in (saved.get("class_name"), saved.get("registered_name")):
+            if isinstance(name, str):
+                objects[name] = _UnimportableSubclass
+    elif not (isinstance(model_class, type) and issubclass(model_class, Autoencoder)):
+        from_keras = str(saved.get("module")).split(".")[0] == "keras"
+        kind = f"a Keras {saved['class_name']} model" if from_keras else f"a {saved['class_name']}"
+        raise ModelFileError(
+            f"{path} holds {kind}, not a tfae autoencoder; load it with keras.saving.load_model (safe_mode "
+            "stays on there by default)"
+        )
+    try:
+        return keras.saving.load_model(path, custom_objects=objects, compile=compile, safe_mode=True)
+    except Exception as error:
+        raise ModelFileError(f"cannot load the model in {path}: {_one_line(error)}") from error

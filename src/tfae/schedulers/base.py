@@ -73,12 +73,16 @@ class BaseScheduler(keras.callbacks.Callback):
     def value(self):
         """The current value: a float32 non-trainable variable, shared by everything that reads it."""
         if self._value is None:
+            # On read, under tf.distribute: one copy per replica, each set by its own replica inside the
+            # train step, with no pause to agree across replicas mid-step (during which two replicas' losses
+            # would mix in their layers' shared loss lists). All copies see the same counter, so they agree.
             self._value = keras.Variable(
                 self.initial_value,
                 dtype="float32",
                 trainable=False,
                 name="scheduled_value",
                 aggregation="only_first_replica",
+                synchronization="on_read",
             )
             # Lets a regularizer given `scheduler.value` find the schedule behind it.
             self._value._tfae_scheduler = self
@@ -88,8 +92,14 @@ class BaseScheduler(keras.callbacks.Callback):
     def step(self):
         """The number of train steps counted so far (``unit="step"`` only)."""
         if self._step is None:
+            # On read, as `value`: every replica advances its own copy once per global step.
             self._step = keras.Variable(
-                0, dtype="int32", trainable=False, name="scheduled_step", aggregation="only_first_replica"
+                0,
+                dtype="int32",
+                trainable=False,
+                name="scheduled_step",
+                aggregation="only_first_replica",
+                synchronization="on_read",
             )
         return self._step
 

@@ -69,6 +69,13 @@ def _fraction(value):
     return _number(value) and 0 <= value < 1
 
 
+def _strategy(value):
+    # tfae.distribute imports Keras: imported here, when a config is checked, not when this module loads.
+    from tfae.distribute import STRATEGIES
+
+    return value in STRATEGIES
+
+
 def _spec(value):
     return isinstance(value, (str, Mapping))
 
@@ -97,6 +104,7 @@ SCHEMA = {
         "batch_size": (64, _positive_int, "a positive integer"),
         "seed": (0, _int, "an integer"),
         "validation_split": (0.1, _fraction, "a number from 0 up to (not including) 1"),
+        "strategy": ("default", _strategy, "one of 'default', 'mirrored', 'multi-worker'"),
     },
     "output": {
         "dir": ("runs", _string, "a string: the folder that holds run folders"),

@@ -8,17 +8,23 @@ A run folder holds:
 - ``history.csv``: one row per epoch, every logged loss;
 - ``reconstructions.png``, ``samples.png`` (variational bottlenecks), ``latent.png``, ``losses.png`` and
   ``beta.png`` (when a schedule drives beta);
-- ``backup/`` while training (Keras' ``BackupAndRestore``: the state after the last finished epoch), and
-  ``tensorboard/`` when asked for.
+- ``backup/`` while training: the state after the last epoch whose losses were finite (see
+  ``tfae.training.checkpoints``), and ``tensorboard/`` when asked for.
+
+Every file that resuming relies on (the config, the checkpoint, the history, the model) is written under a
+temporary name and renamed into place, so a run killed at any instant resumes from its last finished epoch.
+A loss that becomes NaN or inf stops training with a ``DivergenceError`` naming the epoch and the step; the
+model of the last good epoch is saved, and the checkpoint keeps its state.
 """
 
+import math
 import shutil
 from pathlib import Path
 
 import numpy as np
 
 from tfae.errors import TfaeError
-from tfae.training import pictures
+from tfae.training import checkpoints, pictures
 from tfae.training.config import load_config, resolved_spec
 from tfae.training.data import DataError, load_data
 
@@ -34,6 +40,53 @@ LATENT_POINTS = 5000
 
 class RunError(TfaeError, ValueError):
     """A run folder that cannot be created or resumed."""
+
+
+class DivergenceError(RunError):
+    """Training stopped because the loss became NaN or inf."""
+
+
+def _divergence_monitor():
+    import keras
+
+    class DivergenceMonitor(keras.callbacks.Callback):
+        """Stops training at the first step whose logged loss is NaN or inf, and remembers where it was.
+
+        Keras' ``TerminateOnNaN`` stops too, but says only "Batch 5: Invalid loss" on stdout; this keeps
+        the epoch, the step and the logged values for a message that suggests what to change.
+        """
+
+        def __init__(self):
+            super().__init__()
+            self.epoch = 0
+            self.steps = None
+            self.found = None
+
+        def on_train_begin(self, logs=None):
+            self.steps = self.params.get("steps")
+
+        def on_epoch_begin(self, epoch, logs=None):
+            self.epoch = epoch
+
+        def _check(self, step, logs, where):
+            if self.found is not None or not logs:
+                return
+            bad = {
+                key: float(value)
+                for key, value in logs.items()
+                if key.endswith("loss") and isinstance(value, (int, float)) and not math.isfinite(value)
+            }
+            if bad:
+                self.found = {"epoch": self.epoch, "step": step, "where": where, "bad": bad, "logs": dict(logs)}
+                self.model.stop_training = True
+
+        def on_train_batch_end(self, batch, logs=None):
+            self._check(batch + 1, logs, "training")
+
+        def on_epoch_end(self, epoch, logs=None):
+            self._check(None, logs, "validation")
+
+    return DivergenceMonitor()
 
 
 def _split(x, labels, validation_split, seed):
@@ -93,7 +146,7 @@ class Run:
         folder = Path(folder)
         if not (folder / CONFIG_FILE).is_file():
             raise RunError(f"{folder} is not a tfae run folder: it has no {CONFIG_FILE}")
-        if (folder / MODEL_FILE).exists() and not (folder / BACKUP_FOLDER).exists():
+        if (folder / MODEL_FILE).exists() and not checkpoints.Checkpoint(folder / BACKUP_FOLDER).exists:
             raise RunError(
                 f"the run in {folder} finished already ({MODEL_FILE} is there); start a new run to train more"
             )
@@ -145,7 +198,7 @@ class Run:
         if model.likelihood is not None and not isinstance(values["training"]["loss"], str):
             components[("training", "loss")] = resolved_spec("loss", model.likelihood)
         text = "# Written by tfae train: the run's config with every default filled in.\n"
-        (self.folder / CONFIG_FILE).write_text(text + self.config.to_toml(components), encoding="utf-8")
+        checkpoints.write_text(self.folder / CONFIG_FILE, text + self.config.to_toml(components))
 
     def _check_range(self, x):
         loss = self.config.values["training"]["loss"]
@@ -178,40 +231,74 @@ class Run:
                 f"{tuple(dataset.x.shape[1:])} from {dataset.source}; {model.count_params():,} parameters; "
                 f"run folder {self.folder}"
             )
-        run_callbacks = [
-            # Kept until the model and pictures are written, so a run killed after its last epoch resumes too.
-            keras.callbacks.BackupAndRestore(str(self.folder / BACKUP_FOLDER), delete_checkpoint=False),
-            keras.callbacks.CSVLogger(str(self.folder / HISTORY_FILE), append=self.resuming),
-            keras.callbacks.TerminateOnNaN(),
-        ]
+        checkpoint = checkpoints.Checkpoint(self.folder / BACKUP_FOLDER, self.folder / HISTORY_FILE)
+        try:
+            initial_epoch = checkpoint.restore(model)
+        except checkpoints.CheckpointError as error:
+            raise RunError(f"cannot resume {self.folder}: {error}; start the run again with --overwrite") from None
+        monitor = _divergence_monitor()
+        # The monitor first: an epoch that diverged is never checkpointed.
+        run_callbacks = [monitor, checkpoint]
         if self.config.values["output"]["tensorboard"]:
             run_callbacks.append(keras.callbacks.TensorBoard(str(self.folder / TENSORBOARD_FOLDER)))
         model.fit(
             x_train,
             validation_data=(x_val,) if len(x_val) else None,
+            initial_epoch=initial_epoch,
             epochs=training["epochs"],
             batch_size=training["batch_size"],
             shuffle=True,
             verbose=verbose,
             callbacks=[*run_callbacks, *callbacks],
         )
+        if monitor.found is not None:
+            raise self._diverged(model, monitor, checkpoint, dataset)
         history = read_history(self.folder / HISTORY_FILE)
-        if history.get("loss") and not np.isfinite(history["loss"][-1]):
-            raise RunError(
-                f"the loss became NaN or inf in epoch {len(history['loss'])}; lower [training] learning_rate, "
-                "or check the data's scale"
-            )
-        model.save(self.folder / MODEL_FILE)
+        checkpoints.save_model(model, self.folder / MODEL_FILE)
         shown, shown_labels = (x_val, labels_val) if len(x_val) else (x_train, labels_train)
         everything = np.concatenate([x_train, x_val])
         all_labels = None if dataset.labels is None else np.concatenate([labels_train, labels_val])
         self.draw(model, shown, everything, all_labels, history, dataset.class_names, len(x_train), len(x_val) > 0)
-        shutil.rmtree(self.folder / BACKUP_FOLDER, ignore_errors=True)
+        # Kept until the model and pictures are written, so a run killed after its last epoch resumes too.
+        checkpoint.remove()
         if verbose:
             written = sorted(path.name for path in self.folder.iterdir())
             print(f"tfae: wrote {self.folder}: {', '.join(written)}")
             print(f"tfae: next, look at the pictures, or try: tfae similar {self.folder} {dataset.source} --index 0")
         return model
+
+    def _diverged(self, model, monitor, checkpoint, dataset):
+        """Saves the last good model (if an epoch finished with finite losses) and returns the error to raise."""
+        found, training = monitor.found, self.config.values["training"]
+        names = " and ".join(sorted(found["bad"]))
+        values = sorted({"NaN" if math.isnan(value) else "inf" for value in found["bad"].values()})
+        where = f"epoch {found['epoch'] + 1} of {training['epochs']}"
+        if found["step"] is not None:
+            where += f", step {found['step']}" + (f" of {monitor.steps}" if monitor.steps else "")
+        else:
+            where += ", in validation"
+        x = dataset.x
+        causes = [
+            f"a learning rate too high ([training] learning_rate = {training['learning_rate']:g}; try a tenth)",
+            f"data on a large scale ({dataset.source} ranges from {float(x.min()):.3g} to {float(x.max()):.3g}; "
+            "scale it to about [0, 1] or standardize it)",
+        ]
+        beta = found["logs"].get("beta")
+        if beta is not None and not (isinstance(beta, (int, float)) and abs(beta) <= 100):
+            causes.append(f"a beta this large ({float(beta):.3g}; lower the regularizer's beta or its schedule)")
+        message = f"the {names} became {' and '.join(values)} in {where}, and training stopped. Likely causes: "
+        message += "; ".join(causes) + ". "
+        if checkpoint.exists and checkpoint.epoch > 0:
+            checkpoint.load_weights(model)
+            checkpoints.save_model(model, self.folder / MODEL_FILE)
+            message += (
+                f"The model after epoch {checkpoint.epoch}, the last with finite losses, is in "
+                f"{self.folder / MODEL_FILE}, its training state in {self.folder / BACKUP_FOLDER}, and "
+                f"{self.folder / HISTORY_FILE} holds the epochs before."
+            )
+        else:
+            message += "No epoch finished with finite losses, so no model was saved."
+        return DivergenceError(message)
 
     def draw(self, model, shown, everything, labels, history, class_names=None, train_size=1, held_out=True):
         """Writes the run's PNGs; ``shown`` are the samples to reconstruct (held out when there are any)."""
