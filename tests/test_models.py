@@ -217,3 +217,25 @@ def test_linear_autoencoder_recovers_the_principal_subspace(rng):
     # Cosines of the principal angles between the learned and the true subspace.
     cosines = np.linalg.svd(basis.T @ learned, compute_uv=False)
     assert cosines.min() > 0.99
+
+
+def test_default_steps_per_execution_gives_the_same_training_as_one_step_per_call(digits):
+    x, _ = digits
+    histories, weights = [], []
+    for steps_per_execution in (None, 1):
+        keras.utils.set_random_seed(5)
+        model = Autoencoder(bottleneck=GaussianBottleneck(latent_dim=3, regularizer="kld", seed=1))
+        options = {} if steps_per_execution is None else {"steps_per_execution": steps_per_execution}
+        model.compile(optimizer="adam", loss="bernoulli", **options)
+        histories.append(model.fit(x, epochs=2, batch_size=100, shuffle=False, verbose=0).history)
+        weights.append(model.get_weights())
+    for key in ("loss", "reconstruction_loss", "regularization_loss"):
+        np.testing.assert_allclose(histories[0][key], histories[1][key], rtol=1e-5)
+    for default, single in zip(*weights):
+        np.testing.assert_allclose(default, single, rtol=1e-4, atol=1e-6)
+
+
+def test_tfae_runs_several_steps_per_execution_by_default():
+    model = Autoencoder(bottleneck={"name": "vanilla", "latent_dim": 2})
+    model.compile(loss="mse")
+    assert model.steps_per_execution == 16

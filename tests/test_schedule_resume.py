@@ -54,7 +54,7 @@ SCRIPT = textwrap.dedent(
             self.epoch = epoch
 
         def on_train_batch_end(self, batch, logs=None):
-            if kill and self.epoch == KILLED_IN_EPOCH and batch == 1 and not os.path.exists(killed_marker):
+            if kill and self.epoch == KILLED_IN_EPOCH and batch >= 1 and not os.path.exists(killed_marker):
                 open(killed_marker, "w").close()
                 os.kill(os.getpid(), signal.SIGKILL)
 
@@ -68,7 +68,8 @@ SCRIPT = textwrap.dedent(
     keras.utils.set_random_seed(0)
     step_bottleneck = GaussianBottleneck(2, regularizer=GaussianKLDRegularizer(beta=schedulers["step"]))
     model = TwoScheduleAutoencoder(bottleneck=step_bottleneck)
-    model.compile(optimizer="adam", loss="bernoulli")
+    # Two steps per call, so that batch callbacks (and the kill) come in the middle of an epoch.
+    model.compile(optimizer="adam", loss="bernoulli", steps_per_execution=2)
     model.build((None, 8))
     x = np.random.default_rng(0).random((4 * STEPS_PER_EPOCH, 8)).astype("float32")
     backup = keras.callbacks.BackupAndRestore(os.path.join(work_dir, "backup"))

@@ -12,6 +12,10 @@ from tfae.losses.base import BaseLikelihood
 from tfae.plugins import get_registry, resolve
 
 
+# Measured in benchmarks/train_throughput.py: small autoencoders spend much of a step in per-call overhead.
+DEFAULT_STEPS_PER_EXECUTION = 16
+
+
 def _resolve_bottleneck(bottleneck):
     bottleneck = resolve("bottleneck", bottleneck)
     if not isinstance(bottleneck, BaseBottleneck):
@@ -35,6 +39,14 @@ def _replicas_in_sync():
     import tensorflow as tf
 
     return tf.distribute.get_strategy().num_replicas_in_sync
+
+
+def _in_strategy_scope():
+    if keras.backend.backend() != "tensorflow":
+        return False
+    import tensorflow as tf
+
+    return tf.distribute.has_strategy()
 
 
 def registered_custom_objects():
@@ -185,13 +197,18 @@ class Autoencoder(keras.Model):
         self._decoder_parameters[threading.get_ident()] = parameters
         return self.likelihood(parameters)
 
-    def compile(self, optimizer="rmsprop", loss=None, **kwargs):
+    def compile(self, optimizer="rmsprop", loss=None, steps_per_execution=None, **kwargs):
         """Configures training like ``keras.Model.compile``.
 
         Args:
             optimizer: as in Keras.
             loss: a tfae likelihood (``"bernoulli"``, ``"gaussian"``, a dict, or an instance), or a Keras
                 loss (``"mse"``, a ``keras.losses.Loss``). ``None`` keeps the likelihood the model has.
+            steps_per_execution: train steps per call of the compiled step function. tfae's default, 16,
+                trains small models markedly faster than Keras' 1 (docs/benchmarks.md) and gives the same
+                results; batch-level callbacks then run every 16 steps. Pass 1 for Keras' behaviour. Under a
+                tf.distribute strategy the default is 1, since TensorFlow cannot loop over steps that update
+                per-replica variables (a step-counted schedule's counter) there.
             **kwargs: the other ``keras.Model.compile`` arguments.
         """
         likelihood, keras_loss = self._split_loss(loss)
@@ -202,7 +219,10 @@ class Autoencoder(keras.Model):
                 "Autoencoder.compile needs a `loss`: a likelihood ('bernoulli' for data in [0, 1], 'gaussian' "
                 "for real values) or a Keras loss such as 'mse'."
             )
-        super().compile(optimizer=optimizer, loss=keras_loss, **kwargs)
+        if steps_per_execution is None:
+            distributed = _in_strategy_scope() or getattr(self, "_distribute_strategy", None) is not None
+            steps_per_execution = 1 if distributed else DEFAULT_STEPS_PER_EXECUTION
+        super().compile(optimizer=optimizer, loss=keras_loss, steps_per_execution=steps_per_execution, **kwargs)
 
     def compile_from_config(self, config):
         config = keras.saving.deserialize_keras_object(config)
