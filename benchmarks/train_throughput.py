@@ -7,10 +7,10 @@ Bernoulli likelihood from logits, analytic KL, Adam 1e-3, 60,000 random binary 7
     python benchmarks/train_throughput.py --sweep              # also 32 .. 4096
     KERAS_BACKEND=jax python benchmarks/train_throughput.py    # the same on JAX (the GPU run)
 
-Contestants are timed epoch by epoch in turn (tfae, Keras, pythae, tfae, ...) so that drift of the
-machine affects all of them alike; the figure is the median of the epochs after a warm-up epoch. Peak
-memory is the resident-set high-water mark of a separate process that trains one contestant alone.
-Results print as a table and are written to a JSON file.
+Each contestant trains in a process of its own (so that TensorFlow's and PyTorch's thread pools never
+compete), and the processes alternate (tfae, Keras, pythae, tfae, ...) so that drift of the machine
+affects all of them alike. The figure is the median epoch time after each process's warm-up epoch; peak
+memory is each process's resident-set high-water mark. Results print as a table and go to a JSON file.
 """
 
 import argparse
@@ -210,32 +210,48 @@ def matmul_peak_gflops(size=2048, repeats=20):
     return 2 * size**3 / best / 1e9
 
 
-def measure_throughput(batch_sizes, names, samples, epochs):
+def peak_memory_mb():
+    """This process's resident-set high-water mark (VmHWM: unlike ru_maxrss it is not inherited over exec)."""
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return None
+
+
+def worker(name, batch_size, samples, epochs):
+    """Trains one contestant alone in this process and prints its epoch times and peak memory as JSON."""
+    contestant = CONTESTANTS[name](batch_size)
     data = make_data(samples)
+    seconds = [contestant.epoch(data) for _ in range(epochs)]
+    print(json.dumps({"epoch_seconds": seconds, "peak_memory_mb": peak_memory_mb()}))
+
+
+def run_worker(name, batch_size, samples, epochs):
+    command = [sys.executable, os.path.abspath(__file__), "--worker", name, str(batch_size), str(samples), str(epochs)]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=1800)
+    if result.returncode != 0:
+        raise RuntimeError(f"{name} at batch {batch_size} failed:\n{result.stderr[-2000:]}")
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def measure_throughput(batch_sizes, names, samples, epochs, rounds):
+    """Each contestant trains in a process of its own (no shared thread pools); rounds alternate them."""
     results = {}
     for batch_size in batch_sizes:
-        contestants = [CONTESTANTS[name](batch_size) for name in names]
-        timings = {contestant.name: [] for contestant in contestants}
-        for _ in range(epochs):
-            for contestant in contestants:
-                timings[contestant.name].append(contestant.epoch(data))
-        for name, seconds in timings.items():
-            median = statistics.median(seconds[1:])  # the first epoch compiles
-            results.setdefault(str(batch_size), {})[name] = {"samples_per_second": samples / median, "epoch_seconds": seconds}
+        runs = {name: [] for name in names}
+        for _ in range(rounds):
+            for name in names:
+                runs[name].append(run_worker(name, batch_size, samples, epochs))
+        for name, measured in runs.items():
+            # The first epoch of each process compiles; the rest are the steady state.
+            steady = [seconds for run in measured for seconds in run["epoch_seconds"][1:]]
+            results.setdefault(str(batch_size), {})[name] = {
+                "samples_per_second": samples / statistics.median(steady),
+                "epoch_seconds": [run["epoch_seconds"] for run in measured],
+                "peak_memory_mb": max(run["peak_memory_mb"] or 0 for run in measured),
+            }
     return results
-
-
-def peak_memory_mb(name, batch_size, samples):
-    """Peak resident memory of a process that trains ``name`` for one epoch, in MB."""
-    code = (
-        "import resource, sys; sys.path.insert(0, %r); import train_throughput as t; "
-        "c = t.CONTESTANTS[%r](%d); c.epoch(t.make_data(%d)); "
-        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)"
-    ) % (os.path.dirname(os.path.abspath(__file__)), name, batch_size, samples)
-    output = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=900)
-    if output.returncode != 0:
-        return None
-    return float(output.stdout.strip().splitlines()[-1])
 
 
 def main(argv=None):
@@ -243,9 +259,9 @@ def main(argv=None):
     parser.add_argument("--batch-sizes", type=int, nargs="+", default=[128, 1024])
     parser.add_argument("--sweep", action="store_true", help="also time tfae and keras at batch sizes 32..4096")
     parser.add_argument("--samples", type=int, default=60000)
-    parser.add_argument("--epochs", type=int, default=4, help="epochs per contestant, the first being warm-up")
+    parser.add_argument("--epochs", type=int, default=3, help="epochs per process, the first being warm-up")
+    parser.add_argument("--rounds", type=int, default=2, help="processes per contestant, alternating")
     parser.add_argument("--contestants", nargs="+", default=list(CONTESTANTS))
-    parser.add_argument("--no-memory", action="store_true", help="skip the peak-memory processes")
     parser.add_argument("--output", default="benchmarks/results.json")
     args = parser.parse_args(argv)
 
@@ -260,16 +276,12 @@ def main(argv=None):
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.processor() or platform.platform()}",
         "matmul_peak_gflops": peak,
         "skipped": skipped,
-        "throughput": measure_throughput(args.batch_sizes, names, args.samples, args.epochs),
+        "throughput": measure_throughput(args.batch_sizes, names, args.samples, args.epochs, args.rounds),
     }
     if args.sweep:
         sweep_sizes = [32, 64, 128, 256, 512, 1024, 2048, 4096]
-        results["sweep"] = measure_throughput(sweep_sizes, [n for n in names if n != "pythae"], args.samples, 3)
-    if not args.no_memory:
-        results["peak_memory_mb"] = {
-            str(batch_size): {name: peak_memory_mb(name, batch_size, args.samples) for name in names}
-            for batch_size in args.batch_sizes
-        }
+        sweep_names = [name for name in names if name != "pythae"]
+        results["sweep"] = measure_throughput(sweep_sizes, sweep_names, args.samples, args.epochs, 1)
 
     print(f"backend {results['backend']}; {results['machine']}; fp32 matmul peak {peak:.0f} GFLOP/s")
     print(f"{'batch':>6} {'contestant':>10} {'samples/s':>11} {'vs tfae':>8} {'% of peak':>10} {'peak MB':>8}")
@@ -279,7 +291,7 @@ def main(argv=None):
             rate = figures["samples_per_second"]
             figures["ratio_to_tfae"] = rate / tfae_rate
             figures["fraction_of_matmul_peak"] = rate * TRAIN_FLOPS_PER_SAMPLE / (peak * 1e9)
-            memory = results.get("peak_memory_mb", {}).get(batch_size, {}).get(name)
+            memory = figures["peak_memory_mb"]
             memory_text = f"{memory:8.0f}" if memory else f"{'-':>8}"
             print(
                 f"{batch_size:>6} {name:>10} {rate:11.0f} {figures['ratio_to_tfae']:8.2f} "
@@ -295,4 +307,7 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    if sys.argv[1:2] == ["--worker"]:
+        worker(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5]))
+    else:
+        main()
