@@ -224,15 +224,20 @@ def _decoder_layer(config):
     return config["config"]["decoder_network"]["config"]["layers"][1]
 
 
-def test_a_config_that_names_a_module_to_import_is_refused_and_nothing_is_imported(files, payload_module, tmp_path):
+@pytest.mark.parametrize(
+    "class_name", ["Payload", "GaussianBottleneck"], ids=["a class of its own", "a tfae class name, disguised"]
+)
+def test_a_config_that_names_a_module_to_import_is_refused_and_nothing_is_imported(
+    files, payload_module, tmp_path, class_name
+):
     import importlib
 
     def name_the_module(config):
         layer = _decoder_layer(config)
-        layer.update(module="tfae_test_payload", class_name="Payload", registered_name="tfae_test_payload>Payload")
+        layer.update(module="tfae_test_payload", class_name=class_name, registered_name="tfae_test_payload>Payload")
 
     path = _edit_config(files["good"], tmp_path / "module.keras", name_the_module)
-    refused(path, "names Payload from the module tfae_test_payload (in layer 'reconstruction')", "imports no module")
+    refused(path, f"names {class_name} from the module tfae_test_payload (in layer 'reconstruction')")
     assert "tfae_test_payload" not in sys.modules
     assert not payload_module.exists()
     importlib.import_module("tfae_test_payload")  # the control: importing it does create the marker
@@ -283,7 +288,7 @@ def test_the_cli_gives_one_line_and_exit_status_2(files, name, command, capsys, 
     err = capsys.readouterr().err
     assert code == 2, err
     lines = err.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith(f"tfae {command}: error: cannot load the model"), err
+    assert len(lines) == 1 and lines[0].startswith(f"tfae {command}: error: ") and str(files[name]) in err, err
     assert not (tmp_path / "out.npy").exists()
 
 
@@ -302,3 +307,34 @@ def test_the_real_command_on_a_lambda_file_prints_one_line_and_runs_nothing(lamb
     assert len(result.stderr.strip().splitlines()) == 1, result.stderr
     assert "holds Python code" in result.stderr and "Traceback" not in result.stderr
     assert not marker.exists() and not (tmp_path / "x.png").exists()
+
+
+class _Pickled:
+    """Pickles to a call that creates the marker file: what a hostile data file could carry."""
+
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return (open, (self.marker, "w"))
+
+
+@pytest.mark.parametrize("suffix", [".npy", ".npz"])
+def test_a_data_file_holding_a_pickle_is_refused_and_never_unpickled(files, tmp_path, capsys, suffix):
+    marker = tmp_path / "unpickled.marker"
+    array = np.empty(2, dtype=object)
+    array[:] = [_Pickled(marker), 1]
+    data = tmp_path / f"data{suffix}"
+    if suffix == ".npy":
+        np.save(data, array, allow_pickle=True)
+    else:
+        np.savez(data, x=array)
+    assert main(["encode", str(files["good"]), str(data), "-o", str(tmp_path / "codes.npy")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "Object arrays cannot be loaded when allow_pickle=False" in err
+    assert not marker.exists()
+    # The control: unpickling the file does create the marker (a .npz unpickles when the array is read).
+    loaded = np.load(data, allow_pickle=True)
+    if suffix == ".npz":
+        loaded["x"]
+    assert marker.exists()

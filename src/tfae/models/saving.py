@@ -82,7 +82,8 @@ def _read_config(path):
     try:
         config = json.loads(text)
     except (ValueError, RecursionError) as error:
-        raise ModelFileError(f"{path} is damaged: its config.json is not valid JSON ({_one_line(error, 200)})") from None
+        detail = _one_line(error, 200)
+        raise ModelFileError(f"{path} is damaged: its config.json is not valid JSON ({detail})") from None
     if not isinstance(config, dict) or not isinstance(config.get("class_name"), str):
         raise ModelFileError(f"{path} is not a Keras model file: its config.json describes no model")
     return config
@@ -128,18 +129,18 @@ def _check_no_code(path, config, objects):
         module = entry.get("module")
         if not isinstance(module, str):
             continue
-        name = entry.get("config") if class_name == "function" else class_name
-        name = name if isinstance(name, str) else class_name
-        registered = entry.get("registered_name")
+        function = class_name == "function"
+        name = entry.get("config") if function and isinstance(entry.get("config"), str) else class_name
+        # The name Keras looks the object up by, before it turns to the module.
+        lookup = name if function else entry.get("registered_name", class_name)
         package = module.split(".")[0]
         if package == "keras" and (name in NON_MODELLING_FUNCTIONS or name in EXTERNAL_LAYERS):
             raise ModelFileError(
                 f"{path} calls {module}.{name}{where}, which loads, saves or downloads files or changes how "
                 "models load; a model file may hold layers and their parts only, so tfae refuses it"
             )
-        known = (
-            name in objects
-            or (isinstance(registered, str) and (registered in objects or keras.saving.get_registered_object(registered)))
+        known = isinstance(lookup, str) and (
+            lookup in objects or keras.saving.get_registered_object(lookup) is not None
         )
         if known or package in ("keras", "tfae") or module in modules:
             continue

@@ -76,6 +76,12 @@ def replacing(path):
     _sync_folder(path.parent)
 
 
+def remove_partial_files(folder):
+    """Deletes the temporary files that a process killed while writing left in ``folder``."""
+    for path in Path(folder).glob(".*.partial*"):
+        path.unlink(missing_ok=True)
+
+
 def write_text(path, text):
     """Writes ``text`` (UTF-8) to ``path`` atomically."""
     with replacing(path) as temporary:
@@ -118,12 +124,15 @@ class Checkpoint(keras.callbacks.Callback):
     Args:
         folder: the checkpoint folder (created on the first save).
         history_path: optional ``history.csv`` to keep in step with the checkpoint.
+        writes: ``False`` on the workers of a multi-worker job other than the chief: they restore from the
+            chief's checkpoint and write nothing.
     """
 
-    def __init__(self, folder, history_path=None):
+    def __init__(self, folder, history_path=None, writes=True):
         super().__init__()
         self.folder = Path(folder)
         self.history_path = None if history_path is None else Path(history_path)
+        self.writes = writes
         self.rows = []
         self.epoch = 0
 
@@ -155,6 +164,8 @@ class Checkpoint(keras.callbacks.Callback):
         rows of epochs that were not saved (a crash after the history was written) are dropped.
         """
         self.rows, self.epoch = [], 0
+        if self.writes:
+            remove_partial_files(self.folder)
         if self.exists:
             state = self.read()
             self.load_weights(model, state["weights"])
@@ -174,7 +185,7 @@ class Checkpoint(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         logs = dict(logs or {})
-        if not finite_losses(logs):
+        if not self.writes or not finite_losses(logs):
             return
         self.folder.mkdir(parents=True, exist_ok=True)
         weights = f"epoch-{epoch + 1}.weights.h5"
@@ -190,7 +201,7 @@ class Checkpoint(keras.callbacks.Callback):
         self._write_history()
 
     def _write_history(self):
-        if self.history_path is None:
+        if self.history_path is None or not self.writes:
             return
         if self.rows:
             write_text(self.history_path, history_text(self.rows))
@@ -199,5 +210,7 @@ class Checkpoint(keras.callbacks.Callback):
 
     def remove(self):
         """Deletes the checkpoint: ``checkpoint.json`` first, so a crash meanwhile leaves no half checkpoint."""
+        if not self.writes:
+            return
         (self.folder / CHECKPOINT_FILE).unlink(missing_ok=True)
         shutil.rmtree(self.folder, ignore_errors=True)

@@ -59,6 +59,7 @@ def _divergence_monitor():
         def __init__(self):
             super().__init__()
             self.epoch = 0
+            self.first_step = 1
             self.steps = None
             self.found = None
 
@@ -80,8 +81,11 @@ def _divergence_monitor():
                 self.found = {"epoch": self.epoch, "step": step, "where": where, "bad": bad, "logs": dict(logs)}
                 self.model.stop_training = True
 
+        def on_train_batch_begin(self, batch, logs=None):
+            self.first_step = batch + 1
+
         def on_train_batch_end(self, batch, logs=None):
-            self._check(batch + 1, logs, "training")
+            self._check((min(self.first_step, batch + 1), batch + 1), logs, "training")
 
         def on_epoch_end(self, epoch, logs=None):
             self._check(None, logs, "validation")
@@ -210,10 +214,23 @@ class Run:
                 f'from {x.min():.3g} to {x.max():.3g}; scale the data, or use loss = "gaussian"',
             )
 
-    def train(self, verbose=1, callbacks=()):
-        """Trains the model into the run folder, writes the pictures, and returns the trained model."""
+    def train(self, verbose=1, callbacks=(), strategy=None):
+        """Trains the model into the run folder, writes the pictures, and returns the trained model.
+
+        Under a ``tf.distribute`` ``strategy`` the model is built in its scope and every worker trains; only
+        the chief writes the run folder, and every worker resumes from the chief's checkpoint.
+
+        Raises:
+            DivergenceError: the loss became NaN or inf; the model of the last good epoch is saved.
+            RunError: the checkpoint to resume from is unreadable.
+        """
+        import contextlib
+
         import keras
 
+        from tfae.distribute import is_chief
+
+        chief = strategy is None or is_chief(strategy)
         training = self.config.values["training"]
         dataset = self.load_data()
         self._check_range(dataset.x)
@@ -221,25 +238,28 @@ class Run:
             dataset.x, dataset.labels, training["validation_split"], training["seed"]
         )
         keras.utils.set_random_seed(training["seed"])
-        model = self.build_model(dataset.x.shape[1:])
-        self.folder.mkdir(parents=True, exist_ok=True)
-        if not self.resuming:
-            self._write_config(model)
+        checkpoint = checkpoints.Checkpoint(self.folder / BACKUP_FOLDER, self.folder / HISTORY_FILE, writes=chief)
+        with strategy.scope() if strategy is not None else contextlib.nullcontext():
+            model = self.build_model(dataset.x.shape[1:])
+            if chief:
+                self.folder.mkdir(parents=True, exist_ok=True)
+                checkpoints.remove_partial_files(self.folder)
+                if not self.resuming:
+                    self._write_config(model)
+            try:
+                initial_epoch = checkpoint.restore(model)
+            except checkpoints.CheckpointError as error:
+                raise RunError(f"cannot resume {self.folder}: {error}; start the run again with --overwrite") from None
         if verbose:
+            resumed = f"; resuming after epoch {initial_epoch} of {training['epochs']}" if initial_epoch else ""
             print(
                 f"tfae: {len(x_train)} training and {len(x_val)} validation samples of shape "
                 f"{tuple(dataset.x.shape[1:])} from {dataset.source}; {model.count_params():,} parameters; "
-                f"run folder {self.folder}"
+                f"run folder {self.folder}{resumed}"
             )
-        checkpoint = checkpoints.Checkpoint(self.folder / BACKUP_FOLDER, self.folder / HISTORY_FILE)
-        try:
-            initial_epoch = checkpoint.restore(model)
-        except checkpoints.CheckpointError as error:
-            raise RunError(f"cannot resume {self.folder}: {error}; start the run again with --overwrite") from None
         monitor = _divergence_monitor()
-        # The monitor first: an epoch that diverged is never checkpointed.
         run_callbacks = [monitor, checkpoint]
-        if self.config.values["output"]["tensorboard"]:
+        if self.config.values["output"]["tensorboard"] and chief:
             run_callbacks.append(keras.callbacks.TensorBoard(str(self.folder / TENSORBOARD_FOLDER)))
         model.fit(
             x_train,
@@ -252,13 +272,21 @@ class Run:
             callbacks=[*run_callbacks, *callbacks],
         )
         if monitor.found is not None:
-            raise self._diverged(model, monitor, checkpoint, dataset)
+            raise self._diverged(model, monitor, checkpoint, dataset, chief)
+        if not chief:
+            return model
         history = read_history(self.folder / HISTORY_FILE)
         checkpoints.save_model(model, self.folder / MODEL_FILE)
+        drawn = model
+        if strategy is not None:
+            # The pictures need the model on this worker alone: the saved one, outside the strategy's scope.
+            from tfae.models.saving import load_model
+
+            drawn = load_model(self.folder / MODEL_FILE, compile=False)
         shown, shown_labels = (x_val, labels_val) if len(x_val) else (x_train, labels_train)
         everything = np.concatenate([x_train, x_val])
         all_labels = None if dataset.labels is None else np.concatenate([labels_train, labels_val])
-        self.draw(model, shown, everything, all_labels, history, dataset.class_names, len(x_train), len(x_val) > 0)
+        self.draw(drawn, shown, everything, all_labels, history, dataset.class_names, len(x_train), len(x_val) > 0)
         # Kept until the model and pictures are written, so a run killed after its last epoch resumes too.
         checkpoint.remove()
         if verbose:
@@ -267,28 +295,34 @@ class Run:
             print(f"tfae: next, look at the pictures, or try: tfae similar {self.folder} {dataset.source} --index 0")
         return model
 
-    def _diverged(self, model, monitor, checkpoint, dataset):
+    def _diverged(self, model, monitor, checkpoint, dataset, chief=True):
         """Saves the last good model (if an epoch finished with finite losses) and returns the error to raise."""
         found, training = monitor.found, self.config.values["training"]
         names = " and ".join(sorted(found["bad"]))
         values = sorted({"NaN" if math.isnan(value) else "inf" for value in found["bad"].values()})
         where = f"epoch {found['epoch'] + 1} of {training['epochs']}"
         if found["step"] is not None:
-            where += f", step {found['step']}" + (f" of {monitor.steps}" if monitor.steps else "")
+            first, last = found["step"]
+            of = f" of {monitor.steps}" if monitor.steps else ""
+            # With steps_per_execution > 1 the losses are seen once per group of steps.
+            where += f", step {last}{of}" if first == last else f", between steps {first} and {last}{of}"
         else:
             where += ", in validation"
-        x = dataset.x
-        causes = [
-            f"a learning rate too high ([training] learning_rate = {training['learning_rate']:g}; try a tenth)",
-            f"data on a large scale ({dataset.source} ranges from {float(x.min()):.3g} to {float(x.max()):.3g}; "
-            "scale it to about [0, 1] or standardize it)",
-        ]
+        low, high = float(dataset.x.min()), float(dataset.x.max())
+        data_range = f"{dataset.source} ranges from {low:.3g} to {high:.3g}"
+        causes = [f"a learning rate too high ([training] learning_rate = {training['learning_rate']:g}; try a tenth)"]
+        if max(abs(low), abs(high)) > 100:
+            causes.insert(0, f"data on a large scale ({data_range}; scale it to about [0, 1] or standardize it)")
+        else:
+            causes.append(f"the data's scale ({data_range}, which is usually fine)")
         beta = found["logs"].get("beta")
         if beta is not None and not (isinstance(beta, (int, float)) and abs(beta) <= 100):
-            causes.append(f"a beta this large ({float(beta):.3g}; lower the regularizer's beta or its schedule)")
-        message = f"the {names} became {' and '.join(values)} in {where}, and training stopped. Likely causes: "
-        message += "; ".join(causes) + ". "
-        if checkpoint.exists and checkpoint.epoch > 0:
+            causes.insert(0, f"a beta this large ({float(beta):.3g}; lower the regularizer's beta or its schedule)")
+        message = f"the {names} became {' and '.join(values)} in {where}, and training stopped. "
+        message += f"Possible causes, likeliest first: {'; '.join(causes)}. "
+        if not chief:
+            message += "The chief worker keeps the model of the last epoch with finite losses."
+        elif checkpoint.exists and checkpoint.epoch > 0:
             checkpoint.load_weights(model)
             checkpoints.save_model(model, self.folder / MODEL_FILE)
             message += (
