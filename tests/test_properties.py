@@ -28,13 +28,9 @@ from tfae.registry import KINDS
 from tfae.schedulers import DASRScheduler
 from tfae.training.config import SCHEMA, Config, ConfigError, dump_toml, load_config
 
-settings.register_profile(
-    "repeatable", max_examples=100, deadline=None, derandomize=True, database=None,
-    suppress_health_check=[HealthCheck.too_slow],
-)
-settings.register_profile(
-    "explore", max_examples=2000, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow]
-)
+QUICK = {"deadline": None, "database": None, "suppress_health_check": [HealthCheck.too_slow]}
+settings.register_profile("repeatable", max_examples=100, derandomize=True, **QUICK)
+settings.register_profile("explore", max_examples=2000, **QUICK)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "repeatable"))
 
 REGISTRY_ERRORS = (UnknownNameError, DuplicateNameError, ValueError)
@@ -219,12 +215,14 @@ def _examples():
 
 
 EXAMPLES = _examples()
+TOML_CHARACTERS = '[]{}="\'.,#\n 0123456789abx-+'
 
 
 @given(
     name=st.sampled_from(sorted(EXAMPLES)),
+    # Each edit: where (a fraction of the text), how many characters to remove, what to insert there.
     edits=st.lists(
-        st.tuples(st.floats(0, 1), st.integers(0, 8), st.text(st.sampled_from('[]{}="\'.,#\n 0123456789abx-+'), max_size=6)),
+        st.tuples(st.floats(0, 1), st.integers(0, 8), st.text(st.sampled_from(TOML_CHARACTERS), max_size=6)),
         min_size=1,
         max_size=4,
     ),
@@ -246,7 +244,8 @@ toml_leaves = (
     | text
     | st.lists(st.integers(-5, 300) | text, max_size=3)
 )
-section_keys = st.sampled_from(sorted({key for keys in SCHEMA.values() for key in keys} | {"name", "latent_dim"})) | text
+section_keys = st.sampled_from(sorted({key for keys in SCHEMA.values() for key in keys} | {"name", "latent_dim"}))
+section_keys = section_keys | text
 
 
 def toml_tables(depth):
