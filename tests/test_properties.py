@@ -82,7 +82,7 @@ def _typed_like(default, children):
         typed = st.sampled_from(["linear", "cosine", "sigmoid", "epoch", "step", "learned", "relu", default])
     else:
         typed = children
-    return typed | typed | children
+    return typed | children
 
 
 def _plausible_dicts(children, kind=None):
@@ -108,7 +108,7 @@ values = st.recursive(
 specs = _plausible_dicts(values) | _component_dicts(values) | names
 
 
-@given(kind=st.sampled_from(KINDS), name=text)
+@given(kind=st.sampled_from(KINDS), name=text | st.sampled_from(_spellings()))
 def test_resolving_any_string_raises_only_documented_errors(kind, name):
     try:
         resolve(kind, name)
@@ -161,13 +161,6 @@ def test_dasr_repeats_with_period_p_and_then_holds_its_final_value(
     np.testing.assert_array_equal(values[duration:], np.float32(end if release == 0 else start))
 
 
-# dasr.py computes a ramp as end + (start - end) * f in float64; when start is tiny next to end (1 and 2**53)
-# the sum cancels, and the release ramp ends at 0 instead of at start. Clipping the ramps to
-# [min(start, end), max(start, end)] before rounding them to float32 fixes it.
-RAMPS_CANCEL = DASRScheduler(1.0, 2.0**53 + 4, release=1).value_at(0) != 1.0
-
-
-@pytest.mark.xfail(RAMPS_CANCEL, reason="DASR ramps cancel in float64 for extreme start/end ratios", strict=True)
 @given(**dasr_parameters)
 def test_dasr_values_stay_between_start_and_end(start, end, delay, attack, sustain, release, cycles, shape, unit):
     _, values = dasr_values(start, end, delay, attack, sustain, release, cycles, shape, unit)

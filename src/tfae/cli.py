@@ -55,9 +55,13 @@ def _load_model(path):
     import tfae
     import tfae.training.layouts  # noqa: F401  (registers LayoutAutoencoder with Keras)
 
+    from tfae.models.saving import ModelFileError
+
     path = _model_path(path)
     try:
         return tfae.load_model(path, compile=False)
+    except ModelFileError:
+        raise
     except (ValueError, TypeError, OSError, KeyError) as error:
         raise UsageError(f"cannot load the model {path}: {' '.join(str(error).split())}") from None
 

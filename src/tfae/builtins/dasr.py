@@ -100,7 +100,9 @@ class DASRScheduler(BaseScheduler):
         release_ramp = [end + (start - end) * _ramp((k + 1) / self.release, shape) for k in range(self.release)]
         self._final_value = end if self.release == 0 else start
         # One value per ramp count; `[final]` only so that the lookup has something to index when there is no ramp.
-        self._ramps = np.asarray(attack_ramp + release_ramp or [self._final_value], dtype="float32")
+        # Rounding can push an extreme ramp past its ends; the pinned values never leave [start, end].
+        ramps = np.asarray(attack_ramp + release_ramp or [self._final_value], dtype="float64")
+        self._ramps = np.clip(ramps, min(start, end), max(start, end)).astype("float32")
         super().__init__(unit=unit)
 
     @property
