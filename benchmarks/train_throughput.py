@@ -4,13 +4,17 @@ The workload (issue 7): an MLP VAE 784-512-256, a 32-dimensional Gaussian latent
 Bernoulli likelihood from logits, analytic KL, Adam 1e-3, 60,000 random binary 784-vectors.
 
     python benchmarks/train_throughput.py                      # batch sizes 128 and 1024
-    python benchmarks/train_throughput.py --sweep              # also 32 .. 4096
+    python benchmarks/train_throughput.py --sweep              # also tfae and keras at 32 .. 4096
+    python benchmarks/train_throughput.py --variants           # also tfae with other compile options
     KERAS_BACKEND=jax python benchmarks/train_throughput.py    # the same on JAX (the GPU run)
+    python benchmarks/plot_throughput.py benchmarks/results.json docs/images/throughput.png
 
-Each contestant trains in a process of its own (so that TensorFlow's and PyTorch's thread pools never
-compete), and the processes alternate (tfae, Keras, pythae, tfae, ...) so that drift of the machine
-affects all of them alike. The figure is the median epoch time after each process's warm-up epoch; peak
-memory is each process's resident-set high-water mark. Results print as a table and go to a JSON file.
+Each contestant trains in a process of its own (TensorFlow's and PyTorch's thread pools never compete),
+with one ``fit`` call over all its epochs, as a user would train. The processes take turns epoch by
+epoch (tfae, keras, pythae, tfae, ...): each waits at the start of an epoch until the others have done
+theirs, so that drift of the machine affects all of them alike. A contestant's figure is the median of
+its epoch times after its first (warm-up) epoch; peak memory is each process's resident-set high-water
+mark. Results print as a table and go to a JSON file.
 """
 
 import argparse
@@ -20,6 +24,7 @@ import platform
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -27,22 +32,49 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import numpy as np
 
 INPUT_DIM, HIDDEN, LATENT_DIM, LEARNING_RATE = 784, (512, 256), 32, 1e-3
-TRAIN_FLOPS_PER_SAMPLE = 3 * 2 * (
-    INPUT_DIM * HIDDEN[0] + HIDDEN[0] * HIDDEN[1] + HIDDEN[1] * 2 * LATENT_DIM
-    + LATENT_DIM * HIDDEN[1] + HIDDEN[1] * HIDDEN[0] + HIDDEN[0] * INPUT_DIM
-)  # forward and backward (about 3x forward) multiply-adds of the Dense layers, 2 FLOPs each
+LAYER_MACS = [
+    INPUT_DIM * HIDDEN[0], HIDDEN[0] * HIDDEN[1], HIDDEN[1] * 2 * LATENT_DIM,
+    LATENT_DIM * HIDDEN[1], HIDDEN[1] * HIDDEN[0], HIDDEN[0] * INPUT_DIM,
+]
+# Multiply-adds of the Dense layers per sample, 2 FLOPs each: the forward pass, the weight gradients,
+# and the input gradients of every layer but the first (nothing needs the gradient of the data).
+TRAIN_FLOPS_PER_SAMPLE = 2 * (3 * sum(LAYER_MACS) - LAYER_MACS[0])
+SWEEP_BATCH_SIZES = [32, 64, 128, 256, 512, 1024, 2048, 4096]
 
 
 def make_data(samples, seed=0):
     return (np.random.default_rng(seed).random((samples, INPUT_DIM)) < 0.5).astype("float32")
 
 
+class Turns:
+    """The worker's side of turn-taking: wait for "go" on stdin before an epoch, report its time after."""
+
+    def begin(self):
+        if sys.stdin.readline().strip() != "go":
+            raise SystemExit(0)
+        self.start = time.perf_counter()
+
+    def end(self):
+        print(json.dumps({"epoch_seconds": time.perf_counter() - self.start}), flush=True)
+
+
+def keras_turns_callback(turns):
+    import keras
+
+    class TurnsCallback(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            turns.begin()
+
+        def on_epoch_end(self, epoch, logs=None):
+            turns.end()
+
+    return TurnsCallback()
+
+
 class TfaeContestant:
-    """tfae with its defaults: what a user gets without tuning flags."""
+    """tfae with its defaults: what a user gets without tuning flags (compile options only for --variants)."""
 
-    name = "tfae"
-
-    def __init__(self, batch_size):
+    def __init__(self, batch_size, **compile_options):
         import keras
 
         from tfae.models import DeepAutoencoder
@@ -53,19 +85,16 @@ class TfaeContestant:
         self.model = DeepAutoencoder(
             bottleneck={"name": "gaussian", "latent_dim": LATENT_DIM, "regularizer": "kld"}, add_hidden=add_hidden
         )
-        self.model.compile(optimizer=keras.optimizers.Adam(LEARNING_RATE), loss="bernoulli")
+        self.model.compile(optimizer=keras.optimizers.Adam(LEARNING_RATE), loss="bernoulli", **compile_options)
         self.batch_size = batch_size
 
-    def epoch(self, data):
-        start = time.perf_counter()
-        self.model.fit(data, batch_size=self.batch_size, epochs=1, verbose=0)
-        return time.perf_counter() - start
+    def train(self, data, epochs, turns):
+        callbacks = [keras_turns_callback(turns)]
+        self.model.fit(data, batch_size=self.batch_size, epochs=epochs, verbose=0, callbacks=callbacks)
 
 
 class KerasContestant:
     """A hand-written Keras 3 VAE in the keras.io style: the same layers, a custom compute_loss."""
-
-    name = "keras"
 
     def __init__(self, batch_size):
         import keras
@@ -100,16 +129,11 @@ class KerasContestant:
         self.model.compile(optimizer=keras.optimizers.Adam(LEARNING_RATE))
         self.batch_size = batch_size
 
-    def epoch(self, data):
-        start = time.perf_counter()
-        self.model.fit(data, batch_size=self.batch_size, epochs=1, verbose=0)
-        return time.perf_counter() - start
-
-
+    def train(self, data, epochs, turns):
+        callbacks = [keras_turns_callback(turns)]
+        self.model.fit(data, batch_size=self.batch_size, epochs=epochs, verbose=0, callbacks=callbacks)
 class PythaeContestant:
     """pythae's VAE (PyTorch) with the same architecture, through its own forward and backward."""
-
-    name = "pythae"
 
     def __init__(self, batch_size):
         import torch
@@ -150,26 +174,37 @@ class PythaeContestant:
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=LEARNING_RATE)
         self.batch_size = batch_size
 
-    def epoch(self, data):
+    def train(self, data, epochs, turns):
         torch = self.torch
         tensor = torch.from_numpy(data).to(self.device)
-        order = torch.randperm(len(tensor), device=self.device)
-        if self.device == "cuda":
-            torch.cuda.synchronize()
-        start = time.perf_counter()
         self.model.train()
-        for begin in range(0, len(tensor), self.batch_size):
-            batch = tensor[order[begin : begin + self.batch_size]]
-            loss = self.model({"data": batch}).loss
-            self.optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            self.optimizer.step()
-        if self.device == "cuda":
-            torch.cuda.synchronize()
-        return time.perf_counter() - start
+        for _ in range(epochs):
+            order = torch.randperm(len(tensor), device=self.device)
+            turns.begin()
+            for begin in range(0, len(tensor), self.batch_size):
+                batch = tensor[order[begin : begin + self.batch_size]]
+                loss = self.model({"data": batch}).loss
+                self.optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                self.optimizer.step()
+            if self.device == "cuda":
+                torch.cuda.synchronize()
+            turns.end()
 
 
-CONTESTANTS = {cls.name: cls for cls in (TfaeContestant, KerasContestant, PythaeContestant)}
+CONTESTANTS = {"tfae": TfaeContestant, "keras": KerasContestant, "pythae": PythaeContestant}
+# tfae with compile options other than its defaults, to check that the defaults are the fast choice.
+VARIANTS = {
+    "tfae-spe1": {"steps_per_execution": 1},
+    "tfae-spe64": {"steps_per_execution": 64},
+    "tfae-xla": {"jit_compile": True},
+}
+
+
+def make_contestant(name, batch_size):
+    if name in VARIANTS:
+        return TfaeContestant(batch_size, **VARIANTS[name])
+    return CONTESTANTS[name](batch_size)
 
 
 def available(name):
@@ -219,84 +254,150 @@ def peak_memory_mb():
     return None
 
 
+def versions():
+    found = {"python": platform.python_version()}
+    for module in ("tfae", "keras", "tensorflow", "jax", "torch", "pythae"):
+        try:
+            found[module] = __import__(module).__version__
+        except (ImportError, AttributeError):
+            pass
+    return found
+
+
 def worker(name, batch_size, samples, epochs):
-    """Trains one contestant alone in this process and prints its epoch times and peak memory as JSON."""
-    contestant = CONTESTANTS[name](batch_size)
+    """Trains one contestant in this process, taking turns with the others through stdin and stdout."""
+    contestant = make_contestant(name, batch_size)
     data = make_data(samples)
-    seconds = [contestant.epoch(data) for _ in range(epochs)]
-    print(json.dumps({"epoch_seconds": seconds, "peak_memory_mb": peak_memory_mb()}))
+    print(json.dumps({"ready": True}), flush=True)
+    contestant.train(data, epochs, Turns())
+    print(json.dumps({"peak_memory_mb": peak_memory_mb()}), flush=True)
 
 
-def run_worker(name, batch_size, samples, epochs):
-    command = [sys.executable, os.path.abspath(__file__), "--worker", name, str(batch_size), str(samples), str(epochs)]
-    result = subprocess.run(command, capture_output=True, text=True, timeout=1800)
-    if result.returncode != 0:
-        raise RuntimeError(f"{name} at batch {batch_size} failed:\n{result.stderr[-2000:]}")
-    return json.loads(result.stdout.strip().splitlines()[-1])
+class Worker:
+    """The orchestrator's handle on one contestant's process."""
+
+    def __init__(self, name, batch_size, samples, epochs):
+        self.name, self.batch_size = name, batch_size
+        arguments = [name, str(batch_size), str(samples), str(epochs)]
+        command = [sys.executable, os.path.abspath(__file__), "--worker", *arguments]
+        self.stderr = open(os.path.join(tempfile.gettempdir(), f"tfae-benchmark-{name}-{batch_size}.log"), "w")
+        self.process = subprocess.Popen(
+            command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.stderr, text=True
+        )
+
+    def receive(self):
+        for line in self.process.stdout:
+            if line.startswith("{"):
+                return json.loads(line)
+        self.process.wait()
+        raise RuntimeError(
+            f"{self.name} at batch {self.batch_size} stopped with exit status {self.process.returncode}; "
+            f"its messages are in {self.stderr.name}"
+        )
+
+    def epoch(self):
+        self.process.stdin.write("go\n")
+        self.process.stdin.flush()
+        return self.receive()["epoch_seconds"]
+
+    def close(self):
+        if self.process.poll() is None:
+            self.process.kill()
+        self.process.wait()
+        self.stderr.close()
 
 
-def measure_throughput(batch_sizes, names, samples, epochs, rounds):
-    """Each contestant trains in a process of its own (no shared thread pools); rounds alternate them."""
-    results = {}
-    for batch_size in batch_sizes:
-        runs = {name: [] for name in names}
-        for _ in range(rounds):
-            for name in names:
-                runs[name].append(run_worker(name, batch_size, samples, epochs))
-        for name, measured in runs.items():
-            # The first epoch of each process compiles; the rest are the steady state.
-            steady = [seconds for run in measured for seconds in run["epoch_seconds"][1:]]
-            results.setdefault(str(batch_size), {})[name] = {
-                "samples_per_second": samples / statistics.median(steady),
-                "epoch_seconds": [run["epoch_seconds"] for run in measured],
-                "peak_memory_mb": max(run["peak_memory_mb"] or 0 for run in measured),
-            }
-    return results
+def race(batch_size, names, samples, epochs):
+    """Trains every contestant at one batch size, epoch by epoch in turn; returns their figures by name."""
+    workers = [Worker(name, batch_size, samples, epochs) for name in names]
+    try:
+        for worker_ in workers:
+            worker_.receive()  # built and holding its data: only training is timed from here
+        seconds = {worker_.name: [] for worker_ in workers}
+        for _ in range(epochs):
+            for worker_ in workers:
+                seconds[worker_.name].append(worker_.epoch())
+        memory = {worker_.name: worker_.receive()["peak_memory_mb"] for worker_ in workers}
+    finally:
+        for worker_ in workers:
+            worker_.close()
+    return {
+        name: {
+            # The first epoch compiles; the rest are the steady state.
+            "samples_per_second": samples / statistics.median(seconds[name][1:]),
+            "epoch_seconds": seconds[name],
+            "peak_memory_mb": memory[name],
+        }
+        for name in names
+    }
+
+
+def add_ratios(by_batch, peak_gflops):
+    for by_name in by_batch.values():
+        tfae_rate = by_name["tfae"]["samples_per_second"]
+        for figures in by_name.values():
+            rate = figures["samples_per_second"]
+            figures["ratio_to_tfae"] = rate / tfae_rate
+            figures["fraction_of_matmul_peak"] = rate * TRAIN_FLOPS_PER_SAMPLE / (peak_gflops * 1e9)
+
+
+def print_table(by_batch, peak_gflops):
+    print(f"{'batch':>6} {'contestant':>11} {'samples/s':>10} {'vs tfae':>8} {'% of peak':>10} {'peak MB':>8}")
+    for batch_size, by_name in by_batch.items():
+        for name, figures in by_name.items():
+            memory = figures["peak_memory_mb"]
+            memory_text = f"{memory:8.0f}" if memory else f"{'-':>8}"
+            print(
+                f"{batch_size:>6} {name:>11} {figures['samples_per_second']:10.0f} {figures['ratio_to_tfae']:8.2f} "
+                f"{100 * figures['fraction_of_matmul_peak']:9.1f}% {memory_text}"
+            )
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--batch-sizes", type=int, nargs="+", default=[128, 1024])
     parser.add_argument("--sweep", action="store_true", help="also time tfae and keras at batch sizes 32..4096")
+    parser.add_argument("--variants", action="store_true", help=f"also time tfae with {', '.join(VARIANTS)}")
     parser.add_argument("--samples", type=int, default=60000)
-    parser.add_argument("--epochs", type=int, default=3, help="epochs per process, the first being warm-up")
-    parser.add_argument("--rounds", type=int, default=2, help="processes per contestant, alternating")
-    parser.add_argument("--contestants", nargs="+", default=list(CONTESTANTS))
+    parser.add_argument("--epochs", type=int, default=6, help="epochs per contestant, the first being warm-up")
+    parser.add_argument("--contestants", nargs="+", default=list(CONTESTANTS), choices=[*CONTESTANTS, *VARIANTS])
     parser.add_argument("--output", default="benchmarks/results.json")
     args = parser.parse_args(argv)
+    if args.epochs < 2:
+        parser.error("--epochs must be at least 2: the first epoch of each contestant is its warm-up")
 
     import keras
 
     names = [name for name in args.contestants if available(name)]
+    if "tfae" not in names:
+        names.insert(0, "tfae")  # the figures are ratios to tfae
+    if args.variants:
+        names += [name for name in VARIANTS if name not in names]
     skipped = sorted(set(args.contestants) - set(names))
     peak = matmul_peak_gflops()
     results = {
         "date": time.strftime("%Y-%m-%d"),
+        "command": " ".join(["python", *sys.argv]),
         "backend": keras.backend.backend(),
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.processor() or platform.platform()}",
+        "versions": versions(),
+        "samples": args.samples,
         "matmul_peak_gflops": peak,
+        "train_flops_per_sample": TRAIN_FLOPS_PER_SAMPLE,
         "skipped": skipped,
-        "throughput": measure_throughput(args.batch_sizes, names, args.samples, args.epochs, args.rounds),
+        "throughput": {str(size): race(size, names, args.samples, args.epochs) for size in args.batch_sizes},
     }
+    add_ratios(results["throughput"], peak)
     if args.sweep:
-        sweep_sizes = [32, 64, 128, 256, 512, 1024, 2048, 4096]
-        sweep_names = [name for name in names if name != "pythae"]
-        results["sweep"] = measure_throughput(sweep_sizes, sweep_names, args.samples, args.epochs, 1)
+        sweep_names = [name for name in ("tfae", "keras") if name in names]
+        results["sweep"] = {str(size): race(size, sweep_names, args.samples, args.epochs) for size in SWEEP_BATCH_SIZES}
+        add_ratios(results["sweep"], peak)
 
     print(f"backend {results['backend']}; {results['machine']}; fp32 matmul peak {peak:.0f} GFLOP/s")
-    print(f"{'batch':>6} {'contestant':>10} {'samples/s':>11} {'vs tfae':>8} {'% of peak':>10} {'peak MB':>8}")
-    for batch_size, by_name in results["throughput"].items():
-        tfae_rate = by_name["tfae"]["samples_per_second"]
-        for name, figures in by_name.items():
-            rate = figures["samples_per_second"]
-            figures["ratio_to_tfae"] = rate / tfae_rate
-            figures["fraction_of_matmul_peak"] = rate * TRAIN_FLOPS_PER_SAMPLE / (peak * 1e9)
-            memory = figures["peak_memory_mb"]
-            memory_text = f"{memory:8.0f}" if memory else f"{'-':>8}"
-            print(
-                f"{batch_size:>6} {name:>10} {rate:11.0f} {figures['ratio_to_tfae']:8.2f} "
-                f"{100 * figures['fraction_of_matmul_peak']:9.1f}% {memory_text}"
-            )
+    print_table(results["throughput"], peak)
+    if args.sweep:
+        print("sweep:")
+        print_table(results["sweep"], peak)
     if skipped:
         print(f"skipped (not installed): {', '.join(skipped)}")
     os.makedirs(os.path.dirname(args.output) or ".", exist_ok=True)

@@ -11,17 +11,13 @@ import os
 import sys
 from pathlib import Path
 
-from tfae.errors import TfaeError
+from tfae.errors import TfaeError, UsageError
 
 # The names tfae.distribute.make_strategy takes; written out so that the parser needs no Keras.
 STRATEGIES = ("default", "mirrored", "multi-worker")
 EXIT_BAD_INPUT = 2
 EXIT_FAILED = 1
 EXIT_INTERRUPTED = 130
-
-
-class UsageError(TfaeError, ValueError):
-    """A command-line argument that names something missing or unusable."""
 
 
 def _quiet_tensorflow():

@@ -13,18 +13,15 @@ Keras backend; the strategies themselves need ``KERAS_BACKEND=tensorflow``.
 import dataclasses
 import json
 import os
+import shutil
 
 import keras
 
-from tfae.errors import TfaeError
+from tfae.errors import DistributeError
 
 STRATEGIES = ("default", "mirrored", "multi-worker")
 # The task types a MultiWorkerMirroredStrategy job trains with; an "evaluator" runs beside them, apart.
 TRAINING_TASKS = ("chief", "worker")
-
-
-class DistributeError(TfaeError, ValueError):
-    """A strategy name, or a ``TF_CONFIG``, that tfae cannot train with."""
 
 
 def make_strategy(name="default", devices=None):
@@ -183,13 +180,19 @@ def is_multi_worker(strategy):
 
 
 class BackupAndRestore(keras.callbacks.BackupAndRestore):
-    """``keras.callbacks.BackupAndRestore`` for a job of several workers: only the chief writes the backup.
+    """``keras.callbacks.BackupAndRestore`` that only the chief writes, and that a crash cannot damage.
 
     Keras' callback writes the backup from every process; with several workers sharing ``backup_dir`` they
     would write the same files at once. Here every worker restores from ``backup_dir`` when training starts,
     so all resume from the same epoch with the same weights, and only the chief writes and finally deletes
     it. On several machines ``backup_dir`` must be storage that every worker reads (a network file system,
-    or a ``gs://`` path). With one process this is Keras' callback.
+    or a ``gs://`` path).
+
+    Keras also writes the backup's files in place, so a process killed while writing leaves a weights file
+    that cannot be restored. Here, on a file system path, each file is written under a temporary name and
+    renamed over the old one: a crash leaves the previous backup whole. (A crash between the weights and
+    the file that records their epoch resumes from that epoch with the next epoch's weights.) A ``gs://``
+    or other URL is written as Keras writes it.
 
     Args:
         backup_dir: the folder that holds the state after the last finished epoch.
@@ -216,6 +219,25 @@ class BackupAndRestore(keras.callbacks.BackupAndRestore):
     def on_train_end(self, logs=None):
         if self.chief:
             super().on_train_end(logs)
+
+    def _save_model(self):
+        if "://" in str(self.backup_dir):
+            return super()._save_model()
+        from tfae.training.checkpoints import replacing, write_text
+
+        os.makedirs(self.backup_dir, exist_ok=True)
+        if getattr(self, "double_checkpoint", False):
+            for path, previous in (
+                (self._weights_path, self._prev_weights_path),
+                (self._training_metadata_path, self._prev_training_metadata_path),
+            ):
+                if os.path.exists(path):
+                    with replacing(previous) as temporary:
+                        shutil.copyfile(path, temporary)
+        with replacing(self._weights_path) as temporary:
+            self.model.save_weights(temporary)
+        metadata = {"epoch": self._current_epoch, "batch": self._last_batch_seen}
+        write_text(self._training_metadata_path, json.dumps(metadata))
 
 
 def replica_position():

@@ -1,4 +1,8 @@
-"""The errors and warnings tfae raises about its plugins and their names."""
+"""Every error and warning tfae raises, in one place: ``except tfae.errors.TfaeError`` catches them all.
+
+The modules that raise them import them from here (``tfae.models.saving.ModelFileError`` is this module's
+``ModelFileError``), so either name works in an ``except`` clause.
+"""
 
 
 class TfaeError(Exception):
@@ -26,3 +30,36 @@ class PluginLoadWarning(UserWarning):
     A plugin that failed to import or whose hook raised, a name two plugins claim, a ``@tfae.hookimpl``
     that is no tfae hook, or a TFAE_PLUGINS name that matches no installed plugin.
     """
+
+
+class ConfigError(TfaeError, ValueError):
+    """A config file that is missing, malformed, or names something that does not exist."""
+
+
+class DataError(TfaeError, ValueError):
+    """Data that is missing, unreadable, or does not fit the model."""
+
+
+class RunError(TfaeError, ValueError):
+    """A run folder that cannot be created or resumed."""
+
+
+class DivergenceError(RunError):
+    """Training stopped because the loss became NaN or inf."""
+
+
+class CheckpointError(TfaeError, OSError):
+    """A checkpoint folder whose ``checkpoint.json`` or weights cannot be read."""
+
+
+class ModelFileError(TfaeError, ValueError):
+    """A file that ``tfae.load_model`` refuses: not a ``.keras`` archive, damaged, not a tfae model, or one
+    that asks to run code (a Python lambda, a module to import)."""
+
+
+class DistributeError(TfaeError, ValueError):
+    """A strategy name, or a ``TF_CONFIG``, that tfae cannot train with."""
+
+
+class UsageError(TfaeError, ValueError):
+    """A command-line argument that names something missing or unusable."""

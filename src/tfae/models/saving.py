@@ -14,7 +14,7 @@ from pathlib import Path
 
 import keras
 
-from tfae.errors import TfaeError
+from tfae.errors import ModelFileError
 from tfae.models.autoencoder import Autoencoder, registered_custom_objects
 
 HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
@@ -43,11 +43,6 @@ NON_MODELLING_FUNCTIONS = frozenset(
 # Layers that load something outside the file: a TensorFlow SavedModel, whose graph runs (CVE-2026-1462).
 EXTERNAL_LAYERS = frozenset({"TFSMLayer"})
 MESSAGE_LENGTH = 400
-
-
-class ModelFileError(TfaeError, ValueError):
-    """A file that ``tfae.load_model`` refuses: not a ``.keras`` archive, damaged, not a tfae model, or one
-    that asks to run code (a Python lambda, a module to import)."""
 
 
 def _one_line(text, limit=MESSAGE_LENGTH):

@@ -25,12 +25,10 @@ from pathlib import Path
 
 import keras
 
+from tfae.errors import CheckpointError
+
 CHECKPOINT_FILE = "checkpoint.json"
 CHECKPOINT_FORMAT = 1
-
-
-class CheckpointError(OSError):
-    """A checkpoint folder whose ``checkpoint.json`` or weights cannot be read."""
 
 
 def _sync_folder(folder):

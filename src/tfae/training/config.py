@@ -20,7 +20,7 @@ try:
 except ModuleNotFoundError:  # Python 3.10
     import tomli as tomllib
 
-from tfae.errors import TfaeError, UnknownNameError
+from tfae.errors import ConfigError, TfaeError, UnknownNameError
 
 LAYOUTS = ("dense", "conv")
 COLORS = ("grayscale", "rgb")
@@ -31,10 +31,6 @@ DEFAULT_RUN_NAME = "vae"
 # The contracts' nested components: a bottleneck's regularizer, and a regularizer's beta schedule.
 NESTED = {"bottleneck": ("regularizer", "regularizer"), "regularizer": ("beta", "scheduler")}
 LAYER_DEFAULTS = {"trainable": True, "autocast": True, "activity_regularizer": None, "dtype": "float32"}
-
-
-class ConfigError(TfaeError, ValueError):
-    """A config file that is missing, malformed, or names something that does not exist."""
 
 
 def _positive_int(value):

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tfae.errors import TfaeError
+from tfae.errors import DataError
 
 DOWNLOAD_ROOT = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/"
 MNIST_FILE = "mnist.npz"
@@ -20,10 +20,6 @@ FASHION_MNIST_FOLDER = "fashion-mnist"
 FASHION_MNIST_FILES = ("train-labels-idx1-ubyte.gz", "train-images-idx3-ubyte.gz")
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp"}
 SOURCES_HELP = '"digits", "mnist", "fashion_mnist", a .npy or .npz file, or a folder of images'
-
-
-class DataError(TfaeError, ValueError):
-    """Data that is missing, unreadable, or does not fit the model."""
 
 
 @dataclasses.dataclass

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tfae.errors import TfaeError
+from tfae.errors import DivergenceError, RunError
 from tfae.training import checkpoints, pictures
 from tfae.training.config import load_config, resolved_spec
 from tfae.training.data import DataError, load_data
@@ -36,14 +36,6 @@ TENSORBOARD_FOLDER = "tensorboard"
 RECONSTRUCTED = 30
 SAMPLED = 64
 LATENT_POINTS = 5000
-
-
-class RunError(TfaeError, ValueError):
-    """A run folder that cannot be created or resumed."""
-
-
-class DivergenceError(RunError):
-    """Training stopped because the loss became NaN or inf."""
 
 
 def _divergence_monitor():

@@ -1,0 +1,172 @@
+"""Where the time of one VAE training step goes, on TensorFlow: the step built up piece by piece.
+
+    python benchmarks/step_anatomy.py                 # batch size 1024
+    python benchmarks/step_anatomy.py --batch-size 128
+
+The workload is train_throughput.py's. Each stage is a ``tf.function`` that runs the same number of
+steps over batches already in memory, adding one piece of the training step to the stage before it:
+
+1. the Dense layers' matrix multiplies alone (forward, weight and input gradients), the floor;
+2. plus biases and ReLUs;
+3. plus sampling the code, the Bernoulli log-likelihood from logits and the analytic KL;
+4. plus Adam's update of every weight: a complete training step, without Keras' ``fit`` (and the same
+   step again, compiled by XLA);
+5. tfae's ``fit`` with its defaults on the same data as NumPy (shuffling and batching included).
+
+Each line prints the stage's samples per second and the milliseconds per step that it adds, against the
+rate at the machine's fp32 matmul peak (measured in the same run, as train_throughput.py does).
+"""
+
+import argparse
+import os
+import statistics
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from train_throughput import (
+    HIDDEN,
+    INPUT_DIM,
+    LATENT_DIM,
+    LEARNING_RATE,
+    TRAIN_FLOPS_PER_SAMPLE,
+    TfaeContestant,
+    make_data,
+    matmul_peak_gflops,
+)
+
+SHAPES = [
+    (INPUT_DIM, HIDDEN[0]), (HIDDEN[0], HIDDEN[1]), (HIDDEN[1], 2 * LATENT_DIM),
+    (LATENT_DIM, HIDDEN[1]), (HIDDEN[1], HIDDEN[0]), (HIDDEN[0], INPUT_DIM),
+]
+
+
+def make_weights(seed=0):
+    rng = np.random.default_rng(seed)
+    kernels = [tf.Variable(rng.normal(0, (2 / rows) ** 0.5, (rows, cols)).astype("float32")) for rows, cols in SHAPES]
+    biases = [tf.Variable(np.zeros(cols, "float32")) for _, cols in SHAPES]
+    return kernels, biases
+
+
+def forward(kernels, biases, x, with_activations, with_likelihood):
+    h = x
+    for index in (0, 1):
+        h = h @ kernels[index]
+        if with_activations:
+            h = tf.nn.relu(h + biases[index])
+    h = h @ kernels[2]
+    if with_activations:
+        h = h + biases[2]
+    if with_likelihood:
+        mean, log_variance = tf.split(h, 2, axis=-1)
+        code = mean + tf.exp(0.5 * log_variance) * tf.random.normal(tf.shape(mean))
+    else:
+        code = h[:, :LATENT_DIM]
+    h = code
+    for index in (3, 4):
+        h = h @ kernels[index]
+        if with_activations:
+            h = tf.nn.relu(h + biases[index])
+    logits = h @ kernels[5]
+    if with_activations:
+        logits = logits + biases[5]
+    if not with_likelihood:
+        return tf.reduce_mean(logits)
+    cross_entropy = tf.nn.sigmoid_cross_entropy_with_logits(labels=x, logits=logits)
+    kl = 0.5 * tf.reduce_sum(tf.square(mean) + tf.exp(log_variance) - log_variance - 1, axis=-1)
+    return tf.reduce_mean(tf.reduce_sum(cross_entropy, axis=-1) + kl)
+
+
+def stage_function(kernels, biases, optimizer, with_activations, with_likelihood, with_optimizer, xla=False):
+    variables = kernels + biases if with_activations else kernels
+
+    @tf.function(jit_compile=xla)
+    def run(batches):
+        total = tf.constant(0.0)
+        for index in tf.range(tf.shape(batches)[0]):
+            x = batches[index]
+            with tf.GradientTape() as tape:
+                loss = forward(kernels, biases, x, with_activations, with_likelihood)
+            gradients = tape.gradient(loss, variables)
+            if with_optimizer:
+                optimizer.apply_gradients(zip(gradients, variables))
+            else:
+                # Consume every gradient so that none of the backward pass is pruned away.
+                total += tf.add_n([tf.reduce_sum(gradient[:1]) for gradient in gradients])
+            total += loss
+        return total
+
+    return run
+
+
+class EpochTimer(keras.callbacks.Callback):
+    def __init__(self):
+        super().__init__()
+        self.seconds = []
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.start = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.seconds.append(time.perf_counter() - self.start)
+
+
+def time_stage(run, batches, repeats):
+    run(batches[:2]).numpy()  # traces and warms up
+    seconds = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        run(batches).numpy()
+        seconds.append(time.perf_counter() - start)
+    return statistics.median(seconds)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--batch-size", type=int, default=1024)
+    parser.add_argument("--samples", type=int, default=60000, help="samples per timed call (an epoch)")
+    parser.add_argument("--repeats", type=int, default=7, help="timed calls per stage (epochs of fit)")
+    args = parser.parse_args(argv)
+
+    peak = matmul_peak_gflops()
+    ceiling = peak * 1e9 / TRAIN_FLOPS_PER_SAMPLE
+    steps = args.samples // args.batch_size
+    data = make_data(steps * args.batch_size)
+    batches = tf.constant(data.reshape(steps, args.batch_size, INPUT_DIM))
+    kernels, biases = make_weights()
+    optimizer = keras.optimizers.Adam(LEARNING_RATE)
+    optimizer.build(kernels + biases)
+    print(f"batch {args.batch_size}; fp32 matmul peak {peak:.0f} GFLOP/s = {ceiling:.0f} samples/s for this step")
+    print(f"{'stage':<44} {'samples/s':>10} {'% of peak':>10} {'ms/step':>8} {'+ms':>7}")
+    stages = [
+        ("1 matmuls only", (False, False, False)),
+        ("2 + biases, ReLUs", (True, False, False)),
+        ("3 + sampling, Bernoulli NLL, KL", (True, True, False)),
+        ("4 + Adam (a whole step, no fit)", (True, True, True)),
+        ("4 again, compiled by XLA", (True, True, True, True)),
+    ]
+    def report(label, step_ms, previous_ms):
+        rate = 1000 * args.batch_size / step_ms
+        print(f"{label:<44} {rate:10.0f} {100 * rate / ceiling:9.1f}% {step_ms:8.2f} {step_ms - previous_ms:+7.2f}")
+
+    previous = 0.0
+    for label, flags in stages:
+        run = stage_function(kernels, biases, optimizer, *flags)
+        step_ms = 1000 * time_stage(run, batches, args.repeats) / steps
+        report(label, step_ms, previous)
+        previous = step_ms if len(flags) == 3 else previous
+
+    # One fit over several epochs, as train_throughput.py times it: the median epoch after the first.
+    contestant = TfaeContestant(args.batch_size)
+    timer = EpochTimer()
+    contestant.model.fit(data, batch_size=args.batch_size, epochs=args.repeats + 1, verbose=0, callbacks=[timer])
+    report("5 tfae's fit, defaults (NumPy in)", 1000 * statistics.median(timer.seconds[1:]) / steps, previous)
+
+
+if __name__ == "__main__":
+    main()
