@@ -43,6 +43,7 @@ def make_model(cls=Autoencoder):
     model = cls(bottleneck={"name": "gaussian", "latent_dim": 2, "regularizer": "kld"})
     model.compile(optimizer="adam", loss="bernoulli")
     model.build((None, 8))
+    model.optimizer.build(model.trainable_variables)  # so that loading a backup restores Adam's state too
     return model
 
 
