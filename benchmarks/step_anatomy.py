@@ -54,27 +54,20 @@ def make_weights(seed=0):
 
 
 def forward(kernels, biases, x, with_activations, with_likelihood):
-    h = x
-    for index in (0, 1):
+    def dense(h, index, relu=True):
         h = h @ kernels[index]
         if with_activations:
-            h = tf.nn.relu(h + biases[index])
-    h = h @ kernels[2]
-    if with_activations:
-        h = h + biases[2]
+            h = h + biases[index]
+            h = tf.nn.relu(h) if relu else h
+        return h
+
+    parameters = dense(dense(dense(x, 0), 1), 2, relu=False)
     if with_likelihood:
-        mean, log_variance = tf.split(h, 2, axis=-1)
+        mean, log_variance = tf.split(parameters, 2, axis=-1)
         code = mean + tf.exp(0.5 * log_variance) * tf.random.normal(tf.shape(mean))
     else:
-        code = h[:, :LATENT_DIM]
-    h = code
-    for index in (3, 4):
-        h = h @ kernels[index]
-        if with_activations:
-            h = tf.nn.relu(h + biases[index])
-    logits = h @ kernels[5]
-    if with_activations:
-        logits = logits + biases[5]
+        code = parameters[:, :LATENT_DIM]
+    logits = dense(dense(dense(code, 3), 4), 5, relu=False)
     if not with_likelihood:
         return tf.reduce_mean(logits)
     cross_entropy = tf.nn.sigmoid_cross_entropy_with_logits(labels=x, logits=logits)
