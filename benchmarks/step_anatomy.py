@@ -10,7 +10,8 @@ steps over batches already in memory, adding one piece of the training step to t
 2. plus biases and ReLUs;
 3. plus sampling the code, the Bernoulli log-likelihood from logits and the analytic KL;
 4. plus Adam's update of every weight: a complete training step, without Keras' ``fit`` (and the same
-   step again, compiled by XLA);
+   step compiled by XLA: the whole loop of steps as one XLA call, then one XLA call per step, which is
+   how Keras' ``fit`` compiles it with ``jit_compile=True``);
 5. tfae's ``fit`` with its defaults on the same data as NumPy (shuffling and batching included).
 
 Each line prints the stage's samples per second and the milliseconds per step that it adds, against the
@@ -75,23 +76,28 @@ def forward(kernels, biases, x, with_activations, with_likelihood):
     return tf.reduce_mean(tf.reduce_sum(cross_entropy, axis=-1) + kl)
 
 
-def stage_function(kernels, biases, optimizer, with_activations, with_likelihood, with_optimizer, xla=False):
+def stage_function(kernels, biases, optimizer, with_activations, with_likelihood, with_optimizer, xla=None):
+    """The stage as a function of a stack of batches; ``xla`` compiles the whole loop ("loop") or each step."""
     variables = kernels + biases if with_activations else kernels
 
-    @tf.function(jit_compile=xla)
+    def step(x):
+        with tf.GradientTape() as tape:
+            loss = forward(kernels, biases, x, with_activations, with_likelihood)
+        gradients = tape.gradient(loss, variables)
+        if with_optimizer:
+            optimizer.apply_gradients(zip(gradients, variables))
+            return loss
+        # Consume every gradient so that none of the backward pass is pruned away.
+        return loss + tf.add_n([tf.reduce_sum(gradient[:1]) for gradient in gradients])
+
+    if xla == "step":  # as Keras' fit compiles it with jit_compile=True: one XLA call per step
+        step = tf.function(step, jit_compile=True)
+
+    @tf.function(jit_compile=xla == "loop")
     def run(batches):
         total = tf.constant(0.0)
         for index in tf.range(tf.shape(batches)[0]):
-            x = batches[index]
-            with tf.GradientTape() as tape:
-                loss = forward(kernels, biases, x, with_activations, with_likelihood)
-            gradients = tape.gradient(loss, variables)
-            if with_optimizer:
-                optimizer.apply_gradients(zip(gradients, variables))
-            else:
-                # Consume every gradient so that none of the backward pass is pruned away.
-                total += tf.add_n([tf.reduce_sum(gradient[:1]) for gradient in gradients])
-            total += loss
+            total += step(batches[index])
         return total
 
     return run
@@ -141,7 +147,8 @@ def main(argv=None):
         ("2 + biases, ReLUs", (True, False, False)),
         ("3 + sampling, Bernoulli NLL, KL", (True, True, False)),
         ("4 + Adam (a whole step, no fit)", (True, True, True)),
-        ("4 again, compiled by XLA", (True, True, True, True)),
+        ("4 again, all steps in one XLA call", (True, True, True, "loop")),
+        ("4 again, one XLA call per step", (True, True, True, "step")),
     ]
     def report(label, step_ms, previous_ms):
         rate = 1000 * args.batch_size / step_ms
