@@ -1,4 +1,6 @@
 import os
+import subprocess
+import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
@@ -18,3 +20,17 @@ def digits():
 @pytest.fixture
 def rng():
     return np.random.default_rng(0)
+
+
+@pytest.fixture
+def run_tfae():
+    """Runs the real command, ``python -m tfae ARGUMENTS``, in a fresh process; returns the completed process.
+
+    Its ``cwd`` and ``env`` are ``subprocess.run``'s; the command is killed after ``timeout`` seconds.
+    """
+
+    def run(*arguments, cwd=None, env=None, timeout=240):
+        command = [sys.executable, "-m", "tfae", *map(str, arguments)]
+        return subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
+
+    return run

@@ -1,8 +1,6 @@
 """Bad input gets one clear line on stderr and exit status 2, never a traceback."""
 
 import os
-import subprocess
-import sys
 
 import keras
 import numpy as np
@@ -189,12 +187,10 @@ def test_missing_model(capsys, tmp_path):
     )
 
 
-def test_the_real_command_prints_one_line_and_no_tensorflow_logs(tmp_path):
+def test_the_real_command_prints_one_line_and_no_tensorflow_logs(tmp_path, run_tfae):
     path = write(tmp_path / "typo.toml", "[training]\nepoch = 3\n")
     environment = {key: value for key, value in os.environ.items() if key != "TF_CPP_MIN_LOG_LEVEL"}
-    result = subprocess.run(
-        [sys.executable, "-m", "tfae", "train", str(path)], capture_output=True, text=True, env=environment
-    )
+    result = run_tfae("train", path, env=environment)
     assert result.returncode == 2
     assert (
         result.stderr

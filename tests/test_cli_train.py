@@ -2,8 +2,6 @@
 
 import csv
 import struct
-import subprocess
-import sys
 
 import keras
 import numpy as np
@@ -63,11 +61,9 @@ def check_run(folder, variational=True, scheduled=False, labelled=True):
     return config, rows
 
 
-def test_tfae_train_with_no_arguments_trains_the_digits_vae(tmp_path):
+def test_tfae_train_with_no_arguments_trains_the_digits_vae(tmp_path, run_tfae):
     """The real command, in a fresh process, from an empty folder (one epoch instead of the default's 40)."""
-    result = subprocess.run(
-        [sys.executable, "-m", "tfae", "train", "--epochs", "1"], cwd=tmp_path, capture_output=True, text=True
-    )
+    result = run_tfae("train", "--epochs", "1", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert "26/26" in result.stdout  # the progress bar: 1617 training samples in batches of 64
     assert result.stderr == ""

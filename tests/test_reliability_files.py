@@ -292,17 +292,10 @@ def test_the_cli_gives_one_line_and_exit_status_2(files, name, command, capsys, 
     assert not (tmp_path / "out.npy").exists()
 
 
-def test_the_real_command_on_a_lambda_file_prints_one_line_and_runs_nothing(lambda_files, tmp_path):
+def test_the_real_command_on_a_lambda_file_prints_one_line_and_runs_nothing(lambda_files, tmp_path, run_tfae):
     marker = tmp_path / "cli.marker"
     env = {**os.environ, MARKER_VARIABLE: str(marker)}
-    result = subprocess.run(
-        [sys.executable, "-m", "tfae", "generate", str(lambda_files["tfae"]), "-o", str(tmp_path / "x.png")],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=240,
-    )
+    result = run_tfae("generate", lambda_files["tfae"], "-o", tmp_path / "x.png", cwd=tmp_path, env=env)
     assert result.returncode == 2, result.stderr
     assert len(result.stderr.strip().splitlines()) == 1, result.stderr
     assert "holds Python code" in result.stderr and "Traceback" not in result.stderr

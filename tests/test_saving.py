@@ -52,6 +52,23 @@ def run_python(code, cwd):
     return result.stdout
 
 
+def load_in_fresh_process(folder, filename, *expressions):
+    """Loads ``folder/filename`` with ``tfae.load_model`` in a fresh interpreter; returns the loaded model's
+    class name, the largest difference of its predictions on ``inputs.npy`` from ``expected.npy``, and the
+    values of ``expressions`` (Python, on ``model``), all as printed text."""
+    output = run_python(
+        f"""
+        import numpy as np
+        import tfae
+        model = tfae.load_model({filename!r})
+        error = np.abs(model.predict(np.load("inputs.npy"), verbose=0) - np.load("expected.npy")).max()
+        print(type(model).__name__, float(error), {", ".join(expressions)})
+        """,
+        cwd=folder,
+    )
+    return output.strip().splitlines()[-1].split()
+
+
 def test_every_builtin_combination_reloads_with_identical_predictions(digits, tmp_path):
     x, _ = digits
     x = x[:256]
@@ -139,17 +156,7 @@ def test_deep_autoencoder_loads_without_its_add_hidden_function(tmp_path, digits
         """,
         cwd=tmp_path,
     )
-    output = run_python(
-        """
-        import numpy as np
-        import tfae
-        model = tfae.load_model("deep.keras")
-        error = np.abs(model.predict(np.load("inputs.npy"), verbose=0) - np.load("expected.npy")).max()
-        print(type(model).__name__, len(model.encoder.layers), float(error))
-        """,
-        cwd=tmp_path,
-    )
-    class_name, encoder_layers, error = output.strip().splitlines()[-1].split()
+    class_name, error, encoder_layers = load_in_fresh_process(tmp_path, "deep.keras", "len(model.encoder.layers)")
     assert class_name == "DeepAutoencoder"
     assert int(encoder_layers) == 4  # input, two hidden layers, bottleneck
     assert float(error) == 0.0
@@ -190,17 +197,7 @@ def test_a_custom_subclass_that_cannot_be_imported_loads_as_an_autoencoder(tmp_p
         """,
         cwd=tmp_path,
     )
-    output = run_python(
-        """
-        import numpy as np
-        import tfae
-        model = tfae.load_model("conv.keras")
-        error = np.abs(model.predict(np.load("inputs.npy"), verbose=0) - np.load("expected.npy")).max()
-        print(type(model).__name__, float(error))
-        """,
-        cwd=tmp_path,
-    )
-    class_name, error = output.strip().splitlines()[-1].split()
+    class_name, error = load_in_fresh_process(tmp_path, "conv.keras")
     assert class_name == "Autoencoder"
     assert float(error) == 0.0
 
