@@ -44,7 +44,7 @@ class VariationalBottleneck(BaseBottleneck):
         parameters = 2  # the lower end and the log-width of each code's interval
 
         def sample(self, low, log_width):
-            noise = self.noise(lambda shape: keras.random.uniform(shape, seed=self.seed_generator), ops.shape(low))
+            noise = self.noise(lambda shape: tfae.random.uniform(shape, self.seed_generator), ops.shape(low))
             return low + ops.exp(log_width) * noise
 
         def mean(self, low, log_width):
@@ -95,7 +95,8 @@ class VariationalBottleneck(BaseBottleneck):
     def noise(self, draw, shape):
         """Returns ``draw(shape)``, noise for a batch of ``shape``, drawn so that replicas differ.
 
-        ``draw`` is a ``keras.random`` call seeded by ``self.seed_generator``. Under tf.distribute every
+        ``draw`` is a ``tfae.random`` call (``keras.random``'s, fast under XLA on TensorFlow too) seeded by
+        ``self.seed_generator``. Under tf.distribute every
         replica's seed generator holds the same state, so each replica draws the noise of the global batch and
         keeps its own rows: replicas get different noise, the noise the global batch gets on one device.
         """

@@ -7,6 +7,7 @@ import keras
 from keras import ops
 
 import tfae
+import tfae.random
 from tfae.bottlenecks import VariationalBottleneck
 
 
@@ -58,7 +59,7 @@ class BernoulliBottleneck(VariationalBottleneck):
 
     def sample(self, logits):
         uniform = self.noise(
-            lambda shape: keras.random.uniform(shape, minval=1e-6, maxval=1.0 - 1e-6, seed=self.seed_generator),
+            lambda shape: tfae.random.uniform(shape, self.seed_generator, minval=1e-6, maxval=1.0 - 1e-6),
             ops.shape(logits),
         )
         logistic_noise = ops.log(uniform) - ops.log1p(-uniform)

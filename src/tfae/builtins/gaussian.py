@@ -4,6 +4,7 @@ import keras
 from keras import ops
 
 import tfae
+import tfae.random
 from tfae.bottlenecks import VariationalBottleneck
 
 
@@ -41,7 +42,7 @@ class GaussianBottleneck(VariationalBottleneck):
 
     def sample(self, mean, log_variance):
         noise = self.noise(
-            lambda shape: keras.random.normal(shape, seed=self.seed_generator, dtype="float32"), ops.shape(mean)
+            lambda shape: tfae.random.normal(shape, self.seed_generator, dtype="float32"), ops.shape(mean)
         )
         return mean + ops.exp(0.5 * log_variance) * noise
 
