@@ -58,20 +58,23 @@ class Turns:
         print(json.dumps({"epoch_seconds": time.perf_counter() - self.start}), flush=True)
 
 
-def keras_turns_callback(turns):
-    import keras
+class FitContestant:
+    """A contestant that is a Keras model (``self.model``, ``self.batch_size``), trained with one ``fit``."""
 
-    class TurnsCallback(keras.callbacks.Callback):
-        def on_epoch_begin(self, epoch, logs=None):
-            turns.begin()
+    def train(self, data, epochs, turns):
+        import keras
 
-        def on_epoch_end(self, epoch, logs=None):
-            turns.end()
+        class TakeTurns(keras.callbacks.Callback):
+            def on_epoch_begin(self, epoch, logs=None):
+                turns.begin()
 
-    return TurnsCallback()
+            def on_epoch_end(self, epoch, logs=None):
+                turns.end()
+
+        self.model.fit(data, batch_size=self.batch_size, epochs=epochs, verbose=0, callbacks=[TakeTurns()])
 
 
-class TfaeContestant:
+class TfaeContestant(FitContestant):
     """tfae with its defaults: what a user gets without tuning flags (compile options only for --variants)."""
 
     def __init__(self, batch_size, **compile_options):
@@ -88,12 +91,8 @@ class TfaeContestant:
         self.model.compile(optimizer=keras.optimizers.Adam(LEARNING_RATE), loss="bernoulli", **compile_options)
         self.batch_size = batch_size
 
-    def train(self, data, epochs, turns):
-        callbacks = [keras_turns_callback(turns)]
-        self.model.fit(data, batch_size=self.batch_size, epochs=epochs, verbose=0, callbacks=callbacks)
 
-
-class KerasContestant:
+class KerasContestant(FitContestant):
     """A hand-written Keras 3 VAE in the keras.io style: the same layers, a custom compute_loss."""
 
     def __init__(self, batch_size):
@@ -129,9 +128,7 @@ class KerasContestant:
         self.model.compile(optimizer=keras.optimizers.Adam(LEARNING_RATE))
         self.batch_size = batch_size
 
-    def train(self, data, epochs, turns):
-        callbacks = [keras_turns_callback(turns)]
-        self.model.fit(data, batch_size=self.batch_size, epochs=epochs, verbose=0, callbacks=callbacks)
+
 class PythaeContestant:
     """pythae's VAE (PyTorch) with the same architecture, through its own forward and backward."""
 

@@ -226,7 +226,7 @@ class BackupAndRestore(keras.callbacks.BackupAndRestore):
         from tfae.training.checkpoints import replacing, write_text
 
         os.makedirs(self.backup_dir, exist_ok=True)
-        if getattr(self, "double_checkpoint", False):
+        if self.double_checkpoint:
             for path, previous in (
                 (self._weights_path, self._prev_weights_path),
                 (self._training_metadata_path, self._prev_training_metadata_path),

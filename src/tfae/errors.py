@@ -1,4 +1,4 @@
-"""Every error and warning tfae raises, in one place: ``except tfae.errors.TfaeError`` catches them all.
+"""tfae's own error and warning classes, in one place: ``except tfae.errors.TfaeError`` catches the errors.
 
 The modules that raise them import them from here (``tfae.models.saving.ModelFileError`` is this module's
 ``ModelFileError``), so either name works in an ``except`` clause.
