@@ -1,4 +1,4 @@
-"""tfae.distribute.BackupAndRestore survives a crash while it writes: the previous backup stays whole.
+"""tfae.training.checkpoints.BackupAndRestore survives a crash while it writes: the previous backup stays whole.
 
 The crash is injected into the model's ``save_weights``: on its second call it leaves half an HDF5 file
 where it was told to write and raises, as a full disk or a killed process would. Keras' own callback is
@@ -11,7 +11,7 @@ import keras
 import numpy as np
 import pytest
 
-from tfae.distribute import BackupAndRestore
+from tfae.training.checkpoints import BackupAndRestore
 from tfae.models import Autoencoder
 
 HALF_AN_HDF5_FILE = b"\x89HDF\r\n\x1a\n" + b"\x00" * 64

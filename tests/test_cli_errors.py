@@ -33,7 +33,7 @@ def write(path, text):
 @pytest.fixture(scope="module")
 def untrained_model(tmp_path_factory):
     """A saved 8x8-input model (untrained: these tests only need its shapes); one with a vanilla bottleneck."""
-    from tfae.training.layouts import LayoutAutoencoder
+    from tfae.models.layouts import LayoutAutoencoder
 
     folder = tmp_path_factory.mktemp("models")
     paths = {}

@@ -25,15 +25,15 @@ BUILTINS = {
     ("regularizer", "bernoulli_kld"): (lambda: builtin("regularizer", "bernoulli_kld")(), {"bottleneck": "bernoulli"}),
     ("regularizer", "l2"): (lambda: builtin("regularizer", "l2")(beta=0.1), {}),
     ("scheduler", "dasr"): (lambda: DASRScheduler(0.0, 1.0, delay=1, attack=2, sustain=1, release=2), {}),
-    ("loss", "bernoulli"): (lambda: builtin("loss", "bernoulli")(), {}),
-    ("loss", "gaussian"): (lambda: builtin("loss", "gaussian")(variance="learned"), {}),
+    ("likelihood", "bernoulli"): (lambda: builtin("likelihood", "bernoulli")(), {}),
+    ("likelihood", "gaussian"): (lambda: builtin("likelihood", "gaussian")(variance="learned"), {}),
 }
 
 CHECKS = {
     "bottleneck": testing.check_bottleneck,
     "regularizer": testing.check_regularizer,
     "scheduler": testing.check_scheduler,
-    "loss": testing.check_likelihood,
+    "likelihood": testing.check_likelihood,
 }
 
 

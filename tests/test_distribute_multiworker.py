@@ -41,7 +41,8 @@ import sys
 import time
 from pathlib import Path
 
-from tfae.distribute import BackupAndRestore, cluster_config, is_chief, make_strategy
+from tfae.distribute import cluster_config, is_chief, make_strategy
+from tfae.training.checkpoints import BackupAndRestore
 
 # TensorFlow wants the multi-worker strategy created before any other TensorFlow work.
 strategy = make_strategy("multi-worker")
@@ -302,7 +303,8 @@ def test_cluster_config_reads_the_task():
 def test_one_process_is_its_own_chief():
     import tensorflow as tf
 
-    from tfae.distribute import is_chief, is_multi_worker
+    from tfae.distribute import is_chief
+    from tfae.replicas import is_multi_worker
 
     strategy = tf.distribute.get_strategy()
     assert is_chief(strategy, environ=tf_config(index=1)) and not is_multi_worker(strategy)

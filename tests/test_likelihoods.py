@@ -6,7 +6,7 @@ import keras
 import numpy as np
 import pytest
 
-from tfae.losses import BernoulliLikelihood, GaussianLikelihood
+from tfae.likelihoods import BernoulliLikelihood, GaussianLikelihood
 from tfae.plugins import resolve
 
 pytestmark = pytest.mark.backend_neutral
@@ -106,7 +106,7 @@ def test_learned_variance_is_trained_with_the_model():
     [("bernoulli", BernoulliLikelihood), ("gaussian", GaussianLikelihood), ({"name": "normal"}, GaussianLikelihood)],
 )
 def test_likelihoods_resolve_by_name(spec, likelihood_class):
-    assert type(resolve("loss", spec)) is likelihood_class
+    assert type(resolve("likelihood", spec)) is likelihood_class
 
 
 @pytest.mark.parametrize("variance", [0, -1.0, math.inf, "fixed", True])

@@ -183,7 +183,7 @@ def test_compile_without_a_loss_says_what_to_pass():
 
 def test_an_unknown_loss_name_lists_the_likelihoods():
     model = Autoencoder(bottleneck={"name": "vanilla", "latent_dim": 2})
-    with pytest.raises(ValueError, match="Unknown loss 'bernouli'. Did you mean 'bernoulli'"):
+    with pytest.raises(ValueError, match="Unknown likelihood 'bernouli'. Did you mean 'bernoulli'"):
         model.compile(optimizer="adam", loss="bernouli")
 
 

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from tfae.bottlenecks import BernoulliBottleneck, GaussianBottleneck, VanillaBottleneck
-from tfae.losses import BernoulliLikelihood, GaussianLikelihood
+from tfae.likelihoods import BernoulliLikelihood, GaussianLikelihood
 from tfae.regularizers import BernoulliKLDRegularizer, GaussianKLDRegularizer, GaussianReversedKLDRegularizer
 
 pytestmark = pytest.mark.backend_neutral

@@ -269,8 +269,8 @@ def test_building_any_checked_config_raises_only_config_errors(bottleneck, loss)
         config = Config(values, filename="generated.toml")
     except ConfigError:
         return
-    for kind, path in (("bottleneck", ("model", "bottleneck")), ("loss", ("training", "loss"))):
-        if kind == "loss" and isinstance(config.values["training"]["loss"], str):
+    for kind, path in (("bottleneck", ("model", "bottleneck")), ("likelihood", ("training", "loss"))):
+        if kind == "likelihood" and isinstance(config.values["training"]["loss"], str):
             continue
         try:
             config.build(kind, path)

@@ -1,5 +1,6 @@
 """The registry: lookup, resolution, error messages, conflicts and run-time plugins."""
 
+import importlib
 import types
 from pathlib import Path
 
@@ -112,7 +113,7 @@ def test_builtins_are_tfaes_own_entry_points():
     names = {(entry.kind, entry.name) for entry in plugins.list_components() if entry.distribution == "tfae"}
     assert {("bottleneck", "vanilla"), ("bottleneck", "gaussian"), ("bottleneck", "bernoulli"),
             ("regularizer", "kld"), ("regularizer", "reversed_kld"), ("regularizer", "l2"),
-            ("scheduler", "dasr"), ("loss", "bernoulli"), ("loss", "gaussian")} <= names
+            ("scheduler", "dasr"), ("likelihood", "bernoulli"), ("likelihood", "gaussian")} <= names
 
 
 def test_seed_import_paths_reach_registered_classes():
@@ -124,11 +125,28 @@ def test_seed_import_paths_reach_registered_classes():
     assert issubclass(GaussianBottleneck, VariationalBottleneck)
     assert GaussianKLDRegularizer is plugins.get_component("regularizer", "kld")
     assert DASRScheduler is plugins.get_component("scheduler", "cyclical")
-    with pytest.raises(AttributeError, match="Did you mean 'GaussianBottleneck'") as error:
+    with pytest.raises(AttributeError, match="has no attribute 'GausianBottleneck'"):
         tfae.bottlenecks.GausianBottleneck
-    assert "Did you mean: " not in str(error.value)
-    with pytest.raises(AttributeError, match="Did you mean 'GaussianBottleneck'"):
-        tfae.bottlenecks.gaussian
+
+
+@pytest.mark.parametrize(
+    "module, names",
+    [
+        ("bottlenecks", ["BaseBottleneck", "VariationalBottleneck", "VanillaBottleneck", "GaussianBottleneck", "BernoulliBottleneck"]),
+        ("regularizers", ["BaseRegularizer", "GaussianKLDRegularizer", "GaussianReversedKLDRegularizer",
+                          "BernoulliKLDRegularizer", "L2Regularizer"]),
+        ("schedulers", ["BaseScheduler", "DASRScheduler"]),
+        ("likelihoods", ["BaseLikelihood", "BernoulliLikelihood", "GaussianLikelihood"]),
+        ("models", ["Autoencoder", "DeepAutoencoder", "LayoutAutoencoder", "load_model"]),
+    ],
+)
+def test_public_modules_list_their_classes_statically(module, names):
+    imported = importlib.import_module(f"tfae.{module}")
+    assert set(names) <= set(dir(imported)) and set(names) <= set(imported.__all__)
+    for name in names:
+        component = getattr(imported, name)
+        # Defined in the kind's own package, beside its contract, not found through the registry.
+        assert component.__module__.startswith(f"tfae.{module}."), component.__module__
 
 
 def test_an_unknown_name_lists_suggests_and_points_at_plugins():

@@ -138,7 +138,7 @@ WRITER = """
 import sys
 import numpy as np
 from tfae.training.checkpoints import Checkpoint
-from tfae.training.layouts import LayoutAutoencoder
+from tfae.models.layouts import LayoutAutoencoder
 
 model = LayoutAutoencoder({"name": "vanilla", "latent_dim": 2}, hidden=[1024, 1024])
 model.build((None, 64))
@@ -177,7 +177,7 @@ def test_sigkill_during_a_checkpoint_write_leaves_the_previous_checkpoint(tmp_pa
         state["weights"],
     ]
 
-    from tfae.training.layouts import LayoutAutoencoder
+    from tfae.models.layouts import LayoutAutoencoder
 
     model = LayoutAutoencoder({"name": "vanilla", "latent_dim": 2}, hidden=[1024, 1024])
     model.build((None, 64))
@@ -194,7 +194,7 @@ LIMITED_WRITER = """
 import json, os, resource, signal
 import numpy as np
 from tfae.training import checkpoints
-from tfae.training.layouts import LayoutAutoencoder
+from tfae.models.layouts import LayoutAutoencoder
 
 x = np.random.default_rng(0).random((256, 64)).astype("float32")
 model = LayoutAutoencoder({"name": "gaussian", "latent_dim": 2, "regularizer": "kld"}, hidden=[256, 128])
@@ -248,7 +248,7 @@ def test_a_write_that_fails_halfway_leaves_the_previous_checkpoint_and_model(tmp
     model = tfae.load_model(tmp_path / "model.keras")
     for got, want in zip(model.get_weights(), expected, strict=True):
         np.testing.assert_array_equal(got, want)
-    from tfae.training.layouts import LayoutAutoencoder
+    from tfae.models.layouts import LayoutAutoencoder
 
     fresh = LayoutAutoencoder({"name": "gaussian", "latent_dim": 2, "regularizer": "kld"}, hidden=[256, 128])
     fresh.build((None, 64))

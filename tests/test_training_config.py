@@ -117,7 +117,7 @@ def test_a_component_without_a_name(tmp_path):
 
 def test_unknown_loss_and_optimizer(tmp_path):
     message = error_of(write(tmp_path, '[training]\nloss = "bernouli"\n'))
-    assert "line 2: Unknown loss 'bernouli'. Did you mean 'bernoulli'?" in message
+    assert "line 2: Unknown likelihood 'bernouli'. Did you mean 'bernoulli'?" in message
     assert "Keras has no loss named 'bernouli' either" in message
     path = write(tmp_path, '[training]\noptimizer = "adm"\n')
     assert error_of(path) == f"{path} line 2: unknown optimizer 'adm'; did you mean 'adam'?"

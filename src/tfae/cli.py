@@ -49,9 +49,7 @@ def _model_path(path):
 
 def _load_model(path):
     import tfae
-    import tfae.training.layouts  # noqa: F401  (registers LayoutAutoencoder with Keras)
-
-    from tfae.models.saving import ModelFileError
+    from tfae.errors import ModelFileError
 
     path = _model_path(path)
     try:

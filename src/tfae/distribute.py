@@ -1,10 +1,12 @@
-"""Scale-out on TensorFlow's own engine: a ``tf.distribute`` strategy from a name, the cluster in
-``TF_CONFIG``, a backup that only the chief worker writes, and what the models need to know of replicas.
+"""Scale-out on TensorFlow's own engine: a ``tf.distribute`` strategy from a name, and the cluster in
+``TF_CONFIG``.
 
 tfae's models train under any ``tf.distribute`` strategy as Keras models do: build and compile the model
 inside ``strategy.scope()`` and call ``fit``. The batch size given to ``fit`` is the global batch, split
 across the replicas, so the loss, its logged parts and the gradients are those of the same batch on one
-device. docs/scaling.md shows the commands for one GPU, several GPUs and several machines.
+device. docs/scaling.md shows the commands for one GPU, several GPUs and several machines. The backup that
+only the chief worker writes is ``tfae.training.checkpoints.BackupAndRestore``; what a model needs to know of
+its replica is in ``tfae.replicas``.
 
 TensorFlow is imported inside the functions that need it, so ``import tfae.distribute`` works under any
 Keras backend; the strategies themselves need ``KERAS_BACKEND=tensorflow``.
@@ -13,7 +15,6 @@ Keras backend; the strategies themselves need ``KERAS_BACKEND=tensorflow``.
 import dataclasses
 import json
 import os
-import shutil
 
 import keras
 
@@ -166,108 +167,3 @@ def is_chief(strategy=None, environ=None):
         return bool(strategy.extended.should_checkpoint)
     config = cluster_config(environ)
     return config is None or config.is_chief
-
-
-def is_multi_worker(strategy):
-    """Whether ``strategy`` trains across several processes (workers), each holding only some replicas."""
-    if keras.backend.backend() != "tensorflow":
-        return False
-    import tensorflow as tf
-
-    if not isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
-        return False
-    return strategy.num_replicas_in_sync > len(strategy.extended.worker_devices)
-
-
-class BackupAndRestore(keras.callbacks.BackupAndRestore):
-    """``keras.callbacks.BackupAndRestore`` that only the chief writes, and that a crash cannot damage.
-
-    Keras' callback writes the backup from every process; with several workers sharing ``backup_dir`` they
-    would write the same files at once. Here every worker restores from ``backup_dir`` when training starts,
-    so all resume from the same epoch with the same weights, and only the chief writes and finally deletes
-    it. On several machines ``backup_dir`` must be storage that every worker reads (a network file system,
-    or a ``gs://`` path).
-
-    Keras also writes the backup's files in place, so a process killed while writing leaves a weights file
-    that cannot be restored. Here, on a file system path, each file is written under a temporary name and
-    renamed over the old one: a crash leaves the previous backup whole. (A crash between the weights and
-    the file that records their epoch resumes from that epoch with the next epoch's weights.) A ``gs://``
-    or other URL is written as Keras writes it.
-
-    Args:
-        backup_dir: the folder that holds the state after the last finished epoch.
-        **kwargs: the other ``keras.callbacks.BackupAndRestore`` arguments.
-    """
-
-    def __init__(self, backup_dir, **kwargs):
-        super().__init__(backup_dir, **kwargs)
-        self.chief = True
-
-    def on_train_begin(self, logs=None):
-        strategy = getattr(self.model, "distribute_strategy", None)  # only TensorFlow's models have one
-        self.chief = strategy is None or is_chief(strategy)
-        super().on_train_begin(logs)
-
-    def on_epoch_end(self, epoch, logs=None):
-        if self.chief:
-            super().on_epoch_end(epoch, logs)
-
-    def on_train_batch_end(self, batch, logs=None):
-        if self.chief:
-            super().on_train_batch_end(batch, logs)
-
-    def on_train_end(self, logs=None):
-        if self.chief:
-            super().on_train_end(logs)
-
-    def _save_model(self):
-        if "://" in str(self.backup_dir):
-            return super()._save_model()
-        from tfae.training.checkpoints import replacing, write_text
-
-        os.makedirs(self.backup_dir, exist_ok=True)
-        if self.double_checkpoint:
-            for path, previous in (
-                (self._weights_path, self._prev_weights_path),
-                (self._training_metadata_path, self._prev_training_metadata_path),
-            ):
-                if os.path.exists(path):
-                    with replacing(previous) as temporary:
-                        shutil.copyfile(path, temporary)
-        with replacing(self._weights_path) as temporary:
-            self.model.save_weights(temporary)
-        metadata = {"epoch": self._current_epoch, "batch": self._last_batch_seen}
-        write_text(self._training_metadata_path, json.dumps(metadata))
-
-
-def replica_position():
-    """Returns ``(replica, replicas)``: this replica's index and the number of replicas in sync.
-
-    Inside a ``tf.distribute`` step the index may be a tensor; everywhere else, and under other Keras
-    backends, this is ``(0, 1)``.
-    """
-    if keras.backend.backend() != "tensorflow":
-        return 0, 1
-    import tensorflow as tf
-
-    context = tf.distribute.get_replica_context()
-    if context is None or context.num_replicas_in_sync == 1:
-        return 0, 1
-    return context.replica_id_in_sync_group, context.num_replicas_in_sync
-
-
-def multi_worker_logs(logs):
-    """Returns a train or test step's logs in the shape Keras can average across workers.
-
-    Keras averages each replica's logs with ``strategy.reduce("MEAN", value, axis=0)`` when several workers
-    train, which fails on a scalar ("Invalid reduction dimension 0 for input with 0 dimensions",
-    tensorflow/tensorflow#72388). Under several workers each scalar gets an axis of length one, and the
-    average over it and the replicas is the scalar Keras logs; elsewhere ``logs`` is returned as it is.
-    """
-    if keras.backend.backend() != "tensorflow":
-        return logs
-    import tensorflow as tf
-
-    if not is_multi_worker(tf.distribute.get_strategy()):
-        return logs
-    return tf.nest.map_structure(lambda value: tf.reshape(value, (1,)) if value.shape.rank == 0 else value, logs)

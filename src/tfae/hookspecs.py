@@ -39,13 +39,13 @@ def register_schedulers(register):
 
 
 @hookspec
-def register_losses(register):
-    """Register reconstruction likelihoods (subclasses of ``tfae.losses.BaseLikelihood``)."""
+def register_likelihoods(register):
+    """Register reconstruction likelihoods (subclasses of ``tfae.likelihoods.BaseLikelihood``)."""
 
 
 KINDS = {
     "bottleneck": "register_bottlenecks",
     "regularizer": "register_regularizers",
     "scheduler": "register_schedulers",
-    "loss": "register_losses",
+    "likelihood": "register_likelihoods",
 }

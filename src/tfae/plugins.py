@@ -284,7 +284,7 @@ def resolve(kind, spec):
     """Turns a specification into a component of ``kind``.
 
     Args:
-        kind: ``"bottleneck"``, ``"regularizer"``, ``"scheduler"`` or ``"loss"``.
+        kind: ``"bottleneck"``, ``"regularizer"``, ``"scheduler"`` or ``"likelihood"``.
         spec: an instance (returned as it is); a registered name, alias or class name (built with its
             defaults); or a dict ``{"name": ..., **params}``, whose nested specifications (a bottleneck's
             regularizer, a regularizer's beta schedule) resolve in turn.

@@ -21,7 +21,7 @@ KINDS = tuple(hookspecs.KINDS)
 
 
 def plural(kind):
-    """``"loss"`` -> ``"losses"``: the plural in the kind's hook name."""
+    """``"likelihood"`` -> ``"likelihoods"``: the plural in the kind's hook name."""
     return hookspecs.KINDS[kind].removeprefix("register_")
 
 

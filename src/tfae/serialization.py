@@ -30,6 +30,15 @@ def registered_name(kind, component_class):
     raise conflict
 
 
+def component_classes():
+    """Every registered component class by its class name, for Keras to rebuild the parts of a saved model."""
+    return {
+        entry.component.__name__: entry.component
+        for entry in get_registry().entries()
+        if isinstance(entry.component, type)
+    }
+
+
 def component_spec(kind, component):
     """Returns ``{"name": registered_name, **component.get_config()}`` for a registered component.
 

@@ -36,7 +36,7 @@ from keras import ops
 
 import tfae
 from tfae.bottlenecks.base import BaseBottleneck
-from tfae.losses.base import BaseLikelihood
+from tfae.likelihoods.base import BaseLikelihood
 from tfae.models import Autoencoder
 from tfae.plugins import get_registry
 from tfae.regularizers.base import BaseRegularizer
@@ -253,7 +253,7 @@ def check_likelihood(factory, shape=(8, 6)):
 
     config = _check_json(likelihood.get_config(), what)
     type(likelihood).from_config(config)
-    _check_registered("loss", likelihood, what)
+    _check_registered("likelihood", likelihood, what)
 
     def build_model():
         return Autoencoder(bottleneck={"name": "vanilla", "latent_dim": 2})
@@ -410,7 +410,7 @@ def _check_in_autoencoder(build_model, data, what, sample=False, loss="bernoulli
             raise AssertionError(
                 f"{what} breaks the tfae contract: a saved Autoencoder fails to load: {error!r}"
             ) from error
-    for part, kind in (("bottleneck", "bottleneck"), ("likelihood", "loss")):
+    for part, kind in (("bottleneck", "bottleneck"), ("likelihood", "likelihood")):
         original, restored = getattr(model, part), getattr(loaded, part)
         _expect(
             type(restored) is type(original), what, f"the reloaded model's {part} is {restored!r}, not {original!r}"

@@ -6,7 +6,7 @@ import keras
 from keras import ops
 
 from tfae.bottlenecks.base import BaseBottleneck
-from tfae.distribute import replica_position
+from tfae.replicas import replica_position
 
 
 class VariationalBottleneck(BaseBottleneck):

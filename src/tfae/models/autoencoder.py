@@ -1,22 +1,27 @@
 """The autoencoder model: encoder, bottleneck, decoder, and a loss that is the negative ELBO."""
 
+from __future__ import annotations
+
 import math
-import threading
+from typing import Any
 
 import keras
 from keras import ops
 
 from tfae.bottlenecks.base import BaseBottleneck
-from tfae.distribute import multi_worker_logs
-from tfae.losses.base import BaseLikelihood
+from tfae.keras_private import all_layers, compiled_loss, creation_strategy, unlocked_state
+from tfae.likelihoods.base import BaseLikelihood
 from tfae.plugins import get_registry, resolve
+from tfae.replicas import in_strategy_scope, multi_worker_logs, replicas_in_sync
+from tfae.schedulers.base import BaseScheduler
+from tfae.serialization import component_classes, component_spec
 
 
 # Measured in benchmarks/train_throughput.py: small autoencoders spend much of a step in per-call overhead.
 DEFAULT_STEPS_PER_EXECUTION = 16
 
 
-def _resolve_bottleneck(bottleneck):
+def _resolve_bottleneck(bottleneck: Any) -> BaseBottleneck:
     bottleneck = resolve("bottleneck", bottleneck)
     if not isinstance(bottleneck, BaseBottleneck):
         raise ValueError(
@@ -26,38 +31,11 @@ def _resolve_bottleneck(bottleneck):
     return bottleneck
 
 
-def _resolve_likelihood(likelihood):
-    likelihood = resolve("loss", likelihood)
+def _resolve_likelihood(likelihood: Any) -> BaseLikelihood | None:
+    likelihood = resolve("likelihood", likelihood)
     if likelihood is not None and not isinstance(likelihood, BaseLikelihood):
         raise ValueError(f"`likelihood` must be a tfae likelihood (BaseLikelihood). Received: {likelihood!r}")
     return likelihood
-
-
-def _replicas_in_sync():
-    if keras.backend.backend() != "tensorflow":
-        return 1
-    import tensorflow as tf
-
-    return tf.distribute.get_strategy().num_replicas_in_sync
-
-
-def _in_strategy_scope():
-    if keras.backend.backend() != "tensorflow":
-        return False
-    import tensorflow as tf
-
-    return tf.distribute.has_strategy()
-
-
-def registered_custom_objects():
-    """The classes a saved tfae model may name, for Keras' deserialization (the registry's components)."""
-    from tfae.models.deep import DeepAutoencoder
-
-    objects = {"Autoencoder": Autoencoder, "DeepAutoencoder": DeepAutoencoder}
-    for entry in get_registry().entries():
-        if isinstance(entry.component, type):
-            objects[entry.component.__name__] = entry.component
-    return objects
 
 
 @keras.saving.register_keras_serializable(package="tfae")
@@ -72,7 +50,17 @@ class Autoencoder(keras.Model):
     Compile with a likelihood by name, in nats summed over all non-batch axes: ``"bernoulli"`` (the decoder
     emits logits) or ``"gaussian"``; with ``beta = 1`` the loss is then the negative ELBO per sample. A plain
     Keras loss (``"mse"``) works too, as Keras defines it. History shows ``loss``, ``reconstruction_loss``,
-    ``regularization_loss``, and ``beta`` when a schedule drives it.
+    ``regularization_loss``, and ``beta`` when a scheduler drives it.
+
+    What each part returns:
+
+    - ``model(x)``: the decoder's output, the likelihood's parameters (logits for ``"bernoulli"``, the mean
+      for ``"gaussian"``): what the loss scores, as Keras' ``compute_loss`` receives it.
+    - ``model.predict(x)``: the reconstruction in data space (probabilities or means, never logits),
+      ``model.likelihood(model(x))`` batch by batch. Without a likelihood (a Keras loss) the two are the same.
+    - ``model.encoder``: data to codes (a variational bottleneck's posterior mean at inference).
+    - ``model.decoder``: codes to data space; ``model.decoder_network``: codes to the likelihood's parameters.
+    - ``model.sample(n)``: ``n`` codes from the prior, decoded to data space.
 
     Args:
         bottleneck: a ``BaseBottleneck``, a registered name, or a dict such as
@@ -85,7 +73,7 @@ class Autoencoder(keras.Model):
         training: sample codes (variational bottlenecks) and apply dropout when ``True``.
 
     Returns:
-        The reconstruction in data space (probabilities or means, never logits), of the input's shape.
+        The decoder's output, of the input's shape: the likelihood's parameters (logits for ``"bernoulli"``).
 
     Example:
 
@@ -98,42 +86,45 @@ class Autoencoder(keras.Model):
     ```
     """
 
-    def __init__(self, bottleneck, likelihood=None, **kwargs):
+    encoder: keras.Model
+    decoder_network: keras.Model
+
+    def __init__(self, bottleneck: Any, likelihood: Any = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.bottleneck = _resolve_bottleneck(bottleneck)
         self.likelihood = _resolve_likelihood(likelihood)
-        self.encoder_input_shape = None
+        self.encoder_input_shape: tuple | None = None
         self.reconstruction_loss_tracker = keras.metrics.Mean(name="reconstruction_loss")
         self.regularization_loss_tracker = keras.metrics.Mean(name="regularization_loss")
         regularizer = self.bottleneck.regularizer
         varies = regularizer is not None and not isinstance(regularizer.beta, float)
         self.beta_tracker = keras.metrics.Mean(name="beta") if varies else None
-        self._decoder_parameters = {}
-        self._data_space_decoder = None
+        self._data_space_decoder: tuple | None = None
 
     @property
-    def latent_dim(self):
+    def latent_dim(self) -> int:
+        """The size of the latent code: the bottleneck's ``latent_dim``."""
         return self.bottleneck.latent_dim
 
     @property
-    def schedulers(self):
-        """The schedules that drive the regularizers' beta in this model."""
-        found = []
-        for layer in self._flatten_layers():
+    def schedulers(self) -> list[BaseScheduler]:
+        """The schedulers that drive the regularizers' beta in this model."""
+        found: list[BaseScheduler] = []
+        for layer in all_layers(self):
             regularizer = getattr(layer, "regularizer", None) if isinstance(layer, BaseBottleneck) else None
             scheduler = getattr(regularizer, "scheduler", None)
             if scheduler is not None and all(scheduler is not other for other in found):
                 found.append(scheduler)
         return found
 
-    def make_encoder(self, encoder_input):
+    def make_encoder(self, encoder_input: Any) -> Any:
         """Returns the code for the symbolic ``encoder_input``; the default is the bottleneck alone.
 
         An override builds its layers on ``encoder_input`` and ends with ``self.bottleneck(x)``.
         """
         return self.bottleneck(encoder_input)
 
-    def make_decoder(self, decoder_input):
+    def make_decoder(self, decoder_input: Any) -> Any:
         """Returns the decoder's output (the likelihood's parameters, such as logits) for a symbolic code.
 
         The default is one Dense layer to the input's size, reshaped to the input's shape.
@@ -144,7 +135,7 @@ class Autoencoder(keras.Model):
             outputs = keras.layers.Reshape(shape)(outputs)
         return outputs
 
-    def build(self, input_shape):
+    def build(self, input_shape: Any) -> None:
         input_shape = tuple(input_shape)
         self.encoder_input_shape = input_shape
         if getattr(self, "encoder", None) is None:
@@ -164,8 +155,8 @@ class Autoencoder(keras.Model):
             self.likelihood.build(output_shape)
         self.built = True
 
-    def _set_networks(self, encoder, decoder_network):
-        bottlenecks = [layer for layer in encoder._flatten_layers() if isinstance(layer, BaseBottleneck)]
+    def _set_networks(self, encoder: keras.Model, decoder_network: keras.Model) -> None:
+        bottlenecks = [layer for layer in all_layers(encoder) if isinstance(layer, BaseBottleneck)]
         if len(bottlenecks) != 1:
             raise ValueError(f"A saved encoder must hold exactly one bottleneck; found {len(bottlenecks)}.")
         self.bottleneck = bottlenecks[0]
@@ -173,7 +164,7 @@ class Autoencoder(keras.Model):
         self.decoder_network = decoder_network
 
     @property
-    def decoder(self):
+    def decoder(self) -> keras.Model:
         """A Keras model from codes to data space: ``decoder.predict(codes)`` gives probabilities or means."""
         if not self.built:
             raise ValueError("The model is not built yet: call it on data, fit it, or call build(input_shape) first.")
@@ -185,19 +176,28 @@ class Autoencoder(keras.Model):
                 codes = keras.Input(shape=(self.latent_dim,), name="code")
                 model = keras.Model(codes, self.likelihood(self.decoder_network(codes)), name="decoder")
             cached = (self.likelihood, model)
+            # Not an attribute Keras tracks: the decoder shares the model's layers and adds no state.
             object.__setattr__(self, "_data_space_decoder", cached)
         return cached[1]
 
-    def call(self, inputs, training=None):
+    def call(self, inputs: Any, training: bool | None = None) -> Any:
         code = self.encoder(inputs, training=training)
-        parameters = self.decoder_network(code, training=training)
-        if self.likelihood is None:
-            return parameters
-        # compute_loss scores the parameters (logits), not the data-space output, for exact likelihoods.
-        self._decoder_parameters[threading.get_ident()] = parameters
-        return self.likelihood(parameters)
+        return self.decoder_network(code, training=training)
 
-    def compile(self, optimizer="rmsprop", loss=None, steps_per_execution=None, **kwargs):
+    def predict_step(self, *args: Any, **kwargs: Any) -> Any:
+        """Keras' predict step, with the decoder's output mapped to data space by the likelihood."""
+        result = super().predict_step(*args, **kwargs)
+        if self.likelihood is None:
+            return result
+        if keras.backend.backend() == "jax":
+            # JAX's predict step is stateless: it returns the outputs with the non-trainable variables.
+            outputs, non_trainable_variables = result
+            return self.likelihood(outputs), non_trainable_variables
+        return self.likelihood(result)
+
+    def compile(
+        self, optimizer: Any = "rmsprop", loss: Any = None, steps_per_execution: int | None = None, **kwargs: Any
+    ) -> None:
         """Configures training like ``keras.Model.compile``.
 
         Args:
@@ -208,7 +208,7 @@ class Autoencoder(keras.Model):
                 trains small models markedly faster than Keras' 1 (docs/benchmarks.md) and gives the same
                 results; batch-level callbacks then run every 16 steps. Pass 1 for Keras' behaviour. Under a
                 tf.distribute strategy the default is 1, since TensorFlow cannot loop over steps that update
-                per-replica variables (a step-counted schedule's counter) there.
+                per-replica variables (a step-counted scheduler's counter) there.
             **kwargs: the other ``keras.Model.compile`` arguments.
         """
         likelihood, keras_loss = self._split_loss(loss)
@@ -220,17 +220,17 @@ class Autoencoder(keras.Model):
                 "for real values) or a Keras loss such as 'mse'."
             )
         if steps_per_execution is None:
-            distributed = _in_strategy_scope() or getattr(self, "_distribute_strategy", None) is not None
+            distributed = in_strategy_scope() or creation_strategy(self) is not None
             steps_per_execution = 1 if distributed else DEFAULT_STEPS_PER_EXECUTION
         super().compile(optimizer=optimizer, loss=keras_loss, steps_per_execution=steps_per_execution, **kwargs)
 
-    def compile_from_config(self, config):
+    def compile_from_config(self, config: dict) -> None:
         config = keras.saving.deserialize_keras_object(config)
         self.compile(**config)
         if self.built:
             self.optimizer.build(self.trainable_variables)
 
-    def _split_loss(self, loss):
+    def _split_loss(self, loss: Any) -> tuple[BaseLikelihood | None, Any]:
         if loss is None:
             return None, None
         if isinstance(loss, BaseLikelihood):
@@ -240,7 +240,7 @@ class Autoencoder(keras.Model):
         if isinstance(loss, str):
             registry = get_registry()
             try:
-                return _resolve_likelihood(registry.get("loss", loss).name), None
+                return _resolve_likelihood(registry.get("likelihood", loss).name), None
             except ValueError as tfae_error:
                 try:
                     keras.losses.get(loss)
@@ -248,31 +248,45 @@ class Autoencoder(keras.Model):
                     raise ValueError(f"{tfae_error} Keras has no loss named {loss!r} either.") from None
         return None, loss
 
-    def _set_likelihood(self, likelihood):
+    def _set_likelihood(self, likelihood: BaseLikelihood | None) -> None:
         if likelihood is self.likelihood:
             return
-        was_locked = self._tracker.locked
-        self._tracker.unlock()
-        try:
+        with unlocked_state(self):
             self.likelihood = likelihood
-        finally:
-            if was_locked:
-                self._tracker.lock()
         if likelihood is not None and self.built and not likelihood.built:
             likelihood.build(tuple(self.decoder_network.output.shape))
 
-    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
-        replicas = _replicas_in_sync()
+    def compute_loss(
+        self, x: Any = None, y: Any = None, y_pred: Any = None, sample_weight: Any = None, training: bool = True
+    ) -> Any:
+        """The loss of a batch: the likelihood's negative log-likelihood (or the Keras loss) plus the regularizers'.
+
+        Called by ``fit`` and ``evaluate`` with ``y_pred = model(x)``; called on its own, it computes
+        ``y_pred`` when it is not given. Also updates the logged ``reconstruction_loss``,
+        ``regularization_loss`` and ``beta``.
+
+        Args:
+            x: the inputs.
+            y: the targets; ``None`` reconstructs ``x``.
+            y_pred: the model's output for ``x``, the likelihood's parameters.
+            sample_weight: optional weights of the samples.
+            training: whether the loss is for a train step.
+
+        Returns:
+            A float32 scalar: with a likelihood in nats and ``beta = 1``, the negative ELBO per sample.
+        """
+        if y_pred is None:
+            y_pred = self(x, training=training)
+        replicas = replicas_in_sync()
         targets = x if y is None else y
         if self.likelihood is not None:
-            parameters = self._decoder_parameters.pop(threading.get_ident())
-            per_sample = self.likelihood.negative_log_likelihood(targets, parameters)
+            per_sample = self.likelihood.negative_log_likelihood(targets, y_pred)
             if sample_weight is not None:
                 per_sample = per_sample * ops.cast(ops.reshape(sample_weight, (-1,)), "float32")
             reconstruction = ops.mean(per_sample)
         else:
             # Keras' compiled loss is already divided by the number of replicas; undo it to log the true value.
-            compiled = self._compile_loss(targets, y_pred, sample_weight)
+            compiled = compiled_loss(self, targets, y_pred, sample_weight)
             reconstruction = ops.cast(compiled, "float32") * replicas
         regularization = ops.zeros((), dtype="float32")
         for loss in self.losses:
@@ -289,31 +303,35 @@ class Autoencoder(keras.Model):
         # each replica returns its share; Keras multiplies it back for the logged `loss`.
         return (reconstruction + regularization) / replicas
 
+    def compute_metrics(self, x: Any, y: Any, y_pred: Any, sample_weight: Any = None) -> dict:
+        """Keras' compiled metrics, given the targets (``x`` when ``y`` is ``None``) and the prediction in data space."""
+        targets = x if y is None else y
+        prediction = y_pred if self.likelihood is None else self.likelihood(y_pred)
+        return super().compute_metrics(x, targets, prediction, sample_weight)
+
     # Keras cannot average scalar logs across several workers (tensorflow/tensorflow#72388); see multi_worker_logs.
-    def train_step(self, *args, **kwargs):
+    def train_step(self, *args: Any, **kwargs: Any) -> Any:
         return multi_worker_logs(super().train_step(*args, **kwargs))
 
-    def test_step(self, *args, **kwargs):
+    def test_step(self, *args: Any, **kwargs: Any) -> Any:
         return multi_worker_logs(super().test_step(*args, **kwargs))
 
-    def fit(self, *args, callbacks=None, **kwargs):
-        """``keras.Model.fit``; the model's epoch-counted schedules are added to ``callbacks`` if missing."""
+    def fit(self, *args: Any, callbacks: list | None = None, **kwargs: Any) -> keras.callbacks.History:
+        """``keras.Model.fit``; the model's epoch-counted schedulers are added to ``callbacks`` if missing."""
         callbacks = list(callbacks or [])
         for scheduler in self.schedulers:
             if scheduler.unit == "epoch" and all(scheduler is not callback for callback in callbacks):
                 callbacks.append(scheduler)
         return super().fit(*args, callbacks=callbacks, **kwargs)
 
-    def sample(self, n, seed=None):
+    def sample(self, n: int, seed: int | None = None) -> Any:
         """Draws ``n`` codes from the bottleneck's prior and returns their decodings in data space (NumPy)."""
         codes = self.bottleneck.sample_prior(n, seed=seed)
         return self.decoder.predict(codes, verbose=0)
 
-    def get_config(self):
-        from tfae.serialization import component_spec
-
-        config = {"name": self.name, "trainable": self.trainable}
-        config["likelihood"] = None if self.likelihood is None else component_spec("loss", self.likelihood)
+    def get_config(self) -> dict:
+        config: dict[str, Any] = {"name": self.name, "trainable": self.trainable}
+        config["likelihood"] = None if self.likelihood is None else component_spec("likelihood", self.likelihood)
         if self.built:
             config["encoder"] = keras.saving.serialize_keras_object(self.encoder)
             config["decoder_network"] = keras.saving.serialize_keras_object(self.decoder_network)
@@ -322,16 +340,16 @@ class Autoencoder(keras.Model):
         return config
 
     @classmethod
-    def from_config(cls, config):
+    def from_config(cls, config: dict) -> Autoencoder:
         config = dict(config)
         encoder = config.pop("encoder", None)
         decoder_network = config.pop("decoder_network", None)
         if encoder is None:
             return cls(**config)
-        custom_objects = registered_custom_objects()
+        custom_objects = component_classes()
         encoder = keras.saving.deserialize_keras_object(encoder, custom_objects=custom_objects)
         decoder_network = keras.saving.deserialize_keras_object(decoder_network, custom_objects=custom_objects)
-        bottlenecks = [layer for layer in encoder._flatten_layers() if isinstance(layer, BaseBottleneck)]
+        bottlenecks = [layer for layer in all_layers(encoder) if isinstance(layer, BaseBottleneck)]
         model = cls(bottleneck=bottlenecks[0] if bottlenecks else None, **config)
         model._set_networks(encoder, decoder_network)
         return model

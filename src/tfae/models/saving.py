@@ -15,7 +15,11 @@ from pathlib import Path
 import keras
 
 from tfae.errors import ModelFileError
-from tfae.models.autoencoder import Autoencoder, registered_custom_objects
+from tfae.models.autoencoder import Autoencoder
+from tfae.models.deep import DeepAutoencoder
+from tfae.models.layouts import LayoutAutoencoder
+from tfae.plugins import get_registry
+from tfae.serialization import component_classes
 
 HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
 # The last part of the Keras APIs (keras.saving.load_model, keras.utils.get_file, ...) that a model file
@@ -43,6 +47,13 @@ NON_MODELLING_FUNCTIONS = frozenset(
 # Layers that load something outside the file: a TensorFlow SavedModel, whose graph runs (CVE-2026-1462).
 EXTERNAL_LAYERS = frozenset({"TFSMLayer"})
 MESSAGE_LENGTH = 400
+
+
+def saved_model_objects():
+    """The classes a saved tfae model may name, for Keras' deserialization: tfae's models and the registry's
+    components."""
+    models = {model.__name__: model for model in (Autoencoder, DeepAutoencoder, LayoutAutoencoder)}
+    return {**component_classes(), **models}
 
 
 def _one_line(text, limit=MESSAGE_LENGTH):
@@ -102,8 +113,6 @@ def _objects_named(config):
 
 
 def _allowed_modules():
-    from tfae.plugins import get_registry
-
     return {"builtins"} | {
         getattr(entry.component, "__module__", "") for entry in get_registry().entries()
     }
@@ -196,8 +205,7 @@ def load_model(filepath, custom_objects=None, compile=True):
     if not path.is_file():
         raise FileNotFoundError(f"no model file at {path}" + (" (it is a folder)" if path.is_dir() else ""))
     saved = _read_config(path)
-    objects = registered_custom_objects()
-    objects.update(custom_objects or {})
+    objects = {**saved_model_objects(), **(custom_objects or {})}
     _check_no_code(path, saved, objects)
     model_class = _model_class(saved, objects)
     inner = saved.get("config")

@@ -1,23 +1,22 @@
-"""Regularizers of a bottleneck's per-sample distribution parameters, weighted by ``beta``.
+"""Regularizers of each sample's posterior at a bottleneck, weighted by ``beta``.
 
-``BaseRegularizer`` is the contract; ``GaussianKLDRegularizer``, ``GaussianReversedKLDRegularizer``,
-``L2Regularizer``, ``BernoulliKLDRegularizer`` and any regularizer a plugin registers are found by name
-through the registry.
+``BaseRegularizer`` is the contract (``base.py``); each built-in lives beside it in a file named after it and
+is registered, as a plugin's regularizer is, through tfae's ``tfae`` entry points:
+``GaussianKLDRegularizer`` ("kld"), ``GaussianReversedKLDRegularizer`` ("reversed_kld"),
+``BernoulliKLDRegularizer`` ("bernoulli_kld") and ``L2Regularizer`` ("l2"). A plugin's regularizer is imported
+from the plugin's own package, or found by name with ``tfae.plugins.get_component("regularizer", name)``.
 """
 
 from tfae.regularizers.base import BaseRegularizer
-
-
-def __getattr__(name):
-    from tfae._exports import component_attribute
-
-    return component_attribute(__name__, "regularizer", name)
-
+from tfae.regularizers.bernoulli_kld import BernoulliKLDRegularizer
+from tfae.regularizers.kld import GaussianKLDRegularizer
+from tfae.regularizers.l2 import L2Regularizer
+from tfae.regularizers.reversed_kld import GaussianReversedKLDRegularizer
 
 __all__ = [
     "BaseRegularizer",
     "GaussianKLDRegularizer",
     "GaussianReversedKLDRegularizer",
-    "L2Regularizer",
     "BernoulliKLDRegularizer",
+    "L2Regularizer",
 ]

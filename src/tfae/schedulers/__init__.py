@@ -1,16 +1,12 @@
-"""Schedules that vary a value, such as a regularizer's beta, over training.
+"""Schedulers: Keras callbacks that vary a value, such as a regularizer's beta, over training.
 
-``BaseScheduler`` is the contract; ``DASRScheduler`` and any schedule a plugin registers are found
-by name through the registry. ``tfae.schedulers.plot.plot_schedule`` draws a schedule to a PNG before training.
+``BaseScheduler`` is the contract (``base.py``); ``DASRScheduler`` ("dasr") lives beside it in ``dasr.py`` and
+is registered, as a plugin's scheduler is, through tfae's ``tfae`` entry points. A plugin's scheduler is
+imported from the plugin's own package, or found by name with ``tfae.plugins.get_component("scheduler", name)``.
+``tfae.schedulers.plot.plot_schedule`` draws a scheduler's values to a PNG before training.
 """
 
 from tfae.schedulers.base import BaseScheduler
-
-
-def __getattr__(name):
-    from tfae._exports import component_attribute
-
-    return component_attribute(__name__, "scheduler", name)
-
+from tfae.schedulers.dasr import DASRScheduler
 
 __all__ = ["BaseScheduler", "DASRScheduler"]

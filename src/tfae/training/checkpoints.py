@@ -25,7 +25,9 @@ from pathlib import Path
 
 import keras
 
+from tfae.distribute import is_chief
 from tfae.errors import CheckpointError
+from tfae.keras_private import BackupAndRestoreWriter
 
 CHECKPOINT_FILE = "checkpoint.json"
 CHECKPOINT_FORMAT = 1
@@ -212,3 +214,56 @@ class Checkpoint(keras.callbacks.Callback):
             return
         (self.folder / CHECKPOINT_FILE).unlink(missing_ok=True)
         shutil.rmtree(self.folder, ignore_errors=True)
+
+
+class BackupAndRestore(BackupAndRestoreWriter):
+    """``keras.callbacks.BackupAndRestore`` that only the chief writes, and that a crash cannot damage.
+
+    Keras' callback writes the backup from every process; with several workers sharing ``backup_dir`` they
+    would write the same files at once. Here every worker restores from ``backup_dir`` when training starts,
+    so all resume from the same epoch with the same weights, and only the chief writes and finally deletes
+    it. On several machines ``backup_dir`` must be storage that every worker reads (a network file system,
+    or a ``gs://`` path).
+
+    Keras also writes the backup's files in place, so a process killed while writing leaves a weights file
+    that cannot be restored. Here, on a file system path, each file is written under a temporary name and
+    renamed over the old one: a crash leaves the previous backup whole. (A crash between the weights and
+    the file that records their epoch resumes from that epoch with the next epoch's weights.) A ``gs://``
+    or other URL is written as Keras writes it.
+
+    Args:
+        backup_dir: the folder that holds the state after the last finished epoch.
+        **kwargs: the other ``keras.callbacks.BackupAndRestore`` arguments.
+    """
+
+    def __init__(self, backup_dir, **kwargs):
+        super().__init__(backup_dir, **kwargs)
+        self.chief = True
+
+    def on_train_begin(self, logs=None):
+        strategy = getattr(self.model, "distribute_strategy", None)  # only TensorFlow's models have one
+        self.chief = strategy is None or is_chief(strategy)
+        super().on_train_begin(logs)
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self.chief:
+            super().on_epoch_end(epoch, logs)
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self.chief:
+            super().on_train_batch_end(batch, logs)
+
+    def on_train_end(self, logs=None):
+        if self.chief:
+            super().on_train_end(logs)
+
+    def write_backup(self, weights_path, metadata_path, previous_weights_path, previous_metadata_path, metadata):
+        os.makedirs(self.backup_dir, exist_ok=True)
+        if self.double_checkpoint:
+            for path, previous in ((weights_path, previous_weights_path), (metadata_path, previous_metadata_path)):
+                if os.path.exists(path):
+                    with replacing(previous) as temporary:
+                        shutil.copyfile(path, temporary)
+        with replacing(weights_path) as temporary:
+            self.model.save_weights(temporary)
+        write_text(metadata_path, json.dumps(metadata))

@@ -231,7 +231,7 @@ class Config:
         self._check_component("bottleneck", model["bottleneck"], ("model", "bottleneck"))
         loss = checked["training"]["loss"]
         if isinstance(loss, Mapping):
-            self._check_component("loss", loss, ("training", "loss"))
+            self._check_component("likelihood", loss, ("training", "loss"))
         else:
             self._check_loss_name(loss)
         self._check_optimizer(checked["training"]["optimizer"])
@@ -307,7 +307,7 @@ class Config:
         from tfae.plugins import get_registry
 
         try:
-            get_registry().get("loss", name)
+            get_registry().get("likelihood", name)
             return
         except UnknownNameError as tfae_error:
             import keras

@@ -159,13 +159,13 @@ class Run:
         """Assembles and compiles the model the config describes, built for samples of ``sample_shape``."""
         import keras
 
-        from tfae.training.layouts import LayoutAutoencoder
+        from tfae.models.layouts import LayoutAutoencoder
 
         model_values, training = self.config.values["model"], self.config.values["training"]
         bottleneck = self.config.build("bottleneck", ("model", "bottleneck"))
         loss = training["loss"]
         if not isinstance(loss, str):
-            loss = self.config.build("loss", ("training", "loss"))
+            loss = self.config.build("likelihood", ("training", "loss"))
         try:
             model = LayoutAutoencoder(
                 bottleneck,
@@ -192,7 +192,7 @@ class Run:
         values["output"]["name"] = self.folder.name
         components = {("model", "bottleneck"): resolved_spec("bottleneck", model.bottleneck)}
         if model.likelihood is not None and not isinstance(values["training"]["loss"], str):
-            components[("training", "loss")] = resolved_spec("loss", model.likelihood)
+            components[("training", "loss")] = resolved_spec("likelihood", model.likelihood)
         text = "# Written by tfae train: the run's config with every default filled in.\n"
         checkpoints.write_text(self.folder / CONFIG_FILE, text + self.config.to_toml(components))
 

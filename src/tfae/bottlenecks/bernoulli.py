@@ -6,9 +6,9 @@ import numbers
 import keras
 from keras import ops
 
-import tfae
 import tfae.random
-from tfae.bottlenecks import VariationalBottleneck
+from tfae.bottlenecks.variational import VariationalBottleneck
+from tfae.hookspecs import hookimpl
 
 
 class BernoulliBottleneck(VariationalBottleneck):
@@ -80,6 +80,6 @@ class BernoulliBottleneck(VariationalBottleneck):
         return {**super().get_config(), "temperature": self.temperature, "straight_through": self.straight_through}
 
 
-@tfae.hookimpl
+@hookimpl
 def register_bottlenecks(register):
     register(BernoulliBottleneck, name="bernoulli", aliases=["binary"])

@@ -6,9 +6,8 @@ import numbers
 import numpy as np
 from keras import ops
 
-import tfae
-from tfae.schedulers import BaseScheduler
-from tfae.schedulers.base import check_finite
+from tfae.hookspecs import hookimpl
+from tfae.schedulers.base import BaseScheduler, check_finite
 
 SHAPES = ("linear", "cosine", "sigmoid")
 
@@ -150,6 +149,6 @@ class DASRScheduler(BaseScheduler):
         }
 
 
-@tfae.hookimpl
+@hookimpl
 def register_schedulers(register):
     register(DASRScheduler, name="dasr", aliases=["cyclical", "annealing"])

@@ -2,8 +2,8 @@
 
 from keras import ops
 
-import tfae
-from tfae.regularizers import BaseRegularizer
+from tfae.hookspecs import hookimpl
+from tfae.regularizers.base import BaseRegularizer
 
 
 class GaussianKLDRegularizer(BaseRegularizer):
@@ -32,6 +32,6 @@ class GaussianKLDRegularizer(BaseRegularizer):
         return 0.5 * ops.sum(ops.square(mean) + ops.expm1(log_variance) - log_variance, axis=-1)
 
 
-@tfae.hookimpl
+@hookimpl
 def register_regularizers(register):
     register(GaussianKLDRegularizer, name="kld", aliases=["kl", "gaussian_kld"])

@@ -3,9 +3,9 @@
 import keras
 from keras import ops
 
-import tfae
 import tfae.random
-from tfae.bottlenecks import VariationalBottleneck
+from tfae.bottlenecks.variational import VariationalBottleneck
+from tfae.hookspecs import hookimpl
 
 
 class GaussianBottleneck(VariationalBottleneck):
@@ -53,6 +53,6 @@ class GaussianBottleneck(VariationalBottleneck):
         return keras.random.normal(self.prior_shape(n), seed=seed, dtype="float32")
 
 
-@tfae.hookimpl
+@hookimpl
 def register_bottlenecks(register):
     register(GaussianBottleneck, name="gaussian", aliases=["normal"])

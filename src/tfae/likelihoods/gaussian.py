@@ -5,8 +5,8 @@ import numbers
 
 from keras import ops
 
-import tfae
-from tfae.losses import BaseLikelihood, sum_over_features
+from tfae.hookspecs import hookimpl
+from tfae.likelihoods.base import BaseLikelihood, sum_over_features
 
 
 class GaussianLikelihood(BaseLikelihood):
@@ -65,6 +65,6 @@ class GaussianLikelihood(BaseLikelihood):
         return {**super().get_config(), "variance": self.variance}
 
 
-@tfae.hookimpl
-def register_losses(register):
+@hookimpl
+def register_likelihoods(register):
     register(GaussianLikelihood, name="gaussian", aliases=["normal"])

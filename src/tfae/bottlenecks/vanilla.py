@@ -2,8 +2,8 @@
 
 import keras
 
-import tfae
-from tfae.bottlenecks import BaseBottleneck
+from tfae.bottlenecks.base import BaseBottleneck
+from tfae.hookspecs import hookimpl
 
 
 class VanillaBottleneck(BaseBottleneck):
@@ -49,6 +49,6 @@ class VanillaBottleneck(BaseBottleneck):
         return {**super().get_config(), "activation": keras.activations.serialize(self.activation)}
 
 
-@tfae.hookimpl
+@hookimpl
 def register_bottlenecks(register):
     register(VanillaBottleneck, name="vanilla", aliases=["dense", "deterministic"])

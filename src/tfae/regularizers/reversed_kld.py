@@ -2,8 +2,8 @@
 
 from keras import ops
 
-import tfae
-from tfae.regularizers import BaseRegularizer
+from tfae.hookspecs import hookimpl
+from tfae.regularizers.base import BaseRegularizer
 
 
 class GaussianReversedKLDRegularizer(BaseRegularizer):
@@ -33,6 +33,6 @@ class GaussianReversedKLDRegularizer(BaseRegularizer):
         return 0.5 * ops.sum(ops.expm1(-log_variance) + log_variance + ops.square(mean) * inverse_variance, axis=-1)
 
 
-@tfae.hookimpl
+@hookimpl
 def register_regularizers(register):
     register(GaussianReversedKLDRegularizer, name="reversed_kld", aliases=["reverse_kld", "reversed_kl"])

@@ -2,8 +2,8 @@
 
 from keras import ops
 
-import tfae
-from tfae.losses import BaseLikelihood, sum_over_features
+from tfae.hookspecs import hookimpl
+from tfae.likelihoods.base import BaseLikelihood, sum_over_features
 
 
 class BernoulliLikelihood(BaseLikelihood):
@@ -35,6 +35,6 @@ class BernoulliLikelihood(BaseLikelihood):
         return sum_over_features(per_feature)
 
 
-@tfae.hookimpl
-def register_losses(register):
+@hookimpl
+def register_likelihoods(register):
     register(BernoulliLikelihood, name="bernoulli", aliases=["binary_crossentropy_sum"])

@@ -4,8 +4,8 @@ import math
 
 from keras import ops
 
-import tfae
-from tfae.regularizers import BaseRegularizer
+from tfae.hookspecs import hookimpl
+from tfae.regularizers.base import BaseRegularizer
 
 
 class BernoulliKLDRegularizer(BaseRegularizer):
@@ -34,6 +34,6 @@ class BernoulliKLDRegularizer(BaseRegularizer):
         return ops.sum(negative_entropy + math.log(2.0), axis=-1)
 
 
-@tfae.hookimpl
+@hookimpl
 def register_regularizers(register):
     register(BernoulliKLDRegularizer, name="bernoulli_kld", aliases=["binary_kld"])

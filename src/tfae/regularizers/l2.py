@@ -2,8 +2,8 @@
 
 from keras import ops
 
-import tfae
-from tfae.regularizers import BaseRegularizer
+from tfae.hookspecs import hookimpl
+from tfae.regularizers.base import BaseRegularizer
 
 
 class L2Regularizer(BaseRegularizer):
@@ -29,6 +29,6 @@ class L2Regularizer(BaseRegularizer):
         return ops.sum(ops.square(code), axis=-1)
 
 
-@tfae.hookimpl
+@hookimpl
 def register_regularizers(register):
     register(L2Regularizer, name="l2", aliases=["l2_activity"])

@@ -1,1 +1,0 @@
-"""tfae's built-in components, each a plugin registered through tfae's own ``tfae`` entry points."""

@@ -1,0 +1,83 @@
+"""Every use of Keras' private API in tfae, in one module.
+
+Keras 3 has no public way to do these things. Each use is a small function or class here, with its own test in
+``tests/test_keras_private.py``, so that a Keras upgrade that changes one breaks in one place, and CI runs
+those tests against the oldest Keras that pyproject.toml allows as well as the newest.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from typing import Any
+
+import keras
+
+
+def all_layers(layer: keras.layers.Layer) -> list[keras.layers.Layer]:
+    """Every layer inside ``layer``, at any depth, ``layer`` first (``Layer._flatten_layers``)."""
+    return list(layer._flatten_layers(include_self=True, recursive=True))
+
+
+@contextlib.contextmanager
+def unlocked_state(layer: keras.layers.Layer) -> Iterator[None]:
+    """Lets a built layer take a new sub-layer or variable inside the block (``Layer._tracker``).
+
+    Keras locks a layer's state once it is built; a model compiled again with another likelihood must still
+    track the new likelihood's weights.
+    """
+    tracker = layer._tracker
+    was_locked = tracker.locked
+    tracker.unlock()
+    try:
+        yield
+    finally:
+        if was_locked:
+            tracker.lock()
+
+
+def compiled_loss(model: keras.Model, y: Any, y_pred: Any, sample_weight: Any = None) -> Any:
+    """The loss given to ``model.compile``, computed as Keras computes it in ``compute_loss``
+    (``Trainer._compile_loss``), without the model's added losses; ``None`` when it was compiled with none."""
+    if model._compile_loss is None:
+        return None
+    return model._compile_loss(y, y_pred, sample_weight)
+
+
+def creation_strategy(model: keras.Model) -> Any:
+    """The ``tf.distribute`` strategy whose scope ``model`` was created in, or ``None``
+    (``Model._distribute_strategy``; only TensorFlow's models have it)."""
+    return getattr(model, "_distribute_strategy", None)
+
+
+class BackupAndRestoreWriter(keras.callbacks.BackupAndRestore):
+    """``keras.callbacks.BackupAndRestore`` whose subclass writes the backup's files itself.
+
+    Keras writes the backup in ``_save_model`` from private attributes. Here that method hands the same
+    paths and numbers to ``write_backup``, which a subclass implements; a URL (``gs://...``) is written as
+    Keras writes it.
+    """
+
+    def _save_model(self) -> None:
+        if "://" in str(self.backup_dir):
+            return super()._save_model()
+        self.write_backup(
+            weights_path=self._weights_path,
+            metadata_path=self._training_metadata_path,
+            previous_weights_path=self._prev_weights_path,
+            previous_metadata_path=self._prev_training_metadata_path,
+            metadata={"epoch": self._current_epoch, "batch": self._last_batch_seen},
+        )
+        return None
+
+    def write_backup(
+        self,
+        weights_path: str,
+        metadata_path: str,
+        previous_weights_path: str,
+        previous_metadata_path: str,
+        metadata: dict,
+    ) -> None:
+        """Writes the model's weights to ``weights_path`` and ``metadata`` (JSON) to ``metadata_path``; with
+        ``double_checkpoint``, first copies the current files to the ``previous_`` paths."""
+        raise NotImplementedError

@@ -1,0 +1,70 @@
+"""Where a train step runs: the replica it is on and how many replicas train in sync.
+
+The models and bottlenecks ask this module, never ``tfae.distribute``: it is all the core needs to know of
+``tf.distribute``. TensorFlow is imported inside the functions, so it works under every Keras backend (where
+there is always one replica).
+"""
+
+import keras
+
+
+def replicas_in_sync() -> int:
+    """The number of replicas that train in sync under the current ``tf.distribute`` strategy; 1 elsewhere."""
+    if keras.backend.backend() != "tensorflow":
+        return 1
+    import tensorflow as tf
+
+    return int(tf.distribute.get_strategy().num_replicas_in_sync)
+
+
+def in_strategy_scope() -> bool:
+    """Whether code runs inside a ``tf.distribute`` strategy's scope (never under other Keras backends)."""
+    if keras.backend.backend() != "tensorflow":
+        return False
+    import tensorflow as tf
+
+    return bool(tf.distribute.has_strategy())
+
+
+def is_multi_worker(strategy) -> bool:
+    """Whether ``strategy`` trains across several processes (workers), each holding only some replicas."""
+    if keras.backend.backend() != "tensorflow":
+        return False
+    import tensorflow as tf
+
+    if not isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
+        return False
+    return strategy.num_replicas_in_sync > len(strategy.extended.worker_devices)
+
+
+def replica_position():
+    """Returns ``(replica, replicas)``: this replica's index and the number of replicas in sync.
+
+    Inside a ``tf.distribute`` step the index may be a tensor; everywhere else, and under other Keras
+    backends, this is ``(0, 1)``.
+    """
+    if keras.backend.backend() != "tensorflow":
+        return 0, 1
+    import tensorflow as tf
+
+    context = tf.distribute.get_replica_context()
+    if context is None or context.num_replicas_in_sync == 1:
+        return 0, 1
+    return context.replica_id_in_sync_group, context.num_replicas_in_sync
+
+
+def multi_worker_logs(logs):
+    """Returns a train or test step's logs in the shape Keras can average across workers.
+
+    Keras averages each replica's logs with ``strategy.reduce("MEAN", value, axis=0)`` when several workers
+    train, which fails on a scalar ("Invalid reduction dimension 0 for input with 0 dimensions",
+    tensorflow/tensorflow#72388). Under several workers each scalar gets an axis of length one, and the
+    average over it and the replicas is the scalar Keras logs; elsewhere ``logs`` is returned as it is.
+    """
+    if keras.backend.backend() != "tensorflow":
+        return logs
+    import tensorflow as tf
+
+    if not is_multi_worker(tf.distribute.get_strategy()):
+        return logs
+    return tf.nest.map_structure(lambda value: tf.reshape(value, (1,)) if value.shape.rank == 0 else value, logs)
