@@ -15,7 +15,7 @@ BUILTINS = {
     "regularizers": {"kld": "kl, gaussian_kld", "reversed_kld": "reverse_kld, reversed_kl", "l2": "l2_activity",
                      "bernoulli_kld": "binary_kld"},
     "schedulers": {"dasr": "cyclical, annealing"},
-    "losses": {"bernoulli": "binary_crossentropy_sum", "gaussian": "normal"},
+    "likelihoods": {"bernoulli": "binary_crossentropy_sum", "gaussian": "normal"},
 }
 
 
@@ -42,7 +42,7 @@ def test_lists_every_builtin_by_kind_with_aliases_and_provider(capsys):
             assert by_name[name][1] == aliases
             assert by_name[name][3] == f"tfae {tfae.__version__}"
     plugins = {row[0]: row for row in listing["plugins"][1:]}
-    assert plugins["gaussian"] == ["gaussian", f"tfae {tfae.__version__}", "tfae.builtins.gaussian", "built-in"]
+    assert plugins["gaussian"] == ["gaussian", f"tfae {tfae.__version__}", "tfae.bottlenecks.gaussian", "built-in"]
 
 
 def test_third_party_plugins_show_up_with_the_ones_left_out_and_those_that_failed(tmp_path):

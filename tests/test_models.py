@@ -148,12 +148,57 @@ def test_evaluated_loss_is_the_negative_elbo_in_nats(digits):
     loss = model.evaluate(x, batch_size=300, verbose=0, return_dict=True)["loss"]
 
     # At inference the code is the posterior mean; score that decoding and the KL in NumPy.
+    assert loss == pytest.approx(_negative_elbo_at_the_mean(model, x), rel=1e-4)
+
+
+def _negative_elbo_at_the_mean(model, x):
+    """The loss at inference (the code is the posterior mean) in NumPy: Bernoulli cross-entropy plus the KL."""
     mean, log_variance = (np.asarray(p, dtype="float64") for p in model.bottleneck.distribution_parameters(x))
     logits = np.asarray(model.decoder_network.predict(mean.astype("float32"), verbose=0), dtype="float64")
     cross_entropy = np.maximum(logits, 0) - logits * x + np.log1p(np.exp(-np.abs(logits)))
     kl = 0.5 * np.sum(mean**2 + np.exp(log_variance) - log_variance - 1, axis=-1)
-    expected = np.mean(cross_entropy.sum(axis=-1) + kl)
-    assert loss == pytest.approx(expected, rel=1e-4)
+    return np.mean(cross_entropy.sum(axis=-1) + kl)
+
+
+def test_compute_loss_works_called_on_its_own(digits):
+    x = digits[0][:64]
+    model = Autoencoder(bottleneck=GaussianBottleneck(latent_dim=3, regularizer="kld"))
+    model.compile(optimizer="adam", loss="bernoulli")
+    model.fit(x, epochs=1, verbose=0)
+    # After predict (which, on JAX, traces the model), nothing of that call is left for the loss to pick up.
+    model.predict(x, verbose=0)
+
+    expected = _negative_elbo_at_the_mean(model, x)
+    alone = model.compute_loss(x, training=False)
+    given = model.compute_loss(x, y_pred=model(x, training=False), training=False)
+    assert float(alone) == pytest.approx(expected, rel=1e-4)
+    assert float(given) == pytest.approx(expected, rel=1e-4)
+
+
+def test_call_returns_the_likelihoods_parameters_and_predict_the_data_space_mean(digits):
+    x = digits[0][:32]
+    model = Autoencoder(bottleneck=GaussianBottleneck(latent_dim=3, regularizer="kld"))
+    model.compile(optimizer="adam", loss="bernoulli")
+    model.fit(x, epochs=1, verbose=0)
+
+    logits = np.asarray(model(x, training=False), dtype="float64")
+    probabilities = model.predict(x, verbose=0)
+    np.testing.assert_allclose(probabilities, 1 / (1 + np.exp(-logits)), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(model.decoder.predict(model.encoder.predict(x, verbose=0), verbose=0), probabilities,
+                               rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(model.predict_on_batch(x), probabilities, rtol=1e-5, atol=1e-6)
+    assert ((probabilities >= 0) & (probabilities <= 1)).all()
+
+
+def test_compiled_metrics_compare_the_inputs_with_the_data_space_reconstruction(digits):
+    x = digits[0][:128]
+    model = Autoencoder(bottleneck=VanillaBottleneck(latent_dim=4))
+    model.compile(optimizer="adam", loss="bernoulli", metrics=["mae"])
+    history = model.fit(x, epochs=1, batch_size=32, verbose=0)
+    assert np.isfinite(history.history["mae"]).all()
+
+    mae = model.evaluate(x, batch_size=128, verbose=0, return_dict=True)["mae"]
+    assert mae == pytest.approx(np.abs(x - model.predict(x, verbose=0)).mean(), rel=1e-4)
 
 
 def test_gaussian_likelihood_and_keras_losses_work_as_defined(rng):

@@ -6,8 +6,7 @@ Importing ``tfae`` is light: it loads no plugin and no deep-learning framework. 
 """
 
 from tfae.hookspecs import hookimpl
-
-__version__ = "0.1.0"
+from tfae.version import __version__
 
 
 def load_model(filepath, **kwargs):

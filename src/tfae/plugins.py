@@ -29,9 +29,10 @@ import warnings
 import importlib_metadata
 import pluggy
 
-from tfae import hookspecs
+import tfae.hookspecs as hookspecs
 from tfae.errors import DuplicateNameError, PluginLoadError, PluginLoadWarning
 from tfae.registry import Registry
+from tfae.version import __version__
 
 ENTRY_POINT_GROUP = "tfae"
 CORE_DISTRIBUTION = "tfae"
@@ -106,13 +107,11 @@ def _report(message, exc=None, error_type=PluginLoadError):
 
 
 def _fail(registry, info, exc):
-    import tfae
-
     failure = PluginFailure(info.plugin, info.distribution, info.version, f"{type(exc).__name__}: {exc}")
     registry.failures.append(failure)
     source = f"{info.distribution} {info.version}" if info.distribution else "registered at run time"
     _report(
-        f"tfae plugin {info.plugin!r} ({source}) failed to load with tfae {tfae.__version__}: {failure.error}. "
+        f"tfae plugin {info.plugin!r} ({source}) failed to load with tfae {__version__}: {failure.error}. "
         "Its components are unavailable; the other plugins keep working. Set TFAE_STRICT_PLUGINS=1 to make "
         "this an error, or leave the plugin out with TFAE_PLUGINS=name,name.",
         exc,

@@ -14,7 +14,7 @@ import difflib
 import inspect
 from collections.abc import Mapping
 
-from tfae import hookspecs
+import tfae.hookspecs as hookspecs
 from tfae.errors import DuplicateNameError, UnknownNameError
 
 KINDS = tuple(hookspecs.KINDS)

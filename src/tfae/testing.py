@@ -34,10 +34,9 @@ import keras
 import numpy as np
 from keras import ops
 
-import tfae
 from tfae.bottlenecks.base import BaseBottleneck
 from tfae.likelihoods.base import BaseLikelihood
-from tfae.models import Autoencoder
+from tfae.models import Autoencoder, load_model
 from tfae.plugins import get_registry
 from tfae.regularizers.base import BaseRegularizer
 from tfae.schedulers.base import UNITS, BaseScheduler
@@ -405,7 +404,7 @@ def _check_in_autoencoder(build_model, data, what, sample=False, loss="bernoulli
         path = os.path.join(folder, "model.keras")
         model.save(path)
         try:
-            loaded = tfae.load_model(path)
+            loaded = load_model(path)
         except Exception as error:
             raise AssertionError(
                 f"{what} breaks the tfae contract: a saved Autoencoder fails to load: {error!r}"
@@ -455,7 +454,7 @@ def _check_schedule_in_training(scheduler, what):
     with tempfile.TemporaryDirectory() as folder:
         path = os.path.join(folder, "model.keras")
         model.save(path)
-        loaded = tfae.load_model(path)
+        loaded = load_model(path)
     restored = loaded.bottleneck.regularizer.scheduler
     _expect(type(restored) is type(scheduler), what, f"the reloaded model's schedule is {restored!r}")
     _expect(restored.get_config() == scheduler.get_config(), what, f"the reloaded schedule is {restored!r}")
