@@ -7,6 +7,8 @@ import numpy as np
 import pytest
 
 from tfae.cli import main
+from tfae.errors import ParameterError
+from tfae.plugins import resolve
 
 
 def cli(capsys, *argv):
@@ -58,9 +60,18 @@ def test_malformed_config(capsys, tmp_path):
 
 def test_unknown_key(capsys, tmp_path):
     path = write(tmp_path / "typo.toml", '[model.bottleneck]\nname = "gaussian"\nlatnt_dim = 2\n')
-    assert one_line_error(capsys, "train", path) == (
-        f"{path} line 3: unknown key 'latnt_dim' in [model.bottleneck]; did you mean 'latent_dim'?"
-    )
+    with pytest.raises(ParameterError) as python_error:
+        resolve("bottleneck", {"name": "gaussian", "latnt_dim": 2})
+    assert "has no parameter 'latnt_dim'. Did you mean 'latent_dim'? It takes: latent_dim," in str(python_error.value)
+    # The message Python gives, after the file and the line.
+    assert one_line_error(capsys, "train", path) == f"{path} line 3: {python_error.value}"
+
+
+def test_wrongly_typed_parameter(capsys, tmp_path):
+    path = write(tmp_path / "typed.toml", '[model.bottleneck]\nname = "gaussian"\nlatent_dim = "two"\n')
+    message = one_line_error(capsys, "train", path)
+    assert message.startswith(f"{path} line 3: The bottleneck 'gaussian' (GaussianBottleneck from tfae ")
+    assert message.endswith(") takes an integer for 'latent_dim', not the string 'two'.")
 
 
 def test_unknown_plugin_name(capsys, tmp_path):

@@ -68,6 +68,7 @@ def test_third_party_components_resolve_like_builtins(tmp_path):
     result = run_python(
         """
         import json
+        import sys
         import warnings
 
         from tfae.errors import PluginLoadWarning
@@ -78,13 +79,22 @@ def test_third_party_components_resolve_like_builtins(tmp_path):
         from tfae import plugins
         from tfae.serialization import component_spec
 
+        # Importing tfae's modules loads no third-party plugin; the registry loads them when first asked.
+        loaded_on_import = "scaled_plugin" in sys.modules
         by = {spec: plugins.get_component("bottleneck", spec).__name__
               for spec in ("scaled", "Scaled_Dense", "scaled-dense", "ScaledBottleneck")}
         bottleneck = plugins.resolve("bottleneck", {
             "name": "scaled", "latent_dim": 3, "scale": 2.0,
             "regularizer": {"name": "kld", "beta": {"name": "constant", "constant": 0.5}},
         })
-        from tfae.bottlenecks import ScaledBottleneck, VanillaBottleneck
+        # A plugin's class comes from the plugin's own module; tfae's modules hold only tfae's classes.
+        from scaled_plugin import ScaledBottleneck
+        from tfae.bottlenecks import VanillaBottleneck
+
+        try:
+            from tfae.bottlenecks import ScaledBottleneck as from_tfae
+        except ImportError:
+            from_tfae = None
 
         entry = next(e for e in plugins.list_components("bottleneck") if e.name == "scaled")
         info = next(p for p in plugins.list_plugins() if p.plugin == "scaled")
@@ -96,8 +106,10 @@ def test_third_party_components_resolve_like_builtins(tmp_path):
             "latent_dim": bottleneck.latent_dim,
             "regularizer": type(bottleneck.regularizer).__name__,
             "beta": bottleneck.regularizer.scheduler.value_at(3),
+            "loaded_on_import": loaded_on_import,
             "subclasses_builtin": issubclass(ScaledBottleneck, VanillaBottleneck),
-            "seed_path": ScaledBottleneck is type(bottleneck),
+            "plugin_module": ScaledBottleneck is type(bottleneck),
+            "from_tfae": from_tfae is not None or hasattr(tfae.bottlenecks, "ScaledBottleneck"),
             "entry": [entry.distribution, entry.version, entry.plugin, list(entry.aliases)],
             "plugin": [info.distribution, info.version, info.builtin, info.module],
             "builtins": sorted(e.name for e in plugins.list_components("bottleneck") if e.distribution == "tfae"),
@@ -112,7 +124,9 @@ def test_third_party_components_resolve_like_builtins(tmp_path):
     assert (result["scale"], result["latent_dim"]) == (2.0, 3)
     assert result["regularizer"] == "GaussianKLDRegularizer"
     assert result["beta"] == 0.5
-    assert result["subclasses_builtin"] and result["seed_path"]
+    assert not result["loaded_on_import"]
+    assert result["subclasses_builtin"] and result["plugin_module"]
+    assert not result["from_tfae"]
     assert result["entry"] == ["tfae-scaled", "1.2.3", "scaled", ["scaled-dense"]]
     assert result["plugin"] == ["tfae-scaled", "1.2.3", False, "scaled_plugin"]
     assert result["builtins"] == ["bernoulli", "gaussian", "vanilla"]
@@ -321,14 +335,20 @@ def test_the_plugin_package_in_contributing_installs_resolves_and_passes_its_tes
 
         import numpy as np
 
-        from tfae import cli
+        import tfae.bottlenecks
+        from tfae import cli, plugins
         from tfae.models import Autoencoder
+        from tfae_noisy.plugin import NoisyBottleneck
 
         listing = io.StringIO()
         with contextlib.redirect_stdout(listing):
             cli.main(["plugins"])
         model = Autoencoder({{"name": "noisy", "latent_dim": 2, "stddev": 0.2, "regularizer": "l2"}})
-        reconstruction = model(np.zeros((3, 5), "float32"))
+        outputs = model(np.zeros((3, 5), "float32"))
+        try:
+            from tfae.bottlenecks import NoisyBottleneck as from_tfae
+        except ImportError:
+            from_tfae = None
         tests = runpy.run_path({str(project / "tests" / "test_plugin.py")!r})
         passed = []
         for name, test in tests.items():
@@ -338,7 +358,9 @@ def test_the_plugin_package_in_contributing_installs_resolves_and_passes_its_tes
         print(json.dumps({{
             "listing": listing.getvalue(),
             "class": type(model.bottleneck).__name__,
-            "shape": list(reconstruction.shape),
+            "by_name": plugins.get_component("bottleneck", "noisy") is NoisyBottleneck is type(model.bottleneck),
+            "from_tfae": from_tfae is not None or hasattr(tfae.bottlenecks, "NoisyBottleneck"),
+            "shape": list(outputs.shape),
             "passed": passed,
         }}))
         """,
@@ -347,5 +369,6 @@ def test_the_plugin_package_in_contributing_installs_resolves_and_passes_its_tes
     row = next(line.split() for line in result["listing"].splitlines() if line.split()[:1] == ["noisy"])
     assert row == ["noisy", "denoising", "NoisyBottleneck", "tfae-noisy", "0.1.0"]
     assert result["class"] == "NoisyBottleneck"
+    assert result["by_name"] and not result["from_tfae"]
     assert result["shape"] == [3, 5]
     assert result["passed"] == ["test_resolves_by_name", "test_config_round_trip"]

@@ -9,7 +9,7 @@ import pytest
 import tfae
 import tfae.bottlenecks
 from tfae import plugins
-from tfae.errors import DuplicateNameError, UnknownNameError
+from tfae.errors import DuplicateNameError, ParameterError, UnknownNameError
 from tfae.registry import Registry
 from tfae.serialization import component_spec
 
@@ -199,14 +199,20 @@ def test_bad_dicts_say_what_is_wrong():
     with pytest.raises(ValueError) as error:
         plugins.resolve("bottleneck", {"name": "gaussian", "latnt_dim": 3})
     assert "The bottleneck 'gaussian' (GaussianBottleneck from tfae " in str(error.value)
-    assert "no parameter 'latnt_dim'. Did you mean 'latent_dim'? Its parameters are: latent_dim," in str(error.value)
-    with pytest.raises(ValueError, match=r"The scheduler 'dasr' .* has no parameter 'colour'\. Its parameters are: "):
+    assert "no parameter 'latnt_dim'. Did you mean 'latent_dim'? It takes: latent_dim," in str(error.value)
+    with pytest.raises(ParameterError, match=r"The scheduler 'dasr' .* has no parameter 'colour'\. It takes: "):
         plugins.resolve("scheduler", {"name": "dasr", "colour": "red"})
-    with pytest.raises(ValueError, match=r"needs latent_dim: give it as a dict, such as \{'name': 'gaussian', "):
+    needs = r"needs latent_dim: give it as a dict \(a table in a config file\) such as \{'name': 'gaussian', "
+    with pytest.raises(ParameterError, match=needs):
         plugins.resolve("bottleneck", "gaussian")
-    # A layer takes Keras' own keyword arguments too, and Keras names the ones it does not know.
-    with pytest.raises(ValueError, match="colour"):
+    # A layer takes Keras' own keyword arguments too (trainable, dtype, ...); the check lists them, rather than
+    # leave Keras to say "Unrecognized keyword arguments".
+    with pytest.raises(ParameterError) as error:
         plugins.resolve("bottleneck", {"name": "gaussian", "latent_dim": 2, "colour": "red"})
+    assert "has no parameter 'colour'. It takes: latent_dim, regularizer, seed, kernel_regularizer," in str(error.value)
+    assert "trainable, dtype, autocast." in str(error.value)
+    with pytest.raises(ParameterError, match=r"takes an integer for 'latent_dim', not the string 'two'\.$"):
+        plugins.resolve("bottleneck", {"name": "gaussian", "latent_dim": "two"})
 
 
 def test_run_time_plugin_registers_lists_and_unregisters(runtime_plugins):

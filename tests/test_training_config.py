@@ -2,7 +2,9 @@
 
 import pytest
 
-from tfae.training.config import SCHEMA, ConfigError, constructor_parameters, key_lines, load_config, tomllib
+from tfae.errors import ParameterError
+from tfae.plugins import resolve
+from tfae.training.config import SCHEMA, Config, ConfigError, key_lines, load_config, tomllib
 
 
 def write(tmp_path, text, name="config.toml"):
@@ -14,6 +16,13 @@ def write(tmp_path, text, name="config.toml"):
 def error_of(path):
     with pytest.raises(ConfigError) as caught:
         load_config(path)
+    return str(caught.value)
+
+
+def resolve_error(kind, spec):
+    """The message Python gives for ``spec``: a config file gives the same after its file and line."""
+    with pytest.raises(ParameterError) as caught:
+        resolve(kind, spec)
     return str(caught.value)
 
 
@@ -38,11 +47,11 @@ def test_the_conv_layout_has_its_own_hidden_default(tmp_path):
     assert load_config(write(tmp_path, '[model]\nlayout = "conv"\n')).values["model"]["hidden"] == [32, 64]
 
 
-def test_unknown_component_key_names_file_line_table_and_the_closest_key(tmp_path):
+def test_unknown_component_key_names_file_line_and_the_closest_key_as_python_does(tmp_path):
     path = write(tmp_path, '[model]\nlayout = "dense"\n\n[model.bottleneck]\nname = "gaussian"\nlatnt_dim = 2\n')
-    assert error_of(path) == (
-        f"{path} line 6: unknown key 'latnt_dim' in [model.bottleneck]; did you mean 'latent_dim'?"
-    )
+    message = resolve_error("bottleneck", {"name": "gaussian", "latnt_dim": 2})
+    assert "has no parameter 'latnt_dim'. Did you mean 'latent_dim'?" in message
+    assert error_of(path) == f"{path} line 6: {message}"
 
 
 def test_unknown_section_key(tmp_path):
@@ -98,16 +107,26 @@ def test_unknown_schedule_parameter(tmp_path):
         '[model.bottleneck.regularizer.beta]\nname = "dasr"\natack = 5\n'
     )
     path = write(tmp_path, text)
-    assert error_of(path) == (
-        f"{path} line 8: unknown key 'atack' in [model.bottleneck.regularizer.beta]; did you mean 'attack'?"
-    )
+    message = resolve_error("scheduler", {"name": "dasr", "atack": 5})
+    assert message.startswith("The scheduler 'dasr' (DASRScheduler from tfae ")
+    assert "has no parameter 'atack'. Did you mean 'attack'? It takes: start_value, end_value, delay," in message
+    assert error_of(path) == f"{path} line 8: {message}"
 
 
 def test_a_required_plugin_parameter(tmp_path):
     path = write(tmp_path, '[model.bottleneck]\nname = "vanilla"\n')
-    assert error_of(path) == (
-        f"{path} line 1: [model.bottleneck] needs 'latent_dim': the bottleneck 'vanilla' has no default for it"
+    message = resolve_error("bottleneck", {"name": "vanilla"})
+    assert message.endswith(
+        "needs latent_dim: give it as a dict (a table in a config file) such as {'name': 'vanilla', 'latent_dim': ...}."
     )
+    assert error_of(path) == f"{path} line 1: {message}"
+
+
+def test_a_wrongly_typed_plugin_parameter(tmp_path):
+    path = write(tmp_path, '[training]\nloss = {name = "gaussian", variance = [1, 2]}\n')
+    message = resolve_error("likelihood", {"name": "gaussian", "variance": [1, 2]})
+    assert message.endswith("takes a number or a string for 'variance', not the list [1, 2].")
+    assert error_of(path) == f"{path} line 2: {message}"
 
 
 def test_a_component_without_a_name(tmp_path):
@@ -162,10 +181,17 @@ def test_key_lines_cover_headers_dotted_keys_and_inline_tables():
     assert lines[("training", "x", "y")] == 7
 
 
-def test_constructor_parameters_follow_a_layers_keyword_arguments():
-    from tfae.plugins import get_component
-
-    accepted, required = constructor_parameters(get_component("bottleneck", "gaussian"))
-    assert {"latent_dim", "regularizer", "seed", "dtype"} <= accepted
-    assert "name" not in accepted
-    assert required == ["latent_dim"]
+def test_to_toml_reads_back_through_tomllib_with_the_built_components_and_without_none(tmp_path):
+    config = Config({"model": {"hidden": [16, 8]}, "training": {"loss": {"name": "gaussian", "variance": 0.5}}})
+    bottleneck = {
+        "name": "gaussian",
+        "latent_dim": 2,
+        "seed": None,
+        "regularizer": {"name": "kld", "beta": {"name": "dasr", "attack": 3, "shape": "cosine", "unit": "step"}},
+    }
+    text = config.to_toml({("model", "bottleneck"): bottleneck})
+    values = tomllib.loads(text)
+    written = {key: value for key, value in bottleneck.items() if key != "seed"}  # TOML has no null
+    assert values == {**config.values, "model": {**config.values["model"], "bottleneck": written}}
+    again = write(tmp_path, text, "again.toml")
+    assert load_config(again).values["model"]["bottleneck"] == written

@@ -5,11 +5,20 @@ Importing ``tfae`` is light: it loads no plugin and no deep-learning framework. 
 ``tfae.plugins``; a plugin implements the hooks in ``tfae.hookspecs`` with ``@tfae.hookimpl``.
 """
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
 from tfae.hookspecs import hookimpl
 from tfae.version import __version__
 
+if TYPE_CHECKING:
+    import os
 
-def load_model(filepath, **kwargs):
+    from tfae.models.autoencoder import Autoencoder
+
+
+def load_model(filepath: str | os.PathLike[str], **kwargs: Any) -> Autoencoder:
     """Loads a saved tfae model (``.keras``), resolving its parts through the plugin registry.
 
     Keras' safe mode stays on: loading never runs code from the file.

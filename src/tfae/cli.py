@@ -316,7 +316,7 @@ def plugins_command(args):
     from tfae.plugins import get_registry
     from tfae.registry import KINDS, plural
 
-    def table(title, header, rows):
+    def table(title: str, header: tuple[str, ...], rows: list[tuple[str, ...]]) -> None:
         print(f"{title}:")
         if not rows:
             print("  (none)\n")
@@ -330,6 +330,7 @@ def plugins_command(args):
         return f"{info.distribution} {info.version}" if info.distribution else "registered at run time"
 
     registry = get_registry()
+    rows: list[tuple[str, ...]]
     for kind in KINDS:
         rows = [
             (entry.name, ", ".join(entry.aliases) or "-", entry.class_name, entry.provider)

@@ -20,6 +20,23 @@ class DuplicateNameError(TfaeError, ValueError):
     """
 
 
+class ParameterError(TfaeError, ValueError):
+    """A component's parameters that its constructor cannot take: one it does not have, one it needs that is
+    missing, or a value of the wrong type.
+
+    The message is the same for a spec given in Python and for a table in a config file, where
+    ``tfae train`` puts the file and line in front.
+
+    Attributes:
+        parameter: the given parameter at fault (unknown, or of the wrong type); ``None`` when the fault is a
+            missing parameter.
+    """
+
+    def __init__(self, message: str, parameter: str | None = None) -> None:
+        super().__init__(message)
+        self.parameter = parameter
+
+
 class PluginLoadError(TfaeError, ImportError):
     """A plugin failed to load while ``TFAE_STRICT_PLUGINS=1`` is set, or tfae's own entry points are missing."""
 

@@ -17,6 +17,11 @@ Each hook is named ``register_<kinds>``; ``KINDS`` maps a kind to its hook. A ne
 and a new line in ``KINDS``.
 """
 
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
 import pluggy
 
 hookspec = pluggy.HookspecMarker("tfae")
@@ -24,26 +29,26 @@ hookimpl = pluggy.HookimplMarker("tfae")
 
 
 @hookspec
-def register_bottlenecks(register):
+def register_bottlenecks(register: Callable[..., Any]) -> None:
     """Register bottleneck layers (subclasses of ``tfae.bottlenecks.BaseBottleneck``)."""
 
 
 @hookspec
-def register_regularizers(register):
+def register_regularizers(register: Callable[..., Any]) -> None:
     """Register regularizers (subclasses of ``tfae.regularizers.BaseRegularizer``)."""
 
 
 @hookspec
-def register_schedulers(register):
+def register_schedulers(register: Callable[..., Any]) -> None:
     """Register schedules for a value such as beta (subclasses of ``tfae.schedulers.BaseScheduler``)."""
 
 
 @hookspec
-def register_likelihoods(register):
+def register_likelihoods(register: Callable[..., Any]) -> None:
     """Register reconstruction likelihoods (subclasses of ``tfae.likelihoods.BaseLikelihood``)."""
 
 
-KINDS = {
+KINDS: dict[str, str] = {
     "bottleneck": "register_bottlenecks",
     "regularizer": "register_regularizers",
     "scheduler": "register_schedulers",

@@ -36,6 +36,22 @@ def unlocked_state(layer: keras.layers.Layer) -> Iterator[None]:
             tracker.lock()
 
 
+def set_untracked(layer: keras.layers.Layer, name: str, value: Any) -> None:
+    """Sets ``layer.<name> = value`` without Keras tracking ``value`` (``Layer.__setattr__`` bypassed).
+
+    Keras tracks a layer's attributes in ``Layer.__setattr__``: a layer or variable assigned there becomes
+    part of the layer's state (its ``layers``, its ``weights``, its saved file), and a built layer refuses
+    new state. A cache that shares the layer's own sub-layers (such as the autoencoder's data-space decoder)
+    must stay out of it.
+
+    Keras' saving still walks every attribute of a layer (``dir``), private ones last: ``name`` must be
+    private (``_cache``), so that the sub-layers ``value`` shares are saved at their own paths first.
+    """
+    if not name.startswith("_"):
+        raise ValueError(f"An untracked attribute's name must start with an underscore. Received: name={name!r}")
+    object.__setattr__(layer, name, value)
+
+
 def compiled_loss(model: keras.Model, y: Any, y_pred: Any, sample_weight: Any = None) -> Any:
     """The loss given to ``model.compile``, computed as Keras computes it in ``compute_loss``
     (``Trainer._compile_loss``), without the model's added losses; ``None`` when it was compiled with none."""

@@ -19,26 +19,30 @@ Use it like this::
     plugins.get_component("regularizer", "kld")     # the GaussianKLDRegularizer class
 """
 
+from __future__ import annotations
+
 import dataclasses
 import difflib
 import importlib
 import os
 import threading
 import warnings
+from collections.abc import Sequence
+from typing import Any
 
 import importlib_metadata
 import pluggy
 
 import tfae.hookspecs as hookspecs
 from tfae.errors import DuplicateNameError, PluginLoadError, PluginLoadWarning
-from tfae.registry import Registry
+from tfae.registry import Entry, Registry
 from tfae.version import __version__
 
 ENTRY_POINT_GROUP = "tfae"
 CORE_DISTRIBUTION = "tfae"
 
-_registry = None
-_building = None
+_registry: Registry | None = None
+_building: Registry | None = None
 _lock = threading.RLock()
 
 
@@ -71,21 +75,21 @@ class PluginFailure:
     error: str
 
 
-def _flag(name):
+def _flag(name: str) -> bool:
     return os.environ.get(name, "").strip().lower() in ("1", "true", "yes", "on")
 
 
-def _canonical(name):
+def _canonical(name: str) -> str:
     return name.strip().lower().replace("_", "-").replace(".", "-")
 
 
-def _allow_list():
+def _allow_list() -> set[str] | None:
     """The canonical names in TFAE_PLUGINS, or ``None`` when it is unset or empty."""
     names = {_canonical(name) for name in os.environ.get("TFAE_PLUGINS", "").split(",") if name.strip()}
     return names or None
 
 
-def _entry_points():
+def _entry_points() -> list[tuple[PluginInfo, importlib_metadata.EntryPoint]]:
     """The ``tfae`` entry points as ``PluginInfo``, the built-ins first.
 
     importlib_metadata keeps the first copy of a distribution found twice on sys.path (an editable install
@@ -100,13 +104,13 @@ def _entry_points():
     return sorted(plugins, key=lambda pair: (not pair[0].builtin, _canonical(pair[0].distribution), pair[0].plugin))
 
 
-def _report(message, exc=None, error_type=PluginLoadError):
+def _report(message: str, exc: BaseException | None = None, error_type: type[Exception] = PluginLoadError) -> None:
     if _flag("TFAE_STRICT_PLUGINS"):
         raise error_type(message) from exc
     warnings.warn(message, PluginLoadWarning, stacklevel=2)
 
 
-def _fail(registry, info, exc):
+def _fail(registry: Registry, info: PluginInfo, exc: BaseException) -> None:
     failure = PluginFailure(info.plugin, info.distribution, info.version, f"{type(exc).__name__}: {exc}")
     registry.failures.append(failure)
     source = f"{info.distribution} {info.version}" if info.distribution else "registered at run time"
@@ -118,9 +122,16 @@ def _fail(registry, info, exc):
     )
 
 
-def _check_hooks(registry, info, plugin):
+def _manager(registry: Registry) -> pluggy.PluginManager:
+    """The registry's plugin manager, which ``build_registry`` gives every registry it builds."""
+    manager = registry.manager
+    assert manager is not None, "a registry from build_registry has a plugin manager"
+    return manager
+
+
+def _check_hooks(registry: Registry, info: PluginInfo, plugin: object) -> None:
     """Warns about functions marked ``@tfae.hookimpl`` whose names are not tfae hooks (a typo, usually)."""
-    for caller in registry.manager.get_hookcallers(plugin) or []:
+    for caller in _manager(registry).get_hookcallers(plugin) or []:
         if caller.has_spec():
             continue
         close = difflib.get_close_matches(caller.name, list(hookspecs.KINDS.values()), n=1)
@@ -131,15 +142,15 @@ def _check_hooks(registry, info, plugin):
         )
 
 
-def _call_hooks(registry, info):
+def _call_hooks(registry: Registry, info: PluginInfo) -> None:
     """Runs the plugin's registration hooks; a hook that raises leaves nothing of the plugin registered."""
     try:
         for kind, hook_name in hookspecs.KINDS.items():
-            for implementation in getattr(registry.manager.hook, hook_name).get_hookimpls():
+            for implementation in getattr(_manager(registry).hook, hook_name).get_hookimpls():
                 if implementation.plugin_name != info.plugin:
                     continue
 
-                def register(component, name, aliases=(), _kind=kind):
+                def register(component: Any, name: str, aliases: Sequence[str] = (), _kind: str = kind) -> Entry:
                     provider = (info.plugin, info.distribution, info.version)
                     return registry.register(_kind, component, name, aliases, *provider)
 
@@ -149,8 +160,8 @@ def _call_hooks(registry, info):
         raise
 
 
-def _load(registry, info, entry_point):
-    manager = registry.manager
+def _load(registry: Registry, info: PluginInfo, entry_point: importlib_metadata.EntryPoint) -> None:
+    manager = _manager(registry)
     if manager.has_plugin(info.plugin):
         info = dataclasses.replace(info, plugin=f"{info.distribution}:{info.plugin}")
     try:
@@ -171,7 +182,7 @@ def _load(registry, info, entry_point):
     registry.plugins.append(info)
 
 
-def build_registry():
+def build_registry() -> Registry:
     """Loads the plugins and returns a new ``Registry`` holding what they register.
 
     Most code wants ``get_registry()``, which builds the registry once per process.
@@ -210,7 +221,7 @@ def build_registry():
     return registry
 
 
-def get_registry():
+def get_registry() -> Registry:
     """Returns the registry, loading the plugins on first use."""
     global _registry
     with _lock:
@@ -223,7 +234,7 @@ def get_registry():
         return _registry
 
 
-def reload_plugins():
+def reload_plugins() -> Registry:
     """Forgets the loaded plugins and loads them again (after installing one, or changing TFAE_* variables).
 
     Run-time plugins (``register_plugin``) are forgotten too.
@@ -235,7 +246,7 @@ def reload_plugins():
         return get_registry()
 
 
-def register_plugin(plugin, name=None):
+def register_plugin(plugin: object, name: str | None = None) -> str:
     """Registers a plugin object (a module or class with ``@tfae.hookimpl`` functions) at run time.
 
     For notebooks and tests; an installed package declares an entry point instead (see CONTRIBUTING.md).
@@ -251,7 +262,8 @@ def register_plugin(plugin, name=None):
     """
     registry = get_registry()
     with _lock:
-        name = registry.manager.register(plugin, name=name)
+        name = _manager(registry).register(plugin, name=name)
+        assert name is not None  # pluggy returns None only for a blocked name, and tfae blocks none
         info = PluginInfo(name, "", "", False, getattr(plugin, "__name__", ""))
         _check_hooks(registry, info, plugin)
         before = {(conflict.kind, conflict.name) for conflict in registry.conflicts()}
@@ -262,24 +274,24 @@ def register_plugin(plugin, name=None):
                     raise DuplicateNameError(conflict.message())
         except BaseException:
             registry.remove_plugin(name)
-            registry.manager.unregister(name=name)
+            _manager(registry).unregister(name=name)
             raise
         registry.plugins.append(info)
     return name
 
 
-def unregister_plugin(name):
+def unregister_plugin(name: str) -> None:
     """Removes a plugin registered with ``register_plugin``, and the components it registered."""
     registry = get_registry()
     with _lock:
-        if not registry.manager.has_plugin(name):
+        if not _manager(registry).has_plugin(name):
             registered = ", ".join(info.plugin for info in registry.plugins)
             raise ValueError(f"No tfae plugin is registered as {name!r}. Registered plugins: {registered}.")
-        registry.manager.unregister(name=name)
+        _manager(registry).unregister(name=name)
         registry.remove_plugin(name)
 
 
-def resolve(kind, spec):
+def resolve(kind: str, spec: Any) -> Any:
     """Turns a specification into a component of ``kind``.
 
     Args:
@@ -299,12 +311,12 @@ def resolve(kind, spec):
     return get_registry().resolve(kind, spec)
 
 
-def get_component(kind, name):
+def get_component(kind: str, name: str) -> Any:
     """Returns the class (or factory) registered for ``kind`` under ``name``, an alias, or its class name."""
     return get_registry().get(kind, name).component
 
 
-def list_components(kind=None):
+def list_components(kind: str | None = None) -> list[Entry]:
     """Returns the registered components of ``kind`` (of every kind when ``None``), sorted by kind and name.
 
     Each is a ``tfae.registry.Entry``: ``kind``, ``name``, ``aliases``, ``component``, and the ``plugin``,
@@ -313,7 +325,7 @@ def list_components(kind=None):
     return get_registry().entries(kind)
 
 
-def list_plugins():
+def list_plugins() -> list[PluginInfo]:
     """Returns the loaded plugins (``PluginInfo``: name, distribution, version, built-in or not), built-ins first.
 
     ``get_registry().failures`` and ``get_registry().skipped`` hold the plugins that failed to load and

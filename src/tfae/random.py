@@ -19,10 +19,15 @@ noise = tfae.random.normal((4, 2), seed_generator)
 ```
 """
 
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
 import keras
 
 
-def normal(shape, seed_generator, dtype=None):
+def normal(shape: Sequence[Any], seed_generator: keras.random.SeedGenerator, dtype: str | None = None) -> Any:
     """Standard normal numbers, as ``keras.random.normal(shape, seed=seed_generator, dtype=dtype)``.
 
     Args:
@@ -38,7 +43,13 @@ def normal(shape, seed_generator, dtype=None):
     return tf.random.stateless_normal(shape, seed=_int32_seed(seed_generator), dtype=dtype, alg="philox")
 
 
-def uniform(shape, seed_generator, minval=0.0, maxval=1.0, dtype=None):
+def uniform(
+    shape: Sequence[Any],
+    seed_generator: keras.random.SeedGenerator,
+    minval: float = 0.0,
+    maxval: float = 1.0,
+    dtype: str | None = None,
+) -> Any:
     """Uniform numbers in ``[minval, maxval)``, as ``keras.random.uniform`` with ``seed=seed_generator``.
 
     Args:
@@ -57,7 +68,7 @@ def uniform(shape, seed_generator, minval=0.0, maxval=1.0, dtype=None):
     return tf.random.stateless_uniform(shape, seed=seed, minval=minval, maxval=maxval, dtype=dtype, alg="philox")
 
 
-def _int32_seed(seed_generator):
+def _int32_seed(seed_generator: keras.random.SeedGenerator) -> Any:
     import tensorflow as tf
 
     seed = tf.convert_to_tensor(seed_generator.next())

@@ -12,10 +12,12 @@ up raises ``DuplicateNameError`` naming both providers, so the rest of the regis
 import dataclasses
 import difflib
 import inspect
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from typing import Any
 
 import tfae.hookspecs as hookspecs
 from tfae.errors import DuplicateNameError, UnknownNameError
+from tfae.parameters import check_parameters
 
 KINDS = tuple(hookspecs.KINDS)
 
@@ -51,7 +53,7 @@ class Entry:
 
     kind: str
     name: str
-    component: object
+    component: Callable[..., Any]
     aliases: tuple = ()
     plugin: str = ""
     distribution: str = ""
@@ -136,7 +138,7 @@ class Registry:
         if kind is not None:
             _check_kind(kind)
         kinds = KINDS if kind is None else (kind,)
-        unique = {}
+        unique: dict[tuple[str, str, int], Entry] = {}
         for entry in self._entries:
             unique.setdefault((entry.kind, entry.name, id(entry.component)), entry)
         chosen = [entry for entry in unique.values() if entry.kind in kinds]
@@ -224,7 +226,7 @@ class Registry:
             )
         return message
 
-    def resolve(self, kind, spec):
+    def resolve(self, kind: str, spec: object) -> object:
         """Turns ``spec`` into a component of ``kind``.
 
         Args:
@@ -240,7 +242,9 @@ class Registry:
         Raises:
             UnknownNameError: no component of ``kind`` has that name.
             DuplicateNameError: two plugins claim that name.
-            ValueError: a dict without a string ``"name"``, or with parameters the component does not take.
+            ParameterError: a parameter the component does not take, one it needs that is missing, or a value
+                of the wrong type (``tfae.parameters.check_parameters``).
+            ValueError: a dict without a string ``"name"``.
         """
         _check_kind(kind)
         if spec is None:
@@ -262,34 +266,6 @@ class Registry:
             return spec()
         return spec
 
-    def _build(self, entry, params):
-        try:
-            signature = inspect.signature(entry.component)
-        except (TypeError, ValueError):
-            return entry.component(**params)
-        named = {
-            name: parameter
-            for name, parameter in signature.parameters.items()
-            if parameter.kind in (parameter.POSITIONAL_OR_KEYWORD, parameter.KEYWORD_ONLY)
-        }
-        takes_any = any(parameter.kind is parameter.VAR_KEYWORD for parameter in signature.parameters.values())
-        described = f"The {entry.kind} {entry.name!r} ({entry.describe()})"
-        for param in params:
-            if param in named:
-                continue
-            # A component with **kwargs (a Keras layer's name, dtype, ...) may take it; a near miss is a typo.
-            close = difflib.get_close_matches(param, list(named), n=1, cutoff=0.75)
-            if takes_any and not close:
-                continue
-            hint = f" Did you mean {close[0]!r}?" if close else ""
-            raise ValueError(
-                f"{described} has no parameter {param!r}.{hint} Its parameters are: {', '.join(named) or '(none)'}."
-            )
-        missing = [name for name, param in named.items() if param.default is param.empty and name not in params]
-        if missing:
-            example = ", ".join(f"{name!r}: ..." for name in missing)
-            raise ValueError(
-                f"{described} needs {', '.join(missing)}: give it as a dict, such as "
-                f"{{'name': {entry.name!r}, {example}}}."
-            )
+    def _build(self, entry: Entry, params: dict) -> object:
+        check_parameters(entry, params)
         return entry.component(**params)

@@ -5,6 +5,10 @@ The models and bottlenecks ask this module, never ``tfae.distribute``: it is all
 there is always one replica).
 """
 
+from __future__ import annotations
+
+from typing import Any
+
 import keras
 
 
@@ -26,7 +30,7 @@ def in_strategy_scope() -> bool:
     return bool(tf.distribute.has_strategy())
 
 
-def is_multi_worker(strategy) -> bool:
+def is_multi_worker(strategy: Any) -> bool:
     """Whether ``strategy`` trains across several processes (workers), each holding only some replicas."""
     if keras.backend.backend() != "tensorflow":
         return False
@@ -37,7 +41,7 @@ def is_multi_worker(strategy) -> bool:
     return strategy.num_replicas_in_sync > len(strategy.extended.worker_devices)
 
 
-def replica_position():
+def replica_position() -> tuple[Any, int]:
     """Returns ``(replica, replicas)``: this replica's index and the number of replicas in sync.
 
     Inside a ``tf.distribute`` step the index may be a tensor; everywhere else, and under other Keras
@@ -53,7 +57,7 @@ def replica_position():
     return context.replica_id_in_sync_group, context.num_replicas_in_sync
 
 
-def multi_worker_logs(logs):
+def multi_worker_logs(logs: Any) -> Any:
     """Returns a train or test step's logs in the shape Keras can average across workers.
 
     Keras averages each replica's logs with ``strategy.reduce("MEAN", value, axis=0)`` when several workers

@@ -1,10 +1,14 @@
 """Names components by their registered name in configs and saved models, and builds them back."""
 
+from __future__ import annotations
+
+from typing import Any
+
 from tfae.errors import DuplicateNameError
 from tfae.plugins import get_registry
 
 
-def registered_name(kind, component_class):
+def registered_name(kind: str, component_class: type) -> str:
     """The name under which ``component_class`` is registered, chosen so that it resolves back to it.
 
     Raises:
@@ -19,7 +23,7 @@ def registered_name(kind, component_class):
             "model or config could not name it. Register it in a plugin (see CONTRIBUTING.md), or at run "
             "time with tfae.plugins.register_plugin()."
         )
-    conflict = None
+    conflict: DuplicateNameError | None = None
     for entry in entries:
         for name in (entry.name, *entry.aliases):
             try:
@@ -27,10 +31,12 @@ def registered_name(kind, component_class):
                     return name
             except DuplicateNameError as error:
                 conflict = error
+    # Each name resolves to this class unless another plugin claims it too: one of them raised.
+    assert conflict is not None
     raise conflict
 
 
-def component_classes():
+def component_classes() -> dict[str, type]:
     """Every registered component class by its class name, for Keras to rebuild the parts of a saved model."""
     return {
         entry.component.__name__: entry.component
@@ -39,7 +45,7 @@ def component_classes():
     }
 
 
-def component_spec(kind, component):
+def component_spec(kind: str, component: Any) -> dict[str, Any]:
     """Returns ``{"name": registered_name, **component.get_config()}`` for a registered component.
 
     ``registry.resolve(kind, spec)`` builds it back. A Keras layer's own ``name`` is left out: in a

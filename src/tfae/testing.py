@@ -24,11 +24,15 @@ and the component must be registered (installed, or registered with ``tfae.plugi
 saved models and configs name it by its registered name.
 """
 
+from __future__ import annotations
+
 import inspect
 import json
 import math
 import os
 import tempfile
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
 
 import keras
 import numpy as np
@@ -47,7 +51,7 @@ BATCH_SIZE = 8
 TOLERANCE = 1e-5
 
 
-def check_bottleneck(factory, input_shape=(8, 6)):
+def check_bottleneck(factory: Callable[[], BaseBottleneck], input_shape: tuple[int, ...] = (8, 6)) -> None:
     """Checks that the bottlenecks ``factory()`` builds fulfil tfae's bottleneck contract.
 
     - it is a ``BaseBottleneck``, and its code has shape ``(batch, latent_dim)`` (also symbolically and by
@@ -84,13 +88,17 @@ def check_bottleneck(factory, input_shape=(8, 6)):
     _check_bottleneck_gradients(factory, input_shape, what)
     _check_layer_config(bottleneck, inputs, "bottleneck", what)
 
-    def build_model():
+    def build_model() -> Autoencoder:
         return Autoencoder(bottleneck=factory())
 
     _check_in_autoencoder(build_model, _unit_data(input_shape), what, sample=True)
 
 
-def check_regularizer(factory, parameter_shapes=None, bottleneck=None):
+def check_regularizer(
+    factory: Callable[[], BaseRegularizer],
+    parameter_shapes: Sequence[Sequence[int]] | None = None,
+    bottleneck: str | dict[str, Any] | None = None,
+) -> None:
     """Checks that the regularizers ``factory()`` builds fulfil tfae's regularizer contract.
 
     - it is a ``BaseRegularizer``; ``calc`` gives one finite float32 value per sample, and calling it gives
@@ -150,13 +158,13 @@ def check_regularizer(factory, parameter_shapes=None, bottleneck=None):
     if isinstance(bottleneck, str):
         bottleneck = {"name": bottleneck, "latent_dim": parameter_shapes[0][-1]}
 
-    def build_model():
+    def build_model() -> Autoencoder:
         return Autoencoder(bottleneck={**bottleneck, "regularizer": factory()})
 
     _check_in_autoencoder(build_model, _unit_data((BATCH_SIZE, 6)), what)
 
 
-def check_scheduler(factory):
+def check_scheduler(factory: Callable[[], BaseScheduler]) -> None:
     """Checks that the schedules ``factory()`` builds fulfil tfae's schedule contract.
 
     - it is a ``BaseScheduler`` with ``unit`` ``"epoch"`` or ``"step"`` and an integer ``duration >= 0``;
@@ -219,7 +227,7 @@ def check_scheduler(factory):
         _check_schedule_in_training(type(scheduler).from_config({**config, "unit": unit}), f"{what} (unit={unit!r})")
 
 
-def check_likelihood(factory, shape=(8, 6)):
+def check_likelihood(factory: Callable[[], BaseLikelihood], shape: tuple[int, ...] = (8, 6)) -> None:
     """Checks that the likelihoods ``factory()`` builds fulfil tfae's likelihood contract.
 
     - it is a ``BaseLikelihood``; calling it maps parameters to data space with their shape;
@@ -254,13 +262,13 @@ def check_likelihood(factory, shape=(8, 6)):
     type(likelihood).from_config(config)
     _check_registered("likelihood", likelihood, what)
 
-    def build_model():
+    def build_model() -> Autoencoder:
         return Autoencoder(bottleneck={"name": "vanilla", "latent_dim": 2})
 
     _check_in_autoencoder(build_model, _unit_data(shape), what, loss=factory())
 
 
-def _make(factory, base, kind):
+def _make(factory: Callable[[], Any], base: type, kind: str) -> Any:
     component = factory()
     _expect(
         isinstance(component, base),
@@ -270,43 +278,43 @@ def _make(factory, base, kind):
     return component
 
 
-def _expect(condition, what, problem):
+def _expect(condition: object, what: str, problem: str) -> None:
     if not condition:
         raise AssertionError(f"{what} breaks the tfae contract: {problem}.")
 
 
-def _expect_finite(values, what, name):
+def _expect_finite(values: Any, what: str, name: str) -> None:
     values = np.asarray(values)
     _expect(np.all(np.isfinite(values)), what, f"{name} has non-finite values: {values.ravel()[:8].tolist()}")
 
 
-def _numpy(tensor):
+def _numpy(tensor: Any) -> np.ndarray:
     return np.asarray(ops.convert_to_numpy(tensor))
 
 
-def _random(shape, seed):
+def _random(shape: Sequence[int], seed: int) -> np.ndarray:
     return np.random.default_rng(seed).normal(size=shape).astype("float32")
 
 
-def _unit_data(input_shape):
+def _unit_data(input_shape: Sequence[int]) -> np.ndarray:
     """``SAMPLES`` samples of ``input_shape[1:]`` in [0, 1], a target any likelihood accepts."""
     return np.random.default_rng(2).random((SAMPLES, *input_shape[1:])).astype("float32")
 
 
-def _required_positional(function):
+def _required_positional(function: Callable[..., Any]) -> int:
     parameters = inspect.signature(function).parameters.values()
     kinds = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
     return sum(1 for p in parameters if p.kind in kinds and p.default is p.empty)
 
 
-def _check_json(config, what):
+def _check_json(config: dict[str, Any], what: str) -> dict[str, Any]:
     try:
         return json.loads(json.dumps(config))
     except TypeError as error:
         raise AssertionError(f"{what} breaks the tfae contract: get_config() is not JSON ({error}).") from None
 
 
-def _rebuild(component, what, **changes):
+def _rebuild(component: Any, what: str, **changes: Any) -> Any:
     try:
         return type(component).from_config({**component.get_config(), **changes})
     except Exception as error:
@@ -315,7 +323,7 @@ def _rebuild(component, what, **changes):
         ) from error
 
 
-def _check_registered(kind, component, what):
+def _check_registered(kind: str, component: Any, what: str) -> None:
     """The component's registered name builds the same class with the same config: configs and saves name it so."""
     try:
         spec = component_spec(kind, component)
@@ -330,7 +338,7 @@ def _check_registered(kind, component, what):
     )
 
 
-def _check_penalty(regularizer, parameters, per_sample, what):
+def _check_penalty(regularizer: BaseRegularizer, parameters: Sequence[Any], per_sample: np.ndarray, what: str) -> None:
     beta = float(_numpy(regularizer.current_beta(training=False)))
     penalty = _numpy(regularizer(*parameters))
     mean = float(np.mean(per_sample.astype("float64")))
@@ -342,7 +350,7 @@ def _check_penalty(regularizer, parameters, per_sample, what):
     )
 
 
-def _check_bottleneck_gradients(factory, input_shape, what):
+def _check_bottleneck_gradients(factory: Callable[[], BaseBottleneck], input_shape: Sequence[int], what: str) -> None:
     """The gradient of a random linear function of the code, plus the layer's losses, reaches an encoder layer."""
     inputs = keras.Input(shape=input_shape[1:])
     encoder_layer = keras.layers.Dense(input_shape[-1], name="encoder")
@@ -350,7 +358,7 @@ def _check_bottleneck_gradients(factory, input_shape, what):
     model = keras.Model(inputs, bottleneck(encoder_layer(inputs)))
     weights = ops.convert_to_tensor(_random((1, bottleneck.latent_dim), seed=3))
 
-    def loss(code, losses):
+    def loss(code: Any, losses: list[Any]) -> Any:
         total = ops.sum(ops.cast(code, "float32") * weights)
         for extra in losses:
             total = total + ops.sum(ops.cast(extra, "float32"))
@@ -359,13 +367,14 @@ def _check_bottleneck_gradients(factory, input_shape, what):
     found = gradients(model, _random(input_shape, seed=4), loss, encoder_layer.trainable_variables)
     for variable, gradient in zip(encoder_layer.trainable_variables, found):
         name = f"the encoder's {variable.name}"
-        _expect(gradient is not None, what, f"no gradient reaches {name} while training")
+        if gradient is None:
+            raise AssertionError(f"{what} breaks the tfae contract: no gradient reaches {name} while training.")
         _expect_finite(gradient, what, f"the gradient of {name}")
         zero = int(np.sum(gradient == 0))
         _expect(zero == 0, what, f"{zero} of the {gradient.size} values of {name} get a zero gradient while training")
 
 
-def _check_layer_config(layer, inputs, kind, what):
+def _check_layer_config(layer: keras.layers.Layer, inputs: Any, kind: str, what: str) -> None:
     config = _check_json(layer.get_config(), what)
     rebuilt = type(layer).from_config(config)
     _expect(rebuilt.get_config() == config, what, f"from_config(get_config()) has config {rebuilt.get_config()}")
@@ -380,7 +389,9 @@ def _check_layer_config(layer, inputs, kind, what):
     _check_registered(kind, layer, what)
 
 
-def _check_in_autoencoder(build_model, data, what, sample=False, loss="bernoulli"):
+def _check_in_autoencoder(
+    build_model: Callable[[], Autoencoder], data: np.ndarray, what: str, sample: bool = False, loss: Any = "bernoulli"
+) -> dict[str, Any]:
     """Trains a small Autoencoder, saves it to ``.keras``, reloads it, and compares state and predictions."""
     model = build_model()
     model.compile(optimizer="adam", loss=loss)
@@ -432,7 +443,7 @@ def _check_in_autoencoder(build_model, data, what, sample=False, loss="bernoulli
     return history
 
 
-def _check_schedule_in_training(scheduler, what):
+def _check_schedule_in_training(scheduler: BaseScheduler, what: str) -> None:
     epochs, steps = 3, SAMPLES // BATCH_SIZE
     regularizer = get_registry().resolve("regularizer", {"name": "kld", "beta": scheduler})
     model = Autoencoder(bottleneck={"name": "gaussian", "latent_dim": 2, "regularizer": regularizer})
@@ -455,8 +466,10 @@ def _check_schedule_in_training(scheduler, what):
         path = os.path.join(folder, "model.keras")
         model.save(path)
         loaded = load_model(path)
-    restored = loaded.bottleneck.regularizer.scheduler
-    _expect(type(restored) is type(scheduler), what, f"the reloaded model's schedule is {restored!r}")
+    regularizer = loaded.bottleneck.regularizer
+    restored = None if regularizer is None else regularizer.scheduler
+    if restored is None or type(restored) is not type(scheduler):
+        raise AssertionError(f"{what} breaks the tfae contract: the reloaded model's schedule is {restored!r}.")
     _expect(restored.get_config() == scheduler.get_config(), what, f"the reloaded schedule is {restored!r}")
     for original, reloaded in zip(scheduler.variables, restored.variables):
         _expect(
@@ -466,7 +479,9 @@ def _check_schedule_in_training(scheduler, what):
         )
 
 
-def gradients(model, inputs, loss, variables):
+def gradients(
+    model: keras.layers.Layer, inputs: Any, loss: Callable[[Any, list[Any]], Any], variables: Iterable[keras.Variable]
+) -> list[np.ndarray | None]:
     """Returns the gradients of ``loss`` for one training call of ``model``, on the TensorFlow or JAX backend.
 
     Args:
@@ -491,7 +506,7 @@ def gradients(model, inputs, loss, variables):
 
         non_trainable = [v.value for v in model.non_trainable_variables]
 
-        def compute(trainable):
+        def compute(trainable: list[Any]) -> Any:
             outputs, _, losses = model.stateless_call(
                 trainable, non_trainable, inputs, training=True, return_losses=True
             )
@@ -503,7 +518,7 @@ def gradients(model, inputs, loss, variables):
     raise AssertionError(f"tfae.testing computes gradients with the tensorflow or jax backend, not {backend!r}.")
 
 
-def _gradients_of_inputs(function, inputs):
+def _gradients_of_inputs(function: Callable[..., Any], inputs: Sequence[Any]) -> list[np.ndarray]:
     """Gradients of the scalar ``function(*tensors)`` with respect to each of ``inputs`` (NumPy arrays)."""
     backend = keras.backend.backend()
     if backend == "tensorflow":

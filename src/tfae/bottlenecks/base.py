@@ -1,9 +1,14 @@
 """The contract every bottleneck fulfils."""
 
+from __future__ import annotations
+
 import numbers
 import os
 import sys
 import warnings
+from collections.abc import Sequence
+from types import FrameType
+from typing import Any
 
 import keras
 from keras import ops
@@ -13,9 +18,10 @@ from tfae.regularizers.base import BaseRegularizer
 _TFAE_DIRECTORY = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-def _caller_stacklevel():
+def _caller_stacklevel() -> int:
     """The ``stacklevel`` that points a warning at the first frame outside tfae: the user's line."""
-    frame, level = sys._getframe(1), 1
+    frame: FrameType | None = sys._getframe(1)
+    level = 1
     while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(_TFAE_DIRECTORY + os.sep):
         frame, level = frame.f_back, level + 1
     return level
@@ -59,7 +65,13 @@ class BaseBottleneck(keras.layers.Layer):
     ```
     """
 
-    def __init__(self, latent_dim, regularizer=None, kernel_regularizer=None, **kwargs):
+    def __init__(
+        self,
+        latent_dim: int,
+        regularizer: BaseRegularizer | str | dict[str, Any] | None = None,
+        kernel_regularizer: BaseRegularizer | str | dict[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> None:
         if "kernel_regulirizer" in kwargs:
             misspelled = kwargs.pop("kernel_regulirizer")
             warnings.warn(
@@ -94,19 +106,21 @@ class BaseBottleneck(keras.layers.Layer):
                 "or a dict); a Keras weight regularizer would penalise the weights, not each sample's posterior. "
                 f"Received: {argument}={regularizer!r}"
             )
-        self.latent_dim = int(latent_dim)
-        self.regularizer = regularizer
+        self.latent_dim: int = int(latent_dim)
+        self.regularizer: BaseRegularizer | None = regularizer
         # Tracked so that a schedule's value and step counter are part of the model's state.
-        self.regularizer_variables = list(regularizer.variables) if regularizer is not None else []
+        self.regularizer_variables: list[keras.Variable] = (
+            list(regularizer.variables) if regularizer is not None else []
+        )
 
     @staticmethod
-    def flatten(inputs):
+    def flatten(inputs: Any) -> Any:
         if len(inputs.shape) == 2:
             return inputs
         return ops.reshape(inputs, (ops.shape(inputs)[0], -1))
 
     @staticmethod
-    def flat_shape(input_shape):
+    def flat_shape(input_shape: Sequence[int | None]) -> tuple[int | None, int]:
         features = 1
         for size in input_shape[1:]:
             if size is None:
@@ -114,11 +128,11 @@ class BaseBottleneck(keras.layers.Layer):
             features *= size
         return (input_shape[0], features)
 
-    def add_regularization(self, *parameters, training=None):
+    def add_regularization(self, *parameters: Any, training: bool | None = None) -> None:
         if self.regularizer is not None:
             self.add_loss(self.regularizer(*parameters, training=bool(training)))
 
-    def update_metrics(self):
+    def update_metrics(self) -> None:
         """Updates the layer's metrics from what its last ``call`` recorded; the model calls it in every step.
 
         A bottleneck's metric (such as a codebook's perplexity) is a ``keras.metrics.Metric`` attribute of the
@@ -127,17 +141,17 @@ class BaseBottleneck(keras.layers.Layer):
         to a non-trainable variable, and this method passes it to the metric. The default has no metric.
         """
 
-    def compute_output_shape(self, input_shape):
+    def compute_output_shape(self, input_shape: Sequence[int | None]) -> tuple[int | None, int]:
         return (input_shape[0], self.latent_dim)
 
-    def sample_prior(self, n, seed=None):
+    def sample_prior(self, n: int, seed: int | None = None) -> Any:
         """Draws ``n`` codes from the prior; only generative (variational) bottlenecks have one."""
         raise NotImplementedError(
             f"{type(self).__name__} has no prior to sample from: use a variational bottleneck such as "
             "GaussianBottleneck to generate new samples."
         )
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         config = {**super().get_config(), "latent_dim": self.latent_dim, "regularizer": None}
         if self.regularizer is not None:
             from tfae.serialization import component_spec

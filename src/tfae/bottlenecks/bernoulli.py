@@ -1,7 +1,11 @@
 """The Bernoulli (binary) bottleneck, trained with a relaxed or straight-through estimator."""
 
+from __future__ import annotations
+
 import math
 import numbers
+from collections.abc import Callable
+from typing import Any
 
 import keras
 from keras import ops
@@ -9,6 +13,7 @@ from keras import ops
 import tfae.random
 from tfae.bottlenecks.variational import VariationalBottleneck
 from tfae.hookspecs import hookimpl
+from tfae.regularizers.base import BaseRegularizer
 
 
 class BernoulliBottleneck(VariationalBottleneck):
@@ -47,17 +52,25 @@ class BernoulliBottleneck(VariationalBottleneck):
 
     parameters = 1
 
-    def __init__(self, latent_dim, temperature=0.5, straight_through=False, regularizer=None, seed=None, **kwargs):
+    def __init__(
+        self,
+        latent_dim: int,
+        temperature: float = 0.5,
+        straight_through: bool = False,
+        regularizer: BaseRegularizer | str | dict[str, Any] | None = None,
+        seed: int | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(latent_dim, regularizer=regularizer, seed=seed, **kwargs)
         if isinstance(temperature, bool) or not isinstance(temperature, numbers.Real) or not 0 < temperature < math.inf:
             raise ValueError(f"`temperature` must be a positive number. Received: temperature={temperature!r}")
-        self.temperature = float(temperature)
-        self.straight_through = bool(straight_through)
+        self.temperature: float = float(temperature)
+        self.straight_through: bool = bool(straight_through)
 
-    def split(self, raw):
+    def split(self, raw: Any) -> tuple[Any, ...]:
         return (raw,)
 
-    def sample(self, logits):
+    def sample(self, logits: Any) -> Any:
         uniform = self.noise(
             lambda shape: tfae.random.uniform(shape, self.seed_generator, minval=1e-6, maxval=1.0 - 1e-6),
             ops.shape(logits),
@@ -69,17 +82,17 @@ class BernoulliBottleneck(VariationalBottleneck):
         hard = ops.cast(relaxed > 0.5, relaxed.dtype)
         return relaxed + ops.stop_gradient(hard - relaxed)
 
-    def mean(self, logits):
+    def mean(self, logits: Any) -> Any:
         return ops.sigmoid(logits)
 
-    def sample_prior(self, n, seed=None):
+    def sample_prior(self, n: int, seed: int | None = None) -> Any:
         uniform = keras.random.uniform(self.prior_shape(n), seed=seed, dtype="float32")
         return ops.cast(uniform < 0.5, "float32")
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "temperature": self.temperature, "straight_through": self.straight_through}
 
 
 @hookimpl
-def register_bottlenecks(register):
+def register_bottlenecks(register: Callable[..., Any]) -> None:
     register(BernoulliBottleneck, name="bernoulli", aliases=["binary"])

@@ -1,5 +1,10 @@
 """The Gaussian bottleneck of a variational autoencoder."""
 
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
 import keras
 from keras import ops
 
@@ -40,19 +45,19 @@ class GaussianBottleneck(VariationalBottleneck):
 
     parameters = 2
 
-    def sample(self, mean, log_variance):
+    def sample(self, mean: Any, log_variance: Any) -> Any:
         noise = self.noise(
             lambda shape: tfae.random.normal(shape, self.seed_generator, dtype="float32"), ops.shape(mean)
         )
         return mean + ops.exp(0.5 * log_variance) * noise
 
-    def mean(self, mean, log_variance):
+    def mean(self, mean: Any, log_variance: Any) -> Any:
         return mean
 
-    def sample_prior(self, n, seed=None):
+    def sample_prior(self, n: int, seed: int | None = None) -> Any:
         return keras.random.normal(self.prior_shape(n), seed=seed, dtype="float32")
 
 
 @hookimpl
-def register_bottlenecks(register):
+def register_bottlenecks(register: Callable[..., Any]) -> None:
     register(GaussianBottleneck, name="gaussian", aliases=["normal"])

@@ -1,9 +1,15 @@
 """The plain autoencoder bottleneck: a Dense layer to the latent code."""
 
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
 import keras
 
 from tfae.bottlenecks.base import BaseBottleneck
 from tfae.hookspecs import hookimpl
+from tfae.regularizers.base import BaseRegularizer
 
 
 class VanillaBottleneck(BaseBottleneck):
@@ -32,23 +38,29 @@ class VanillaBottleneck(BaseBottleneck):
     (4, 2)
     """
 
-    def __init__(self, latent_dim, activation=None, regularizer=None, **kwargs):
+    def __init__(
+        self,
+        latent_dim: int,
+        activation: str | Callable[[Any], Any] | None = None,
+        regularizer: BaseRegularizer | str | dict[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(latent_dim, regularizer=regularizer, **kwargs)
         self.activation = keras.activations.get(activation)
         self.dense = keras.layers.Dense(latent_dim, activation=activation, dtype=self.dtype_policy, name="code")
 
-    def build(self, input_shape):
+    def build(self, input_shape: Sequence[int | None]) -> None:
         self.dense.build(self.flat_shape(input_shape))
 
-    def call(self, inputs, training=None):
+    def call(self, inputs: Any, training: bool | None = None) -> Any:
         code = self.dense(self.flatten(inputs))
         self.add_regularization(code, training=training)
         return code
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "activation": keras.activations.serialize(self.activation)}
 
 
 @hookimpl
-def register_bottlenecks(register):
+def register_bottlenecks(register: Callable[..., Any]) -> None:
     register(VanillaBottleneck, name="vanilla", aliases=["dense", "deterministic"])

@@ -1,11 +1,16 @@
 """The contract of bottlenecks that encode each sample as a distribution."""
 
+from __future__ import annotations
+
 import numbers
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import keras
 from keras import ops
 
 from tfae.bottlenecks.base import BaseBottleneck
+from tfae.regularizers.base import BaseRegularizer
 from tfae.replicas import replica_position
 
 
@@ -57,7 +62,13 @@ class VariationalBottleneck(BaseBottleneck):
 
     parameters = 2
 
-    def __init__(self, latent_dim, regularizer=None, seed=None, **kwargs):
+    def __init__(
+        self,
+        latent_dim: int,
+        regularizer: BaseRegularizer | str | dict[str, Any] | None = None,
+        seed: int | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(latent_dim, regularizer=regularizer, **kwargs)
         self.seed = seed
         self.seed_generator = keras.random.SeedGenerator(seed)
@@ -68,31 +79,31 @@ class VariationalBottleneck(BaseBottleneck):
             self.parameters * self.latent_dim, dtype=self.dtype_policy.variable_dtype, name="parameters"
         )
 
-    def build(self, input_shape):
+    def build(self, input_shape: Sequence[int | None]) -> None:
         # distribution_parameters may have been called first, building the Dense layer on its own.
         if not self.dense.built:
             self.dense.build(self.flat_shape(input_shape))
 
-    def distribution_parameters(self, inputs):
+    def distribution_parameters(self, inputs: Any) -> tuple[Any, ...]:
         """Returns the distribution parameters of each sample, as a tuple of float32 tensors."""
         raw = ops.cast(self.dense(self.flatten(inputs)), "float32")
         return self.split(raw)
 
-    def call(self, inputs, training=None):
+    def call(self, inputs: Any, training: bool | None = None) -> Any:
         parameters = self.distribution_parameters(inputs)
         self.add_regularization(*parameters, training=training)
         code = self.sample(*parameters) if training else self.mean(*parameters)
         return ops.cast(code, self.compute_dtype)
 
-    def split(self, raw):
+    def split(self, raw: Any) -> tuple[Any, ...]:
         """Splits the Dense output ``(batch, parameters * latent_dim)`` into the distribution's parameters."""
         return tuple(ops.split(raw, self.parameters, axis=-1))
 
-    def sample(self, *parameters):
+    def sample(self, *parameters: Any) -> Any:
         """Draws one reparameterised code per sample, with noise from ``noise``."""
         raise NotImplementedError
 
-    def noise(self, draw, shape):
+    def noise(self, draw: Callable[[tuple[Any, ...]], Any], shape: tuple[Any, ...]) -> Any:
         """Returns ``draw(shape)``, noise for a batch of ``shape``, drawn so that replicas differ.
 
         ``draw`` is a ``tfae.random`` call (``keras.random``'s, fast under XLA on TensorFlow too) seeded by
@@ -107,15 +118,15 @@ class VariationalBottleneck(BaseBottleneck):
         everything = draw((rows * replicas, *shape[1:]))
         return ops.slice(everything, (replica * rows, *[0] * (len(shape) - 1)), shape)
 
-    def mean(self, *parameters):
+    def mean(self, *parameters: Any) -> Any:
         """Returns the distribution's mean, the code used at inference."""
         raise NotImplementedError
 
-    def prior_shape(self, n):
+    def prior_shape(self, n: int) -> tuple[int, int]:
         """The shape ``(n, latent_dim)`` of ``n`` codes drawn by ``sample_prior``; ``n`` must be positive."""
         if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 1:
             raise ValueError(f"The number of samples must be a positive integer. Received: n={n!r}")
         return (int(n), self.latent_dim)
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "seed": self.seed}

@@ -7,6 +7,8 @@ once from scikit-learn 1.9's copy, unchanged: ``images`` (uint8, values 0..16, s
 ``labels`` (uint8, 0..9). Reading it needs only NumPy.
 """
 
+from __future__ import annotations
+
 from importlib import resources
 
 import numpy as np
@@ -14,7 +16,7 @@ import numpy as np
 DIGITS_LEVELS = 16
 
 
-def load_digits():
+def load_digits() -> tuple[np.ndarray, np.ndarray]:
     """Returns the 8x8 handwritten digits as ``(images, labels)``.
 
     Returns:

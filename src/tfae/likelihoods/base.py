@@ -1,10 +1,15 @@
 """The contract every reconstruction likelihood fulfils."""
 
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
 import keras
 from keras import ops
 
 
-def sum_over_features(values):
+def sum_over_features(values: Any) -> Any:
     """Sums each sample's values over all non-batch axes: ``(batch, ...)`` to ``(batch,)``."""
     return ops.sum(ops.reshape(values, (ops.shape(values)[0], -1)), axis=-1)
 
@@ -38,12 +43,12 @@ class BaseLikelihood(keras.layers.Layer):
     ```
     """
 
-    def call(self, parameters):
+    def call(self, parameters: Any) -> Any:
         raise NotImplementedError
 
-    def negative_log_likelihood(self, targets, parameters):
+    def negative_log_likelihood(self, targets: Any, parameters: Any) -> Any:
         """Returns ``-log p(targets | parameters)`` per sample, shape ``(batch,)``, float32."""
         raise NotImplementedError
 
-    def compute_output_shape(self, input_shape):
+    def compute_output_shape(self, input_shape: Sequence[int | None]) -> Sequence[int | None]:
         return input_shape

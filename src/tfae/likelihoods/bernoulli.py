@@ -1,5 +1,10 @@
 """The Bernoulli likelihood for data in [0, 1], from logits."""
 
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
 from keras import ops
 
 from tfae.hookspecs import hookimpl
@@ -25,10 +30,10 @@ class BernoulliLikelihood(BaseLikelihood):
     1.3862943649291992
     """
 
-    def call(self, parameters):
+    def call(self, parameters: Any) -> Any:
         return ops.sigmoid(parameters)
 
-    def negative_log_likelihood(self, targets, parameters):
+    def negative_log_likelihood(self, targets: Any, parameters: Any) -> Any:
         logits = ops.cast(parameters, "float32")
         targets = ops.cast(targets, "float32")
         per_feature = ops.relu(logits) - logits * targets + ops.log1p(ops.exp(-ops.abs(logits)))
@@ -36,5 +41,5 @@ class BernoulliLikelihood(BaseLikelihood):
 
 
 @hookimpl
-def register_likelihoods(register):
+def register_likelihoods(register: Callable[..., Any]) -> None:
     register(BernoulliLikelihood, name="bernoulli", aliases=["binary_crossentropy_sum"])

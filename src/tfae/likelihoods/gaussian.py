@@ -1,7 +1,13 @@
 """The Gaussian likelihood for real-valued data, with a fixed or learned variance."""
 
+from __future__ import annotations
+
 import math
 import numbers
+from collections.abc import Callable, Sequence
+from typing import Any, cast
+
+import keras
 
 from keras import ops
 
@@ -32,39 +38,40 @@ class GaussianLikelihood(BaseLikelihood):
     0.9189
     """
 
-    def __init__(self, variance=1.0, **kwargs):
+    def __init__(self, variance: float | str = 1.0, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         learned = isinstance(variance, str) and variance == "learned"
         if not learned and (
             isinstance(variance, bool) or not isinstance(variance, numbers.Real) or not 0 < variance < math.inf
         ):
             raise ValueError(f"`variance` must be a positive number or 'learned'. Received: variance={variance!r}")
-        self.variance = variance if learned else float(variance)
-        self.log_variance = None
+        self.variance: float | str = variance if learned else float(variance)
+        self.log_variance: keras.Variable | None = None
 
-    def build(self, input_shape):
+    def build(self, input_shape: Sequence[int | None]) -> None:
         if self.variance == "learned":
             self.log_variance = self.add_weight(
                 shape=tuple(input_shape[1:]), initializer="zeros", name="log_variance", dtype="float32"
             )
 
-    def call(self, parameters):
+    def call(self, parameters: Any) -> Any:
         return parameters
 
-    def negative_log_likelihood(self, targets, parameters):
+    def negative_log_likelihood(self, targets: Any, parameters: Any) -> Any:
         mean = ops.cast(parameters, "float32")
         targets = ops.cast(targets, "float32")
         if self.log_variance is None:
-            log_variance = ops.convert_to_tensor(math.log(self.variance), dtype="float32")
+            # Not learned (a learned variance is built before it is used), so the variance is a float.
+            log_variance = ops.convert_to_tensor(math.log(cast(float, self.variance)), dtype="float32")
         else:
             log_variance = ops.cast(self.log_variance, "float32")
         per_feature = 0.5 * (ops.square(targets - mean) * ops.exp(-log_variance) + log_variance + math.log(2 * math.pi))
         return sum_over_features(per_feature)
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "variance": self.variance}
 
 
 @hookimpl
-def register_likelihoods(register):
+def register_likelihoods(register: Callable[..., Any]) -> None:
     register(GaussianLikelihood, name="gaussian", aliases=["normal"])

@@ -129,6 +129,7 @@ class Autoencoder(keras.Model):
 
         The default is one Dense layer to the input's size, reshaped to the input's shape.
         """
+        assert self.encoder_input_shape is not None  # build() sets it before it builds the networks
         shape = tuple(self.encoder_input_shape[1:])
         outputs = keras.layers.Dense(math.prod(shape), name="reconstruction")(decoder_input)
         if len(shape) > 1:
@@ -296,6 +297,7 @@ class Autoencoder(keras.Model):
         self.reconstruction_loss_tracker.update_state(reconstruction, sample_weight=batch_size)
         self.regularization_loss_tracker.update_state(regularization, sample_weight=batch_size)
         if self.beta_tracker is not None:
+            assert self.bottleneck.regularizer is not None  # beta_tracker is a varying beta's, a regularizer's
             beta = self.bottleneck.regularizer.current_beta(training=False)
             self.beta_tracker.update_state(beta, sample_weight=batch_size)
         self.bottleneck.update_metrics()

@@ -1,10 +1,19 @@
 """The deep autoencoder, whose hidden layers a user's ``add_hidden`` function builds."""
 
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
 import keras
 
+from tfae.bottlenecks.base import BaseBottleneck
 from tfae.models.autoencoder import Autoencoder
 
 MAX_HIDDEN_LAYERS = 1000
+
+# add_hidden(x, layer_num, input_shape, latent_dim) -> (new_tensor, is_last)
+AddHidden = Callable[[Any, int, tuple[Any, ...], int], tuple[Any, bool]]
 
 
 @keras.saving.register_keras_serializable(package="tfae")
@@ -34,18 +43,24 @@ class DeepAutoencoder(Autoencoder):
     ```
     """
 
-    def __init__(self, bottleneck, add_hidden=None, **kwargs):
+    def __init__(
+        self,
+        bottleneck: BaseBottleneck | str | dict[str, Any],
+        add_hidden: AddHidden | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(bottleneck, **kwargs)
         if add_hidden is not None and not callable(add_hidden):
             raise ValueError(f"`add_hidden` must be a function. Received: add_hidden={add_hidden!r}")
         self.add_hidden = add_hidden
         self.hidden_layers = 0
 
-    def make_encoder(self, encoder_input):
+    def make_encoder(self, encoder_input: Any) -> Any:
         if self.add_hidden is None:
             raise ValueError(
                 "DeepAutoencoder needs `add_hidden`, the function that adds a hidden layer, to build its networks."
             )
+        assert self.encoder_input_shape is not None  # build() sets it before it builds the networks
         x = encoder_input
         for layer_num in range(1, MAX_HIDDEN_LAYERS + 1):
             x, is_last = self.add_hidden(x, layer_num, self.encoder_input_shape, self.latent_dim)
@@ -54,8 +69,10 @@ class DeepAutoencoder(Autoencoder):
                 return self.bottleneck(x)
         raise ValueError(f"`add_hidden` never returned is_last=True in {MAX_HIDDEN_LAYERS} layers.")
 
-    def make_decoder(self, decoder_input):
+    def make_decoder(self, decoder_input: Any) -> Any:
         x = decoder_input
         for layer_num in range(self.hidden_layers, 0, -1):
+            # make_encoder, which added the hidden layers, ran with add_hidden and the input's shape.
+            assert self.add_hidden is not None and self.encoder_input_shape is not None
             x, _ = self.add_hidden(x, layer_num, self.encoder_input_shape, self.latent_dim)
         return super().make_decoder(x)

@@ -1,9 +1,14 @@
 """The encoder and decoder layouts a config file names: a dense stack or a convolutional one."""
 
+from __future__ import annotations
+
 import math
+from collections.abc import Callable, Sequence
+from typing import Any, cast
 
 import keras
 
+from tfae.bottlenecks.base import BaseBottleneck
 from tfae.models.autoencoder import Autoencoder
 
 LAYOUTS = ("dense", "conv")
@@ -41,7 +46,15 @@ class LayoutAutoencoder(Autoencoder):
     ```
     """
 
-    def __init__(self, bottleneck, layout="dense", hidden=(64, 32), activation="relu", kernel_size=3, **kwargs):
+    def __init__(
+        self,
+        bottleneck: BaseBottleneck | str | dict[str, Any],
+        layout: str = "dense",
+        hidden: Sequence[int] = (64, 32),
+        activation: str | Callable[[Any], Any] | None = "relu",
+        kernel_size: int = 3,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(bottleneck, **kwargs)
         if layout not in LAYOUTS:
             raise ValueError(f"`layout` must be one of {', '.join(LAYOUTS)}. Received: layout={layout!r}")
@@ -53,12 +66,14 @@ class LayoutAutoencoder(Autoencoder):
         if isinstance(kernel_size, bool) or not isinstance(kernel_size, int) or kernel_size < 1:
             raise ValueError(f"`kernel_size` must be a positive integer. Received: kernel_size={kernel_size!r}")
         keras.activations.get(activation)
-        self.layout = layout
-        self.hidden = hidden
-        self.activation = activation
-        self.kernel_size = kernel_size
+        # All None in a loaded model, which is built from its saved layers (see from_config).
+        self.layout: str | None = layout
+        self.hidden: list[int] | None = hidden
+        self.activation: str | Callable[[Any], Any] | None = activation
+        self.kernel_size: int | None = kernel_size
 
-    def _image_shape(self):
+    def _image_shape(self) -> tuple[int, ...]:
+        assert self.encoder_input_shape is not None  # build() sets it before it builds the networks
         shape = tuple(self.encoder_input_shape[1:])
         if len(shape) == 2:
             return (*shape, 1)
@@ -69,7 +84,8 @@ class LayoutAutoencoder(Autoencoder):
             f'the data\'s samples have shape {shape}. Use layout = "dense" for other data.'
         )
 
-    def _spatial_sizes(self):
+    def _spatial_sizes(self) -> list[tuple[int, int]]:
+        assert self.hidden is not None  # None only in a loaded model, which never builds its networks
         height, width, _ = self._image_shape()
         sizes = [(height, width)]
         for _ in self.hidden:
@@ -77,7 +93,8 @@ class LayoutAutoencoder(Autoencoder):
             sizes.append((height, width))
         return sizes
 
-    def make_encoder(self, encoder_input):
+    def make_encoder(self, encoder_input: Any) -> Any:
+        assert self.hidden is not None  # None only in a loaded model, which never builds its networks
         x = encoder_input
         if self.layout == "dense":
             if len(x.shape) > 2:
@@ -92,7 +109,9 @@ class LayoutAutoencoder(Autoencoder):
             x = keras.layers.Conv2D(filters, self.kernel_size, strides=2, padding="same", activation=self.activation)(x)
         return self.bottleneck(x)
 
-    def make_decoder(self, decoder_input):
+    def make_decoder(self, decoder_input: Any) -> Any:
+        assert self.hidden is not None  # None only in a loaded model, which never builds its networks
+        assert self.encoder_input_shape is not None  # build() sets it before it builds the networks
         x = decoder_input
         if self.layout == "dense":
             for units in reversed(self.hidden):
@@ -117,7 +136,7 @@ class LayoutAutoencoder(Autoencoder):
             x = keras.layers.Reshape(shape)(x)
         return x
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         config = super().get_config()
         if self.built:
             # The built layers are in the config; leaving the layout out lets any tfae load the model, as an
@@ -126,14 +145,15 @@ class LayoutAutoencoder(Autoencoder):
         return {
             **config,
             "layout": self.layout,
-            "hidden": list(self.hidden),
+            "hidden": None if self.hidden is None else list(self.hidden),
             "activation": self.activation,
             "kernel_size": self.kernel_size,
         }
 
     @classmethod
-    def from_config(cls, config):
-        model = super().from_config(config)
+    def from_config(cls, config: dict[str, Any]) -> LayoutAutoencoder:
+        # Autoencoder.from_config builds a `cls`.
+        model = cast(LayoutAutoencoder, super().from_config(config))
         if "layout" not in config:
             model.layout = model.hidden = model.activation = model.kernel_size = None
         return model

@@ -7,10 +7,15 @@ it), and none of the Keras functions that load, save or download files or switch
 own safe mode stays on as the second line. Each refusal is a ``ModelFileError`` with a one-line message.
 """
 
+from __future__ import annotations
+
 import json
+import os
 import zipfile
 import zlib
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import keras
 
@@ -49,19 +54,19 @@ EXTERNAL_LAYERS = frozenset({"TFSMLayer"})
 MESSAGE_LENGTH = 400
 
 
-def saved_model_objects():
+def saved_model_objects() -> dict[str, type]:
     """The classes a saved tfae model may name, for Keras' deserialization: tfae's models and the registry's
     components."""
     models = {model.__name__: model for model in (Autoencoder, DeepAutoencoder, LayoutAutoencoder)}
     return {**component_classes(), **models}
 
 
-def _one_line(text, limit=MESSAGE_LENGTH):
+def _one_line(text: object, limit: int = MESSAGE_LENGTH) -> str:
     text = " ".join(str(text).split("Full object config")[0].split())
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def _read_config(path):
+def _read_config(path: Path) -> dict[str, Any]:
     """The archive's ``config.json``, after checking that ``path`` is a complete ``.keras`` archive."""
     with open(path, "rb") as file:
         head = file.read(8)
@@ -95,9 +100,9 @@ def _read_config(path):
     return config
 
 
-def _objects_named(config):
+def _objects_named(config: dict[str, Any]) -> Iterator[tuple[dict[str, Any], str | None]]:
     """Every ``{"class_name": ..., ...}`` object in a saved config, depth first, with its layer's name."""
-    stack = [(config, None)]
+    stack: list[tuple[Any, str | None]] = [(config, None)]
     while stack:
         value, layer = stack.pop()
         if isinstance(value, dict):
@@ -112,13 +117,13 @@ def _objects_named(config):
             stack.extend((item, layer) for item in value)
 
 
-def _allowed_modules():
+def _allowed_modules() -> set[str]:
     return {"builtins"} | {
         getattr(entry.component, "__module__", "") for entry in get_registry().entries()
     }
 
 
-def _check_no_code(path, config, objects):
+def _check_no_code(path: Path, config: dict[str, Any], objects: dict[str, Any]) -> None:
     """Refuses a config that names Python code, a module to import, or a Keras function that is no model part."""
     modules = _allowed_modules()
     for entry, layer in _objects_named(config):
@@ -163,12 +168,12 @@ class _UnimportableSubclass:
     """
 
     @staticmethod
-    def from_config(config):
+    def from_config(config: dict[str, Any]) -> Autoencoder:
         kept = ("name", "trainable", "likelihood", "encoder", "decoder_network")
         return Autoencoder.from_config({key: value for key, value in config.items() if key in kept})
 
 
-def _model_class(saved, objects):
+def _model_class(saved: dict[str, Any], objects: dict[str, Any]) -> Any:
     names = [saved.get("registered_name"), saved.get("class_name")]
     for name in names:
         if isinstance(name, str):
@@ -178,7 +183,9 @@ def _model_class(saved, objects):
     return None
 
 
-def load_model(filepath, custom_objects=None, compile=True):
+def load_model(
+    filepath: str | os.PathLike[str], custom_objects: dict[str, Any] | None = None, compile: bool = True
+) -> Autoencoder:
     """Loads a ``.keras`` file saved from a tfae model.
 
     The plugins are loaded first, so every bottleneck, regularizer, schedule and likelihood the file names

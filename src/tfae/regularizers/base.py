@@ -1,12 +1,18 @@
 """The contract every regularizer fulfils."""
 
+from __future__ import annotations
+
 import math
 import numbers
+from typing import TYPE_CHECKING, Any
 
 import keras
 from keras import ops
 
 from tfae.schedulers.base import BaseScheduler
+
+if TYPE_CHECKING:
+    from typing_extensions import Self
 
 
 class BaseRegularizer:
@@ -29,10 +35,10 @@ class BaseRegularizer:
         A float32 scalar: ``beta * mean(calc(*parameters))``.
     """
 
-    def __init__(self, beta=1.0):
-        self._scheduler = None
-        self._beta_variable = None
-        self._beta_constant = None
+    def __init__(self, beta: float | BaseScheduler | str | dict[str, Any] | keras.Variable = 1.0) -> None:
+        self._scheduler: BaseScheduler | None = None
+        self._beta_variable: keras.Variable | None = None
+        self._beta_constant: float | None = None
         if isinstance(beta, (str, dict)):
             from tfae.plugins import resolve
 
@@ -42,7 +48,7 @@ class BaseRegularizer:
         elif isinstance(beta, keras.Variable):
             self._scheduler = getattr(beta, "_tfae_scheduler", None)
             self._beta_variable = beta
-        elif isinstance(beta, numbers.Real) and not isinstance(beta, bool) and math.isfinite(beta) and beta >= 0:
+        elif isinstance(beta, numbers.Real) and not isinstance(beta, bool) and math.isfinite(beta) and float(beta) >= 0:
             self._beta_constant = float(beta)
         else:
             raise ValueError(
@@ -51,12 +57,12 @@ class BaseRegularizer:
             )
 
     @property
-    def scheduler(self):
+    def scheduler(self) -> BaseScheduler | None:
         """The schedule that drives beta, or ``None`` when beta is constant."""
         return self._scheduler
 
     @property
-    def beta(self):
+    def beta(self) -> float | keras.Variable:
         """The current beta: a float, or the variable that holds it."""
         if self._scheduler is not None:
             return self._scheduler.value
@@ -65,7 +71,7 @@ class BaseRegularizer:
         return self._beta_constant
 
     @property
-    def variables(self):
+    def variables(self) -> list[keras.Variable]:
         """Variables a layer must track for this regularizer to train, save and restore correctly."""
         if self._scheduler is not None:
             return list(self._scheduler.variables)
@@ -73,21 +79,21 @@ class BaseRegularizer:
             return [self._beta_variable]
         return []
 
-    def current_beta(self, training=False):
+    def current_beta(self, training: bool = False) -> Any:
         """Beta for this call, as a float32 tensor; a step-counted schedule advances when training."""
         if self._scheduler is not None and self._scheduler.unit == "step" and training:
             return self._scheduler.advance()
         return ops.cast(ops.convert_to_tensor(self.beta), "float32")
 
-    def calc(self, *parameters):
+    def calc(self, *parameters: Any) -> Any:
         """Returns the penalty of each sample, shape ``(batch,)``."""
         raise NotImplementedError
 
-    def __call__(self, *parameters, training=False):
-        parameters = [ops.cast(parameter, "float32") for parameter in parameters]
-        return self.current_beta(training) * ops.mean(self.calc(*parameters))
+    def __call__(self, *parameters: Any, training: bool = False) -> Any:
+        in_float32 = [ops.cast(parameter, "float32") for parameter in parameters]
+        return self.current_beta(training) * ops.mean(self.calc(*in_float32))
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         if self._scheduler is not None:
             from tfae.serialization import component_spec
 
@@ -95,8 +101,8 @@ class BaseRegularizer:
         return {"beta": float(ops.convert_to_numpy(self.beta))}
 
     @classmethod
-    def from_config(cls, config):
+    def from_config(cls, config: dict[str, Any]) -> Self:
         return cls(**config)
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"{type(self).__name__}(beta={self.get_config()['beta']!r})"

@@ -1,6 +1,10 @@
 """The KL divergence of a Bernoulli posterior from the Bernoulli(0.5) prior."""
 
+from __future__ import annotations
+
 import math
+from collections.abc import Callable
+from typing import Any
 
 from keras import ops
 
@@ -27,7 +31,7 @@ class BernoulliKLDRegularizer(BaseRegularizer):
     0.0
     """
 
-    def calc(self, logits):
+    def calc(self, logits: Any) -> Any:
         # sigmoid(-logits), not 1 - sigmoid(logits), which rounds to 0 for logits above about 17.
         probability, complement = ops.sigmoid(logits), ops.sigmoid(-logits)
         negative_entropy = probability * ops.log_sigmoid(logits) + complement * ops.log_sigmoid(-logits)
@@ -35,5 +39,5 @@ class BernoulliKLDRegularizer(BaseRegularizer):
 
 
 @hookimpl
-def register_regularizers(register):
+def register_regularizers(register: Callable[..., Any]) -> None:
     register(BernoulliKLDRegularizer, name="bernoulli_kld", aliases=["binary_kld"])

@@ -1,5 +1,10 @@
 """The KL divergence of a Gaussian posterior from the standard normal prior: the VAE regularizer."""
 
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
 from keras import ops
 
 from tfae.hookspecs import hookimpl
@@ -27,11 +32,11 @@ class GaussianKLDRegularizer(BaseRegularizer):
     0.0
     """
 
-    def calc(self, mean, log_variance):
+    def calc(self, mean: Any, log_variance: Any) -> Any:
         # expm1 keeps exp(v) - 1 - v accurate for a log-variance near 0, where the posterior nears the prior.
         return 0.5 * ops.sum(ops.square(mean) + ops.expm1(log_variance) - log_variance, axis=-1)
 
 
 @hookimpl
-def register_regularizers(register):
+def register_regularizers(register: Callable[..., Any]) -> None:
     register(GaussianKLDRegularizer, name="kld", aliases=["kl", "gaussian_kld"])

@@ -1,5 +1,10 @@
 """The L2 penalty on a deterministic latent code."""
 
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
 from keras import ops
 
 from tfae.hookspecs import hookimpl
@@ -25,10 +30,10 @@ class L2Regularizer(BaseRegularizer):
     2.0
     """
 
-    def calc(self, code, *other_parameters):
+    def calc(self, code: Any, *other_parameters: Any) -> Any:
         return ops.sum(ops.square(code), axis=-1)
 
 
 @hookimpl
-def register_regularizers(register):
+def register_regularizers(register: Callable[..., Any]) -> None:
     register(L2Regularizer, name="l2", aliases=["l2_activity"])

@@ -1,5 +1,10 @@
 """The reversed KL divergence: of the standard normal prior from a Gaussian posterior."""
 
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
 from keras import ops
 
 from tfae.hookspecs import hookimpl
@@ -27,12 +32,12 @@ class GaussianReversedKLDRegularizer(BaseRegularizer):
     0.0
     """
 
-    def calc(self, mean, log_variance):
+    def calc(self, mean: Any, log_variance: Any) -> Any:
         # expm1 keeps exp(-v) - 1 + v accurate for a log-variance near 0, where the posterior nears the prior.
         inverse_variance = ops.exp(-log_variance)
         return 0.5 * ops.sum(ops.expm1(-log_variance) + log_variance + ops.square(mean) * inverse_variance, axis=-1)
 
 
 @hookimpl
-def register_regularizers(register):
+def register_regularizers(register: Callable[..., Any]) -> None:
     register(GaussianReversedKLDRegularizer, name="reversed_kld", aliases=["reverse_kld", "reversed_kl"])

@@ -1,10 +1,16 @@
 """The contract every beta schedule fulfils."""
 
+from __future__ import annotations
+
 import math
 import numbers
+from typing import TYPE_CHECKING, Any
 
 import keras
 from keras import ops
+
+if TYPE_CHECKING:
+    from typing_extensions import Self
 
 UNITS = ("epoch", "step")
 
@@ -41,36 +47,36 @@ class BaseScheduler(keras.callbacks.Callback):
     ```
     """
 
-    def __init__(self, unit="epoch"):
+    def __init__(self, unit: str = "epoch") -> None:
         super().__init__()
         if unit not in UNITS:
             raise ValueError(f"`unit` must be one of {UNITS}. Received: unit={unit!r}")
         self.unit = unit
-        self._value = None
-        self._step = None
+        self._value: keras.Variable | None = None
+        self._step: keras.Variable | None = None
 
-    def calc(self, n):
+    def calc(self, n: Any) -> Any:
         """Returns the value for counter ``n`` (an int or an integer tensor), as a float32 tensor of ``n``'s shape."""
         raise NotImplementedError
 
     @property
-    def duration(self):
+    def duration(self) -> int:
         """How many epochs (or steps) the schedule takes before it stays at its final value."""
         raise NotImplementedError
 
     @property
-    def initial_value(self):
+    def initial_value(self) -> float:
         """The value for counter 0, the value before training starts, as a Python float."""
         return self.value_at(0)
 
-    def value_at(self, n):
+    def value_at(self, n: int) -> float:
         """``calc(n)`` as a Python float, for an int ``n >= 0``."""
         if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 0:
             raise ValueError(f"`n` must be an integer >= 0. Received: n={n!r}")
         return float(ops.convert_to_numpy(self.calc(int(n))))
 
     @property
-    def value(self):
+    def value(self) -> keras.Variable:
         """The current value: a float32 non-trainable variable, shared by everything that reads it."""
         if self._value is None:
             # On read, under tf.distribute: one copy per replica, each set by its own replica inside the
@@ -89,7 +95,7 @@ class BaseScheduler(keras.callbacks.Callback):
         return self._value
 
     @property
-    def step(self):
+    def step(self) -> keras.Variable:
         """The number of train steps counted so far (``unit="step"`` only)."""
         if self._step is None:
             # On read, as `value`: every replica advances its own copy once per global step.
@@ -104,34 +110,34 @@ class BaseScheduler(keras.callbacks.Callback):
         return self._step
 
     @property
-    def variables(self):
+    def variables(self) -> list[keras.Variable]:
         """The state a layer using this schedule tracks, so that it is trained, saved and restored with it."""
         return [self.value, self.step] if self.unit == "step" else [self.value]
 
-    def advance(self):
+    def advance(self) -> Any:
         """Inside a train step: returns the value for this step's counter and moves the counter on."""
         current = ops.cast(self.calc(self.step), "float32")
         self.value.assign(current)
         self.step.assign_add(1)
         return current
 
-    def on_epoch_begin(self, epoch, logs=None):
+    def on_epoch_begin(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         if self.unit == "epoch":
             self.value.assign(self.value_at(epoch))
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         return {"unit": self.unit}
 
     @classmethod
-    def from_config(cls, config):
+    def from_config(cls, config: dict[str, Any]) -> Self:
         return cls(**config)
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         params = ", ".join(f"{key}={value!r}" for key, value in self.get_config().items())
         return f"{type(self).__name__}({params})"
 
 
-def check_finite(name, value):
+def check_finite(name: str, value: float) -> float:
     """Returns ``value`` as a float, or raises a ValueError naming the argument if it is not a finite number."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
         raise ValueError(f"`{name}` must be a finite number. Received: {name}={value!r}")

@@ -1,7 +1,11 @@
 """The DASR schedule: delay, attack, sustain, release, repeated for a number of cycles."""
 
+from __future__ import annotations
+
 import math
 import numbers
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 from keras import ops
@@ -12,7 +16,7 @@ from tfae.schedulers.base import BaseScheduler, check_finite
 SHAPES = ("linear", "cosine", "sigmoid")
 
 
-def _ramp(fraction, shape):
+def _ramp(fraction: float, shape: str) -> float:
     """Maps the fraction ``x`` of a ramp done, in (0, 1], to how far the value has moved."""
     if shape == "cosine":
         return 0.5 - 0.5 * math.cos(math.pi * fraction)
@@ -21,7 +25,7 @@ def _ramp(fraction, shape):
     return fraction
 
 
-def _check_count(name, value, minimum):
+def _check_count(name: str, value: int, minimum: int) -> int:
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
         raise ValueError(f"`{name}` must be an integer >= {minimum}. Received: {name}={value!r}")
     return int(value)
@@ -74,16 +78,16 @@ class DASRScheduler(BaseScheduler):
 
     def __init__(
         self,
-        start_value=0.0,
-        end_value=1.0,
-        delay=0,
-        attack=0,
-        sustain=0,
-        release=0,
-        cycles=1,
-        shape="linear",
-        unit="epoch",
-    ):
+        start_value: float = 0.0,
+        end_value: float = 1.0,
+        delay: int = 0,
+        attack: int = 0,
+        sustain: int = 0,
+        release: int = 0,
+        cycles: int = 1,
+        shape: str = "linear",
+        unit: str = "epoch",
+    ) -> None:
         self.start_value = check_finite("start_value", start_value)
         self.end_value = check_finite("end_value", end_value)
         self.delay = _check_count("delay", delay, 0)
@@ -105,15 +109,15 @@ class DASRScheduler(BaseScheduler):
         super().__init__(unit=unit)
 
     @property
-    def period(self):
+    def period(self) -> int:
         """``delay + attack + sustain + release``: the length of one cycle."""
         return self.delay + self.attack + self.sustain + self.release
 
     @property
-    def duration(self):
+    def duration(self) -> int:
         return self.period * self.cycles
 
-    def calc(self, n):
+    def calc(self, n: Any) -> Any:
         """Returns the value for counter ``n``.
 
         Args:
@@ -135,7 +139,7 @@ class DASRScheduler(BaseScheduler):
         value = ops.where(in_ramp, ramp_value, ops.where(t < self.delay, start, end))
         return ops.where(n >= self.duration, final, value)
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         return {
             "start_value": self.start_value,
             "end_value": self.end_value,
@@ -150,5 +154,5 @@ class DASRScheduler(BaseScheduler):
 
 
 @hookimpl
-def register_schedulers(register):
+def register_schedulers(register: Callable[..., Any]) -> None:
     register(DASRScheduler, name="dasr", aliases=["cyclical", "annealing"])

@@ -1,18 +1,28 @@
 """A picture of a schedule, to check it before training."""
 
+from __future__ import annotations
+
 import numbers
 import os
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from keras import ops
 
+if TYPE_CHECKING:
+    from tfae.schedulers.base import BaseScheduler
 
-def default_length(duration):
+
+def default_length(duration: int) -> int:
     """The counts to plot when none are given: the whole schedule and a tenth more (at least 5), at least 10."""
     return max(duration + max(duration // 10, 5), 10)
 
 
-def plot_schedule(scheduler, length=None, path=None):
+def plot_schedule(
+    scheduler: BaseScheduler | str | dict[str, Any],
+    length: int | None = None,
+    path: str | os.PathLike[str] | None = None,
+) -> str | os.PathLike[str]:
     """Plots a schedule's value for each epoch (or step) to a PNG file.
 
     The x axis counts what the schedule counts (``scheduler.unit``: epochs or optimizer steps); a dashed

@@ -1,26 +1,32 @@
 """Reads a training config file (TOML), checks every key, and fills in the defaults.
 
 A mistake is reported on one line that names the file, the line and the key:
-``vae.toml line 7: unknown key 'latnt_dim' in [model.bottleneck]; did you mean 'latent_dim'?``.
+``vae.toml line 7: unknown key 'epoch' in [training]; did you mean 'epochs'?``.
 The components (bottleneck, regularizer, beta schedule, likelihood) are found by name through the plugin
-registry, so any installed plugin's name works, with the parameters its constructor takes.
+registry, so any installed plugin's name works, with the parameters its constructor takes; their parameters
+are checked by ``tfae.parameters.check_parameters``, so a mistake there reads as it does in Python, after the
+file and line: ``vae.toml line 8: The bottleneck 'gaussian' (GaussianBottleneck from tfae 0.1.0) has no
+parameter 'latnt_dim'. Did you mean 'latent_dim'? It takes: latent_dim, ...``.
 """
 
 import copy
 import difflib
-import inspect
 import json
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import Any
+
+import tomli_w
 
 try:
     import tomllib
 except ModuleNotFoundError:  # Python 3.10
     import tomli as tomllib
 
-from tfae.errors import ConfigError, TfaeError, UnknownNameError
+from tfae.errors import ConfigError, ParameterError, TfaeError, UnknownNameError
+from tfae.parameters import NESTED, check_parameters
 
 LAYOUTS = ("dense", "conv")
 COLORS = ("grayscale", "rgb")
@@ -28,8 +34,6 @@ DEFAULT_HIDDEN = {"dense": [64, 32], "conv": [32, 64]}
 DEFAULT_BOTTLENECK = {"name": "gaussian", "latent_dim": 2, "regularizer": {"name": "kld"}}
 DEFAULT_RUN_NAME = "vae"
 # Keys every Keras layer takes; a bottleneck's resolved config leaves them out at their defaults.
-# The contracts' nested components: a bottleneck's regularizer, and a regularizer's beta schedule.
-NESTED = {"bottleneck": ("regularizer", "regularizer"), "regularizer": ("beta", "scheduler")}
 LAYER_DEFAULTS = {"trainable": True, "autocast": True, "activity_regularizer": None, "dtype": "float32"}
 
 
@@ -77,7 +81,7 @@ def _spec(value):
 
 
 # For each section: key -> (default, check, what the check wants). ``None`` as a default means "worked out".
-SCHEMA = {
+SCHEMA: dict[str, dict[str, tuple[Any, Callable[[Any], bool], str]]] = {
     "data": {
         "source": ("digits", _string, 'a string: "digits", "mnist", "fashion_mnist", a .npy/.npz file or a folder'),
         "key": ("", _string, "a string: the array's name in a .npz file"),
@@ -132,8 +136,8 @@ def _split_dotted(text):
 def key_lines(text):
     """Maps each key path in the TOML ``text`` (a tuple such as ``("model", "bottleneck", "latent_dim")``)
     to the line it is written on, for error messages; tables map to their header's line."""
-    lines = {}
-    table = ()
+    lines: dict[tuple[str, ...], int] = {}
+    table: tuple[str, ...] = ()
     for number, line in enumerate(text.splitlines(), start=1):
         header = _HEADER.match(line)
         if header:
@@ -204,7 +208,7 @@ class Config:
                 raise self.error((section,), f"unknown section [{section}]{hint}")
             if not isinstance(content, Mapping):
                 raise self.error((section,), f"'{section}' must be a table, written [{section}]")
-        checked = {}
+        checked: dict[str, dict[str, Any]] = {}
         for section, keys in SCHEMA.items():
             given = dict(values.get(section, {}))
             for key in given:
@@ -262,21 +266,21 @@ class Config:
         except TfaeError as error:
             raise self.error(path + ("name",) if isinstance(spec, Mapping) else path, str(error)) from None
         params = {} if isinstance(spec, str) else {key: value for key, value in spec.items() if key != "name"}
-        accepted, required = constructor_parameters(entry.component)
-        for key in params:
-            if accepted is not None and key not in accepted:
-                raise self._unknown_key(path, key, accepted)
-        for key in required:
-            if key not in params:
-                raise self.error(
-                    path,
-                    f"{_table_name(path)} needs '{key}': the {kind} '{entry.name}' has no default for it",
-                )
+        try:
+            check_parameters(entry, params)
+        except ParameterError as error:
+            raise self._parameter_error(path, error) from None
         if kind in NESTED:
             key, nested_kind = NESTED[kind]
             value = params.get(key)
             if isinstance(value, (str, Mapping)):
                 self._check_component(nested_kind, value, path + (key,))
+
+    def _parameter_error(self, path, error):
+        """``error``'s own message after the file and the line of the key at fault (of the table, for a
+        missing key), so that it reads as it does in Python."""
+        where = path + (error.parameter,) if error.parameter is not None else path
+        return self.error(where, str(error))
 
     def build(self, kind, path):
         """Builds the component the config holds at ``path`` (nested components first), through the registry.
@@ -298,6 +302,8 @@ class Config:
             params[key] = self._build(nested_kind, params[key], path + (key,))
         try:
             return resolve(kind, params)
+        except ParameterError as error:
+            raise self._parameter_error(path, error) from None
         except (ValueError, TypeError) as error:
             named = re.search(r"Received: (\w+)=", str(error))
             where = path + (named.group(1),) if named and named.group(1) in params else path
@@ -334,51 +340,27 @@ class Config:
             hint = f"did you mean '{close}'?" if close else f"Keras' optimizers are: {', '.join(known)}"
             raise self.error(("training", "optimizer"), f"unknown optimizer '{name}'; {hint}") from None
 
-    def to_toml(self, resolved_components=None):
-        """The config as TOML text, with every default written out (and the built components' full
-        parameters, when given as ``{("model", "bottleneck"): spec, ...}``)."""
+    def to_toml(self, resolved_components: Mapping[tuple[str, str], Any] | None = None) -> str:
+        """The config as TOML text, with every default written out.
+
+        Args:
+            resolved_components: the built components' full parameters, to write in place of the config's
+                specs, as ``{("model", "bottleneck"): spec, ...}``.
+
+        Returns:
+            TOML text that ``tomllib`` reads back to the same values, less those that are ``None`` (TOML has
+            no null).
+        """
         values = copy.deepcopy(self.values)
         for path, spec in (resolved_components or {}).items():
             values[path[0]][path[1]] = spec
-        return dump_toml(values)
+        return tomli_w.dumps(_without_none(values))
 
 
 def tensorboard_installed():
     import importlib.util
 
     return importlib.util.find_spec("tensorboard") is not None
-
-
-def constructor_parameters(component):
-    """Returns ``(accepted, required)``: the keyword names ``component``'s constructor takes (``None`` when it
-    takes any) and those without a default. A Keras layer's ``**kwargs`` are followed up its base classes."""
-    accepted, required = set(), []
-    classes = inspect.getmro(component) if isinstance(component, type) else (component,)
-    first = True
-    for cls in classes:
-        function = cls.__init__ if isinstance(cls, type) else cls
-        if isinstance(cls, type) and "__init__" not in vars(cls):
-            continue
-        try:
-            signature = inspect.signature(function)
-        except (TypeError, ValueError):
-            return None, required
-        takes_more = False
-        for index, (name, parameter) in enumerate(signature.parameters.items()):
-            if index == 0 and isinstance(cls, type) and name == "self":
-                continue
-            if parameter.kind is parameter.VAR_KEYWORD:
-                takes_more = True
-            elif parameter.kind is not parameter.VAR_POSITIONAL and name != "name":
-                accepted.add(name)
-                if first and parameter.default is parameter.empty:
-                    required.append(name)
-        first = False
-        if not takes_more:
-            return accepted, required
-        if isinstance(cls, type) and cls.__module__.startswith("keras") and cls.__name__ == "Layer":
-            return accepted, required
-    return None, required
 
 
 def _show(value):
@@ -436,29 +418,9 @@ def _clean(spec):
     return cleaned
 
 
-def _toml_value(value):
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (int, float)):
-        return repr(value)
-    if isinstance(value, str):
-        return json.dumps(value, ensure_ascii=False)
+def _without_none(value):
+    if isinstance(value, Mapping):
+        return {key: _without_none(item) for key, item in value.items() if item is not None}
     if isinstance(value, (list, tuple)):
-        return "[" + ", ".join(_toml_value(item) for item in value if item is not None) + "]"
-    raise TypeError(f"Cannot write {value!r} to TOML")
-
-
-def dump_toml(values, prefix=()):
-    """Writes a nested dict of strings, numbers, booleans, lists and tables as TOML; ``None`` is left out."""
-    lines = []
-    scalars = {key: value for key, value in values.items() if value is not None and not isinstance(value, Mapping)}
-    tables = {key: value for key, value in values.items() if isinstance(value, Mapping)}
-    if prefix and (scalars or not tables):
-        lines.append("[" + ".".join(prefix) + "]")
-    for key, value in scalars.items():
-        lines.append(f"{key} = {_toml_value(value)}")
-    text = "\n".join(lines)
-    for key, value in tables.items():
-        block = dump_toml(value, prefix + (key,))
-        text = f"{text}\n\n{block}" if text else block
-    return text + ("\n" if not prefix else "")
+        return [_without_none(item) for item in value if item is not None]
+    return value
