@@ -12,9 +12,13 @@ TensorFlow is imported inside the functions that need it, so ``import tfae.distr
 Keras backend; the strategies themselves need ``KERAS_BACKEND=tensorflow``.
 """
 
+from __future__ import annotations
+
 import dataclasses
 import json
 import os
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import keras
 
@@ -25,7 +29,7 @@ STRATEGIES = ("default", "mirrored", "multi-worker")
 TRAINING_TASKS = ("chief", "worker")
 
 
-def make_strategy(name="default", devices=None):
+def make_strategy(name: str | None = "default", devices: Sequence[str] | None = None) -> Any:
     """Returns the ``tf.distribute`` strategy called ``name``.
 
     Args:
@@ -89,24 +93,24 @@ class ClusterConfig:
         task_index: this process's index among the tasks of its type.
     """
 
-    cluster: dict
+    cluster: dict[str, list[str]]
     task_type: str
     task_index: int
 
     @property
-    def is_chief(self):
+    def is_chief(self) -> bool:
         """Whether this task is the chief: the ``"chief"`` task, or worker 0 when the cluster has no chief."""
         if self.task_type == "chief":
             return True
         return self.task_type == "worker" and self.task_index == 0 and "chief" not in self.cluster
 
     @property
-    def num_workers(self):
+    def num_workers(self) -> int:
         """How many processes train: the chief, if any, and the workers."""
         return sum(len(self.cluster.get(task_type, [])) for task_type in TRAINING_TASKS)
 
 
-def cluster_config(environ=None):
+def cluster_config(environ: Mapping[str, str] | None = None) -> ClusterConfig | None:
     """Reads and checks the ``TF_CONFIG`` environment variable.
 
     Args:
@@ -127,7 +131,7 @@ def cluster_config(environ=None):
     except ValueError as error:
         raise DistributeError(f"TF_CONFIG is not valid JSON ({error}): {text!r}") from None
 
-    def bad(problem):
+    def bad(problem: str) -> DistributeError:
         example = '{"cluster": {"worker": ["host1:12345", "host2:12345"]}, "task": {"type": "worker", "index": 0}}'
         return DistributeError(f"TF_CONFIG {problem}; it should look like {example}. Received: {text}")
 
@@ -155,7 +159,7 @@ def cluster_config(environ=None):
     return ClusterConfig(cluster, task_type, task_index)
 
 
-def is_chief(strategy=None, environ=None):
+def is_chief(strategy: Any = None, environ: Mapping[str, str] | None = None) -> bool:
     """Whether this process is the one that writes files: the chief of a multi-worker job, or a lone process.
 
     Args:

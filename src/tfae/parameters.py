@@ -16,14 +16,27 @@ import reprlib
 import types
 import typing
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import Any, NamedTuple, Protocol
 
 from tfae.errors import ParameterError
 
-if TYPE_CHECKING:
-    from tfae.registry import Entry
 
-# The contracts' nested components: a bottleneck's regularizer, and a regularizer's beta schedule. There a
+class Entry(Protocol):
+    """What the checker needs of a registry entry (``tfae.registry.Entry``): its kind, name and component."""
+
+    @property
+    def kind(self) -> str: ...
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def component(self) -> Any: ...
+
+    def describe(self) -> str: ...
+
+
+# The contracts' nested components: a bottleneck's regularizer, and a regularizer's beta scheduler. There a
 # name or a dict is a nested specification, whatever the parameter's default.
 NESTED = {"bottleneck": ("regularizer", "regularizer"), "regularizer": ("beta", "scheduler")}
 # What a kind's contract says a parameter takes, for the components that do not annotate it.

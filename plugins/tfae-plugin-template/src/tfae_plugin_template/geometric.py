@@ -1,4 +1,4 @@
-"""A schedule that moves by the same factor every epoch (or step)."""
+"""A scheduler whose value moves by the same factor every epoch (or step)."""
 
 import math
 import numbers

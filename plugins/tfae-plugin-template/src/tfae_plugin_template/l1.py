@@ -9,7 +9,7 @@ class L1Regularizer(BaseRegularizer):
     """The L1 norm of each sample's code: ``sum over latent dims of |code|``.
 
     Args:
-        beta: the weight: a float, a schedule, or ``scheduler.value``.
+        beta: the weight: a float, a scheduler, or ``scheduler.value``.
 
     Call arguments:
         code: shape ``(batch, latent_dim)``.
