@@ -1,7 +1,7 @@
 """tfae: autoencoders for TensorFlow and Keras 3, built as a small core plus plugins.
 
 Importing ``tfae`` is light: it loads no plugin and no deep-learning framework. The public modules are
-``tfae.models``, ``tfae.bottlenecks``, ``tfae.regularizers``, ``tfae.schedulers``, ``tfae.losses`` and
+``tfae.models``, ``tfae.bottlenecks``, ``tfae.regularizers``, ``tfae.schedulers``, ``tfae.likelihoods`` and
 ``tfae.plugins``; a plugin implements the hooks in ``tfae.hookspecs`` with ``@tfae.hookimpl``.
 """
 

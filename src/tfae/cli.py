@@ -249,8 +249,8 @@ def _schedule_spec(text):
         if isinstance(beta, (str, dict)):
             return beta
         raise UsageError(
-            f"{path} names no schedule: give a table with a name, or a training config whose "
-            "[model.bottleneck.regularizer] has a beta schedule"
+            f"{path} names no scheduler: give a table with a name, or a training config whose "
+            "[model.bottleneck.regularizer] has a beta scheduler"
         )
     stripped = text.strip()
     if stripped.startswith("{"):

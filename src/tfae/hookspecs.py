@@ -40,7 +40,7 @@ def register_regularizers(register: Callable[..., Any]) -> None:
 
 @hookspec
 def register_schedulers(register: Callable[..., Any]) -> None:
-    """Register schedules for a value such as beta (subclasses of ``tfae.schedulers.BaseScheduler``)."""
+    """Register schedulers of a value such as beta (subclasses of ``tfae.schedulers.BaseScheduler``)."""
 
 
 @hookspec

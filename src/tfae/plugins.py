@@ -298,7 +298,7 @@ def resolve(kind: str, spec: Any) -> Any:
         kind: ``"bottleneck"``, ``"regularizer"``, ``"scheduler"`` or ``"likelihood"``.
         spec: an instance (returned as it is); a registered name, alias or class name (built with its
             defaults); or a dict ``{"name": ..., **params}``, whose nested specifications (a bottleneck's
-            regularizer, a regularizer's beta schedule) resolve in turn.
+            regularizer, a regularizer's beta scheduler) resolve in turn.
 
     Returns:
         The component, or ``None`` for ``None``.

@@ -102,7 +102,7 @@ def check_regularizer(
     """Checks that the regularizers ``factory()`` builds fulfil tfae's regularizer contract.
 
     - it is a ``BaseRegularizer``; ``calc`` gives one finite float32 value per sample, and calling it gives
-      ``beta * mean(calc(...))`` whether beta is a number or a schedule;
+      ``beta * mean(calc(...))`` whether beta is a number or a scheduler;
     - ``calc`` has finite gradients, not all zero, with respect to the parameters;
     - ``get_config`` is JSON and ``from_config`` rebuilds an equal regularizer; its registered name resolves
       back to its class;

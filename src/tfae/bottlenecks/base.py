@@ -108,7 +108,7 @@ class BaseBottleneck(keras.layers.Layer):
             )
         self.latent_dim: int = int(latent_dim)
         self.regularizer: BaseRegularizer | None = regularizer
-        # Tracked so that a schedule's value and step counter are part of the model's state.
+        # Tracked so that a scheduler's value and step counter are part of the model's state.
         self.regularizer_variables: list[keras.Variable] = (
             list(regularizer.variables) if regularizer is not None else []
         )

@@ -188,7 +188,7 @@ def load_model(
 ) -> Autoencoder:
     """Loads a ``.keras`` file saved from a tfae model.
 
-    The plugins are loaded first, so every bottleneck, regularizer, schedule and likelihood the file names
+    The plugins are loaded first, so every bottleneck, regularizer, scheduler and likelihood the file names
     is found through the registry, and no ``custom_objects`` are needed. A subclass of ``Autoencoder`` that
     cannot be imported here (a notebook's convolutional VAE, say) loads as an ``Autoencoder`` with the same
     layers and weights. Keras' safe mode stays on: loading never runs code from the file, and a file that

@@ -24,12 +24,12 @@ class BaseRegularizer:
     dtype policy, so the penalty is computed in float32 too.
 
     Args:
-        beta: the weight. A float; a schedule (a ``BaseScheduler``, its registered name, or a dict such as
+        beta: the weight. A float; a scheduler (a ``BaseScheduler``, its registered name, or a dict such as
             ``{"name": "dasr", "attack": 10}``); or a variable such as ``scheduler.value``.
 
     Call arguments:
         *parameters: the bottleneck's distribution parameters, each of shape ``(batch, latent_dim)``.
-        training: inside a train step a step-counted schedule moves on by one step.
+        training: inside a train step a step-counted scheduler moves on by one step.
 
     Returns:
         A float32 scalar: ``beta * mean(calc(*parameters))``.
@@ -52,13 +52,13 @@ class BaseRegularizer:
             self._beta_constant = float(beta)
         else:
             raise ValueError(
-                "`beta` must be a finite number >= 0, a schedule (an instance, a name or a dict), or a "
+                "`beta` must be a finite number >= 0, a scheduler (an instance, a name or a dict), or a "
                 f"variable such as `scheduler.value`. Received: beta={beta!r}"
             )
 
     @property
     def scheduler(self) -> BaseScheduler | None:
-        """The schedule that drives beta, or ``None`` when beta is constant."""
+        """The scheduler that drives beta, or ``None`` when beta is constant."""
         return self._scheduler
 
     @property
@@ -80,7 +80,7 @@ class BaseRegularizer:
         return []
 
     def current_beta(self, training: bool = False) -> Any:
-        """Beta for this call, as a float32 tensor; a step-counted schedule advances when training."""
+        """Beta for this call, as a float32 tensor; a step-counted scheduler advances when training."""
         if self._scheduler is not None and self._scheduler.unit == "step" and training:
             return self._scheduler.advance()
         return ops.cast(ops.convert_to_tensor(self.beta), "float32")

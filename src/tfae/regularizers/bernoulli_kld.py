@@ -19,7 +19,7 @@ class BernoulliKLDRegularizer(BaseRegularizer):
     computed from the logits so that it stays finite for saturated probabilities.
 
     Args:
-        beta: the weight: a float, a schedule, or ``scheduler.value``.
+        beta: the weight: a float, a scheduler, or ``scheduler.value``.
 
     Call arguments:
         logits: shape ``(batch, latent_dim)``.

@@ -19,7 +19,7 @@ class GaussianKLDRegularizer(BaseRegularizer):
     loss is the negative ELBO.
 
     Args:
-        beta: the weight: a float, a schedule, or ``scheduler.value``.
+        beta: the weight: a float, a scheduler, or ``scheduler.value``.
 
     Call arguments:
         mean: shape ``(batch, latent_dim)``.

@@ -18,7 +18,7 @@ class L2Regularizer(BaseRegularizer):
     and near the origin (a Gaussian bottleneck's parameters would be its mean and log-variance instead).
 
     Args:
-        beta: the weight: a float, a schedule, or ``scheduler.value``.
+        beta: the weight: a float, a scheduler, or ``scheduler.value``.
 
     Call arguments:
         code: shape ``(batch, latent_dim)``.

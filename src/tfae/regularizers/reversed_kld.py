@@ -19,7 +19,7 @@ class GaussianReversedKLDRegularizer(BaseRegularizer):
     narrower than the prior far more, and so favours wide, overlapping codes.
 
     Args:
-        beta: the weight: a float, a schedule, or ``scheduler.value``.
+        beta: the weight: a float, a scheduler, or ``scheduler.value``.
 
     Call arguments:
         mean: shape ``(batch, latent_dim)``.

@@ -1,4 +1,4 @@
-"""The contract every beta schedule fulfils."""
+"""The contract every scheduler fulfils."""
 
 from __future__ import annotations
 
@@ -18,12 +18,12 @@ UNITS = ("epoch", "step")
 class BaseScheduler(keras.callbacks.Callback):
     """A value that changes over training, such as a regularizer's beta.
 
-    A schedule maps a counter ``n`` (the epoch, or the optimizer step) to a value with ``calc(n)``.
+    A scheduler maps a counter ``n`` (the epoch, or the optimizer step) to a value with ``calc(n)``.
     Its current value lives in ``value``, a non-trainable variable that a regularizer reads
     (``GaussianKLDRegularizer(beta=scheduler.value)``) or that it is given whole
     (``GaussianKLDRegularizer(beta=scheduler)``).
 
-    Counted by epoch, the schedule is a Keras callback that sets ``value`` at the start of each epoch:
+    Counted by epoch, the scheduler is a Keras callback that sets ``value`` at the start of each epoch:
     pass it in ``fit(callbacks=[...])`` (tfae's models add it themselves when it is missing).
     Counted by step, the value is computed inside the train step from a step counter that is saved with the
     model, so it is exact with ``steps_per_execution > 1``, on every backend, and after a resume.
@@ -90,7 +90,7 @@ class BaseScheduler(keras.callbacks.Callback):
                 aggregation="only_first_replica",
                 synchronization="on_read",
             )
-            # Lets a regularizer given `scheduler.value` find the schedule behind it.
+            # Lets a regularizer given `scheduler.value` find the scheduler behind it.
             self._value._tfae_scheduler = self
         return self._value
 
@@ -111,7 +111,7 @@ class BaseScheduler(keras.callbacks.Callback):
 
     @property
     def variables(self) -> list[keras.Variable]:
-        """The state a layer using this schedule tracks, so that it is trained, saved and restored with it."""
+        """The state a layer using this scheduler tracks, so that it is trained, saved and restored with it."""
         return [self.value, self.step] if self.unit == "step" else [self.value]
 
     def advance(self) -> Any:

@@ -7,7 +7,7 @@ never a mixture; a write that fails (a full disk, a file-size limit) leaves the 
 temporary one.
 
 The checkpoint is a folder (``backup/`` in a run folder) holding ``epoch-N.weights.h5`` (the weights, the
-optimizer's state and every schedule's counter after epoch ``N``) and ``checkpoint.json``, which names that
+optimizer's state and every scheduler's counter after epoch ``N``) and ``checkpoint.json``, which names that
 file, the number of finished epochs and their rows of ``history.csv``. ``checkpoint.json`` is replaced
 only once the weights it names are on disk, and the older weights are removed only after that, so the
 checkpoint is always a consistent pair.

@@ -2,7 +2,7 @@
 
 A mistake is reported on one line that names the file, the line and the key:
 ``vae.toml line 7: unknown key 'epoch' in [training]; did you mean 'epochs'?``.
-The components (bottleneck, regularizer, beta schedule, likelihood) are found by name through the plugin
+The components (bottleneck, regularizer, beta scheduler, likelihood) are found by name through the plugin
 registry, so any installed plugin's name works, with the parameters its constructor takes; their parameters
 are checked by ``tfae.parameters.check_parameters``, so a mistake there reads as it does in Python, after the
 file and line: ``vae.toml line 8: The bottleneck 'gaussian' (GaussianBottleneck from tfae 0.1.0) has no

@@ -7,7 +7,7 @@ A run folder holds:
 - ``model.keras``: the trained model, for ``tfae.load_model`` and ``tfae encode/generate/similar``;
 - ``history.csv``: one row per epoch, every logged loss;
 - ``reconstructions.png``, ``samples.png`` (variational bottlenecks), ``latent.png``, ``losses.png`` and
-  ``beta.png`` (when a schedule drives beta);
+  ``beta.png`` (when a scheduler drives beta);
 - ``backup/`` while training: the state after the last epoch whose losses were finite (see
   ``tfae.training.checkpoints``), and ``tensorboard/`` when asked for.
 
@@ -309,7 +309,7 @@ class Run:
             causes.append(f"the data's scale ({data_range}, which is usually fine)")
         beta = found["logs"].get("beta")
         if beta is not None and not (isinstance(beta, (int, float)) and abs(beta) <= 100):
-            causes.insert(0, f"a beta this large ({float(beta):.3g}; lower the regularizer's beta or its schedule)")
+            causes.insert(0, f"a beta this large ({float(beta):.3g}; lower the regularizer's beta or its scheduler's values)")
         message = f"the {names} became {' and '.join(values)} in {where}, and training stopped. "
         message += f"Possible causes, likeliest first: {'; '.join(causes)}. "
         if not chief:
