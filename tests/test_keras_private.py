@@ -363,8 +363,8 @@ def source_files():
 
 
 def tfae_private_names(trees):
-    """The private names tfae defines itself: its functions, classes and module or class names, what it sets
-    on ``self`` and ``cls``. (``_tfae_...`` markers, which it may set on other libraries' objects, are its own too.)"""
+    """The private names tfae defines itself: its functions, classes and module or class names, and what it
+    sets on ``self`` and ``cls``. (``_tfae_...`` markers on other libraries' objects are its own too.)"""
     names = set()
     for tree in trees:
         for node in ast.walk(tree):

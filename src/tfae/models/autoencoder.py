@@ -9,7 +9,7 @@ import keras
 from keras import ops
 
 from tfae.bottlenecks.base import BaseBottleneck
-from tfae.keras_private import all_layers, compiled_loss, creation_strategy, unlocked_state
+from tfae.keras_private import all_layers, compiled_loss, creation_strategy, set_untracked, unlocked_state
 from tfae.likelihoods.base import BaseLikelihood
 from tfae.plugins import get_registry, resolve
 from tfae.replicas import in_strategy_scope, multi_worker_logs, replicas_in_sync
@@ -178,7 +178,7 @@ class Autoencoder(keras.Model):
                 model = keras.Model(codes, self.likelihood(self.decoder_network(codes)), name="decoder")
             cached = (self.likelihood, model)
             # Not an attribute Keras tracks: the decoder shares the model's layers and adds no state.
-            object.__setattr__(self, "_data_space_decoder", cached)
+            set_untracked(self, "_data_space_decoder", cached)
         return cached[1]
 
     def call(self, inputs: Any, training: bool | None = None) -> Any:
