@@ -8,7 +8,10 @@ built-ins first, so a third-party plugin may subclass a built-in. Environment va
 - ``TFAE_PLUGINS=a,b`` loads only the third-party plugins named (entry-point or distribution names),
   also when autoload is disabled.
 - ``TFAE_STRICT_PLUGINS=1`` makes a plugin problem (a failed import, a hook that raises, a name two
-  plugins claim) an error instead of a warning.
+  plugins claim, a third party registering a built-in's name) an error instead of a warning.
+
+A built-in keeps its names: a third party that registers one too is warned about, once, and its component
+is reachable by the qualified name ``"distribution:name"`` (``"tfae-clash:kld"``).
 
 Use it like this::
 
@@ -35,7 +38,7 @@ import pluggy
 
 import tfae.hookspecs as hookspecs
 from tfae.errors import DuplicateNameError, PluginLoadError, PluginLoadWarning
-from tfae.registry import Entry, Registry
+from tfae.registry import Conflict, Entry, Registry
 from tfae.version import __version__
 
 ENTRY_POINT_GROUP = "tfae"
@@ -104,10 +107,23 @@ def _entry_points() -> list[tuple[PluginInfo, importlib_metadata.EntryPoint]]:
     return sorted(plugins, key=lambda pair: (not pair[0].builtin, _canonical(pair[0].distribution), pair[0].plugin))
 
 
-def _report(message: str, exc: BaseException | None = None, error_type: type[Exception] = PluginLoadError) -> None:
+def _report(
+    problem: str,
+    consequence: str = "",
+    exc: BaseException | None = None,
+    error_type: type[Exception] = PluginLoadError,
+) -> None:
+    """Warns of a plugin problem, or raises it under TFAE_STRICT_PLUGINS=1.
+
+    Args:
+        problem: what is wrong and what to do about it.
+        consequence: what the warning leaves working; a strict error says instead that strict mode made it one.
+        exc: the exception behind the problem, if any.
+        error_type: the error class raised in strict mode.
+    """
     if _flag("TFAE_STRICT_PLUGINS"):
-        raise error_type(message) from exc
-    warnings.warn(message, PluginLoadWarning, stacklevel=2)
+        raise error_type(f"{problem} TFAE_STRICT_PLUGINS=1 makes this an error; unset it for a warning instead.") from exc
+    warnings.warn(f"{problem} {consequence}".rstrip(), PluginLoadWarning, stacklevel=3)
 
 
 def _fail(registry: Registry, info: PluginInfo, exc: BaseException) -> None:
@@ -116,8 +132,9 @@ def _fail(registry: Registry, info: PluginInfo, exc: BaseException) -> None:
     source = f"{info.distribution} {info.version}" if info.distribution else "registered at run time"
     _report(
         f"tfae plugin {info.plugin!r} ({source}) failed to load with tfae {__version__}: {failure.error}. "
+        "Fix or uninstall it, or leave it out with TFAE_PLUGINS=name,name.",
         "Its components are unavailable; the other plugins keep working. Set TFAE_STRICT_PLUGINS=1 to make "
-        "this an error, or leave the plugin out with TFAE_PLUGINS=name,name.",
+        "this an error.",
         exc,
     )
 
@@ -151,7 +168,7 @@ def _call_hooks(registry: Registry, info: PluginInfo) -> None:
                     continue
 
                 def register(component: Any, name: str, aliases: Sequence[str] = (), _kind: str = kind) -> Entry:
-                    provider = (info.plugin, info.distribution, info.version)
+                    provider = (info.plugin, info.distribution, info.version, info.builtin)
                     return registry.register(_kind, component, name, aliases, *provider)
 
                 implementation.function(**{argument: register for argument in implementation.argnames})
@@ -211,14 +228,37 @@ def build_registry() -> Registry:
             known = {_canonical(name) for info, _ in found for name in (info.plugin, info.distribution)}
             for name in sorted(allowed - known):
                 _report(f"TFAE_PLUGINS names {name!r}, but no installed tfae plugin or distribution has that name.")
-        for conflict in registry.conflicts():
-            _report(
-                f"{conflict.message()} Until then, using this name is an error; the other names keep working.",
-                error_type=DuplicateNameError,
-            )
+        _report_conflicts(registry)
     finally:
         _building = None
     return registry
+
+
+def _report_conflicts(registry: Registry) -> None:
+    """One report per name that only third parties claim, and one per third-party component that registers
+    built-ins' names, naming its distribution."""
+    clashes: dict[tuple[str, int], tuple[Entry, list[Conflict]]] = {}
+    for conflict in registry.conflicts():
+        if conflict.builtin is None:
+            _report(
+                conflict.message(),
+                "Until then, using this name is an error; the other names keep working.",
+                error_type=DuplicateNameError,
+            )
+            continue
+        for entry in conflict.others:
+            clashes.setdefault((entry.kind, id(entry.component)), (entry, []))[1].append(conflict)
+    for entry, conflicts in clashes.values():
+        names = " and ".join(repr(conflict.name) for conflict in conflicts)
+        builtins = " and ".join(sorted({conflict.builtin.class_name for conflict in conflicts if conflict.builtin}))
+        one = len(conflicts) == 1
+        _report(
+            f"tfae plugin {entry.plugin!r} ({entry.provider}) registers its {entry.kind} {entry.class_name} under "
+            f"{names}, which {'is' if one else 'are'} tfae's own ({builtins}). tfae's {builtins} keeps "
+            f"{'it' if one else 'them'}; name {entry.class_name} as {entry.qualified(conflicts[0].name)!r} "
+            f"instead, or ask {entry.source} to rename it.",
+            error_type=DuplicateNameError,
+        )
 
 
 def get_registry() -> Registry:
@@ -266,12 +306,14 @@ def register_plugin(plugin: object, name: str | None = None) -> str:
         assert name is not None  # pluggy returns None only for a blocked name, and tfae blocks none
         info = PluginInfo(name, "", "", False, getattr(plugin, "__name__", ""))
         _check_hooks(registry, info, plugin)
-        before = {(conflict.kind, conflict.name) for conflict in registry.conflicts()}
         try:
             _call_hooks(registry, info)
             for conflict in registry.conflicts():
-                if (conflict.kind, conflict.name) not in before:
-                    raise DuplicateNameError(conflict.message())
+                if any(entry.plugin == name for entry in conflict.entries):
+                    raise DuplicateNameError(
+                        f"{conflict.claims()} A plugin registered at run time may not take a name that is taken, "
+                        f"so plugin {name!r} registered nothing: give its {conflict.kind} another name."
+                    )
         except BaseException:
             registry.remove_plugin(name)
             _manager(registry).unregister(name=name)

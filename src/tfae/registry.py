@@ -5,13 +5,17 @@ the names and turns a user's specification (an instance, a name, or a ``{"name":
 component. It imports no deep-learning framework.
 
 A name is looked up among the registered names and aliases of its kind first, then among the class names.
-Two different components claiming one name is a conflict: it is recorded, not fatal, and looking that name
-up raises ``DuplicateNameError`` naming both providers, so the rest of the registry keeps working.
+A built-in's name is always the built-in's: a third party registering it too (a clash) is recorded, and its
+component is reachable by the qualified name ``"distribution:name"`` (``"tfae-clash:kld"``), which works
+wherever a name does. Two third parties claiming one name is a conflict: it is recorded, not fatal, and
+looking that name up raises ``DuplicateNameError`` naming both providers and their qualified names, so the
+rest of the registry keeps working.
 """
 
 import dataclasses
 import difflib
 import inspect
+import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -20,6 +24,8 @@ from tfae.errors import DuplicateNameError, UnknownNameError
 from tfae.parameters import check_parameters
 
 KINDS = tuple(hookspecs.KINDS)
+# Between a distribution (or a run-time plugin) and a name, as in "tfae-clash:kld".
+QUALIFIER_SEPARATOR = ":"
 
 
 def plural(kind):
@@ -31,9 +37,23 @@ def normalize_name(name):
     return name.strip().lower().replace("-", "_")
 
 
+def normalize_source(source):
+    """A distribution's (or plugin's) name as packaging compares them: ``"TFAE_Clash"`` -> ``"tfae-clash"``."""
+    return re.sub(r"[-_.]+", "-", source.strip().lower())
+
+
 def _check_kind(kind):
     if kind not in hookspecs.KINDS:
         raise ValueError(f"Unknown component kind {kind!r}. Expected one of: {', '.join(KINDS)}.")
+
+
+def _distinct(entries):
+    """``entries`` with one entry per component, in order."""
+    found = []
+    for entry in entries:
+        if all(other.component is not entry.component for other in found):
+            found.append(entry)
+    return found
 
 
 @dataclasses.dataclass(frozen=True)
@@ -42,13 +62,16 @@ class Entry:
 
     Args:
         kind: one of ``KINDS``.
-        name: the registered name (``"gaussian"``).
+        name: the registered name (``"gaussian"``). In an entry that ``Registry.get`` returns, the name that
+            finds this component again: the qualified ``"distribution:name"`` when the bare name means a
+            built-in or is claimed by another plugin too.
         component: the class (or factory) the name stands for.
         aliases: other accepted names.
         plugin: the name of the plugin that registered it (its entry-point name).
         distribution: the installed distribution that provides the plugin; empty for a plugin registered
             at run time with ``tfae.plugins.register_plugin``.
         version: that distribution's version.
+        builtin: whether it is one of tfae's own components, which keep their names whatever else is installed.
     """
 
     kind: str
@@ -58,6 +81,7 @@ class Entry:
     plugin: str = ""
     distribution: str = ""
     version: str = ""
+    builtin: bool = False
 
     @property
     def provider(self):
@@ -65,6 +89,17 @@ class Entry:
         if self.distribution:
             return f"{self.distribution} {self.version}".strip()
         return f"plugin {self.plugin!r} registered at run time"
+
+    @property
+    def source(self):
+        """What qualifies its names: the distribution, or the name of a plugin registered at run time."""
+        return self.distribution or self.plugin
+
+    def qualified(self, name=None):
+        """``"distribution:name"`` for ``name`` (its registered name by default): it finds this component
+        whatever other plugins register."""
+        bare = self.name.rpartition(QUALIFIER_SEPARATOR)[2] if name is None else name
+        return f"{self.source}{QUALIFIER_SEPARATOR}{bare}"
 
     @property
     def class_name(self):
@@ -76,21 +111,51 @@ class Entry:
 
 @dataclasses.dataclass(frozen=True)
 class Conflict:
-    """A name that more than one component claims, within one kind."""
+    """A name that more than one component claims, within one kind.
+
+    When one of them is a built-in (``builtin``), the name stays the built-in's and the conflict is a clash:
+    the others are reachable by their qualified names. Otherwise using the bare name is an error.
+    """
 
     kind: str
     name: str
     entries: tuple
 
-    def message(self):
+    @property
+    def builtin(self):
+        """The built-in ``Entry`` that keeps the name, or ``None`` when only third parties claim it."""
+        builtins = _distinct(entry for entry in self.entries if entry.builtin)
+        return builtins[0] if len(builtins) == 1 else None
+
+    @property
+    def others(self):
+        """The entries that do not get the bare name: all of them, unless a built-in keeps it."""
+        return tuple(entry for entry in self.entries if entry is not self.builtin)
+
+    def claims(self):
+        """One sentence: who registers the name."""
         claims = "; ".join(f"plugin {entry.plugin!r} registers {entry.describe()}" for entry in self.entries)
+        return f"The {self.kind} name {self.name!r} is registered more than once: {claims}."
+
+    def message(self):
+        """What the name means now, and what to do: the claims, the qualified names and the remedies."""
+        qualified = " or ".join(repr(entry.qualified(self.name)) for entry in self.others)
+        sources = sorted({entry.source for entry in self.others}, key=normalize_source)
+        builtin = self.builtin
+        if builtin is not None:
+            return (
+                f"{self.claims()} {self.name!r} is tfae's own name, so it keeps meaning tfae's "
+                f"{builtin.class_name}; name the other as {qualified}, or ask {' and '.join(sources)} to rename it."
+            )
+        if len({normalize_source(source) for source in sources}) < len(self.others):
+            return f"{self.claims()} They come from one distribution, {' and '.join(sources)}: ask it to rename one."
         distributions = sorted({entry.distribution for entry in self.entries if entry.distribution})
-        remedy = "Uninstall all but one of them"
+        remedy = "uninstall all but one of them"
         if len(distributions) > 1:
-            remedy = f"Uninstall one of the distributions {' and '.join(distributions)}"
+            remedy = f"uninstall one of the distributions {' and '.join(distributions)}"
         return (
-            f"The {self.kind} name {self.name!r} is registered more than once: {claims}. {remedy}, or "
-            "choose the plugins to load with TFAE_PLUGINS=name,name."
+            f"{self.claims()} Name the one you mean as {qualified}, {remedy}, or choose the plugins to load with "
+            "TFAE_PLUGINS=name,name."
         )
 
 
@@ -112,16 +177,26 @@ class Registry:
         self.skipped = []
         self.manager = None
 
-    def register(self, kind, component, name, aliases=(), plugin="", distribution="", version=""):
-        """Adds ``component`` under ``name`` and ``aliases``; returns its ``Entry``."""
+    def register(self, kind, component, name, aliases=(), plugin="", distribution="", version="", builtin=False):
+        """Adds ``component`` under ``name`` and ``aliases``; returns its ``Entry``.
+
+        ``builtin`` marks one of tfae's own components: a built-in keeps its names when a third party
+        registers them too.
+        """
         _check_kind(kind)
         if not isinstance(name, str) or not name.strip():
             raise ValueError(f"A {kind} needs a non-empty string name. Received: name={name!r}")
         if isinstance(aliases, str) or not all(isinstance(alias, str) and alias.strip() for alias in aliases):
             raise ValueError(f"`aliases` must be a list of non-empty strings. Received: aliases={aliases!r}")
+        spellings = [name, *aliases]
+        if any(QUALIFIER_SEPARATOR in spelling for spelling in spellings):
+            raise ValueError(
+                f"A {kind}'s name and aliases may not contain {QUALIFIER_SEPARATOR!r}, which separates a "
+                f"distribution from a name (\"tfae-clash:kld\"). Received: name={name!r}, aliases={list(aliases)!r}"
+            )
         if not callable(component):
             raise ValueError(f"The {kind} {name!r} must be a class or a factory. Received: {component!r}")
-        entry = Entry(kind, name, component, tuple(aliases), plugin, distribution, version)
+        entry = Entry(kind, name, component, tuple(aliases), plugin, distribution, version, builtin)
         self._entries.append(entry)
         self._index = None
         return entry
@@ -149,34 +224,103 @@ class Registry:
         return sorted({entry.name for entry in self.entries(kind)}, key=normalize_name)
 
     def conflicts(self, kind=None):
-        """The names (and aliases) that more than one component claims."""
+        """The names (and aliases) that more than one component claims: clashes with a built-in, whose
+        ``builtin`` keeps the name, and names that only third parties claim, which are errors to use."""
         kinds = KINDS if kind is None else (kind,)
         found = []
         for k in kinds:
-            for key, entries in self._lookup(k)["names"].items():
-                if len(entries) > 1:
-                    found.append(Conflict(k, self._spelling(k, key), tuple(entries)))
+            lookup = self._lookup(k)
+            for key, entries in lookup["names"].items():
+                # A built-in's class name is its name too: a third party registering it as a name clashes.
+                builtin_classes = [entry for entry in lookup["classes"].get(key, []) if entry.builtin]
+                claims = _distinct([*entries, *builtin_classes])
+                if len(claims) > 1:
+                    found.append(Conflict(k, self._spelling(k, key), tuple(claims)))
         return found
 
     def get(self, kind, name):
-        """Returns the ``Entry`` registered for ``name`` (a name, an alias or a class name).
+        """Returns the ``Entry`` registered for ``name``.
+
+        Args:
+            kind: one of ``KINDS``.
+            name: a name, an alias or a class name; a built-in's is always the built-in's. Qualified by a
+                distribution (``"tfae-clash:kld"``, or ``"tfae:kld"``), or by the name of a plugin
+                registered at run time, it means that provider's component alone.
+
+        Returns:
+            The ``Entry``. When its own registered name would find another component (a built-in's, or one
+            that another plugin claims too), its ``name`` is the qualified ``"distribution:name"``, which
+            finds it, so that a configuration or a message naming it finds it again.
 
         Raises:
             UnknownNameError: nothing of ``kind`` has that name.
-            DuplicateNameError: more than one component claims it.
+            DuplicateNameError: more than one third-party component claims it; the message gives their
+                qualified names.
         """
         _check_kind(kind)
         if not isinstance(name, str):
             raise ValueError(f"A {kind} name must be a string. Received: {name!r}")
-        key = normalize_name(name)
+        if QUALIFIER_SEPARATOR in name:
+            return self._get_qualified(kind, name)
+        claims = self._claimants(kind, normalize_name(name))
+        if len(claims) > 1:
+            raise DuplicateNameError(Conflict(kind, name, tuple(claims)).message())
+        if not claims:
+            raise UnknownNameError(self._unknown_message(kind, name))
+        return self._findable(claims[0])
+
+    def _claimants(self, kind, key):
+        """The components a bare (normalized) name means: a built-in claiming it, else the components that
+        register it as a name or alias, else those whose class has that name. More than one is a conflict."""
         lookup = self._lookup(kind)
-        for table in (lookup["names"], lookup["classes"]):
-            entries = table.get(key)
-            if entries and len(entries) == 1:
-                return entries[0]
-            if entries:
-                raise DuplicateNameError(Conflict(kind, name, tuple(entries)).message())
-        raise UnknownNameError(self._unknown_message(kind, name))
+        named, by_class = lookup["names"].get(key, []), lookup["classes"].get(key, [])
+        builtins = _distinct(entry for entry in (*named, *by_class) if entry.builtin)
+        if len(builtins) == 1:
+            return builtins
+        return named or by_class
+
+    def _findable(self, entry):
+        """``entry``, with its qualified name as ``name`` when the bare name finds something else."""
+        claims = self._claimants(entry.kind, normalize_name(entry.name))
+        if len(claims) == 1 and claims[0].component is entry.component:
+            return entry
+        return dataclasses.replace(entry, name=entry.qualified())
+
+    def _get_qualified(self, kind, name):
+        source, _, bare = name.partition(QUALIFIER_SEPARATOR)
+        provided = [
+            entry
+            for entry in self._entries
+            if entry.kind == kind and normalize_source(entry.source) == normalize_source(source)
+        ]
+        key = normalize_name(bare)
+        named = _distinct(entry for entry in provided if key in map(normalize_name, (entry.name, *entry.aliases)))
+        by_class = _distinct(entry for entry in provided if key and normalize_name(entry.class_name) == key)
+        claims = named or by_class
+        if len(claims) > 1:
+            raise DuplicateNameError(Conflict(kind, bare.strip(), tuple(claims)).message())
+        if claims:
+            return self._findable(claims[0])
+        if not provided:
+            sources = sorted({entry.source for entry in self._entries if entry.kind == kind}, key=normalize_source)
+            raise UnknownNameError(
+                f"Unknown {kind} {name!r}: no loaded plugin distribution named {source.strip()!r} registers a "
+                f"{kind}. A qualified name is 'distribution:name'; the distributions with {plural(kind)}: "
+                f"{', '.join(sources) if sources else '(none)'} (`tfae plugins` lists them)."
+            )
+        own = sorted({entry.name for entry in provided}, key=normalize_name)
+        spellings = {
+            normalize_name(spelling): spelling
+            for entry in provided
+            for spelling in (entry.name, *entry.aliases, entry.class_name)
+            if spelling
+        }
+        close = difflib.get_close_matches(key, list(spellings), n=1, cutoff=0.6)
+        hint = f" Did you mean {provided[0].qualified(spellings[close[0]])!r}?" if close else ""
+        raise UnknownNameError(
+            f"Unknown {kind} {name!r}: {provided[0].source} registers no {kind} named {bare.strip()!r}.{hint} "
+            f"Its {plural(kind)}: {', '.join(own)}."
+        )
 
     def _lookup(self, kind):
         """Per kind: ``names`` and ``classes`` map a normalized key to the distinct components claiming it."""
@@ -231,17 +375,17 @@ class Registry:
 
         Args:
             kind: one of ``KINDS``.
-            spec: an instance (returned as it is); a registered name, alias or class name (the component is
-                built with its defaults); a class (called with no arguments); or a dict
-                ``{"name": ..., **params}`` whose params are passed to the constructor, which resolves
-                nested specifications (a bottleneck's regularizer, a regularizer's beta) in turn.
+            spec: an instance (returned as it is); a registered name, alias or class name, or a qualified
+                ``"distribution:name"`` (the component is built with its defaults); a class (called with no
+                arguments); or a dict ``{"name": ..., **params}`` whose params are passed to the constructor,
+                which resolves nested specifications (a bottleneck's regularizer, a regularizer's beta) in turn.
 
         Returns:
             The component, or ``None`` when ``spec`` is ``None``.
 
         Raises:
             UnknownNameError: no component of ``kind`` has that name.
-            DuplicateNameError: two plugins claim that name.
+            DuplicateNameError: two third-party plugins claim that name (their qualified names choose).
             ParameterError: a parameter the component does not take, one it needs that is missing, or a value
                 of the wrong type (``tfae.parameters.check_parameters``).
             ValueError: a dict without a string ``"name"``.

@@ -9,6 +9,8 @@ import keras
 from keras import ops
 
 from tfae.bottlenecks.base import BaseBottleneck
+from tfae.divergence import DivergenceMonitor
+from tfae.errors import DivergenceError
 from tfae.keras_private import all_layers, compiled_loss, creation_strategy, set_untracked, unlocked_state
 from tfae.likelihoods.base import BaseLikelihood
 from tfae.plugins import get_registry, resolve
@@ -318,13 +320,110 @@ class Autoencoder(keras.Model):
     def test_step(self, *args: Any, **kwargs: Any) -> Any:
         return multi_worker_logs(super().test_step(*args, **kwargs))
 
-    def fit(self, *args: Any, callbacks: list | None = None, **kwargs: Any) -> keras.callbacks.History:
-        """``keras.Model.fit``; the model's epoch-counted schedulers are added to ``callbacks`` if missing."""
+    def fit(
+        self, x: Any = None, *args: Any, callbacks: list | None = None, stop_on_divergence: bool = True, **kwargs: Any
+    ) -> keras.callbacks.History:
+        """``keras.Model.fit``, which also stops when a loss becomes NaN or inf.
+
+        The model's epoch-counted schedulers are added to ``callbacks`` if missing. With
+        ``stop_on_divergence`` (the default), a ``tfae.divergence.DivergenceMonitor`` is added too, unless
+        ``callbacks`` holds one: at the first step whose loss is NaN or inf, training stops, the weights after
+        the last epoch with finite losses are put back, and a ``DivergenceError`` says where and why (its
+        ``history`` attribute holds the ``History``). ``stop_on_divergence=False`` trains on regardless, as Keras does.
+
+        Args:
+            x: the training data, as in Keras.
+            *args: the other positional arguments of ``keras.Model.fit``.
+            callbacks: as in Keras.
+            stop_on_divergence: whether to stop, restore and raise when a loss becomes NaN or inf.
+            **kwargs: the other keyword arguments of ``keras.Model.fit``.
+
+        Returns:
+            The ``History``.
+
+        Raises:
+            DivergenceError: a loss became NaN or inf (with ``stop_on_divergence``).
+        """
+        self._check_samples(x, "fit")
+        shape = getattr(x, "shape", None)
+        if not self.built and shape is not None and len(shape) > 1:
+            # Built now, not by the first step, so that the weights training starts from can be kept.
+            self.build((None, *tuple(shape)[1:]))
         callbacks = list(callbacks or [])
         for scheduler in self.schedulers:
             if scheduler.unit == "epoch" and all(scheduler is not callback for callback in callbacks):
                 callbacks.append(scheduler)
-        return super().fit(*args, callbacks=callbacks, **kwargs)
+        monitor = None
+        if stop_on_divergence and not any(isinstance(callback, DivergenceMonitor) for callback in callbacks):
+            monitor = DivergenceMonitor()
+            callbacks.append(monitor)
+        history = super().fit(x, *args, callbacks=callbacks, **kwargs)
+        if monitor is not None and monitor.found is not None:
+            restored = monitor.restore(self)
+            error = DivergenceError(self._divergence_message(monitor, x, restored))
+            error.history = history
+            raise error
+        return history
+
+    def _divergence_message(self, monitor: DivergenceMonitor, x: Any, restored: bool) -> str:
+        causes = []
+        learning_rate = getattr(self.optimizer, "learning_rate", None)
+        if learning_rate is not None:
+            rate = float(ops.convert_to_numpy(learning_rate))
+            causes.append(f"a learning rate too high ({rate:g}; try a tenth)")
+        if hasattr(x, "min") and hasattr(x, "max"):
+            low, high = float(x.min()), float(x.max())
+            scale = f"the data ranges from {low:.3g} to {high:.3g}"
+            if max(abs(low), abs(high)) > 100:
+                causes.insert(0, f"data on a large scale ({scale}; scale it to about [0, 1] or standardize it)")
+            elif math.isfinite(low) and math.isfinite(high):
+                causes.append(f"the data's scale ({scale}, which is usually fine)")
+            else:
+                causes.insert(0, "data that holds NaN or inf (check it with numpy.isfinite)")
+        beta = monitor.large_beta()
+        if beta is not None:
+            causes.insert(0, f"a beta this large ({beta:.3g}; lower the regularizer's beta or its scheduler's values)")
+        if not restored:
+            kept = "The model's weights are those of the failed step: no finite ones were kept."
+        elif monitor.finite_epochs:
+            kept = f"The model holds the weights after epoch {monitor.finite_epochs}, the last with finite losses."
+        else:
+            kept = "The model holds the weights training started from (no epoch finished with finite losses)."
+        return (
+            f"{monitor.describe()}, and training stopped. Possible causes, likeliest first: {'; '.join(causes)}. "
+            f"{kept} Pass stop_on_divergence=False to fit to train on regardless."
+        )
+
+    def predict(self, x: Any, *args: Any, **kwargs: Any) -> Any:
+        """``keras.Model.predict``: the reconstruction in data space, after checking the samples' shape."""
+        self._check_samples(x, "predict")
+        return super().predict(x, *args, **kwargs)
+
+    def evaluate(self, x: Any = None, *args: Any, **kwargs: Any) -> Any:
+        """``keras.Model.evaluate``, after checking the samples' shape."""
+        self._check_samples(x, "evaluate")
+        return super().evaluate(x, *args, **kwargs)
+
+    def _check_samples(self, x: Any, method: str) -> None:
+        """Refuses an array with no samples, or samples of another shape than the model was built for."""
+        shape = getattr(x, "shape", None)
+        if shape is None or len(shape) == 0:
+            return
+        shape = tuple(shape)
+        if shape[0] == 0:
+            raise ValueError(f"{method} needs at least one sample. Received: an array of shape {shape}")
+        encoder = getattr(self, "encoder", None)
+        if encoder is None:
+            return
+        expected = tuple(encoder.input_shape[1:])
+        fits = len(shape) == len(expected) + 1 and all(
+            size is None or size == given for size, given in zip(expected, shape[1:])
+        )
+        if not fits:
+            raise ValueError(
+                f"This model takes samples of shape {expected} (batches of shape (batch_size, {', '.join(map(str, expected))})); "
+                f"{method} received samples of shape {shape[1:]} (an array of shape {shape})."
+            )
 
     def sample(self, n: int, seed: int | None = None) -> Any:
         """Draws ``n`` codes from the bottleneck's prior and returns their decodings in data space (NumPy)."""

@@ -17,12 +17,12 @@ A loss that becomes NaN or inf stops training with a ``DivergenceError`` naming 
 model of the last good epoch is saved, and the checkpoint keeps its state.
 """
 
-import math
 import shutil
 from pathlib import Path
 
 import numpy as np
 
+from tfae.divergence import DivergenceMonitor
 from tfae.errors import DivergenceError, RunError
 from tfae.training import checkpoints, pictures
 from tfae.training.config import load_config, resolved_spec
@@ -36,53 +36,6 @@ TENSORBOARD_FOLDER = "tensorboard"
 RECONSTRUCTED = 30
 SAMPLED = 64
 LATENT_POINTS = 5000
-
-
-def _divergence_monitor():
-    import keras
-
-    class DivergenceMonitor(keras.callbacks.Callback):
-        """Stops training at the first step whose logged loss is NaN or inf, and remembers where it was.
-
-        Keras' ``TerminateOnNaN`` stops too, but says only "Batch 5: Invalid loss" on stdout; this keeps
-        the epoch, the step and the logged values for a message that suggests what to change.
-        """
-
-        def __init__(self):
-            super().__init__()
-            self.epoch = 0
-            self.first_step = 1
-            self.steps = None
-            self.found = None
-
-        def on_train_begin(self, logs=None):
-            self.steps = self.params.get("steps")
-
-        def on_epoch_begin(self, epoch, logs=None):
-            self.epoch = epoch
-
-        def _check(self, step, logs, where):
-            if self.found is not None or not logs:
-                return
-            bad = {
-                key: float(value)
-                for key, value in logs.items()
-                if key.endswith("loss") and isinstance(value, (int, float)) and not math.isfinite(value)
-            }
-            if bad:
-                self.found = {"epoch": self.epoch, "step": step, "where": where, "bad": bad, "logs": dict(logs)}
-                self.model.stop_training = True
-
-        def on_train_batch_begin(self, batch, logs=None):
-            self.first_step = batch + 1
-
-        def on_train_batch_end(self, batch, logs=None):
-            self._check((min(self.first_step, batch + 1), batch + 1), logs, "training")
-
-        def on_epoch_end(self, epoch, logs=None):
-            self._check(None, logs, "validation")
-
-    return DivergenceMonitor()
 
 
 def _split(x, labels, validation_split, seed):
@@ -249,7 +202,8 @@ class Run:
                 f"{tuple(dataset.x.shape[1:])} from {dataset.source}; {model.count_params():,} parameters; "
                 f"run folder {self.folder}{resumed}"
             )
-        monitor = _divergence_monitor()
+        # The run keeps the last good state in its checkpoint, not in memory.
+        monitor = DivergenceMonitor(keep_weights=False)
         run_callbacks = [monitor, checkpoint]
         if self.config.values["output"]["tensorboard"] and chief:
             run_callbacks.append(keras.callbacks.TensorBoard(str(self.folder / TENSORBOARD_FOLDER)))
@@ -289,17 +243,7 @@ class Run:
 
     def _diverged(self, model, monitor, checkpoint, dataset, chief=True):
         """Saves the last good model (if an epoch finished with finite losses) and returns the error to raise."""
-        found, training = monitor.found, self.config.values["training"]
-        names = " and ".join(sorted(found["bad"]))
-        values = sorted({"NaN" if math.isnan(value) else "inf" for value in found["bad"].values()})
-        where = f"epoch {found['epoch'] + 1} of {training['epochs']}"
-        if found["step"] is not None:
-            first, last = found["step"]
-            of = f" of {monitor.steps}" if monitor.steps else ""
-            # With steps_per_execution > 1 the losses are seen once per group of steps.
-            where += f", step {last}{of}" if first == last else f", between steps {first} and {last}{of}"
-        else:
-            where += ", in validation"
+        training = self.config.values["training"]
         low, high = float(dataset.x.min()), float(dataset.x.max())
         data_range = f"{dataset.source} ranges from {low:.3g} to {high:.3g}"
         causes = [f"a learning rate too high ([training] learning_rate = {training['learning_rate']:g}; try a tenth)"]
@@ -307,10 +251,10 @@ class Run:
             causes.insert(0, f"data on a large scale ({data_range}; scale it to about [0, 1] or standardize it)")
         else:
             causes.append(f"the data's scale ({data_range}, which is usually fine)")
-        beta = found["logs"].get("beta")
-        if beta is not None and not (isinstance(beta, (int, float)) and abs(beta) <= 100):
-            causes.insert(0, f"a beta this large ({float(beta):.3g}; lower the regularizer's beta or its scheduler's values)")
-        message = f"the {names} became {' and '.join(values)} in {where}, and training stopped. "
+        beta = monitor.large_beta()
+        if beta is not None:
+            causes.insert(0, f"a beta this large ({beta:.3g}; lower the regularizer's beta or its scheduler's values)")
+        message = f"{monitor.describe()}, and training stopped. "
         message += f"Possible causes, likeliest first: {'; '.join(causes)}. "
         if not chief:
             message += "The chief worker keeps the model of the last epoch with finite losses."
