@@ -91,6 +91,25 @@ def test_learned_gaussian_variance_is_a_trainable_weight_per_feature(rng):
     np.testing.assert_allclose(nll, expected, rtol=1e-5)
 
 
+def test_shared_gaussian_variance_is_one_weight_whose_best_value_is_the_mean_squared_error(rng):
+    likelihood = GaussianLikelihood(variance="shared")
+    likelihood.build(IMAGE_SHAPE)
+    targets = rng.normal(size=IMAGE_SHAPE).astype("float32")
+    mean = rng.normal(size=IMAGE_SHAPE).astype("float32")
+    assert tuple(likelihood.log_variance.shape) == ()
+
+    # The maximum-likelihood variance shared by every feature is the mean squared error (as in PPCA's sigma^2).
+    best = math.log(float(np.mean((targets.astype("float64") - mean) ** 2)))
+    totals = {}
+    for offset in (-0.1, 0.0, 0.1):
+        likelihood.log_variance.assign(best + offset)
+        nll = to_numpy(likelihood.negative_log_likelihood(targets, mean))
+        expected = gaussian_nll(targets.astype("float64"), mean.astype("float64"), np.full(IMAGE_SHAPE[1:], best + offset))
+        np.testing.assert_allclose(nll, expected, rtol=1e-5)
+        totals[offset] = nll.sum()
+    assert totals[0.0] < totals[-0.1] and totals[0.0] < totals[0.1]
+
+
 def test_learned_variance_is_trained_with_the_model():
     from tfae.models import Autoencoder
 
@@ -115,7 +134,7 @@ def test_gaussian_variance_must_be_positive_or_learned(variance):
         GaussianLikelihood(variance=variance)
 
 
-@pytest.mark.parametrize("variance", [0.5, "learned"])
+@pytest.mark.parametrize("variance", [0.5, "learned", "shared"])
 def test_gaussian_likelihood_config_round_trips(variance):
     likelihood = GaussianLikelihood(variance=variance)
     rebuilt = GaussianLikelihood.from_config(likelihood.get_config())

@@ -310,9 +310,12 @@ def examples_command(args):
 def plugins_command(args):
     """Prints every registered name by kind, with its aliases and the distribution that provides it.
 
-    Then the plugins: loaded, left out by TFAE_PLUGINS or TFAE_DISABLE_PLUGIN_AUTOLOAD, or failed to
-    load; and the names that two plugins claim.
+    A name that a built-in keeps, or that another plugin claims too, is shown qualified, as
+    ``distribution:name``, the way a config names it. Then the plugins: loaded, left out by TFAE_PLUGINS or
+    TFAE_DISABLE_PLUGIN_AUTOLOAD, or failed to load; and the names that two plugins claim.
     """
+    # The built-ins import Keras, and so TensorFlow, whose C++ start-up lines would precede the listing.
+    _quiet_tensorflow()
     from tfae.plugins import get_registry
     from tfae.registry import KINDS, plural
 
@@ -333,7 +336,7 @@ def plugins_command(args):
     rows: list[tuple[str, ...]]
     for kind in KINDS:
         rows = [
-            (entry.name, ", ".join(entry.aliases) or "-", entry.class_name, entry.provider)
+            (registry.name_for(entry), ", ".join(entry.aliases) or "-", entry.class_name, entry.provider)
             for entry in registry.entries(kind)
         ]
         table(plural(kind), ("name", "aliases", "class", "provided by"), rows)

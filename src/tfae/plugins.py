@@ -43,6 +43,7 @@ from tfae.version import __version__
 
 ENTRY_POINT_GROUP = "tfae"
 CORE_DISTRIBUTION = "tfae"
+STRICT_NOTE = "TFAE_STRICT_PLUGINS=1 makes this an error; unset it for a warning instead."
 
 _registry: Registry | None = None
 _building: Registry | None = None
@@ -122,8 +123,8 @@ def _report(
         error_type: the error class raised in strict mode.
     """
     if _flag("TFAE_STRICT_PLUGINS"):
-        raise error_type(f"{problem} TFAE_STRICT_PLUGINS=1 makes this an error; unset it for a warning instead.") from exc
-    warnings.warn(f"{problem} {consequence}".rstrip(), PluginLoadWarning, stacklevel=3)
+        raise error_type(f"{problem} {STRICT_NOTE}") from exc
+    warnings.warn(f"{problem} {consequence}".rstrip(), PluginLoadWarning, stacklevel=2)
 
 
 def _fail(registry: Registry, info: PluginInfo, exc: BaseException) -> None:

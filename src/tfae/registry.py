@@ -16,7 +16,7 @@ import dataclasses
 import difflib
 import inspect
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import tfae.hookspecs as hookspecs
@@ -37,7 +37,7 @@ def normalize_name(name):
     return name.strip().lower().replace("-", "_")
 
 
-def normalize_source(source):
+def normalize_source(source: str) -> str:
     """A distribution's (or plugin's) name as packaging compares them: ``"TFAE_Clash"`` -> ``"tfae-clash"``."""
     return re.sub(r"[-_.]+", "-", source.strip().lower())
 
@@ -47,9 +47,9 @@ def _check_kind(kind):
         raise ValueError(f"Unknown component kind {kind!r}. Expected one of: {', '.join(KINDS)}.")
 
 
-def _distinct(entries):
+def _distinct(entries: Iterable["Entry"]) -> list["Entry"]:
     """``entries`` with one entry per component, in order."""
-    found = []
+    found: list[Entry] = []
     for entry in entries:
         if all(other.component is not entry.component for other in found):
             found.append(entry)
@@ -91,11 +91,11 @@ class Entry:
         return f"plugin {self.plugin!r} registered at run time"
 
     @property
-    def source(self):
+    def source(self) -> str:
         """What qualifies its names: the distribution, or the name of a plugin registered at run time."""
         return self.distribution or self.plugin
 
-    def qualified(self, name=None):
+    def qualified(self, name: str | None = None) -> str:
         """``"distribution:name"`` for ``name`` (its registered name by default): it finds this component
         whatever other plugins register."""
         bare = self.name.rpartition(QUALIFIER_SEPARATOR)[2] if name is None else name
@@ -122,22 +122,22 @@ class Conflict:
     entries: tuple
 
     @property
-    def builtin(self):
+    def builtin(self) -> Entry | None:
         """The built-in ``Entry`` that keeps the name, or ``None`` when only third parties claim it."""
         builtins = _distinct(entry for entry in self.entries if entry.builtin)
         return builtins[0] if len(builtins) == 1 else None
 
     @property
-    def others(self):
+    def others(self) -> tuple[Entry, ...]:
         """The entries that do not get the bare name: all of them, unless a built-in keeps it."""
         return tuple(entry for entry in self.entries if entry is not self.builtin)
 
-    def claims(self):
+    def claims(self) -> str:
         """One sentence: who registers the name."""
         claims = "; ".join(f"plugin {entry.plugin!r} registers {entry.describe()}" for entry in self.entries)
         return f"The {self.kind} name {self.name!r} is registered more than once: {claims}."
 
-    def message(self):
+    def message(self) -> str:
         """What the name means now, and what to do: the claims, the qualified names and the remedies."""
         qualified = " or ".join(repr(entry.qualified(self.name)) for entry in self.others)
         sources = sorted({entry.source for entry in self.others}, key=normalize_source)
@@ -223,7 +223,7 @@ class Registry:
         """The registered names of ``kind``, sorted (aliases and class names left out)."""
         return sorted({entry.name for entry in self.entries(kind)}, key=normalize_name)
 
-    def conflicts(self, kind=None):
+    def conflicts(self, kind: str | None = None) -> list[Conflict]:
         """The names (and aliases) that more than one component claims: clashes with a built-in, whose
         ``builtin`` keeps the name, and names that only third parties claim, which are errors to use."""
         kinds = KINDS if kind is None else (kind,)
@@ -238,7 +238,7 @@ class Registry:
                     found.append(Conflict(k, self._spelling(k, key), tuple(claims)))
         return found
 
-    def get(self, kind, name):
+    def get(self, kind: str, name: str) -> Entry:
         """Returns the ``Entry`` registered for ``name``.
 
         Args:
@@ -279,12 +279,18 @@ class Registry:
             return builtins
         return named or by_class
 
-    def _findable(self, entry):
-        """``entry``, with its qualified name as ``name`` when the bare name finds something else."""
+    def name_for(self, entry: Entry) -> str:
+        """The name that finds ``entry``: its registered name, or the qualified ``"distribution:name"`` when
+        that name means a built-in or another plugin claims it too."""
         claims = self._claimants(entry.kind, normalize_name(entry.name))
         if len(claims) == 1 and claims[0].component is entry.component:
-            return entry
-        return dataclasses.replace(entry, name=entry.qualified())
+            return entry.name
+        return entry.qualified()
+
+    def _findable(self, entry):
+        """``entry``, with the name that finds it (``name_for``) as its ``name``."""
+        name = self.name_for(entry)
+        return entry if name == entry.name else dataclasses.replace(entry, name=name)
 
     def _get_qualified(self, kind, name):
         source, _, bare = name.partition(QUALIFIER_SEPARATOR)

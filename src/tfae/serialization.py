@@ -11,9 +11,13 @@ from tfae.plugins import get_registry
 def registered_name(kind: str, component_class: type) -> str:
     """The name under which ``component_class`` is registered, chosen so that it resolves back to it.
 
+    Its registered name or one of its aliases when that finds it; otherwise (a built-in keeps the name, or
+    another plugin claims it too) the qualified ``"distribution:name"``, which finds it whatever else is
+    installed.
+
     Raises:
         ValueError: the class is not registered, so nothing could build it back.
-        DuplicateNameError: each of its names is claimed by another plugin too.
+        DuplicateNameError: even its qualified names are claimed twice (two plugins of one distribution).
     """
     registry = get_registry()
     entries = [entry for entry in registry.entries(kind) if entry.component is component_class]
@@ -25,24 +29,27 @@ def registered_name(kind: str, component_class: type) -> str:
         )
     conflict: DuplicateNameError | None = None
     for entry in entries:
-        for name in (entry.name, *entry.aliases):
+        for name in (entry.name, *entry.aliases, entry.qualified()):
             try:
                 if registry.get(kind, name).component is component_class:
                     return name
             except DuplicateNameError as error:
                 conflict = error
-    # Each name resolves to this class unless another plugin claims it too: one of them raised.
+    # Each name resolves to this class unless another component claims it too: one of them raised.
     assert conflict is not None
     raise conflict
 
 
 def component_classes() -> dict[str, type]:
-    """Every registered component class by its class name, for Keras to rebuild the parts of a saved model."""
-    return {
-        entry.component.__name__: entry.component
-        for entry in get_registry().entries()
-        if isinstance(entry.component, type)
-    }
+    """Every registered component class by its class name, for Keras to rebuild the parts of a saved model.
+
+    Where a third party's class has a built-in's class name, the name means the built-in, as in the registry.
+    """
+    classes: dict[str, type] = {}
+    for entry in sorted(get_registry().entries(), key=lambda entry: entry.builtin):
+        if isinstance(entry.component, type):
+            classes[entry.component.__name__] = entry.component
+    return classes
 
 
 def component_spec(kind: str, component: Any) -> dict[str, Any]:

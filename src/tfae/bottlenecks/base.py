@@ -129,6 +129,13 @@ class BaseBottleneck(keras.layers.Layer):
         return (input_shape[0], features)
 
     def add_regularization(self, *parameters: Any, training: bool | None = None) -> None:
+        """Adds the regularizer's weighted penalty of ``parameters`` to the model's losses; ``call`` calls it.
+
+        Args:
+            *parameters: what the regularizer scores, each of shape ``(batch, latent_dim)``: a variational
+                bottleneck's distribution parameters (mean and log-variance), or a deterministic code.
+            training: whether the call is part of a train step (a step-counted scheduler then moves on).
+        """
         if self.regularizer is not None:
             self.add_loss(self.regularizer(*parameters, training=bool(training)))
 

@@ -1,4 +1,4 @@
-"""The Gaussian likelihood for real-valued data, with a fixed or learned variance."""
+"""The Gaussian likelihood for real-valued data, with a fixed variance or one learned per feature or shared."""
 
 from __future__ import annotations
 
@@ -15,6 +15,10 @@ from tfae.hookspecs import hookimpl
 from tfae.likelihoods.base import BaseLikelihood, sum_over_features
 
 
+# The variances trained with the model: one per feature, or one for all features.
+LEARNED = ("learned", "shared")
+
+
 class GaussianLikelihood(BaseLikelihood):
     """Each feature is Gaussian around the decoder's output: ``x ~ N(mean, variance)``.
 
@@ -22,8 +26,10 @@ class GaussianLikelihood(BaseLikelihood):
     ``0.5 * sum((x - mean)**2 / variance + log(variance) + log(2 * pi))``.
 
     Args:
-        variance: a positive float (fixed), or ``"learned"``: one log-variance per feature, trained with
-            the model (shared across samples, as in sigma-VAE).
+        variance: a positive float (fixed); ``"learned"``: one variance per feature, trained with the model
+            and the same for every sample; or ``"shared"``: one variance for all features and samples, trained
+            with the model, as in sigma-VAE (Rybkin et al. 2021). With ``"shared"``, a linear decoder and a
+            Gaussian bottleneck, the model is probabilistic PCA (Tipping and Bishop 1999).
 
     Call arguments:
         parameters: the mean, shape ``(batch, ...)``.
@@ -40,19 +46,21 @@ class GaussianLikelihood(BaseLikelihood):
 
     def __init__(self, variance: float | str = 1.0, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        learned = isinstance(variance, str) and variance == "learned"
+        learned = isinstance(variance, str) and variance in LEARNED
         if not learned and (
             isinstance(variance, bool) or not isinstance(variance, numbers.Real) or not 0 < variance < math.inf
         ):
-            raise ValueError(f"`variance` must be a positive number or 'learned'. Received: variance={variance!r}")
+            raise ValueError(
+                f"`variance` must be a positive number, 'learned' (one per feature) or 'shared' (one for all "
+                f"features). Received: variance={variance!r}"
+            )
         self.variance: float | str = variance if learned else float(variance)
         self.log_variance: keras.Variable | None = None
 
     def build(self, input_shape: Sequence[int | None]) -> None:
-        if self.variance == "learned":
-            self.log_variance = self.add_weight(
-                shape=tuple(input_shape[1:]), initializer="zeros", name="log_variance", dtype="float32"
-            )
+        if self.variance in LEARNED:
+            shape = tuple(input_shape[1:]) if self.variance == "learned" else ()
+            self.log_variance = self.add_weight(shape=shape, initializer="zeros", name="log_variance", dtype="float32")
 
     def call(self, parameters: Any) -> Any:
         return parameters

@@ -1,10 +1,19 @@
 """Loading saved tfae models with the plugin registry, in Keras' safe mode, refusing files that ask to run code.
 
 Before Keras reads a file, ``load_model`` checks it: it must be a complete ``.keras`` archive (a zip whose
-members pass their checksums) holding a tfae model, and its ``config.json`` may name no Python lambda, no
-class or function from a module outside Keras, tfae and the loaded plugins (unless this process registered
-it), and none of the Keras functions that load, save or download files or switch safe mode off. Keras'
-own safe mode stays on as the second line. Each refusal is a ``ModelFileError`` with a one-line message.
+members pass their checksums) whose declared sizes stay within the limits below, holding a tfae model
+whose every component some loaded plugin provides (``tfae.models.provenance``); and its ``config.json``
+may name no Python lambda, no class or function from a module outside Keras, tfae and the loaded plugins
+(unless this process registered it), and none of the Keras functions that load, save or download files or
+switch safe mode off. Keras' own safe mode stays on as the second line. Each refusal is a
+``ModelFileError`` with a one-line message.
+
+The size limits are read from the zip's directory, before anything is inflated. ``config.json`` and
+``metadata.json``, which are read whole into memory, may each declare at most ``MAX_CONFIG_BYTES``
+(16 MiB; ``load_model(..., max_config_bytes=)`` or the environment variable
+``TFAE_MAX_MODEL_CONFIG_BYTES`` changes it). The weights may be as large as the model is, since Keras
+stores every member uncompressed; but members that together declare more than that limit and more than
+``MAX_EXPANSION`` (100) times the file's size on disk are a decompression bomb.
 """
 
 from __future__ import annotations
@@ -23,6 +32,7 @@ from tfae.errors import ModelFileError
 from tfae.models.autoencoder import Autoencoder
 from tfae.models.deep import DeepAutoencoder
 from tfae.models.layouts import LayoutAutoencoder
+from tfae.models.provenance import check_components
 from tfae.plugins import get_registry
 from tfae.serialization import component_classes
 
@@ -52,6 +62,14 @@ NON_MODELLING_FUNCTIONS = frozenset(
 # Layers that load something outside the file: a TensorFlow SavedModel, whose graph runs (CVE-2026-1462).
 EXTERNAL_LAYERS = frozenset({"TFSMLayer"})
 MESSAGE_LENGTH = 400
+# A tfae model's config.json takes kilobytes (a few hundred layers stay under 1 MiB). Keras reads it whole
+# and parses it, which takes several times its size in memory.
+MAX_CONFIG_BYTES = 16 * 2**20
+MAX_CONFIG_BYTES_VARIABLE = "TFAE_MAX_MODEL_CONFIG_BYTES"
+# The members Keras reads whole into memory; the weights are read whole too when the model is small.
+WHOLE_MEMBERS = ("config.json", "metadata.json")
+# Keras stores members uncompressed; DEFLATE reaches about 1000:1 on repeated bytes.
+MAX_EXPANSION = 100
 
 
 def saved_model_objects() -> dict[str, type]:
@@ -66,8 +84,83 @@ def _one_line(text: object, limit: int = MESSAGE_LENGTH) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def _read_config(path: Path) -> dict[str, Any]:
-    """The archive's ``config.json``, after checking that ``path`` is a complete ``.keras`` archive."""
+def config_size_limit(value: int | None = None) -> int:
+    """The size limit in force for ``config.json`` and ``metadata.json``.
+
+    Args:
+        value: the limit given to ``load_model``; ``None`` reads ``TFAE_MAX_MODEL_CONFIG_BYTES``, and
+            without it ``MAX_CONFIG_BYTES``.
+
+    Returns:
+        The limit in bytes.
+
+    Raises:
+        ValueError: the value, or the environment variable, is not a positive whole number of bytes.
+    """
+    if value is None:
+        text = os.environ.get(MAX_CONFIG_BYTES_VARIABLE, "").strip()
+        if not text:
+            return MAX_CONFIG_BYTES
+        try:
+            value = int(text)
+        except ValueError:
+            value = 0
+        if value < 1:
+            raise ValueError(
+                f"{MAX_CONFIG_BYTES_VARIABLE} must be a positive whole number of bytes, such as "
+                f"{MAX_CONFIG_BYTES} (16 MiB, the default). Received: {MAX_CONFIG_BYTES_VARIABLE}={text!r}"
+            )
+        return value
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(
+            f"`max_config_bytes` must be a positive whole number of bytes, such as {MAX_CONFIG_BYTES} (16 MiB, "
+            f"the default). Received: max_config_bytes={value!r}"
+        )
+    return value
+
+
+def _readable(size: int) -> str:
+    """``3221225472`` -> ``"3.0 GiB"``."""
+    if size < 1024:
+        return f"{size} bytes"
+    amount = size / 1024
+    for unit in ("KiB", "MiB", "GiB"):
+        if amount < 1024:
+            return f"{amount:.1f} {unit}"
+        amount /= 1024
+    return f"{amount:.1f} TiB"
+
+
+def _too_large(path: Path, member: str, what: str, limit: int) -> ModelFileError:
+    """``what`` is ``"declares 3.0 GiB, over"`` or ``"inflates past"``."""
+    return ModelFileError(
+        f"{path}: its {member} {what} the {_readable(limit)} limit on what tfae reads of it (a tfae model's "
+        f"{member} takes kilobytes), so the file is damaged or made to exhaust memory; it was not inflated. If "
+        f"you trust the file, raise the limit: load_model(..., max_config_bytes=N) or {MAX_CONFIG_BYTES_VARIABLE}=N"
+    )
+
+
+def _check_sizes(path: Path, archive: zipfile.ZipFile, limit: int) -> None:
+    """Refuses an archive whose directory declares members too large to inflate, before inflating any."""
+    members = archive.infolist()
+    for info in members:
+        if info.filename in WHOLE_MEMBERS and info.file_size > limit:
+            raise _too_large(path, info.filename, f"declares {_readable(info.file_size)}, over", limit)
+    total = sum(info.file_size for info in members)
+    on_disk = path.stat().st_size
+    if total > limit and total > MAX_EXPANSION * on_disk:
+        largest = max(members, key=lambda info: info.file_size)
+        raise ModelFileError(
+            f"{path} is a decompression bomb: its members declare {_readable(total)} in all ({largest.filename} "
+            f"{_readable(largest.file_size)}), more than {MAX_EXPANSION} times the {_readable(on_disk)} the "
+            "file takes on disk, and Keras stores a model's members uncompressed; it was not inflated. If you "
+            f"trust the file, raise the limit: load_model(..., max_config_bytes=N) or {MAX_CONFIG_BYTES_VARIABLE}=N"
+        )
+
+
+def _read_config(path: Path, limit: int = MAX_CONFIG_BYTES) -> dict[str, Any]:
+    """The archive's ``config.json``, after checking that ``path`` is a complete ``.keras`` archive whose
+    declared sizes are within ``limit``."""
     with open(path, "rb") as file:
         head = file.read(8)
     if head == HDF5_SIGNATURE:
@@ -82,12 +175,17 @@ def _read_config(path: Path) -> dict[str, Any]:
         )
     try:
         with zipfile.ZipFile(path) as archive:
+            _check_sizes(path, archive, limit)
             damaged = archive.testzip()
             if damaged is not None:
                 raise ModelFileError(f"{path} is damaged: its member {damaged} fails its checksum")
             if "config.json" not in archive.namelist():
                 raise ModelFileError(f"{path} is not a .keras model file: it holds no config.json")
-            text = archive.read("config.json")
+            # zipfile stops at the declared size; the bound holds even if that ever changes.
+            with archive.open("config.json") as member:
+                text = member.read(limit + 1)
+            if len(text) > limit:
+                raise _too_large(path, "config.json", "inflates past", limit)
     except (zipfile.BadZipFile, zlib.error, EOFError, RuntimeError, NotImplementedError) as error:
         raise ModelFileError(f"{path} is damaged or truncated ({_one_line(error, 200)})") from None
     try:
@@ -184,35 +282,54 @@ def _model_class(saved: dict[str, Any], objects: dict[str, Any]) -> Any:
 
 
 def load_model(
-    filepath: str | os.PathLike[str], custom_objects: dict[str, Any] | None = None, compile: bool = True
+    filepath: str | os.PathLike[str],
+    custom_objects: dict[str, Any] | None = None,
+    compile: bool = True,
+    max_config_bytes: int | None = None,
 ) -> Autoencoder:
     """Loads a ``.keras`` file saved from a tfae model.
 
     The plugins are loaded first, so every bottleneck, regularizer, scheduler and likelihood the file names
-    is found through the registry, and no ``custom_objects`` are needed. A subclass of ``Autoencoder`` that
-    cannot be imported here (a notebook's convolutional VAE, say) loads as an ``Autoencoder`` with the same
-    layers and weights. Keras' safe mode stays on: loading never runs code from the file, and a file that
-    holds code (a Lambda layer's function) or names a module to import is refused before Keras reads it.
+    is found through the registry, and no ``custom_objects`` are needed; a file that names one that no
+    loaded plugin provides is refused with what to install (the file records which distribution provided
+    each component when it was saved). A subclass of ``Autoencoder`` that cannot be imported here (a
+    notebook's convolutional VAE, say) loads as an ``Autoencoder`` with the same layers and weights. Keras'
+    safe mode stays on: loading never runs code from the file, and a file that holds code (a Lambda layer's
+    function) or names a module to import is refused before Keras reads it.
+
+    Before anything in the archive is inflated, the sizes its zip directory declares are checked:
+    ``config.json`` and ``metadata.json``, which are read whole into memory, may each declare at most
+    ``max_config_bytes``, and all members together at most 100 times the file's size on disk once they pass
+    that limit (Keras stores members uncompressed, so real weights of any size pass). ``config.json`` is read
+    with that bound too, whatever its entry declares.
 
     Args:
         filepath: path to a ``.keras`` file.
         custom_objects: optional extra classes, as in ``keras.saving.load_model``.
         compile: whether to restore the compiled state (optimizer, loss).
+        max_config_bytes: the size limit in bytes. ``None`` (the default) reads the environment variable
+            ``TFAE_MAX_MODEL_CONFIG_BYTES``, and without it uses 16 MiB (``MAX_CONFIG_BYTES``): a tfae
+            model's ``config.json`` takes kilobytes.
 
     Returns:
         The model.
 
     Raises:
         FileNotFoundError: there is no file at ``filepath``.
-        ModelFileError: the file is not a complete ``.keras`` archive, holds a model that is not a tfae
-            autoencoder, holds code or names a module outside Keras, tfae and its plugins, or Keras cannot
-            rebuild the model from it. The message is one line and names the file.
+        ModelFileError: the file is not a complete ``.keras`` archive, declares members over the size limit,
+            holds a model that is not a tfae autoencoder, names a component that no loaded plugin provides,
+            holds code or names a module outside Keras, tfae and its plugins, or Keras cannot rebuild the
+            model from it. The message is one line and names the file.
+        ValueError: ``max_config_bytes``, or ``TFAE_MAX_MODEL_CONFIG_BYTES``, is not a positive number of bytes.
     """
+    limit = config_size_limit(max_config_bytes)
     path = Path(filepath)
     if not path.is_file():
         raise FileNotFoundError(f"no model file at {path}" + (" (it is a folder)" if path.is_dir() else ""))
-    saved = _read_config(path)
+    saved = _read_config(path, limit)
     objects = {**saved_model_objects(), **(custom_objects or {})}
+    # Before the check for code: a component whose plugin is missing is named, with what to install.
+    check_components(path, saved, objects)
     _check_no_code(path, saved, objects)
     model_class = _model_class(saved, objects)
     inner = saved.get("config")
