@@ -6,6 +6,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import numpy as np
 import pytest
+from timeouts import HANG_TIMEOUT_S
 
 
 @pytest.fixture(scope="session")
@@ -26,10 +27,10 @@ def rng():
 def run_tfae():
     """Runs the real command, ``python -m tfae ARGUMENTS``, in a fresh process; returns the completed process.
 
-    Its ``cwd`` and ``env`` are ``subprocess.run``'s; the command is killed after ``timeout`` seconds.
+    Its ``cwd`` and ``env`` are ``subprocess.run``'s; the command is killed after ``timeout`` seconds, a hang.
     """
 
-    def run(*arguments, cwd=None, env=None, timeout=240):
+    def run(*arguments, cwd=None, env=None, timeout=HANG_TIMEOUT_S):
         command = [sys.executable, "-m", "tfae", *map(str, arguments)]
         return subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
 

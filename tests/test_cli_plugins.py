@@ -1,11 +1,14 @@
-"""``tfae plugins`` and ``python -m tfae plugins``: every registered name, by kind, and who provides it."""
+"""``tfae plugins`` and ``python -m tfae plugins``: every registered name, by kind, and who provides it; and
+the command line with a plugin that registers a built-in's name."""
 
 import shutil
+import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-from plugin_fixtures import bottleneck_plugin, plugin_distribution, run
+from plugin_fixtures import bottleneck_plugin, install_clash_plugin, plugin_distribution, python_env, run, run_python
+from timeouts import HANG_TIMEOUT_S
 
 import tfae
 from tfae import cli
@@ -72,3 +75,83 @@ def test_console_script_fails_on_a_broken_plugin_in_strict_mode(tmp_path):
     assert result.returncode != 0 and not result.stdout
     assert "tfae plugins: error: tfae plugin 'broken' (tfae-broken 0.3) failed to load" in result.stderr
     assert "RuntimeError: boom at import" in result.stderr
+    assert "keep working" not in result.stderr
+
+
+def test_lists_no_tensorflow_start_up_lines():
+    # TensorFlow's backend and no TF_CPP_MIN_LOG_LEVEL: what a user's shell gives the command.
+    env = python_env(KERAS_BACKEND="tensorflow")
+    del env["TF_CPP_MIN_LOG_LEVEL"]
+    command = [sys.executable, "-m", "tfae", "plugins"]
+    result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=HANG_TIMEOUT_S)
+    assert result.returncode == 0, result.stderr
+    assert "regularizers:" in result.stdout
+    output = result.stdout + result.stderr
+    for start_up_line in ("oneDNN", "cuda", "cpu_feature_guard", "absl::InitializeLog", "I0000", "W0000", "E0000"):
+        assert start_up_line.lower() not in output.lower(), output
+    assert not result.stderr
+
+
+def test_a_plugin_taking_a_builtin_name_is_listed_by_its_qualified_name(tmp_path):
+    site = install_clash_plugin(tmp_path)
+
+    result = run([sys.executable, "-m", "tfae", "plugins"], paths=[site])
+    listing = sections(result.stdout)
+    assert ["kld", "kl, gaussian_kld", "GaussianKLDRegularizer", f"tfae {tfae.__version__}"] in listing["regularizers"]
+    assert ["tfae-clash:kld", "kl", "ClashKLDRegularizer", "tfae-clash 1.0"] in listing["regularizers"]
+    assert ["steady", "-", "SteadyScheduler", "tfae-clash 1.0"] in listing["schedulers"]
+    (warning,) = [line for line in result.stderr.splitlines() if "PluginLoadWarning" in line]
+    assert "(tfae-clash 1.0) registers its regularizer ClashKLDRegularizer under 'kld' and 'kl'" in warning
+
+    strict = run([sys.executable, "-m", "tfae", "plugins"], paths=[site], check=False, TFAE_STRICT_PLUGINS="1")
+    assert strict.returncode == 2 and not strict.stdout
+    (line,) = strict.stderr.splitlines()
+    assert line.startswith("tfae plugins: error: tfae plugin 'clash' (tfae-clash 1.0) registers its regularizer")
+    assert "'tfae-clash:kld'" in line and "TFAE_STRICT_PLUGINS=1 makes this an error" in line
+    assert "keep working" not in line
+
+
+QUALIFIED_CONFIG = """
+[model.bottleneck]
+name = "gaussian"
+latent_dim = 2
+
+[model.bottleneck.regularizer]
+name = "tfae-clash:kld"
+scale = 2.0
+
+[model.bottleneck.regularizer.beta]
+name = "tfae-clash:steady"
+level = 0.5
+"""
+
+
+def test_tfae_train_keeps_the_builtin_name_and_reaches_the_plugin_by_its_qualified_name(tmp_path):
+    site = install_clash_plugin(tmp_path / "clash")
+    train = [sys.executable, "-m", "tfae", "train", "--epochs", "1", "-q"]
+
+    # The zero-config run: "kld" is still tfae's, and the clash is one warning naming the package.
+    default = run([*train, "--run-dir", tmp_path / "default"], paths=[site], KERAS_BACKEND="tensorflow")
+    warnings = [line for line in default.stderr.splitlines() if "PluginLoadWarning" in line]
+    assert len(warnings) == 1 and "tfae-clash 1.0" in warnings[0], default.stderr
+
+    (tmp_path / "qualified.toml").write_text(QUALIFIED_CONFIG)
+    qualified = [*train, tmp_path / "qualified.toml", "--run-dir", tmp_path / "qualified"]
+    run(qualified, paths=[site], KERAS_BACKEND="tensorflow")
+
+    loaded = run_python(
+        f"""
+        import json
+
+        import tfae
+
+        regularizers = {{}}
+        for run in ("default", "qualified"):
+            regularizer = tfae.load_model({str(tmp_path)!r} + "/" + run + "/model.keras").bottleneck.regularizer
+            regularizers[run] = [type(regularizer).__name__, type(regularizer.scheduler).__name__]
+        print(json.dumps(regularizers))
+        """,
+        paths=[site],
+    )
+    assert loaded["default"] == ["GaussianKLDRegularizer", "NoneType"]
+    assert loaded["qualified"] == ["ClashKLDRegularizer", "SteadyScheduler"]

@@ -17,6 +17,7 @@ import sys
 import keras
 import numpy as np
 import pytest
+from timeouts import HANG_TIMEOUT_S
 
 pytestmark = pytest.mark.skipif(
     keras.backend.backend() != "tensorflow", reason="tf.distribute is TensorFlow's: these tests need its backend"
@@ -27,7 +28,7 @@ GLOBAL_BATCH = 16
 FEATURES = 6
 LATENT_DIM = 3
 TOLERANCE = 1e-5
-SUBPROCESS_TIMEOUT = 150
+SUBPROCESS_TIMEOUT = HANG_TIMEOUT_S
 
 # A beta that is a variable (a schedule), so that the logged beta is compared too.
 EPOCH_BETA = {"name": "dasr", "start_value": 0.5, "end_value": 1.0, "attack": 3}

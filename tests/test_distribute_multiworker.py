@@ -18,13 +18,14 @@ import time
 import keras
 import numpy as np
 import pytest
+from timeouts import HANG_TIMEOUT_S
 
 pytestmark = pytest.mark.skipif(
     keras.backend.backend() != "tensorflow", reason="MultiWorkerMirroredStrategy is TensorFlow's: needs its backend"
 )
 
 WORKERS = 2
-WORKER_TIMEOUT = 120
+WORKER_TIMEOUT = HANG_TIMEOUT_S
 EPOCHS = 4
 SAMPLES = 128
 GLOBAL_BATCH = 32
@@ -157,7 +158,7 @@ def workers(folder, attempt, commands, extra_environments=None):
             if process.poll() is None:
                 process.kill()
         for process in processes:
-            process.wait(timeout=30)
+            process.wait(timeout=HANG_TIMEOUT_S)
 
 
 def job(folder, attempt, data_kind="numpy", stall=None):
@@ -231,7 +232,7 @@ def test_killed_worker_resumes_from_last_epoch(tmp_path):
             assert time.monotonic() < deadline, "worker 1 never reached the point where it is killed"
             time.sleep(0.2)
         os.kill(processes[1].pid, signal.SIGKILL)
-        processes[1].wait(timeout=30)
+        processes[1].wait(timeout=HANG_TIMEOUT_S)
         # MultiWorkerMirroredStrategy needs every worker: the survivor cannot go on, and is restarted too.
     for index in range(WORKERS):
         assert epochs_of(tmp_path, index, 1, "end") == list(range(stalled_epoch))

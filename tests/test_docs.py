@@ -29,6 +29,7 @@ import time
 from pathlib import Path
 
 import pytest
+from timeouts import HANG_TIMEOUT_S
 
 try:
     import tomllib
@@ -37,7 +38,7 @@ except ModuleNotFoundError:  # Python 3.10
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
-PAGE_TIMEOUT_S = 600
+PAGE_TIMEOUT_S = HANG_TIMEOUT_S
 
 FENCE = re.compile(r"^(?P<indent>[ \t]*)(?P<fence>`{3,}|~{3,})(?P<info>.*)$")
 TITLE = re.compile(r"""\btitle=(?:"([^"]*)"|'([^']*)')""")

@@ -1,7 +1,7 @@
 """Third-party plugins found through real ``tfae`` entry points, each scenario in a fresh interpreter.
 
 Each distribution is a real ``*.dist-info`` on PYTHONPATH (see ``plugin_fixtures``), or a package
-pip-installed from a folder; importlib.metadata is never mocked.
+pip-installed from a wheel or a folder; importlib.metadata is never mocked.
 """
 
 import importlib.util
@@ -11,11 +11,13 @@ import sys
 import pytest
 from plugin_fixtures import (
     bottleneck_plugin,
+    install_clash_plugin,
     plugin_distribution,
     python_env,
     run_python,
     write_contributing_example,
 )
+from timeouts import HANG_TIMEOUT_S
 
 SCALED_PLUGIN = """
     from keras import ops
@@ -158,6 +160,8 @@ def test_two_distributions_claiming_one_name_is_an_error_naming_both(tmp_path):
             error = str(exc)
         others = [type(plugins.resolve("bottleneck", name)).__name__
                   for name in ("alpha_only", "beta_only", "AlphaTwin", "BetaTwin")]
+        qualified = [type(plugins.resolve("bottleneck", name)).__name__
+                     for name in ("tfae-alpha:twin", "tfae-beta:twin", "tfae_alpha:AlphaTwin", "tfae-beta:BetaTwin")]
         gaussian = plugins.get_component("bottleneck", "gaussian").__name__
 
         os.environ["TFAE_STRICT_PLUGINS"] = "1"
@@ -170,7 +174,8 @@ def test_two_distributions_claiming_one_name_is_an_error_naming_both(tmp_path):
         chosen = plugins.get_component("bottleneck", "twin").__name__
         print(json.dumps({
             "warnings": [str(w.message) for w in caught if issubclass(w.category, PluginLoadWarning)],
-            "error": error, "others": others, "gaussian": gaussian, "strict": strict, "chosen": chosen,
+            "error": error, "others": others, "qualified": qualified, "gaussian": gaussian, "strict": strict,
+            "chosen": chosen,
         }))
         """,
         paths=[alpha, beta],
@@ -179,11 +184,90 @@ def test_two_distributions_claiming_one_name_is_an_error_naming_both(tmp_path):
     for message in (result["warnings"][0], result["error"], result["strict"]):
         assert "'twin'" in message
         assert "tfae-alpha 1.0" in message and "tfae-beta 2.0" in message
+        assert "Name the one you mean as 'tfae-alpha:twin' or 'tfae-beta:twin'" in message
         assert "TFAE_PLUGINS" in message
+    assert "the other names keep working" in result["warnings"][0]
+    assert "keep working" not in result["strict"] and "TFAE_STRICT_PLUGINS=1 makes this an error" in result["strict"]
     assert "AlphaTwin" in result["error"] and "BetaTwin" in result["error"]
     assert result["others"] == ["AlphaTwin", "BetaTwin", "AlphaTwin", "BetaTwin"]
+    assert result["qualified"] == ["AlphaTwin", "BetaTwin", "AlphaTwin", "BetaTwin"]
     assert result["gaussian"] == "GaussianBottleneck"
     assert result["chosen"] == "AlphaTwin"
+
+
+def test_a_third_party_never_takes_a_builtin_name_and_stays_reachable_qualified(tmp_path):
+    site = install_clash_plugin(tmp_path)
+    result = run_python(
+        f"""
+        import json
+        import os
+        import warnings
+
+        import numpy as np
+
+        import tfae
+        from tfae import plugins
+        from tfae.errors import DuplicateNameError, PluginLoadWarning, UnknownNameError
+        from tfae.models import Autoencoder
+        from tfae.serialization import component_spec
+
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            plugins.get_registry()
+        names = ("kld", "KL", "GaussianKLDRegularizer", "tfae:kld", "tfae-clash:kld", "TFAE_Clash:KL",
+                 "tfae-clash:ClashKLDRegularizer", "ClashKLDRegularizer")
+        by_name = {{name: plugins.get_component("regularizer", name).__name__ for name in names}}
+        try:
+            plugins.get_component("regularizer", "tfae-clash:kdl")
+        except UnknownNameError as exc:
+            misspelled = str(exc)
+
+        bottleneck = {{"name": "gaussian", "latent_dim": 2,
+                      "regularizer": {{"name": "tfae-clash:kld", "scale": 2.0, "beta": "tfae-clash:steady"}}}}
+        model = Autoencoder(bottleneck)
+        model(np.zeros((3, 5), "float32"))
+        regularizer = model.bottleneck.regularizer
+        spec = component_spec("bottleneck", model.bottleneck)
+        model.save({str(tmp_path / "clash.keras")!r})
+        loaded = tfae.load_model({str(tmp_path / "clash.keras")!r}).bottleneck.regularizer
+
+        os.environ["TFAE_STRICT_PLUGINS"] = "1"
+        try:
+            plugins.reload_plugins()
+            strict = None
+        except DuplicateNameError as exc:
+            strict = str(exc)
+        print(json.dumps({{
+            "warnings": [str(w.message) for w in caught if issubclass(w.category, PluginLoadWarning)],
+            "by_name": by_name,
+            "misspelled": misspelled,
+            "built": [type(regularizer).__name__, type(regularizer.scheduler).__name__],
+            "spec": spec["regularizer"],
+            "loaded": [type(loaded).__name__, loaded.scale, type(loaded.scheduler).__name__],
+            "strict": strict,
+        }}))
+        """,
+        paths=[site],
+    )
+    (warning,) = result["warnings"]
+    assert "tfae plugin 'clash' (tfae-clash 1.0) registers its regularizer ClashKLDRegularizer" in warning
+    assert "under 'kld' and 'kl', which are tfae's own (GaussianKLDRegularizer)" in warning
+    assert "name ClashKLDRegularizer as 'tfae-clash:kld' instead" in warning
+    builtin, clash = "GaussianKLDRegularizer", "ClashKLDRegularizer"
+    assert result["by_name"] == {
+        "kld": builtin, "KL": builtin, "GaussianKLDRegularizer": builtin, "tfae:kld": builtin,
+        "tfae-clash:kld": clash, "TFAE_Clash:KL": clash, "tfae-clash:ClashKLDRegularizer": clash,
+        "ClashKLDRegularizer": clash,
+    }
+    unknown = "Unknown regularizer 'tfae-clash:kdl': tfae-clash registers no regularizer named 'kdl'."
+    assert unknown in result["misspelled"]
+    assert result["built"] == [clash, "SteadyScheduler"]
+    # Saved under the qualified name, since the bare one means the built-in; the scheduler's own name is enough.
+    assert result["spec"]["name"] == "tfae-clash:kld" and result["spec"]["scale"] == 2.0
+    assert result["spec"]["beta"]["name"] == "steady"
+    assert result["loaded"] == [clash, 2.0, "SteadyScheduler"]
+    assert "tfae-clash 1.0" in result["strict"] and "'tfae-clash:kld'" in result["strict"]
+    assert "keep working" not in result["strict"] and "TFAE_STRICT_PLUGINS=1 makes this an error" in result["strict"]
 
 
 def test_a_plugin_that_fails_is_reported_and_the_rest_keep_working(tmp_path):
@@ -250,6 +334,7 @@ def test_a_plugin_that_fails_is_reported_and_the_rest_keep_working(tmp_path):
     assert "failed to load: broken, halfway" in result["unknown"]
     assert "'broken'" in result["strict"] and "tfae-broken 0.3" in result["strict"]
     assert "RuntimeError: boom at import" in result["strict"]
+    assert "keep working" not in result["strict"] and "TFAE_STRICT_PLUGINS=1 makes this an error" in result["strict"]
 
 
 def test_environment_variables_choose_the_third_party_plugins(tmp_path):
@@ -324,7 +409,7 @@ def test_the_plugin_package_in_contributing_installs_resolves_and_passes_its_tes
     subprocess.run(
         [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation", "--no-index",
          "--target", str(site), str(project)],
-        check=True, capture_output=True, env=python_env(PIP_DISABLE_PIP_VERSION_CHECK="1"), timeout=300,
+        check=True, capture_output=True, env=python_env(PIP_DISABLE_PIP_VERSION_CHECK="1"), timeout=HANG_TIMEOUT_S,
     )
     result = run_python(
         f"""

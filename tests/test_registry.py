@@ -78,9 +78,61 @@ def test_one_class_name_on_two_classes_is_ambiguous_only_by_class_name():
     registry.register("bottleneck", other_dense, "second", plugin="b", distribution="dist-b", version="2")
     assert registry.get("bottleneck", "first").component is Dense
     assert registry.get("bottleneck", "second").component is other_dense
-    with pytest.raises(DuplicateNameError, match="dist-a 1.*dist-b 2"):
+    with pytest.raises(DuplicateNameError, match="dist-a 1.*dist-b 2.*Name the one you mean as 'dist-a:Dense' or"):
         registry.get("bottleneck", "Dense")
+    assert registry.get("bottleneck", "dist-b:Dense").component is other_dense
     assert registry.conflicts() == []
+
+
+def test_a_builtin_keeps_its_names_and_the_clashing_component_is_reachable_qualified():
+    registry = Registry()
+    registry.register("regularizer", Dense, "kld", aliases=["kl"], plugin="kld", distribution="tfae", builtin=True)
+    registry.register("regularizer", Sparse, "kld", aliases=["kl", "sparse_kl"], plugin="clash",
+                      distribution="tfae-clash", version="1.0")
+    # A name that only a built-in's class has is the built-in's too.
+    other = type("Other", (), {})
+    registry.register("regularizer", other, "Dense", plugin="other", distribution="tfae-other", version="2.0")
+    for name in ("kld", "KL", "Dense", "tfae:kld", "TFAE:kl"):
+        assert registry.get("regularizer", name).component is Dense
+    for name in ("tfae-clash:kld", "TFAE_Clash:KL", "tfae.clash:Sparse", "sparse_kl"):
+        assert registry.get("regularizer", name).component is Sparse
+    # The entry found carries the name that finds it again.
+    assert registry.get("regularizer", "sparse_kl").name == "tfae-clash:kld"
+    assert registry.get("regularizer", "tfae:kl").name == "kld"
+    assert registry.get("regularizer", "Other").name == "tfae-other:Dense"
+    assert registry.get("regularizer", "tfae-other:dense").component is other
+
+    clashes = {conflict.name: conflict for conflict in registry.conflicts()}
+    assert set(clashes) == {"kld", "kl", "Dense"}
+    assert all(conflict.builtin.component is Dense for conflict in clashes.values())
+    assert clashes["kld"].message() == (
+        "The regularizer name 'kld' is registered more than once: plugin 'kld' registers Dense from tfae; "
+        "plugin 'clash' registers Sparse from tfae-clash 1.0. 'kld' is tfae's own name, so it keeps meaning tfae's "
+        "Dense; name the other as 'tfae-clash:kld', or ask tfae-clash to rename it."
+    )
+
+
+def test_qualified_names_say_what_is_wrong():
+    registry = Registry()
+    registry.register("bottleneck", Dense, "dense", aliases=["fully_connected"], plugin="p", distribution="tfae-nets")
+    with pytest.raises(UnknownNameError) as error:
+        registry.get("bottleneck", "tfae-net:dense")
+    assert str(error.value) == (
+        "Unknown bottleneck 'tfae-net:dense': no loaded plugin distribution named 'tfae-net' registers a bottleneck. "
+        "A qualified name is 'distribution:name'; the distributions with bottlenecks: tfae-nets "
+        "(`tfae plugins` lists them)."
+    )
+    with pytest.raises(UnknownNameError) as error:
+        registry.get("bottleneck", "tfae-nets:fully_conected")
+    assert str(error.value) == (
+        "Unknown bottleneck 'tfae-nets:fully_conected': tfae-nets registers no bottleneck named 'fully_conected'. "
+        "Did you mean 'tfae-nets:fully_connected'? Its bottlenecks: dense."
+    )
+    for name in (":", "tfae-nets:", ":dense", "a:b:c"):
+        with pytest.raises(UnknownNameError):
+            registry.get("bottleneck", name)
+    with pytest.raises(ValueError, match=r"may not contain ':', which separates a distribution from a name"):
+        registry.register("bottleneck", Sparse, "tfae-nets:sparse")
 
 
 def test_the_same_component_registered_twice_is_no_conflict():
@@ -240,6 +292,7 @@ def test_a_run_time_plugin_that_takes_a_name_registers_nothing(runtime_plugins):
     message = str(error.value)
     assert "The bottleneck name 'normal' is registered more than once" in message
     assert "GaussianBottleneck from tfae" in message and "Sparse from plugin 'greedy' registered at run time" in message
+    assert "so plugin 'greedy' registered nothing: give its bottleneck another name" in message
     with pytest.raises(UnknownNameError):
         plugins.get_component("bottleneck", "greedy_dense")
     assert plugins.get_component("bottleneck", "normal").__name__ == "GaussianBottleneck"
@@ -267,5 +320,7 @@ def test_two_run_time_plugins_may_share_a_class_name(runtime_plugins):
     runtime_plugins(make_plugin("two", register_bottlenecks=[(other_sparse, "sparse_two", [])]))
     assert plugins.get_component("bottleneck", "sparse_one") is sparse
     assert plugins.get_component("bottleneck", "sparse_two") is other_sparse
+    # A run-time plugin's own name qualifies its components' names.
+    assert plugins.get_component("bottleneck", "two:Sparse") is other_sparse
     with pytest.raises(DuplicateNameError, match="'Sparse' is registered more than once"):
         plugins.get_component("bottleneck", "Sparse")

@@ -18,6 +18,7 @@ import zipfile
 import keras
 import numpy as np
 import pytest
+from timeouts import HANG_TIMEOUT_S
 
 import tfae
 from tfae.cli import main
@@ -32,7 +33,7 @@ def run_python(code, cwd, **environment):
     """Runs ``code`` in a fresh interpreter; returns the completed process."""
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", **environment}
     return subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(code)], cwd=cwd, env=env, capture_output=True, text=True, timeout=240
+        [sys.executable, "-c", textwrap.dedent(code)], cwd=cwd, env=env, capture_output=True, text=True, timeout=HANG_TIMEOUT_S
     )
 
 

@@ -17,6 +17,7 @@ import time
 import keras
 import numpy as np
 import pytest
+from timeouts import HANG_TIMEOUT_S
 
 import tfae
 from tfae.cli import main
@@ -26,7 +27,7 @@ from tfae.training.run import Run
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL and RLIMIT_FSIZE are POSIX")
 
-TIMEOUT = 240
+TIMEOUT = HANG_TIMEOUT_S
 STEPS_PER_EPOCH = 1350  # 24,000 samples, 10% held out, batches of 16
 CRASH_CONFIG = """
 [data]
@@ -103,7 +104,7 @@ def test_sigkill_in_the_middle_of_an_epoch_then_resume_matches_an_uninterrupted_
     # A quarter of an epoch after the second checkpoint: in the third epoch, well before its end.
     time.sleep((seen[2] - seen[1]) / 4)
     victim.send_signal(signal.SIGKILL)
-    victim.wait(timeout=30)
+    victim.wait(timeout=TIMEOUT)
     assert victim.returncode == -signal.SIGKILL
 
     assert checkpoint_epoch(killed) == 2
@@ -168,7 +169,7 @@ def test_sigkill_during_a_checkpoint_write_leaves_the_previous_checkpoint(tmp_pa
             partial = [path for path in backup.iterdir() if ".partial" in path.name]
         time.sleep(0.002)
     writer.send_signal(signal.SIGKILL)
-    writer.wait(timeout=30)
+    writer.wait(timeout=TIMEOUT)
 
     assert any(".partial" in path.name for path in backup.iterdir()), "the kill landed outside a write"
     state = json.loads((backup / "checkpoint.json").read_text())

@@ -9,6 +9,7 @@ import textwrap
 import keras
 import numpy as np
 import pytest
+from timeouts import HANG_TIMEOUT_S
 
 from tfae.models import Autoencoder, DeepAutoencoder
 
@@ -46,7 +47,7 @@ def run_python(code, cwd):
     """Runs ``code`` in a fresh interpreter (same Keras backend) and returns its stdout."""
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
     result = subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(code)], cwd=cwd, env=env, capture_output=True, text=True, timeout=240
+        [sys.executable, "-c", textwrap.dedent(code)], cwd=cwd, env=env, capture_output=True, text=True, timeout=HANG_TIMEOUT_S
     )
     assert result.returncode == 0, result.stderr[-3000:]
     return result.stdout

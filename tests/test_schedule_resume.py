@@ -9,6 +9,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from timeouts import HANG_TIMEOUT_S
 
 STEPS_PER_EPOCH = 5
 EPOCHS = 6
@@ -99,7 +100,7 @@ class Run:
                 stderr=subprocess.STDOUT,
             )
 
-    def finish(self, timeout=240):
+    def finish(self, timeout=HANG_TIMEOUT_S):
         """Waits for the process; returns its exit status and the end of its output."""
         try:
             self.process.wait(timeout=timeout)

@@ -9,6 +9,7 @@ from pathlib import Path
 import keras
 import numpy as np
 import pytest
+from timeouts import HANG_TIMEOUT_S
 from keras import ops
 
 from tfae.bottlenecks import GaussianBottleneck
@@ -138,7 +139,7 @@ def test_each_train_step_uses_the_value_for_its_counter_on_jax():
     )
     env = {**os.environ, "KERAS_BACKEND": "jax", "TF_CPP_MIN_LOG_LEVEL": "3"}
     completed = subprocess.run(
-        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=240, check=False
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=HANG_TIMEOUT_S, check=False
     )
     assert completed.returncode == 0, completed.stderr[-4000:]
     results = json.loads(completed.stdout.strip().splitlines()[-1])

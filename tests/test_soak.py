@@ -16,6 +16,7 @@ import subprocess
 import sys
 
 import pytest
+from timeouts import HANG_TIMEOUT_S
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads VmRSS from /proc")
 
@@ -53,7 +54,7 @@ print(json.dumps({"alive": sum(reference() is not None for reference in dropped)
 def test_a_hundred_models_in_one_process_keep_memory_bounded(tmp_path, record_property):
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
     result = subprocess.run(
-        [sys.executable, "-c", SOAK, str(MODELS)], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600
+        [sys.executable, "-c", SOAK, str(MODELS)], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=HANG_TIMEOUT_S
     )
     assert result.returncode == 0, result.stderr[-3000:]
     lines = [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]

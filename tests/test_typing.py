@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from timeouts import HANG_TIMEOUT_S
 
 pytest.importorskip("mypy", reason="mypy is a test dependency: pip install -e '.[test]'")
 
@@ -46,7 +47,7 @@ def mypy(tmp_path_factory):
     def run(*files):
         command = [sys.executable, "-m", "mypy", "--config-file", str(ROOT / "pyproject.toml")]
         command += ["--cache-dir", str(cache), "--show-error-codes", *map(str, files)]
-        return subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=600)
+        return subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=HANG_TIMEOUT_S)
 
     return run
 

@@ -1,7 +1,8 @@
 """The ``tfae`` command line: train from a config file, then encode, generate, find similar items.
 
 ``tfae train`` with no arguments trains a variational autoencoder on the 8x8 digits that ship with tfae.
-Bad input (a config key, a name, a data file) is reported on one line, with exit status 2, never a traceback.
+Bad input (a config key, a name, a data file) is reported on one line, with exit status 2, never a traceback;
+a file that cannot be written (a full disk, say) is one line too, with exit status 1.
 """
 
 import argparse
@@ -11,7 +12,7 @@ import os
 import sys
 from pathlib import Path
 
-from tfae.errors import TfaeError, UsageError
+from tfae.errors import DiskFullError, TfaeError, UsageError
 
 # The names tfae.distribute.make_strategy takes; written out so that the parser needs no Keras.
 STRATEGIES = ("default", "mirrored", "multi-worker")
@@ -145,7 +146,19 @@ def train_command(args):
     except KeyboardInterrupt:
         print(f"\ntfae train: interrupted; continue with: tfae train --resume {run.folder}", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except DiskFullError as error:
+        print(f"tfae train: error: {error.problem}: {error.remedy}, then {_next_step(run)}", file=sys.stderr)
+        return EXIT_FAILED
     return 0
+
+
+def _next_step(run):
+    """What to run after training stopped on a failure: resume when the run saved epochs, else start again."""
+    saved = run.saved_epochs()
+    if saved is None:
+        return "run the same command again"
+    epochs = run.config.values["training"]["epochs"]
+    return f"continue with: tfae train --resume {run.folder} ({saved} of {epochs} epochs are saved)"
 
 
 def encode_command(args):
@@ -159,7 +172,10 @@ def encode_command(args):
     model = _load_model(args.model)
     dataset = _load_samples(model, args.data, args.key)
     codes = model.encoder.predict(dataset.x, batch_size=args.batch_size, verbose=0)
-    np.save(output, codes)
+    from tfae.training.checkpoints import replacing
+
+    with replacing(output) as temporary:
+        np.save(temporary, codes)
     print(f"tfae encode: wrote {output}: codes of shape {codes.shape} for {args.data}")
     return 0
 
@@ -183,7 +199,10 @@ def generate_command(args):
             'variational bottleneck, such as name = "gaussian" with regularizer "kld"'
         ) from None
     if output.suffix == ".npy":
-        np.save(output, samples)
+        from tfae.training.checkpoints import replacing
+
+        with replacing(output) as temporary:
+            np.save(temporary, samples)
     else:
         from tfae.training.pictures import image_grid
 
@@ -281,8 +300,12 @@ def schedule_command(args):
     scheduler = resolve("scheduler", spec)
     from tfae.schedulers.plot import plot_schedule
 
-    path = plot_schedule(scheduler, length=args.length, path=args.output)
-    print(f"tfae schedule: wrote {path}: {scheduler!r}")
+    from tfae.training.checkpoints import make_folder, replacing
+
+    make_folder(Path(args.output).parent)
+    with replacing(args.output) as temporary:
+        plot_schedule(scheduler, length=args.length, path=temporary)
+    print(f"tfae schedule: wrote {args.output}: {scheduler!r}")
     return 0
 
 

@@ -4,6 +4,9 @@ The modules that raise them import them from here (``tfae.models.saving.ModelFil
 ``ModelFileError``), so either name works in an ``except`` clause.
 """
 
+import errno
+from typing import Any
+
 
 class TfaeError(Exception):
     """Base class of tfae's own errors."""
@@ -62,11 +65,56 @@ class RunError(TfaeError, ValueError):
 
 
 class DivergenceError(RunError):
-    """Training stopped because the loss became NaN or inf."""
+    """Training stopped because the loss became NaN or inf.
+
+    Args:
+        message: what became NaN or inf, where, and what to change.
+        history: the ``keras.callbacks.History`` of the stopped ``fit``, when ``Autoencoder.fit`` raised it.
+    """
+
+    def __init__(self, message: str, history: Any = None) -> None:
+        super().__init__(message)
+        self.history = history
 
 
 class CheckpointError(TfaeError, OSError):
     """A checkpoint folder whose ``checkpoint.json`` or weights cannot be read."""
+
+
+class DiskFullError(TfaeError, OSError):
+    """A file that could not be written for want of room: the disk is full (``ENOSPC``), a disk quota is used
+    up (``EDQUOT``), or the file would pass a file-size limit (``EFBIG``).
+
+    Nothing of the file is left behind, and the file it was to replace is left as it was. The message says
+    which file, and what to do.
+
+    Args:
+        path: the file that could not be written.
+        code: the operating system's error number: ``errno.ENOSPC``, ``errno.EDQUOT`` or ``errno.EFBIG``.
+
+    Attributes:
+        problem: what happened, naming the file, such as ``"the disk is full writing runs/vae/model.keras"``.
+        remedy: what to do before trying again, such as ``"free some space"``.
+        path: as given.
+        errno: ``code``.
+    """
+
+    def __init__(self, path: str, code: int) -> None:
+        if code == errno.EFBIG:
+            problem = f"{path} would be larger than the file-size limit (ulimit -f) or the file system allows"
+            remedy = "raise the limit or write to another disk"
+        elif code == getattr(errno, "EDQUOT", None):
+            problem, remedy = f"the disk quota is used up writing {path}", "free some space"
+        else:
+            problem, remedy = f"the disk is full writing {path}", "free some space"
+        super().__init__(f"{problem}: {remedy}, then try again")
+        self.problem = problem
+        self.remedy = remedy
+        self.path = path
+        self.errno = code
+
+    def __reduce__(self):  # so that it crosses processes (multiprocessing) whole
+        return type(self), (self.path, self.errno)
 
 
 class ModelFileError(TfaeError, ValueError):

@@ -6,9 +6,13 @@ folder on ``PYTHONPATH``, importlib.metadata finds the entry points exactly as i
 package's, so nothing is mocked. The checks run in a subprocess: importlib.metadata and the registry are
 per-process, so each test starts clean.
 
-``write_contributing_example`` writes the plugin package that CONTRIBUTING.md shows, from its code blocks.
+``pip_install_distribution`` goes the whole way instead: it packs the distribution into a wheel and installs
+that with pip, as a user would. ``write_contributing_example`` writes the plugin package that CONTRIBUTING.md
+shows, from its code blocks.
 """
 
+import base64
+import hashlib
 import importlib.util
 import json
 import os
@@ -16,7 +20,10 @@ import re
 import subprocess
 import sys
 import textwrap
+import zipfile
 from pathlib import Path
+
+from timeouts import HANG_TIMEOUT_S
 
 CONTRIBUTING = Path(__file__).parents[2] / "CONTRIBUTING.md"
 
@@ -40,6 +47,45 @@ def write_distribution(root, name, version, entry_points, modules):
     for module, source in modules.items():
         (root / f"{module}.py").write_text(textwrap.dedent(source))
     return root
+
+
+def pip_install_distribution(root, name, version, entry_points, modules):
+    """Builds distribution ``name`` ``version`` as a wheel, pip-installs it into ``root/site`` and returns that
+    folder, to put on PYTHONPATH.
+
+    The wheel is written here, file by file, so that no build backend is needed; pip installs it exactly as
+    it installs one from PyPI, with no network.
+
+    Args:
+        root: a folder for the wheel and the installation.
+        name: the distribution name, such as ``"tfae-clash"``.
+        version: its version string.
+        entry_points: ``{entry_point_name: module}`` for the ``tfae`` group.
+        modules: ``{module: source}``; each module is a top-level ``<module>.py``.
+    """
+    root = Path(root)
+    root.mkdir(parents=True, exist_ok=True)
+    stem = f"{re.sub(r'[-_.]+', '_', name)}-{version}"
+    dist_info = f"{stem}.dist-info"
+    lines = "".join(f"{entry_point} = {module}\n" for entry_point, module in entry_points.items())
+    files = {f"{module}.py": textwrap.dedent(source) for module, source in modules.items()}
+    files[f"{dist_info}/METADATA"] = f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n"
+    wheel_tags = "Wheel-Version: 1.0\nGenerator: tfae-tests\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
+    files[f"{dist_info}/WHEEL"] = wheel_tags
+    files[f"{dist_info}/entry_points.txt"] = f"[tfae]\n{lines}"
+    record = []
+    for path, text in files.items():
+        digest = base64.urlsafe_b64encode(hashlib.sha256(text.encode()).digest()).rstrip(b"=").decode()
+        record.append(f"{path},sha256={digest},{len(text.encode())}")
+    files[f"{dist_info}/RECORD"] = "\n".join([*record, f"{dist_info}/RECORD,,"]) + "\n"
+    wheel = root / f"{stem}-py3-none-any.whl"
+    with zipfile.ZipFile(wheel, "w") as archive:
+        for path, text in files.items():
+            archive.writestr(path, text)
+    site = root / "site"
+    pip = [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-index", "--target", str(site), str(wheel)]
+    run(pip, PIP_DISABLE_PIP_VERSION_CHECK="1")
+    return site
 
 
 def plugin_distribution(root, plugin, version, source):
@@ -66,6 +112,62 @@ def bottleneck_plugin(class_name, name, aliases=()):
         def register_bottlenecks(register):
             register({class_name}, name={name!r}, aliases={list(aliases)!r})
         """
+
+
+# A third party that registers its regularizer under tfae's own names "kld" and "kl" (a clash), and a scheduler
+# under a name of its own.
+CLASH_PLUGIN = """
+    from keras import ops
+
+    import tfae
+    from tfae.regularizers import GaussianKLDRegularizer
+    from tfae.schedulers import BaseScheduler
+
+
+    class ClashKLDRegularizer(GaussianKLDRegularizer):
+        def __init__(self, beta=1.0, scale=1.0):
+            super().__init__(beta=beta)
+            self.scale = float(scale)
+
+        def calc(self, mean, log_variance):
+            return self.scale * super().calc(mean, log_variance)
+
+        def get_config(self):
+            return {**super().get_config(), "scale": self.scale}
+
+
+    class SteadyScheduler(BaseScheduler):
+        def __init__(self, level=0.5, unit="epoch"):
+            self.level = float(level)
+            super().__init__(unit=unit)
+
+        def calc(self, n):
+            return ops.zeros_like(ops.cast(n, "float32")) + self.level
+
+        @property
+        def duration(self):
+            return 0
+
+        def get_config(self):
+            return {"level": self.level, **super().get_config()}
+
+
+    @tfae.hookimpl
+    def register_regularizers(register):
+        register(ClashKLDRegularizer, name="kld", aliases=["kl"])
+
+
+    @tfae.hookimpl
+    def register_schedulers(register):
+        register(SteadyScheduler, name="steady")
+    """
+
+
+def install_clash_plugin(root):
+    """pip-installs ``tfae-clash`` 1.0 (``CLASH_PLUGIN``, entry point ``clash``) into ``root``; returns the
+    folder to put on PYTHONPATH."""
+    modules = {"clash_plugin": CLASH_PLUGIN}
+    return pip_install_distribution(root, "tfae-clash", "1.0", {"clash": "clash_plugin"}, modules)
 
 
 def write_contributing_example(root):
@@ -103,7 +205,8 @@ def python_env(paths=(), **variables):
 
 def run(args, paths=(), check=True, **variables):
     """Runs ``args`` (a command) with ``python_env``; returns the completed process."""
-    result = subprocess.run(args, env=python_env(paths, **variables), capture_output=True, text=True, timeout=300)
+    env = python_env(paths, **variables)
+    result = subprocess.run(args, env=env, capture_output=True, text=True, timeout=HANG_TIMEOUT_S)
     if check:
         assert result.returncode == 0, f"exit {result.returncode}\n{result.stdout[-2000:]}\n{result.stderr[-4000:]}"
     return result

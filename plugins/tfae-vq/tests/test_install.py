@@ -73,7 +73,7 @@ def python(site, code, *args, installed=None, cwd=None):
     ]
     env["PYTHONPATH"] = os.pathsep.join(map(str, ([installed] if installed is not None else []) + kept))
     command = [sys.executable, "-S", "-c", BOOT, str(site), textwrap.dedent(code), *args]
-    return subprocess.run(command, env=env, cwd=cwd, capture_output=True, text=True, timeout=500)
+    return subprocess.run(command, env=env, cwd=cwd, capture_output=True, text=True, timeout=900)
 
 
 def cli(site, *commands, installed=None, cwd=None):
@@ -112,7 +112,7 @@ def installed(tmp_path_factory):
     pip = [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation", "--no-index"]
     env = {**os.environ, "PIP_DISABLE_PIP_VERSION_CHECK": "1"}
     result = subprocess.run(
-        [*pip, "--target", str(target), str(source)], env=env, capture_output=True, text=True, timeout=300
+        [*pip, "--target", str(target), str(source)], env=env, capture_output=True, text=True, timeout=900
     )
     succeeded(result)
     return target

@@ -13,6 +13,7 @@ from tfae.divergence import DivergenceMonitor
 from tfae.errors import DivergenceError
 from tfae.keras_private import all_layers, compiled_loss, creation_strategy, set_untracked, unlocked_state
 from tfae.likelihoods.base import BaseLikelihood
+from tfae.models.provenance import RECORD_KEY, components_record
 from tfae.plugins import get_registry, resolve
 from tfae.replicas import in_strategy_scope, multi_worker_logs, replicas_in_sync
 from tfae.schedulers.base import BaseScheduler
@@ -360,9 +361,7 @@ class Autoencoder(keras.Model):
         history = super().fit(x, *args, callbacks=callbacks, **kwargs)
         if monitor is not None and monitor.found is not None:
             restored = monitor.restore(self)
-            error = DivergenceError(self._divergence_message(monitor, x, restored))
-            error.history = history
-            raise error
+            raise DivergenceError(self._divergence_message(monitor, x, restored), history=history)
         return history
 
     def _divergence_message(self, monitor: DivergenceMonitor, x: Any, restored: bool) -> str:
@@ -438,11 +437,14 @@ class Autoencoder(keras.Model):
             config["decoder_network"] = keras.saving.serialize_keras_object(self.decoder_network)
         else:
             config["bottleneck"] = component_spec("bottleneck", self.bottleneck)
+        # Who provided each component, so that loading where one is missing can say what to install.
+        config[RECORD_KEY] = components_record(config)
         return config
 
     @classmethod
     def from_config(cls, config: dict) -> Autoencoder:
         config = dict(config)
+        config.pop(RECORD_KEY, None)  # read by tfae.load_model before Keras runs, not by the model
         encoder = config.pop("encoder", None)
         decoder_network = config.pop("decoder_network", None)
         if encoder is None:

@@ -8,8 +8,11 @@ in the registry and, for one that nothing provides, raises a ``ModelFileError`` 
 and says what to install, from the record when the file has one:
 
 ```text
-model.keras needs the regularizer 'mmd' from tfae-infovae 0.1.0 (in layer 'gaussian_bottleneck'); tfae-infovae is not installed: pip install tfae-infovae
+vae.keras needs the regularizer 'mmd' from tfae-infovae 0.1.0 (in layer 'gaussian_bottleneck');
+tfae-infovae is not installed: pip install tfae-infovae
 ```
+
+(on one line).
 
 A file without the record (saved before tfae recorded it) loads as before; its messages suggest the
 closest registered name instead.
@@ -196,7 +199,7 @@ def components_record(model_config: Mapping[str, Any]) -> list[dict[str, str]]:
     return record
 
 
-def read_record(model_config: Mapping[str, Any]) -> list[RecordedComponent]:
+def _read_record(model_config: Mapping[str, Any]) -> list[RecordedComponent]:
     """The well-formed entries of a saved config's record; none for a file saved without one.
 
     The record comes from the file: an entry whose fields are not strings is dropped, and a distribution
@@ -237,7 +240,7 @@ def check_components(path: Path, saved: Mapping[str, Any], objects: Mapping[str,
     if not isinstance(model_config, dict):
         return
     registry = get_registry()
-    record = read_record(model_config)
+    record = _read_record(model_config)
     for reference in component_references(model_config):
         where = f" (in layer {reference.layer!r})" if reference.layer else ""
         if reference.is_class:

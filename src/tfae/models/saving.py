@@ -8,23 +8,26 @@ may name no Python lambda, no class or function from a module outside Keras, tfa
 switch safe mode off. Keras' own safe mode stays on as the second line. Each refusal is a
 ``ModelFileError`` with a one-line message.
 
-The size limits are read from the zip's directory, before anything is inflated. ``config.json`` and
+The sizes are read from the zip's directory, before anything is inflated. ``config.json`` and
 ``metadata.json``, which are read whole into memory, may each declare at most ``MAX_CONFIG_BYTES``
 (16 MiB; ``load_model(..., max_config_bytes=)`` or the environment variable
 ``TFAE_MAX_MODEL_CONFIG_BYTES`` changes it). The weights may be as large as the model is, since Keras
 stores every member uncompressed; but members that together declare more than that limit and more than
-``MAX_EXPANSION`` (100) times the file's size on disk are a decompression bomb.
+``MAX_EXPANSION`` (100) times the file's size on disk are a decompression bomb. A member must be stored,
+taking the bytes it declares, or deflated, inflating to no more than it declares (checked 1 MiB at a time).
 """
 
 from __future__ import annotations
 
 import json
+import numbers
 import os
+import struct
 import zipfile
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import keras
 
@@ -62,14 +65,19 @@ NON_MODELLING_FUNCTIONS = frozenset(
 # Layers that load something outside the file: a TensorFlow SavedModel, whose graph runs (CVE-2026-1462).
 EXTERNAL_LAYERS = frozenset({"TFSMLayer"})
 MESSAGE_LENGTH = 400
-# A tfae model's config.json takes kilobytes (a few hundred layers stay under 1 MiB). Keras reads it whole
-# and parses it, which takes several times its size in memory.
+# A tfae model's config.json takes kilobytes (a layer takes about 1 kB of it). Keras reads it whole and
+# parses it, which takes several times its size in memory.
 MAX_CONFIG_BYTES = 16 * 2**20
 MAX_CONFIG_BYTES_VARIABLE = "TFAE_MAX_MODEL_CONFIG_BYTES"
-# The members Keras reads whole into memory; the weights are read whole too when the model is small.
+# The JSON members, read whole. (Keras reads the weights whole too, but only when the variables that the
+# config builds fit in memory: their size is bounded by the model, not by this limit.)
 WHOLE_MEMBERS = ("config.json", "metadata.json")
 # Keras stores members uncompressed; DEFLATE reaches about 1000:1 on repeated bytes.
 MAX_EXPANSION = 100
+# Keras writes members stored; `zip` and zipfile can deflate them. zipfile inflates other methods (bzip2,
+# LZMA) without a bound on each read, so a small stream could fill memory before any size is checked.
+READABLE_METHODS = frozenset({zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED})
+CHUNK_BYTES = 2**20
 
 
 def saved_model_objects() -> dict[str, type]:
@@ -111,12 +119,12 @@ def config_size_limit(value: int | None = None) -> int:
                 f"{MAX_CONFIG_BYTES} (16 MiB, the default). Received: {MAX_CONFIG_BYTES_VARIABLE}={text!r}"
             )
         return value
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
         raise ValueError(
             f"`max_config_bytes` must be a positive whole number of bytes, such as {MAX_CONFIG_BYTES} (16 MiB, "
             f"the default). Received: max_config_bytes={value!r}"
         )
-    return value
+    return int(value)
 
 
 def _readable(size: int) -> str:
@@ -131,12 +139,14 @@ def _readable(size: int) -> str:
     return f"{amount:.1f} TiB"
 
 
-def _too_large(path: Path, member: str, what: str, limit: int) -> ModelFileError:
+def _too_large(
+    path: Path, member: str, what: str, limit: int, stopped: str = "it was not inflated"
+) -> ModelFileError:
     """``what`` is ``"declares 3.0 GiB, over"`` or ``"inflates past"``."""
     return ModelFileError(
         f"{path}: its {member} {what} the {_readable(limit)} limit on what tfae reads of it (a tfae model's "
-        f"{member} takes kilobytes), so the file is damaged or made to exhaust memory; it was not inflated. If "
-        f"you trust the file, raise the limit: load_model(..., max_config_bytes=N) or {MAX_CONFIG_BYTES_VARIABLE}=N"
+        f"{member} takes kilobytes), so the file is damaged or made to exhaust memory; {stopped}. If you trust "
+        f"the file, raise the limit: load_model(..., max_config_bytes=N) or {MAX_CONFIG_BYTES_VARIABLE}=N"
     )
 
 
@@ -158,6 +168,57 @@ def _check_sizes(path: Path, archive: zipfile.ZipFile, limit: int) -> None:
         )
 
 
+def _check_streams(path: Path, archive: zipfile.ZipFile) -> None:
+    """Refuses a member compressed by a method other than store and deflate, a stored one whose bytes differ
+    in number from its declared size, or a deflated one whose stream inflates past its declared size,
+    inflating 1 MiB at a time.
+
+    zipfile truncates a member to its declared size, but ``read()`` of a whole member (as Keras reads
+    ``config.json`` and the weights) first inflates up to 2 GiB of its stream in one piece.
+    """
+    with open(path, "rb") as file:
+        for info in archive.infolist():
+            if info.compress_type not in READABLE_METHODS:
+                raise ModelFileError(
+                    f"{path} compresses its member {info.filename} with method {info.compress_type}; a .keras "
+                    "file's members are stored (as Keras writes them) or deflated, so tfae reads no other"
+                )
+            if info.compress_type == zipfile.ZIP_STORED and info.compress_size != info.file_size:
+                # zipfile would read all the stored bytes, then cut them to the declared size.
+                raise ModelFileError(
+                    f"{path} is damaged: its member {info.filename} is stored uncompressed in "
+                    f"{_readable(info.compress_size)} but declares {_readable(info.file_size)}"
+                )
+            if info.compress_type == zipfile.ZIP_DEFLATED and _inflates_past(file, info):
+                raise ModelFileError(
+                    f"{path} is damaged or built to exhaust memory: its member {info.filename} declares "
+                    f"{_readable(info.file_size)} but its stream inflates to more; it was not inflated further"
+                )
+
+
+def _inflates_past(file: BinaryIO, info: zipfile.ZipInfo) -> bool:
+    """Whether the deflated stream of ``info`` inflates to more than its declared ``file_size``."""
+    file.seek(info.header_offset)
+    header = file.read(30)
+    if len(header) < 30:
+        return False  # truncated: testzip reports it
+    name_length, extra_length = struct.unpack("<2H", header[26:30])
+    file.seek(info.header_offset + 30 + name_length + extra_length)
+    inflater = zlib.decompressobj(-zlib.MAX_WBITS)
+    left, inflated = info.compress_size, 0
+    while left > 0 and not inflater.eof:
+        data = file.read(min(left, CHUNK_BYTES))
+        if not data:
+            return False
+        left -= len(data)
+        while data and not inflater.eof:
+            inflated += len(inflater.decompress(data, CHUNK_BYTES))
+            if inflated > info.file_size:
+                return True
+            data = inflater.unconsumed_tail
+    return False
+
+
 def _read_config(path: Path, limit: int = MAX_CONFIG_BYTES) -> dict[str, Any]:
     """The archive's ``config.json``, after checking that ``path`` is a complete ``.keras`` archive whose
     declared sizes are within ``limit``."""
@@ -176,6 +237,7 @@ def _read_config(path: Path, limit: int = MAX_CONFIG_BYTES) -> dict[str, Any]:
     try:
         with zipfile.ZipFile(path) as archive:
             _check_sizes(path, archive, limit)
+            _check_streams(path, archive)
             damaged = archive.testzip()
             if damaged is not None:
                 raise ModelFileError(f"{path} is damaged: its member {damaged} fails its checksum")
@@ -185,7 +247,7 @@ def _read_config(path: Path, limit: int = MAX_CONFIG_BYTES) -> dict[str, Any]:
             with archive.open("config.json") as member:
                 text = member.read(limit + 1)
             if len(text) > limit:
-                raise _too_large(path, "config.json", "inflates past", limit)
+                raise _too_large(path, "config.json", "inflates past", limit, "tfae read no further")
     except (zipfile.BadZipFile, zlib.error, EOFError, RuntimeError, NotImplementedError) as error:
         raise ModelFileError(f"{path} is damaged or truncated ({_one_line(error, 200)})") from None
     try:
@@ -300,8 +362,8 @@ def load_model(
     Before anything in the archive is inflated, the sizes its zip directory declares are checked:
     ``config.json`` and ``metadata.json``, which are read whole into memory, may each declare at most
     ``max_config_bytes``, and all members together at most 100 times the file's size on disk once they pass
-    that limit (Keras stores members uncompressed, so real weights of any size pass). ``config.json`` is read
-    with that bound too, whatever its entry declares.
+    that limit (Keras stores members uncompressed, so real weights of any size pass). A member must be
+    stored or deflated, and a deflated one may not inflate past the size it declares.
 
     Args:
         filepath: path to a ``.keras`` file.

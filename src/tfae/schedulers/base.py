@@ -7,12 +7,16 @@ import numbers
 from typing import TYPE_CHECKING, Any
 
 import keras
+import numpy as np
 from keras import ops
 
 if TYPE_CHECKING:
     from typing_extensions import Self
 
 UNITS = ("epoch", "step")
+# The most counts a schedule counts: the largest int32, since JAX computes in int32 unless x64 is enabled.
+MAX_COUNT = 2**31 - 1
+MIN_COUNT = -(2**31)
 
 
 class BaseScheduler(keras.callbacks.Callback):
@@ -29,7 +33,10 @@ class BaseScheduler(keras.callbacks.Callback):
     model, so it is exact with ``steps_per_execution > 1``, on every backend, and after a resume.
 
     Subclasses implement ``calc(n)`` with ``keras.ops`` (it must accept a Python int and an integer tensor,
-    and return float32), ``duration``, and ``get_config()``.
+    and return float32), ``duration``, and ``get_config()``. ``as_counter(n)`` turns any such ``n`` into an
+    int32 tensor. A schedule reaches its final value within ``MAX_COUNT`` (``2**31 - 1``) counts: the step
+    counter stops there, and ``as_counter`` turns larger counters (an int64 tensor, a Python int) into
+    ``MAX_COUNT``, so that any counter a run reaches gives the right value on every backend.
 
     Args:
         unit: ``"epoch"`` (default) or ``"step"``: what the counter ``n`` counts.
@@ -96,7 +103,7 @@ class BaseScheduler(keras.callbacks.Callback):
 
     @property
     def step(self) -> keras.Variable:
-        """The number of train steps counted so far (``unit="step"`` only)."""
+        """The number of train steps counted so far (``unit="step"`` only), up to ``MAX_COUNT``, where it stays."""
         if self._step is None:
             # On read, as `value`: every replica advances its own copy once per global step.
             self._step = keras.Variable(
@@ -118,7 +125,8 @@ class BaseScheduler(keras.callbacks.Callback):
         """Inside a train step: returns the value for this step's counter and moves the counter on."""
         current = ops.cast(self.calc(self.step), "float32")
         self.value.assign(current)
-        self.step.assign_add(1)
+        # Stops at MAX_COUNT rather than wrap around to negative counts; every schedule is final by then.
+        self.step.assign_add(ops.cast(ops.convert_to_tensor(self.step) < MAX_COUNT, "int32"))
         return current
 
     def on_epoch_begin(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
@@ -135,6 +143,31 @@ class BaseScheduler(keras.callbacks.Callback):
     def __repr__(self) -> str:
         params = ", ".join(f"{key}={value!r}" for key, value in self.get_config().items())
         return f"{type(self).__name__}({params})"
+
+
+def as_counter(n: Any) -> Any:
+    """Returns the counter ``n`` as an int32 tensor, with counts past ``MAX_COUNT`` made ``MAX_COUNT``.
+
+    Args:
+        n: an int, a NumPy integer or integer array, or an integer tensor (int64 ones included) of any shape.
+
+    Returns:
+        An int32 tensor of ``n``'s shape, equal to ``n`` wherever ``n`` is in int32's range.
+    """
+    if isinstance(n, numbers.Integral):
+        return ops.convert_to_tensor(min(max(int(n), MIN_COUNT), MAX_COUNT), dtype="int32")
+    if isinstance(n, (np.ndarray, np.generic, list, tuple)):
+        array = np.asarray(n)
+        if np.issubdtype(array.dtype, np.integer):
+            array = np.clip(array, MIN_COUNT, MAX_COUNT).astype("int32")
+        return ops.convert_to_tensor(array, dtype="int32")
+    tensor = ops.convert_to_tensor(n)
+    dtype = keras.backend.standardize_dtype(tensor.dtype)
+    if dtype in ("int64", "uint32", "uint64"):
+        tensor = ops.minimum(tensor, ops.convert_to_tensor(MAX_COUNT, dtype=dtype))
+        if dtype == "int64":
+            tensor = ops.maximum(tensor, ops.convert_to_tensor(MIN_COUNT, dtype=dtype))
+    return tensor if dtype == "int32" else ops.cast(tensor, "int32")
 
 
 def check_finite(name: str, value: float) -> float:

@@ -11,9 +11,19 @@ import numpy as np
 from keras import ops
 
 from tfae.hookspecs import hookimpl
-from tfae.schedulers.base import BaseScheduler, check_finite
+from tfae.schedulers.base import MAX_COUNT, BaseScheduler, as_counter, check_finite
 
 SHAPES = ("linear", "cosine", "sigmoid")
+# A ramp of up to this many counts is a table of its values, computed in float64 and rounded once to float32.
+TABLE_COUNTS = 2**16
+# A longer ramp is a table of its values at GRID + 1 evenly spaced points, interpolated between them at the
+# count's place, which integer arithmetic finds to within 1 / STEPS of a grid interval.
+GRID = 2**16
+STEP_BITS = 12
+STEPS = 2**STEP_BITS
+# Each interval's rise is rounded to STEP_BITS significant bits, so that its product with a position of
+# STEP_BITS bits is exact: no compiler can round it otherwise, with or without a fused multiply-add.
+RISE_BITS = 24 - STEP_BITS
 
 
 def _ramp(fraction: float, shape: str) -> float:
@@ -25,10 +35,87 @@ def _ramp(fraction: float, shape: str) -> float:
     return fraction
 
 
+def _describe(value: object) -> str:
+    # repr() of an int of more than 4300 digits raises; so long a count is reported by its size.
+    if isinstance(value, numbers.Integral) and abs(int(value)).bit_length() > 128:
+        return f"an integer of about {int(abs(int(value)).bit_length() * math.log10(2)) + 1} digits"
+    return repr(value)
+
+
 def _check_count(name: str, value: int, minimum: int) -> int:
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
-        raise ValueError(f"`{name}` must be an integer >= {minimum}. Received: {name}={value!r}")
+        raise ValueError(f"`{name}` must be an integer >= {minimum}. Received: {name}={_describe(value)}")
+    if value > MAX_COUNT:
+        raise ValueError(
+            f"`{name}` must be at most {MAX_COUNT} (2**31 - 1), the most epochs or steps a schedule counts. "
+            f"Received: {name}={_describe(value)}"
+        )
     return int(value)
+
+
+def _round_to_bits(values: np.ndarray, bits: int) -> np.ndarray:
+    """``values`` rounded to ``bits`` significant bits."""
+    mantissas, exponents = np.frexp(values)
+    return np.ldexp(np.round(np.ldexp(mantissas, bits)), exponents - bits)
+
+
+class _Ramp:
+    """The values of one ramp of ``length`` counts from ``origin`` to ``target``: count ``k`` (from 0) has
+    ``origin + (target - origin) * f((k + 1) / length)``.
+
+    Up to ``TABLE_COUNTS`` counts, the values are a table computed in float64 and rounded once to float32: the
+    formula's values exactly. A longer ramp holds the formula's values at ``GRID + 1`` evenly spaced points, in
+    the same way, and the rise of each interval between them, rounded to ``RISE_BITS`` significant bits. For a
+    count, integer arithmetic finds its interval ``q`` and its place ``w`` in it, in steps of ``1 / STEPS``;
+    the value is ``values[q] + rises[q] * w``: one float32 addition of an exact product. So every backend and
+    compiler computes the same bits, and the value is within about ``2**-22 * max(|origin|, |target|)`` of the
+    formula (exactly it at the grid points and at the ramp's end).
+
+    Args:
+        origin: the value the ramp leaves.
+        target: the value the ramp reaches.
+        length: int, 0 to ``MAX_COUNT``: the ramp's counts.
+        shape: ``"linear"``, ``"cosine"`` or ``"sigmoid"``.
+    """
+
+    def __init__(self, origin: float, target: float, length: int, shape: str) -> None:
+        self.length = length
+        self.low, self.high = min(origin, target), max(origin, target)
+        self.rises: np.ndarray | None = None
+        if length <= TABLE_COUNTS:
+            fractions = [(k + 1) / length for k in range(length)] or [1.0]
+        else:
+            fractions = [i / GRID for i in range(GRID + 1)]
+        exact = np.asarray([origin + (target - origin) * _ramp(x, shape) for x in fractions], dtype="float64")
+        # Rounding can push an extreme ramp past its ends; the pinned values never leave [origin, target].
+        self.values = np.clip(exact, self.low, self.high).astype("float32")
+        if length > TABLE_COUNTS:
+            # Zero after the last point: the ramp's last count sits on it.
+            self.rises = np.append(_round_to_bits(np.diff(exact), RISE_BITS), 0.0).astype("float32")
+
+    def at(self, k: Any) -> Any:
+        """The float32 values for int32 counts ``k`` into the ramp; counts outside it give an end's value."""
+        k = ops.clip(k, 0, max(self.length - 1, 0))
+        if self.rises is None:
+            return ops.take(self.values, k)
+        place = self._place(k + 1)
+        interval, step = place // STEPS, place % STEPS
+        rise = ops.take(self.rises, interval) * (ops.cast(step, "float32") * np.float32(1 / STEPS))
+        value = ops.take(self.values, interval) + rise
+        return ops.clip(value, np.float32(self.low), np.float32(self.high))
+
+    def _place(self, done: Any) -> Any:
+        """``floor(done / length * GRID * STEPS)`` for int32 ``done`` in ``[1, length]``, by long division in
+        int32, which never overflows (``done * GRID * STEPS`` would)."""
+        whole = ops.cast(done >= self.length, "int32")
+        remainder = done - whole * self.length
+        place = whole
+        for _ in range(GRID.bit_length() - 1 + STEP_BITS):
+            carry = remainder >= self.length - remainder
+            place = place + place + ops.cast(carry, "int32")
+            # 2 * remainder - length when it carries, 2 * remainder otherwise; both stay in [0, length).
+            remainder = remainder + ops.where(carry, remainder - self.length, remainder)
+        return place
 
 
 class DASRScheduler(BaseScheduler):
@@ -45,9 +132,18 @@ class DASRScheduler(BaseScheduler):
     ``f`` is the ramp's shape: ``"linear"`` (``f(x) = x``), ``"cosine"`` (``0.5 - 0.5 cos(pi x)``) or
     ``"sigmoid"`` (``1 / (1 + exp(6 - 12 x))``), the shapes of the cyclical-annealing paper (Fu et al. 2019).
 
-    The ramps' values are computed once, in float64, and rounded once to float32; ``calc`` only picks
-    among them. So the value used inside a compiled train step is bit for bit the value ``calc`` gives
-    eagerly, whatever rewrites the graph compiler (Grappler, XLA) makes to arithmetic.
+    The values of a ramp of up to 65,536 counts are computed once, in float64, and rounded once to float32;
+    ``calc`` only picks among them. So the value used inside a compiled train step is bit for bit the value
+    ``calc`` gives eagerly, whatever rewrites the graph compiler (Grappler, XLA) makes to arithmetic. A longer
+    ramp is computed at each count with integer arithmetic and a few float32 operations that compilers leave
+    as they are on CPUs (measured on TensorFlow, XLA and JAX); its values are within ``2**-21`` times
+    ``max(|start_value|, |end_value|)`` of the formula. A GPU compiler may fuse a multiply and an add in it,
+    which can change the last bit of a long ramp's value inside a compiled step.
+
+    A schedule lasts at most ``2**31 - 1`` counts (``duration <= 2147483647``), so that its counter fits
+    int32 on every backend; construction (also from a config) refuses a longer one, naming the limit. Counters
+    past the limit, such as an int64 step, give the final value. Construction takes the same time and memory
+    whatever the counts.
 
     Args:
         start_value: finite float, the value before and after the ramps.
@@ -95,17 +191,21 @@ class DASRScheduler(BaseScheduler):
         self.sustain = _check_count("sustain", sustain, 0)
         self.release = _check_count("release", release, 0)
         self.cycles = _check_count("cycles", cycles, 1)
+        if self.duration > MAX_COUNT:
+            raise ValueError(
+                f"The schedule lasts (delay + attack + sustain + release) * cycles = {self.duration} counts; a "
+                f"schedule lasts at most {MAX_COUNT} (2**31 - 1) epochs or steps. Shorten its phases or use "
+                "fewer cycles. "
+                f"Received: delay={self.delay}, attack={self.attack}, sustain={self.sustain}, "
+                f"release={self.release}, cycles={self.cycles}"
+            )
         if shape not in SHAPES:
             raise ValueError(f"`shape` must be one of {SHAPES}. Received: shape={shape!r}")
         self.shape = shape
         start, end = self.start_value, self.end_value
-        attack_ramp = [start + (end - start) * _ramp((k + 1) / self.attack, shape) for k in range(self.attack)]
-        release_ramp = [end + (start - end) * _ramp((k + 1) / self.release, shape) for k in range(self.release)]
+        self._attack = _Ramp(start, end, self.attack, shape)
+        self._release = _Ramp(end, start, self.release, shape)
         self._final_value = end if self.release == 0 else start
-        # One value per ramp count; `[final]` only so that the lookup has something to index when there is no ramp.
-        # Rounding can push an extreme ramp past its ends; the pinned values never leave [start, end].
-        ramps = np.asarray(attack_ramp + release_ramp or [self._final_value], dtype="float64")
-        self._ramps = np.clip(ramps, min(start, end), max(start, end)).astype("float32")
         super().__init__(unit=unit)
 
     @property
@@ -126,17 +226,19 @@ class DASRScheduler(BaseScheduler):
         Returns:
             A float32 tensor of ``n``'s shape.
         """
-        n = ops.convert_to_tensor(n, dtype="int32")
+        n = as_counter(n)
         start, end, final = (np.float32(value) for value in (self.start_value, self.end_value, self._final_value))
         if self.period == 0:
             return ops.full(ops.shape(n), final, dtype="float32")
         t = n % self.period
         attack_end = self.delay + self.attack
         sustain_end = attack_end + self.sustain
-        ramp_index = ops.where(t < sustain_end, t - self.delay, t - sustain_end + self.attack)
-        ramp_value = ops.take(self._ramps, ops.clip(ramp_index, 0, len(self._ramps) - 1))
-        in_ramp = ops.logical_or(ops.logical_and(t >= self.delay, t < attack_end), t >= sustain_end)
-        value = ops.where(in_ramp, ramp_value, ops.where(t < self.delay, start, end))
+        value = ops.where(t < self.delay, start, end)
+        if self.attack:
+            in_attack = ops.logical_and(t >= self.delay, t < attack_end)
+            value = ops.where(in_attack, self._attack.at(t - self.delay), value)
+        if self.release:
+            value = ops.where(t >= sustain_end, self._release.at(t - sustain_end), value)
         return ops.where(n >= self.duration, final, value)
 
     def get_config(self) -> dict[str, Any]:

@@ -3,34 +3,54 @@
 Every file is written under a temporary name in its own folder, flushed to disk, and then renamed over
 the real name with ``os.replace``, which is atomic on POSIX and Windows file systems. A process killed at
 any instant (SIGKILL, a power cut after the flush) therefore leaves either the old file or the new one,
-never a mixture; a write that fails (a full disk, a file-size limit) leaves the old file and removes the
-temporary one.
+never a mixture; a write that fails leaves the old file and removes the temporary one.
 
-The checkpoint is a folder (``backup/`` in a run folder) holding ``epoch-N.weights.h5`` (the weights, the
-optimizer's state and every scheduler's counter after epoch ``N``) and ``checkpoint.json``, which names that
-file, the number of finished epochs and their rows of ``history.csv``. ``checkpoint.json`` is replaced
-only once the weights it names are on disk, and the older weights are removed only after that, so the
-checkpoint is always a consistent pair.
+A write that fails for want of room (a full disk, a used-up quota, a file-size limit) raises a
+``DiskFullError`` that names the file. HDF5, which Keras writes weights with, does not survive a write that
+fails halfway: h5py then reports errors each time it touches the file, and the process can crash when it
+exits. So tfae keeps HDF5 off the disk where it can: a ``.keras`` file's HDF5 part is built in memory
+and tfae's own writes put it on disk; and before Keras writes anything, tfae claims the room the file will
+need (``check_room``), so that a disk already too full fails before HDF5 starts.
+
+The checkpoint is a folder (``backup/`` in a run folder) holding ``epoch-N.keras`` (the model with its
+weights, the optimizer's state and every scheduler's counter after epoch ``N``) and ``checkpoint.json``,
+which names that file, the number of finished epochs and their rows of ``history.csv``.
+``checkpoint.json`` is replaced only once the file it names is on disk, and the older one is removed only
+after that, so the checkpoint is always a consistent pair.
 """
 
 import contextlib
 import csv
+import errno
 import io
 import json
 import math
 import os
+import re
 import secrets
 import shutil
+import zipfile
 from pathlib import Path
 
 import keras
+import numpy as np
 
 from tfae.distribute import is_chief
-from tfae.errors import CheckpointError
+from tfae.errors import CheckpointError, DiskFullError
 from tfae.keras_private import BackupAndRestoreWriter
 
 CHECKPOINT_FILE = "checkpoint.json"
 CHECKPOINT_FORMAT = 1
+# Checkpoints written before tfae wrote them as .keras files hold .weights.h5 files; both load.
+WEIGHTS_PATTERNS = ("epoch-*.keras", "epoch-*.weights.h5")
+# The errors of a write that found no room: a full disk, a used-up quota, a file-size limit.
+NO_ROOM = frozenset(code for code in (errno.ENOSPC, getattr(errno, "EDQUOT", None), errno.EFBIG) if code)
+# h5py reports HDF5's failed writes with the operating system's errno in the text only.
+HDF5_ERRNO = re.compile(r"errno = (\d+)")
+# What Keras' HDF5 file takes beyond the variables' bytes: 0.8 to 1.4 KiB per variable with Keras 3.15 and
+# h5py 3.14, and a fixed part. Estimated high, so that HDF5 finds the room it was promised.
+HDF5_BYTES_PER_VARIABLE = 1536
+HDF5_BYTES_FIXED = 64 * 1024
 
 
 def _sync_folder(folder):
@@ -47,12 +67,54 @@ def _sync_folder(folder):
         os.close(descriptor)
 
 
+def no_room(error):
+    """The errno of ``error`` when it is a write that found no room (``ENOSPC``, ``EDQUOT``, ``EFBIG``), or ``None``.
+
+    The errors it was raised during are looked at too: Keras and ``zipfile`` can fail again while they clean
+    up after the first failure. h5py reports HDF5's failed writes as ``OSError`` or ``RuntimeError``.
+    """
+    seen = set()
+    while error is not None and id(error) not in seen:
+        seen.add(id(error))
+        if isinstance(error, OSError) and error.errno in NO_ROOM:
+            return error.errno
+        if isinstance(error, (OSError, RuntimeError)):
+            found = HDF5_ERRNO.search(str(error))
+            if found and int(found.group(1)) in NO_ROOM:
+                return int(found.group(1))
+        error = error.__cause__ or error.__context__
+    return None
+
+
+@contextlib.contextmanager
+def writing(path):
+    """Turns an error in the block that is a write finding no room into a ``DiskFullError`` naming ``path``.
+
+    Example:
+
+    ```python
+    with writing("runs/vae/history.csv"):
+        Path("runs/vae/history.csv").write_text(text)
+    ```
+    """
+    try:
+        yield
+    except DiskFullError:
+        raise
+    except (OSError, RuntimeError) as error:
+        code = no_room(error)
+        if code is None:
+            raise
+        raise DiskFullError(str(path), code) from None
+
+
 @contextlib.contextmanager
 def replacing(path):
     """Yields a temporary path beside ``path`` (same folder, same suffix) to write the new file to.
 
     When the block finishes, the file is flushed to disk and renamed over ``path``; when it raises, the
-    temporary file is removed and ``path`` is left as it was.
+    temporary file is removed and ``path`` is left as it was. A write that finds no room raises
+    ``DiskFullError``.
 
     Example:
 
@@ -66,14 +128,70 @@ def replacing(path):
     # A name of its own per process and call (not mkstemp's, whose file would keep mode 0600).
     temporary = path.with_name(f".{path.name}.{os.getpid()}-{secrets.token_hex(4)}.partial{suffix}")
     try:
-        yield temporary
-        with open(temporary, "rb+") as file:
-            os.fsync(file.fileno())
-        os.replace(temporary, path)
+        with writing(path):
+            yield temporary
+            with open(temporary, "rb+") as file:
+                os.fsync(file.fileno())
+            os.replace(temporary, path)
     except BaseException:
         temporary.unlink(missing_ok=True)
         raise
     _sync_folder(path.parent)
+
+
+def make_folder(folder):
+    """``mkdir -p folder``; a disk too full for the folder raises ``DiskFullError``."""
+    with writing(folder):
+        Path(folder).mkdir(parents=True, exist_ok=True)
+
+
+def saved_size(model):
+    """About how many bytes Keras' HDF5 file of ``model`` takes: its variables, its optimizer's, and HDF5's
+    own structures (estimated high)."""
+    variables = list(model.variables)
+    if getattr(model, "optimizer", None) is not None:
+        variables += list(model.optimizer.variables)
+    size = HDF5_BYTES_FIXED
+    for variable in variables:
+        try:
+            itemsize = np.dtype(variable.dtype).itemsize
+        except TypeError:
+            itemsize = 8
+        size += math.prod(variable.shape) * itemsize + HDF5_BYTES_PER_VARIABLE
+    return size
+
+
+def check_room(path, size):
+    """Raises ``DiskFullError`` unless ``size`` more bytes fit beside ``path``.
+
+    The room is claimed for real, in a scratch file beside ``path`` that is removed at once, so that a
+    quota and a file-size limit count as they will for the file itself. Where the file system cannot claim
+    room ahead, its free space is compared instead. Another process may still fill the disk in between.
+    """
+    path = Path(path)
+    scratch = path.with_name(f".{path.name}.{os.getpid()}-{secrets.token_hex(4)}.partial.room")
+    try:
+        with writing(path):
+            descriptor = os.open(scratch, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            try:
+                _claim(descriptor, size, path.parent)
+            finally:
+                os.close(descriptor)
+    finally:
+        scratch.unlink(missing_ok=True)
+
+
+def _claim(descriptor, size, folder):
+    try:
+        os.posix_fallocate(descriptor, 0, size)
+        return
+    except AttributeError:  # macOS and Windows have no posix_fallocate
+        pass
+    except OSError as error:
+        if error.errno in NO_ROOM:
+            raise
+    if shutil.disk_usage(folder).free < size:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
 
 def remove_partial_files(folder):
@@ -89,7 +207,13 @@ def write_text(path, text):
 
 
 def save_model(model, path):
-    """``model.save(path)``, atomically: a crash while saving leaves the previous file at ``path``."""
+    """``model.save(path)``, atomically: a crash while saving leaves the previous file at ``path``.
+
+    Raises:
+        DiskFullError: the disk (or a quota, or a file-size limit) has no room for the file; nothing of it is
+            left behind.
+    """
+    check_room(path, saved_size(model))
     with replacing(path) as temporary:
         model.save(temporary)
 
@@ -117,9 +241,11 @@ class Checkpoint(keras.callbacks.Callback):
     """Saves the training state after every epoch whose logged losses are all finite, crash-safely.
 
     ``restore(model)`` before ``fit`` loads the last checkpoint and returns the epoch to start from (pass it
-    to ``fit`` as ``initial_epoch``). After each epoch the callback writes the weights and optimizer state,
-    then ``checkpoint.json``, then ``history_path`` (when given) with one row per finished epoch. An epoch
-    whose loss is NaN or inf is not saved, so the checkpoint keeps the last good state.
+    to ``fit`` as ``initial_epoch``). After each epoch the callback writes the model (``epoch-N.keras``: its
+    weights and optimizer state), then ``checkpoint.json``, then ``history_path`` (when given) with one row
+    per finished epoch. An epoch whose loss is NaN or inf is not saved, so the checkpoint keeps the last good
+    state. A write that finds no room raises ``DiskFullError`` and leaves the checkpoint as it was, so
+    ``restore`` resumes from the last epoch saved.
 
     Args:
         folder: the checkpoint folder (created on the first save).
@@ -170,6 +296,8 @@ class Checkpoint(keras.callbacks.Callback):
             state = self.read()
             self.load_weights(model, state["weights"])
             self.rows, self.epoch = state["history"], state["epoch"]
+            if self.writes:
+                self._remove_weights(keep=state["weights"])
         self._write_history()
         return self.epoch
 
@@ -180,25 +308,42 @@ class Checkpoint(keras.callbacks.Callback):
             model.optimizer.build(model.trainable_variables)
         try:
             model.load_weights(self.folder / weights)
-        except (OSError, ValueError) as error:
+        except (OSError, ValueError, KeyError, zipfile.BadZipFile) as error:
             raise CheckpointError(f"cannot load the checkpoint {self.folder / weights}: {error}") from None
 
     def on_epoch_end(self, epoch, logs=None):
         logs = dict(logs or {})
         if not self.writes or not finite_losses(logs):
             return
-        self.folder.mkdir(parents=True, exist_ok=True)
-        weights = f"epoch-{epoch + 1}.weights.h5"
-        with replacing(self.folder / weights) as temporary:
-            self.model.save_weights(temporary)
+        make_folder(self.folder)
+        weights = f"epoch-{epoch + 1}.keras"
+        # A .keras file: Keras builds its HDF5 part in memory, so a full disk fails in a plain write.
+        save_model(self.model, self.folder / weights)
         row = {"epoch": epoch, **{key: float(value) for key, value in logs.items()}}
         state = {"format": CHECKPOINT_FORMAT, "epoch": epoch + 1, "weights": weights, "history": [*self.rows, row]}
-        write_text(self.folder / CHECKPOINT_FILE, json.dumps(state, indent=1) + "\n")
+        try:
+            write_text(self.folder / CHECKPOINT_FILE, json.dumps(state, indent=1) + "\n")
+        except BaseException:
+            if self._named_weights() != weights:  # no checkpoint names it: it would only take room
+                (self.folder / weights).unlink(missing_ok=True)
+            raise
         self.rows, self.epoch = state["history"], state["epoch"]
-        for path in self.folder.glob("epoch-*.weights.h5"):
-            if path.name != weights:
-                path.unlink(missing_ok=True)
+        self._remove_weights(keep=weights)
         self._write_history()
+
+    def _named_weights(self):
+        """The file that ``checkpoint.json`` names, or ``None``."""
+        try:
+            return str(json.loads((self.folder / CHECKPOINT_FILE).read_text(encoding="utf-8"))["weights"])
+        except (OSError, ValueError, TypeError, KeyError):
+            return None
+
+    def _remove_weights(self, keep):
+        """Deletes the epochs' files other than ``keep``: older ones, and any that a failure left unnamed."""
+        for pattern in WEIGHTS_PATTERNS:
+            for path in self.folder.glob(pattern):
+                if path.name != keep:
+                    path.unlink(missing_ok=True)
 
     def _write_history(self):
         if self.history_path is None or not self.writes:
@@ -228,8 +373,9 @@ class BackupAndRestore(BackupAndRestoreWriter):
     Keras also writes the backup's files in place, so a process killed while writing leaves a weights file
     that cannot be restored. Here, on a file system path, each file is written under a temporary name and
     renamed over the old one: a crash leaves the previous backup whole. (A crash between the weights and
-    the file that records their epoch resumes from that epoch with the next epoch's weights.) A ``gs://``
-    or other URL is written as Keras writes it.
+    the file that records their epoch resumes from that epoch with the next epoch's weights.) A write that
+    finds no room raises ``DiskFullError`` and leaves the previous backup whole too. A ``gs://`` or other
+    URL is written as Keras writes it.
 
     Args:
         backup_dir: the folder that holds the state after the last finished epoch.
@@ -258,12 +404,14 @@ class BackupAndRestore(BackupAndRestoreWriter):
             super().on_train_end(logs)
 
     def write_backup(self, weights_path, metadata_path, previous_weights_path, previous_metadata_path, metadata):
-        os.makedirs(self.backup_dir, exist_ok=True)
+        make_folder(self.backup_dir)
         if self.double_checkpoint:
             for path, previous in ((weights_path, previous_weights_path), (metadata_path, previous_metadata_path)):
                 if os.path.exists(path):
                     with replacing(previous) as temporary:
                         shutil.copyfile(path, temporary)
+        # Keras writes this HDF5 file on disk itself: the room is claimed first (see check_room).
+        check_room(weights_path, saved_size(self.model))
         with replacing(weights_path) as temporary:
             self.model.save_weights(temporary)
         write_text(metadata_path, json.dumps(metadata))

@@ -1,7 +1,8 @@
 """The pictures of a trained autoencoder: reconstructions, samples, the latent space, the loss curves.
 
 Every function draws on its own Matplotlib ``Figure`` (no display needed, and pyplot's state is left alone),
-writes one PNG and returns its path.
+writes one PNG and returns its path. The PNG is written under a temporary name and renamed into place, so a
+full disk (a ``DiskFullError``) leaves the picture that was there before, or none, never half of one.
 Samples that are images (``(h, w)``, ``(h, w, channels)``, or flat vectors of a square size) are drawn as
 images; other samples as line plots.
 """
@@ -205,9 +206,12 @@ def loss_curves(history, path):
 
 
 def _save(figure, path):
+    from tfae.training.checkpoints import replacing
+
     path = Path(path)
     figure.tight_layout()
-    figure.savefig(path, dpi=DPI)
+    with replacing(path) as temporary:
+        figure.savefig(temporary, dpi=DPI, format=path.suffix[1:].lower() or None)
     return path
 
 

@@ -11,12 +11,15 @@ A run folder holds:
 - ``backup/`` while training: the state after the last epoch whose losses were finite (see
   ``tfae.training.checkpoints``), and ``tensorboard/`` when asked for.
 
-Every file that resuming relies on (the config, the checkpoint, the history, the model) is written under a
-temporary name and renamed into place, so a run killed at any instant resumes from its last finished epoch.
+Every file (the config, the checkpoint, the history, the model, the pictures) is written under a temporary
+name and renamed into place, so a run killed at any instant resumes from its last finished epoch, and a disk
+that fills stops the run with a ``DiskFullError`` and leaves no half-written file. A new run that stops with
+an error before its first epoch is saved leaves no run folder.
 A loss that becomes NaN or inf stops training with a ``DivergenceError`` naming the epoch and the step; the
 model of the last good epoch is saved, and the checkpoint keeps its state.
 """
 
+import contextlib
 import shutil
 from pathlib import Path
 
@@ -59,14 +62,19 @@ class Run:
     ``train()``.
     """
 
-    def __init__(self, folder, config, resuming=False):
+    def __init__(self, folder, config, resuming=False, replaces=False):
         self.folder = Path(folder)
         self.config = config
         self.resuming = resuming
+        self.replaces = replaces
+        self.made_folder = False
 
     @classmethod
     def create(cls, config, folder=None, overwrite=False):
         """A new run of ``config`` in ``folder`` (default: ``[output] dir / name``).
+
+        With ``overwrite``, the run folder there is deleted when ``train`` has loaded the data and built the
+        model, so a run that fails on its data or its config leaves it as it was.
 
         Raises:
             RunError: the folder exists and ``overwrite`` is false, or it exists and is not a run folder.
@@ -82,7 +90,7 @@ class Run:
             is_run = (folder / CONFIG_FILE).is_file() or (folder.is_dir() and not any(folder.iterdir()))
             if not folder.is_dir() or not is_run:
                 raise RunError(f"{folder} exists and is not a tfae run folder (no {CONFIG_FILE}); not replacing it")
-            shutil.rmtree(folder)
+            return cls(folder, config, replaces=True)
         return cls(folder, config)
 
     @classmethod
@@ -100,6 +108,17 @@ class Run:
                 f"the run in {folder} finished already ({MODEL_FILE} is there); start a new run to train more"
             )
         return cls(folder, load_config(folder / CONFIG_FILE), resuming=True)
+
+    def saved_epochs(self):
+        """How many epochs the run folder's checkpoint holds, or ``None`` when it holds none (or none readable):
+        ``tfae train --resume`` continues after them."""
+        checkpoint = checkpoints.Checkpoint(self.folder / BACKUP_FOLDER)
+        if not checkpoint.exists:
+            return None
+        try:
+            return checkpoint.read()["epoch"]
+        except checkpoints.CheckpointError:
+            return None
 
     def load_data(self):
         data = self.config.values["data"]
@@ -165,12 +184,17 @@ class Run:
         Under a ``tf.distribute`` ``strategy`` the model is built in its scope and every worker trains; only
         the chief writes the run folder, and every worker resumes from the chief's checkpoint.
 
+        The data is loaded and the model built before anything is written. A new run that then stops with an
+        error before its first epoch is saved (data the model cannot train on, a loss that diverges in the
+        first epoch, a full disk) removes its run folder; an interrupted one (``KeyboardInterrupt``) keeps
+        it, to resume.
+
         Raises:
             DivergenceError: the loss became NaN or inf; the model of the last good epoch is saved.
+            DiskFullError: a file found no room; the checkpoint keeps the epochs saved before, and
+                ``saved_epochs()`` says how many.
             RunError: the checkpoint to resume from is unreadable.
         """
-        import contextlib
-
         import keras
 
         from tfae.distribute import is_chief
@@ -184,55 +208,57 @@ class Run:
         )
         keras.utils.set_random_seed(training["seed"])
         checkpoint = checkpoints.Checkpoint(self.folder / BACKUP_FOLDER, self.folder / HISTORY_FILE, writes=chief)
-        with strategy.scope() if strategy is not None else contextlib.nullcontext():
+        with _scope(strategy):
             model = self.build_model(dataset.x.shape[1:])
+        fresh = chief and not self.resuming
+        with self._removed_unless_saved(checkpoint) if fresh else contextlib.nullcontext():
             if chief:
-                self.folder.mkdir(parents=True, exist_ok=True)
-                checkpoints.remove_partial_files(self.folder)
-                if not self.resuming:
-                    self._write_config(model)
-            try:
-                initial_epoch = checkpoint.restore(model)
-            except checkpoints.CheckpointError as error:
-                raise RunError(f"cannot resume {self.folder}: {error}; start the run again with --overwrite") from None
-        if verbose:
-            resumed = f"; resuming after epoch {initial_epoch} of {training['epochs']}" if initial_epoch else ""
-            print(
-                f"tfae: {len(x_train)} training and {len(x_val)} validation samples of shape "
-                f"{tuple(dataset.x.shape[1:])} from {dataset.source}; {model.count_params():,} parameters; "
-                f"run folder {self.folder}{resumed}"
+                self._prepare_folder(model)
+            with _scope(strategy):
+                try:
+                    initial_epoch = checkpoint.restore(model)
+                except checkpoints.CheckpointError as error:
+                    raise RunError(
+                        f"cannot resume {self.folder}: {error}; start the run again with --overwrite"
+                    ) from None
+            if verbose:
+                resumed = f"; resuming after epoch {initial_epoch} of {training['epochs']}" if initial_epoch else ""
+                print(
+                    f"tfae: {len(x_train)} training and {len(x_val)} validation samples of shape "
+                    f"{tuple(dataset.x.shape[1:])} from {dataset.source}; {model.count_params():,} parameters; "
+                    f"run folder {self.folder}{resumed}"
+                )
+            # The run keeps the last good state in its checkpoint, not in memory.
+            monitor = DivergenceMonitor(keep_weights=False)
+            run_callbacks = [monitor, checkpoint]
+            if self.config.values["output"]["tensorboard"] and chief:
+                run_callbacks.append(keras.callbacks.TensorBoard(str(self.folder / TENSORBOARD_FOLDER)))
+            model.fit(
+                x_train,
+                validation_data=(x_val,) if len(x_val) else None,
+                initial_epoch=initial_epoch,
+                epochs=training["epochs"],
+                batch_size=training["batch_size"],
+                shuffle=True,
+                verbose=verbose,
+                callbacks=[*run_callbacks, *callbacks],
             )
-        # The run keeps the last good state in its checkpoint, not in memory.
-        monitor = DivergenceMonitor(keep_weights=False)
-        run_callbacks = [monitor, checkpoint]
-        if self.config.values["output"]["tensorboard"] and chief:
-            run_callbacks.append(keras.callbacks.TensorBoard(str(self.folder / TENSORBOARD_FOLDER)))
-        model.fit(
-            x_train,
-            validation_data=(x_val,) if len(x_val) else None,
-            initial_epoch=initial_epoch,
-            epochs=training["epochs"],
-            batch_size=training["batch_size"],
-            shuffle=True,
-            verbose=verbose,
-            callbacks=[*run_callbacks, *callbacks],
-        )
-        if monitor.found is not None:
-            raise self._diverged(model, monitor, checkpoint, dataset, chief)
-        if not chief:
-            return model
-        history = read_history(self.folder / HISTORY_FILE)
-        checkpoints.save_model(model, self.folder / MODEL_FILE)
-        drawn = model
-        if strategy is not None:
-            # The pictures need the model on this worker alone: the saved one, outside the strategy's scope.
-            from tfae.models.saving import load_model
+            if monitor.found is not None:
+                raise self._diverged(model, monitor, checkpoint, dataset, chief)
+            if not chief:
+                return model
+            history = read_history(self.folder / HISTORY_FILE)
+            checkpoints.save_model(model, self.folder / MODEL_FILE)
+            drawn = model
+            if strategy is not None:
+                # The pictures need the model on this worker alone: the saved one, outside the strategy's scope.
+                from tfae.models.saving import load_model
 
-            drawn = load_model(self.folder / MODEL_FILE, compile=False)
-        shown, shown_labels = (x_val, labels_val) if len(x_val) else (x_train, labels_train)
-        everything = np.concatenate([x_train, x_val])
-        all_labels = None if dataset.labels is None else np.concatenate([labels_train, labels_val])
-        self.draw(drawn, shown, everything, all_labels, history, dataset.class_names, len(x_train), len(x_val) > 0)
+                drawn = load_model(self.folder / MODEL_FILE, compile=False)
+            shown, shown_labels = (x_val, labels_val) if len(x_val) else (x_train, labels_train)
+            everything = np.concatenate([x_train, x_val])
+            all_labels = None if dataset.labels is None else np.concatenate([labels_train, labels_val])
+            self.draw(drawn, shown, everything, all_labels, history, dataset.class_names, len(x_train), len(x_val) > 0)
         # Kept until the model and pictures are written, so a run killed after its last epoch resumes too.
         checkpoint.remove()
         if verbose:
@@ -240,6 +266,28 @@ class Run:
             print(f"tfae: wrote {self.folder}: {', '.join(written)}")
             print(f"tfae: next, look at the pictures, or try: tfae similar {self.folder} {dataset.source} --index 0")
         return model
+
+    def _prepare_folder(self, model):
+        """Makes the run folder (replacing the old one, for a new run with ``overwrite``) and writes its config."""
+        if self.replaces and not self.resuming:
+            shutil.rmtree(self.folder, ignore_errors=True)
+            self.replaces = False
+        self.made_folder = not self.folder.exists()
+        checkpoints.make_folder(self.folder)
+        checkpoints.remove_partial_files(self.folder)
+        if not self.resuming:
+            self._write_config(model)
+
+    @contextlib.contextmanager
+    def _removed_unless_saved(self, checkpoint):
+        """Removes the run folder that ``_prepare_folder`` made when the block fails before the checkpoint holds
+        an epoch: it would hold nothing to resume, and would be in the way of the same command run again."""
+        try:
+            yield
+        except Exception:
+            if self.made_folder and not checkpoint.exists:
+                shutil.rmtree(self.folder, ignore_errors=True)
+            raise
 
     def _diverged(self, model, monitor, checkpoint, dataset, chief=True):
         """Saves the last good model (if an epoch finished with finite losses) and returns the error to raise."""
@@ -300,7 +348,13 @@ class Run:
 
             steps_per_epoch = -(-train_size // training["batch_size"])
             length = training["epochs"] * (1 if scheduler.unit == "epoch" else steps_per_epoch)
-            plot_schedule(scheduler, length=length, path=folder / "beta.png")
+            with checkpoints.replacing(folder / "beta.png") as temporary:
+                plot_schedule(scheduler, length=length, path=temporary)
+
+
+def _scope(strategy):
+    """The ``tf.distribute`` strategy's scope, or a context that does nothing when there is none."""
+    return strategy.scope() if strategy is not None else contextlib.nullcontext()
 
 
 def _in_batches(function, x, batch_size=1024):
