@@ -91,6 +91,7 @@ def test_data_whose_shape_does_not_fit_the_model(capsys, tmp_path, untrained_mod
     np.save(data, np.zeros((5, 10), "float32"))
     assert one_line_error(capsys, "encode", untrained_model["gaussian"], data) == (
         f"{data}: the samples have shape (10,) (10 values), but the model takes samples of shape (8, 8) (64 values)"
+        "; give data of that shape, or a model trained on data like these"
     )
 
 

@@ -1,7 +1,11 @@
 """The DASR schedule, value by value against the pinned table (docs: DESIGN.md, "DASR schedule (pinned)")."""
 
 import itertools
+import json
 import math
+import os
+import subprocess
+import sys
 
 import keras
 import numpy as np
@@ -10,6 +14,7 @@ from keras import ops
 
 from tfae.plugins import resolve
 from tfae.schedulers import BaseScheduler, DASRScheduler
+from timeouts import HANG_TIMEOUT_S
 
 pytestmark = pytest.mark.backend_neutral
 
@@ -133,6 +138,17 @@ def test_ramp_shapes_follow_the_cyclical_annealing_paper():
         ({"end_value": "1"}, "`end_value` must be a finite number. Received: end_value='1'"),
         ({"shape": "cubic"}, "`shape` must be one of .* Received: shape='cubic'"),
         ({"unit": "batch"}, "`unit` must be one of .* Received: unit='batch'"),
+        ({"attack": 10**30}, rf"`attack` must be at most 2147483647 \(2\*\*31 - 1\), .* Received: attack={10**30}$"),
+        ({"delay": 2**31}, r"`delay` must be at most 2147483647 .* Received: delay=2147483648$"),
+        ({"cycles": 2**31}, r"`cycles` must be at most 2147483647 .* Received: cycles=2147483648$"),
+        ({"sustain": 10**5000}, "`sustain` must be at most .* Received: sustain=an integer of about 5001 digits$"),
+        (
+            {"delay": 2**31 - 2, "attack": 2},
+            r"lasts \(delay \+ attack \+ sustain \+ release\) \* cycles = 2147483648 counts; a schedule lasts at most "
+            r"2147483647 \(2\*\*31 - 1\) epochs or steps\. Shorten its phases or use fewer cycles\. Received: "
+            r"delay=2147483646, attack=2, sustain=0, release=0, cycles=1$",
+        ),
+        ({"attack": 3, "cycles": 10**9}, r"\(delay \+ attack \+ sustain \+ release\) \* cycles = 3000000000 counts"),
     ],
 )
 def test_invalid_arguments_are_named_with_the_value_received(kwargs, message):
@@ -247,3 +263,185 @@ def test_a_regularizer_given_the_value_variable_finds_the_schedule():
     assert float(ops.convert_to_numpy(regularizer.current_beta(training=False))) == scheduler.value_at(0)
     assert float(ops.convert_to_numpy(regularizer(zeros, zeros, training=True))) == 0.0
     assert int(ops.convert_to_numpy(scheduler.step)) == 2
+
+
+# Issue 18: counts past int32, and counts so large that a table of them would not fit in memory.
+MAX_COUNT = 2**31 - 1
+# The documented accuracy of a ramp longer than the exact tables' 65,536 counts, relative to max(|start|, |end|).
+LONG_RAMP_TOLERANCE = 2**-22
+
+
+def compiled_versions(function):
+    """``function`` compiled as Keras compiles a train step on this backend: with XLA (and, on TensorFlow, as a
+    graph that Grappler rewrites too)."""
+    if keras.backend.backend() == "jax":
+        import jax
+
+        return [jax.jit(function)]
+    import tensorflow as tf
+
+    return [tf.function(function), tf.function(function, jit_compile=True)]
+
+
+def test_the_counts_in_issue_18_give_the_pinned_values_or_are_refused_naming_the_limit():
+    with pytest.raises(ValueError, match=r"lasts at most 2147483647 \(2\*\*31 - 1\) epochs or steps"):
+        DASRScheduler(delay=2**31 - 2, attack=2)
+    longest = DASRScheduler(delay=2**31 - 3, attack=2)
+    assert longest.duration == MAX_COUNT
+    counters = (5, 2**31 - 4, 2**31 - 3, 2**31 - 2, 2**31 - 1, 2**31, 2**40)
+    assert [longest.value_at(n) for n in counters] == [0.0, 0.0, 0.5, 1.0, 1.0, 1.0, 1.0]
+    assert DASRScheduler(delay=5, attack=2).value_at(3_000_000_000) == 1.0
+    assert float(ops.convert_to_numpy(DASRScheduler(delay=5, attack=2).calc(3_000_000_000))) == 1.0
+
+
+def test_counters_past_int32_give_the_final_value_whatever_their_type():
+    phases = dict(delay=1, attack=3, release=2)
+    scheduler = DASRScheduler(0.25, 2.0, **phases)
+    counters = [0, 1, 2, 5, 6, MAX_COUNT, 2**31, 3_000_000_000, 2**62, 2**64 - 1]
+    want = np.array([reference(n, 0.25, 2.0, **phases) for n in counters], dtype="float32")
+    assert want[-1] == np.float32(0.25)
+    assert [scheduler.value_at(n) for n in counters] == want.tolist()
+    for array in (np.array(counters, dtype="uint64"), np.array(counters[:-1], dtype="int64")):
+        np.testing.assert_array_equal(ops.convert_to_numpy(scheduler.calc(array)), want[: len(array)])
+    if keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        # An int64 step, as a TensorFlow program may count it, eagerly and inside compiled functions.
+        steps = tf.constant(counters[:-1], dtype=tf.int64)
+        for calc in [scheduler.calc, *compiled_versions(scheduler.calc)]:
+            np.testing.assert_array_equal(calc(steps).numpy(), want[:-1])
+
+
+@pytest.mark.parametrize("shape", ["linear", "cosine", "sigmoid"])
+def test_huge_phases_and_cycles_give_the_pinned_values(shape):
+    for phases in (
+        dict(delay=2**30, attack=3, sustain=2**29, release=5, cycles=1),
+        dict(delay=1, attack=3, sustain=0, release=2, cycles=MAX_COUNT // 6),
+        dict(delay=0, attack=4, sustain=MAX_COUNT - 4, release=0, cycles=1),
+    ):
+        scheduler = DASRScheduler(1.5, -0.5, shape=shape, **phases)
+        delay, attack, sustain, period = phases["delay"], phases["attack"], phases["sustain"], scheduler.period
+        last_cycle = scheduler.duration - period
+        edges = [0, delay, delay + attack, delay + attack + sustain, period]
+        edges += [last_cycle + edge for edge in edges] + [scheduler.duration, MAX_COUNT]
+        counters = sorted({n for edge in edges for n in range(edge - 2, edge + 3) if n >= 0})
+        want = np.array([reference(n, 1.5, -0.5, shape=shape, **phases) for n in counters], dtype="float32")
+        assert [scheduler.value_at(n) for n in counters] == want.tolist(), phases
+        np.testing.assert_array_equal(ops.convert_to_numpy(scheduler.calc(np.array(counters))), want, str(phases))
+
+
+@pytest.mark.parametrize("shape", ["linear", "cosine", "sigmoid"])
+def test_ramps_of_any_length_follow_the_formula_and_compile_to_the_same_values(shape):
+    grid_multiple = 2**16 * 30_000  # every 30,000th count of this ramp sits on one of its interpolation points
+    for attack, release in ((2**16, 2**16 + 1), (grid_multiple, 7), (10**9 + 7, 2**30 + 3)):
+        start, end = (0.25, 2.0) if attack != grid_multiple else (-3e4, 1e-3)
+        phases = dict(delay=2, attack=attack, sustain=1, release=release, shape=shape)
+        scheduler = DASRScheduler(start, end, **phases)
+        rng = np.random.default_rng(attack)
+        in_attack = np.concatenate([[0, 1, attack - 2, attack - 1], rng.integers(0, attack, 300)]) + 2
+        in_release = np.concatenate([[0, 1, release - 2, release - 1], rng.integers(0, release, 300)]) + attack + 3
+        on_grid = np.arange(1, 10) * 30_000 - 1 + 2 if attack == grid_multiple else np.array([], dtype="int64")
+        counters = np.concatenate([in_attack, in_release, on_grid]).astype("int32")
+        want = np.array([reference(int(n), start, end, **phases) for n in counters], dtype="float32")
+        got = ops.convert_to_numpy(scheduler.calc(counters))
+        scale = max(abs(start), abs(end))
+        np.testing.assert_allclose(got, want, rtol=0, atol=LONG_RAMP_TOLERANCE * scale, err_msg=str(phases))
+        # Exact: a ramp of up to 65,536 counts everywhere, a longer one at its end and its interpolation points.
+        exact = np.zeros(len(counters), dtype=bool)
+        exact[[3, 307]] = True
+        exact[608:] = True
+        exact[:304] |= attack <= 2**16
+        exact[304:608] |= release <= 2**16
+        np.testing.assert_array_equal(got[exact], want[exact], str(phases))
+        for calc in compiled_versions(scheduler.calc):
+            assert ops.convert_to_numpy(calc(ops.convert_to_tensor(counters))).tobytes() == got.tobytes(), phases
+
+
+def test_the_step_counter_stops_at_the_largest_count_and_the_value_stays_final():
+    scheduler = DASRScheduler(0.0, 1.0, delay=MAX_COUNT - 5, attack=2, sustain=1, release=2, unit="step")
+    assert scheduler.duration == MAX_COUNT
+    scheduler.step.assign(MAX_COUNT - 6)
+    used = [float(ops.convert_to_numpy(scheduler.advance())) for _ in range(9)]
+    assert used == [0.0, 0.5, 1.0, 1.0, 0.5, 0.0, 0.0, 0.0, 0.0]
+    assert int(ops.convert_to_numpy(scheduler.step)) == MAX_COUNT
+
+
+# Builds the schedules that issue 18 found costly, and loads a model file holding one, in a process whose memory
+# is capped a few GiB above what it holds after start-up, so that a regression fails here instead of exhausting
+# the machine. Prints the messages, and how much the peak resident memory grew while building and refusing.
+HUGE_SCHEDULES = """
+import json, os, resource, sys, zipfile
+import numpy as np
+import tfae
+from tfae.bottlenecks import GaussianBottleneck
+from tfae.models import Autoencoder
+from tfae.regularizers import GaussianKLDRegularizer
+from tfae.schedulers import DASRScheduler
+
+folder = sys.argv[1]
+regularizer = GaussianKLDRegularizer(beta=DASRScheduler(attack=7, unit="step"))
+model = Autoencoder(bottleneck=GaussianBottleneck(2, regularizer=regularizer))
+model.compile(optimizer="adam", loss="bernoulli")
+model.build((None, 4))
+small, huge = os.path.join(folder, "small.keras"), os.path.join(folder, "huge.keras")
+model.save(small)
+with zipfile.ZipFile(small) as source, zipfile.ZipFile(huge, "w") as target:
+    for item in source.infolist():
+        content = source.read(item)
+        if item.filename == "config.json":
+            content = content.replace(b'"attack": 7,', b'"attack": %d,' % 10**30)
+        target.writestr(item, content)
+DASRScheduler(0.0, 1.0, attack=3).value_at(1)
+
+def status(key):
+    with open("/proc/self/status") as file:
+        return next(int(line.split()[1]) * 1024 for line in file if line.startswith(key + ":"))
+
+cap = status("VmSize") + 4 * 2**30
+resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+messages = []
+for counts in ({"attack": 10**30}, {"release": 10**30}, {"cycles": 10**30, "attack": 1}):
+    try:
+        DASRScheduler(**counts)
+    except ValueError as error:
+        messages.append(str(error))
+largest = [DASRScheduler(attack=2**31 - 1, shape=shape, unit="step") for shape in ("linear", "cosine", "sigmoid")]
+largest.append(DASRScheduler(attack=2**30, release=2**30 - 1, shape="cosine"))
+values = [scheduler.value_at(2**30) for scheduler in largest]
+built = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 - before
+try:
+    tfae.load_model(huge)
+except tfae.errors.ModelFileError as error:
+    cause = error
+    while cause.__cause__ or cause.__context__:
+        cause = cause.__cause__ or cause.__context__
+    messages += [str(error), str(cause)]
+loaded = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 - before
+print(json.dumps({"messages": messages, "values": values, "built": built, "loaded": loaded}))
+"""
+
+
+def test_huge_counts_are_refused_without_allocating_even_from_a_model_file(tmp_path):
+    completed = subprocess.run(
+        [sys.executable, "-c", HUGE_SCHEDULES, str(tmp_path)],
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
+        capture_output=True,
+        text=True,
+        timeout=HANG_TIMEOUT_S,
+    )
+    assert completed.returncode == 0, completed.stderr[-4000:]
+    result = json.loads(completed.stdout.strip().splitlines()[-1])
+    attack, release, cycles, model_file, model_file_cause = result["messages"]
+    assert attack == (
+        "`attack` must be at most 2147483647 (2**31 - 1), the most epochs or steps a schedule counts. "
+        f"Received: attack={10**30}"
+    )
+    assert release.startswith("`release` must be at most 2147483647") and cycles.startswith("`cycles` must be at most")
+    # Refused as the schedule is built from the file's config, before anything the size of its counts exists.
+    assert model_file.startswith(f"cannot load the model in {tmp_path / 'huge.keras'}: ")
+    assert model_file_cause == attack
+    assert result["values"] == [0.5, 0.5, 0.5, 1.0]
+    # Four long ramps' tables (512 KiB each) and the interpreter's own churn; the model file costs what any does.
+    assert result["built"] < 64 * 2**20, result
+    assert result["loaded"] < 512 * 2**20, result

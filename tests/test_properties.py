@@ -4,7 +4,9 @@ arbitrary input.
 - Resolving any string, or any nested dict, raises only the registry's documented errors
   (``UnknownNameError``, ``DuplicateNameError``, ``ValueError``), never another exception.
 - A DASR schedule's values stay between its start and end values, repeat with period P until the
-  schedule's duration, and stay at the final value after it.
+  schedule's duration, and stay at the final value after it; ramps of any length, up to 2**30 counts, are
+  within 2**-22 * max(|start|, |end|) of the formula; any counts are accepted up to a duration of 2**31 - 1
+  and refused past it, with the limit named.
 - The config loader answers any text, any bytes, any damaged example config and any TOML document with a
   ``Config`` or a one-line ``ConfigError`` naming the file, never another exception; building a config's
   components raises only ``ConfigError``.
@@ -14,6 +16,7 @@ per property. ``HYPOTHESIS_PROFILE=explore`` draws new and many more examples, f
 """
 
 import inspect
+import math
 import os
 
 import numpy as np
@@ -167,6 +170,70 @@ def test_dasr_values_stay_between_start_and_end(start, end, delay, attack, susta
     _, values = dasr_values(start, end, delay, attack, sustain, release, cycles, shape, unit)
     low, high = sorted((np.float32(start), np.float32(end)))
     assert np.all(values >= low) and np.all(values <= high), (values.min(), values.max(), low, high)
+
+
+MAX_COUNT = 2**31 - 1
+
+
+def dasr_formula(n, start, end, delay, attack, sustain, release, cycles, shape):
+    """DESIGN.md's pinned table, in Python floats (float64)."""
+    ramp = {
+        "linear": lambda x: x,
+        "cosine": lambda x: 0.5 - 0.5 * math.cos(math.pi * x),
+        "sigmoid": lambda x: 1.0 / (1.0 + math.exp(6.0 - 12.0 * x)),
+    }[shape]
+    period = delay + attack + sustain + release
+    if n >= period * cycles:
+        return end if release == 0 else start
+    t = n % period
+    if t < delay:
+        return start
+    if t < delay + attack:
+        return start + (end - start) * ramp((t - delay + 1) / attack)
+    if t < delay + attack + sustain:
+        return end
+    return end + (start - end) * ramp((t - delay - attack - sustain + 1) / release)
+
+
+@given(
+    counts=st.lists(st.integers(0, 2**33), min_size=4, max_size=4),
+    cycles=st.integers(1, 2**33),
+)
+def test_dasr_counts_up_to_the_limit_are_accepted_and_larger_ones_refused_naming_it(counts, cycles):
+    duration = sum(counts) * cycles
+    try:
+        schedule = DASRScheduler(0.0, 1.0, *counts, cycles=cycles)
+    except ValueError as error:
+        assert duration > MAX_COUNT or max(*counts, cycles) > MAX_COUNT
+        assert "at most 2147483647 (2**31 - 1)" in str(error), str(error)
+        event("refused")
+    else:
+        assert schedule.duration == duration <= MAX_COUNT
+        event("accepted")
+
+
+@given(
+    start=st.floats(-1e30, 1e30),
+    end=st.floats(-1e30, 1e30),
+    delay=st.integers(0, 2**20),
+    attack=st.integers(1, 2**30),
+    sustain=st.integers(0, 2**20),
+    release=st.integers(0, 2**30 - 2**21),
+    shape=st.sampled_from(["linear", "cosine", "sigmoid"]),
+    counters=st.lists(st.integers(0, 2**40), min_size=1, max_size=8),
+)
+def test_dasr_ramps_of_any_length_are_within_2_to_the_minus_22_of_the_formula(
+    start, end, delay, attack, sustain, release, shape, counters
+):
+    phases = (delay, attack, sustain, release, 1, shape)
+    schedule = DASRScheduler(start, end, *phases)
+    # Counters that fall in the ramps, as well as anywhere at all.
+    counters = counters + [delay + attack // 3, delay + attack - 1, delay + attack + sustain + release // 2]
+    values = ops.convert_to_numpy(schedule.calc(np.array(counters)))
+    want = np.array([dasr_formula(n, start, end, *phases) for n in counters], dtype="float32")
+    np.testing.assert_allclose(values, want, rtol=0, atol=2**-22 * max(abs(start), abs(end)))
+    low, high = sorted((np.float32(start), np.float32(end)))
+    assert np.all(values >= low) and np.all(values <= high)
 
 
 @pytest.fixture(scope="module")

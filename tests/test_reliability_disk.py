@@ -30,19 +30,24 @@ PAGE = 4096
 ROOMY = "64m"
 
 
-def tfae_train(*arguments, limit=None):
-    """The real ``python -m tfae train ARGUMENTS -q``; ``limit`` caps the size of every file it writes."""
+def file_size_cap(limit):
+    """A ``preexec_fn`` that caps every file the child process writes at ``limit`` bytes (EFBIG beyond)."""
 
-    def cap_file_size():
+    def cap():
         resource.setrlimit(resource.RLIMIT_FSIZE, (limit, resource.getrlimit(resource.RLIMIT_FSIZE)[1]))
 
+    return cap
+
+
+def tfae_train(*arguments, limit=None):
+    """The real ``python -m tfae train ARGUMENTS -q``; ``limit`` caps the size of every file it writes."""
     return subprocess.run(
         [sys.executable, "-m", "tfae", "train", *map(str, arguments), "-q"],
         env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
         capture_output=True,
         text=True,
         timeout=HANG_TIMEOUT_S,
-        preexec_fn=None if limit is None else cap_file_size,
+        preexec_fn=None if limit is None else file_size_cap(limit),
     )
 
 
@@ -60,7 +65,8 @@ def leftovers(folder):
 
 @pytest.fixture
 def small_disk(tmp_path):
-    """Mounts a tmpfs of ``size`` bytes (rounded up to pages) at ``tmp_path/disk``; ``resize`` changes it."""
+    """``mount(size)`` mounts a tmpfs of ``size`` bytes (rounded up to pages) at ``tmp_path/disk``;
+    ``mount(size, remount=True)`` gives it a new size, keeping its files."""
     if not sys.platform.startswith("linux") or os.geteuid() != 0 or shutil.which("mount") is None:
         pytest.skip("mounting a small tmpfs needs Linux and root; test_a_file_size_limit_... covers the rest")
     disk = tmp_path / "disk"
@@ -68,8 +74,10 @@ def small_disk(tmp_path):
     mounted = []
 
     def mount(size, remount=False):
-        options = f"remount,size={size}" if remount else f"size={size}"
-        command = ["mount", "-o", options, str(disk)] if remount else ["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(disk)]
+        if remount:
+            command = ["mount", "-o", f"remount,size={size}", str(disk)]
+        else:
+            command = ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(disk)]
         result = subprocess.run(command, capture_output=True, text=True, timeout=HANG_TIMEOUT_S)
         if result.returncode != 0:
             pytest.skip(f"cannot mount a tmpfs here: {result.stderr.strip()}")
@@ -165,6 +173,26 @@ def test_a_file_size_limit_is_one_line_and_leaves_no_run_folder(tmp_path):
     assert not leftovers(tmp_path)
 
 
+def test_tfae_encode_under_a_file_size_limit_is_one_line_and_writes_nothing(tmp_path):
+    run = Run.create(load_config(None), tmp_path / "run")
+    checkpoints.save_model(run.build_model(run.load_data().x.shape[1:]), tmp_path / "model.keras")
+    output = tmp_path / "codes.npy"  # 1797 codes of 2 float32 numbers: 14 KB, past the limit
+    result = subprocess.run(
+        [sys.executable, "-m", "tfae", "encode", str(tmp_path / "model.keras"), "digits", "-o", str(output)],
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
+        capture_output=True,
+        text=True,
+        timeout=HANG_TIMEOUT_S,
+        preexec_fn=file_size_cap(4096),
+    )
+    assert result.returncode == 1, result.stderr
+    assert one_line(result.stderr) == (
+        f"tfae encode: error: {output} would be larger than the file-size limit (ulimit -f) or the file system "
+        "allows: raise the limit or write to another disk, then try again"
+    )
+    assert not output.exists() and not leftovers(tmp_path)
+
+
 # Keras' BackupAndRestore format is an HDF5 file that Keras writes to disk itself: HDF5 must never meet the
 # full disk, or the process reports errors at every later step and can crash when it exits.
 BACKUP_WRITER = """
@@ -250,3 +278,38 @@ def test_a_config_error_found_building_the_model_leaves_the_old_run_untouched(tm
 
     assert main(["train", str(config), "--run-dir", str(tmp_path / "new"), "-q"]) == 2
     assert not (tmp_path / "new").exists()
+
+
+# HDF5 meeting a full disk, on purpose: the error h5py raises is recognised, and the process then leaves at
+# once (os._exit), before the broken file can crash it. tfae itself claims the room first (check_room).
+HDF5_ON_A_FULL_DISK = """
+import os, sys
+from tfae.models.layouts import LayoutAutoencoder
+from tfae.training.checkpoints import writing
+
+model = LayoutAutoencoder({"name": "vanilla", "latent_dim": 2}, hidden=[256, 128])
+model.build((None, 64))
+model.compile(optimizer="adam", loss="mse")
+path = os.path.join(sys.argv[1], "model.weights.h5")
+try:
+    with writing(path):
+        model.save_weights(path)
+except Exception as error:
+    print(f"{type(error).__name__}: {error}", flush=True)
+os._exit(0)
+"""
+
+
+def test_h5py_errors_of_a_full_disk_are_disk_full_errors(small_disk):
+    disk = small_disk("64k")
+    result = subprocess.run(
+        [sys.executable, "-c", HDF5_ON_A_FULL_DISK, str(disk)],
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
+        capture_output=True,
+        text=True,
+        timeout=HANG_TIMEOUT_S,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.strip().splitlines()[-1] == (
+        f"DiskFullError: the disk is full writing {disk / 'model.weights.h5'}: free some space, then try again"
+    )

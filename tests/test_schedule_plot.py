@@ -55,5 +55,11 @@ def test_length_must_be_a_positive_integer(tmp_path, length):
 
 
 def test_something_that_is_not_a_schedule_is_refused(tmp_path):
-    with pytest.raises(ValueError, match="`scheduler` must be a tfae schedule .* Received: scheduler=0.5"):
+    with pytest.raises(ValueError, match="`scheduler` must be a tfae scheduler .* Received: scheduler=0.5"):
         plot_schedule(0.5, path=tmp_path / "schedule.png")
+
+
+def test_a_schedule_of_two_billion_steps_is_drawn_from_ten_thousand_counts(tmp_path):
+    scheduler = DASRScheduler(attack=2**30, sustain=2**30 - 1, unit="step")
+    path = plot_schedule(scheduler, path=tmp_path / "long.png")
+    assert (tmp_path / "long.png").stat().st_size > 0 and path == tmp_path / "long.png"

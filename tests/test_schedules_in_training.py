@@ -19,6 +19,7 @@ from tfae.schedulers import DASRScheduler
 
 STEPS_PER_EPOCH = 10
 EPOCHS = 3
+MAX_COUNT = 2**31 - 1
 
 
 class BetaObserver(keras.layers.Layer):
@@ -146,6 +147,43 @@ def test_each_train_step_uses_the_value_for_its_counter_on_jax():
     for unit, result in results.items():
         assert result["backend"] == "jax"
         check(result, unit)
+
+
+def observe_from(scheduler, first_count, steps=10, steps_per_execution=4):
+    """Fits a tiny VAE for ``steps`` train steps, its step counter set to ``first_count`` first; returns the
+    values the steps used, the values ``value_at`` gives for their counters, and the counter at the end."""
+    keras.utils.set_random_seed(0)
+    observer = BetaObserver(scheduler, capacity=steps)
+    model = ObservedAutoencoder(
+        observer, bottleneck=GaussianBottleneck(latent_dim=2, regularizer=GaussianKLDRegularizer(beta=scheduler.value))
+    )
+    model.compile(optimizer="adam", loss="bernoulli", steps_per_execution=steps_per_execution)
+    scheduler.step.assign(first_count)
+    x = np.random.default_rng(0).random((4 * steps, 8)).astype("float32")
+    model.fit(x, epochs=1, batch_size=4, verbose=0)
+    observed, count = observer.result()
+    assert count == steps
+    counters = [min(first_count + step, MAX_COUNT) for step in range(steps)]
+    return observed, [scheduler.value_at(n) for n in counters], int(ops.convert_to_numpy(scheduler.step))
+
+
+@pytest.mark.backend_neutral
+def test_at_the_largest_count_the_step_counter_stops_and_the_value_stays_final():
+    scheduler = DASRScheduler(0.2, 0.9, delay=MAX_COUNT - 5, attack=2, sustain=1, release=2, unit="step")
+    observed, expected, last_count = observe_from(scheduler, MAX_COUNT - 6)
+    assert observed == expected
+    assert expected == [float(np.float32(value)) for value in [0.2, 0.55, 0.9, 0.9, 0.55] + [0.2] * 5]
+    assert last_count == MAX_COUNT
+
+
+@pytest.mark.backend_neutral
+def test_inside_the_step_a_long_ramp_has_the_values_that_value_at_gives():
+    # Longer than the exact tables (65,536 counts): interpolated, at counts between its interpolation points.
+    scheduler = DASRScheduler(0.2, 0.9, attack=3 * 2**16 + 1, shape="cosine", unit="step")
+    observed, expected, last_count = observe_from(scheduler, 100_000)
+    assert observed == expected
+    assert len(set(expected)) == len(expected)
+    assert last_count == 100_010
 
 
 @pytest.mark.backend_neutral

@@ -163,8 +163,6 @@ def _next_step(run):
 
 def encode_command(args):
     """Writes the latent codes (posterior means) of every sample of DATA to a .npy file."""
-    import numpy as np
-
     output = Path(args.output)
     if output.suffix != ".npy":
         raise UsageError(f"-o must name a .npy file; got {output}")
@@ -172,18 +170,27 @@ def encode_command(args):
     model = _load_model(args.model)
     dataset = _load_samples(model, args.data, args.key)
     codes = model.encoder.predict(dataset.x, batch_size=args.batch_size, verbose=0)
-    from tfae.training.checkpoints import replacing
-
-    with replacing(output) as temporary:
-        np.save(temporary, codes)
+    _save_array(output, codes)
     print(f"tfae encode: wrote {output}: codes of shape {codes.shape} for {args.data}")
     return 0
 
 
-def generate_command(args):
-    """Decodes N codes drawn from the prior: a grid of images (.png) or the arrays (.npy)."""
+def _save_array(path, array):
+    """``np.save``, atomically. The bytes are made in memory: NumPy reports a write that the disk cut short
+    without saying why ("N requested and M written"), a plain write with the reason."""
+    import io
+
     import numpy as np
 
+    from tfae.training.checkpoints import write_bytes
+
+    buffer = io.BytesIO()
+    np.save(buffer, array)
+    write_bytes(path, buffer.getvalue())
+
+
+def generate_command(args):
+    """Decodes N codes drawn from the prior: a grid of images (.png) or the arrays (.npy)."""
     if args.number < 1:
         raise UsageError(f"-n must be a positive number of samples; got {args.number}")
     output = Path(args.output)
@@ -199,10 +206,7 @@ def generate_command(args):
             'variational bottleneck, such as name = "gaussian" with regularizer "kld"'
         ) from None
     if output.suffix == ".npy":
-        from tfae.training.checkpoints import replacing
-
-        with replacing(output) as temporary:
-            np.save(temporary, samples)
+        _save_array(output, samples)
     else:
         from tfae.training.pictures import image_grid
 

@@ -343,6 +343,18 @@ def _model_class(saved: dict[str, Any], objects: dict[str, Any]) -> Any:
     return None
 
 
+def _deepest_cause(error: BaseException) -> BaseException:
+    """The exception at the bottom of ``error``'s chain: Keras wraps a component's own message (a scheduler's
+    refusal of a count, say) in "could not be deserialized properly", which says less."""
+    seen = {id(error)}
+    while True:
+        cause = error.__cause__ or error.__context__
+        if cause is None or id(cause) in seen:
+            return error
+        seen.add(id(cause))
+        error = cause
+
+
 def load_model(
     filepath: str | os.PathLike[str],
     custom_objects: dict[str, Any] | None = None,
@@ -409,4 +421,4 @@ def load_model(
     try:
         return keras.saving.load_model(path, custom_objects=objects, compile=compile, safe_mode=True)
     except Exception as error:
-        raise ModelFileError(f"cannot load the model in {path}: {_one_line(error)}") from error
+        raise ModelFileError(f"cannot load the model in {path}: {_one_line(_deepest_cause(error))}") from error

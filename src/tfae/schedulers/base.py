@@ -159,7 +159,8 @@ def as_counter(n: Any) -> Any:
     if isinstance(n, (np.ndarray, np.generic, list, tuple)):
         array = np.asarray(n)
         if np.issubdtype(array.dtype, np.integer):
-            array = np.clip(array, MIN_COUNT, MAX_COUNT).astype("int32")
+            limits = np.iinfo(array.dtype)
+            array = np.clip(array, max(MIN_COUNT, limits.min), min(MAX_COUNT, limits.max)).astype("int32")
         return ops.convert_to_tensor(array, dtype="int32")
     tensor = ops.convert_to_tensor(n)
     dtype = keras.backend.standardize_dtype(tensor.dtype)

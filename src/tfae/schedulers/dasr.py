@@ -112,9 +112,10 @@ class _Ramp:
         place = whole
         for _ in range(GRID.bit_length() - 1 + STEP_BITS):
             carry = remainder >= self.length - remainder
-            place = place + place + ops.cast(carry, "int32")
+            # Multiplications, not place + place: Grappler unfolds a sum of a sum into one term per path.
+            place = place * 2 + ops.cast(carry, "int32")
             # 2 * remainder - length when it carries, 2 * remainder otherwise; both stay in [0, length).
-            remainder = remainder + ops.where(carry, remainder - self.length, remainder)
+            remainder = remainder - ops.where(carry, self.length - remainder, -remainder)
         return place
 
 
@@ -133,17 +134,16 @@ class DASRScheduler(BaseScheduler):
     ``"sigmoid"`` (``1 / (1 + exp(6 - 12 x))``), the shapes of the cyclical-annealing paper (Fu et al. 2019).
 
     The values of a ramp of up to 65,536 counts are computed once, in float64, and rounded once to float32;
-    ``calc`` only picks among them. So the value used inside a compiled train step is bit for bit the value
-    ``calc`` gives eagerly, whatever rewrites the graph compiler (Grappler, XLA) makes to arithmetic. A longer
-    ramp is computed at each count with integer arithmetic and a few float32 operations that compilers leave
-    as they are on CPUs (measured on TensorFlow, XLA and JAX); its values are within ``2**-21`` times
-    ``max(|start_value|, |end_value|)`` of the formula. A GPU compiler may fuse a multiply and an add in it,
-    which can change the last bit of a long ramp's value inside a compiled step.
+    ``calc`` only picks among them. A longer ramp keeps such values at 65,537 evenly spaced points and
+    interpolates between them with integer arithmetic and one float32 addition of an exact product; its values
+    are within ``2**-22 * max(|start_value|, |end_value|)`` of the formula. Either way the value used inside a
+    compiled train step is bit for bit the value ``calc`` gives eagerly, whatever rewrites the graph compiler
+    (Grappler, XLA) makes to arithmetic, fused multiply-adds included.
 
-    A schedule lasts at most ``2**31 - 1`` counts (``duration <= 2147483647``), so that its counter fits
-    int32 on every backend; construction (also from a config) refuses a longer one, naming the limit. Counters
-    past the limit, such as an int64 step, give the final value. Construction takes the same time and memory
-    whatever the counts.
+    A schedule lasts at most ``2**31 - 1`` counts (``duration <= 2147483647``), so that its counter fits int32
+    on every backend (JAX computes in int32 unless x64 is enabled); construction, from a config too, refuses a
+    longer one and names the limit. A counter past it, an int64 step say, gives the final value. Construction
+    takes the same time and memory whatever the counts.
 
     Args:
         start_value: finite float, the value before and after the ramps.

@@ -13,6 +13,10 @@ if TYPE_CHECKING:
     from tfae.schedulers.base import BaseScheduler
 
 
+# A long schedule is drawn from this many counts, spread evenly: a plot has no more pixels than that.
+MAX_POINTS = 10_000
+
+
 def default_length(duration: int) -> int:
     """The counts to plot when none are given: the whole schedule and a tenth more (at least 5), at least 10."""
     return max(duration + max(duration // 10, 5), 10)
@@ -32,7 +36,8 @@ def plot_schedule(
     Args:
         scheduler: a ``BaseScheduler``, a registered name, or a dict such as ``{"name": "dasr", "attack": 10}``.
         length: positive int, how many epochs (or steps) to plot; by default the whole schedule and a bit
-            after it: ``max(duration + max(duration // 10, 5), 10)``.
+            after it: ``max(duration + max(duration // 10, 5), 10)``. Beyond 10,000 counts the plot shows
+            10,000 of them, evenly spread.
         path: where to write the PNG; by default ``schedule.png`` in the working directory.
 
     Returns:
@@ -53,7 +58,7 @@ def plot_schedule(
     resolved = resolve("scheduler", scheduler)
     if not isinstance(resolved, BaseScheduler):
         raise ValueError(
-            "`scheduler` must be a tfae schedule (a BaseScheduler, its registered name such as 'dasr', or a dict). "
+            "`scheduler` must be a tfae scheduler (a BaseScheduler, its registered name such as 'dasr', or a dict). "
             f"Received: scheduler={scheduler!r}"
         )
     scheduler = resolved
@@ -65,7 +70,11 @@ def plot_schedule(
     if path is None:
         path = "schedule.png"
 
-    counts = np.arange(int(length), dtype="int32")
+    dtype = "int32" if length <= np.iinfo("int32").max else "int64"
+    if length <= MAX_POINTS:
+        counts = np.arange(int(length), dtype=dtype)
+    else:
+        counts = np.unique(np.linspace(0, int(length) - 1, MAX_POINTS).round().astype(dtype))
     values = ops.convert_to_numpy(scheduler.calc(ops.convert_to_tensor(counts)))
     figure = Figure(figsize=(7, 3.5), dpi=100, layout="constrained")
     axes = figure.subplots()

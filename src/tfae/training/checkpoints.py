@@ -30,6 +30,7 @@ import re
 import secrets
 import shutil
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import keras
@@ -67,13 +68,13 @@ def _sync_folder(folder):
         os.close(descriptor)
 
 
-def no_room(error):
+def no_room(error: BaseException | None) -> int | None:
     """The errno of ``error`` when it is a write that found no room (``ENOSPC``, ``EDQUOT``, ``EFBIG``), or ``None``.
 
     The errors it was raised during are looked at too: Keras and ``zipfile`` can fail again while they clean
     up after the first failure. h5py reports HDF5's failed writes as ``OSError`` or ``RuntimeError``.
     """
-    seen = set()
+    seen: set[int] = set()
     while error is not None and id(error) not in seen:
         seen.add(id(error))
         if isinstance(error, OSError) and error.errno in NO_ROOM:
@@ -87,7 +88,7 @@ def no_room(error):
 
 
 @contextlib.contextmanager
-def writing(path):
+def writing(path: str | os.PathLike[str]) -> Iterator[None]:
     """Turns an error in the block that is a write finding no room into a ``DiskFullError`` naming ``path``.
 
     Example:
@@ -109,7 +110,7 @@ def writing(path):
 
 
 @contextlib.contextmanager
-def replacing(path):
+def replacing(path: str | os.PathLike[str]) -> Iterator[Path]:
     """Yields a temporary path beside ``path`` (same folder, same suffix) to write the new file to.
 
     When the block finishes, the file is flushed to disk and renamed over ``path``; when it raises, the
@@ -139,13 +140,13 @@ def replacing(path):
     _sync_folder(path.parent)
 
 
-def make_folder(folder):
+def make_folder(folder: str | os.PathLike[str]) -> None:
     """``mkdir -p folder``; a disk too full for the folder raises ``DiskFullError``."""
     with writing(folder):
         Path(folder).mkdir(parents=True, exist_ok=True)
 
 
-def saved_size(model):
+def saved_size(model: keras.Model) -> int:
     """About how many bytes Keras' HDF5 file of ``model`` takes: its variables, its optimizer's, and HDF5's
     own structures (estimated high)."""
     variables = list(model.variables)
@@ -161,7 +162,7 @@ def saved_size(model):
     return size
 
 
-def check_room(path, size):
+def check_room(path: str | os.PathLike[str], size: int) -> None:
     """Raises ``DiskFullError`` unless ``size`` more bytes fit beside ``path``.
 
     The room is claimed for real, in a scratch file beside ``path`` that is removed at once, so that a
@@ -181,7 +182,7 @@ def check_room(path, size):
         scratch.unlink(missing_ok=True)
 
 
-def _claim(descriptor, size, folder):
+def _claim(descriptor: int, size: int, folder: Path) -> None:
     try:
         os.posix_fallocate(descriptor, 0, size)
         return
@@ -200,13 +201,19 @@ def remove_partial_files(folder):
         path.unlink(missing_ok=True)
 
 
-def write_text(path, text):
+def write_text(path: str | os.PathLike[str], text: str) -> None:
     """Writes ``text`` (UTF-8) to ``path`` atomically."""
     with replacing(path) as temporary:
         temporary.write_text(text, encoding="utf-8")
 
 
-def save_model(model, path):
+def write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
+    """Writes ``data`` to ``path`` atomically."""
+    with replacing(path) as temporary:
+        temporary.write_bytes(data)
+
+
+def save_model(model: keras.Model, path: str | os.PathLike[str]) -> None:
     """``model.save(path)``, atomically: a crash while saving leaves the previous file at ``path``.
 
     Raises:

@@ -8,6 +8,8 @@ import dataclasses
 import gzip
 import math
 import os
+import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +22,12 @@ FASHION_MNIST_FOLDER = "fashion-mnist"
 FASHION_MNIST_FILES = ("train-labels-idx1-ubyte.gz", "train-images-idx3-ubyte.gz")
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp"}
 SOURCES_HELP = '"digits", "mnist", "fashion_mnist", a .npy or .npz file, or a folder of images'
+NPY_MAGIC = b"\x93NUMPY"
+ZIP_MAGICS = (b"PK\x03\x04", b"PK\x05\x06")  # a .npz file is a zip archive; the second, an empty one
+PICKLE_MAGIC = b"\x80"
+# TensorFlow's kernels take tensors of at most 8 dimensions, and a batch of samples has one more than a sample.
+MAX_SAMPLE_DIMENSIONS = 7
+SAVE_HELP = "save the data with numpy.save (.npy) or numpy.savez (.npz)"
 
 
 @dataclasses.dataclass
@@ -91,30 +99,105 @@ def _pick(arrays, key, path, what):
     return None
 
 
+def _check_numpy_file(path):
+    """Raises ``DataError`` for a file that is empty, or that is no .npy or .npz file whatever its name."""
+    with open(path, "rb") as file:
+        head = file.read(len(NPY_MAGIC))
+    if not head:
+        raise DataError(f"{path} is empty (0 bytes), so it holds no array; {SAVE_HELP}")
+    if head.startswith(PICKLE_MAGIC):
+        raise DataError(
+            f"{path} is a Python pickle, not a NumPy file; tfae does not unpickle data, which can run code: "
+            f"{SAVE_HELP}"
+        )
+    if not head.startswith((NPY_MAGIC, *ZIP_MAGICS)):
+        raise DataError(
+            f"{path} is not a NumPy file: it starts with neither the .npy header nor a .npz file's zip header "
+            f"(a text or CSV file, say, named {Path(path).suffix}); {SAVE_HELP}"
+        )
+
+
+def _check_declared_size(file, size, where):
+    """Raises ``DataError`` if ``file`` (``size`` bytes) is a .npy file whose header declares more data than the
+    file holds: NumPy would allocate the declared array first, terabytes for a damaged header."""
+    if file.read(len(NPY_MAGIC)) != NPY_MAGIC:
+        return
+    file.seek(0)
+    version = np.lib.format.read_magic(file)
+    if version == (1, 0):
+        shape, _, dtype = np.lib.format.read_array_header_1_0(file)
+    elif version == (2, 0):
+        shape, _, dtype = np.lib.format.read_array_header_2_0(file)
+    else:
+        return  # version 3.0 only adds UTF-8 field names, which tfae refuses as data anyway
+    declared = math.prod(shape) * dtype.itemsize
+    held = size - file.tell()
+    if not dtype.hasobject and declared > held:
+        raise DataError(
+            f"{where} is truncated or damaged: its header declares an array of shape {shape} ({dtype}), "
+            f"{declared:,} bytes, but it holds {max(held, 0):,} bytes of data; {SAVE_HELP}"
+        )
+
+
+def _reading_error(path, error):
+    """The ``DataError`` for an exception NumPy raised while reading ``path``, without NumPy's advice to load
+    the file with ``allow_pickle=True``, which would let it run code."""
+    reason = " ".join(str(error).split()) or type(error).__name__
+    if "Object arrays cannot be loaded" in reason:
+        return DataError(
+            f"cannot read {path}: it holds an array of Python objects, which tfae does not load since unpickling "
+            f"can run code (NumPy: {reason}); save the data as an array of numbers"
+        )
+    if "pickled" in reason:
+        return DataError(f"{path} holds pickled Python objects, not a NumPy array of numbers; {SAVE_HELP}")
+    if "max_header_size" in reason:
+        return DataError(f"cannot read {path}: its .npy header is larger than NumPy reads safely; {SAVE_HELP}")
+    return DataError(f"cannot read {path} as a NumPy file ({reason}); it may be truncated or damaged: {SAVE_HELP}")
+
+
 def _load_numpy(path, key, labels_key):
+    _check_numpy_file(path)
     try:
+        with open(path, "rb") as file:
+            _check_declared_size(file, os.fstat(file.fileno()).st_size, path)
         loaded = np.load(path, allow_pickle=False)
-    except (OSError, ValueError) as error:
-        raise DataError(f"cannot read {path} as a NumPy file: {' '.join(str(error).split())}") from None
-    if isinstance(loaded, np.ndarray):
-        return loaded, None
-    with loaded:
-        arrays = list(loaded.files)
-        if not arrays:
-            raise DataError(f"{path} holds no arrays")
-        data_key = _pick(arrays, key, path, "[data] key")
-        if data_key is None:
-            candidates = [name for name in ("x", "x_train", "images", "data") if name in arrays]
-            if candidates:
-                data_key = candidates[0]
-            elif len(arrays) == 1:
-                data_key = arrays[0]
-            else:
-                raise DataError(f"{path} holds several arrays ({', '.join(arrays)}); name the data with [data] key")
-        label_key = _pick(arrays, labels_key, path, "[data] labels")
-        if label_key is None:
-            label_key = next((name for name in ("y", "y_train", "labels", "target") if name in arrays), None)
-        return loaded[data_key], (loaded[label_key] if label_key else None)
+        if isinstance(loaded, np.ndarray):
+            return loaded, None
+        # A .npz file's arrays are read, and can turn out damaged, only when they are asked for.
+        with loaded:
+            return _pick_arrays(loaded, path, key, labels_key)
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as error:
+        if isinstance(error, DataError):
+            raise
+        raise _reading_error(path, error) from None
+
+
+def _pick_arrays(loaded, path, key, labels_key):
+    arrays = list(loaded.files)
+    if not arrays:
+        raise DataError(f"{path} holds no arrays")
+    data_key = _pick(arrays, key, path, "[data] key")
+    if data_key is None:
+        candidates = [name for name in ("x", "x_train", "images", "data") if name in arrays]
+        if candidates:
+            data_key = candidates[0]
+        elif len(arrays) == 1:
+            data_key = arrays[0]
+        else:
+            raise DataError(f"{path} holds several arrays ({', '.join(arrays)}); name the data with [data] key")
+    label_key = _pick(arrays, labels_key, path, "[data] labels")
+    if label_key is None:
+        label_key = next((name for name in ("y", "y_train", "labels", "target") if name in arrays), None)
+    return _read_member(loaded, data_key, path), (_read_member(loaded, label_key, path) if label_key else None)
+
+
+def _read_member(loaded, name, path):
+    """The array ``name`` of the .npz file ``loaded``, once its header is checked against its size."""
+    if f"{name}.npy" in loaded.zip.namelist():
+        member = loaded.zip.getinfo(f"{name}.npy")
+        with loaded.zip.open(member) as file:
+            _check_declared_size(file, member.file_size, f"the array '{name}' in {path}")
+    return loaded[name]
 
 
 def _load_images(folder, image_size, color):
@@ -164,7 +247,8 @@ def load_data(source, key="", labels="", image_size=(), color="grayscale"):
         color: ``"grayscale"`` or ``"rgb"``, for a folder of images.
 
     Raises:
-        DataError: the source is missing or unreadable, or holds NaN or inf.
+        DataError: the source is missing, empty, unreadable or no NumPy file; or its data are not real numbers,
+            have more than ``MAX_SAMPLE_DIMENSIONS`` dimensions per sample, or hold NaN or inf.
     """
     class_names = None
     name = str(source).strip().lower().replace("-", "_")
@@ -191,11 +275,22 @@ def load_data(source, key="", labels="", image_size=(), color="grayscale"):
 
 def _as_samples(x, source):
     x = np.asarray(x)
-    if x.dtype == object or not (np.issubdtype(x.dtype, np.number) or x.dtype == bool):
+    if x.dtype.kind == "c":
+        raise DataError(
+            f"{source}: the data are complex numbers ({x.dtype}), and tfae trains on real numbers; save the real "
+            "and imaginary parts (or the magnitude and phase) as separate features"
+        )
+    if x.dtype.kind not in "biuf":
         raise DataError(f"{source}: the data must be numbers; got an array of {x.dtype}")
     if x.ndim < 2 or x.shape[0] < 1 or math.prod(x.shape[1:]) < 1:
         raise DataError(
             f"{source}: the data must hold one sample per row, shape (samples, features...); got shape {x.shape}"
+        )
+    if x.ndim - 1 > MAX_SAMPLE_DIMENSIONS:
+        raise DataError(
+            f"{source}: the samples have {x.ndim - 1} dimensions (data of shape {x.shape}), but TensorFlow takes "
+            f"at most {MAX_SAMPLE_DIMENSIONS} per sample (8 with the batch's); reshape the data to fewer, such as "
+            f"(samples, features) = {(x.shape[0], math.prod(x.shape[1:]))}"
         )
     scale = 255.0 if x.dtype == np.uint8 else 1.0
     samples = x.astype("float32") / scale
@@ -235,5 +330,6 @@ def fit_to_model(x, input_shape, source):
         return x.reshape((len(x), *input_shape))
     raise DataError(
         f"{source}: the samples have shape {tuple(x.shape[1:])} ({math.prod(x.shape[1:])} values), but the "
-        f"model takes samples of shape {input_shape} ({math.prod(input_shape)} values)"
+        f"model takes samples of shape {input_shape} ({math.prod(input_shape)} values); give data of that shape, "
+        "or a model trained on data like these"
     )

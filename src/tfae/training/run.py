@@ -109,7 +109,7 @@ class Run:
             )
         return cls(folder, load_config(folder / CONFIG_FILE), resuming=True)
 
-    def saved_epochs(self):
+    def saved_epochs(self) -> int | None:
         """How many epochs the run folder's checkpoint holds, or ``None`` when it holds none (or none readable):
         ``tfae train --resume`` continues after them."""
         checkpoint = checkpoints.Checkpoint(self.folder / BACKUP_FOLDER)
@@ -210,8 +210,7 @@ class Run:
         checkpoint = checkpoints.Checkpoint(self.folder / BACKUP_FOLDER, self.folder / HISTORY_FILE, writes=chief)
         with _scope(strategy):
             model = self.build_model(dataset.x.shape[1:])
-        fresh = chief and not self.resuming
-        with self._removed_unless_saved(checkpoint) if fresh else contextlib.nullcontext():
+        with self._removed_unless_saved(checkpoint):
             if chief:
                 self._prepare_folder(model)
             with _scope(strategy):
