@@ -25,6 +25,7 @@ def test_each_error_is_the_one_in_tfae_errors(error):
 def test_the_errors_keep_their_builtin_bases():
     # Callers that caught the built-in exceptions before tfae.errors held these keep working.
     assert issubclass(errors.CheckpointError, OSError)
+    assert issubclass(errors.DiskFullError, OSError)
     assert issubclass(errors.DivergenceError, errors.RunError)
     for error in (UsageError, DistributeError, ModelFileError, ConfigError, DataError, RunError):
         assert issubclass(error, ValueError)

@@ -84,10 +84,8 @@ def test_data_on_a_huge_scale_diverges_in_the_first_step_and_saves_nothing(tmp_p
     assert re.search(rf"in epoch 1 of 3, {STEPS} of 3, and training stopped", message)
     assert re.search(r"ranges from [0-9.e+]+ to 1e\+30; scale it", message)
     assert "No epoch finished with finite losses, so no model was saved." in message
-    assert not (folder / "model.keras").exists()
-    assert not (folder / "backup" / "checkpoint.json").exists()
-    assert not (folder / "history.csv").exists()
-    assert (folder / "config.toml").exists()
+    # A run that saved no epoch leaves no run folder behind.
+    assert not folder.exists()
 
 
 def test_the_real_command_with_a_huge_learning_rate(tmp_path, run_tfae):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 from typing import Any
 
@@ -348,8 +349,11 @@ class Autoencoder(keras.Model):
         self._check_samples(x, "fit")
         shape = getattr(x, "shape", None)
         if not self.built and shape is not None and len(shape) > 1:
-            # Built now, not by the first step, so that the weights training starts from can be kept.
-            self.build((None, *tuple(shape)[1:]))
+            # Built now, not by the first step, so that the weights training starts from can be kept; inside
+            # the tf.distribute strategy the model was made under, as Keras' fit would build it.
+            strategy = creation_strategy(self)
+            with strategy.scope() if strategy is not None else contextlib.nullcontext():
+                self.build((None, *tuple(shape)[1:]))
         callbacks = list(callbacks or [])
         for scheduler in self.schedulers:
             if scheduler.unit == "epoch" and all(scheduler is not callback for callback in callbacks):
