@@ -227,14 +227,6 @@ def test_available_memory_is_what_the_address_space_limit_leaves():
     assert available_memory() > 0
 
 
-# Until run.py calls check_model_size before it builds the model (issue 18, part 5), `tfae train` still tries
-# to allocate these models; the limit on the address space keeps that attempt small.
-NEEDS_THE_SIZE_CHECK_IN_RUN = pytest.mark.xfail(
-    strict=True, reason="tfae.training.run.Run.build_model must call tfae.training.sizes.check_model_size"
-)
-
-
-@NEEDS_THE_SIZE_CHECK_IN_RUN
 def test_a_latent_dim_of_a_billion_gives_one_line_and_no_run_folder(tmp_path):
     model = '[model.bottleneck]\nname = "gaussian"\nlatent_dim = 1000000000\n'
     config = write_config(tmp_path, "digits", model)
@@ -245,7 +237,6 @@ def test_a_latent_dim_of_a_billion_gives_one_line_and_no_run_folder(tmp_path):
     assert f"latent_dim = 1,000,000,000 has {weights:,} weights" in line
 
 
-@NEEDS_THE_SIZE_CHECK_IN_RUN
 def test_a_million_features_under_a_memory_limit_give_one_line_and_no_run_folder(tmp_path):
     data = tmp_path / "wide.npy"
     np.save(data, np.zeros((4, 1_000_000), "float32"))

@@ -26,10 +26,11 @@ from pathlib import Path
 import numpy as np
 
 from tfae.divergence import DivergenceMonitor
-from tfae.errors import DivergenceError, RunError
+from tfae.errors import ConfigError, DivergenceError, RunError
 from tfae.training import checkpoints, pictures
 from tfae.training.config import load_config, resolved_spec
 from tfae.training.data import DataError, load_data
+from tfae.training.sizes import check_model_size
 
 CONFIG_FILE = "config.toml"
 MODEL_FILE = "model.keras"
@@ -135,6 +136,17 @@ class Run:
 
         model_values, training = self.config.values["model"], self.config.values["training"]
         bottleneck = self.config.build("bottleneck", ("model", "bottleneck"))
+        try:
+            check_model_size(
+                sample_shape,
+                model_values["layout"],
+                model_values["hidden"],
+                model_values["kernel_size"],
+                bottleneck,
+                training["optimizer"],
+            )
+        except ConfigError as error:
+            raise self.config.error(("model",), str(error)) from None
         loss = training["loss"]
         if not isinstance(loss, str):
             loss = self.config.build("likelihood", ("training", "loss"))
