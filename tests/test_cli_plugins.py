@@ -62,7 +62,7 @@ def test_third_party_plugins_show_up_with_the_ones_left_out_and_those_that_faile
     (left_out,) = [title for title in listing if title.startswith("installed, not loaded")]
     assert listing[left_out][1:] == [["tide", "tfae-tide 0.1", "tide_plugin"]]
     assert listing["failed to load"][1:] == [["broken", "tfae-broken 0.3", "RuntimeError: boom at import"]]
-    assert "PluginLoadWarning" in result.stderr
+    assert "tfae: warning: tfae plugin" in result.stderr
 
 
 def test_console_script_fails_on_a_broken_plugin_in_strict_mode(tmp_path):
@@ -100,7 +100,7 @@ def test_a_plugin_taking_a_builtin_name_is_listed_by_its_qualified_name(tmp_path
     assert ["kld", "kl, gaussian_kld", "GaussianKLDRegularizer", f"tfae {tfae.__version__}"] in listing["regularizers"]
     assert ["tfae-clash:kld", "kl", "ClashKLDRegularizer", "tfae-clash 1.0"] in listing["regularizers"]
     assert ["steady", "-", "SteadyScheduler", "tfae-clash 1.0"] in listing["schedulers"]
-    (warning,) = [line for line in result.stderr.splitlines() if "PluginLoadWarning" in line]
+    (warning,) = [line for line in result.stderr.splitlines() if line.startswith("tfae: warning: ")]
     assert "(tfae-clash 1.0) registers its regularizer ClashKLDRegularizer under 'kld' and 'kl'" in warning
 
     strict = run([sys.executable, "-m", "tfae", "plugins"], paths=[site], check=False, TFAE_STRICT_PLUGINS="1")
@@ -132,7 +132,7 @@ def test_tfae_train_keeps_the_builtin_name_and_reaches_the_plugin_by_its_qualifi
 
     # The zero-config run: "kld" is still tfae's, and the clash is one warning naming the package.
     default = run([*train, "--run-dir", tmp_path / "default"], paths=[site], KERAS_BACKEND="tensorflow")
-    warnings = [line for line in default.stderr.splitlines() if "PluginLoadWarning" in line]
+    warnings = [line for line in default.stderr.splitlines() if line.startswith("tfae: warning: ")]
     assert len(warnings) == 1 and "tfae-clash 1.0" in warnings[0], default.stderr
 
     (tmp_path / "qualified.toml").write_text(QUALIFIED_CONFIG)

@@ -10,9 +10,10 @@ import json
 import math
 import os
 import sys
+import warnings
 from pathlib import Path
 
-from tfae.errors import DiskFullError, TfaeError, UsageError
+from tfae.errors import DiskFullError, PluginLoadWarning, TfaeError, UsageError
 
 # The names tfae.distribute.make_strategy takes; written out so that the parser needs no Keras.
 STRATEGIES = ("default", "mirrored", "multi-worker")
@@ -465,6 +466,17 @@ def build_parser():
     return parser
 
 
+_PYTHON_SHOWWARNING = warnings.showwarning
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None):
+    """Prints a tfae plugin warning as one line, ``tfae: warning: ...``; other warnings as Python does."""
+    if issubclass(category, PluginLoadWarning):
+        print(f"tfae: warning: {' '.join(str(message).split())}", file=sys.stderr)
+    else:
+        _PYTHON_SHOWWARNING(message, category, filename, lineno, file, line)
+
+
 def main(argv=None):
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -472,7 +484,9 @@ def main(argv=None):
         parser.print_help()
         return EXIT_BAD_INPUT
     try:
-        return args.handler(args)
+        with warnings.catch_warnings():
+            warnings.showwarning = _show_warning
+            return args.handler(args)
     except KeyboardInterrupt:
         print(f"\ntfae {args.command}: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED

@@ -17,9 +17,11 @@ class UnknownNameError(TfaeError, ValueError):
 
 
 class DuplicateNameError(TfaeError, ValueError):
-    """A name that two plugins registered for one kind; raised when the name is used.
+    """A name that two third-party plugins registered for one kind; raised when the name is used (a qualified
+    ``"distribution:name"`` chooses between them).
 
-    Under ``TFAE_STRICT_PLUGINS=1`` it is raised as soon as the plugins load.
+    Under ``TFAE_STRICT_PLUGINS=1`` it is raised when the plugins load, also for a third party registering a
+    built-in's name.
     """
 
 
@@ -47,8 +49,9 @@ class PluginLoadError(TfaeError, ImportError):
 class PluginLoadWarning(UserWarning):
     """A plugin problem that leaves the other plugins working.
 
-    A plugin that failed to import or whose hook raised, a name two plugins claim, a ``@tfae.hookimpl``
-    that is no tfae hook, or a TFAE_PLUGINS name that matches no installed plugin.
+    A plugin that failed to import or whose hook raised, a name two plugins claim, a third party registering
+    a built-in's name (the built-in keeps it), a ``@tfae.hookimpl`` that is no tfae hook, or a TFAE_PLUGINS
+    name that matches no installed plugin. ``tfae`` commands print it on one line, ``tfae: warning: ...``.
     """
 
 
