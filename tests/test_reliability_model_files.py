@@ -20,7 +20,8 @@ import tfae
 from tfae.cli import main
 from tfae.errors import ModelFileError
 from tfae.models import Autoencoder
-from tfae.models.saving import MAX_CONFIG_BYTES, load_model
+from tfae.models.archive import MAX_CONFIG_BYTES
+from tfae.models.saving import load_model
 from tfae.regularizers import L2Regularizer
 
 GIB = 2**30
@@ -59,8 +60,11 @@ def good(tmp_path_factory):
     folder = tmp_path_factory.mktemp("good")
     regularizer = {"name": "kld", "beta": {"name": "dasr", "attack": 3}}
     model = Autoencoder(
-        bottleneck={"name": "gaussian", "latent_dim": 2, "regularizer": regularizer}, likelihood="bernoulli"
+        # Named, so that the messages' layer name is the same however many models this process has made.
+        bottleneck={"name": "gaussian", "latent_dim": 2, "regularizer": regularizer},
+        likelihood="bernoulli",
     )
+    model.bottleneck.name = "gaussian_bottleneck"
     model.build((None, 8))
     model.save(folder / "good.keras")
     inputs = np.random.default_rng(0).random((4, 8)).astype("float32")
@@ -196,6 +200,7 @@ def test_a_run_time_plugin_that_is_gone_is_named(tmp_path):
     plugins.register_plugin(Notebook, name="notebook")
     try:
         model = Autoencoder(bottleneck={"name": "vanilla", "latent_dim": 2, "regularizer": "half_l2"})
+        model.bottleneck.name = "vanilla_bottleneck"  # the same whatever this process made before
         model.build((None, 8))
         model.save(tmp_path / "notebook.keras")
     finally:
