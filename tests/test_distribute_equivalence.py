@@ -19,9 +19,12 @@ import numpy as np
 import pytest
 from timeouts import HANG_TIMEOUT_S
 
-pytestmark = pytest.mark.skipif(
-    keras.backend.backend() != "tensorflow", reason="tf.distribute is TensorFlow's: these tests need its backend"
-)
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(
+        keras.backend.backend() != "tensorflow", reason="tf.distribute is TensorFlow's: these tests need its backend"
+    ),
+]
 
 REPLICAS = 2
 GLOBAL_BATCH = 16

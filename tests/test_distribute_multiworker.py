@@ -20,9 +20,12 @@ import numpy as np
 import pytest
 from timeouts import HANG_TIMEOUT_S
 
-pytestmark = pytest.mark.skipif(
-    keras.backend.backend() != "tensorflow", reason="MultiWorkerMirroredStrategy is TensorFlow's: needs its backend"
-)
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(
+        keras.backend.backend() != "tensorflow", reason="MultiWorkerMirroredStrategy is TensorFlow's: needs its backend"
+    ),
+]
 
 WORKERS = 2
 WORKER_TIMEOUT = HANG_TIMEOUT_S

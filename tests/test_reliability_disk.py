@@ -23,7 +23,10 @@ from tfae.training import checkpoints
 from tfae.training.config import load_config
 from tfae.training.run import Run
 
-pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="tmpfs and RLIMIT_FSIZE are POSIX")
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(sys.platform == "win32", reason="tmpfs and RLIMIT_FSIZE are POSIX"),
+]
 
 EPOCHS = 2
 PAGE = 4096

@@ -18,7 +18,10 @@ import sys
 import pytest
 from timeouts import HANG_TIMEOUT_S
 
-pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads VmRSS from /proc")
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads VmRSS from /proc"),
+]
 
 MODELS = max(20, int(os.environ.get("TFAE_SOAK_MODELS", "100")))
 # MB per model over the second half of the run; measured 6.3 to 7.8 (TensorFlow's traced functions).
