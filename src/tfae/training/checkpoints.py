@@ -37,6 +37,7 @@ import keras
 import numpy as np
 
 from tfae.distribute import is_chief
+from tfae.divergence import non_finite_losses
 from tfae.errors import CheckpointError, DiskFullError
 from tfae.keras_private import BackupAndRestoreWriter
 
@@ -235,15 +236,6 @@ def history_text(rows):
     return buffer.getvalue()
 
 
-def finite_losses(logs):
-    """Whether every logged loss (``loss``, ``val_loss``, ``reconstruction_loss``, ...) is a finite number."""
-    return all(
-        math.isfinite(value)
-        for key, value in logs.items()
-        if key.endswith("loss") and isinstance(value, (int, float)) and not isinstance(value, bool)
-    )
-
-
 class Checkpoint(keras.callbacks.Callback):
     """Saves the training state after every epoch whose logged losses are all finite, crash-safely.
 
@@ -320,7 +312,7 @@ class Checkpoint(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         logs = dict(logs or {})
-        if not self.writes or not finite_losses(logs):
+        if not self.writes or non_finite_losses(logs):
             return
         make_folder(self.folder)
         weights = f"epoch-{epoch + 1}.keras"
