@@ -45,6 +45,9 @@ def test_fit_on_nan_data_stops_restores_and_says_why(x):
     assert len(raised.value.history.history["loss"]) == 1
     for kept, weights in zip(before, model.get_weights()):
         np.testing.assert_array_equal(kept, weights)
+    # The optimizer's moments are put back too, so training goes on from there.
+    assert all(np.isfinite(keras.ops.convert_to_numpy(v)).all() for v in model.optimizer.variables)
+    assert np.isfinite(model.fit(x, epochs=1, batch_size=32, verbose=0).history["loss"]).all()
 
 
 def test_a_learning_rate_that_blows_up_keeps_the_last_finite_epoch(x):
@@ -88,6 +91,10 @@ def test_a_monitor_of_ones_own_replaces_the_default_and_raises_nothing(x):
     monitor.restore(model)
     for kept, weights in zip(before, model.get_weights()):
         np.testing.assert_array_equal(kept, weights)
+
+    # Used again, the monitor starts afresh: nothing found, the epochs of this fit counted.
+    model.fit(x, epochs=2, batch_size=32, verbose=0, callbacks=[monitor])
+    assert monitor.found is None and monitor.finite_epochs == 2
 
 
 def test_predict_refuses_an_empty_batch(x):

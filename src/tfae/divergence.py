@@ -54,15 +54,23 @@ class DivergenceMonitor(keras.callbacks.Callback):
         self.first_step = 1
         self.found: dict[str, Any] | None = None
         self.finite_epochs = 0
-        self._finite_weights: list | None = None
+        self._finite_state: tuple[list, list] | None = None
 
     def on_train_begin(self, logs: dict | None = None) -> None:
         self.steps = self.params.get("steps")
         self.epochs = self.params.get("epochs")
         self.found = None
+        self.finite_epochs = 0
+        self._finite_state = None
         # A model that fit builds on its first batch has no weights yet: then only finite epochs are kept.
         if self.keep_weights and self.model.built:
-            self._finite_weights = self.model.get_weights()
+            self._keep_state()
+
+    def _keep_state(self) -> None:
+        """Copies the weights and the optimizer's state (its moments and step count, which a NaN step spoils too)."""
+        optimizer = getattr(self.model, "optimizer", None)
+        slots = [] if optimizer is None else [keras.ops.convert_to_numpy(v) for v in optimizer.variables]
+        self._finite_state = (self.model.get_weights(), slots)
 
     def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
         self.epoch = epoch
@@ -78,7 +86,7 @@ class DivergenceMonitor(keras.callbacks.Callback):
         if self.found is None:
             self.finite_epochs = epoch + 1
             if self.keep_weights:
-                self._finite_weights = self.model.get_weights()
+                self._keep_state()
 
     def _check(self, steps: tuple[int, int] | None, logs: dict | None, where: str) -> None:
         bad = non_finite_losses(logs)
@@ -87,15 +95,22 @@ class DivergenceMonitor(keras.callbacks.Callback):
             self.model.stop_training = True
 
     def restore(self, model: keras.Model) -> bool:
-        """Puts back the weights after the last epoch with finite losses (those training began with if none).
+        """Puts back the weights and the optimizer's state after the last epoch with finite losses (those
+        training began with if none), so that ``fit`` can go on from there.
 
         Returns:
             Whether there were weights to put back: none are kept with ``keep_weights=False``, nor when the
             model was built by its first training step and no epoch finished with finite losses.
         """
-        if self._finite_weights is None:
+        if self._finite_state is None:
             return False
-        model.set_weights(self._finite_weights)
+        weights, slots = self._finite_state
+        model.set_weights(weights)
+        optimizer = getattr(model, "optimizer", None)
+        # An optimizer built after the copy (by the first step) is left as it is: its state is all new.
+        if optimizer is not None and len(optimizer.variables) == len(slots):
+            for variable, value in zip(optimizer.variables, slots):
+                variable.assign(value)
         return True
 
     def where(self) -> str:
@@ -128,3 +143,31 @@ class DivergenceMonitor(keras.callbacks.Callback):
         if beta is not None and not (isinstance(beta, (int, float)) and abs(beta) <= 100):
             return float(beta)
         return None
+
+
+def likely_causes(monitor: DivergenceMonitor, learning_rate: str, data: str, low: float | None, high: float | None) -> list[str]:
+    """What probably made the loss diverge, likeliest first, for the message that stops training.
+
+    Args:
+        monitor: the monitor that found the divergence (its logged beta may be the cause).
+        learning_rate: how to show the learning rate, such as ``"0.003"`` or ``"[training] learning_rate = 0.003"``.
+        data: what to call the data, such as ``"the data"`` or ``"digits"``.
+        low: the data's smallest value, or ``None`` when it is not known (a dataset, say).
+        high: the data's largest value.
+
+    Returns:
+        The causes as phrases, such as ``"a learning rate too high (0.003; try a tenth)"``.
+    """
+    causes = [f"a learning rate too high ({learning_rate}; try a tenth)"]
+    if low is not None and high is not None:
+        scale = f"{data} ranges from {low:.3g} to {high:.3g}"
+        if not (math.isfinite(low) and math.isfinite(high)):
+            causes.insert(0, "data that holds NaN or inf (check it with numpy.isfinite)")
+        elif max(abs(low), abs(high)) > 100:
+            causes.insert(0, f"data on a large scale ({scale}; scale it to about [0, 1] or standardize it)")
+        else:
+            causes.append(f"the data's scale ({scale}, which is usually fine)")
+    beta = monitor.large_beta()
+    if beta is not None:
+        causes.insert(0, f"a beta this large ({beta:.3g}; lower the regularizer's beta or its scheduler's values)")
+    return causes

@@ -10,7 +10,7 @@ import keras
 from keras import ops
 
 from tfae.bottlenecks.base import BaseBottleneck
-from tfae.divergence import DivergenceMonitor
+from tfae.divergence import DivergenceMonitor, likely_causes
 from tfae.errors import DivergenceError
 from tfae.keras_private import all_layers, compiled_loss, creation_strategy, set_untracked, unlocked_state
 from tfae.likelihoods.base import BaseLikelihood
@@ -369,23 +369,10 @@ class Autoencoder(keras.Model):
         return history
 
     def _divergence_message(self, monitor: DivergenceMonitor, x: Any, restored: bool) -> str:
-        causes = []
-        learning_rate = getattr(self.optimizer, "learning_rate", None)
-        if learning_rate is not None:
-            rate = float(ops.convert_to_numpy(learning_rate))
-            causes.append(f"a learning rate too high ({rate:g}; try a tenth)")
-        if hasattr(x, "min") and hasattr(x, "max"):
-            low, high = float(x.min()), float(x.max())
-            scale = f"the data ranges from {low:.3g} to {high:.3g}"
-            if max(abs(low), abs(high)) > 100:
-                causes.insert(0, f"data on a large scale ({scale}; scale it to about [0, 1] or standardize it)")
-            elif math.isfinite(low) and math.isfinite(high):
-                causes.append(f"the data's scale ({scale}, which is usually fine)")
-            else:
-                causes.insert(0, "data that holds NaN or inf (check it with numpy.isfinite)")
-        beta = monitor.large_beta()
-        if beta is not None:
-            causes.insert(0, f"a beta this large ({beta:.3g}; lower the regularizer's beta or its scheduler's values)")
+        rate = getattr(self.optimizer, "learning_rate", None)
+        learning_rate = "unknown" if rate is None else f"{float(ops.convert_to_numpy(rate)):g}"
+        low, high = (float(x.min()), float(x.max())) if hasattr(x, "min") and hasattr(x, "max") else (None, None)
+        causes = likely_causes(monitor, learning_rate, "the data", low, high)
         if not restored:
             kept = "The model's weights are those of the failed step: no finite ones were kept."
         elif monitor.finite_epochs:

@@ -31,7 +31,7 @@ import keras
 
 from tfae.errors import DuplicateNameError, ModelFileError, UnknownNameError
 from tfae.plugins import get_registry
-from tfae.registry import Registry, normalize_name
+from tfae.registry import Registry, normalize_name, normalize_source
 
 RECORD_KEY = "components"
 # The record comes from the file, and its distribution goes into a `pip install` suggestion: only a
@@ -288,15 +288,15 @@ def _missing_message(
 def _distribution_state(recorded: RecordedComponent, registry: Registry) -> str:
     """Why the recorded distribution does not provide the component here, and what to do about it."""
     distribution = recorded.distribution
-    key = normalize_name(distribution)
+    key = normalize_source(distribution)
     for failure in registry.failures:
-        if normalize_name(failure.distribution) == key:
+        if normalize_source(failure.distribution) == key:
             return (
                 f"{distribution} {failure.version} is installed but failed to load ({_line(failure.error)}); "
                 "`tfae plugins` lists the plugins and their errors"
             )
     for skipped in registry.skipped:
-        if normalize_name(skipped.distribution) == key:
+        if normalize_source(skipped.distribution) == key:
             return (
                 f"{distribution} is installed but not loaded: TFAE_PLUGINS or TFAE_DISABLE_PLUGIN_AUTOLOAD leaves "
                 f"it out; add {distribution} to TFAE_PLUGINS"

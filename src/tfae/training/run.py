@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tfae.divergence import DivergenceMonitor
+from tfae.divergence import DivergenceMonitor, likely_causes
 from tfae.errors import ConfigError, DivergenceError, RunError
 from tfae.training import checkpoints, pictures
 from tfae.training.config import load_config, resolved_spec
@@ -303,16 +303,9 @@ class Run:
     def _diverged(self, model, monitor, checkpoint, dataset, chief=True):
         """Saves the last good model (if an epoch finished with finite losses) and returns the error to raise."""
         training = self.config.values["training"]
+        learning_rate = f"[training] learning_rate = {training['learning_rate']:g}"
         low, high = float(dataset.x.min()), float(dataset.x.max())
-        data_range = f"{dataset.source} ranges from {low:.3g} to {high:.3g}"
-        causes = [f"a learning rate too high ([training] learning_rate = {training['learning_rate']:g}; try a tenth)"]
-        if max(abs(low), abs(high)) > 100:
-            causes.insert(0, f"data on a large scale ({data_range}; scale it to about [0, 1] or standardize it)")
-        else:
-            causes.append(f"the data's scale ({data_range}, which is usually fine)")
-        beta = monitor.large_beta()
-        if beta is not None:
-            causes.insert(0, f"a beta this large ({beta:.3g}; lower the regularizer's beta or its scheduler's values)")
+        causes = likely_causes(monitor, learning_rate, dataset.source, low, high)
         message = f"{monitor.describe()}, and training stopped. "
         message += f"Possible causes, likeliest first: {'; '.join(causes)}. "
         if not chief:
