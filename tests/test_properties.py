@@ -16,7 +16,6 @@ per property. ``HYPOTHESIS_PROFILE=explore`` draws new and many more examples, f
 """
 
 import inspect
-import math
 import os
 
 import numpy as np
@@ -25,6 +24,7 @@ import tomli_w
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from keras import ops
+from test_dasr import reference
 
 from tfae.errors import DuplicateNameError, UnknownNameError
 from tfae.plugins import get_registry, resolve
@@ -175,26 +175,6 @@ def test_dasr_values_stay_between_start_and_end(start, end, delay, attack, susta
 MAX_COUNT = 2**31 - 1
 
 
-def dasr_formula(n, start, end, delay, attack, sustain, release, cycles, shape):
-    """DESIGN.md's pinned table, in Python floats (float64)."""
-    ramp = {
-        "linear": lambda x: x,
-        "cosine": lambda x: 0.5 - 0.5 * math.cos(math.pi * x),
-        "sigmoid": lambda x: 1.0 / (1.0 + math.exp(6.0 - 12.0 * x)),
-    }[shape]
-    period = delay + attack + sustain + release
-    if n >= period * cycles:
-        return end if release == 0 else start
-    t = n % period
-    if t < delay:
-        return start
-    if t < delay + attack:
-        return start + (end - start) * ramp((t - delay + 1) / attack)
-    if t < delay + attack + sustain:
-        return end
-    return end + (start - end) * ramp((t - delay - attack - sustain + 1) / release)
-
-
 @given(
     counts=st.lists(st.integers(0, 2**33), min_size=4, max_size=4),
     cycles=st.integers(1, 2**33),
@@ -230,7 +210,7 @@ def test_dasr_ramps_of_any_length_are_within_2_to_the_minus_22_of_the_formula(
     # Counters that fall in the ramps, as well as anywhere at all.
     counters = counters + [delay + attack // 3, delay + attack - 1, delay + attack + sustain + release // 2]
     values = ops.convert_to_numpy(schedule.calc(np.array(counters)))
-    want = np.array([dasr_formula(n, start, end, *phases) for n in counters], dtype="float32")
+    want = np.array([reference(n, start, end, *phases) for n in counters], dtype="float32")
     np.testing.assert_allclose(values, want, rtol=0, atol=2**-22 * max(abs(start), abs(end)))
     low, high = sorted((np.float32(start), np.float32(end)))
     assert np.all(values >= low) and np.all(values <= high)

@@ -36,7 +36,8 @@ def registered_name(kind: str, component_class: type) -> str:
             except DuplicateNameError as error:
                 conflict = error
     # Each name resolves to this class unless another component claims it too: one of them raised.
-    assert conflict is not None
+    if conflict is None:
+        raise ValueError(f"No registered name of the {kind} {component_class.__name__} finds it again.")
     raise conflict
 
 

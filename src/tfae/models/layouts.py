@@ -14,6 +14,15 @@ from tfae.models.autoencoder import Autoencoder
 LAYOUTS = ("dense", "conv")
 
 
+def spatial_sizes(height: int, width: int, levels: int) -> list[tuple[int, int]]:
+    """The image sizes of the conv layout, input first: each stride-2 convolution halves them, rounding up."""
+    sizes = [(height, width)]
+    for _ in range(levels):
+        height, width = math.ceil(height / 2), math.ceil(width / 2)
+        sizes.append((height, width))
+    return sizes
+
+
 @keras.saving.register_keras_serializable(package="tfae")
 class LayoutAutoencoder(Autoencoder):
     """An autoencoder whose encoder and decoder are a dense or a convolutional stack, mirrored.
@@ -87,11 +96,7 @@ class LayoutAutoencoder(Autoencoder):
     def _spatial_sizes(self) -> list[tuple[int, int]]:
         assert self.hidden is not None  # None only in a loaded model, which never builds its networks
         height, width, _ = self._image_shape()
-        sizes = [(height, width)]
-        for _ in self.hidden:
-            height, width = math.ceil(height / 2), math.ceil(width / 2)
-            sizes.append((height, width))
-        return sizes
+        return spatial_sizes(height, width, len(self.hidden))
 
     def make_encoder(self, encoder_input: Any) -> Any:
         assert self.hidden is not None  # None only in a loaded model, which never builds its networks

@@ -67,8 +67,9 @@ def layout_weight_count(
         return None
     height, width = sample_shape[0], sample_shape[1]
     channels = sample_shape[2] if len(sample_shape) == 3 else 1
-    for _ in hidden:
-        height, width = math.ceil(height / 2), math.ceil(width / 2)
+    from tfae.models.layouts import spatial_sizes  # imports Keras: only when a conv layout is counted
+
+    height, width = spatial_sizes(height, width, len(hidden))[-1]
     filters = [channels, *hidden]
     encoder = sum(_convolution(kernel_size, a, b) for a, b in zip(filters, filters[1:]))
     innermost = height * width * hidden[-1]
