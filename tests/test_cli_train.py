@@ -45,6 +45,7 @@ def check_run(folder, variational=True, scheduled=False, labelled=True):
     expected = {"model.keras", "config.toml", "history.csv", "reconstructions.png", "latent.png", "losses.png"}
     assert expected <= names
     assert ("samples.png" in names) == variational
+    assert ("traversal.png" in names) == variational
     assert ("beta.png" in names) == scheduled
     assert "backup" not in names
     for name in names:

@@ -29,7 +29,8 @@ GaussianBottleneck(latent_dim=2, regularizer="kld")
 GaussianBottleneck(latent_dim="two")  # rejected
 GaussianBottleneck(latent_dim=2, regularizer=0.5)  # rejected
 VanillaBottleneck(latent_dim=2, regularizer=GaussianKLDRegularizer(beta=0.5))
-VanillaBottleneck(latent_dim=2, regularizer=["kld"])  # rejected
+VanillaBottleneck(latent_dim=2, regularizer=["kld", {"name": "l2"}])
+VanillaBottleneck(latent_dim=2, regularizer=[0.5])  # rejected
 DASRScheduler(0.0, 1.0, attack=10)
 DASRScheduler(0.0, 1.0, attack=2.5)  # rejected
 DASRScheduler(0.0, 1.0).value_at("first")  # rejected

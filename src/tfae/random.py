@@ -21,7 +21,7 @@ noise = tfae.random.normal((4, 2), seed_generator)
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import keras
@@ -76,3 +76,27 @@ def _int32_seed(seed_generator: keras.random.SeedGenerator) -> Any:
         return seed
     # As keras.random does: the generator's state may be int64, and XLA's stateless ops take int32 seeds.
     return tf.cast(tf.math.floormod(seed, tf.int32.max - 1), tf.int32)
+
+
+def per_replica(draw: Callable[[tuple[Any, ...]], Any], shape: Sequence[Any]) -> Any:
+    """Returns ``draw(shape)``, random numbers for a batch of ``shape``, different on each replica.
+
+    Under ``tf.distribute`` every replica's seed generator holds the same state, so each replica draws the
+    numbers of the global batch, ``(shape[0] * replicas, ...)``, and keeps its own rows: replicas get
+    different numbers, those the global batch gets on one device. Elsewhere this is ``draw(shape)``.
+
+    Args:
+        draw: a function of a shape, such as ``lambda shape: tfae.random.normal(shape, seed_generator)``.
+        shape: the shape of this replica's numbers, batch first.
+    """
+    from keras import ops
+
+    from tfae.replicas import replica_position
+
+    shape = tuple(shape)
+    replica, replicas = replica_position()
+    if replicas == 1:
+        return draw(shape)
+    rows = shape[0]
+    everything = draw((rows * replicas, *shape[1:]))
+    return ops.slice(everything, (replica * rows, *[0] * (len(shape) - 1)), shape)

@@ -62,3 +62,15 @@ def component_spec(kind: str, component: Any) -> dict[str, Any]:
     name = registered_name(kind, type(component))
     config = {key: value for key, value in component.get_config().items() if key != "name"}
     return {"name": name, **config}
+
+
+def describe_component(kind: str, component: Any) -> str:
+    """``'gaussian' (GaussianBottleneck)``: a component by its registered name and class, for messages.
+
+    An unregistered component is named by its class alone.
+    """
+    class_name = type(component).__name__
+    for entry in get_registry().entries(kind):
+        if entry.component is type(component):
+            return f"{entry.name!r} ({class_name})"
+    return class_name

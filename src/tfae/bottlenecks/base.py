@@ -13,7 +13,8 @@ from typing import Any
 import keras
 from keras import ops
 
-from tfae.regularizers.base import BaseRegularizer
+from tfae.bottlenecks.posterior import Posterior
+from tfae.regularizers.base import BaseRegularizer, log_name
 
 _TFAE_DIRECTORY = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -27,16 +28,21 @@ def _caller_stacklevel() -> int:
     return level
 
 
+RegularizerSpec = BaseRegularizer | str | dict[str, Any]
+
+
 class BaseBottleneck(keras.layers.Layer):
     """The layer between encoder and decoder: it maps features to a latent code.
 
-    A bottleneck flattens its input, computes its code, and adds its regularizer's penalty to the
-    model's losses. Subclasses implement ``build`` and ``call``; a regularizer given by name or dict is
-    resolved through the registry.
+    A bottleneck flattens its input, computes its code, and adds each regularizer's penalty of its posterior
+    to the model's losses. Subclasses implement ``build`` and ``call``; a regularizer given by name or dict
+    is resolved through the registry.
 
     Args:
         latent_dim: positive int, the size of the latent code.
-        regularizer: an optional ``BaseRegularizer``, registered name, or ``{"name": ..., **params}`` dict.
+        regularizer: an optional regularizer, or a list of them: each a ``BaseRegularizer``, a registered name,
+            or a ``{"name": ..., **params}`` dict, each with its own beta. The model logs each one's penalty as
+            ``<name>_loss`` (``kld_loss``) and their sum as ``regularization_loss``.
         kernel_regularizer: the seed's name for ``regularizer``; means exactly the same.
         **kwargs: base layer keyword arguments, such as ``name`` and ``dtype``.
 
@@ -60,7 +66,7 @@ class BaseBottleneck(keras.layers.Layer):
 
         def call(self, inputs, training=None):
             code = self.dense(self.flatten(inputs))
-            self.add_regularization(code, training=training)
+            self.add_regularization(Posterior(parameters=(code,), code=code, bottleneck=self), training=training)
             return code
     ```
     """
@@ -68,8 +74,8 @@ class BaseBottleneck(keras.layers.Layer):
     def __init__(
         self,
         latent_dim: int,
-        regularizer: BaseRegularizer | str | dict[str, Any] | None = None,
-        kernel_regularizer: BaseRegularizer | str | dict[str, Any] | None = None,
+        regularizer: RegularizerSpec | Sequence[RegularizerSpec] | None = None,
+        kernel_regularizer: RegularizerSpec | Sequence[RegularizerSpec] | None = None,
         **kwargs: Any,
     ) -> None:
         if "kernel_regulirizer" in kwargs:
@@ -96,22 +102,34 @@ class BaseBottleneck(keras.layers.Layer):
         argument = "regularizer"
         if regularizer is None and kernel_regularizer is not None:
             argument, regularizer = "kernel_regularizer", kernel_regularizer
-        if regularizer is not None and not isinstance(regularizer, BaseRegularizer):
-            from tfae.plugins import resolve
-
-            regularizer = resolve("regularizer", regularizer)
-        if regularizer is not None and not isinstance(regularizer, BaseRegularizer):
-            raise ValueError(
-                f"`{argument}` must be a tfae regularizer (a BaseRegularizer, its registered name such as 'kld', "
-                "or a dict); a Keras weight regularizer would penalise the weights, not each sample's posterior. "
-                f"Received: {argument}={regularizer!r}"
-            )
         self.latent_dim: int = int(latent_dim)
-        self.regularizer: BaseRegularizer | None = regularizer
-        # Tracked so that a scheduler's value and step counter are part of the model's state.
-        self.regularizer_variables: list[keras.Variable] = (
-            list(regularizer.variables) if regularizer is not None else []
-        )
+        self._regularizer_is_list = isinstance(regularizer, (list, tuple))
+        specs = list(regularizer) if isinstance(regularizer, (list, tuple)) else [regularizer]
+        self.regularizers: list[BaseRegularizer] = [
+            _resolve_regularizer(spec, argument) for spec in specs if spec is not None
+        ]
+        for resolved in self.regularizers:
+            resolved.check_bottleneck(self)
+        self.regularizer_names: list[str] = _log_names(self.regularizers)
+        # Tracked so that the regularizers' schedules, seeds and weights are part of the model's state.
+        self.regularizer_variables: list[keras.Variable] = [v for r in self.regularizers for v in r.variables]
+        self.regularizer_seed_generators = [g for r in self.regularizers for g in r.seed_generators]
+        self.regularizer_layers = [layer for r in self.regularizers for layer in r.layers]
+
+    @property
+    def regularizer(self) -> BaseRegularizer | None:
+        """The bottleneck's regularizer when it has one, ``None`` when it has none; see ``regularizers`` for several."""
+        if len(self.regularizers) > 1:
+            raise AttributeError(
+                f"This bottleneck has {len(self.regularizers)} regularizers ({', '.join(self.regularizer_names)}): "
+                "use `regularizers`, the list of them."
+            )
+        return self.regularizers[0] if self.regularizers else None
+
+    @property
+    def has_densities(self) -> bool:
+        """Whether the bottleneck gives ``log_density`` and ``log_prior`` of codes (variational ones do)."""
+        return False
 
     @staticmethod
     def flatten(inputs: Any) -> Any:
@@ -128,16 +146,24 @@ class BaseBottleneck(keras.layers.Layer):
             features *= size
         return (input_shape[0], features)
 
-    def add_regularization(self, *parameters: Any, training: bool | None = None) -> None:
-        """Adds the regularizer's weighted penalty of ``parameters`` to the model's losses; ``call`` calls it.
+    def add_regularization(self, posterior: Posterior | Any, *parameters: Any, training: bool | None = None) -> None:
+        """Adds each regularizer's weighted penalty of ``posterior`` to the model's losses; ``call`` calls it.
+
+        For a regularizer with weights of its own, its objective (of the posterior with gradients stopped) is
+        added after its penalty. The model reads them in this order (``regularizer_names``).
 
         Args:
-            *parameters: what the regularizer scores, each of shape ``(batch, latent_dim)``: a variational
-                bottleneck's distribution parameters (mean and log-variance), or a deterministic code.
+            posterior: a ``Posterior``: the distribution parameters, the code the decoder receives, and this
+                bottleneck. The seed's form, the parameters themselves, is accepted too:
+                ``add_regularization(mean, log_variance, training=training)``, which gives the regularizers no code.
             training: whether the call is part of a train step (a step-counted scheduler then moves on).
         """
-        if self.regularizer is not None:
-            self.add_loss(self.regularizer(*parameters, training=bool(training)))
+        if not isinstance(posterior, Posterior):
+            posterior = Posterior(parameters=(posterior, *parameters), bottleneck=self)
+        for regularizer in self.regularizers:
+            self.add_loss(regularizer(posterior, training=bool(training)))
+            if regularizer.has_objective:
+                self.add_loss(ops.cast(regularizer.objective(posterior.stop_gradient(), training=bool(training)), "float32"))
 
     def update_metrics(self) -> None:
         """Updates the layer's metrics from what its last ``call`` recorded; the model calls it in every step.
@@ -159,9 +185,30 @@ class BaseBottleneck(keras.layers.Layer):
         )
 
     def get_config(self) -> dict[str, Any]:
-        config = {**super().get_config(), "latent_dim": self.latent_dim, "regularizer": None}
-        if self.regularizer is not None:
-            from tfae.serialization import component_spec
+        from tfae.serialization import component_spec
 
-            config["regularizer"] = component_spec("regularizer", self.regularizer)
+        specs = [component_spec("regularizer", regularizer) for regularizer in self.regularizers]
+        config = {**super().get_config(), "latent_dim": self.latent_dim}
+        config["regularizer"] = specs if self._regularizer_is_list or len(specs) > 1 else (specs[0] if specs else None)
         return config
+
+
+def _resolve_regularizer(spec: Any, argument: str) -> BaseRegularizer:
+    regularizer = spec
+    if not isinstance(regularizer, BaseRegularizer):
+        from tfae.plugins import resolve
+
+        regularizer = resolve("regularizer", regularizer)
+    if not isinstance(regularizer, BaseRegularizer):
+        raise ValueError(
+            f"`{argument}` must be a tfae regularizer (a BaseRegularizer, its registered name such as 'kld', "
+            "or a dict), or a list of them; a Keras weight regularizer would penalise the weights, not each "
+            f"sample's posterior. Received: {argument}={spec!r}"
+        )
+    return regularizer
+
+
+def _log_names(regularizers: Sequence[BaseRegularizer]) -> list[str]:
+    """``kld``, ``mmd``, ...: one distinct name per regularizer; a name's second use is ``kld_2``, and so on."""
+    bases = [log_name(regularizer) for regularizer in regularizers]
+    return [base if bases[:index].count(base) == 0 else f"{base}_{bases[:index].count(base) + 1}" for index, base in enumerate(bases)]

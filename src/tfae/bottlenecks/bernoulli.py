@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import math
 import numbers
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import keras
 from keras import ops
 
 import tfae.random
+from tfae.bottlenecks.base import RegularizerSpec
 from tfae.bottlenecks.variational import VariationalBottleneck
 from tfae.hookspecs import hookimpl
-from tfae.regularizers.base import BaseRegularizer
 
 
 class BernoulliBottleneck(VariationalBottleneck):
@@ -24,6 +24,10 @@ class BernoulliBottleneck(VariationalBottleneck):
     ``straight_through=True`` the forward pass uses the hard 0/1 value of that sample while the gradient is
     the relaxed one's. Either way gradients reach every encoder weight. At inference the code is the
     mean, ``sigmoid(logits)``. The prior is Bernoulli(0.5).
+
+    ``log_density`` is the Bernoulli log-probability ``code * log(p) + (1 - code) * log(1 - p)``: exact for
+    hard codes (``straight_through=True``), and for relaxed codes the cross-entropy that stands in for it (the
+    relaxed sample's own density, a binary Concrete's, is not what a Bernoulli model scores).
 
     Args:
         latent_dim: positive int, the number of binary variables.
@@ -57,7 +61,7 @@ class BernoulliBottleneck(VariationalBottleneck):
         latent_dim: int,
         temperature: float = 0.5,
         straight_through: bool = False,
-        regularizer: BaseRegularizer | str | dict[str, Any] | None = None,
+        regularizer: RegularizerSpec | Sequence[RegularizerSpec] | None = None,
         seed: int | None = None,
         **kwargs: Any,
     ) -> None:
@@ -84,6 +88,13 @@ class BernoulliBottleneck(VariationalBottleneck):
 
     def mean(self, logits: Any) -> Any:
         return ops.sigmoid(logits)
+
+    def log_density(self, code: Any, logits: Any) -> Any:
+        # The Bernoulli log-probability, exact for codes of 0 and 1 and the cross-entropy for relaxed ones.
+        return code * ops.log_sigmoid(logits) + (1.0 - code) * ops.log_sigmoid(-logits)
+
+    def log_prior(self, code: Any) -> Any:
+        return ops.full_like(code, -math.log(2.0))
 
     def sample_prior(self, n: int, seed: int | None = None) -> Any:
         uniform = keras.random.uniform(self.prior_shape(n), seed=seed, dtype="float32")

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import math
+
 import keras
 from keras import ops
 
@@ -12,12 +14,14 @@ import tfae.random
 from tfae.bottlenecks.variational import VariationalBottleneck
 from tfae.hookspecs import hookimpl
 
+_LOG_2PI = math.log(2.0 * math.pi)
+
 
 class GaussianBottleneck(VariationalBottleneck):
     """Encodes each sample as a diagonal Gaussian ``N(mean, exp(log_variance))``.
 
     While training the code is the reparameterised sample ``mean + exp(log_variance / 2) * eps`` with
-    ``eps ~ N(0, I)``, so gradients reach the encoder; at inference it is the mean. The prior is ``N(0, I)``.
+    ``eps ~ N(0, I)``, so gradients reach the encoder; at inference it is the mean. The prior is ``N(0, I)``. ``log_density`` and ``log_prior`` are the Gaussians' log-densities.
 
     Args:
         latent_dim: positive int, the size of the code.
@@ -53,6 +57,12 @@ class GaussianBottleneck(VariationalBottleneck):
 
     def mean(self, mean: Any, log_variance: Any) -> Any:
         return mean
+
+    def log_density(self, code: Any, mean: Any, log_variance: Any) -> Any:
+        return -0.5 * (_LOG_2PI + log_variance + ops.square(code - mean) * ops.exp(-log_variance))
+
+    def log_prior(self, code: Any) -> Any:
+        return -0.5 * (_LOG_2PI + ops.square(code))
 
     def sample_prior(self, n: int, seed: int | None = None) -> Any:
         return keras.random.normal(self.prior_shape(n), seed=seed, dtype="float32")

@@ -7,9 +7,9 @@ from typing import Any
 
 import keras
 
-from tfae.bottlenecks.base import BaseBottleneck
+from tfae.bottlenecks.base import BaseBottleneck, RegularizerSpec
+from tfae.bottlenecks.posterior import Posterior
 from tfae.hookspecs import hookimpl
-from tfae.regularizers.base import BaseRegularizer
 
 
 class VanillaBottleneck(BaseBottleneck):
@@ -42,7 +42,7 @@ class VanillaBottleneck(BaseBottleneck):
         self,
         latent_dim: int,
         activation: str | Callable[[Any], Any] | None = None,
-        regularizer: BaseRegularizer | str | dict[str, Any] | None = None,
+        regularizer: RegularizerSpec | Sequence[RegularizerSpec] | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(latent_dim, regularizer=regularizer, **kwargs)
@@ -54,7 +54,7 @@ class VanillaBottleneck(BaseBottleneck):
 
     def call(self, inputs: Any, training: bool | None = None) -> Any:
         code = self.dense(self.flatten(inputs))
-        self.add_regularization(code, training=training)
+        self.add_regularization(Posterior(parameters=(code,), code=code, bottleneck=self), training=training)
         return code
 
     def get_config(self) -> dict[str, Any]:

@@ -9,9 +9,9 @@ from typing import Any
 import keras
 from keras import ops
 
-from tfae.bottlenecks.base import BaseBottleneck
-from tfae.regularizers.base import BaseRegularizer
-from tfae.replicas import replica_position
+from tfae.bottlenecks.base import BaseBottleneck, RegularizerSpec
+from tfae.bottlenecks.posterior import Posterior
+from tfae.random import per_replica
 
 
 class VariationalBottleneck(BaseBottleneck):
@@ -24,7 +24,9 @@ class VariationalBottleneck(BaseBottleneck):
     is returned in the layer's compute dtype.
 
     Subclasses set ``parameters`` and implement ``split``, ``sample``, ``mean`` and ``sample_prior``; ``sample``
-    draws its noise through ``noise``, so that it is right under tf.distribute.
+    draws its noise through ``noise``, so that it is right under tf.distribute. They implement ``log_density``
+    and ``log_prior`` too, so that regularizers built on densities (a total-correlation penalty, a Monte
+    Carlo KL) can use them.
 
     Args:
         latent_dim: positive int, the size of the latent code.
@@ -65,7 +67,7 @@ class VariationalBottleneck(BaseBottleneck):
     def __init__(
         self,
         latent_dim: int,
-        regularizer: BaseRegularizer | str | dict[str, Any] | None = None,
+        regularizer: RegularizerSpec | Sequence[RegularizerSpec] | None = None,
         seed: int | None = None,
         **kwargs: Any,
     ) -> None:
@@ -91,8 +93,8 @@ class VariationalBottleneck(BaseBottleneck):
 
     def call(self, inputs: Any, training: bool | None = None) -> Any:
         parameters = self.distribution_parameters(inputs)
-        self.add_regularization(*parameters, training=training)
         code = self.sample(*parameters) if training else self.mean(*parameters)
+        self.add_regularization(Posterior(parameters=parameters, code=code, bottleneck=self), training=training)
         return ops.cast(code, self.compute_dtype)
 
     def split(self, raw: Any) -> tuple[Any, ...]:
@@ -111,16 +113,33 @@ class VariationalBottleneck(BaseBottleneck):
         replica's seed generator holds the same state, so each replica draws the noise of the global batch and
         keeps its own rows: replicas get different noise, the noise the global batch gets on one device.
         """
-        replica, replicas = replica_position()
-        if replicas == 1:
-            return draw(shape)
-        rows = shape[0]
-        everything = draw((rows * replicas, *shape[1:]))
-        return ops.slice(everything, (replica * rows, *[0] * (len(shape) - 1)), shape)
+        return per_replica(draw, shape)
 
     def mean(self, *parameters: Any) -> Any:
         """Returns the distribution's mean, the code used at inference."""
         raise NotImplementedError
+
+    @property
+    def has_densities(self) -> bool:
+        return type(self).log_density is not VariationalBottleneck.log_density and (
+            type(self).log_prior is not VariationalBottleneck.log_prior
+        )
+
+    def log_density(self, code: Any, *parameters: Any) -> Any:
+        """``log q(code | parameters)`` of each code dimension, elementwise; shapes broadcast.
+
+        Args:
+            code: float32 codes, shape broadcasting against the parameters'.
+            *parameters: the distribution's parameters, as ``split`` gives them (possibly with added axes).
+
+        Returns:
+            float32 log-densities in nats, of the broadcast shape; ``Posterior`` sums the last axis.
+        """
+        raise NotImplementedError(f"{type(self).__name__} does not give the log-density of a code.")
+
+    def log_prior(self, code: Any) -> Any:
+        """``log p(code)`` under the prior, per code dimension, elementwise (float32, nats)."""
+        raise NotImplementedError(f"{type(self).__name__} does not give the log-density of its prior.")
 
     def prior_shape(self, n: int) -> tuple[int, int]:
         """The shape ``(n, latent_dim)`` of ``n`` codes drawn by ``sample_prior``; ``n`` must be positive."""

@@ -12,7 +12,14 @@ from keras import ops
 from tfae.bottlenecks.base import BaseBottleneck
 from tfae.divergence import DivergenceMonitor, likely_causes
 from tfae.errors import DivergenceError
-from tfae.keras_private import all_layers, compiled_loss, creation_strategy, set_untracked, unlocked_state
+from tfae.keras_private import (
+    all_layers,
+    compiled_loss,
+    creation_strategy,
+    losses_added_by,
+    set_untracked,
+    unlocked_state,
+)
 from tfae.likelihoods.base import BaseLikelihood
 from tfae.models.provenance import RECORD_KEY, components_record
 from tfae.plugins import get_registry, resolve
@@ -54,7 +61,8 @@ class Autoencoder(keras.Model):
     Compile with a likelihood by name, in nats summed over all non-batch axes: ``"bernoulli"`` (the decoder
     emits logits) or ``"gaussian"``; with ``beta = 1`` the loss is then the negative ELBO per sample. A plain
     Keras loss (``"mse"``) works too, as Keras defines it. History shows ``loss``, ``reconstruction_loss``,
-    ``regularization_loss``, and ``beta`` when a scheduler drives it.
+    ``regularization_loss``, each regularizer's ``<name>_loss`` (``kld_loss``), and ``beta`` when a scheduler
+    drives it (``<name>_beta`` each, when the bottleneck has several regularizers).
 
     What each part returns:
 
@@ -100,9 +108,22 @@ class Autoencoder(keras.Model):
         self.encoder_input_shape: tuple | None = None
         self.reconstruction_loss_tracker = keras.metrics.Mean(name="reconstruction_loss")
         self.regularization_loss_tracker = keras.metrics.Mean(name="regularization_loss")
-        regularizer = self.bottleneck.regularizer
-        varies = regularizer is not None and not isinstance(regularizer.beta, float)
-        self.beta_tracker = keras.metrics.Mean(name="beta") if varies else None
+        # A Mean per loss the bottleneck's regularizers add, in their order: each penalty, then its objective.
+        self.regularizer_trackers: list[keras.metrics.Mean] = []
+        self._objective_trackers: list[bool] = []
+        # One regularizer's varying beta is logged as `beta`, as the seed did; with several, as `<name>_beta`.
+        self.beta_trackers: list[keras.metrics.Mean] = []
+        self._varying_betas: list[int] = []
+        regularizers = self.bottleneck.regularizers
+        for index, (regularizer, name) in enumerate(zip(regularizers, self.bottleneck.regularizer_names)):
+            self.regularizer_trackers.append(keras.metrics.Mean(name=f"{name}_loss"))
+            self._objective_trackers.append(False)
+            if regularizer.has_objective:
+                self.regularizer_trackers.append(keras.metrics.Mean(name=f"{name}_{regularizer.objective_name}"))
+                self._objective_trackers.append(True)
+            if not isinstance(regularizer.beta, float):
+                self.beta_trackers.append(keras.metrics.Mean(name="beta" if len(regularizers) == 1 else f"{name}_beta"))
+                self._varying_betas.append(index)
         self._data_space_decoder: tuple | None = None
 
     @property
@@ -115,10 +136,10 @@ class Autoencoder(keras.Model):
         """The schedulers that drive the regularizers' beta in this model."""
         found: list[BaseScheduler] = []
         for layer in all_layers(self):
-            regularizer = getattr(layer, "regularizer", None) if isinstance(layer, BaseBottleneck) else None
-            scheduler = getattr(regularizer, "scheduler", None)
-            if scheduler is not None and all(scheduler is not other for other in found):
-                found.append(scheduler)
+            regularizers = layer.regularizers if isinstance(layer, BaseBottleneck) else []
+            for scheduler in (scheduler for regularizer in regularizers for scheduler in regularizer.schedulers):
+                if all(scheduler is not other for other in found):
+                    found.append(scheduler)
         return found
 
     def make_encoder(self, encoder_input: Any) -> Any:
@@ -293,21 +314,47 @@ class Autoencoder(keras.Model):
             # Keras' compiled loss is already divided by the number of replicas; undo it to log the true value.
             compiled = compiled_loss(self, targets, y_pred, sample_weight)
             reconstruction = ops.cast(compiled, "float32") * replicas
-        regularization = ops.zeros((), dtype="float32")
-        for loss in self.losses:
-            regularization = regularization + ops.sum(ops.cast(loss, "float32"))
+        regularization, objectives = self._regularization(self.losses, ops.shape(targets)[0])
         # Weighted by batch size, as Keras weighs `loss`, so that the logged components add up to it.
         batch_size = ops.shape(targets)[0]
         self.reconstruction_loss_tracker.update_state(reconstruction, sample_weight=batch_size)
         self.regularization_loss_tracker.update_state(regularization, sample_weight=batch_size)
-        if self.beta_tracker is not None:
-            assert self.bottleneck.regularizer is not None  # beta_tracker is a varying beta's, a regularizer's
-            beta = self.bottleneck.regularizer.current_beta(training=False)
-            self.beta_tracker.update_state(beta, sample_weight=batch_size)
+        for index, tracker in zip(self._varying_betas, self.beta_trackers):
+            beta = self.bottleneck.regularizers[index].current_beta(training=False)
+            tracker.update_state(beta, sample_weight=batch_size)
         self.bottleneck.update_metrics()
         # Under tf.distribute each replica sees part of the global batch and the gradients are summed, so
         # each replica returns its share; Keras multiplies it back for the logged `loss`.
-        return (reconstruction + regularization) / replicas
+        return (reconstruction + regularization + objectives) / replicas
+
+    def _regularization(self, losses: list[Any], batch_size: Any) -> tuple[Any, Any]:
+        """The sum of the penalties among the model's ``losses``, and the regularizers' objectives as a zero.
+
+        The bottleneck's own losses start with its regularizers' (``add_regularization``), each logged by its
+        tracker. An objective trains the regularizer's weights: it adds its gradient to the loss, not its value.
+        """
+        own = losses_added_by(self.bottleneck, losses)
+        if len(own) < len(self.regularizer_trackers):
+            raise ValueError(
+                f"The bottleneck {type(self.bottleneck).__name__} has the regularizers "
+                f"{', '.join(self.bottleneck.regularizer_names)}, but its call added {len(own)} losses, not the "
+                f"{len(self.regularizer_trackers)} they give: pass the posterior to `add_regularization` in `call`, "
+                "before any loss of the bottleneck's own."
+            )
+        regularization = ops.zeros((), dtype="float32")
+        objectives = ops.zeros((), dtype="float32")
+        for tracker, objective, loss in zip(self.regularizer_trackers, self._objective_trackers, own):
+            loss = ops.sum(ops.cast(loss, "float32"))
+            tracker.update_state(loss, sample_weight=batch_size)
+            if objective:
+                objectives = objectives + (loss - ops.stop_gradient(loss))
+            else:
+                regularization = regularization + loss
+        terms = own[: len(self.regularizer_trackers)]
+        for loss in losses:
+            if all(loss is not term for term in terms):
+                regularization = regularization + ops.sum(ops.cast(loss, "float32"))
+        return regularization, objectives
 
     def compute_metrics(self, x: Any, y: Any, y_pred: Any, sample_weight: Any = None) -> dict:
         """Keras' compiled metrics, given the targets (``x`` when ``y`` is ``None``) and the prediction in data space."""

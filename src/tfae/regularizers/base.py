@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import math
 import numbers
-from typing import TYPE_CHECKING, Any
+import re
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import keras
 from keras import ops
 
+from tfae.bottlenecks.posterior import Posterior
 from tfae.schedulers.base import BaseScheduler
 
 if TYPE_CHECKING:
@@ -16,24 +18,63 @@ if TYPE_CHECKING:
 
 
 class BaseRegularizer:
-    """A penalty on a bottleneck's per-sample distribution parameters, weighted by ``beta``.
+    """A penalty on a bottleneck's posterior for a batch, weighted by ``beta``.
 
-    The penalty regularises each sample's posterior (the bottleneck's activity), never the weights:
-    ``calc(*parameters)`` returns one value per sample, and the loss is ``beta`` times its batch mean.
-    Subclasses implement ``calc`` with ``keras.ops``; the parameters reach it in float32 whatever the
-    dtype policy, so the penalty is computed in float32 too.
+    The penalty regularises the posterior (the bottleneck's activity), never the weights. The bottleneck calls
+    the regularizer with a ``tfae.bottlenecks.Posterior``: the distribution parameters, the code the decoder
+    received, and the bottleneck, which gives the log-density of a code under the posterior and the prior
+    (variational bottlenecks). A subclass implements one of:
+
+    - ``calc(*parameters)``: the seed's contract, a penalty per sample from the distribution parameters;
+    - ``penalty(posterior, training)``: from the whole posterior, either one value per sample, shape
+      ``(batch,)``, which is averaged over the batch, or one value for the batch, a scalar (a batch-level
+      estimator such as an MMD or a minibatch estimate of total correlation). Say which in the docstring.
+
+    Under ``tf.distribute`` each replica calls the regularizer on its part of the global batch and the
+    model averages the replicas' results. A per-sample penalty thus gives its mean over the global batch; a
+    batch-level estimator gives the mean of its estimates on each replica's batch, which is computed from
+    ``batch_size / replicas`` samples.
+
+    Beyond ``beta``, a regularizer may:
+
+    - draw random numbers: make a ``keras.random.SeedGenerator`` attribute (``self.seed_generator =
+      keras.random.SeedGenerator(seed)``) and draw with ``self.random(draw, shape)``, which is seeded,
+      differs between steps and between replicas, and is right on TensorFlow and JAX;
+    - own Keras layers with trainable weights (a discriminator), made in ``__init__`` as attributes; they are
+      tracked, trained and saved with the model. Their objective is ``objective(posterior, training)``, which
+      sees the posterior with gradients stopped; the model's optimizer minimises it in the same ``fit``, and
+      it is logged as ``<name>_<objective_name>`` but is not part of the model's ``loss``. Keep the weights out of
+      the penalty's gradient (FactorVAE's regularizer in plugins/tfae-disentangle shows how);
+    - use more schedulers than beta's: any ``BaseScheduler`` attribute is tracked and driven as beta's is.
+
+    A regularizer that needs what only some bottlenecks give (log-densities; a Gaussian's mean and
+    log-variance) says so in ``check_bottleneck``, which the bottleneck calls when it is made.
 
     Args:
         beta: the weight. A float; a scheduler (a ``BaseScheduler``, its registered name, or a dict such as
             ``{"name": "dasr", "attack": 10}``); or a variable such as ``scheduler.value``.
 
     Call arguments:
-        *parameters: the bottleneck's distribution parameters, each of shape ``(batch, latent_dim)``.
+        posterior: a ``Posterior``. The seed's form, the distribution parameters as arrays
+            (``regularizer(mean, log_variance)``), is accepted too.
         training: inside a train step a step-counted scheduler moves on by one step.
 
     Returns:
-        A float32 scalar: ``beta * mean(calc(*parameters))``.
+        A float32 scalar: ``beta`` times the batch mean of a per-sample penalty, or times a batch-level one.
+
+    Example:
+
+    ```python
+    class CodeVarianceRegularizer(BaseRegularizer):
+        # How far the batch's codes are from unit variance, per dimension: a batch-level penalty.
+        def penalty(self, posterior, training=False):
+            variance = keras.ops.var(posterior.code, axis=0)
+            return keras.ops.sum(keras.ops.square(variance - 1.0))
+    ```
     """
+
+    #: The word after the regularizer's name for its logged objective (``factor_vae_discriminator_loss``).
+    objective_name: ClassVar[str] = "objective"
 
     def __init__(self, beta: float | BaseScheduler | str | dict[str, Any] | keras.Variable = 1.0) -> None:
         self._scheduler: BaseScheduler | None = None
@@ -68,30 +109,126 @@ class BaseRegularizer:
             return self._scheduler.value
         if self._beta_variable is not None:
             return self._beta_variable
+        assert self._beta_constant is not None
         return self._beta_constant
 
     @property
+    def schedulers(self) -> list[BaseScheduler]:
+        """Every scheduler this regularizer uses: beta's, and any other ``BaseScheduler`` attribute."""
+        return _unique(self._owned(BaseScheduler))
+
+    @property
     def variables(self) -> list[keras.Variable]:
-        """Variables a layer must track for this regularizer to train, save and restore correctly."""
-        if self._scheduler is not None:
-            return list(self._scheduler.variables)
+        """Variables a layer must track for this regularizer's schedules to train, save and restore correctly."""
+        found = [variable for scheduler in self.schedulers for variable in scheduler.variables]
         if self._beta_variable is not None:
-            return [self._beta_variable]
-        return []
+            found.append(self._beta_variable)
+        return _unique(found)
+
+    @property
+    def layers(self) -> list[keras.layers.Layer]:
+        """The Keras layers this regularizer owns (its attributes): their weights train, save and load with the model."""
+        return _unique(self._owned(keras.layers.Layer))
+
+    @property
+    def seed_generators(self) -> list[keras.random.SeedGenerator]:
+        """The seed generators this regularizer draws from (its attributes), tracked so that their state moves on."""
+        return _unique(self._owned(keras.random.SeedGenerator))
+
+    @property
+    def has_objective(self) -> bool:
+        """Whether the regularizer trains weights of its own by an ``objective``."""
+        return type(self).objective is not BaseRegularizer.objective
+
+    def _owned(self, kind: type) -> list[Any]:
+        found = []
+        for value in vars(self).values():
+            values = value if isinstance(value, (list, tuple)) else [value]
+            found.extend(item for item in values if isinstance(item, kind))
+        return found
 
     def current_beta(self, training: bool = False) -> Any:
         """Beta for this call, as a float32 tensor; a step-counted scheduler advances when training."""
-        if self._scheduler is not None and self._scheduler.unit == "step" and training:
-            return self._scheduler.advance()
+        if self._scheduler is not None:
+            return self.scheduled(self._scheduler, training)
         return ops.cast(ops.convert_to_tensor(self.beta), "float32")
 
-    def calc(self, *parameters: Any) -> Any:
-        """Returns the penalty of each sample, shape ``(batch,)``."""
-        raise NotImplementedError
+    @staticmethod
+    def scheduled(value: float | BaseScheduler, training: bool = False) -> Any:
+        """``value`` for this call as a float32 tensor: a number, or a scheduler's current value.
 
-    def __call__(self, *parameters: Any, training: bool = False) -> Any:
-        in_float32 = [ops.cast(parameter, "float32") for parameter in parameters]
-        return self.current_beta(training) * ops.mean(self.calc(*in_float32))
+        A step-counted scheduler moves on by one step when ``training``; call this once per call and
+        scheduler, as ``current_beta`` does for beta.
+        """
+        if isinstance(value, BaseScheduler):
+            if value.unit == "step" and training:
+                return value.advance()
+            return ops.cast(value.value, "float32")
+        return ops.cast(ops.convert_to_tensor(value), "float32")
+
+    def random(self, draw: Any, shape: Any) -> Any:
+        """Returns ``draw(shape)``: random numbers for a batch of ``shape``, different on each replica.
+
+        ``draw`` is a ``tfae.random`` call seeded by one of the regularizer's ``SeedGenerator`` attributes,
+        such as ``lambda shape: tfae.random.normal(shape, self.seed_generator)``. Under ``tf.distribute`` the
+        replicas hold the same generator state, so each draws the numbers of the global batch and keeps its
+        own rows: what one device would draw for the whole batch.
+        """
+        from tfae.random import per_replica
+
+        return per_replica(draw, shape)
+
+    def check_bottleneck(self, bottleneck: keras.layers.Layer) -> None:
+        """Raises ``ValueError`` when ``bottleneck`` cannot give what this regularizer needs; by default, nothing.
+
+        The bottleneck calls it when it is made, so that a mismatch (a penalty built on log-densities under a
+        deterministic bottleneck) fails at once, naming both. ``require_densities`` is the usual check.
+        """
+
+    def require_densities(self, bottleneck: keras.layers.Layer, why: str = "") -> None:
+        """Raises ``ValueError`` unless ``bottleneck`` gives log-densities under its posterior and its prior."""
+        if getattr(bottleneck, "has_densities", False):
+            return
+        from tfae.serialization import describe_component
+
+        reason = f" ({why})" if why else ""
+        raise ValueError(
+            f"The regularizer {describe_component('regularizer', self)} needs the log-density of codes under the "
+            f"posterior and the prior{reason}, which the bottleneck {describe_component('bottleneck', bottleneck)} "
+            "cannot give: use a variational bottleneck such as 'gaussian'."
+        )
+
+    def calc(self, *parameters: Any) -> Any:
+        """Returns the penalty of each sample from the distribution parameters, shape ``(batch,)``."""
+        raise NotImplementedError(
+            f"{type(self).__name__} implements neither `calc(*parameters)` nor `penalty(posterior, training)`."
+        )
+
+    def penalty(self, posterior: Posterior, training: bool = False) -> Any:
+        """The unweighted penalty: shape ``(batch,)`` per sample, or a scalar for the batch. Defaults to ``calc``."""
+        return self.calc(*posterior.parameters)
+
+    def objective(self, posterior: Posterior, training: bool = False) -> Any:
+        """The loss of the regularizer's own weights, a float32 scalar; only regularizers with weights define it.
+
+        ``posterior`` has its gradients stopped, so the objective trains these weights and nothing else.
+        """
+        raise NotImplementedError(f"{type(self).__name__} has no weights of its own to train.")
+
+    def __call__(self, posterior: Posterior | Any, *parameters: Any, training: bool = False) -> Any:
+        if not isinstance(posterior, Posterior):
+            posterior = Posterior(parameters=(posterior, *parameters))
+        elif parameters:
+            raise ValueError("Call a regularizer with a Posterior, or with distribution parameters, not both.")
+        penalty = ops.cast(self.penalty(posterior, training=training), "float32")
+        if len(penalty.shape) not in (0, 1):
+            raise ValueError(
+                f"{type(self).__name__}'s penalty must be one value per sample, shape (batch,), or one for the "
+                f"batch, a scalar. Received shape {tuple(penalty.shape)}."
+            )
+        if len(penalty.shape) == 1:
+            penalty = ops.mean(penalty)
+        return self.current_beta(training) * penalty
 
     def get_config(self) -> dict[str, Any]:
         if self._scheduler is not None:
@@ -106,3 +243,25 @@ class BaseRegularizer:
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(beta={self.get_config()['beta']!r})"
+
+
+def log_name(regularizer: BaseRegularizer) -> str:
+    """The name a regularizer's loss is logged under, before ``_loss``: its registered name (``"kld"``).
+
+    An unregistered regularizer is named after its class in snake case, without ``Regularizer``.
+    """
+    from tfae.plugins import get_registry
+
+    for entry in get_registry().entries("regularizer"):
+        if entry.component is type(regularizer):
+            return entry.name
+    stem = type(regularizer).__name__.removesuffix("Regularizer") or type(regularizer).__name__
+    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", stem).lower()
+
+
+def _unique(items: list[Any]) -> list[Any]:
+    found: list[Any] = []
+    for item in items:
+        if all(item is not other for other in found):
+            found.append(item)
+    return found

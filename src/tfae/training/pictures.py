@@ -1,4 +1,5 @@
-"""The pictures of a trained autoencoder: reconstructions, samples, the latent space, the loss curves.
+"""The pictures of a trained autoencoder: reconstructions, samples, the latent space, latent traversals, the
+loss curves.
 
 Every function draws on its own Matplotlib ``Figure`` (no display needed, and pyplot's state is left alone),
 writes one PNG and returns its path. The PNG is written under a temporary name and renamed into place, so a
@@ -67,15 +68,22 @@ def _mosaic(rows, gap=1):
     return canvas
 
 
-def _show_mosaic(rows, shape, title, row_labels=None):
+def _show_mosaic(rows, shape, title, row_labels=None, column_labels=None, min_height=0.0):
     canvas = _mosaic(rows)
     cell = _cell_inches(shape)
     columns = max(len(row) for row in rows)
     margin = 1.3 if row_labels else 0.2
-    figure, axis = _figure(1, 1, columns * cell + margin, len(rows) * cell + 0.5)
+    top = 0.5 + (0.3 if column_labels else 0.0) + 0.2 * str(title).count("\n")
+    figure, axis = _figure(1, 1, columns * cell + margin, max(min_height, len(rows) * cell + top))
     axis.imshow(canvas, cmap="gray", vmin=0.0, vmax=1.0, interpolation="nearest")
-    axis.set_xticks([])
-    height = shape[0]
+    height, width = shape[:2]
+    if column_labels:
+        ticks = [column * (width + 1) + (width - 1) / 2 for column in range(columns)]
+        axis.set_xticks(ticks, column_labels, fontsize=8)
+        axis.xaxis.tick_top()
+        axis.tick_params(axis="x", length=0)
+    else:
+        axis.set_xticks([])
     if row_labels:
         axis.set_yticks([row * (height + 1) + (height - 1) / 2 for row in range(len(rows))], row_labels, fontsize=8)
         axis.tick_params(axis="y", length=0)
@@ -87,11 +95,12 @@ def _show_mosaic(rows, shape, title, row_labels=None):
     return figure
 
 
-def _line_grid(series, names, columns, title):
-    """Draws each sample as a line plot, one cell per sample; ``series`` are arrays drawn in the same cells."""
+def _line_grid(series, names, columns, title, cell=(2.4, 1.8)):
+    """Draws each sample as a line plot, one cell per sample; ``series`` are arrays drawn in the same cells.
+    ``cell`` is a cell's width and height in inches."""
     count = len(series[0])
     rows = math.ceil(count / columns)
-    figure, axes = _figure(rows, columns, columns * 2.4, rows * 1.8 + 0.5, squeeze=False)
+    figure, axes = _figure(rows, columns, columns * cell[0], rows * cell[1] + 0.5, squeeze=False)
     low = min(float(np.min(values)) for values in series)
     high = max(float(np.max(values)) for values in series)
     for index, axis in enumerate(axes.flat):
@@ -135,6 +144,93 @@ def reconstructions(originals, reconstructed, path, columns=10, title="Originals
         rows += [list(originals[start : start + columns]), list(reconstructed[start : start + columns])]
         labels += ["original", "reconstructed"]
     return _save(_show_mosaic(rows, shape, title, labels), path)
+
+
+TRAVERSAL_STEPS = 9
+TRAVERSED_DIMENSIONS = 16
+
+
+def traversal_values(bottleneck, steps=TRAVERSAL_STEPS):
+    """The values each latent dimension sweeps in a latent traversal of a model with ``bottleneck``.
+
+    Chosen by the bottleneck's type, here in one place so the choice can be revisited: 0 to 1 for a
+    ``BernoulliBottleneck`` (its codes are probabilities, in [0, 1]); -3 to 3 for any other bottleneck,
+    three standard deviations either side of the mean of a Gaussian's N(0, I) prior. ``steps`` values, evenly
+    spaced, ends included.
+    """
+    from tfae.bottlenecks import BernoulliBottleneck
+
+    low, high = (0.0, 1.0) if isinstance(bottleneck, BernoulliBottleneck) else (-3.0, 3.0)
+    return np.linspace(low, high, steps)
+
+
+def most_varied_dimensions(codes, count=TRAVERSED_DIMENSIONS):
+    """The latent dimensions to show in a traversal: every one when the codes (``(n, latent_dim)``) have no
+    more than ``count``, otherwise the ``count`` whose values vary most over ``codes``; in increasing order."""
+    codes = np.asarray(codes, dtype="float64").reshape(len(codes), -1)
+    if codes.shape[1] <= count:
+        return list(range(codes.shape[1]))
+    chosen = np.argsort(-codes.var(axis=0), kind="stable")[:count]
+    return sorted(int(dimension) for dimension in chosen)
+
+
+def traversal_codes(code, values, dimensions=None):
+    """The codes of a latent traversal, ``(len(dimensions), len(values), latent_dim)`` float32: row ``r``,
+    column ``j`` is ``code`` with dimension ``dimensions[r]`` set to ``values[j]`` and the others as they are.
+    ``dimensions`` defaults to every dimension of ``code``."""
+    code = np.asarray(code, dtype="float32").reshape(-1)
+    values = np.asarray(values, dtype="float32").reshape(-1)
+    dimensions = range(code.size) if dimensions is None else [int(dimension) for dimension in dimensions]
+    grid = np.tile(code, (len(dimensions), len(values), 1))
+    for row, dimension in enumerate(dimensions):
+        grid[row, :, dimension] = values
+    return grid
+
+
+def _value_label(value):
+    return f"{float(value) + 0.0:.3g}"  # + 0.0 turns -0.0 into 0.0
+
+
+def latent_traversal(
+    decode,
+    code,
+    path,
+    values=None,
+    title="Latent traversal: one dimension swept at a time, the others fixed",
+    dimensions=None,
+):
+    """Draws a latent traversal: ``code`` decoded with one latent dimension at a time swept over ``values``.
+
+    One row per dimension of ``dimensions`` (default: every one), labelled ``z0``, ``z1``...; one column per
+    value, labelled at the top. ``values`` defaults to -3 to 3 in ``TRAVERSAL_STEPS`` steps; for a Bernoulli
+    bottleneck, whose codes lie in [0, 1], sweep 0 to 1 instead (``traversal_values(bottleneck)`` chooses).
+    ``decode`` turns codes ``(n, latent_dim)`` into samples ``(n, ...)`` (``model.decoder``, say); it is
+    called once, on every code of the grid (``traversal_codes``). Samples that are images are drawn as
+    images, others as line plots.
+    """
+    values = np.linspace(-3.0, 3.0, TRAVERSAL_STEPS) if values is None else np.asarray(values).reshape(-1)
+    code = np.asarray(code).reshape(-1)
+    dimensions = range(code.size) if dimensions is None else [int(dimension) for dimension in dimensions]
+    codes = traversal_codes(code, values, dimensions)
+    rows, columns = codes.shape[:2]
+    decoded = np.asarray(decode(codes.reshape(rows * columns, -1)))
+    row_labels = [f"z{dimension}" for dimension in dimensions]
+    column_labels = [_value_label(value) for value in values]
+    shape = image_shape(decoded.shape[1:])
+    if shape is None:
+        figure = _line_grid([decoded], [None], columns, title, cell=(1.3, 0.9))
+        figure.set_figheight(max(2.4, figure.get_figheight()))
+        for index, axis in enumerate(figure.axes):
+            if index % columns:
+                axis.tick_params(labelleft=False)  # every cell shares the first column's y axis
+        for axis, label in zip(figure.axes[::columns], row_labels):
+            axis.set_ylabel(label, fontsize=8)
+        for axis, label in zip(figure.axes[:columns], column_labels):
+            axis.set_title(label, fontsize=8)
+        return _save(figure, path)
+    scaled = _scaled(decoded, shape, *_display_range(decoded))
+    grid = [list(scaled[row * columns : (row + 1) * columns]) for row in range(rows)]
+    return _save(_show_mosaic(grid, shape, title, row_labels, column_labels, min_height=2.4), path)
 
 
 def principal_components(codes, dimensions=2):

@@ -6,8 +6,8 @@ A run folder holds:
   on it trains the same model again, and ``tfae train --resume`` reads it;
 - ``model.keras``: the trained model, for ``tfae.load_model`` and ``tfae encode/generate/similar``;
 - ``history.csv``: one row per epoch, every logged loss;
-- ``reconstructions.png``, ``samples.png`` (variational bottlenecks), ``latent.png``, ``losses.png`` and
-  ``beta.png`` (when a scheduler drives beta);
+- ``reconstructions.png``, ``samples.png`` and ``traversal.png`` (variational bottlenecks), ``latent.png``,
+  ``losses.png`` and ``beta.png`` (when a scheduler drives beta);
 - ``backup/`` while training: the state after the last epoch whose losses were finite (see
   ``tfae.training.checkpoints``), and ``tensorboard/`` when asked for.
 
@@ -329,7 +329,8 @@ class Run:
         folder = self.folder
         training = self.config.values["training"]
         shown = shown[:RECONSTRUCTED]
-        reconstructed = _in_batches(lambda x: model.decoder(model.encoder(x, training=False), training=False), shown)
+        shown_codes = _in_batches(lambda x: model.encoder(x, training=False), shown)
+        reconstructed = _in_batches(lambda z: model.decoder(z, training=False), shown_codes)
         title = f"{'Held-out' if held_out else 'Training'} samples and their reconstructions"
         pictures.reconstructions(shown, reconstructed, folder / "reconstructions.png", title=title)
         variational = isinstance(model.bottleneck, VariationalBottleneck)
@@ -337,6 +338,7 @@ class Run:
             codes = model.bottleneck.sample_prior(SAMPLED, seed=training["seed"])
             generated = _in_batches(lambda z: model.decoder(z, training=False), codes)
             pictures.image_grid(generated, folder / "samples.png", columns=8, title="Samples from the prior")
+            self.draw_traversal(model, shown_codes, held_out)
         points = np.random.default_rng(training["seed"]).permutation(len(everything))[:LATENT_POINTS]
         codes = _in_batches(lambda x: model.encoder(x, training=False), everything[points])
         pictures.latent_space(
@@ -354,6 +356,28 @@ class Run:
             length = training["epochs"] * (1 if scheduler.unit == "epoch" else steps_per_epoch)
             with checkpoints.replacing(folder / "beta.png") as temporary:
                 plot_schedule(scheduler, length=length, path=temporary)
+
+    def draw_traversal(self, model, shown_codes, held_out=True):
+        """Writes ``traversal.png``: the posterior mean of the first shown sample, decoded with one latent
+        dimension at a time swept over ``pictures.traversal_values``; with more than
+        ``pictures.TRAVERSED_DIMENSIONS`` dimensions, the ones whose posterior means vary most over the shown
+        samples. One decoder call."""
+        which = "held-out" if held_out else "training"
+        dimensions = pictures.most_varied_dimensions(shown_codes)
+        title = f"Latent traversal around the posterior mean of a {which} sample"
+        if len(dimensions) < shown_codes.shape[1]:
+            title += (
+                f"\nthe {len(dimensions)} of {shown_codes.shape[1]} dimensions whose posterior means vary most"
+                f" over {len(shown_codes)} {which} samples"
+            )
+        pictures.latent_traversal(
+            lambda z: _in_batches(lambda c: model.decoder(c, training=False), z),
+            shown_codes[0],
+            self.folder / "traversal.png",
+            values=pictures.traversal_values(model.bottleneck),
+            title=title,
+            dimensions=dimensions,
+        )
 
 
 def _scope(strategy):
