@@ -103,7 +103,7 @@ class BaseBottleneck(keras.layers.Layer):
         if regularizer is None and kernel_regularizer is not None:
             argument, regularizer = "kernel_regularizer", kernel_regularizer
         self.latent_dim: int = int(latent_dim)
-        self._regularizer_is_list = isinstance(regularizer, (list, tuple))
+        self._regularizer_is_list: bool = isinstance(regularizer, (list, tuple))
         specs = list(regularizer) if isinstance(regularizer, (list, tuple)) else [regularizer]
         self.regularizers: list[BaseRegularizer] = [
             _resolve_regularizer(spec, argument) for spec in specs if spec is not None

@@ -141,7 +141,7 @@ class BaseRegularizer:
         return type(self).objective is not BaseRegularizer.objective
 
     def _owned(self, kind: type) -> list[Any]:
-        found = []
+        found: list[Any] = []
         for value in vars(self).values():
             values = value if isinstance(value, (list, tuple)) else [value]
             found.extend(item for item in values if isinstance(item, kind))

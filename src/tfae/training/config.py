@@ -120,7 +120,13 @@ def closest(word, candidates):
 
 
 def _table_name(path):
-    return "[" + ".".join(path) + "]" if path else "the top level"
+    """``[model.bottleneck]``; an item of a list (an int in ``path``) as ``[model.bottleneck.regularizer[1]]``."""
+    if not path:
+        return "the top level"
+    name = ""
+    for key in path:
+        name += f"[{key}]" if isinstance(key, int) else (f".{key}" if name else key)
+    return f"[{name}]"
 
 
 _HEADER = re.compile(r"^\s*\[\[?\s*([^\]]+?)\s*\]\]?\s*(#.*)?$")
@@ -275,6 +281,15 @@ class Config:
             value = params.get(key)
             if isinstance(value, (str, Mapping)):
                 self._check_component(nested_kind, value, path + (key,))
+            elif isinstance(value, list) and kind == "bottleneck":
+                for index, item in enumerate(value):
+                    if not isinstance(item, (str, Mapping)):
+                        raise self.error(
+                            path + (key,),
+                            f"{_table_name(path + (key, index))} must be a {nested_kind}'s name or a table "
+                            f"such as {{name = \"kld\", beta = 2}}; got {_show(item)}",
+                        )
+                    self._check_component(nested_kind, item, path + (key, index))
 
     def _parameter_error(self, path, error):
         """``error``'s own message after the file and the line of the key at fault (of the table, for a
@@ -300,6 +315,9 @@ class Config:
         if nested is not None and isinstance(params.get(nested[0]), (str, Mapping)):
             key, nested_kind = nested
             params[key] = self._build(nested_kind, params[key], path + (key,))
+        elif nested is not None and isinstance(params.get(nested[0]), list) and kind == "bottleneck":
+            key, nested_kind = nested
+            params[key] = [self._build(nested_kind, item, path + (key, index)) for index, item in enumerate(params[key])]
         try:
             return resolve(kind, params)
         except ParameterError as error:
