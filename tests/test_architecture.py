@@ -39,6 +39,16 @@ def _imports(name, path, modules):
         else:
             continue
         found.update(target for target in targets if target in modules and target != name)
+    # Importing tfae.a.b runs tfae/a/__init__ first: an edge to that package too, unless it is one of the importer's
+    # own (already being imported by then).
+    ancestors = {".".join(name.split(".")[:depth]) for depth in range(1, name.count(".") + 1)} | {name}
+    for target in list(found):
+        parts = target.split(".")
+        found.update(
+            package
+            for package in (".".join(parts[:depth]) for depth in range(2, len(parts)))
+            if package in modules and package not in ancestors
+        )
     return found
 
 
@@ -67,6 +77,11 @@ def _cycle_through(graph, start):
 def test_the_scan_sees_function_level_imports():
     # A check of the checker: tfae.load_model imports the saving module inside the function.
     assert "tfae.models.saving" in _graph()["tfae"]
+
+
+def test_the_scan_sees_the_package_a_submodule_import_runs_first():
+    # tfae.models.autoencoder imports tfae.bottlenecks.base, which runs tfae/bottlenecks/__init__.py first.
+    assert "tfae.bottlenecks" in _graph()["tfae.models.autoencoder"]
 
 
 def test_no_module_imports_itself_through_others():

@@ -13,7 +13,7 @@ from typing import Any
 import keras
 from keras import ops
 
-from tfae.bottlenecks.posterior import Posterior
+from tfae.posterior import Posterior
 from tfae.regularizers.base import BaseRegularizer, log_name
 
 _TFAE_DIRECTORY = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -110,6 +110,7 @@ class BaseBottleneck(keras.layers.Layer):
         ]
         for resolved in self.regularizers:
             resolved.check_bottleneck(self)
+            resolved.build(self.latent_dim)
         self.regularizer_names: list[str] = _log_names(self.regularizers)
         # Tracked so that the regularizers' schedules, seeds and weights are part of the model's state.
         self.regularizer_variables: list[keras.Variable] = [v for r in self.regularizers for v in r.variables]

@@ -8,7 +8,7 @@ from typing import Any
 import keras
 
 from tfae.bottlenecks.base import BaseBottleneck, RegularizerSpec
-from tfae.bottlenecks.posterior import Posterior
+from tfae.posterior import Posterior
 from tfae.hookspecs import hookimpl
 
 

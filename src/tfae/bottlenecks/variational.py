@@ -10,7 +10,7 @@ import keras
 from keras import ops
 
 from tfae.bottlenecks.base import BaseBottleneck, RegularizerSpec
-from tfae.bottlenecks.posterior import Posterior
+from tfae.posterior import Posterior
 from tfae.random import per_replica
 
 

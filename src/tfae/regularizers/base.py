@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import keras
 from keras import ops
 
-from tfae.bottlenecks.posterior import Posterior
+from tfae.posterior import Posterior
 from tfae.schedulers.base import BaseScheduler
 
 if TYPE_CHECKING:
@@ -40,8 +40,9 @@ class BaseRegularizer:
     - draw random numbers: make a ``keras.random.SeedGenerator`` attribute (``self.seed_generator =
       keras.random.SeedGenerator(seed)``) and draw with ``self.random(draw, shape)``, which is seeded,
       differs between steps and between replicas, and is right on TensorFlow and JAX;
-    - own Keras layers with trainable weights (a discriminator), made in ``__init__`` as attributes; they are
-      tracked, trained and saved with the model. Their objective is ``objective(posterior, training)``, which
+    - own Keras layers with trainable weights (a discriminator), made in ``__init__`` as attributes and built
+      in ``build(latent_dim)``, which the bottleneck calls when it is made; they are tracked, trained and saved
+      with the model. Their objective is ``objective(posterior, training)``, which
       sees the posterior with gradients stopped; the model's optimizer minimises it in the same ``fit``, and
       it is logged as ``<name>_<objective_name>`` but is not part of the model's ``loss``. Keep the weights out of
       the penalty's gradient (FactorVAE's regularizer in plugins/tfae-disentangle shows how);
@@ -177,6 +178,13 @@ class BaseRegularizer:
         from tfae.random import per_replica
 
         return per_replica(draw, shape)
+
+    def build(self, latent_dim: int) -> None:
+        """Builds the regularizer's own layers for codes of ``latent_dim``; by default, nothing.
+
+        The bottleneck calls it when it is made, so that the weights exist before the optimizer is built (a
+        model loaded from a file builds its optimizer before its first call).
+        """
 
     def check_bottleneck(self, bottleneck: keras.layers.Layer) -> None:
         """Raises ``ValueError`` when ``bottleneck`` cannot give what this regularizer needs; by default, nothing.
