@@ -61,7 +61,8 @@ class BaseRegularizer:
         training: inside a train step a step-counted scheduler moves on by one step.
 
     Returns:
-        A float32 scalar: ``beta`` times the batch mean of a per-sample penalty, or times a batch-level one.
+        A float32 scalar: ``beta`` times the batch mean of a per-sample penalty, or times a batch-level one
+        (without ``beta`` when ``weighs_by_beta`` is ``False``).
 
     Example:
 
@@ -76,6 +77,9 @@ class BaseRegularizer:
 
     #: The word after the regularizer's name for its logged objective (``factor_vae_discriminator_loss``).
     objective_name: ClassVar[str] = "objective"
+    #: Whether the call multiplies the penalty by beta. A regularizer whose beta weighs only one of its terms
+    #: (beta-TCVAE's total correlation) sets it to ``False`` and uses ``current_beta(training)`` in ``penalty``.
+    weighs_by_beta: ClassVar[bool] = True
 
     def __init__(self, beta: float | BaseScheduler | str | dict[str, Any] | keras.Variable = 1.0) -> None:
         self._scheduler: BaseScheduler | None = None
@@ -236,7 +240,7 @@ class BaseRegularizer:
             )
         if len(penalty.shape) == 1:
             penalty = ops.mean(penalty)
-        return self.current_beta(training) * penalty
+        return self.current_beta(training) * penalty if self.weighs_by_beta else penalty
 
     def get_config(self) -> dict[str, Any]:
         if self._scheduler is not None:

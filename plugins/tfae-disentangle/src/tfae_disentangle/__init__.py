@@ -1,0 +1,1 @@
+"""The disentangling VAE family for tfae, as regularizers registered by name through tfae's entry points."""
