@@ -5,6 +5,7 @@ import pytest
 from keras import ops
 
 import tfae
+import tfae.random
 from tfae import plugins, testing
 from tfae.bottlenecks import BaseBottleneck, VanillaBottleneck
 from tfae.regularizers import BaseRegularizer
@@ -73,9 +74,102 @@ class ForgetfulBottleneck(VanillaBottleneck):
         return self.scale * super().call(inputs, training=training)
 
 
+class CodeMomentsRegularizer(BaseRegularizer):
+    """A batch-level penalty: beta times how far the codes' variances are from 1, plus their means squared."""
+
+    weighs_by_beta = False
+
+    def penalty(self, posterior, training=False):
+        variance_term = ops.sum(ops.square(ops.var(posterior.code, axis=0) - 1.0))
+        return self.current_beta(training) * variance_term + ops.sum(ops.square(ops.mean(posterior.code, axis=0)))
+
+
+class NoisyTargetRegularizer(BaseRegularizer):
+    """Per sample, the mean squared distance of the code to standard normal noise drawn afresh in each call."""
+
+    def __init__(self, beta=1.0, seed=None):
+        super().__init__(beta)
+        self.seed = seed
+        self.seed_generator = keras.random.SeedGenerator(seed)
+
+    def penalty(self, posterior, training=False):
+        draw = lambda shape: tfae.random.normal(shape, self.seed_generator)  # noqa: E731
+        return ops.mean(ops.square(posterior.code - self.random(draw, ops.shape(posterior.code))), axis=-1)
+
+    def get_config(self):
+        return {**super().get_config(), "seed": self.seed}
+
+
+class CriticRegularizer(BaseRegularizer):
+    """Per sample, a learned critic's score of the code; the critic's objective pulls its scores towards 1."""
+
+    objective_name = "critic_loss"
+
+    def __init__(self, beta=1.0):
+        super().__init__(beta)
+        self.critic = keras.layers.Dense(1, name="critic")
+
+    def build(self, latent_dim):
+        self.critic.build((None, latent_dim))
+
+    def penalty(self, posterior, training=False):
+        kernel, bias = ops.stop_gradient(self.critic.kernel), ops.stop_gradient(self.critic.bias)
+        return ops.squeeze(ops.matmul(posterior.code, kernel) + bias, axis=-1)
+
+    def objective(self, posterior, training=False):
+        return ops.mean(ops.square(self.critic(posterior.code) - 1.0))
+
+
 class PerFeatureRegularizer(BaseRegularizer):
     def calc(self, code):
         return ops.square(code)
+
+
+class BatchCentredRegularizer(BaseRegularizer):
+    """Claims a penalty per sample, but measures each code from the batch's mean."""
+
+    def penalty(self, posterior, training=False):
+        return ops.sum(ops.square(posterior.code - ops.mean(posterior.code, axis=0)), axis=-1)
+
+
+class HiddenSeedRegularizer(NoisyTargetRegularizer):
+    """Keeps its seed generator in a dict, where `seed_generators` does not find it."""
+
+    def __init__(self, beta=1.0, seed=None):
+        super().__init__(beta, seed)
+        self.generators = {"noise": self.__dict__.pop("seed_generator")}
+
+    def penalty(self, posterior, training=False):
+        draw = lambda shape: tfae.random.normal(shape, self.generators["noise"])  # noqa: E731
+        return ops.mean(ops.square(posterior.code - self.random(draw, ops.shape(posterior.code))), axis=-1)
+
+
+class UnseededNoiseRegularizer(BaseRegularizer):
+    """Draws its noise from Keras' global generator, not one of its own."""
+
+    def penalty(self, posterior, training=False):
+        return ops.mean(ops.square(posterior.code - keras.random.normal(ops.shape(posterior.code))), axis=-1)
+
+
+class LeakyCriticRegularizer(CriticRegularizer):
+    """Lets the penalty's gradient reach the critic."""
+
+    def penalty(self, posterior, training=False):
+        return ops.squeeze(self.critic(posterior.code), axis=-1)
+
+
+class IdleLayerRegularizer(BaseRegularizer):
+    """Owns a trainable layer but gives it no objective."""
+
+    def __init__(self, beta=1.0):
+        super().__init__(beta)
+        self.scale = keras.layers.Dense(1, name="scale")
+
+    def build(self, latent_dim):
+        self.scale.build((None, latent_dim))
+
+    def calc(self, code):
+        return ops.sum(ops.square(code), axis=-1)
 
 
 class RestlessScheduler(DASRScheduler):
@@ -95,6 +189,11 @@ class BrokenComponents:
     @tfae.hookimpl
     def register_regularizers(register):
         register(PerFeatureRegularizer, name="per_feature")
+        register(BatchCentredRegularizer, name="batch_centred")
+        register(HiddenSeedRegularizer, name="hidden_seed")
+        register(UnseededNoiseRegularizer, name="unseeded_noise")
+        register(LeakyCriticRegularizer, name="leaky_critic")
+        register(IdleLayerRegularizer, name="idle_layer")
 
     @tfae.hookimpl
     def register_schedulers(register):
@@ -106,6 +205,31 @@ def broken_components():
     name = plugins.register_plugin(BrokenComponents, name="broken-components")
     yield
     plugins.unregister_plugin(name)
+
+
+class WorkingRegularizers:
+    @tfae.hookimpl
+    def register_regularizers(register):
+        register(CodeMomentsRegularizer, name="code_moments")
+        register(NoisyTargetRegularizer, name="noisy_target")
+        register(CriticRegularizer, name="critic")
+
+
+@pytest.fixture
+def working_regularizers():
+    name = plugins.register_plugin(WorkingRegularizers, name="working-regularizers")
+    yield
+    plugins.unregister_plugin(name)
+
+
+@pytest.mark.usefixtures("working_regularizers")
+@pytest.mark.parametrize(
+    "factory",
+    [lambda: CodeMomentsRegularizer(beta=0.5), lambda: NoisyTargetRegularizer(seed=3), lambda: CriticRegularizer(0.1)],
+    ids=["batch_level", "random", "trainable"],
+)
+def test_a_regularizer_of_the_new_kinds_passes_the_checks(factory):
+    testing.check_regularizer(factory)
 
 
 @pytest.mark.usefixtures("broken_components")
@@ -120,6 +244,27 @@ def broken_components():
             r"from_config\(get_config\(\)\) with the same weights computes a different code",
         ),
         (testing.check_regularizer, PerFeatureRegularizer, r"calc returns shape \(8, 3\), expected \(8,\)"),
+        (
+            testing.check_regularizer,
+            BatchCentredRegularizer,
+            r"its per-sample penalty gives the first 4 samples .* on their own, but .* in a batch of 8",
+        ),
+        (
+            testing.check_regularizer,
+            lambda: HiddenSeedRegularizer(seed=3),
+            r"holds a keras.random.SeedGenerator at self.generators\['noise'\] that `seed_generators` does not list",
+        ),
+        (
+            testing.check_regularizer,
+            UnseededNoiseRegularizer,
+            "two calls on the same posterior give different results, but it lists no seed generators",
+        ),
+        (
+            testing.check_regularizer,
+            LeakyCriticRegularizer,
+            r"its penalty's gradient reaches its own weight .*critic/kernel",
+        ),
+        (testing.check_regularizer, IdleLayerRegularizer, r"trainable weights \(.*scale/kernel.*\) but no `objective`"),
         (testing.check_scheduler, lambda: RestlessScheduler(attack=2), "the value changes after the duration 2"),
         (testing.check_bottleneck, lambda: keras.layers.Dense(3), "not a BaseBottleneck"),
     ],
@@ -128,6 +273,11 @@ def broken_components():
         "no_gradient",
         "incomplete_config",
         "per_feature_penalty",
+        "batch_dependent_per_sample_penalty",
+        "hidden_seed_generator",
+        "unseeded_randomness",
+        "penalty_trains_own_weights",
+        "weights_without_objective",
         "unsettled_schedule",
         "not_a_bottleneck",
     ],

@@ -133,7 +133,8 @@ class DivergenceMonitor(keras.callbacks.Callback):
         """What became NaN or inf, and where: ``"the loss and val_loss became NaN in epoch 3 of 4, step 5 of 26"``."""
         if self.found is None:
             return ""
-        names = " and ".join(sorted(self.found["bad"]))
+        # The total first, then its parts: "the loss and kld_loss and reconstruction_loss ...".
+        names = " and ".join(sorted(self.found["bad"], key=lambda name: (name not in ("loss", "val_loss"), name)))
         values = sorted({"NaN" if math.isnan(value) else "inf" for value in self.found["bad"].values()})
         return f"the {names} became {' and '.join(values)} in {self.where()}"
 

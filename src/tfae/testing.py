@@ -42,6 +42,7 @@ from tfae.bottlenecks.base import BaseBottleneck
 from tfae.likelihoods.base import BaseLikelihood
 from tfae.models import Autoencoder, load_model
 from tfae.plugins import get_registry
+from tfae.posterior import Posterior
 from tfae.regularizers.base import BaseRegularizer
 from tfae.schedulers.base import UNITS, BaseScheduler
 from tfae.serialization import component_spec
@@ -88,10 +89,7 @@ def check_bottleneck(factory: Callable[[], BaseBottleneck], input_shape: tuple[i
     _check_bottleneck_gradients(factory, input_shape, what)
     _check_layer_config(bottleneck, inputs, "bottleneck", what)
 
-    def build_model() -> Autoencoder:
-        return Autoencoder(bottleneck=factory())
-
-    _check_in_autoencoder(build_model, _unit_data(input_shape), what, sample=True)
+    _check_in_autoencoder(Autoencoder(bottleneck=factory()), _unit_data(input_shape), what, sample=True)
 
 
 def check_regularizer(
@@ -101,67 +99,121 @@ def check_regularizer(
 ) -> None:
     """Checks that the regularizers ``factory()`` builds fulfil tfae's regularizer contract.
 
-    - it is a ``BaseRegularizer``; ``calc`` gives one finite float32 value per sample, and calling it gives
-      ``beta * mean(calc(...))`` whether beta is a number or a scheduler;
-    - ``calc`` has finite gradients, not all zero, with respect to the parameters;
+    The regularizer is called on a real ``Posterior``: the one the bottleneck it regularises gives for random
+    features while training.
+
+    - it is a ``BaseRegularizer``, and every ``SeedGenerator``, Keras layer and scheduler it holds is one
+      that ``seed_generators``, ``layers`` and ``schedulers`` list (one inside a dict would be left out of
+      the model's state);
+    - its penalty (``calc``, or ``penalty``) is a finite float32 of shape ``(batch,)``, one value per
+      sample, or ``()``, one for the batch; calling the regularizer gives ``beta`` times its batch mean
+      (the penalty itself when ``weighs_by_beta`` is ``False``), for a float beta and for a scheduler;
+    - a per-sample penalty without randomness gives each sample the same value whatever the rest of the
+      batch: the penalty of the first half of a batch is the first half of the batch's penalty;
+    - with its generators' states put back, the penalty (and objective) come out exactly the same, so all
+      its randomness comes from its ``seed_generators``; with generators, two calls in a row differ and
+      the states move on;
+    - the penalty has finite gradients, not all zero, with respect to the parameters and code; through the
+      bottleneck, its gradient reaches the encoder's weights but not the regularizer's own;
+    - with weights of its own (``layers``), it has an ``objective``: a finite float32 scalar whose gradient,
+      through the bottleneck, reaches each of those weights and not the encoder's;
     - ``get_config`` is JSON and ``from_config`` rebuilds an equal regularizer; its registered name resolves
       back to its class;
-    - an ``Autoencoder`` whose bottleneck uses it trains, and saves and reloads with it.
+    - an ``Autoencoder`` whose bottleneck uses it, alone and in a list with ``"kld"`` (a Gaussian bottleneck)
+      or ``"l2"`` (any other), trains, logs ``<name>_loss`` for each regularizer (and
+      ``<name>_<objective_name>`` for an objective) with a ``loss`` that is the reconstruction plus the
+      regularization (no objective in it), moves its seed generators' states on and changes its weights in
+      ``fit``, and saves and reloads with the same weights.
+
+    The check of a per-sample penalty's rows is left out for a regularizer with seed generators: noise
+    drawn for half a batch is not half the noise drawn for the batch.
 
     Args:
         factory: callable with no arguments returning a new regularizer.
-        parameter_shapes: the shape of each distribution parameter ``calc`` takes, batch first. Defaults
-            to ``(8, 3)`` for each positional parameter of ``calc`` without a default.
-        bottleneck: the bottleneck to regularise in the ``Autoencoder`` check, a name or dict without
-            ``regularizer``. Defaults to ``"vanilla"`` for one parameter and ``"gaussian"`` for two, with
-            ``latent_dim`` the parameters' last dimension.
+        parameter_shapes: the shape of each distribution parameter, batch first: the bottleneck's
+            parameters must have them. By default the batch is 8 and the latent dimension 3.
+        bottleneck: the bottleneck to regularise, a name or dict without ``regularizer``. Defaults to
+            ``"gaussian"`` for a regularizer that implements ``penalty``, and otherwise to ``"vanilla"`` or
+            ``"gaussian"`` for a ``calc`` of one or two parameters; ``latent_dim`` defaults to the last
+            dimension of the parameter shapes.
 
     Raises:
         AssertionError: which part of the contract fails, and how.
     """
     regularizer = _make(factory, BaseRegularizer, "regularizer")
     what = type(regularizer).__name__
-    if parameter_shapes is None:
-        parameter_shapes = [(8, 3)] * _required_positional(regularizer.calc)
-    parameter_shapes = [tuple(shape) for shape in parameter_shapes]
-    parameters = [_random(shape, seed=index) for index, shape in enumerate(parameter_shapes)]
-    batch = parameter_shapes[0][0]
+    _check_owned_state(regularizer, what)
+    spec = _bottleneck_to_regularise(regularizer, parameter_shapes, bottleneck, what)
+    posterior = _captured_posterior(spec, parameter_shapes, what)
+    _prepare(regularizer, posterior, spec, what)
+    source = "penalty" if _implements_penalty(regularizer) else "calc"
 
-    per_sample = regularizer.calc(*[ops.convert_to_tensor(p) for p in parameters])
-    _expect(str(ops.dtype(per_sample)) == "float32", what, f"calc returns {ops.dtype(per_sample)}, expected float32")
-    per_sample = _numpy(per_sample)
-    _expect(per_sample.shape == (batch,), what, f"calc returns shape {per_sample.shape}, expected ({batch},)")
-    _expect_finite(per_sample, what, "calc")
-    _check_penalty(regularizer, parameters, per_sample, what)
-    schedule = get_registry().resolve("scheduler", {"name": "dasr", "start_value": 0.0, "end_value": 1.0, "attack": 2})
-    scheduled = _rebuild(regularizer, what, beta=schedule)
-    _check_penalty(scheduled, parameters, per_sample, f"{what} with beta={schedule!r}")
+    penalty = regularizer.penalty(posterior, training=False)
+    dtype = keras.backend.standardize_dtype(getattr(penalty, "dtype", type(penalty).__name__))
+    _expect(dtype == "float32", what, f"{source} returns {dtype}, expected float32")
+    penalty = _numpy(penalty)
+    batch = _numpy(posterior.batch_size).item()
+    _expect(
+        penalty.shape in ((batch,), ()),
+        what,
+        f"{source} returns shape {penalty.shape}, expected ({batch},), one value per sample, or (), one for the batch",
+    )
+    _expect_finite(penalty, what, source)
+    _check_randomness(regularizer, posterior, what)
 
-    gradients = _gradients_of_inputs(lambda *tensors: ops.sum(regularizer.calc(*tensors)), parameters)
-    for index, gradient in enumerate(gradients):
-        _expect_finite(gradient, what, f"the gradient of calc with respect to parameter {index}")
-    _expect(any(np.any(g != 0) for g in gradients), what, "calc's gradient is zero for every parameter")
+    schedule = get_registry().resolve("scheduler", {"name": "dasr", "start_value": 0.5, "end_value": 1.0, "attack": 2})
+    for beta in (None, 0.25, schedule):
+        weighed = regularizer if beta is None else _rebuild(regularizer, what, beta=beta)
+        if beta is not None:
+            _prepare(weighed, posterior, spec, what)
+        _check_weighing(weighed, posterior, what if beta is None else f"{what} with beta={beta!r}")
+    if penalty.shape == (batch,) and not regularizer.seed_generators:
+        _check_rows_independent(regularizer, posterior, penalty, what, source)
+
+    tensors = [*posterior.parameters, posterior.code]
+
+    def summed_penalty(*tensors: Any) -> Any:
+        given = Posterior(parameters=tensors[:-1], code=tensors[-1], bottleneck=posterior.bottleneck)
+        return ops.sum(ops.cast(regularizer.penalty(given, training=False), "float32"))
+
+    found = _gradients_of_inputs(summed_penalty, [_numpy(tensor) for tensor in tensors])
+    names = [f"parameter {index}" for index in range(len(tensors) - 1)] + ["the code"]
+    for name, gradient in zip(names, found):
+        _expect_finite(gradient, what, f"the gradient of its {source} with respect to {name}")
+    _expect(any(np.any(g != 0) for g in found), what, f"its {source}'s gradient is zero for every parameter and the code")
+    _check_objective(regularizer, posterior, what)
+    _check_gradients_through_bottleneck(factory, spec, what)
 
     config = _check_json(regularizer.get_config(), what)
     rebuilt = type(regularizer).from_config(config)
     _expect(rebuilt.get_config() == config, what, f"from_config(get_config()) has config {rebuilt.get_config()}")
     _check_registered("regularizer", regularizer, what)
 
-    if bottleneck is None:
-        defaults = {1: "vanilla", 2: "gaussian"}
-        _expect(
-            len(parameters) in defaults,
-            what,
-            f"calc takes {len(parameters)} parameters: pass `bottleneck=` to name a bottleneck that gives them",
-        )
-        bottleneck = {"name": defaults[len(parameters)], "latent_dim": parameter_shapes[0][-1]}
-    if isinstance(bottleneck, str):
-        bottleneck = {"name": bottleneck, "latent_dim": parameter_shapes[0][-1]}
-
-    def build_model() -> Autoencoder:
-        return Autoencoder(bottleneck={**bottleneck, "regularizer": factory()})
-
-    _check_in_autoencoder(build_model, _unit_data((BATCH_SIZE, 6)), what)
+    gaussian = get_registry().get("bottleneck", "gaussian").component
+    partner = "kld" if isinstance(posterior.bottleneck, gaussian) else "l2"
+    for regularizers in (factory(), [factory(), partner]):
+        model = Autoencoder(bottleneck={**spec, "regularizer": regularizers})
+        trained = model.bottleneck.regularizers[0]
+        generators = [_numpy(generator.state) for generator in trained.seed_generators]
+        own = [weight for layer in trained.layers for weight in layer.trainable_weights]
+        weights = [_numpy(weight) for weight in own]
+        data = _unit_data((BATCH_SIZE, 6))
+        # Saved and reloaded in a list, which holds the single case's state and more.
+        history = _check_in_autoencoder(model, data, what) if isinstance(regularizers, list) else _fit(model, data, what)
+        _check_training_logs(model, history, what)
+        for generator, before in zip(trained.seed_generators, generators):
+            _expect(
+                not np.array_equal(_numpy(generator.state), before),
+                what,
+                f"the state of its seed generator {generator.name!r} does not move on in Autoencoder.fit: the "
+                "model does not track it",
+            )
+        for weight, before in zip(own, weights):
+            _expect(
+                not np.array_equal(_numpy(weight), before),
+                what,
+                f"its weight {weight.path} does not change in Autoencoder.fit: its objective does not train it",
+            )
 
 
 def check_scheduler(factory: Callable[[], BaseScheduler]) -> None:
@@ -262,10 +314,8 @@ def check_likelihood(factory: Callable[[], BaseLikelihood], shape: tuple[int, ..
     type(likelihood).from_config(config)
     _check_registered("likelihood", likelihood, what)
 
-    def build_model() -> Autoencoder:
-        return Autoencoder(bottleneck={"name": "vanilla", "latent_dim": 2})
-
-    _check_in_autoencoder(build_model, _unit_data(shape), what, loss=factory())
+    model = Autoencoder(bottleneck={"name": "vanilla", "latent_dim": 2})
+    _check_in_autoencoder(model, _unit_data(shape), what, loss=factory())
 
 
 def _make(factory: Callable[[], Any], base: type, kind: str) -> Any:
@@ -338,15 +388,286 @@ def _check_registered(kind: str, component: Any, what: str) -> None:
     )
 
 
-def _check_penalty(regularizer: BaseRegularizer, parameters: Sequence[Any], per_sample: np.ndarray, what: str) -> None:
-    beta = float(_numpy(regularizer.current_beta(training=False)))
-    penalty = _numpy(regularizer(*parameters))
-    mean = float(np.mean(per_sample.astype("float64")))
-    _expect(penalty.shape == (), what, f"calling it returns shape {penalty.shape}, expected a scalar")
+class _PosteriorCapture(BaseRegularizer):
+    """Keeps each posterior its bottleneck gives it and adds nothing to the loss: how the checks get a real one."""
+
+    def __init__(self) -> None:
+        super().__init__(beta=0.0)
+        self.posteriors: list[Posterior] = []
+
+    def penalty(self, posterior: Posterior, training: bool = False) -> Any:
+        self.posteriors.append(posterior)
+        return ops.zeros(())
+
+
+def _implements_penalty(regularizer: BaseRegularizer) -> bool:
+    return type(regularizer).penalty is not BaseRegularizer.penalty
+
+
+def _check_owned_state(regularizer: BaseRegularizer, what: str) -> None:
+    """Every seed generator, layer and scheduler the regularizer holds is listed, so that the model tracks it."""
     _expect(
-        math.isclose(float(penalty), beta * mean, rel_tol=TOLERANCE, abs_tol=TOLERANCE),
+        _implements_penalty(regularizer) or type(regularizer).calc is not BaseRegularizer.calc,
         what,
-        f"calling it returns {float(penalty)}, expected beta * mean(calc(...)) = {beta} * {mean} = {beta * mean}",
+        "it implements neither `calc(*parameters)` nor `penalty(posterior, training)`",
+    )
+    listings = (
+        (keras.random.SeedGenerator, "keras.random.SeedGenerator", regularizer.seed_generators, "seed_generators"),
+        (keras.layers.Layer, "Keras layer", regularizer.layers, "layers"),
+        (BaseScheduler, "scheduler", regularizer.schedulers, "schedulers"),
+    )
+    for path, value in _held(vars(regularizer), "self.", depth=0):
+        for kind, described, listed, listing in listings:
+            _expect(
+                not isinstance(value, kind) or any(value is item for item in listed),
+                what,
+                f"it holds a {described} at {path} that `{listing}` does not list, so a model would not track, "
+                "train or save it: keep it a direct attribute of the regularizer, or in a list attribute",
+            )
+
+
+def _held(values: dict[Any, Any] | Sequence[Any], prefix: str, depth: int) -> Iterable[tuple[str, Any]]:
+    """``(path, value)`` of everything in the dicts, lists, tuples and sets among ``values``, a few levels deep."""
+    items = values.items() if isinstance(values, dict) else enumerate(values)
+    for key, value in items:
+        path = f"{prefix}{key}" if depth == 0 else f"{prefix}[{key!r}]"
+        yield path, value
+        if depth < 4 and isinstance(value, (dict, list, tuple)):
+            yield from _held(value, path, depth + 1)
+        elif depth < 4 and isinstance(value, (set, frozenset)):
+            yield from _held(list(value), path, depth + 1)
+
+
+def _bottleneck_to_regularise(
+    regularizer: BaseRegularizer,
+    parameter_shapes: Sequence[Sequence[int]] | None,
+    bottleneck: str | dict[str, Any] | None,
+    what: str,
+) -> dict[str, Any]:
+    latent_dim = int(parameter_shapes[0][-1]) if parameter_shapes else 3
+    if isinstance(bottleneck, str):
+        return {"name": bottleneck, "latent_dim": latent_dim}
+    if bottleneck is not None:
+        return {"latent_dim": latent_dim, **bottleneck}
+    if _implements_penalty(regularizer):
+        return {"name": "gaussian", "latent_dim": latent_dim}
+    count = len(parameter_shapes) if parameter_shapes else _required_positional(regularizer.calc)
+    defaults = {1: "vanilla", 2: "gaussian"}
+    _expect(
+        count in defaults, what, f"calc takes {count} parameters: pass `bottleneck=` to name a bottleneck that gives them"
+    )
+    return {"name": defaults[count], "latent_dim": latent_dim}
+
+
+def _captured_posterior(spec: dict[str, Any], parameter_shapes: Sequence[Sequence[int]] | None, what: str) -> Posterior:
+    """The posterior the bottleneck ``spec`` gives for a batch of random features while training."""
+    capture = _PosteriorCapture()
+    bottleneck = get_registry().resolve("bottleneck", {**spec, "regularizer": capture})
+    batch = int(parameter_shapes[0][0]) if parameter_shapes else BATCH_SIZE
+    bottleneck(_random((batch, 6), seed=0), training=True)
+    posterior = capture.posteriors[-1]
+    if parameter_shapes is not None:
+        shapes = [tuple(parameter.shape) for parameter in posterior.parameters]
+        expected = [tuple(shape) for shape in parameter_shapes]
+        _expect(
+            shapes == expected,
+            what,
+            f"the bottleneck {spec} gives parameters of shapes {shapes}, not the parameter_shapes {expected}: pass "
+            "`bottleneck=` to name one that gives them",
+        )
+    return posterior
+
+
+def _prepare(regularizer: BaseRegularizer, posterior: Posterior, spec: dict[str, Any], what: str) -> None:
+    """What a bottleneck does with a regularizer when it is made: ``check_bottleneck``, then ``build``."""
+    try:
+        regularizer.check_bottleneck(posterior.bottleneck)
+    except ValueError as error:
+        raise AssertionError(
+            f"{what} refuses the bottleneck {spec} that check_regularizer regularises: {error} Pass `bottleneck=` "
+            "to name one it accepts."
+        ) from error
+    regularizer.build(posterior.latent_dim)
+
+
+def _state(regularizer: BaseRegularizer) -> list[tuple[keras.Variable, np.ndarray]]:
+    """The regularizer's seed generators' states and schedules' variables, with their values now."""
+    variables = [generator.state for generator in regularizer.seed_generators] + regularizer.variables
+    return [(variable, _numpy(variable)) for variable in variables]
+
+
+def _restore(state: list[tuple[keras.Variable, np.ndarray]]) -> None:
+    for variable, value in state:
+        variable.assign(value)
+
+
+def _outputs(regularizer: BaseRegularizer, posterior: Posterior) -> list[np.ndarray]:
+    """The penalty, and the objective if it has one, of a training call."""
+    found = [_numpy(regularizer.penalty(posterior, training=True))]
+    if regularizer.has_objective:
+        found.append(_numpy(regularizer.objective(posterior.stop_gradient(), training=True)))
+    return found
+
+
+def _check_randomness(regularizer: BaseRegularizer, posterior: Posterior, what: str) -> None:
+    """All the randomness comes from the listed seed generators (exactly), and it moves on from call to call."""
+    state = _state(regularizer)
+    first = _outputs(regularizer, posterior)
+    generators = [(generator, _numpy(generator.state)) for generator in regularizer.seed_generators]
+    _restore(state)
+    again = _outputs(regularizer, posterior)
+    same = all(np.array_equal(a, b) for a, b in zip(first, again))
+    if not regularizer.seed_generators:
+        _expect(
+            same,
+            what,
+            "two calls on the same posterior give different results, but it lists no seed generators: draw random "
+            "numbers with `self.random` from a keras.random.SeedGenerator attribute, which the model tracks",
+        )
+        return
+    _expect(
+        same,
+        what,
+        "with its seed generators' states put back, a second call on the same posterior gives a different result: "
+        "some of its randomness does not come from its `seed_generators` (keras.random without `seed=`, NumPy, "
+        "or a generator it does not hold as an attribute)",
+    )
+    for (generator, after), (variable, before) in zip(generators, state):
+        _expect(
+            not np.array_equal(after, before),
+            what,
+            f"a training call leaves the state of its seed generator {generator.name!r} unchanged: draw from it "
+            "with `self.random`, or remove it",
+        )
+    then = _outputs(regularizer, posterior)
+    _expect(
+        any(not np.array_equal(a, b) for a, b in zip(again, then)),
+        what,
+        "two training calls in a row give the same penalty and objective, though its seed generators move on: "
+        "its random numbers must change from call to call",
+    )
+
+
+def _check_weighing(regularizer: BaseRegularizer, posterior: Posterior, what: str) -> None:
+    """Calling the regularizer gives beta times the batch mean of its penalty (no beta if it weighs it itself)."""
+    state = _state(regularizer)
+    penalty = _numpy(regularizer.penalty(posterior, training=False)).astype("float64")
+    _restore(state)
+    value = _numpy(regularizer(posterior))
+    _restore(state)
+    _expect(value.shape == (), what, f"calling it returns shape {value.shape}, expected a scalar")
+    mean = float(np.mean(penalty))
+    if regularizer.weighs_by_beta:
+        beta = float(_numpy(regularizer.current_beta(training=False)))
+        expected, formula = beta * mean, f"beta * mean(penalty) = {beta} * {mean}"
+    else:
+        expected, formula = mean, "mean(penalty), since weighs_by_beta is False,"
+    _expect(
+        math.isclose(float(value), expected, rel_tol=TOLERANCE, abs_tol=TOLERANCE),
+        what,
+        f"calling it returns {float(value)}, expected {formula} = {expected}",
+    )
+
+
+def _check_rows_independent(
+    regularizer: BaseRegularizer, posterior: Posterior, penalty: np.ndarray, what: str, source: str
+) -> None:
+    """A per-sample penalty of the first half of the batch is the first half of the batch's penalty."""
+    batch = penalty.shape[0]
+    half = max(batch // 2, 1)
+    part = Posterior(
+        parameters=[parameter[:half] for parameter in posterior.parameters],
+        code=None if posterior.code is None else posterior.code[:half],
+        bottleneck=posterior.bottleneck,
+    )
+    partial = _numpy(regularizer.penalty(part, training=False))
+    _expect(
+        partial.shape == (half,) and np.allclose(partial, penalty[:half], rtol=TOLERANCE, atol=TOLERANCE),
+        what,
+        f"its per-sample {source} gives the first {half} samples {partial.tolist()} on their own, but "
+        f"{penalty[:half].tolist()} in a batch of {batch}: one sample's penalty must not depend on the other "
+        "samples (a penalty of the whole batch returns a scalar)",
+    )
+
+
+def _check_objective(regularizer: BaseRegularizer, posterior: Posterior, what: str) -> None:
+    """A regularizer with trainable weights has an objective, a finite float32 scalar, and one with an objective has weights."""
+    trainable = [weight for layer in regularizer.layers for weight in layer.trainable_weights]
+    if not regularizer.has_objective:
+        _expect(
+            not trainable,
+            what,
+            f"it has trainable weights ({', '.join(weight.path for weight in trainable)}) but no `objective` to "
+            "train them",
+        )
+        return
+    _expect(trainable, what, "it has an `objective` but no trainable weights of its own (`layers`) for it to train")
+    objective = regularizer.objective(posterior.stop_gradient(), training=False)
+    dtype = keras.backend.standardize_dtype(getattr(objective, "dtype", type(objective).__name__))
+    _expect(dtype == "float32", what, f"objective returns {dtype}, expected float32")
+    objective = _numpy(objective)
+    _expect(objective.shape == (), what, f"objective returns shape {objective.shape}, expected a scalar")
+    _expect_finite(objective, what, "objective")
+
+
+def _check_gradients_through_bottleneck(
+    factory: Callable[[], BaseRegularizer], spec: dict[str, Any], what: str
+) -> None:
+    """Through the bottleneck, the penalty trains the encoder and not the regularizer; the objective, the reverse."""
+    inputs = keras.Input(shape=(6,))
+    encoder_layer = keras.layers.Dense(6, name="encoder")
+    bottleneck = get_registry().resolve("bottleneck", {**spec, "regularizer": factory()})
+    regularizer = bottleneck.regularizers[0]
+    model = keras.Model(inputs, bottleneck(encoder_layer(inputs)))
+    encoder = list(encoder_layer.trainable_variables)
+    own = [weight for layer in regularizer.layers for weight in layer.trainable_weights]
+    features = _random((BATCH_SIZE, 6), seed=4)
+
+    def of_loss(index: int) -> tuple[list[np.ndarray | None], list[np.ndarray | None]]:
+        found = gradients(model, features, lambda outputs, losses: ops.sum(ops.cast(losses[index], "float32")), encoder + own)
+        return found[: len(encoder)], found[len(encoder) :]
+
+    def reached(gradient: np.ndarray | None) -> bool:
+        return gradient is not None and bool(np.any(gradient != 0))
+
+    to_encoder, to_own = of_loss(0)
+    for gradient in to_encoder:
+        if gradient is not None:
+            _expect_finite(gradient, what, "the gradient of its penalty with respect to the encoder's weights")
+    _expect(any(reached(g) for g in to_encoder), what, "through the bottleneck, its penalty's gradient does not reach the encoder")
+    for weight, gradient in zip(own, to_own):
+        _expect(
+            not reached(gradient),
+            what,
+            f"its penalty's gradient reaches its own weight {weight.path}: the penalty must use its weights as "
+            "constants (ops.stop_gradient), and only its objective trains them",
+        )
+    if not regularizer.has_objective:
+        return
+    to_encoder, to_own = of_loss(1)
+    _expect(
+        not any(reached(g) for g in to_encoder),
+        what,
+        "its objective's gradient reaches the encoder: the objective must train the regularizer's weights alone",
+    )
+    for weight, gradient in zip(own, to_own):
+        _expect(reached(gradient), what, f"its objective's gradient does not reach its weight {weight.path}")
+        _expect_finite(gradient, what, f"the gradient of its objective with respect to {weight.path}")
+
+
+def _check_training_logs(model: Autoencoder, history: dict[str, Any], what: str) -> None:
+    """Each regularizer's penalty and objective are logged, and ``loss`` holds the penalties but no objective."""
+    for name, regularizer in zip(model.bottleneck.regularizer_names, model.bottleneck.regularizers):
+        logged = [f"{name}_loss"] + ([f"{name}_{regularizer.objective_name}"] if regularizer.has_objective else [])
+        for key in logged:
+            _expect(key in history, what, f"an Autoencoder trained with it logs no {key!r}: {sorted(history)}")
+    loss = np.asarray(history["loss"])
+    parts = np.asarray(history["reconstruction_loss"]) + np.asarray(history["regularization_loss"])
+    _expect(
+        np.allclose(loss, parts, rtol=1e-4, atol=1e-4),
+        what,
+        f"an Autoencoder trained with it logs loss {loss.tolist()}, but reconstruction_loss + regularization_loss "
+        f"is {parts.tolist()}",
     )
 
 
@@ -389,15 +710,20 @@ def _check_layer_config(layer: keras.layers.Layer, inputs: Any, kind: str, what:
     _check_registered(kind, layer, what)
 
 
-def _check_in_autoencoder(
-    build_model: Callable[[], Autoencoder], data: np.ndarray, what: str, sample: bool = False, loss: Any = "bernoulli"
-) -> dict[str, Any]:
-    """Trains a small Autoencoder, saves it to ``.keras``, reloads it, and compares state and predictions."""
-    model = build_model()
+def _fit(model: Autoencoder, data: np.ndarray, what: str, loss: Any = "bernoulli") -> dict[str, Any]:
+    """Trains ``model`` for an epoch and returns its history, whose every log is finite."""
     model.compile(optimizer="adam", loss=loss)
     history = model.fit(data, epochs=1, batch_size=BATCH_SIZE, verbose=0).history
     for name, values in history.items():
         _expect_finite(values, what, f"the logged {name!r} of an Autoencoder trained with it")
+    return history
+
+
+def _check_in_autoencoder(
+    model: Autoencoder, data: np.ndarray, what: str, sample: bool = False, loss: Any = "bernoulli"
+) -> dict[str, Any]:
+    """Trains ``model`` for an epoch, saves it to ``.keras``, reloads it, and compares state and predictions."""
+    history = _fit(model, data, what, loss)
     predictions = model.predict(data, verbose=0)
     _expect(
         predictions.shape == data.shape, what, f"an Autoencoder predicts shape {predictions.shape}, not {data.shape}"

@@ -1,0 +1,109 @@
+"""Capacity annealing (Burgess et al. 2018): the Gaussian KL held at a target capacity C that grows during
+training; registered as ``"capacity"``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import keras
+import tfae
+from keras import ops
+from tfae.bottlenecks import GaussianBottleneck, Posterior, VariationalBottleneck
+from tfae.plugins import resolve
+from tfae.regularizers import GaussianKLDRegularizer
+from tfae.schedulers import BaseScheduler
+from tfae.schedulers.base import check_finite
+from tfae.serialization import component_spec, describe_component
+
+
+class CapacityRegularizer(GaussianKLDRegularizer):
+    """``gamma * |KL - C|``: the batch's mean Gaussian KL pulled to the capacity ``C`` (Burgess et al. 2018, eq. 8).
+
+    ``KL`` is the batch mean of each sample's ``KL(N(mean, exp(log_variance)) || N(0, I))`` in nats (what
+    ``"kld"`` computes, and ``calc`` returns), so the penalty is one value for the batch, a scalar. Raising
+    ``C`` from 0 during training lets the code carry information a few nats at a time, the factors that
+    explain the most reconstruction first. With ``C = 0`` it is a beta-VAE with ``beta = gamma``.
+
+    ``C`` is a float or a scheduler, such as ``{"name": "dasr", "start_value": 0, "end_value": 25,
+    "attack": 100}``. ``Autoencoder.fit`` drives an epoch-counted one as a callback; a step-counted one moves
+    on in each train step. Its state (value, and step counter) is saved with the model.
+
+    ``gamma`` is the weight the base class applies, what other regularizers call ``beta``: the paper's name in
+    configs (``gamma = 1000``), one weight rather than two multiplied, and schedulable like any tfae weight. A
+    scheduled ``gamma`` is logged as ``beta`` and is ``regularizer.scheduler``; ``C`` is not logged, but
+    ``capacity_loss / gamma`` is ``|KL - C|``.
+
+    Under ``tf.distribute`` each replica computes ``|KL - C|`` from its own part of the batch, and the model
+    averages the replicas' penalties: above the penalty of the global batch's KL when the replicas' KLs fall
+    on both sides of ``C``.
+
+    Needs a Gaussian bottleneck's mean and log-variance: any other is refused when the bottleneck is made.
+
+    Args:
+        gamma: the weight: a float >= 0 (1000 in the paper, for 64x64 images), a scheduler, or
+            ``scheduler.value``.
+        capacity: ``C`` in nats: a float >= 0, or a scheduler (an instance, its registered name, or a dict).
+
+    Call arguments:
+        posterior: a ``Posterior`` of a Gaussian bottleneck; or its ``mean`` and ``log_variance``.
+        training: a step-counted ``capacity`` (or ``gamma``) moves on by one step when ``True``.
+
+    Example:
+
+    ```python
+    model = Autoencoder(bottleneck={
+        "name": "gaussian", "latent_dim": 8,
+        "regularizer": {"name": "capacity", "gamma": 1000,
+                        "capacity": {"name": "dasr", "end_value": 25, "attack": 100}},
+    })
+    ```
+    """
+
+    def __init__(
+        self,
+        gamma: float | BaseScheduler | str | dict[str, Any] | keras.Variable = 1000.0,
+        capacity: float | BaseScheduler | str | dict[str, Any] = 0.0,
+    ) -> None:
+        super().__init__(beta=gamma)
+        if isinstance(capacity, (str, dict)):
+            capacity = resolve("scheduler", capacity)
+        if not isinstance(capacity, BaseScheduler):
+            capacity = check_finite("capacity", capacity)
+            if capacity < 0:
+                raise ValueError(f"`capacity` is a KL in nats, a number >= 0. Received: capacity={capacity!r}")
+        self.capacity: float | BaseScheduler = capacity
+
+    def check_bottleneck(self, bottleneck: keras.layers.Layer) -> None:
+        if isinstance(bottleneck, GaussianBottleneck):
+            return
+        if isinstance(bottleneck, VariationalBottleneck):
+            count = bottleneck.parameters
+            gives = f"{count} distribution parameter{'s' if count != 1 else ''} per code dimension"
+        else:
+            gives = "a deterministic code"
+        raise ValueError(
+            f"The regularizer {describe_component('regularizer', self)} needs a Gaussian posterior's mean and "
+            f"log-variance, and the bottleneck {describe_component('bottleneck', bottleneck)} gives {gives}: "
+            "use the 'gaussian' bottleneck."
+        )
+
+    def penalty(self, posterior: Posterior, training: bool = False) -> Any:
+        """``|KL - C|`` for the batch, a scalar."""
+        kl = ops.mean(self.calc(*posterior.parameters))
+        return ops.abs(kl - self.scheduled(self.capacity, training))
+
+    def get_config(self) -> dict[str, Any]:
+        capacity = self.capacity
+        return {
+            "gamma": super().get_config()["beta"],
+            "capacity": component_spec("scheduler", capacity) if isinstance(capacity, BaseScheduler) else capacity,
+        }
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({', '.join(f'{key}={value!r}' for key, value in self.get_config().items())})"
+
+
+@tfae.hookimpl
+def register_regularizers(register: Callable[..., Any]) -> None:
+    register(CapacityRegularizer, name="capacity", aliases=["annealed_vae"])
