@@ -12,7 +12,12 @@ from tfae.training.config import ConfigError, load_config
 ROOT = Path(__file__).resolve().parents[1]
 GUIDE = (ROOT / "docs" / "plugins.md").read_text()
 TEMPLATE = ROOT / "plugins" / "tfae-plugin-template"
-MODULES = ["tfae_plugin_template.spherical", "tfae_plugin_template.l1", "tfae_plugin_template.geometric"]
+MODULES = [
+    "tfae_plugin_template.spherical",
+    "tfae_plugin_template.l1",
+    "tfae_plugin_template.uniformity",
+    "tfae_plugin_template.geometric",
+]
 # A fenced block: its fence, its info string (language and title="..."), and its text.
 BLOCK = re.compile(r"^(`{3,})([^\n]*)\n(.*?)^\1$", re.DOTALL | re.MULTILINE)
 BUILT = {"__pycache__", "build", "dist"}

@@ -1,1 +1,1 @@
-"""tfae-plugin-template: a spherical bottleneck, an L1 regularizer and a geometric scheduler for tfae."""
+"""tfae-plugin-template: a spherical bottleneck, L1 and uniformity regularizers and a geometric scheduler for tfae."""

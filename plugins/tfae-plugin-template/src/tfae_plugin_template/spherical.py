@@ -5,7 +5,7 @@ import numbers
 import keras
 import tfae
 from keras import ops
-from tfae.bottlenecks import BaseBottleneck
+from tfae.bottlenecks import BaseBottleneck, Posterior
 
 
 class SphericalBottleneck(BaseBottleneck):
@@ -14,7 +14,7 @@ class SphericalBottleneck(BaseBottleneck):
     Args:
         latent_dim: positive int, the size of the code.
         radius: positive float, the length of every code.
-        regularizer: an optional regularizer of the code (instance, name or dict).
+        regularizer: an optional regularizer of the code (instance, name or dict), or a list of them.
         **kwargs: base layer keyword arguments.
 
     Call arguments:
@@ -40,7 +40,8 @@ class SphericalBottleneck(BaseBottleneck):
 
     def call(self, inputs, training=None):
         code = self.radius * ops.normalize(self.dense(self.flatten(inputs)), axis=-1)
-        self.add_regularization(code, training=training)
+        # The regularizers see the posterior: here the code is its only parameter and what the decoder gets.
+        self.add_regularization(Posterior(parameters=(code,), code=code, bottleneck=self), training=training)
         return code
 
     def sample_prior(self, n, seed=None):

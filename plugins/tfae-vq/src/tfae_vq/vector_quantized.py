@@ -6,7 +6,7 @@ import numbers
 import keras
 import tfae
 from keras import ops
-from tfae.bottlenecks import BaseBottleneck
+from tfae.bottlenecks import BaseBottleneck, Posterior
 
 # Laplace smoothing of the moving-average cluster sizes, so that a code nobody uses divides by no zero.
 EMA_EPSILON = 1e-5
@@ -181,12 +181,15 @@ class VectorQuantizedBottleneck(BaseBottleneck):
 
     def call(self, inputs, training=None):
         z_e = self.encode(inputs)
-        self.add_regularization(z_e, training=training)
         encodings = ops.reshape(z_e, (-1, self.codebook_dim))
         codebook = self.codebook_vectors()
         indices = self.nearest(encodings, codebook)
         one_hot = ops.one_hot(indices, self.codebook_size, dtype="float32")
         quantized = ops.reshape(ops.take(codebook, indices, axis=0), ops.shape(z_e))
+        code = z_e + ops.stop_gradient(quantized - z_e)
+        # The regularizers see the encoder's output as the parameter and the quantized code the decoder gets;
+        # their losses come before the bottleneck's own, as the model reads them.
+        self.add_regularization(Posterior(parameters=(z_e,), code=code, bottleneck=self), training=training)
 
         loss = self.commitment_cost * ops.mean(ops.sum(ops.square(z_e - ops.stop_gradient(quantized)), axis=-1))
         if self.ema_decay is None:
@@ -195,8 +198,6 @@ class VectorQuantizedBottleneck(BaseBottleneck):
             self.update_codebook(encodings, one_hot)
         self.add_loss(loss)
         self.batch_perplexity.assign(perplexity(ops.mean(one_hot, axis=0)))
-
-        code = z_e + ops.stop_gradient(quantized - z_e)
         return ops.cast(code, self.compute_dtype)
 
     def update_codebook(self, encodings, one_hot):
