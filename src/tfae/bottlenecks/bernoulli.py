@@ -86,6 +86,10 @@ class BernoulliBottleneck(VariationalBottleneck):
         hard = ops.cast(relaxed > 0.5, relaxed.dtype)
         return relaxed + ops.stop_gradient(hard - relaxed)
 
+    def sample_exact(self, logits: Any) -> Any:
+        uniform = self.noise(lambda shape: tfae.random.uniform(shape, self.seed_generator), ops.shape(logits))
+        return ops.cast(uniform < ops.sigmoid(logits), "float32")
+
     def mean(self, logits: Any) -> Any:
         return ops.sigmoid(logits)
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import numbers
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import keras
@@ -13,13 +15,31 @@ from tfae.bottlenecks.base import BaseBottleneck, RegularizerSpec
 from tfae.posterior import Posterior
 from tfae.random import per_replica
 
+_SAMPLING = contextvars.ContextVar("tfae_sampled_codes", default=False)
+
+
+@contextlib.contextmanager
+def sampled_codes() -> Iterator[None]:
+    """Within this context, variational bottlenecks sample their codes at inference too (``sample_exact``).
+
+    ``Autoencoder.evaluate`` and the validation of ``fit`` run their steps in it, so that ``loss`` and
+    ``val_loss`` are the negative ELBO with sampled codes, a bound on ``-log p(x)``, while ``predict`` and the
+    encoder keep the posterior mean. It acts when a step is traced, so it holds for compiled steps too.
+    """
+    token = _SAMPLING.set(True)
+    try:
+        yield
+    finally:
+        _SAMPLING.reset(token)
+
 
 class VariationalBottleneck(BaseBottleneck):
     """A bottleneck whose code is drawn from a per-sample distribution.
 
     A Dense layer emits ``parameters * latent_dim`` distribution parameters; ``split`` turns them into the
     distribution's parameters (for a Gaussian: mean and log-variance). While training the code is a
-    reparameterised sample, so gradients reach every encoder weight; at inference it is the mean. The
+    reparameterised sample, so gradients reach every encoder weight; at inference it is the mean, except
+    within ``sampled_codes()`` (evaluation), where it is drawn by ``sample_exact``. The
     parameters are computed, and given to the regularizer, in float32 under a mixed-precision policy; the code
     is returned in the layer's compute dtype.
 
@@ -93,7 +113,12 @@ class VariationalBottleneck(BaseBottleneck):
 
     def call(self, inputs: Any, training: bool | None = None) -> Any:
         parameters = self.distribution_parameters(inputs)
-        code = self.sample(*parameters) if training else self.mean(*parameters)
+        if training:
+            code = self.sample(*parameters)
+        elif _SAMPLING.get():
+            code = self.sample_exact(*parameters)
+        else:
+            code = self.mean(*parameters)
         self.add_regularization(Posterior(parameters=parameters, code=code, bottleneck=self), training=training)
         return ops.cast(code, self.compute_dtype)
 
@@ -104,6 +129,14 @@ class VariationalBottleneck(BaseBottleneck):
     def sample(self, *parameters: Any) -> Any:
         """Draws one reparameterised code per sample, with noise from ``noise``."""
         raise NotImplementedError
+
+    def sample_exact(self, *parameters: Any) -> Any:
+        """Draws one code per sample from the posterior itself, for a held-out bound; defaults to ``sample``.
+
+        A bottleneck that trains with a relaxation (the Bernoulli one's Concrete samples) draws exact codes here,
+        so that the evaluated loss is the negative ELBO of the model it describes.
+        """
+        return self.sample(*parameters)
 
     def noise(self, draw: Callable[[tuple[Any, ...]], Any], shape: tuple[Any, ...]) -> Any:
         """Returns ``draw(shape)``, noise for a batch of ``shape``, drawn so that replicas differ.

@@ -10,6 +10,7 @@ import keras
 from keras import ops
 
 from tfae.bottlenecks.base import BaseBottleneck
+from tfae.bottlenecks.variational import sampled_codes
 from tfae.divergence import DivergenceMonitor, likely_causes
 from tfae.errors import DivergenceError
 from tfae.keras_private import (
@@ -62,7 +63,10 @@ class Autoencoder(keras.Model):
     emits logits) or ``"gaussian"``; with ``beta = 1`` the loss is then the negative ELBO per sample. A plain
     Keras loss (``"mse"``) works too, as Keras defines it. History shows ``loss``, ``reconstruction_loss``,
     ``regularization_loss``, each regularizer's ``<name>_loss`` (``kld_loss``), and ``beta`` when a scheduler
-    drives it (``<name>_beta`` each, when the bottleneck has several regularizers).
+    drives it (``<name>_beta`` each, when the bottleneck has several regularizers). ``evaluate`` and the
+    ``val_`` losses of a variational model use sampled codes, as training does (seeded by the bottleneck's
+    ``seed``): ``val_loss`` is the held-out negative ELBO, a bound on ``-log p(x)``, not the loss of the
+    posterior mean, which is lower and no bound.
 
     What each part returns:
 
@@ -302,7 +306,8 @@ class Autoencoder(keras.Model):
             A float32 scalar: with a likelihood in nats and ``beta = 1``, the negative ELBO per sample.
         """
         if y_pred is None:
-            y_pred = self(x, training=training)
+            with sampled_codes():
+                y_pred = self(x, training=training)
         replicas = replicas_in_sync()
         targets = x if y is None else y
         if self.likelihood is not None:
@@ -367,7 +372,9 @@ class Autoencoder(keras.Model):
         return multi_worker_logs(super().train_step(*args, **kwargs))
 
     def test_step(self, *args: Any, **kwargs: Any) -> Any:
-        return multi_worker_logs(super().test_step(*args, **kwargs))
+        """Keras' test step, with sampled codes: ``evaluate`` and ``val_loss`` give the negative ELBO, a bound."""
+        with sampled_codes():
+            return multi_worker_logs(super().test_step(*args, **kwargs))
 
     def fit(
         self, x: Any = None, *args: Any, callbacks: list | None = None, stop_on_divergence: bool = True, **kwargs: Any
