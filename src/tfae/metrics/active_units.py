@@ -1,0 +1,68 @@
+"""How many latent dimensions the model uses: active units and the KL of each dimension."""
+
+from __future__ import annotations
+
+import numbers
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from tfae.hookspecs import hookimpl
+from tfae.metrics.base import BaseMetric, Evaluation
+
+ACTIVITY_THRESHOLD = 0.01
+
+
+def active_units(codes: np.ndarray, threshold: float = ACTIVITY_THRESHOLD) -> int:
+    """The number of active units (Burda et al. 2016): dimensions ``u`` with ``Cov_x(E_q[u | x]) > threshold``.
+
+    Args:
+        codes: each sample's posterior mean, shape ``(n, latent_dim)``.
+        threshold: the variance over the data above which a dimension counts as active (Burda's 0.01).
+
+    Example:
+
+    >>> active_units(np.array([[0.0, 1.0], [0.0, -1.0]]))
+    1
+    """
+    codes = np.asarray(codes, dtype="float64")
+    if codes.ndim != 2 or len(codes) < 2:
+        raise ValueError(f"`codes` must be posterior means of at least 2 samples, shape (n, latent_dim). Received: {codes.shape}")
+    if isinstance(threshold, bool) or not isinstance(threshold, numbers.Real) or threshold < 0:
+        raise ValueError(f"`threshold` must be a number >= 0. Received: threshold={threshold!r}")
+    return int(np.sum(np.var(codes, axis=0) > threshold))
+
+
+class ActiveUnits(BaseMetric):
+    """``active_units``: dimensions whose posterior mean varies over the data by more than ``threshold``."""
+
+    needs = ("variational",)
+
+    def __init__(self, threshold: float = ACTIVITY_THRESHOLD) -> None:
+        self.threshold = float(threshold)
+
+    def compute(self, evaluation: Evaluation) -> float:
+        return float(active_units(evaluation.codes, self.threshold))
+
+    def get_config(self) -> dict[str, Any]:
+        return {"threshold": self.threshold}
+
+
+class KLPerDimension(BaseMetric):
+    """``kl_per_dimension``: each dimension's ``KL(q(z_d | x) || p(z_d))`` in nats, averaged over the data.
+
+    Monte Carlo over the ``samples`` codes of the importance-weighted pass; reported as ``kl_per_dimension_<d>``.
+    """
+
+    needs = ("variational",)
+
+    def compute(self, evaluation: Evaluation) -> dict[str, float]:
+        per_dimension = evaluation.importance_weighted()["kl_per_dimension"].mean(axis=0)
+        return {str(dimension): float(value) for dimension, value in enumerate(per_dimension)}
+
+
+@hookimpl
+def register_metrics(register: Callable[..., Any]) -> None:
+    register(ActiveUnits, name="active_units")
+    register(KLPerDimension, name="kl_per_dimension")

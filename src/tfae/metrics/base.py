@@ -1,0 +1,143 @@
+"""The contract every metric fulfils, and what it is given: an ``Evaluation``."""
+
+from __future__ import annotations
+
+import numbers
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from typing_extensions import Self
+
+#: What a metric may need beyond a model and data.
+NEEDS = ("variational", "likelihood", "factors", "ground_truth")
+
+
+class Evaluation:
+    """A trained model and the data it is evaluated on: what every metric of one ``evaluate`` call sees.
+
+    What several metrics need is computed once, when first asked for, and kept: the posterior means
+    (``codes``) and the importance-weighted pass (``importance_weighted()``).
+
+    Args:
+        model: a built ``tfae.models.Autoencoder``.
+        x: the samples, shape ``(n, ...)`` as the model takes them.
+        factors: optional ground-truth factors of each sample, an int array of shape ``(n, num_factors)``.
+        ground_truth: optional data with known factors that can render new samples (``factor_sizes``,
+            ``sample_factors(n, rng)``, ``render(factors)``), such as ``tfae.datasets.DSprites``.
+        samples: codes drawn per sample by sampling metrics (``k`` of the IWAE estimate).
+        seed: the seed of every random draw, so that an evaluation is reproducible.
+        batch_size: samples per batch.
+        progress: show a progress bar for long passes.
+    """
+
+    def __init__(
+        self,
+        model: Any,
+        x: np.ndarray,
+        factors: np.ndarray | None = None,
+        ground_truth: Any = None,
+        samples: int = 1000,
+        seed: int = 0,
+        batch_size: int = 64,
+        progress: bool = False,
+    ) -> None:
+        if isinstance(samples, bool) or not isinstance(samples, numbers.Integral) or samples < 1:
+            raise ValueError(f"`samples` must be an integer >= 1 (codes drawn per sample). Received: samples={samples!r}")
+        if isinstance(batch_size, bool) or not isinstance(batch_size, numbers.Integral) or batch_size < 1:
+            raise ValueError(f"`batch_size` must be a positive integer. Received: batch_size={batch_size!r}")
+        x = np.asarray(x, dtype="float32")
+        if factors is not None:
+            factors = np.asarray(factors)
+            if factors.ndim == 1:
+                factors = factors[:, None]
+            if factors.ndim != 2 or len(factors) != len(x):
+                raise ValueError(
+                    f"`factors` must hold one row of factors per sample, shape ({len(x)}, num_factors) for the "
+                    f"{len(x)} samples given. Received: factors of shape {factors.shape}"
+                )
+        self.model = model
+        self.x = x
+        self.factors = factors
+        self.ground_truth = ground_truth
+        self.samples = int(samples)
+        self.seed = int(seed)
+        self.batch_size = int(batch_size)
+        self.progress = progress
+        self._cache: dict[str, Any] = {}
+
+    @property
+    def variational(self) -> bool:
+        """Whether the model's bottleneck gives log-densities under its posterior and prior."""
+        return bool(getattr(self.model.bottleneck, "has_densities", False))
+
+    @property
+    def codes(self) -> np.ndarray:
+        """Each sample's code at inference (a variational bottleneck's posterior mean), shape ``(n, latent_dim)``."""
+        if "codes" not in self._cache:
+            self._cache["codes"] = np.asarray(self.model.encoder.predict(self.x, batch_size=self.batch_size, verbose=0))
+        return self._cache["codes"]
+
+    def importance_weighted(self) -> dict[str, np.ndarray]:
+        """The importance-weighted pass over the data, computed once: see ``tfae.metrics.log_likelihood``."""
+        if "importance_weighted" not in self._cache:
+            from tfae.metrics.log_likelihood import importance_weighted_pass
+
+            self._cache["importance_weighted"] = importance_weighted_pass(
+                self.model, self.x, self.samples, self.seed, self.batch_size, self.progress
+            )
+        return self._cache["importance_weighted"]
+
+
+class BaseMetric:
+    """A number (or a few) that describes a trained model on data, registered by name like any component.
+
+    A subclass implements ``compute(evaluation)``, returning a float or a dict of floats (which ``evaluate``
+    reports as ``<name>`` or ``<name>_<key>``), and lists in ``needs`` what it cannot do without:
+    ``"variational"`` (log-densities: a variational bottleneck), ``"likelihood"`` (a model compiled with a tfae
+    likelihood, so that losses are in nats), ``"factors"`` (ground-truth factors of the data), or
+    ``"ground_truth"`` (data that can render samples with chosen factors). ``evaluate`` refuses a metric whose
+    needs are not met, naming them.
+
+    Example:
+
+    ```python
+    class CodeNorm(BaseMetric):
+        # The mean length of the codes.
+        def compute(self, evaluation):
+            return float(np.mean(np.linalg.norm(evaluation.codes, axis=-1)))
+    ```
+    """
+
+    needs: ClassVar[tuple[str, ...]] = ()
+
+    def compute(self, evaluation: Evaluation) -> float | dict[str, float]:
+        raise NotImplementedError
+
+    def missing(self, evaluation: Evaluation) -> list[str]:
+        """What this metric needs that ``evaluation`` lacks, in words; empty when it can be computed."""
+        lacking = []
+        for need in self.needs:
+            if need == "variational" and not evaluation.variational:
+                bottleneck = type(evaluation.model.bottleneck).__name__
+                lacking.append(f"a variational bottleneck (this model's is {bottleneck}, which gives no densities)")
+            elif need == "likelihood" and getattr(evaluation.model, "likelihood", None) is None:
+                lacking.append("a model compiled with a tfae likelihood such as 'bernoulli' or 'gaussian'")
+            elif need == "factors" and evaluation.factors is None:
+                lacking.append("the data's ground-truth factors (`factors=`)")
+            elif need == "ground_truth" and evaluation.ground_truth is None:
+                lacking.append("data that renders samples of chosen factors (`ground_truth=`, such as dSprites)")
+        return lacking
+
+    def get_config(self) -> dict[str, Any]:
+        return {}
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> Self:
+        return cls(**config)
+
+    def __repr__(self) -> str:
+        params = ", ".join(f"{key}={value!r}" for key, value in self.get_config().items())
+        return f"{type(self).__name__}({params})"
+

@@ -1,0 +1,223 @@
+"""The FactorVAE disentanglement metric of Kim and Mnih, "Disentangling by Factorising" (2018), computed as
+in disentanglement_lib: a majority-vote classifier from the code dimension of least normalised variance to
+the factor held fixed.
+
+``GroundTruthData`` is the interface of a dataset the convenience forms sample from, shared with the
+beta-VAE metric.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol
+
+import numpy as np
+from numpy.typing import ArrayLike
+
+from tfae.metrics.discretize import check_codes, check_integer, check_num_train
+
+COLLAPSED_SCALE = 0.05
+"""Dimensions whose standard deviation over the data is below this are left out: disentanglement_lib's
+``prune_dims.threshold`` in its study configs (it compares the square root of the variance)."""
+
+OBSERVATIONS_PER_CALL = 4096
+"""How many observations are rendered and encoded at once: enough to keep ``encode`` (a Keras ``predict``)
+busy, few enough that 64x64 images fit in memory."""
+
+
+class GroundTruthData(Protocol):
+    """A dataset generated from known factors, which the metrics sample with some factors held fixed.
+
+    ``factor_sizes`` gives the number of values of each factor; ``sample_factors(n, rng)`` returns an int
+    array of shape ``(n, num_factors)`` with values in ``0..size-1``, drawn with the NumPy ``Generator``
+    ``rng``; ``render(factors)`` returns one observation per row of ``factors``.
+    """
+
+    @property
+    def factor_sizes(self) -> tuple[int, ...]: ...
+
+    def sample_factors(self, n: int, rng: np.random.Generator) -> np.ndarray: ...
+
+    def render(self, factors: np.ndarray) -> Any: ...
+
+
+def factor_vae_score_from_groups(
+    code_groups: Sequence[ArrayLike] | np.ndarray,
+    fixed_factors: ArrayLike,
+    scale: ArrayLike,
+    num_train: int | None = None,
+    threshold: float = COLLAPSED_SCALE,
+) -> float:
+    """The FactorVAE score of groups of codes that each share the value of one factor.
+
+    Each group votes for the code dimension whose variance, divided by ``scale**2``, is smallest; the first
+    ``num_train`` votes train a majority-vote classifier (each dimension maps to the factor that most often
+    chose it, the lowest-numbered on a tie), and the score is its accuracy on the remaining votes.
+    Dimensions whose ``scale`` is below ``threshold`` (collapsed) never vote.
+
+    Args:
+        code_groups: a sequence of float arrays of shape ``(group_size, latent_dim)`` (``group_size >= 2``),
+            or one array of shape ``(num_groups, group_size, latent_dim)``.
+        fixed_factors: int array of shape ``(num_groups,)``: the factor held fixed in each group.
+        scale: float array of shape ``(latent_dim,)``: each dimension's standard deviation over the data.
+        num_train: how many of the groups, the first ones, train the classifier; by default 2/3 of them
+            (rounded up), as disentanglement_lib's 10,000 of 15,000.
+        threshold: dimensions with ``scale`` below it are collapsed and left out.
+
+    Returns:
+        The accuracy on the held-out groups, a float in [0, 1]; 0 when every dimension is collapsed.
+
+    Example:
+
+    >>> groups = [[[0.0, 1.0], [0.0, -1.0]], [[1.0, 0.0], [-1.0, 0.0]]] * 3
+    >>> factor_vae_score_from_groups(groups, [0, 1] * 3, scale=[1.0, 1.0], num_train=4)
+    1.0
+    """
+    scale = _check_scale(scale)
+    fixed = np.asarray(fixed_factors)
+    if fixed.ndim != 1 or not np.issubdtype(fixed.dtype, np.integer) or np.any(fixed < 0):
+        raise ValueError(
+            "`fixed_factors` must be a 1-D array of non-negative factor indices, one per group. "
+            f"Received: fixed_factors.shape={fixed.shape}, dtype={fixed.dtype}"
+        )
+    if len(code_groups) != fixed.shape[0]:
+        raise ValueError(
+            f"`code_groups` and `fixed_factors` must have one entry per group each. "
+            f"Received: {len(code_groups)} groups, fixed_factors.shape={fixed.shape}"
+        )
+    num_train = check_num_train(num_train, fixed.shape[0], "groups")
+    active = scale >= threshold
+    if not np.any(active):
+        return 0.0
+    groups = [check_codes(group, f"code_groups[{i}]") for i, group in enumerate(code_groups)]
+    for i, group in enumerate(groups):
+        if group.shape[0] < 2 or group.shape[1] != scale.shape[0]:
+            raise ValueError(
+                f"Each group must hold at least 2 codes of latent_dim={scale.shape[0]} (the length of `scale`). "
+                f"Received: code_groups[{i}].shape={group.shape}"
+            )
+    dims = np.array([_lowest_variance_dims(group[np.newaxis], scale, active)[0] for group in groups])
+    return _vote_accuracy(dims, fixed, num_train, scale.shape[0])
+
+
+def factor_vae_score(
+    encode: Callable[[Any], Any],
+    data: GroundTruthData,
+    num_train: int = 10000,
+    num_eval: int = 5000,
+    batch_size: int = 64,
+    num_variance_estimate: int = 10000,
+    threshold: float = COLLAPSED_SCALE,
+    seed: int = 0,
+) -> float:
+    """The FactorVAE score of an encoder on a dataset with known factors.
+
+    The standard deviation of each code dimension is estimated on ``num_variance_estimate`` observations.
+    Then each vote draws a factor uniformly, renders ``batch_size`` observations that share its value (the
+    other factors drawn afresh), and votes for the code dimension of least normalised variance; see
+    ``factor_vae_score_from_groups``. The defaults are disentanglement_lib's.
+
+    Args:
+        encode: a function from a batch of observations to codes of shape ``(batch, latent_dim)``, such as
+            ``model.encoder.predict``.
+        data: the dataset, with ``factor_sizes``, ``sample_factors`` and ``render`` (``GroundTruthData``).
+        num_train: the votes that train the majority-vote classifier.
+        num_eval: the votes it is scored on.
+        batch_size: the observations per vote (at least 2).
+        num_variance_estimate: the observations the scale of each dimension is estimated on.
+        threshold: dimensions whose standard deviation is below it are collapsed and left out.
+        seed: seeds every draw.
+
+    Returns:
+        The accuracy on the ``num_eval`` votes, a float in [0, 1].
+
+    Example:
+
+    >>> class Grid:
+    ...     factor_sizes = (3, 4)
+    ...     def sample_factors(self, n, rng):
+    ...         return rng.integers(0, self.factor_sizes, size=(n, 2))
+    ...     def render(self, factors):
+    ...         return factors.astype("float32")
+    >>> factor_vae_score(lambda x: x, Grid(), num_train=100, num_eval=50, num_variance_estimate=500)
+    1.0
+    """
+    num_train = check_integer(num_train, "num_train", 1)
+    num_eval = check_integer(num_eval, "num_eval", 1)
+    batch_size = check_integer(batch_size, "batch_size", 2)
+    num_variance_estimate = check_integer(num_variance_estimate, "num_variance_estimate", 2)
+    rng = np.random.default_rng(check_integer(seed, "seed", 0))
+    num_factors = len(data.factor_sizes)
+    scale = np.std(encode_factors(encode, data, sample_factors(data, num_variance_estimate, rng)), axis=0, ddof=1)
+    active = scale >= threshold
+    if not np.any(active):
+        return 0.0
+    dims, fixed = [], []
+    for groups in chunk_sizes(num_train + num_eval, batch_size):
+        factor_index = rng.integers(num_factors, size=groups)
+        factors = sample_factors(data, groups * batch_size, rng).reshape(groups, batch_size, num_factors)
+        factors[np.arange(groups), :, factor_index] = factors[np.arange(groups), 0, factor_index][:, np.newaxis]
+        codes = encode_factors(encode, data, factors.reshape(-1, num_factors))
+        dims.append(_lowest_variance_dims(codes.reshape(groups, batch_size, -1), scale, active))
+        fixed.append(factor_index)
+    return _vote_accuracy(np.concatenate(dims), np.concatenate(fixed), num_train, scale.shape[0])
+
+
+def sample_factors(data: GroundTruthData, n: int, rng: np.random.Generator) -> np.ndarray:
+    """``data.sample_factors(n, rng)``, checked to be an int array of shape ``(n, num_factors)``."""
+    factors = np.asarray(data.sample_factors(n, rng))
+    expected = (n, len(data.factor_sizes))
+    if factors.shape != expected or not np.issubdtype(factors.dtype, np.integer):
+        raise ValueError(
+            f"`data.sample_factors({n}, rng)` must return an int array of shape {expected}, one column per entry "
+            f"of factor_sizes={tuple(data.factor_sizes)}. Received: shape={factors.shape}, dtype={factors.dtype}"
+        )
+    return factors
+
+
+def encode_factors(encode: Callable[[Any], Any], data: GroundTruthData, factors: np.ndarray) -> np.ndarray:
+    """The codes of the observations ``data`` renders from ``factors``, rendered and encoded in chunks of at
+    most ``OBSERVATIONS_PER_CALL``; a float array of shape ``(len(factors), latent_dim)``."""
+    codes = []
+    for start in range(0, factors.shape[0], OBSERVATIONS_PER_CALL):
+        chunk = factors[start : start + OBSERVATIONS_PER_CALL]
+        chunk_codes = np.asarray(encode(data.render(chunk)))
+        if chunk_codes.ndim != 2 or chunk_codes.shape[0] != chunk.shape[0]:
+            raise ValueError(
+                "`encode` must return one code per observation, an array of shape (batch, latent_dim). "
+                f"Received: shape={chunk_codes.shape} for a batch of {chunk.shape[0]} observations."
+            )
+        codes.append(check_codes(chunk_codes, "encode(observations)"))
+    return np.concatenate(codes)
+
+
+def chunk_sizes(num_items: int, items_size: int) -> list[int]:
+    """Splits ``num_items`` items of ``items_size`` observations each into chunks of at most
+    ``OBSERVATIONS_PER_CALL`` observations (at least one item each); returns the items per chunk."""
+    per_chunk = max(1, OBSERVATIONS_PER_CALL // items_size)
+    return [min(per_chunk, num_items - start) for start in range(0, num_items, per_chunk)]
+
+
+def _lowest_variance_dims(code_groups: np.ndarray, scale: np.ndarray, active: np.ndarray) -> np.ndarray:
+    """For each group of an array ``(num_groups, group_size, latent_dim)``, the active dimension of least
+    variance divided by ``scale**2``."""
+    normalised = np.var(code_groups[:, :, active], axis=1, ddof=1) / scale[active] ** 2
+    return np.flatnonzero(active)[np.argmin(normalised, axis=1)]
+
+
+def _vote_accuracy(dims: np.ndarray, fixed: np.ndarray, num_train: int, latent_dim: int) -> float:
+    votes = np.zeros((int(fixed.max()) + 1, latent_dim), dtype=np.int64)
+    np.add.at(votes, (fixed[:num_train], dims[:num_train]), 1)
+    classifier = np.argmax(votes, axis=0)
+    return float(np.mean(classifier[dims[num_train:]] == fixed[num_train:]))
+
+
+def _check_scale(scale: ArrayLike) -> np.ndarray:
+    array = np.asarray(scale, dtype=np.float64)
+    if array.ndim != 1 or array.shape[0] == 0 or not np.all(np.isfinite(array)) or np.any(array < 0):
+        raise ValueError(
+            "`scale` must be a 1-D array of finite, non-negative standard deviations, one per code dimension. "
+            f"Received: scale={array}"
+        )
+    return array
+
