@@ -21,7 +21,6 @@ import tfae
 from keras import ops
 from tfae import testing
 from tfae.bottlenecks import GaussianBottleneck, Posterior, VanillaBottleneck
-from tfae.datasets import load_digits
 from tfae.models import Autoencoder
 from tfae.plugins import get_component, resolve
 
@@ -41,9 +40,8 @@ def built(latent_dim, hidden=(16, 8), seed=0, beta=1.0, weight_seed=0):
     regularizer = FactorVAERegularizer(beta=beta, hidden=hidden, seed=seed)
     regularizer.build(latent_dim)
     rng = np.random.default_rng(weight_seed)
-    regularizer.discriminator.set_weights(
-        [rng.normal(scale=0.5, size=weight.shape).astype("float32") for weight in regularizer.discriminator.get_weights()]
-    )
+    shapes = [weight.shape for weight in regularizer.discriminator.get_weights()]
+    regularizer.discriminator.set_weights([rng.normal(scale=0.5, size=shape).astype("float32") for shape in shapes])
     return regularizer
 
 
@@ -70,7 +68,8 @@ def one_logit_as_two(logits):
 
 def check_the_estimates_match_numpy():
     """The penalty is beta * factor_vae_tc of the NumPy logits; the objective is factor_vae_discriminator_loss."""
-    for seed, (batch, dim, hidden, beta) in enumerate([(64, 5, (16, 8), 1.0), (7, 3, (4,), 6.0), (2, 1, (3, 5, 2), 0.5)]):
+    cases = [(64, 5, (16, 8), 1.0), (7, 3, (4,), 6.0), (2, 1, (3, 5, 2), 0.5)]
+    for seed, (batch, dim, hidden, beta) in enumerate(cases):
         regularizer = built(dim, hidden=hidden, seed=seed, beta=beta, weight_seed=seed)
         codes = correlated_codes(seed, batch, dim)
         expected_logits = numpy_logits(regularizer, codes)
@@ -230,10 +229,15 @@ def check_a_factor_vae_trains_saves_and_loads(folder):
     return path
 
 
-@pytest.mark.parametrize(
-    "check",
-    [check_the_estimates_match_numpy, check_where_the_gradients_go, check_the_permutation, check_the_discriminator_learns],
-)
+CHECKS = [
+    check_the_estimates_match_numpy,
+    check_where_the_gradients_go,
+    check_the_permutation,
+    check_the_discriminator_learns,
+]
+
+
+@pytest.mark.parametrize("check", CHECKS)
 def test_the_check(check):
     check()
 
@@ -261,10 +265,8 @@ def test_the_checks_pass_on_jax(tmp_path):
     code = (
         "import json, sys, keras\n"
         "import test_factor_vae as t\n"
-        "t.check_the_estimates_match_numpy()\n"
-        "t.check_where_the_gradients_go()\n"
-        "t.check_the_permutation()\n"
-        "t.check_the_discriminator_learns()\n"
+        "for check in t.CHECKS:\n"
+        "    check()\n"
         "t.check_a_factor_vae_trains_saves_and_loads(sys.argv[1])\n"
         "print(json.dumps({'backend': keras.backend.backend()}))\n"
     )
@@ -291,7 +293,8 @@ def test_registered_by_name_and_rebuilt_from_config():
     assert get_component("regularizer", "factorvae") is FactorVAERegularizer
     regularizer = resolve("regularizer", "factor_vae")
     assert regularizer.get_config() == {"beta": 1.0, "hidden": [256, 256], "seed": None}
-    custom = resolve("regularizer", {"name": "factor_vae", "beta": {"name": "dasr", "attack": 2}, "hidden": [4], "seed": 3})
+    schedule = {"name": "dasr", "attack": 2}
+    custom = resolve("regularizer", {"name": "factor_vae", "beta": schedule, "hidden": [4], "seed": 3})
     config = json.loads(json.dumps(custom.get_config()))
     rebuilt = FactorVAERegularizer.from_config(config)
     assert rebuilt.get_config() == config
@@ -326,13 +329,15 @@ def test_a_posterior_without_a_code_is_refused():
 def test_one_regularizer_cannot_serve_codes_of_two_sizes():
     regularizer = FactorVAERegularizer(hidden=[4])
     GaussianBottleneck(latent_dim=3, regularizer=regularizer)
-    with pytest.raises(ValueError, match="built for codes of 3 dimensions, so it cannot regularise a bottleneck with latent_dim=4"):
+    message = "built for codes of 3 dimensions, so it cannot regularise a bottleneck with latent_dim=4"
+    with pytest.raises(ValueError, match=message):
         GaussianBottleneck(latent_dim=4, regularizer=regularizer)
 
 
 def test_any_bottleneck_with_a_code_takes_it():
     for name in ("vanilla", "gaussian", "bernoulli"):
-        model = Autoencoder(bottleneck={"name": name, "latent_dim": 2, "regularizer": {"name": "factor_vae", "hidden": [4]}})
+        regularizer = {"name": "factor_vae", "hidden": [4]}
+        model = Autoencoder(bottleneck={"name": name, "latent_dim": 2, "regularizer": regularizer})
         assert model.bottleneck.regularizer_names == ["factor_vae"]
 
 
@@ -342,7 +347,7 @@ def test_the_docstring_examples_run():
 
 
 def run_on_jax(code, folder):
-    """Runs ``code`` (with ``folder`` as its argument) in a fresh interpreter on the JAX backend, this folder importable."""
+    """Runs ``code`` (with ``folder`` as its argument) in a fresh JAX-backend interpreter, this folder importable."""
     pytest.importorskip("jax")
     path = os.pathsep.join([str(TESTS), *filter(None, [os.environ.get("PYTHONPATH")])])
     env = {**os.environ, "KERAS_BACKEND": "jax", "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": path}

@@ -14,10 +14,6 @@ from tfae.posterior import Posterior
 from tfae.regularizers import BaseRegularizer
 from tfae.schedulers import BaseScheduler
 
-#: The slope of the discriminator's leaky ReLUs for negative inputs, as in the authors' code and disentanglement_lib.
-NEGATIVE_SLOPE = 0.2
-
-
 class FactorVAERegularizer(BaseRegularizer):
     """The total correlation of the code, ``TC(z) = KL(q(z) || prod_j q(z_j))``, by the density-ratio trick.
 
@@ -26,12 +22,17 @@ class FactorVAERegularizer(BaseRegularizer):
     permuted independently across the batch). Where it is optimal, its logit is ``log q(z) / prod_j q(z_j)``,
     so the penalty, a batch-level scalar, is the mean logit on the batch's codes:
 
-        TC(z) ~= E_q(z)[log D(z) / (1 - D(z))] = mean over the batch of logit(z)
+    ```text
+    TC(z) ~= E_q(z)[log D(z) / (1 - D(z))] = mean over the batch of logit(z)
+    ```
 
+    It is an estimate: near zero, and at times below it, while the discriminator cannot tell the two apart.
     The discriminator's weights are the regularizer's own: they are built with the bottleneck, saved with the
     model, and trained in the same ``fit`` by the model's optimizer on the ``objective``, the cross-entropy
 
-        discriminator_loss = 0.5 * (mean softplus(-logit(z)) + mean softplus(logit(permute_dims(z))))
+    ```text
+    discriminator_loss = 0.5 * (mean softplus(-logit(z)) + mean softplus(logit(permute_dims(z))))
+    ```
 
     of labelling the batch's codes "q(z)" and the permuted ones "product of marginals"; chance is
     ``log 2 ~ 0.693``. The model logs it as ``factor_vae_discriminator_loss``; it is not part of ``loss``.
@@ -40,9 +41,11 @@ class FactorVAERegularizer(BaseRegularizer):
     the encoder to lower the total correlation and leaves the discriminator alone.
 
     The regularizer is the total-correlation term only. The paper's FactorVAE adds it to the VAE's KL term,
-    with beta as the paper's gamma::
+    with beta as the paper's gamma, in a config file:
 
-        regularizer = ["kld", {name = "factor_vae", beta = 6}]
+    ```toml
+    regularizer = ["kld", {name = "factor_vae", beta = 6}]
+    ```
 
     The conventions are those of disentanglement_lib (``methods/unsupervised/vae.py: FactorVAE``): the
     discriminator sees the permutation of the same batch (the paper's Algorithm 2 and the authors' code
@@ -56,11 +59,12 @@ class FactorVAERegularizer(BaseRegularizer):
     Args:
         beta: the weight of the total correlation, the paper's gamma: a float, a scheduler (an instance, its
             registered name or a dict), or ``scheduler.value``.
-        hidden: the sizes of the discriminator's hidden Dense layers, each followed by a leaky ReLU (negative
-            slope 0.2); at least one. The paper's discriminator has five of 1000 units, about 4 million weights
-            run three times a step; the default, two of 256, has some 70,000 for a 10-dimensional code, which
-            is enough to learn the density ratio of a code of a few dozen dimensions at most, and keeps the
-            step's time that of the autoencoder on a CPU.
+        hidden: the sizes of the discriminator's hidden Dense layers, each followed by a leaky ReLU (Keras'
+            ``"leaky_relu"``, negative slope 0.2, as in the paper); at least one. The paper's discriminator has
+            five hidden layers of 1000 units, about 4 million weights, run three times a step (the penalty,
+            and the objective on the codes and on their permutation), which on a CPU would cost more than the
+            autoencoder it regularises. The default, two of 256, has some 70,000 weights for a 10-dimensional
+            code and tells tied codes from shuffled ones within a few dozen steps; ``[1000] * 5`` is the paper's.
         seed: the seed of the permutations, or ``None`` for a random one.
 
     Call arguments:
@@ -100,18 +104,13 @@ class FactorVAERegularizer(BaseRegularizer):
         seed: int | None = None,
     ) -> None:
         super().__init__(beta)
-        if (
-            isinstance(hidden, (str, bytes))
-            or not isinstance(hidden, Sequence)
-            or not hidden
-            or not all(isinstance(units, numbers.Integral) and not isinstance(units, bool) and units > 0 for units in hidden)
-        ):
+        if isinstance(hidden, (str, bytes)) or not isinstance(hidden, Sequence) or not _positive_integers(hidden):
             raise ValueError(
                 "`hidden` must be a non-empty list of positive integers, the sizes of the discriminator's hidden "
                 "layers (a discriminator without one is linear, and a linear function has the same mean under "
                 f"q(z) and the product of its marginals). Received: hidden={hidden!r}"
             )
-        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, numbers.Integral)):
+        if seed is not None and not _integer(seed):
             raise ValueError(f"`seed` must be an integer or None. Received: seed={seed!r}")
         self.hidden: tuple[int, ...] = tuple(int(units) for units in hidden)
         self.seed: int | None = None if seed is None else int(seed)
@@ -193,6 +192,14 @@ class FactorVAERegularizer(BaseRegularizer):
     def __repr__(self) -> str:
         config = self.get_config()
         return f"{type(self).__name__}(beta={config['beta']!r}, hidden={config['hidden']!r}, seed={self.seed!r})"
+
+
+def _integer(value: Any) -> bool:
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+def _positive_integers(values: Sequence[Any]) -> bool:
+    return len(values) > 0 and all(_integer(value) and value > 0 for value in values)
 
 
 @tfae.hookimpl
