@@ -13,6 +13,8 @@ from importlib import resources
 
 import numpy as np
 
+from tfae.datasets.dsprites import DSprites, load_dsprites
+
 DIGITS_LEVELS = 16
 
 
@@ -35,4 +37,4 @@ def load_digits() -> tuple[np.ndarray, np.ndarray]:
     return images, labels
 
 
-__all__ = ["load_digits"]
+__all__ = ["DSprites", "load_digits", "load_dsprites"]
