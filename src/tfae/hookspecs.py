@@ -48,9 +48,15 @@ def register_likelihoods(register: Callable[..., Any]) -> None:
     """Register reconstruction likelihoods (subclasses of ``tfae.likelihoods.BaseLikelihood``)."""
 
 
+@hookspec
+def register_metrics(register: Callable[..., Any]) -> None:
+    """Register evaluation metrics (subclasses of ``tfae.metrics.BaseMetric``)."""
+
+
 KINDS: dict[str, str] = {
     "bottleneck": "register_bottlenecks",
     "regularizer": "register_regularizers",
     "scheduler": "register_schedulers",
     "likelihood": "register_likelihoods",
+    "metric": "register_metrics",
 }

@@ -79,6 +79,10 @@ class Evaluation:
             self._cache["codes"] = np.asarray(self.model.encoder.predict(self.x, batch_size=self.batch_size, verbose=0))
         return self._cache["codes"]
 
+    def encode(self, observations: np.ndarray) -> np.ndarray:
+        """The codes of ``observations`` at inference, by the model's encoder (what the ground-truth scores call)."""
+        return np.asarray(self.model.encoder.predict(observations, batch_size=self.batch_size, verbose=0))
+
     def importance_weighted(self) -> dict[str, np.ndarray]:
         """The importance-weighted pass over the data, computed once: see ``tfae.metrics.log_likelihood``."""
         if "importance_weighted" not in self._cache:

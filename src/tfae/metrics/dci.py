@@ -5,11 +5,14 @@ disentanglement_lib.
 
 from __future__ import annotations
 
-from typing import TypedDict
+from collections.abc import Callable
+from typing import Any, TypedDict
 
 import numpy as np
 from numpy.typing import ArrayLike
 
+from tfae.hookspecs import hookimpl
+from tfae.metrics.base import BaseMetric, Evaluation
 from tfae.metrics.discretize import (
     check_codes,
     check_factors,
@@ -143,3 +146,27 @@ def _one_minus_entropy(matrix: np.ndarray) -> np.ndarray:
     terms[positive] = probabilities[positive] * np.log(probabilities[positive])
     scores = 1.0 + terms.sum(axis=1) / np.log(matrix.shape[1])
     return np.where(totals[:, 0] > 0, scores, 0.0)
+
+
+class DCI(BaseMetric):
+    """``dci``: disentanglement, completeness and informativeness of the posterior means (``dci``)."""
+
+    needs = ("factors",)
+
+    def missing(self, evaluation: Evaluation) -> list[str]:
+        lacking = super().missing(evaluation)
+        if evaluation.factors is not None and evaluation.factors.shape[1] < 2:
+            lacking.append(f"at least 2 factors (the data has {evaluation.factors.shape[1]})")
+        if evaluation.factors is not None and evaluation.codes.shape[1] < 2:
+            lacking.append(f"codes of at least 2 dimensions (this model's have {evaluation.codes.shape[1]})")
+        return lacking
+
+    def compute(self, evaluation: Evaluation) -> dict[str, float]:
+        assert evaluation.factors is not None
+        scores = dci(evaluation.codes, evaluation.factors, seed=evaluation.seed)
+        return {key: float(scores[key]) for key in ("disentanglement", "completeness", "informativeness")}  # type: ignore[literal-required]
+
+
+@hookimpl
+def register_metrics(register: Callable[..., Any]) -> None:
+    register(DCI, name="dci")

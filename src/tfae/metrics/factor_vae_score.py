@@ -14,6 +14,8 @@ from typing import Any, Protocol
 import numpy as np
 from numpy.typing import ArrayLike
 
+from tfae.hookspecs import hookimpl
+from tfae.metrics.base import BaseMetric, Evaluation
 from tfae.metrics.discretize import check_codes, check_integer, check_num_train
 
 COLLAPSED_SCALE = 0.05
@@ -221,3 +223,24 @@ def _check_scale(scale: ArrayLike) -> np.ndarray:
         )
     return array
 
+
+class FactorVAEScore(BaseMetric):
+    """``factor_vae_score``: the FactorVAE score of the model's encoder on data that renders chosen factors."""
+
+    needs = ("ground_truth",)
+
+    def __init__(self, num_train: int = 10000, num_eval: int = 5000, batch_size: int = 64) -> None:
+        self.num_train, self.num_eval, self.batch_size = num_train, num_eval, batch_size
+
+    def compute(self, evaluation: Evaluation) -> float:
+        return factor_vae_score(
+            evaluation.encode, evaluation.ground_truth, self.num_train, self.num_eval, self.batch_size, seed=evaluation.seed
+        )
+
+    def get_config(self) -> dict[str, Any]:
+        return {"num_train": self.num_train, "num_eval": self.num_eval, "batch_size": self.batch_size}
+
+
+@hookimpl
+def register_metrics(register: Callable[..., Any]) -> None:
+    register(FactorVAEScore, name="factor_vae_score")

@@ -43,7 +43,7 @@ def importance_weighted_pass(
     from keras import ops
 
     bottleneck, likelihood = model.bottleneck, model.likelihood
-    features = keras.Model(model.encoder.inputs, bottleneck.input)
+    features = keras.Model(model.encoder.input, bottleneck.input)
     k = int(samples)
     rows = max(1, min(int(batch_size), CODES_PER_CALL // k or 1))
     per_call = max(1, min(k, CODES_PER_CALL // rows))

@@ -4,8 +4,14 @@ Autoencoders" (2018), estimated as in disentanglement_lib: codes binned into equ
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import numpy as np
 from numpy.typing import ArrayLike
+
+from tfae.hookspecs import hookimpl
+from tfae.metrics.base import BaseMetric, Evaluation
 
 from tfae.metrics.discretize import (
     check_codes,
@@ -119,3 +125,24 @@ def _mutual_information(discrete_codes: np.ndarray, factors: np.ndarray) -> np.n
             for dim in range(discrete_codes.shape[1])
         ]
     )
+
+
+class MIG(BaseMetric):
+    """``mig``: the Mutual Information Gap of the posterior means and the data's factors (``mig``)."""
+
+    needs = ("factors",)
+
+    def __init__(self, bins: int = DEFAULT_BINS) -> None:
+        self.bins = check_integer(bins, "bins", 2)
+
+    def compute(self, evaluation: Evaluation) -> float:
+        assert evaluation.factors is not None  # `needs` has it checked
+        return mig(evaluation.codes, evaluation.factors, self.bins)
+
+    def get_config(self) -> dict[str, Any]:
+        return {"bins": self.bins}
+
+
+@hookimpl
+def register_metrics(register: Callable[..., Any]) -> None:
+    register(MIG, name="mig")

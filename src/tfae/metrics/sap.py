@@ -4,9 +4,14 @@ Latent Concepts from Unlabeled Observations" (2018, Section 3), computed as in d
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import numpy as np
 from numpy.typing import ArrayLike
 
+from tfae.hookspecs import hookimpl
+from tfae.metrics.base import BaseMetric, Evaluation
 from tfae.metrics.discretize import (
     check_codes,
     check_factors,
@@ -147,3 +152,24 @@ def _classifier_accuracy(
             classifier.fit(codes[:, dim : dim + 1], factors[:, k])
             scores[dim, k] = np.mean(classifier.predict(test_codes[:, dim : dim + 1]) == test_factors[:, k])
     return scores
+
+
+class SAP(BaseMetric):
+    """``sap``: the Separated Attribute Predictability score of the posterior means (``sap``)."""
+
+    needs = ("factors",)
+
+    def __init__(self, continuous_factors: bool = False) -> None:
+        self.continuous_factors = bool(continuous_factors)
+
+    def compute(self, evaluation: Evaluation) -> float:
+        assert evaluation.factors is not None
+        return sap(evaluation.codes, evaluation.factors, continuous_factors=self.continuous_factors, seed=evaluation.seed)
+
+    def get_config(self) -> dict[str, Any]:
+        return {"continuous_factors": self.continuous_factors}
+
+
+@hookimpl
+def register_metrics(register: Callable[..., Any]) -> None:
+    register(SAP, name="sap")

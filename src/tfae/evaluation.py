@@ -1,0 +1,137 @@
+"""Evaluating a trained autoencoder: held-out bounds and log-likelihoods, latent usage, disentanglement.
+
+``evaluate(model, x)`` computes registered metrics (the ``"metric"`` kind: tfae's, and any a plugin adds) and
+returns a dict of floats. Each built-in metric is also a plain function of arrays, imported here:
+
+- ``importance_weighted_log_likelihood(model, x, samples)``: the IWAE-k estimate of ``log p(x)``;
+- ``active_units(codes)``: Burda et al.'s count of the dimensions in use;
+- ``mig``, ``sap``, ``dci`` of codes and factors; ``factor_vae_score`` and ``beta_vae_score`` of an encoder
+  on data that renders chosen factors (``tfae.datasets.DSprites``).
+
+Example:
+
+```python
+results = evaluate(model, x_test, samples=1000)
+results["log_likelihood"], results["negative_elbo"], results["active_units"]
+```
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from tfae.metrics.active_units import active_units
+from tfae.metrics.base import BaseMetric, Evaluation
+from tfae.metrics.beta_vae_score import beta_vae_score
+from tfae.metrics.dci import dci
+from tfae.metrics.factor_vae_score import factor_vae_score
+from tfae.metrics.log_likelihood import importance_weighted_log_likelihood
+from tfae.metrics.mig import mig
+from tfae.metrics.sap import sap
+
+#: What ``evaluate`` computes by default, each where the model and data allow it.
+DEFAULT_METRICS = (
+    "negative_elbo",
+    "log_likelihood",
+    "reconstruction_loss",
+    "reconstruction_error",
+    "active_units",
+    "kl_per_dimension",
+    "mig",
+    "sap",
+    "dci",
+    "factor_vae_score",
+    "beta_vae_score",
+)
+
+
+def evaluate(
+    model: Any,
+    x: Any,
+    factors: Any = None,
+    metrics: Iterable[str | Mapping[str, Any] | BaseMetric] | None = None,
+    samples: int = 1000,
+    seed: int = 0,
+    ground_truth: Any = None,
+    batch_size: int = 64,
+    progress: bool = False,
+) -> dict[str, float]:
+    """Computes metrics of a trained model on data and returns them by name.
+
+    Args:
+        model: a trained ``tfae.models.Autoencoder``.
+        x: the samples to evaluate on (held-out data), shape ``(n, ...)`` as the model takes them.
+        factors: optional ground-truth factors of each sample, ints of shape ``(n, num_factors)``: adds
+            ``mig``, ``sap`` and ``dci``.
+        metrics: the metrics, by registered name, dict or instance; ``None`` computes every default metric
+            that the model and data allow (``DEFAULT_METRICS``). A metric named here that cannot be computed
+            (a log-likelihood of a deterministic model, MIG without factors) is an error saying what it needs.
+        samples: codes drawn per sample for the sampled metrics: ``k`` of the IWAE estimate, recorded as
+            ``importance_samples``.
+        seed: the seed of every random draw.
+        ground_truth: optional data that renders samples of chosen factors (``tfae.datasets.DSprites``): adds
+            ``factor_vae_score`` and ``beta_vae_score``.
+        batch_size: samples per batch.
+        progress: show a progress bar for the long passes.
+
+    Returns:
+        A dict of floats: ``negative_elbo`` (nats per sample, a bound on ``-log p(x)``), ``log_likelihood``
+        (the IWAE-k estimate of ``log p(x)``, nats per sample) with ``importance_samples``,
+        ``reconstruction_loss``, ``reconstruction_error``, ``active_units``, ``kl_per_dimension_<d>``, and
+        with factors ``mig``, ``sap``, ``dci_disentanglement``, ``dci_completeness``, ``dci_informativeness``.
+
+    Raises:
+        ValueError: data of the wrong shape for the model, factors of the wrong length, samples < 1, an
+            unknown metric name (with suggestions), or a named metric whose needs are not met.
+    """
+    from tfae.plugins import resolve
+
+    model._check_samples(x, "evaluate")
+    evaluation = Evaluation(model, x, factors, ground_truth, samples, seed, batch_size, progress)
+    explicit = metrics is not None
+    chosen = list(DEFAULT_METRICS) if metrics is None else list(metrics)
+    results: dict[str, float] = {}
+    for spec in chosen:
+        metric = resolve("metric", spec)
+        if not isinstance(metric, BaseMetric):
+            raise ValueError(f"A metric must be a tfae metric (a BaseMetric, its name or a dict). Received: {spec!r}")
+        name = _name(metric)
+        missing = metric.missing(evaluation)
+        if missing:
+            if explicit:
+                raise ValueError(f"The metric {name!r} needs {' and '.join(missing)}.")
+            continue
+        value = metric.compute(evaluation)
+        if isinstance(value, Mapping):
+            results.update({f"{name}_{key}": float(item) for key, item in value.items()})
+        else:
+            results[name] = float(value)
+        if name in ("log_likelihood", "negative_elbo", "reconstruction_loss", "kl_per_dimension"):
+            results["importance_samples"] = float(evaluation.samples)
+    return results
+
+
+def _name(metric: BaseMetric) -> str:
+    """The metric's registered name, what its results are called; an unregistered one's class name."""
+    from tfae.plugins import get_registry
+
+    for entry in get_registry().entries("metric"):
+        if entry.component is type(metric):
+            return entry.name
+    return type(metric).__name__
+
+
+__all__ = [
+    "evaluate",
+    "DEFAULT_METRICS",
+    "Evaluation",
+    "BaseMetric",
+    "importance_weighted_log_likelihood",
+    "active_units",
+    "mig",
+    "sap",
+    "dci",
+    "factor_vae_score",
+    "beta_vae_score",
+]
