@@ -7,7 +7,7 @@ import pytest
 from keras import ops
 
 from tfae.evaluation import evaluate, importance_weighted_log_likelihood
-from tfae.metrics.log_likelihood import importance_weighted_pass
+from tfae.metrics.importance import importance_weighted_pass
 from tfae.models import Autoencoder
 
 pytestmark = pytest.mark.backend_neutral

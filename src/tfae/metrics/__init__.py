@@ -1,6 +1,13 @@
-"""Disentanglement metrics: how well codes separate the known factors that generated the data.
+"""Metrics of a trained autoencoder, registered by name like every component (the ``"metric"`` kind).
 
-Plain NumPy functions of arrays, following each paper's definition and, where a paper leaves a choice,
+``BaseMetric`` is the contract and ``Evaluation`` what a metric is given (``base.py``); each built-in lives
+beside them in a file named after it and is registered through tfae's ``tfae`` entry points:
+``log_likelihood`` (the IWAE-k estimate), ``negative_elbo`` and ``reconstruction_loss`` (``negative_elbo.py``),
+``active_units`` and ``kl_per_dimension`` (``active_units.py``), ``reconstruction_error``, and the
+disentanglement metrics below. ``tfae.evaluation.evaluate`` computes them by name.
+
+The disentanglement metrics measure how well codes separate the known factors that generated the data.
+They are also plain NumPy functions of arrays, following each paper's definition and, where a paper leaves a choice,
 disentanglement_lib's implementation. ``codes`` is a float array of shape ``(n, latent_dim)``, ``factors``
 an int array of shape ``(n, num_factors)`` of class indices.
 
@@ -17,13 +24,40 @@ The modules import only NumPy. The metrics that train classifiers (``sap`` on di
 the beta-VAE score) need scikit-learn: ``pip install "tfae[evaluation]"``.
 """
 
-from tfae.metrics.beta_vae_score import beta_vae_score, beta_vae_score_from_pairs
-from tfae.metrics.dci import DCIScores, dci, dci_from_importance
-from tfae.metrics.factor_vae_score import GroundTruthData, factor_vae_score, factor_vae_score_from_groups
-from tfae.metrics.mig import mig, mig_gaps, mutual_information_matrix
-from tfae.metrics.sap import sap, sap_score_matrix
+from tfae.metrics.active_units import ActiveUnits, KLPerDimension, active_units
+from tfae.metrics.base import BaseMetric, Evaluation
+from tfae.metrics.beta_vae_score import BetaVAEScore, beta_vae_score, beta_vae_score_from_pairs
+from tfae.metrics.dci import DCI, DCIScores, dci, dci_from_importance
+from tfae.metrics.factor_vae_score import (
+    FactorVAEScore,
+    GroundTruthData,
+    factor_vae_score,
+    factor_vae_score_from_groups,
+)
+from tfae.metrics.importance import importance_weighted_pass
+from tfae.metrics.log_likelihood import LogLikelihood, importance_weighted_log_likelihood
+from tfae.metrics.mig import MIG, mig, mig_gaps, mutual_information_matrix
+from tfae.metrics.negative_elbo import NegativeELBO, ReconstructionLoss
+from tfae.metrics.reconstruction_error import ReconstructionError
+from tfae.metrics.sap import SAP, sap, sap_score_matrix
 
 __all__ = [
+    "BaseMetric",
+    "Evaluation",
+    "LogLikelihood",
+    "NegativeELBO",
+    "ReconstructionLoss",
+    "ReconstructionError",
+    "ActiveUnits",
+    "KLPerDimension",
+    "MIG",
+    "SAP",
+    "DCI",
+    "FactorVAEScore",
+    "BetaVAEScore",
+    "importance_weighted_log_likelihood",
+    "importance_weighted_pass",
+    "active_units",
     "DCIScores",
     "GroundTruthData",
     "beta_vae_score",

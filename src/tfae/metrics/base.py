@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
+from tfae.metrics.importance import importance_weighted_pass
+
 if TYPE_CHECKING:
     from typing_extensions import Self
 
@@ -57,14 +59,14 @@ class Evaluation:
                     f"`factors` must hold one row of factors per sample, shape ({len(x)}, num_factors) for the "
                     f"{len(x)} samples given. Received: factors of shape {factors.shape}"
                 )
-        self.model = model
-        self.x = x
-        self.factors = factors
-        self.ground_truth = ground_truth
-        self.samples = int(samples)
-        self.seed = int(seed)
-        self.batch_size = int(batch_size)
-        self.progress = progress
+        self.model: Any = model
+        self.x: np.ndarray = x
+        self.factors: np.ndarray | None = factors
+        self.ground_truth: Any = ground_truth
+        self.samples: int = int(samples)
+        self.seed: int = int(seed)
+        self.batch_size: int = int(batch_size)
+        self.progress: bool = bool(progress)
         self._cache: dict[str, Any] = {}
 
     @property
@@ -84,10 +86,8 @@ class Evaluation:
         return np.asarray(self.model.encoder.predict(observations, batch_size=self.batch_size, verbose=0))
 
     def importance_weighted(self) -> dict[str, np.ndarray]:
-        """The importance-weighted pass over the data, computed once: see ``tfae.metrics.log_likelihood``."""
+        """The importance-weighted pass over the data, computed once: see ``tfae.metrics.importance``."""
         if "importance_weighted" not in self._cache:
-            from tfae.metrics.log_likelihood import importance_weighted_pass
-
             self._cache["importance_weighted"] = importance_weighted_pass(
                 self.model, self.x, self.samples, self.seed, self.batch_size, self.progress
             )

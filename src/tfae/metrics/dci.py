@@ -164,7 +164,7 @@ class DCI(BaseMetric):
     def compute(self, evaluation: Evaluation) -> dict[str, float]:
         assert evaluation.factors is not None
         scores = dci(evaluation.codes, evaluation.factors, seed=evaluation.seed)
-        return {key: float(scores[key]) for key in ("disentanglement", "completeness", "informativeness")}  # type: ignore[literal-required]
+        return {key: float(scores[key]) for key in ("disentanglement", "completeness", "informativeness")}
 
 
 @hookimpl

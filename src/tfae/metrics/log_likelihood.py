@@ -1,8 +1,7 @@
-"""The importance-weighted estimate of log p(x) (IWAE-k, Burda et al. 2016), and the pass that computes it."""
+"""The importance-weighted estimate of log p(x) (IWAE-k, Burda et al. 2016)."""
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from typing import Any
 
@@ -10,87 +9,7 @@ import numpy as np
 
 from tfae.hookspecs import hookimpl
 from tfae.metrics.base import BaseMetric, Evaluation
-
-# Codes decoded at once: bounds the memory of a pass whatever k is (k = 5000 on 28x28 images fits easily).
-CODES_PER_CALL = 8192
-
-
-def importance_weighted_pass(
-    model: Any, x: np.ndarray, samples: int = 1000, seed: int = 0, batch_size: int = 64, progress: bool = False
-) -> dict[str, np.ndarray]:
-    """Draws ``samples`` codes from each sample's posterior and scores them: the numbers of the IWAE estimate.
-
-    For each sample ``x`` and codes ``z_1..z_k ~ q(z | x)`` (drawn exactly, ``sample_exact``), the log-weights
-    ``log w_i = log p(x | z_i) + log p(z_i) - log q(z_i | x)`` give ``log p(x) ≈ logsumexp(log w) - log k``
-    (a lower bound in expectation that tightens as ``k`` grows) and the ELBO, their mean. Codes are decoded
-    in chunks, so memory does not grow with ``k``. The draws come from the bottleneck's own sampler, with
-    its seed generator set from ``seed`` for the pass and restored after, so the model's state is unchanged.
-
-    Args:
-        model: a built ``Autoencoder`` with a variational bottleneck and a tfae likelihood.
-        x: the samples, shape ``(n, ...)``.
-        samples: ``k``, the codes drawn per sample.
-        seed: the seed of the draws.
-        batch_size: data samples per chunk (each chunk decodes up to ``CODES_PER_CALL`` codes at once).
-        progress: show a Keras progress bar.
-
-    Returns:
-        A dict of float64 arrays of shape ``(n,)``: ``log_likelihood`` (the IWAE-k estimate of ``log p(x)``, in
-        nats), ``elbo``, ``reconstruction`` (the mean ``-log p(x | z)``), and ``kl_per_dimension`` of shape
-        ``(n, latent_dim)`` (the Monte Carlo KL of each dimension).
-    """
-    import keras
-    from keras import ops
-
-    bottleneck, likelihood = model.bottleneck, model.likelihood
-    features = keras.Model(model.encoder.input, bottleneck.input)
-    k = int(samples)
-    rows = max(1, min(int(batch_size), CODES_PER_CALL // k or 1))
-    per_call = max(1, min(k, CODES_PER_CALL // rows))
-    results: dict[str, list[np.ndarray]] = {"log_likelihood": [], "elbo": [], "reconstruction": [], "kl": []}
-    bar = keras.utils.Progbar(len(x), unit_name="sample") if progress else None
-    state = ops.convert_to_numpy(bottleneck.seed_generator.state)
-    bottleneck.seed_generator.state.assign(np.asarray([seed, 0], dtype=state.dtype))
-    try:
-        for start in range(0, len(x), rows):
-            batch = x[start : start + rows]
-            parameters = bottleneck.distribution_parameters(features(batch, training=False))
-            log_weights, reconstruction, kl = [], [], []
-            for first in range(0, k, per_call):
-                draws = min(per_call, k - first)
-                # Each sample's parameters repeated `draws` times, sample by sample: rows of shape (n * draws, ...).
-                repeated = tuple(ops.repeat(parameter, draws, axis=0) for parameter in parameters)
-                codes = bottleneck.sample_exact(*repeated)
-                log_q = ops.convert_to_numpy(bottleneck.log_density(codes, *repeated)).astype("float64")
-                log_p = ops.convert_to_numpy(bottleneck.log_prior(codes)).astype("float64")
-                outputs = model.decoder_network(ops.cast(codes, model.compute_dtype), training=False)
-                targets = ops.repeat(ops.convert_to_tensor(batch), draws, axis=0)
-                nll = ops.convert_to_numpy(likelihood.negative_log_likelihood(targets, outputs)).astype("float64")
-                shape = (len(batch), draws)
-                log_weights.append((-nll + log_p.sum(-1) - log_q.sum(-1)).reshape(shape))
-                reconstruction.append(nll.reshape(shape))
-                kl.append((log_q - log_p).reshape((*shape, -1)))
-            weights = np.concatenate(log_weights, axis=1)
-            results["log_likelihood"].append(_logsumexp(weights) - math.log(k))
-            results["elbo"].append(weights.mean(axis=1))
-            results["reconstruction"].append(np.concatenate(reconstruction, axis=1).mean(axis=1))
-            results["kl"].append(np.concatenate(kl, axis=1).mean(axis=1))
-            if bar is not None:
-                bar.add(len(batch))
-    finally:
-        bottleneck.seed_generator.state.assign(state)
-    return {
-        "log_likelihood": np.concatenate(results["log_likelihood"]),
-        "elbo": np.concatenate(results["elbo"]),
-        "reconstruction": np.concatenate(results["reconstruction"]),
-        "kl_per_dimension": np.concatenate(results["kl"]),
-    }
-
-
-def _logsumexp(values: np.ndarray) -> np.ndarray:
-    top = values.max(axis=1)
-    return top + np.log(np.exp(values - top[:, None]).sum(axis=1))
-
+from tfae.metrics.importance import importance_weighted_pass
 
 def importance_weighted_log_likelihood(
     model: Any, x: np.ndarray, samples: int = 1000, seed: int = 0, **kwargs: Any
