@@ -31,13 +31,13 @@ class BetaTCVAERegularizer(BaseRegularizer):
 
     The three telescope: with ``alpha = beta = gamma = 1`` their sum is ``log q(z_i | x_i) - log p(z_i)``, the
     one-sample Monte Carlo estimate of the VAE's KL, so this regularizer replaces ``"kld"`` rather than adding
-    to it. ``beta > 1`` presses on the total correlation alone, which is what disentangles.
+    to it. ``beta > 1`` presses on the total correlation alone, the term the paper finds disentangles.
 
     ``log q(z_i)`` and ``log q(z_id)`` are estimated from the batch, ``log q(z_i) ~= logsumexp_j (log W[i, j] +
     log q(z_i | x_j))`` (and likewise per dimension), from ``Posterior.pairwise``:
 
     - ``"mws"``, minibatch-weighted sampling (appendix C.1): every ``W[i, j] = 1 / (N * B)``, with ``N`` the
-      data set's size and ``B`` the batch's; biased, but what the authors' experiments used;
+      data set's size and ``B`` the batch's; biased, and the default of the authors' code;
     - ``"mss"``, minibatch-stratified sampling (appendix C.2): ``W[i, i] = 1 / N``,
       ``W[i, (i + 1) mod B] = (N - B + 1) / (N * (B - 1))`` and ``1 / (B - 1)`` elsewhere; unbiased. This is
       the paper's matrix. The authors' released code fills the first two columns instead of the diagonal and
@@ -64,10 +64,11 @@ class BetaTCVAERegularizer(BaseRegularizer):
         beta: the weight of the total correlation: a float >= 0, a scheduler (an instance, its name or a dict),
             or ``scheduler.value``.
         gamma: float >= 0, the weight of the dimension-wise KL.
-        dataset_size: int >= 1, required: ``N``, the number of training samples the batches are drawn from.
-            At least the batch size: a call whose batch size is known when traced (always on JAX, and in eager
-            calls) refuses a larger batch; on TensorFlow ``fit`` traces with an unknown batch size, and there
-            the check cannot run.
+        dataset_size: int >= 1, required: ``N``, the number of training samples the batches are drawn from, so
+            at least the batch size. A call refuses a larger batch when the batch size is static where the
+            penalty is computed: eager calls, and ``fit``'s train steps on JAX and, in practice, on TensorFlow,
+            which traces the first step for the batch's shape. A batch size known only at run time goes
+            unchecked.
         estimator: ``"mws"`` (minibatch-weighted) or ``"mss"`` (minibatch-stratified).
 
     Call arguments:
@@ -103,13 +104,13 @@ class BetaTCVAERegularizer(BaseRegularizer):
                 "`dataset_size` must be the number of training samples, an integer >= 1. "
                 f"Received: dataset_size={dataset_size!r}"
             )
-        self.dataset_size = int(dataset_size)
+        self.dataset_size: int = int(dataset_size)
         if estimator not in ESTIMATORS:
             raise ValueError(
                 f"`estimator` must be one of {ESTIMATORS}: minibatch-weighted or minibatch-stratified sampling. "
                 f"Received: estimator={estimator!r}"
             )
-        self.estimator = estimator
+        self.estimator: str = estimator
 
     def check_bottleneck(self, bottleneck: keras.layers.Layer) -> None:
         self.require_densities(bottleneck, "to estimate the aggregate posterior q(z) from the batch")
@@ -125,9 +126,8 @@ class BetaTCVAERegularizer(BaseRegularizer):
         index = ops.arange(batch_size)
         itself = ops.expand_dims(index, 1) == ops.expand_dims(index, 0)
         stratum = ops.expand_dims(index, 0) == ops.expand_dims((index + 1) % batch_size, 1)
-        log_weights = ops.where(
-            stratum, ops.log(dataset_size - others) - ops.log(dataset_size * others), -ops.log(others)
-        )
+        # log((N - M) / (N M)) = log(1 - M / N) - log(M), without the cancellation of log(N - M) - log(N M).
+        log_weights = ops.where(stratum, ops.log1p(-others / dataset_size) - ops.log(others), -ops.log(others))
         return ops.where(itself, -math.log(dataset_size), log_weights)
 
     def terms(self, posterior: Posterior) -> dict[str, Any]:

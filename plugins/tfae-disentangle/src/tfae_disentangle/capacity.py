@@ -23,16 +23,16 @@ class CapacityRegularizer(GaussianKLDRegularizer):
     ``KL`` is the batch mean of each sample's ``KL(N(mean, exp(log_variance)) || N(0, I))`` in nats (what
     ``"kld"`` computes, and ``calc`` returns), so the penalty is one value for the batch, a scalar. Raising
     ``C`` from 0 during training lets the code carry information a few nats at a time, the factors that
-    explain the most reconstruction first. With ``C = 0`` it is a beta-VAE with ``beta = gamma``.
+    explain the most reconstruction first. With ``C = 0`` it is ``"kld"`` weighted by ``gamma``, a beta-VAE.
 
     ``C`` is a float or a scheduler, such as ``{"name": "dasr", "start_value": 0, "end_value": 25,
     "attack": 100}``. ``Autoencoder.fit`` drives an epoch-counted one as a callback; a step-counted one moves
     on in each train step. Its state (value, and step counter) is saved with the model.
 
-    ``gamma`` is the weight the base class applies, what other regularizers call ``beta``: the paper's name in
-    configs (``gamma = 1000``), one weight rather than two multiplied, and schedulable like any tfae weight. A
-    scheduled ``gamma`` is logged as ``beta`` and is ``regularizer.scheduler``; ``C`` is not logged, but
-    ``capacity_loss / gamma`` is ``|KL - C|``.
+    ``gamma`` is the paper's weight, a float. ``beta`` is the weight every tfae regularizer has, 1 by default,
+    which multiplies the whole penalty: a schedule of it is driven, saved and logged as ``beta`` like any
+    other. So a config reads as the paper does (``gamma = 1000``), and the word a history logs, ``beta``, is
+    the word a config schedules. ``C`` is not logged, but ``capacity_loss / (beta * gamma)`` is ``|KL - C|``.
 
     Under ``tf.distribute`` each replica computes ``|KL - C|`` from its own part of the batch, and the model
     averages the replicas' penalties: above the penalty of the global batch's KL when the replicas' KLs fall
@@ -41,13 +41,14 @@ class CapacityRegularizer(GaussianKLDRegularizer):
     Needs a Gaussian bottleneck's mean and log-variance: any other is refused when the bottleneck is made.
 
     Args:
-        gamma: the weight: a float >= 0 (1000 in the paper, for 64x64 images), a scheduler, or
-            ``scheduler.value``.
+        gamma: float >= 0, the weight of ``|KL - C|``: 1000 in the paper, for 64x64 images, whose reconstruction
+            costs thousands of nats; a smaller one for smaller images.
         capacity: ``C`` in nats: a float >= 0, or a scheduler (an instance, its registered name, or a dict).
+        beta: the weight of the whole penalty, 1 by default: a float, a scheduler, or ``scheduler.value``.
 
     Call arguments:
         posterior: a ``Posterior`` of a Gaussian bottleneck; or its ``mean`` and ``log_variance``.
-        training: a step-counted ``capacity`` (or ``gamma``) moves on by one step when ``True``.
+        training: a step-counted ``capacity`` (or ``beta``) moves on by one step when ``True``.
 
     Example:
 
@@ -62,17 +63,20 @@ class CapacityRegularizer(GaussianKLDRegularizer):
 
     def __init__(
         self,
-        gamma: float | BaseScheduler | str | dict[str, Any] | keras.Variable = 1000.0,
+        gamma: float = 1000.0,
         capacity: float | BaseScheduler | str | dict[str, Any] = 0.0,
+        beta: float | BaseScheduler | str | dict[str, Any] | keras.Variable = 1.0,
     ) -> None:
-        super().__init__(beta=gamma)
-        if isinstance(capacity, (str, dict)):
-            capacity = resolve("scheduler", capacity)
-        if not isinstance(capacity, BaseScheduler):
-            capacity = check_finite("capacity", capacity)
-            if capacity < 0:
+        super().__init__(beta=beta)
+        self.gamma = check_finite("gamma", gamma)
+        if self.gamma < 0:
+            raise ValueError(f"`gamma` must be a finite number >= 0. Received: gamma={gamma!r}")
+        resolved: Any = resolve("scheduler", capacity) if isinstance(capacity, (str, dict)) else capacity
+        if not isinstance(resolved, BaseScheduler):
+            resolved = check_finite("capacity", resolved)
+            if resolved < 0:
                 raise ValueError(f"`capacity` is a KL in nats, a number >= 0. Received: capacity={capacity!r}")
-        self.capacity: float | BaseScheduler = capacity
+        self.capacity: float | BaseScheduler = resolved
 
     def check_bottleneck(self, bottleneck: keras.layers.Layer) -> None:
         if isinstance(bottleneck, GaussianBottleneck):
@@ -89,14 +93,15 @@ class CapacityRegularizer(GaussianKLDRegularizer):
         )
 
     def penalty(self, posterior: Posterior, training: bool = False) -> Any:
-        """``|KL - C|`` for the batch, a scalar."""
+        """``gamma * |KL - C|`` for the batch, a scalar."""
         kl = ops.mean(self.calc(*posterior.parameters))
-        return ops.abs(kl - self.scheduled(self.capacity, training))
+        return self.gamma * ops.abs(kl - self.scheduled(self.capacity, training))
 
     def get_config(self) -> dict[str, Any]:
         capacity = self.capacity
         return {
-            "gamma": super().get_config()["beta"],
+            **super().get_config(),
+            "gamma": self.gamma,
             "capacity": component_spec("scheduler", capacity) if isinstance(capacity, BaseScheduler) else capacity,
         }
 
