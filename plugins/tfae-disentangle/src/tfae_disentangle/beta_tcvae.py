@@ -47,8 +47,8 @@ class BetaTCVAERegularizer(BaseRegularizer):
     A batch of one sample (the last of an epoch, say) has no other member to estimate from: both estimators
     then give ``log q(z) ~= log q(z | x) - log N``.
 
-    The penalty is per sample in form, shape ``(batch,)``, averaged over the batch, but batch-level in its
-    estimate: each sample's terms depend on the whole batch. Under ``tf.distribute`` each replica's batch is
+    The penalty is one value for the batch, the mean of each sample's terms (``terms`` gives them per sample):
+    each sample's estimate depends on the whole batch, so it is a batch-level penalty. Under ``tf.distribute`` each replica's batch is
     the estimator's minibatch: ``B`` is ``batch_size / replicas``, drawn from the same ``N`` samples, and the
     model averages the replicas' penalties. So the estimate is that of a smaller batch, noisier, and for
     ``"mws"`` more biased.
@@ -146,9 +146,9 @@ class BetaTCVAERegularizer(BaseRegularizer):
         }
 
     def penalty(self, posterior: Posterior, training: bool = False) -> Any:
-        """``alpha * MI + beta * TC + gamma * dimension-wise KL`` of each sample, shape ``(batch,)``."""
+        """The batch mean of ``alpha * MI + beta * TC + gamma * dimension-wise KL``: a scalar."""
         terms = self.terms(posterior)
-        return (
+        return ops.mean(
             self.alpha * terms["mutual_information"]
             + self.current_beta(training) * terms["total_correlation"]
             + self.gamma * terms["dimension_wise_kl"]

@@ -78,14 +78,25 @@ def mmd(
     m = ops.cast(ops.shape(x)[0], "float32")
     n = ops.cast(ops.shape(y)[0], "float32")
     dim = float(x.shape[-1])
-    distances = [squared_distances(x, x), squared_distances(y, y), squared_distances(x, y)]
-    total = ops.zeros((), dtype="float32")
-    for scale in scales:
-        c = 2.0 * dim * scale
-        kxx, kyy, kxy = (c / (c + d) if kernel == "imq" else ops.exp(-d / c) for d in distances)
-        within_x = (ops.sum(kxx) - ops.trace(kxx)) / ops.maximum(m * (m - 1.0), 1.0)
-        within_y = (ops.sum(kyy) - ops.trace(kyy)) / ops.maximum(n * (n - 1.0), 1.0)
-        total = total + within_x + within_y - 2.0 * ops.mean(kxy)
+    # One constant per scale, on a leading axis: every scale's kernel in one op, whatever their number.
+    constants = ops.convert_to_tensor([2.0 * dim * scale for scale in scales], dtype="float32")
+
+    def summed_kernel(distances: Any) -> Any:
+        """The sum over the scales and the entries of the kernel of the squared ``distances``."""
+        c = ops.reshape(constants, (-1,) + (1,) * len(distances.shape))
+        values = c / (c + distances) if kernel == "imq" else ops.exp(-distances / c)
+        return ops.sum(values)
+
+    within_x, within_y = squared_distances(x, x), squared_distances(y, y)
+    # The U-statistic leaves out each sample's pair with itself: the diagonal.
+    pairs_x = summed_kernel(within_x) - summed_kernel(ops.diagonal(within_x))
+    pairs_y = summed_kernel(within_y) - summed_kernel(ops.diagonal(within_y))
+    between = summed_kernel(squared_distances(x, y))
+    total = (
+        pairs_x / ops.maximum(m * (m - 1.0), 1.0)
+        + pairs_y / ops.maximum(n * (n - 1.0), 1.0)
+        - 2.0 * between / ops.maximum(m * n, 1.0)
+    )
     return ops.where(ops.logical_and(m >= 2.0, n >= 2.0), total, ops.zeros_like(total))
 
 
