@@ -349,7 +349,9 @@ class Run:
             "posterior means" if variational else "codes",
         )
         pictures.loss_curves(history, folder / "losses.png")
-        for scheduler in model.schedulers[:1]:
+        # The first regularizer's beta schedule: a schedule of anything else (a capacity) is not beta's.
+        betas = [regularizer.scheduler for regularizer in model.bottleneck.regularizers if regularizer.scheduler]
+        for scheduler in betas[:1]:
             from tfae.schedulers.plot import plot_schedule
 
             steps_per_epoch = -(-train_size // training["batch_size"])
