@@ -254,7 +254,8 @@ class BaseRegularizer:
         return cls(**config)
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}(beta={self.get_config()['beta']!r})"
+        params = ", ".join(f"{key}={value!r}" for key, value in self.get_config().items())
+        return f"{type(self).__name__}({params})"
 
 
 def log_name(regularizer: BaseRegularizer) -> str:

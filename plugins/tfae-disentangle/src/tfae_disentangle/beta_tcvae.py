@@ -172,8 +172,6 @@ class BetaTCVAERegularizer(BaseRegularizer):
             "estimator": self.estimator,
         }
 
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}({', '.join(f'{key}={value!r}' for key, value in self.get_config().items())})"
 
 
 def _weight(name: str, value: float) -> float:

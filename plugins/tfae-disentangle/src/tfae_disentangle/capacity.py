@@ -105,8 +105,6 @@ class CapacityRegularizer(GaussianKLDRegularizer):
             "capacity": component_spec("scheduler", capacity) if isinstance(capacity, BaseScheduler) else capacity,
         }
 
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}({', '.join(f'{key}={value!r}' for key, value in self.get_config().items())})"
 
 
 @tfae.hookimpl

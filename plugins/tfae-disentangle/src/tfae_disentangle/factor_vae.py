@@ -189,9 +189,6 @@ class FactorVAERegularizer(BaseRegularizer):
     def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "hidden": list(self.hidden), "seed": self.seed}
 
-    def __repr__(self) -> str:
-        config = self.get_config()
-        return f"{type(self).__name__}(beta={config['beta']!r}, hidden={config['hidden']!r}, seed={self.seed!r})"
 
 
 def _integer(value: Any) -> bool:
