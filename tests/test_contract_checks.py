@@ -93,8 +93,8 @@ class NoisyTargetRegularizer(BaseRegularizer):
         self.seed_generator = keras.random.SeedGenerator(seed)
 
     def penalty(self, posterior, training=False):
-        draw = lambda shape: tfae.random.normal(shape, self.seed_generator)  # noqa: E731
-        return ops.mean(ops.square(posterior.code - self.random(draw, ops.shape(posterior.code))), axis=-1)
+        noise = self.random(lambda shape: tfae.random.normal(shape, self.seed_generator), ops.shape(posterior.code))
+        return ops.mean(ops.square(posterior.code - noise), axis=-1)
 
     def get_config(self):
         return {**super().get_config(), "seed": self.seed}
@@ -140,8 +140,9 @@ class HiddenSeedRegularizer(NoisyTargetRegularizer):
         self.generators = {"noise": self.__dict__.pop("seed_generator")}
 
     def penalty(self, posterior, training=False):
-        draw = lambda shape: tfae.random.normal(shape, self.generators["noise"])  # noqa: E731
-        return ops.mean(ops.square(posterior.code - self.random(draw, ops.shape(posterior.code))), axis=-1)
+        generator = self.generators["noise"]
+        noise = self.random(lambda shape: tfae.random.normal(shape, generator), ops.shape(posterior.code))
+        return ops.mean(ops.square(posterior.code - noise), axis=-1)
 
 
 class UnseededNoiseRegularizer(BaseRegularizer):

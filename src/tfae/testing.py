@@ -18,6 +18,13 @@ They need no test framework; with pytest::
 ``check_likelihood`` does the same for a reconstruction likelihood, and ``gradients`` computes a model's
 gradients on any backend, for a plugin's own tests of its maths.
 
+``check_regularizer`` calls the regularizer on the posterior a real bottleneck gives, and checks what tfae
+relies on beyond shapes: that a per-sample penalty gives each sample a value that does not depend on the
+rest of the batch; that all its randomness comes from its tracked seed generators (a call repeats exactly
+with their states put back, and moves on without); that weights of its own are trained by its objective
+alone, never by its penalty; and that ``fit`` moves its generators on, trains its weights and logs each
+penalty and objective.
+
 tfae's own built-ins pass the same checks (tests/test_contract_checks.py). The checks train tiny models
 for an epoch or two, so each takes a few seconds. They compute gradients with the TensorFlow or JAX backend,
 and the component must be registered (installed, or registered with ``tfae.plugins.register_plugin``):
@@ -39,6 +46,7 @@ import numpy as np
 from keras import ops
 
 from tfae.bottlenecks.base import BaseBottleneck
+from tfae.bottlenecks.gaussian import GaussianBottleneck
 from tfae.likelihoods.base import BaseLikelihood
 from tfae.models import Autoencoder, load_model
 from tfae.plugins import get_registry
@@ -110,9 +118,9 @@ def check_regularizer(
       (the penalty itself when ``weighs_by_beta`` is ``False``), for a float beta and for a scheduler;
     - a per-sample penalty without randomness gives each sample the same value whatever the rest of the
       batch: the penalty of the first half of a batch is the first half of the batch's penalty;
-    - with its generators' states put back, the penalty (and objective) come out exactly the same, so all
-      its randomness comes from its ``seed_generators``; with generators, two calls in a row differ and
-      the states move on;
+    - with its generators' states (and its schedules) put back, a training call's penalty and objective come
+      out exactly the same, so all its randomness comes from its ``seed_generators``; with generators, two
+      calls in a row differ and each generator's state moves on;
     - the penalty has finite gradients, not all zero, with respect to the parameters and code; through the
       bottleneck, its gradient reaches the encoder's weights but not the regularizer's own;
     - with weights of its own (``layers``), it has an ``objective``: a finite float32 scalar whose gradient,
@@ -120,10 +128,12 @@ def check_regularizer(
     - ``get_config`` is JSON and ``from_config`` rebuilds an equal regularizer; its registered name resolves
       back to its class;
     - an ``Autoencoder`` whose bottleneck uses it, alone and in a list with ``"kld"`` (a Gaussian bottleneck)
-      or ``"l2"`` (any other), trains, logs ``<name>_loss`` for each regularizer (and
-      ``<name>_<objective_name>`` for an objective) with a ``loss`` that is the reconstruction plus the
-      regularization (no objective in it), moves its seed generators' states on and changes its weights in
-      ``fit``, and saves and reloads with the same weights.
+      or ``"l2"`` (any other), trains; logs ``<name>_loss`` for each regularizer (and
+      ``<name>_<objective_name>`` for an objective), a ``regularization_loss`` that is the sum of the
+      penalties (unless the bottleneck adds losses of its own) and a ``loss`` that is
+      ``reconstruction_loss + regularization_loss``, with no objective in either; moves its seed generators'
+      states on and changes its weights in ``fit``; and, in the list, saves and reloads with the same
+      weights, predictions and specification, and trains on.
 
     The check of a per-sample penalty's rows is left out for a regularizer with seed generators: noise
     drawn for half a batch is not half the noise drawn for the batch.
@@ -144,7 +154,7 @@ def check_regularizer(
     what = type(regularizer).__name__
     _check_owned_state(regularizer, what)
     spec = _bottleneck_to_regularise(regularizer, parameter_shapes, bottleneck, what)
-    posterior = _captured_posterior(spec, parameter_shapes, what)
+    regularised, posterior = _captured_posterior(spec, parameter_shapes, what)
     _prepare(regularizer, posterior, spec, what)
     source = "penalty" if _implements_penalty(regularizer) else "calc"
 
@@ -170,17 +180,20 @@ def check_regularizer(
     if penalty.shape == (batch,) and not regularizer.seed_generators:
         _check_rows_independent(regularizer, posterior, penalty, what, source)
 
-    tensors = [*posterior.parameters, posterior.code]
+    count = len(posterior.parameters)
+    tensors = [*posterior.parameters] + ([] if posterior.code is None else [posterior.code])
 
     def summed_penalty(*tensors: Any) -> Any:
-        given = Posterior(parameters=tensors[:-1], code=tensors[-1], bottleneck=posterior.bottleneck)
+        code = tensors[count] if len(tensors) > count else None
+        given = Posterior(parameters=tensors[:count], code=code, bottleneck=regularised)
         return ops.sum(ops.cast(regularizer.penalty(given, training=False), "float32"))
 
     found = _gradients_of_inputs(summed_penalty, [_numpy(tensor) for tensor in tensors])
-    names = [f"parameter {index}" for index in range(len(tensors) - 1)] + ["the code"]
+    names = [f"parameter {index}" for index in range(count)] + ["the code"]
     for name, gradient in zip(names, found):
         _expect_finite(gradient, what, f"the gradient of its {source} with respect to {name}")
-    _expect(any(np.any(g != 0) for g in found), what, f"its {source}'s gradient is zero for every parameter and the code")
+    zero = not any(np.any(gradient != 0) for gradient in found)
+    _expect(not zero, what, f"its {source}'s gradient is zero for every parameter and the code")
     _check_objective(regularizer, posterior, what)
     _check_gradients_through_bottleneck(factory, spec, what)
 
@@ -189,8 +202,8 @@ def check_regularizer(
     _expect(rebuilt.get_config() == config, what, f"from_config(get_config()) has config {rebuilt.get_config()}")
     _check_registered("regularizer", regularizer, what)
 
-    gaussian = get_registry().get("bottleneck", "gaussian").component
-    partner = "kld" if isinstance(posterior.bottleneck, gaussian) else "l2"
+    own_losses = len(regularised.losses) > len(regularised.regularizers)
+    partner = "kld" if isinstance(regularised, GaussianBottleneck) else "l2"
     for regularizers in (factory(), [factory(), partner]):
         model = Autoencoder(bottleneck={**spec, "regularizer": regularizers})
         trained = model.bottleneck.regularizers[0]
@@ -199,8 +212,9 @@ def check_regularizer(
         weights = [_numpy(weight) for weight in own]
         data = _unit_data((BATCH_SIZE, 6))
         # Saved and reloaded in a list, which holds the single case's state and more.
-        history = _check_in_autoencoder(model, data, what) if isinstance(regularizers, list) else _fit(model, data, what)
-        _check_training_logs(model, history, what)
+        listed = isinstance(regularizers, list)
+        history = _check_in_autoencoder(model, data, what) if listed else _fit(model, data, what)
+        _check_training_logs(model, history, what, own_losses)
         for generator, before in zip(trained.seed_generators, generators):
             _expect(
                 not np.array_equal(_numpy(generator.state), before),
@@ -454,15 +468,26 @@ def _bottleneck_to_regularise(
     count = len(parameter_shapes) if parameter_shapes else _required_positional(regularizer.calc)
     defaults = {1: "vanilla", 2: "gaussian"}
     _expect(
-        count in defaults, what, f"calc takes {count} parameters: pass `bottleneck=` to name a bottleneck that gives them"
+        count in defaults,
+        what,
+        f"calc takes {count} parameters: pass `bottleneck=` to name a bottleneck that gives them",
     )
     return {"name": defaults[count], "latent_dim": latent_dim}
 
 
-def _captured_posterior(spec: dict[str, Any], parameter_shapes: Sequence[Sequence[int]] | None, what: str) -> Posterior:
-    """The posterior the bottleneck ``spec`` gives for a batch of random features while training."""
+def _bottleneck_layer(spec: dict[str, Any], regularizer: BaseRegularizer, what: str) -> BaseBottleneck:
+    bottleneck = get_registry().resolve("bottleneck", {**spec, "regularizer": regularizer})
+    if not isinstance(bottleneck, BaseBottleneck):
+        raise AssertionError(f"{what}: the bottleneck {spec} to regularise is {bottleneck!r}, not a BaseBottleneck.")
+    return bottleneck
+
+
+def _captured_posterior(
+    spec: dict[str, Any], parameter_shapes: Sequence[Sequence[int]] | None, what: str
+) -> tuple[BaseBottleneck, Posterior]:
+    """The bottleneck ``spec``, and the posterior it gives for a batch of random features while training."""
     capture = _PosteriorCapture()
-    bottleneck = get_registry().resolve("bottleneck", {**spec, "regularizer": capture})
+    bottleneck = _bottleneck_layer(spec, capture, what)
     batch = int(parameter_shapes[0][0]) if parameter_shapes else BATCH_SIZE
     bottleneck(_random((batch, 6), seed=0), training=True)
     posterior = capture.posteriors[-1]
@@ -475,7 +500,7 @@ def _captured_posterior(spec: dict[str, Any], parameter_shapes: Sequence[Sequenc
             f"the bottleneck {spec} gives parameters of shapes {shapes}, not the parameter_shapes {expected}: pass "
             "`bottleneck=` to name one that gives them",
         )
-    return posterior
+    return bottleneck, posterior
 
 
 def _prepare(regularizer: BaseRegularizer, posterior: Posterior, spec: dict[str, Any], what: str) -> None:
@@ -591,7 +616,7 @@ def _check_rows_independent(
 
 
 def _check_objective(regularizer: BaseRegularizer, posterior: Posterior, what: str) -> None:
-    """A regularizer with trainable weights has an objective, a finite float32 scalar, and one with an objective has weights."""
+    """Trainable weights come with an objective, a finite float32 scalar, and an objective with trainable weights."""
     trainable = [weight for layer in regularizer.layers for weight in layer.trainable_weights]
     if not regularizer.has_objective:
         _expect(
@@ -616,7 +641,7 @@ def _check_gradients_through_bottleneck(
     """Through the bottleneck, the penalty trains the encoder and not the regularizer; the objective, the reverse."""
     inputs = keras.Input(shape=(6,))
     encoder_layer = keras.layers.Dense(6, name="encoder")
-    bottleneck = get_registry().resolve("bottleneck", {**spec, "regularizer": factory()})
+    bottleneck = _bottleneck_layer(spec, factory(), what)
     regularizer = bottleneck.regularizers[0]
     model = keras.Model(inputs, bottleneck(encoder_layer(inputs)))
     encoder = list(encoder_layer.trainable_variables)
@@ -624,7 +649,10 @@ def _check_gradients_through_bottleneck(
     features = _random((BATCH_SIZE, 6), seed=4)
 
     def of_loss(index: int) -> tuple[list[np.ndarray | None], list[np.ndarray | None]]:
-        found = gradients(model, features, lambda outputs, losses: ops.sum(ops.cast(losses[index], "float32")), encoder + own)
+        def loss(outputs: Any, losses: list[Any]) -> Any:
+            return ops.sum(ops.cast(losses[index], "float32"))
+
+        found = gradients(model, features, loss, encoder + own)
         return found[: len(encoder)], found[len(encoder) :]
 
     def reached(gradient: np.ndarray | None) -> bool:
@@ -634,7 +662,11 @@ def _check_gradients_through_bottleneck(
     for gradient in to_encoder:
         if gradient is not None:
             _expect_finite(gradient, what, "the gradient of its penalty with respect to the encoder's weights")
-    _expect(any(reached(g) for g in to_encoder), what, "through the bottleneck, its penalty's gradient does not reach the encoder")
+    _expect(
+        any(reached(g) for g in to_encoder),
+        what,
+        "through the bottleneck, its penalty's gradient does not reach the encoder",
+    )
     for weight, gradient in zip(own, to_own):
         _expect(
             not reached(gradient),
@@ -655,14 +687,26 @@ def _check_gradients_through_bottleneck(
         _expect_finite(gradient, what, f"the gradient of its objective with respect to {weight.path}")
 
 
-def _check_training_logs(model: Autoencoder, history: dict[str, Any], what: str) -> None:
-    """Each regularizer's penalty and objective are logged, and ``loss`` holds the penalties but no objective."""
+def _check_training_logs(model: Autoencoder, history: dict[str, Any], what: str, own_losses: bool) -> None:
+    """Each regularizer's penalty and objective are logged, and the losses hold the penalties but no objective.
+
+    ``own_losses``: whether the bottleneck adds losses of its own, which count in ``regularization_loss`` too.
+    """
+    penalties = np.zeros(len(history["loss"]))
     for name, regularizer in zip(model.bottleneck.regularizer_names, model.bottleneck.regularizers):
         logged = [f"{name}_loss"] + ([f"{name}_{regularizer.objective_name}"] if regularizer.has_objective else [])
         for key in logged:
             _expect(key in history, what, f"an Autoencoder trained with it logs no {key!r}: {sorted(history)}")
+        penalties = penalties + np.asarray(history[f"{name}_loss"])
+    regularization = np.asarray(history["regularization_loss"])
+    _expect(
+        own_losses or np.allclose(regularization, penalties, rtol=1e-4, atol=1e-4),
+        what,
+        f"an Autoencoder trained with it logs regularization_loss {regularization.tolist()}, but its regularizers' "
+        f"penalties add up to {penalties.tolist()}",
+    )
     loss = np.asarray(history["loss"])
-    parts = np.asarray(history["reconstruction_loss"]) + np.asarray(history["regularization_loss"])
+    parts = np.asarray(history["reconstruction_loss"]) + regularization
     _expect(
         np.allclose(loss, parts, rtol=1e-4, atol=1e-4),
         what,
