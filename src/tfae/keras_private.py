@@ -70,6 +70,14 @@ def losses_added_by(layer: keras.layers.Layer, losses: list[Any]) -> list[Any]:
     return [loss for loss in losses if id(loss) in own]
 
 
+def op_determinism_enabled() -> bool:
+    """Whether ``tf.config.experimental.enable_op_determinism()`` is on: then XLA stays off, as Keras decides
+    (TensorFlow has no public way to ask; Keras reads ``tensorflow.python.framework.config``)."""
+    from tensorflow.python.framework.config import is_op_determinism_enabled
+
+    return bool(is_op_determinism_enabled())
+
+
 def creation_strategy(model: keras.Model) -> Any:
     """The ``tf.distribute`` strategy whose scope ``model`` was created in, or ``None``
     (``Model._distribute_strategy``; only TensorFlow's models have it)."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import warnings
 from typing import Any
 
 import keras
@@ -18,6 +19,7 @@ from tfae.keras_private import (
     compiled_loss,
     creation_strategy,
     losses_added_by,
+    op_determinism_enabled,
     set_untracked,
     unlocked_state,
 )
@@ -48,6 +50,15 @@ def _resolve_likelihood(likelihood: Any) -> BaseLikelihood | None:
     if likelihood is not None and not isinstance(likelihood, BaseLikelihood):
         raise ValueError(f"`likelihood` must be a tfae likelihood (BaseLikelihood). Received: {likelihood!r}")
     return likelihood
+
+
+def _is_xla_compilation_error(error: Exception) -> bool:
+    """Whether ``error`` is XLA refusing to compile a graph (an operation it has no kernel for), not a bug."""
+    text = str(error)
+    return any(
+        sign in text
+        for sign in ("XLA_CPU_JIT", "XLA_GPU_JIT", "Detected unsupported operations when trying to compile", "XLA compilation")
+    )
 
 
 @keras.saving.register_keras_serializable(package="tfae")
@@ -226,7 +237,12 @@ class Autoencoder(keras.Model):
         return self.likelihood(result)
 
     def compile(
-        self, optimizer: Any = "rmsprop", loss: Any = None, steps_per_execution: int | None = None, **kwargs: Any
+        self,
+        optimizer: Any = "rmsprop",
+        loss: Any = None,
+        steps_per_execution: int | None = None,
+        jit_compile: bool | str = "auto",
+        **kwargs: Any,
     ) -> None:
         """Configures training like ``keras.Model.compile``.
 
@@ -239,6 +255,12 @@ class Autoencoder(keras.Model):
                 results; batch-level callbacks then run every 16 steps. Pass 1 for Keras' behaviour. Under a
                 tf.distribute strategy the default is 1, since TensorFlow cannot loop over steps that update
                 per-replica variables (a step-counted scheduler's counter) there.
+            jit_compile: whether to compile the steps with XLA. tfae's ``"auto"`` uses XLA on TensorFlow on
+                every device, where Keras' would leave it off on a CPU: it trains tfae's models faster
+                (docs/benchmarks.md). It stays off under a tf.distribute strategy, when the model runs eagerly,
+                or when a layer says it cannot be compiled (``supports_jit = False``); and if XLA fails to
+                compile the model (a TensorFlow operation it does not know, say), ``fit``, ``evaluate`` and
+                ``predict`` warn once, in one line saying why, and go on without it. ``False`` turns it off.
             **kwargs: the other ``keras.Model.compile`` arguments.
         """
         likelihood, keras_loss = self._split_loss(loss)
@@ -249,10 +271,43 @@ class Autoencoder(keras.Model):
                 "Autoencoder.compile needs a `loss`: a likelihood ('bernoulli' for data in [0, 1], 'gaussian' "
                 "for real values) or a Keras loss such as 'mse'."
             )
+        distributed = in_strategy_scope() or creation_strategy(self) is not None
         if steps_per_execution is None:
-            distributed = in_strategy_scope() or creation_strategy(self) is not None
             steps_per_execution = 1 if distributed else DEFAULT_STEPS_PER_EXECUTION
-        super().compile(optimizer=optimizer, loss=keras_loss, steps_per_execution=steps_per_execution, **kwargs)
+        if jit_compile == "auto" and keras.backend.backend() == "tensorflow":
+            jit_compile = self._xla_by_default(distributed, bool(kwargs.get("run_eagerly")))
+        super().compile(
+            optimizer=optimizer,
+            loss=keras_loss,
+            steps_per_execution=steps_per_execution,
+            jit_compile=jit_compile,
+            **kwargs,
+        )
+
+    def _xla_by_default(self, distributed: bool, run_eagerly: bool) -> bool:
+        """tfae's ``jit_compile="auto"`` on TensorFlow: XLA on, unless something here rules it out."""
+        if distributed or run_eagerly:
+            return False
+        if any(not getattr(layer, "supports_jit", True) for layer in all_layers(self)):
+            return False
+        return not op_determinism_enabled()
+
+    def _without_xla_if_it_fails(self, method: str, run: Any) -> Any:
+        """Runs ``run()``; if XLA cannot compile the model before any step is taken, warns and runs it without XLA."""
+        try:
+            return run()
+        except Exception as error:
+            if not self.jit_compile or not _is_xla_compilation_error(error) or int(self.optimizer.iterations) > 0:
+                raise
+            reason = " ".join(str(error).split())[:300]
+            warnings.warn(
+                f"XLA could not compile this model, so {method} goes on without it (compile with "
+                f"jit_compile=False to skip the attempt): {reason}",
+                stacklevel=3,
+            )
+            self.jit_compile = False
+            self.train_function = self.test_function = self.predict_function = None
+            return run()
 
     def compile_from_config(self, config: dict) -> None:
         config = keras.saving.deserialize_keras_object(config)
@@ -416,7 +471,7 @@ class Autoencoder(keras.Model):
         if stop_on_divergence and not any(isinstance(callback, DivergenceMonitor) for callback in callbacks):
             monitor = DivergenceMonitor()
             callbacks.append(monitor)
-        history = super().fit(x, *args, callbacks=callbacks, **kwargs)
+        history = self._without_xla_if_it_fails("fit", lambda: super(Autoencoder, self).fit(x, *args, callbacks=callbacks, **kwargs))
         if monitor is not None and monitor.found is not None:
             restored = monitor.restore(self)
             raise DivergenceError(self._divergence_message(monitor, x, restored), history=history)
@@ -441,12 +496,12 @@ class Autoencoder(keras.Model):
     def predict(self, x: Any, *args: Any, **kwargs: Any) -> Any:
         """``keras.Model.predict``: the reconstruction in data space, after checking the samples' shape."""
         self._check_samples(x, "predict")
-        return super().predict(x, *args, **kwargs)
+        return self._without_xla_if_it_fails("predict", lambda: super(Autoencoder, self).predict(x, *args, **kwargs))
 
     def evaluate(self, x: Any = None, *args: Any, **kwargs: Any) -> Any:
         """``keras.Model.evaluate``, after checking the samples' shape."""
         self._check_samples(x, "evaluate")
-        return super().evaluate(x, *args, **kwargs)
+        return self._without_xla_if_it_fails("evaluate", lambda: super(Autoencoder, self).evaluate(x, *args, **kwargs))
 
     def _check_samples(self, x: Any, method: str) -> None:
         """Refuses an array with no samples, or samples of another shape than the model was built for."""
