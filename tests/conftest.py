@@ -3,6 +3,9 @@ import subprocess
 import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+# XLA compiles each new model for a few seconds, which a long training repays and a suite of hundreds of tiny
+# models does not: the suite trains without tfae's XLA default, and tests/test_xla_default.py tests the default.
+os.environ.setdefault("TFAE_XLA", "0")
 
 import numpy as np
 import pytest

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import os
 import warnings
 from typing import Any
 
@@ -260,7 +261,8 @@ class Autoencoder(keras.Model):
                 (docs/benchmarks.md). It stays off under a tf.distribute strategy, when the model runs eagerly,
                 or when a layer says it cannot be compiled (``supports_jit = False``); and if XLA fails to
                 compile the model (a TensorFlow operation it does not know, say), ``fit``, ``evaluate`` and
-                ``predict`` warn once, in one line saying why, and go on without it. ``False`` turns it off.
+                ``predict`` warn once, in one line saying why, and go on without it. ``False`` turns it off, and
+                so does the environment variable ``TFAE_XLA=0`` for every model (Keras' choice then applies).
             **kwargs: the other ``keras.Model.compile`` arguments.
         """
         likelihood, keras_loss = self._split_loss(loss)
@@ -286,7 +288,7 @@ class Autoencoder(keras.Model):
 
     def _xla_by_default(self, distributed: bool, run_eagerly: bool) -> bool:
         """tfae's ``jit_compile="auto"`` on TensorFlow: XLA on, unless something here rules it out."""
-        if distributed or run_eagerly:
+        if distributed or run_eagerly or os.environ.get("TFAE_XLA", "").strip().lower() in ("0", "false", "no", "off"):
             return False
         if any(not getattr(layer, "supports_jit", True) for layer in all_layers(self)):
             return False

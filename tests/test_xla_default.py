@@ -1,0 +1,74 @@
+"""tfae's models compile with XLA by default on TensorFlow, and fall back, with one warning, where XLA cannot."""
+
+import warnings
+
+import keras
+import numpy as np
+import pytest
+
+from tfae.bottlenecks import Posterior, VanillaBottleneck
+from tfae.models import Autoencoder
+
+pytestmark = pytest.mark.skipif(keras.backend.backend() != "tensorflow", reason="XLA is Keras' choice elsewhere")
+
+
+@pytest.fixture
+def xla_default(monkeypatch):
+    monkeypatch.delenv("TFAE_XLA", raising=False)  # tests/conftest.py turns the default off for the suite
+
+
+def make_model(bottleneck=None, **compile_arguments):
+    model = Autoencoder(bottleneck=bottleneck or {"name": "gaussian", "latent_dim": 2, "regularizer": "kld"})
+    model.compile(optimizer="adam", loss="bernoulli", **compile_arguments)
+    return model
+
+
+class HostBottleneck(VanillaBottleneck):
+    """A bottleneck with an operation XLA has no kernel for (it runs on the host, in Python)."""
+
+    def call(self, inputs, training=None):
+        import tensorflow as tf
+
+        code = self.dense(self.flatten(inputs))
+        code = code + tf.stop_gradient(tf.ensure_shape(tf.py_function(tf.zeros_like, [code], tf.float32), code.shape))
+        self.add_regularization(Posterior(parameters=(code,), code=code, bottleneck=self), training=training)
+        return code
+
+
+def test_the_default_compiles_with_xla_and_can_be_turned_off(xla_default, monkeypatch):
+    assert make_model().jit_compile is True
+    assert make_model(jit_compile=False).jit_compile is False
+    monkeypatch.setenv("TFAE_XLA", "0")
+    assert make_model().jit_compile is False
+
+
+def test_xla_stays_off_where_keras_would_keep_it_off(xla_default):
+    assert make_model(run_eagerly=True).jit_compile is False
+    refusing = VanillaBottleneck(latent_dim=2)
+    refusing.supports_jit = False
+    assert make_model(refusing).jit_compile is False
+
+
+def test_a_model_xla_cannot_compile_warns_once_and_trains_without_it(xla_default):
+    x = np.random.default_rng(0).random((64, 6)).astype("float32")
+    model = make_model(HostBottleneck(latent_dim=2))
+    assert model.jit_compile is True
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        history = model.fit(x, epochs=2, batch_size=16, verbose=0).history
+    fallbacks = [str(warning.message) for warning in caught if "XLA could not compile" in str(warning.message)]
+    assert len(fallbacks) == 1 and "\n" not in fallbacks[0]
+    assert "fit goes on without it" in fallbacks[0] and "jit_compile=False" in fallbacks[0]
+    assert model.jit_compile is False
+    assert len(history["loss"]) == 2 and np.all(np.isfinite(history["loss"]))
+    assert int(model.optimizer.iterations) == 2 * 4
+
+
+def test_xla_and_no_xla_train_to_the_same_losses(xla_default):
+    x = np.random.default_rng(0).random((64, 6)).astype("float32")
+    losses = []
+    for jit_compile in ("auto", False):
+        keras.utils.set_random_seed(0)
+        model = make_model({"name": "vanilla", "latent_dim": 2}, jit_compile=jit_compile)
+        losses.append(model.fit(x, epochs=3, batch_size=16, shuffle=False, verbose=0).history["loss"])
+    np.testing.assert_allclose(losses[0], losses[1], rtol=1e-4)
