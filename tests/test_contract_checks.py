@@ -28,6 +28,12 @@ BUILTINS = {
     ("scheduler", "dasr"): (lambda: DASRScheduler(0.0, 1.0, delay=1, attack=2, sustain=1, release=2), {}),
     ("likelihood", "bernoulli"): (lambda: builtin("likelihood", "bernoulli")(), {}),
     ("likelihood", "gaussian"): (lambda: builtin("likelihood", "gaussian")(variance="learned"), {}),
+    **{("metric", name): (lambda name=name: builtin("metric", name)(), {}) for name in (
+        "log_likelihood", "negative_elbo", "reconstruction_loss", "reconstruction_error", "active_units",
+        "kl_per_dimension", "mig", "sap", "dci",
+    )},
+    **{("metric", name): (lambda name=name: builtin("metric", name)(num_train=40, num_eval=20, batch_size=8), {})
+       for name in ("factor_vae_score", "beta_vae_score")},
 }
 
 CHECKS = {
@@ -35,6 +41,7 @@ CHECKS = {
     "regularizer": testing.check_regularizer,
     "scheduler": testing.check_scheduler,
     "likelihood": testing.check_likelihood,
+    "metric": testing.check_metric,
 }
 
 

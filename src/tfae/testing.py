@@ -15,7 +15,7 @@ They need no test framework; with pytest::
     def test_my_schedule_fulfils_the_contract():
         check_scheduler(lambda: MySchedule(duration=4))
 
-``check_likelihood`` does the same for a reconstruction likelihood, and ``gradients`` computes a model's
+``check_likelihood`` and ``check_metric`` do the same for a reconstruction likelihood and an evaluation metric, and ``gradients`` computes a model's
 gradients on any backend, for a plugin's own tests of its maths.
 
 ``check_regularizer`` calls the regularizer on the posterior a real bottleneck gives, and checks what tfae
@@ -48,6 +48,7 @@ from keras import ops
 from tfae.bottlenecks.base import BaseBottleneck
 from tfae.bottlenecks.gaussian import GaussianBottleneck
 from tfae.likelihoods.base import BaseLikelihood
+from tfae.metrics.base import BaseMetric
 from tfae.models import Autoencoder, load_model
 from tfae.plugins import get_registry
 from tfae.posterior import Posterior
@@ -330,6 +331,90 @@ def check_likelihood(factory: Callable[[], BaseLikelihood], shape: tuple[int, ..
 
     model = Autoencoder(bottleneck={"name": "vanilla", "latent_dim": 2})
     _check_in_autoencoder(model, _unit_data(shape), what, loss=factory())
+
+
+class _TinyGroundTruth:
+    """Data with two known factors that renders samples of chosen factors: ``check_metric``'s ground truth."""
+
+    factor_sizes = (3, 4)
+
+    def sample_factors(self, n: int, rng: np.random.Generator) -> np.ndarray:
+        return np.stack([rng.integers(0, size, n) for size in self.factor_sizes], axis=1)
+
+    def render(self, factors: np.ndarray) -> np.ndarray:
+        factors = np.asarray(factors)
+        rng = np.random.default_rng(int(factors.sum()))
+        scaled = factors / (np.asarray(self.factor_sizes) - 1.0)
+        mixed = [scaled.mean(axis=1, keepdims=True), scaled.prod(axis=1, keepdims=True)]
+        features = np.concatenate([scaled, 1.0 - scaled, *mixed], axis=1)
+        return np.clip(features + 0.05 * rng.normal(size=(len(factors), 6)), 0.0, 1.0).astype("float32")
+
+
+def check_metric(factory: Callable[[], BaseMetric]) -> None:
+    """Checks that the metrics ``factory()`` builds fulfil tfae's metric contract.
+
+    - it is a ``BaseMetric`` whose ``needs`` are among ``tfae.metrics.base.NEEDS``;
+    - on a small trained Gaussian VAE, with factors and a ground truth that renders samples, ``compute`` gives a
+      float or a dict of floats, finite, and the same twice with the same seed;
+    - ``missing`` names each need a model and data without it lack (a deterministic model, no factors, no
+      ground truth), and ``tfae.evaluation.evaluate`` refuses the metric there with that message;
+    - ``get_config`` is JSON and ``from_config`` rebuilds it; its registered name resolves back to its class.
+
+    Args:
+        factory: callable with no arguments returning a new metric (small enough to run in seconds).
+
+    Raises:
+        AssertionError: which part of the contract fails, and how.
+    """
+    from tfae.evaluation import evaluate
+    from tfae.metrics.base import NEEDS, Evaluation
+
+    metric = _make(factory, BaseMetric, "metric")
+    what = type(metric).__name__
+    unknown = [need for need in metric.needs if need not in NEEDS]
+    _expect(not unknown, what, f"its needs {unknown} are not among {NEEDS}")
+    ground_truth = _TinyGroundTruth()
+    rng = np.random.default_rng(0)
+    factors = ground_truth.sample_factors(64, rng)
+    x = ground_truth.render(factors)
+    model = Autoencoder(bottleneck={"name": "gaussian", "latent_dim": 3, "regularizer": "kld", "seed": 0})
+    model.compile(optimizer="adam", loss="bernoulli")
+    model.fit(x, epochs=2, batch_size=BATCH_SIZE, verbose=0)
+
+    def computed() -> Any:
+        return factory().compute(Evaluation(model, x, factors, ground_truth, samples=4, seed=0))
+
+    value = computed()
+    values = value if isinstance(value, dict) else {"": value}
+    _expect(values, what, "compute returns an empty dict")
+    for key, item in values.items():
+        shown = f"compute(...)[{key!r}]" if key else "compute(...)"
+        _expect(isinstance(item, (float, int)) and not isinstance(item, bool), what, f"{shown} is {item!r}, not a float")
+        _expect(math.isfinite(float(item)), what, f"{shown} is {item}")
+    _expect(computed() == value, what, "compute gives another value for the same model, data and seed")
+
+    plain = Autoencoder(bottleneck={"name": "vanilla", "latent_dim": 3})
+    plain.compile(optimizer="adam", loss="bernoulli")
+    plain.fit(x, epochs=1, batch_size=BATCH_SIZE, verbose=0)
+    missing = metric.missing(Evaluation(plain, x))
+    expected = [need for need in metric.needs if need in ("variational", "factors", "ground_truth")]
+    _expect(
+        len(missing) >= len(expected),
+        what,
+        f"it needs {expected}, but on a deterministic model without factors or ground truth `missing` says {missing}",
+    )
+    if missing:
+        try:
+            evaluate(plain, x, metrics=[factory()])
+        except ValueError as error:
+            _expect(missing[0] in str(error), what, f"evaluate refuses it without naming what it needs: {error}")
+        else:
+            raise AssertionError(f"{what} breaks the tfae contract: evaluate computed it though it lacks {missing}.")
+
+    config = _check_json(metric.get_config(), what)
+    rebuilt = type(metric).from_config(config)
+    _expect(rebuilt.get_config() == config, what, f"from_config(get_config()) has config {rebuilt.get_config()}")
+    _check_registered("metric", metric, what)
 
 
 def _make(factory: Callable[[], Any], base: type, kind: str) -> Any:
