@@ -147,13 +147,15 @@ def test_registered_by_name_with_the_studys_defaults_and_rebuilt_from_config(nam
     assert get_component("regularizer", name) is CLASSES[name]
     regularizer = resolve("regularizer", name)
     assert regularizer.get_config() == {"beta": 1.0, **defaults}
-    custom = resolve("regularizer", {"name": name, "lambda_od": 2, "lambda_d": 0.5, "beta": {"name": "dasr", "attack": 2}})
+    schedule = {"name": "dasr", "attack": 2}
+    custom = resolve("regularizer", {"name": name, "lambda_od": 2, "lambda_d": 0.5, "beta": schedule})
     config = json.loads(json.dumps(custom.get_config()))
     rebuilt = CLASSES[name].from_config(config)
     assert rebuilt.get_config() == config
     assert (rebuilt.lambda_od, rebuilt.lambda_d) == (2.0, 0.5)
     assert rebuilt.scheduler is not None
-    assert repr(rebuilt).startswith(f"{CLASSES[name].__name__}(lambda_od=2.0, lambda_d=0.5, beta=")
+    assert repr(rebuilt).startswith(f"{CLASSES[name].__name__}(beta={{'name': 'dasr', ")
+    assert repr(rebuilt).endswith(", lambda_od=2.0, lambda_d=0.5)")
 
 
 @pytest.mark.parametrize("regularizer_class", list(CLASSES.values()))
@@ -173,7 +175,9 @@ def test_a_negative_beta_is_refused():
 
 
 @pytest.mark.parametrize("name", list(CLASSES))
-@pytest.mark.parametrize(("bottleneck", "class_name"), [("vanilla", "VanillaBottleneck"), ("bernoulli", "BernoulliBottleneck")])
+@pytest.mark.parametrize(
+    ("bottleneck", "class_name"), [("vanilla", "VanillaBottleneck"), ("bernoulli", "BernoulliBottleneck")]
+)
 def test_a_bottleneck_without_a_gaussian_posterior_is_refused_naming_both(name, bottleneck, class_name):
     message = (
         f"The regularizer '{name}' ({CLASSES[name].__name__}) needs a Gaussian posterior, its mean and log-variance, "
@@ -195,7 +199,7 @@ def test_the_docstring_examples_run():
 
 
 def run_on_jax(code, folder):
-    """Runs ``code`` (with ``folder`` as its argument) in a fresh interpreter on the JAX backend, this folder importable."""
+    """Runs ``code`` with the argument ``folder`` in a fresh interpreter on the JAX backend, these tests importable."""
     pytest.importorskip("jax")
     path = os.pathsep.join([str(TESTS), *filter(None, [os.environ.get("PYTHONPATH")])])
     env = {**os.environ, "KERAS_BACKEND": "jax", "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": path}

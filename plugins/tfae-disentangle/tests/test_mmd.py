@@ -28,6 +28,7 @@ import tfae_disentangle.mmd
 from tfae_disentangle.mmd import WAE_IMQ_SCALES, MMDRegularizer, mmd
 
 TESTS = Path(__file__).resolve().parent
+EXAMPLE = TESTS.parent / "src" / "tfae_disentangle" / "examples" / "info_vae.toml"
 #: The shape of the codes the regularizer's checks give it: a batch of 256 codes of 4 dimensions.
 SHAPE = (256, 4)
 
@@ -125,7 +126,8 @@ def check_an_info_vae_trains_saves_and_loads(folder):
     history = model.fit(images, epochs=2, batch_size=64, verbose=0).history
     for key in ("kld_loss", "mmd_loss", "regularization_loss"):
         assert key in history and np.all(np.isfinite(history[key])), (key, history)
-    np.testing.assert_allclose(history["regularization_loss"], np.add(history["kld_loss"], history["mmd_loss"]), rtol=1e-5)
+    total = np.add(history["kld_loss"], history["mmd_loss"])
+    np.testing.assert_allclose(history["regularization_loss"], total, rtol=1e-5)
 
     path = os.path.join(folder, "info_vae.keras")
     model.save(path)
@@ -210,6 +212,38 @@ def test_the_checks_pass_on_jax(tmp_path):
     assert json.loads(result.stdout.strip().splitlines()[-1]) == {"backend": "jax", "checks": len(checks)}
 
 
+def test_the_example_config_trains_with_tfae_train_and_loads_in_a_fresh_process(tmp_path):
+    run_dir = tmp_path / "run"
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    command = [sys.executable, "-m", "tfae", "train", str(EXAMPLE), "--run-dir", str(run_dir), "--epochs", "1", "-q"]
+    trained = subprocess.run(command, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=900)
+    assert trained.returncode == 0, trained.stdout[-3000:] + trained.stderr[-5000:]
+    header = (run_dir / "history.csv").read_text(encoding="utf-8").splitlines()[0].split(",")
+    assert {"kld_loss", "mmd_loss", "regularization_loss"} <= set(header), header
+
+    load = (
+        "import json, sys, numpy as np, tfae\n"
+        "from tfae.datasets import load_digits\n"
+        "from tfae.serialization import component_spec\n"
+        "model = tfae.load_model(sys.argv[1])\n"
+        "metrics = model.evaluate(load_digits()[0][:128], verbose=0, return_dict=True)\n"
+        "print(json.dumps({'regularizers': [component_spec('regularizer', r) for r in model.bottleneck.regularizers],\n"
+        "                  'module': type(model.bottleneck.regularizers[1]).__module__,\n"
+        "                  'mmd_loss': metrics['mmd_loss']}))\n"
+    )
+    loaded = subprocess.run(
+        [sys.executable, "-c", load, str(run_dir / "model.keras")], env=env, capture_output=True, text=True, timeout=900
+    )
+    assert loaded.returncode == 0, loaded.stderr[-5000:]
+    found = json.loads(loaded.stdout.strip().splitlines()[-1])
+    assert found["module"] == "tfae_disentangle.mmd"
+    assert found["regularizers"] == [
+        {"name": "kld", "beta": 1.0},
+        {"name": "mmd", "beta": 1.0, "kernel": "imq", "scales": list(WAE_IMQ_SCALES), "seed": None},
+    ]
+    assert np.isfinite(found["mmd_loss"])
+
+
 def test_registered_by_name_and_rebuilt_from_config():
     assert get_component("regularizer", "mmd") is MMDRegularizer
     assert resolve("regularizer", "mmd").get_config() == {
@@ -233,7 +267,8 @@ def test_an_unknown_kernel_is_refused_naming_the_choices():
 
 @pytest.mark.parametrize("scales", [0.0, -1.0, (), (1.0, -0.1), "1.0", float("nan"), True, None])
 def test_bad_scales_are_refused(scales):
-    with pytest.raises(ValueError, match=r"`scales` must be a number > 0 or a non-empty sequence of them\. Received: scales="):
+    message = r"`scales` must be a number > 0 or a non-empty sequence of them\. Received: scales="
+    with pytest.raises(ValueError, match=message):
         MMDRegularizer(scales=scales)
 
 
@@ -286,7 +321,7 @@ def test_the_docstring_examples_run():
 
 
 def run_on_jax(code, folder):
-    """Runs ``code`` (with ``folder`` as its argument) in a fresh interpreter on the JAX backend, this folder importable."""
+    """Runs ``code`` with the argument ``folder`` in a fresh interpreter on the JAX backend, these tests importable."""
     pytest.importorskip("jax")
     path = os.pathsep.join([str(TESTS), *filter(None, [os.environ.get("PYTHONPATH")])])
     env = {**os.environ, "KERAS_BACKEND": "jax", "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": path}

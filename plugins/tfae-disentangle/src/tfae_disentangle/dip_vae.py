@@ -14,7 +14,7 @@ and the two models differ in ``C``:
 As in disentanglement_lib (``methods/unsupervised/vae.py: compute_covariance_z_mean``), the covariance of
 the means is the biased estimate, divided by the batch size. disentanglement_lib sets
 ``lambda_d = lambda_d_factor * lambda_od``; here ``lambda_d`` is given directly, and the defaults are that
-library's study values (Locatello et al. 2019, after the paper): ``lambda_d = 10 * lambda_od`` for
+library's study values (Locatello et al. 2019): ``lambda_d = 10 * lambda_od`` for
 DIP-VAE-I and ``lambda_d = lambda_od`` for DIP-VAE-II, with ``lambda_od = 10`` from the middle of its sweep
 (1, 2, 5, 10, 20, 50).
 
@@ -98,13 +98,6 @@ class DIPVAERegularizer(BaseRegularizer):
     def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "lambda_od": self.lambda_od, "lambda_d": self.lambda_d}
 
-    def __repr__(self) -> str:
-        config = self.get_config()
-        return (
-            f"{type(self).__name__}(lambda_od={config['lambda_od']!r}, lambda_d={config['lambda_d']!r}, "
-            f"beta={config['beta']!r})"
-        )
-
 
 class DIPVAEIRegularizer(DIPVAERegularizer):
     """DIP-VAE-I (Kumar et al. 2018, eq. 6): the covariance over the batch of the posterior means.
@@ -183,7 +176,7 @@ class DIPVAEIIRegularizer(DIPVAERegularizer):
 
 
 def _weight(name: str, value: Any) -> float:
-    if isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value) and value >= 0:
+    if isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value) and float(value) >= 0:
         return float(value)
     raise ValueError(f"`{name}` must be a finite number >= 0. Received: {name}={value!r}")
 
