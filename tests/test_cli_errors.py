@@ -141,8 +141,8 @@ def test_resume_needs_a_run_folder(capsys, tmp_path):
 def test_missing_data_source(capsys, tmp_path):
     config = write(tmp_path / "missing.toml", '[data]\nsource = "no/such/file.npz"\n')
     assert one_line_error(capsys, "train", config) == (
-        f'{config} line 2: data source \'no/such/file.npz\' not found: give "digits", "mnist", '
-        '"fashion_mnist", a .npy or .npz file, or a folder of images'
+        f'{config} line 2: data source \'no/such/file.npz\' not found: give a registered dataset ("digits", '
+        '"dsprites", "fashion_mnist", "mnist"), a .npy or .npz file, or a folder of images'
     )
 
 

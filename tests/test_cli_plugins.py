@@ -19,6 +19,8 @@ BUILTINS = {
                      "bernoulli_kld": "binary_kld"},
     "schedulers": {"dasr": "cyclical, annealing"},
     "likelihoods": {"bernoulli": "binary_crossentropy_sum", "gaussian": "normal"},
+    "metrics": {"negative_elbo": "elbo", "log_likelihood": "iwae, nll", "active_units": "-", "mig": "-"},
+    "datasets": {"digits": "-", "mnist": "-", "fashion_mnist": "-", "dsprites": "-"},
 }
 
 
@@ -46,6 +48,7 @@ def test_lists_every_builtin_by_kind_with_aliases_and_provider(capsys):
             assert by_name[name][3] == f"tfae {tfae.__version__}"
     plugins = {row[0]: row for row in listing["plugins"][1:]}
     assert plugins["gaussian"] == ["gaussian", f"tfae {tfae.__version__}", "tfae.bottlenecks.gaussian", "built-in"]
+    assert plugins["dsprites"] == ["dsprites", f"tfae {tfae.__version__}", "tfae.datasets.dsprites", "built-in"]
 
 
 def test_third_party_plugins_show_up_with_the_ones_left_out_and_those_that_failed(tmp_path):

@@ -145,8 +145,8 @@ def test_the_same_component_registered_twice_is_no_conflict():
 
 def test_registration_checks_its_arguments():
     registry = Registry()
-    with pytest.raises(ValueError, match="Unknown component kind 'dataset'. Expected one of: bottleneck, "):
-        registry.register("dataset", Dense, "dense")
+    with pytest.raises(ValueError, match="Unknown component kind 'optimizer'. Expected one of: bottleneck, "):
+        registry.register("optimizer", Dense, "dense")
     with pytest.raises(ValueError, match="non-empty string name. Received: name=''"):
         registry.register("bottleneck", Dense, "")
     with pytest.raises(ValueError, match=r"`aliases` must be a list of non-empty strings. Received: aliases='fc'"):

@@ -1,4 +1,4 @@
-"""The ``tfae`` command line: train from a config file, then encode, generate, find similar items.
+"""The ``tfae`` command line: train from a config file, then evaluate, encode, generate, find similar items.
 
 ``tfae train`` with no arguments trains a variational autoencoder on the 8x8 digits that ship with tfae.
 Bad input (a config key, a name, a data file) is reported on one line, with exit status 2, never a traceback;
@@ -45,7 +45,10 @@ def _model_path(path):
     if path.is_dir():
         path = path / "model.keras"
     if not path.is_file():
-        raise UsageError(f"no model at {path}: give a .keras file or a run folder that holds model.keras")
+        unfinished = ""
+        if (path.parent / "config.toml").is_file():
+            unfinished = f" (a run that has not finished: continue it with tfae train --resume {path.parent})"
+        raise UsageError(f"no model at {path}: give a .keras file or a run folder that holds model.keras{unfinished}")
     return path
 
 
@@ -62,11 +65,31 @@ def _load_model(path):
         raise UsageError(f"cannot load the model {path}: {' '.join(str(error).split())}") from None
 
 
+def _data_spec(text):
+    """``DATA`` as given: a dataset's name or a path, or a dataset's name and parameters as a table, in JSON or
+    TOML (``'{name = "dsprites", n = 2000, image_size = 32}'``)."""
+    if text.strip().startswith("{") and not Path(text).exists():
+        return _inline_table(text, "data")
+    return text
+
+
+def _inline_table(text, what):
+    from tfae.training.config import tomllib
+
+    try:
+        return json.loads(text)
+    except ValueError:
+        try:
+            return tomllib.loads(f"table = {text.strip()}")["table"]
+        except tomllib.TOMLDecodeError as error:
+            raise UsageError(f"cannot read the {what} {text!r} as JSON or a TOML table: {error}") from None
+
+
 def _load_samples(model, source, key=""):
     from tfae.training.data import fit_to_model, load_data
 
-    dataset = load_data(source, key=key)
-    dataset.x = fit_to_model(dataset.x, model.encoder.input_shape[1:], source)
+    dataset = load_data(_data_spec(source), key=key)
+    dataset.x = fit_to_model(dataset.x, model.encoder.input_shape[1:], dataset.source)
     return dataset
 
 
@@ -252,6 +275,110 @@ def similar_command(args):
     return 0
 
 
+def evaluate_command(args):
+    """Computes metrics of a trained model on data (by default the samples its run held out): prints them, and
+    writes them to a JSON file with --output."""
+    if args.samples < 1:
+        raise UsageError(f"--samples must be a positive number of codes drawn per sample; got {args.samples}")
+    if args.batch_size < 1:
+        raise UsageError(f"--batch-size must be a positive number; got {args.batch_size}")
+    metrics = None
+    if args.metrics is not None:
+        metrics = [name.strip() for name in args.metrics.split(",")]
+        if not all(metrics):
+            raise UsageError(f"--metrics takes metric names separated by commas, such as mig,sap; got {args.metrics!r}")
+    if args.output is not None and Path(args.output).suffix != ".json":
+        raise UsageError(f"--output must name a .json file; got {args.output}")
+    model_path = _model_path(args.run)
+    config_path = model_path.parent / "config.toml"
+    if args.data is None and not config_path.is_file():
+        raise UsageError(
+            f"{model_path} has no run's config.toml beside it, which says what data it was trained on: give DATA "
+            "(a dataset's name, a .npy/.npz file or a folder of images)"
+        )
+    _quiet_tensorflow()
+    from tfae.plugins import get_registry
+
+    for name in metrics or ():
+        get_registry().get("metric", name)
+    model = _load_model(model_path)
+    if args.data is None:
+        from tfae.training.config import load_config
+        from tfae.training.run import Run
+
+        config = load_config(config_path)
+        dataset, share = Run(model_path.parent, config).held_out_data()
+        source = config.values["data"]["source"]
+        if share < 1:
+            seed = config.values["training"]["seed"]
+            described = (
+                f"the {len(dataset.x)} samples of {dataset.source} that training held out (validation_split "
+                f"{share:g}, seed {seed})"
+            )
+        else:
+            described = f"all {len(dataset.x)} samples of {dataset.source}, its training data: the run held none out"
+    else:
+        from tfae.training.data import load_data
+
+        source = _data_spec(args.data)
+        dataset = load_data(source)
+        described = f"the {len(dataset.x)} samples of {dataset.source}"
+    from tfae.evaluation import evaluate
+    from tfae.training.data import fit_to_model
+
+    x = fit_to_model(dataset.x, model.encoder.input_shape[1:], dataset.source)
+    print(f"tfae evaluate: {model_path} on {described}; {args.samples} codes per sample, seed {args.seed}")
+    results = evaluate(
+        model,
+        x,
+        factors=dataset.factors,
+        metrics=metrics,
+        samples=args.samples,
+        seed=args.seed,
+        ground_truth=dataset.ground_truth,
+        batch_size=args.batch_size,
+        progress=not args.quiet and sys.stdout.isatty(),
+    )
+    _print_metrics(results)
+    if args.output is not None:
+        from tfae.training.checkpoints import make_folder, write_text
+        from tfae.version import __version__
+
+        record = {
+            "model": str(model_path),
+            "data": source,
+            "data_samples": len(x),
+            "held_out": args.data is None and share < 1,
+            "samples": args.samples,
+            "seed": args.seed,
+            "tfae_version": __version__,
+            **{name: value if math.isfinite(value) else None for name, value in results.items()},
+        }
+        make_folder(Path(args.output).parent)
+        write_text(args.output, json.dumps(record, indent=2) + "\n")
+        print(f"tfae evaluate: wrote {args.output}")
+    return 0
+
+
+def _print_metrics(results):
+    """The results as a table, one metric a line; the KL of every latent dimension on one line."""
+    kl_prefix = "kl_per_dimension_"
+    kl = " ".join(f"{value:.4f}" for name, value in results.items() if name.startswith(kl_prefix))
+    rows: list[tuple[str, str]] = []
+    for name, value in results.items():
+        if name.startswith(kl_prefix):
+            if name == kl_prefix + "0":
+                rows.append(("kl_per_dimension", kl))
+        elif name in ("importance_samples", "active_units"):
+            rows.append((name, f"{value:.0f}"))
+        else:
+            rows.append((name, f"{value:.4f}"))
+    width = max([len("metric"), *(len(name) for name, _ in rows)])
+    print(f"{'metric':<{width}}  value")
+    for name, value in rows:
+        print(f"{name:<{width}}  {value}")
+
+
 def _schedule_spec(text):
     from tfae.training.config import tomllib
 
@@ -278,13 +405,7 @@ def _schedule_spec(text):
         )
     stripped = text.strip()
     if stripped.startswith("{"):
-        try:
-            return json.loads(stripped)
-        except ValueError:
-            try:
-                return tomllib.loads(f"schedule = {stripped}")["schedule"]
-            except tomllib.TOMLDecodeError as error:
-                raise UsageError(f"cannot read the schedule {text!r} as JSON or a TOML table: {error}") from None
+        return _inline_table(text, "schedule")
     if "=" in stripped:
         try:
             return tomllib.loads(stripped)
@@ -412,7 +533,7 @@ def build_parser():
     encode = subcommands.add_parser("encode", help="write the latent codes of a data set to a .npy file")
     encode.add_argument("model", metavar="MODEL", help="a .keras file or a run folder")
     encode.add_argument(
-        "data", metavar="DATA", help="digits, mnist, fashion_mnist, a .npy/.npz file, or a folder of images"
+        "data", metavar="DATA", help="a dataset's name (digits, mnist, dsprites, ...), a .npy/.npz file, or a folder of images"
     )
     encode.add_argument(
         "-o", "--output", default="codes.npy", metavar="FILE", help="the .npy file to write (default: codes.npy)"
@@ -437,7 +558,7 @@ def build_parser():
     similar = subcommands.add_parser("similar", help="the samples nearest to one sample in latent space")
     similar.add_argument("model", metavar="MODEL", help="a .keras file or a run folder")
     similar.add_argument(
-        "data", metavar="DATA", help="digits, mnist, fashion_mnist, a .npy/.npz file, or a folder of images"
+        "data", metavar="DATA", help="a dataset's name (digits, mnist, dsprites, ...), a .npy/.npz file, or a folder of images"
     )
     similar.add_argument("--index", type=int, required=True, metavar="I", help="the sample to find neighbours of")
     similar.add_argument("-k", type=int, default=10, metavar="K", help="how many neighbours (default: 10)")
@@ -445,6 +566,36 @@ def build_parser():
     similar.add_argument("--key", default="", help="the data's array name in a .npz file")
     similar.add_argument("--batch-size", type=int, default=256, metavar="N")
     similar.set_defaults(handler=similar_command)
+
+    evaluate = subcommands.add_parser(
+        "evaluate",
+        help="metrics of a trained model: log-likelihood, ELBO, active units, disentanglement",
+        description="Computes metrics of a trained model on data: by default, on the samples its run held out "
+        "for validation (the run's config.toml says which), every metric the model and data allow: the "
+        "negative ELBO and the IWAE-K log-likelihood (variational models), reconstruction error, active units, "
+        "KL per latent dimension, and with data that has ground-truth factors (dsprites) MIG, SAP, DCI and the "
+        "FactorVAE and beta-VAE scores.",
+    )
+    evaluate.add_argument("run", metavar="RUN", help="a run folder of tfae train, or a .keras file")
+    evaluate.add_argument(
+        "data",
+        nargs="?",
+        metavar="DATA",
+        help="the data (default: the samples the run held out): a dataset's name (digits, dsprites, ...), a "
+        "table of its name and parameters ('{name = \"dsprites\", image_size = 32}'), a .npy/.npz file or a "
+        "folder of images",
+    )
+    evaluate.add_argument(
+        "--samples", type=int, default=1000, metavar="K", help="codes drawn per sample: K of IWAE-K (default: 1000)"
+    )
+    evaluate.add_argument(
+        "--metrics", metavar="A,B", help="the metrics to compute, by name (default: all that apply; `tfae plugins`)"
+    )
+    evaluate.add_argument("--seed", type=int, default=0, metavar="N", help="the seed of every draw (default: 0)")
+    evaluate.add_argument("-o", "--output", metavar="FILE", help="also write the results to a .json file")
+    evaluate.add_argument("--batch-size", type=int, default=64, metavar="N")
+    evaluate.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    evaluate.set_defaults(handler=evaluate_command)
 
     schedule = subcommands.add_parser(
         "schedule",

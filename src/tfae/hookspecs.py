@@ -53,10 +53,16 @@ def register_metrics(register: Callable[..., Any]) -> None:
     """Register evaluation metrics (subclasses of ``tfae.metrics.BaseMetric``)."""
 
 
+@hookspec
+def register_datasets(register: Callable[..., Any]) -> None:
+    """Register datasets that a config's ``[data] source`` names (subclasses of ``tfae.datasets.BaseDataset``)."""
+
+
 KINDS: dict[str, str] = {
     "bottleneck": "register_bottlenecks",
     "regularizer": "register_regularizers",
     "scheduler": "register_schedulers",
     "likelihood": "register_likelihoods",
     "metric": "register_metrics",
+    "dataset": "register_datasets",
 }

@@ -1,40 +1,31 @@
-"""Small datasets shipped inside tfae, so that training works offline right after install.
+"""Datasets by name: the ``"dataset"`` kind of component, and tfae's own.
 
-``load_digits()`` returns the 8x8 handwritten digits: the 1,797 images of the test set of the UCI
-"Optical Recognition of Handwritten Digits" data (E. Alpaydin and C. Kaynak, 1998; CC BY 4.0), as
-scikit-learn ships them in ``sklearn.datasets.load_digits`` (BSD-3-Clause). ``digits.npz`` was written
-once from scikit-learn 1.9's copy, unchanged: ``images`` (uint8, values 0..16, shape (1797, 8, 8)) and
-``labels`` (uint8, 0..9). Reading it needs only NumPy.
+A config's ``[data] source`` names a registered dataset (or a file or folder). tfae registers, through its
+own entry points like any plugin:
+
+- ``"digits"`` (``DigitsDataset``, ``load_digits()``): the 1,797 8x8 handwritten digits, shipped inside tfae;
+- ``"mnist"`` and ``"fashion_mnist"`` (``MNISTDataset``, ``FashionMNISTDataset``): 60,000 28x28 images each,
+  downloaded once by Keras;
+- ``"dsprites"`` (``DSpritesDataset``; ``DSprites``, ``load_dsprites``): dSprites rendered on the fly, with
+  the factors that generated each image.
+
+``BaseDataset`` (in ``base.py``) is the contract a plugin's dataset fulfils; ``Dataset`` is what it loads.
 """
 
-from __future__ import annotations
+from tfae.datasets.base import BaseDataset, Dataset
+from tfae.datasets.digits import DigitsDataset, load_digits
+from tfae.datasets.dsprites import DSprites, DSpritesDataset, load_dsprites
+from tfae.datasets.fashion_mnist import FashionMNISTDataset
+from tfae.datasets.mnist import MNISTDataset
 
-from importlib import resources
-
-import numpy as np
-
-from tfae.datasets.dsprites import DSprites, load_dsprites
-
-DIGITS_LEVELS = 16
-
-
-def load_digits() -> tuple[np.ndarray, np.ndarray]:
-    """Returns the 8x8 handwritten digits as ``(images, labels)``.
-
-    Returns:
-        ``images``: float32 array of shape ``(1797, 8, 8)`` with values in [0, 1] (the 17 grey levels
-        0..16 divided by 16); ``labels``: int64 array of shape ``(1797,)`` with the digit, 0..9.
-
-    Example:
-
-    >>> images, labels = load_digits()
-    >>> images.shape, labels[:3].tolist()
-    ((1797, 8, 8), [0, 1, 2])
-    """
-    with resources.files(__name__).joinpath("digits.npz").open("rb") as file, np.load(file) as data:
-        images = data["images"].astype("float32") / DIGITS_LEVELS
-        labels = data["labels"].astype("int64")
-    return images, labels
-
-
-__all__ = ["DSprites", "load_digits", "load_dsprites"]
+__all__ = [
+    "BaseDataset",
+    "DSprites",
+    "DSpritesDataset",
+    "Dataset",
+    "DigitsDataset",
+    "FashionMNISTDataset",
+    "MNISTDataset",
+    "load_digits",
+    "load_dsprites",
+]

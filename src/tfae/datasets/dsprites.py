@@ -16,11 +16,14 @@ from __future__ import annotations
 
 import functools
 import math
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
+from tfae.datasets.base import BaseDataset, Dataset
 from tfae.errors import DataError
+from tfae.hookspecs import hookimpl
 
 SHAPE_NAMES = ("square", "ellipse", "heart")
 # Smaller, the smallest sprites can fall between pixel centres and render empty (checked over every image).
@@ -286,6 +289,25 @@ def _sprite_batches_class() -> type:
     return SpriteBatches
 
 
+def _check_count(n: Any, data: DSprites) -> int:
+    """``n`` as an int, after checking it is a number of images that ``load_dsprites`` can draw."""
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or not 1 <= n <= len(data):
+        raise DataError(f"`n` must be an integer from 1 to {len(data):,}. Received: n={n!r}")
+    _check_memory(int(n), data)
+    return int(n)
+
+
+def _check_memory(count: int, data: DSprites) -> None:
+    bytes_needed = count * data.image_size**2 * np.dtype("float32").itemsize
+    if bytes_needed > MAX_LOADED_BYTES:
+        most = MAX_LOADED_BYTES // (data.image_size**2 * np.dtype("float32").itemsize)
+        raise DataError(
+            f"{count:,} images of {data.image_size}x{data.image_size} take {bytes_needed / 2**30:.1f} GiB; "
+            f"load_dsprites returns at most {most:,} at this size. Received: n={count}. Stream them "
+            f"instead: DSprites(image_size={data.image_size}).as_dataset(batch_size)"
+        )
+
+
 def load_dsprites(
     n: int | None = None, seed: int = 0, image_size: int = 64, factors: Any = None
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -320,25 +342,62 @@ def load_dsprites(
         if n is not None:
             raise DataError(f"Give `n` or `factors`, not both. Received: n={n!r} and factors")
         factors = data.check_factors(factors)
-        count = len(factors)
+        _check_memory(len(factors), data)
     else:
         if n is None:
             raise DataError(
                 f"`load_dsprites` needs `n`, how many images to draw, or `factors`. Received: n=None. To go "
                 f"through all {len(data):,}, stream them: DSprites(image_size).as_dataset(batch_size)"
             )
-        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or not 1 <= n <= len(data):
-            raise DataError(f"`n` must be an integer from 1 to {len(data):,}. Received: n={n!r}")
-        count = int(n)
-    bytes_needed = count * data.image_size**2 * np.dtype("float32").itemsize
-    if bytes_needed > MAX_LOADED_BYTES:
-        most = MAX_LOADED_BYTES // (data.image_size**2 * np.dtype("float32").itemsize)
-        raise DataError(
-            f"{count:,} images of {data.image_size}x{data.image_size} take {bytes_needed / 2**30:.1f} GiB; "
-            f"load_dsprites returns at most {most:,} at this size. Received: n={count}. Stream them "
-            f"instead: DSprites(image_size={data.image_size}).as_dataset(batch_size)"
-        )
-    if factors is None:
+        count = _check_count(n, data)
         indices = np.random.default_rng(seed).choice(len(data), size=count, replace=False)
         factors = data.index_to_factors(indices)
     return data.render(factors), factors
+
+
+class DSpritesDataset(BaseDataset):
+    """``"dsprites"``: ``n`` dSprites images drawn at random (``load_dsprites``), with their factors.
+
+    The ``Dataset`` it loads holds the images, float32 of shape ``(n, image_size, image_size, 1)``; their five
+    factors (``factors``, for MIG, SAP and DCI); a ``DSprites`` that renders any factors (``ground_truth``, for
+    the FactorVAE and beta-VAE scores); and the shape as the label (square, ellipse, heart), which colours
+    ``latent.png``. In a config: ``[data.source]`` with ``name = "dsprites"`` and these parameters.
+
+    Args:
+        n: how many images, drawn without replacement; at most 65,536 at 64x64 (the arrays stay under 1 GiB).
+        image_size: pixels per side, at least 16; 64 is the original's.
+        seed: the seed of the draw: the same images for the same seed.
+
+    Example:
+
+    >>> data = DSpritesDataset(n=100, image_size=16).load()
+    >>> data.x.shape, data.factors.shape, data.class_names
+    ((100, 16, 16, 1), (100, 5), ['square', 'ellipse', 'heart'])
+    """
+
+    def __init__(self, n: int = 10000, image_size: int = 64, seed: int = 0) -> None:
+        data = DSprites(image_size)
+        self.n = _check_count(n, data)
+        self.image_size = data.image_size
+        if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
+            raise DataError(f"`seed` must be an integer. Received: seed={seed!r}")
+        self.seed = int(seed)
+
+    def load(self) -> Dataset:
+        images, factors = load_dsprites(n=self.n, seed=self.seed, image_size=self.image_size)
+        return Dataset(
+            images,
+            labels=factors[:, 0],
+            source="dsprites",
+            class_names=list(SHAPE_NAMES),
+            factors=factors,
+            ground_truth=DSprites(self.image_size),
+        )
+
+    def get_config(self) -> dict[str, Any]:
+        return {"n": self.n, "image_size": self.image_size, "seed": self.seed}
+
+
+@hookimpl
+def register_datasets(register: Callable[..., Any]) -> None:
+    register(DSpritesDataset, name="dsprites")

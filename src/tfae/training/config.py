@@ -2,7 +2,7 @@
 
 A mistake is reported on one line that names the file, the line and the key:
 ``vae.toml line 7: unknown key 'epoch' in [training]; did you mean 'epochs'?``.
-The components (bottleneck, regularizer, beta scheduler, likelihood) are found by name through the plugin
+The components (dataset, bottleneck, regularizer, beta scheduler, likelihood) are found by name through the plugin
 registry, so any installed plugin's name works, with the parameters its constructor takes; their parameters
 are checked by ``tfae.parameters.check_parameters``, so a mistake there reads as it does in Python, after the
 file and line: ``vae.toml line 8: The bottleneck 'gaussian' (GaussianBottleneck from tfae 0.1.0) has no
@@ -26,13 +26,15 @@ except ModuleNotFoundError:  # Python 3.10
     import tomli as tomllib
 
 from tfae.errors import ConfigError, ParameterError, TfaeError, UnknownNameError
-from tfae.parameters import NESTED, check_parameters
+from tfae.parameters import NESTED, check_parameters, constructor_parameters
 
 LAYOUTS = ("dense", "conv")
 COLORS = ("grayscale", "rgb")
 DEFAULT_HIDDEN = {"dense": [64, 32], "conv": [32, 64]}
 DEFAULT_BOTTLENECK = {"name": "gaussian", "latent_dim": 2, "regularizer": {"name": "kld"}}
 DEFAULT_RUN_NAME = "vae"
+# The [data] keys that say how to read a file or a folder; a registered dataset takes its own parameters.
+FILE_KEYS = ("key", "labels", "image_size", "color")
 # Keys every Keras layer takes; a bottleneck's resolved config leaves them out at their defaults.
 LAYER_DEFAULTS = {"trainable": True, "autocast": True, "activity_regularizer": None, "dtype": "float32"}
 
@@ -83,7 +85,12 @@ def _spec(value):
 # For each section: key -> (default, check, what the check wants). ``None`` as a default means "worked out".
 SCHEMA: dict[str, dict[str, tuple[Any, Callable[[Any], bool], str]]] = {
     "data": {
-        "source": ("digits", _string, 'a string: "digits", "mnist", "fashion_mnist", a .npy/.npz file or a folder'),
+        "source": (
+            "digits",
+            _spec,
+            'a registered dataset\'s name ("digits", "dsprites", ...), a .npy/.npz file or a folder, or a table '
+            "with a dataset's name and parameters",
+        ),
         "key": ("", _string, "a string: the array's name in a .npz file"),
         "labels": ("", _string, "a string: the labels' array name in a .npz file"),
         "image_size": ([], _image_size, "a list of two positive integers, [height, width]"),
@@ -238,6 +245,7 @@ class Config:
             checked["output"]["name"] = Path(self.filename).stem if self.filename is not None else DEFAULT_RUN_NAME
         if not checked["output"]["name"] or Path(checked["output"]["name"]).name != checked["output"]["name"]:
             raise self.error(("output", "name"), "[output] name must be a folder name, without '/'")
+        self._check_source(checked["data"], values.get("data", {}))
         self._check_component("bottleneck", model["bottleneck"], ("model", "bottleneck"))
         loss = checked["training"]["loss"]
         if isinstance(loss, Mapping):
@@ -290,6 +298,30 @@ class Config:
                             f"such as {{name = \"kld\", beta = 2}}; got {_show(item)}",
                         )
                     self._check_component(nested_kind, item, path + (key, index))
+
+    def _check_source(self, data, given):
+        """Checks a registered dataset's name and parameters; a path is checked when the data is loaded.
+
+        The keys that say how to read a file or a folder (``key``, ``labels``, ``image_size``, ``color``) are
+        refused beside a dataset, which takes its parameters in its own table."""
+        from tfae.plugins import get_registry
+        from tfae.training.data import is_path
+
+        source = data["source"]
+        if isinstance(source, str) and is_path(source):
+            return
+        self._check_component("dataset", source, ("data", "source"))
+        for key in FILE_KEYS:
+            # The run's config.toml writes them out at their defaults.
+            if key in given and given[key] != SCHEMA["data"][key][0]:
+                name = source if isinstance(source, str) else source["name"]
+                entry = get_registry().get("dataset", name)
+                takes = ", ".join(constructor_parameters(entry.component).accepted) or "no parameters"
+                raise self.error(
+                    ("data", key),
+                    f"[data] {key} is for a file or a folder of images, not for the dataset {name!r}, which takes "
+                    f"its parameters in a [data.source] table with its name ({takes})",
+                )
 
     def _parameter_error(self, path, error):
         """``error``'s own message after the file and the line of the key at fault (of the table, for a

@@ -1,27 +1,25 @@
-"""The data sources a config (or ``tfae encode``) names: built-in digits, MNIST, a NumPy file, a folder.
+"""The data sources a config (or ``tfae encode``, ``similar``, ``evaluate``) names: a registered dataset
+(``"digits"``, ``"mnist"``, ``"fashion_mnist"``, ``"dsprites"``, a plugin's), a NumPy file, or a folder.
 
 Every source gives float32 samples, one per row (``(n, ...)``), and labels where the source has them.
 Unsigned 8-bit data (images) is divided by 255 to lie in [0, 1]; other numbers are used as they are.
+A source that is an existing path is a file or a folder, whatever datasets are registered; any other string
+is a dataset's registered name.
 """
 
-import dataclasses
-import gzip
 import math
 import os
 import zipfile
 import zlib
+from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
 
-from tfae.errors import DataError
+from tfae.datasets.base import BaseDataset, Dataset
+from tfae.errors import DataError, UnknownNameError
 
-DOWNLOAD_ROOT = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/"
-MNIST_FILE = "mnist.npz"
-FASHION_MNIST_FOLDER = "fashion-mnist"
-FASHION_MNIST_FILES = ("train-labels-idx1-ubyte.gz", "train-images-idx3-ubyte.gz")
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp"}
-SOURCES_HELP = '"digits", "mnist", "fashion_mnist", a .npy or .npz file, or a folder of images'
 NPY_MAGIC = b"\x93NUMPY"
 ZIP_MAGICS = (b"PK\x03\x04", b"PK\x05\x06")  # a .npz file is a zip archive; the second, an empty one
 PICKLE_MAGIC = b"\x80"
@@ -29,66 +27,50 @@ PICKLE_MAGIC = b"\x80"
 MAX_SAMPLE_DIMENSIONS = 7
 SAVE_HELP = "save the data with numpy.save (.npy) or numpy.savez (.npz)"
 
+def sources_help():
+    """What a data source can be, with the registered datasets' names, for messages."""
+    from tfae.plugins import get_registry
 
-@dataclasses.dataclass
-class Dataset:
-    """Samples and, where the source has them, labels.
+    names = ", ".join(f'"{name}"' for name in get_registry().names("dataset"))
+    return f"a registered dataset ({names}), a .npy or .npz file, or a folder of images"
+
+
+def is_path(source):
+    """Whether the string ``source`` means a file or a folder: it exists, or it reads as a path (it holds a
+    folder separator, starts with ``~`` or ``.``, or ends in a file suffix), which no dataset's name does."""
+    text = str(source).strip()
+    if Path(text).expanduser().exists():
+        return True
+    separators = {"/", os.sep, os.altsep or "/"}
+    return any(separator in text for separator in separators) or text.startswith(("~", ".")) or bool(Path(text).suffix)
+
+
+def dataset_component(source):
+    """The registered dataset that ``source`` names, built with its parameters, or ``None`` for a path.
 
     Args:
-        x: float32 array, shape ``(n, ...)``.
-        labels: int array of shape ``(n,)``, or ``None``.
-        source: what the data came from, for messages and titles.
-        class_names: the label names (a folder of images' subfolders), or ``None``.
+        source: a ``BaseDataset``; a registered dataset's name; a dict ``{"name": ..., **params}``; or a path.
+
+    Raises:
+        DataError: a name that no dataset has and no file or folder either, with the registry's suggestions.
+        ParameterError: a parameter the dataset does not take, or of the wrong type.
     """
+    from tfae.plugins import resolve
 
-    x: np.ndarray
-    labels: object = None
-    source: str = ""
-    class_names: object = None
-
-
-def keras_datasets_folder():
-    """Where Keras keeps downloaded datasets: ``$KERAS_HOME/datasets``, by default ``~/.keras/datasets``."""
-    return Path(os.path.expanduser(os.environ.get("KERAS_HOME", "~/.keras"))) / "datasets"
-
-
-def _download(file_name, subfolder, dataset):
-    import keras
-
-    folder = keras_datasets_folder() / subfolder
-    if (folder / file_name).exists():
-        return folder / file_name
+    if isinstance(source, BaseDataset):
+        return source
+    if not isinstance(source, Mapping) and is_path(source):
+        return None
     try:
-        return Path(
-            keras.utils.get_file(
-                file_name,
-                origin=DOWNLOAD_ROOT + file_name,
-                cache_dir=str(keras_datasets_folder().parent),
-                cache_subdir=str(Path("datasets") / subfolder),
-            )
-        )
-    except Exception as error:
-        reason = " ".join(str(error).split()) or type(error).__name__
+        dataset = resolve("dataset", source)
+    except UnknownNameError as error:
+        raise DataError(f"{error} No file or folder {str(source)!r} exists either.") from None
+    if not isinstance(dataset, BaseDataset):
         raise DataError(
-            f"cannot download {dataset} ({reason}); this machine may be offline. Download "
-            f"{DOWNLOAD_ROOT}{file_name} on a machine that is online and put it at {folder / file_name}, "
-            'or train on the built-in digits with [data] source = "digits"'
-        ) from None
-
-
-def _load_mnist():
-    path = _download(MNIST_FILE, "", "MNIST")
-    with np.load(path, allow_pickle=False) as data:
-        return data["x_train"], data["y_train"]
-
-
-def _load_fashion_mnist():
-    labels_path, images_path = (_download(name, FASHION_MNIST_FOLDER, "Fashion-MNIST") for name in FASHION_MNIST_FILES)
-    with gzip.open(labels_path, "rb") as file:
-        labels = np.frombuffer(file.read(), np.uint8, offset=8)
-    with gzip.open(images_path, "rb") as file:
-        images = np.frombuffer(file.read(), np.uint8, offset=16).reshape(len(labels), 28, 28)
-    return images, labels
+            f"The dataset {source!r} is a {type(dataset).__name__}; a registered dataset must be a "
+            "tfae.datasets.BaseDataset, whose load() returns a tfae.datasets.Dataset"
+        )
+    return dataset
 
 
 def _pick(arrays, key, path, what):
@@ -239,38 +221,54 @@ def load_data(source, key="", labels="", image_size=(), color="grayscale"):
     """Loads a data source into a ``Dataset``.
 
     Args:
-        source: ``"digits"`` (shipped with tfae), ``"mnist"`` or ``"fashion_mnist"`` (downloaded once by
-            Keras, training split), a ``.npy`` or ``.npz`` file, or a folder of images (subfolders are labels).
+        source: a registered dataset: its name (``"digits"``, shipped with tfae; ``"mnist"`` or
+            ``"fashion_mnist"``, downloaded once by Keras, training split; ``"dsprites"``, rendered; a plugin's),
+            a dict ``{"name": ..., **params}``, or a ``BaseDataset``; or a ``.npy`` or ``.npz`` file, or a folder
+            of images (subfolders are labels). A string that is an existing path is a file or folder.
         key: the data's array name in a ``.npz`` file (default: ``x``, ``images`` or the only array).
         labels: the labels' array name in a ``.npz`` file (default: ``y`` or ``labels`` if present).
         image_size: ``[height, width]`` to resize a folder's images to (default: the first image's size).
         color: ``"grayscale"`` or ``"rgb"``, for a folder of images.
 
     Raises:
-        DataError: the source is missing, empty, unreadable or no NumPy file; or its data are not real numbers,
-            have more than ``MAX_SAMPLE_DIMENSIONS`` dimensions per sample, or hold NaN or inf.
+        DataError: the source is missing, empty, unreadable or no NumPy file, or names no registered dataset;
+            or its data are not real numbers, have more than ``MAX_SAMPLE_DIMENSIONS`` dimensions per sample,
+            or hold NaN or inf.
     """
+    dataset = dataset_component(source)
+    if dataset is not None:
+        return _loaded(dataset)
     class_names = None
-    name = str(source).strip().lower().replace("-", "_")
-    if name == "digits":
-        from tfae.datasets import load_digits
-
-        x, y = load_digits()
-    elif name == "mnist":
-        x, y = _load_mnist()
-    elif name == "fashion_mnist":
-        x, y = _load_fashion_mnist()
+    path = Path(source).expanduser()
+    if path.is_dir():
+        x, y, class_names = _load_images(path, image_size, color)
+    elif path.is_file():
+        if path.suffix.lower() not in (".npy", ".npz"):
+            raise DataError(f"cannot read {path}: a data file must be .npy or .npz (or give a folder of images)")
+        x, y = _load_numpy(path, key, labels)
     else:
-        path = Path(source).expanduser()
-        if path.is_dir():
-            x, y, class_names = _load_images(path, image_size, color)
-        elif path.is_file():
-            if path.suffix.lower() not in (".npy", ".npz"):
-                raise DataError(f"cannot read {path}: a data file must be .npy or .npz (or give a folder of images)")
-            x, y = _load_numpy(path, key, labels)
-        else:
-            raise DataError(f"data source '{source}' not found: give {SOURCES_HELP}")
+        raise DataError(f"data source '{source}' not found: give {sources_help()}")
     return Dataset(_as_samples(x, source), _as_labels(y, len(x), source), str(source), class_names)
+
+
+def _loaded(component):
+    """The ``Dataset`` that a registered dataset loads, checked as a file's data is."""
+    dataset = component.load()
+    if not isinstance(dataset, Dataset):
+        raise DataError(
+            f"{component!r}.load() returned a {type(dataset).__name__}; a dataset's load() must return a "
+            "tfae.datasets.Dataset"
+        )
+    source = dataset.source or type(component).__name__
+    x = _as_samples(dataset.x, source)
+    return Dataset(
+        x,
+        _as_labels(dataset.labels, len(x), source),
+        source,
+        None if dataset.class_names is None else list(dataset.class_names),
+        _as_factors(dataset.factors, len(x), source),
+        dataset.ground_truth,
+    )
 
 
 def _as_samples(x, source):
@@ -318,6 +316,20 @@ def _as_labels(labels, count, source):
     if labels.shape != (count,):
         raise DataError(f"{source}: the labels have shape {labels.shape}; expected one per sample, ({count},)")
     return labels
+
+
+def _as_factors(factors, count, source):
+    if factors is None:
+        return None
+    factors = np.asarray(factors)
+    if factors.ndim == 1:
+        factors = factors[:, None]
+    if factors.ndim != 2 or len(factors) != count or factors.dtype.kind not in "iu":
+        raise DataError(
+            f"{source}: the factors must be integers, one row per sample, shape ({count}, factors); got an "
+            f"array of {factors.dtype} of shape {factors.shape}"
+        )
+    return factors
 
 
 def fit_to_model(x, input_shape, source):

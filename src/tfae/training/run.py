@@ -20,7 +20,9 @@ model of the last good epoch is saved, and the checkpoint keeps its state.
 """
 
 import contextlib
+import dataclasses
 import shutil
+from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
@@ -29,7 +31,7 @@ from tfae.divergence import DivergenceMonitor, likely_causes
 from tfae.errors import ConfigError, DivergenceError, RunError
 from tfae.training import checkpoints, pictures
 from tfae.training.config import load_config, resolved_spec
-from tfae.training.data import DataError, load_data
+from tfae.training.data import DataError, is_path, load_data
 from tfae.training.sizes import check_model_size
 
 CONFIG_FILE = "config.toml"
@@ -42,18 +44,31 @@ SAMPLED = 64
 LATENT_POINTS = 5000
 
 
-def _split(x, labels, validation_split, seed):
-    order = np.random.default_rng(seed).permutation(len(x))
-    x = x[order]
-    labels = labels[order] if labels is not None else None
-    held_out = int(round(len(x) * validation_split))
-    if validation_split > 0 and (held_out < 1 or held_out >= len(x)):
+def split_indices(count, validation_split, seed):
+    """Which samples ``tfae train`` trains on and which it holds out: ``(training, held_out)`` index arrays.
+
+    The samples are shuffled with ``seed`` and the last ``round(count * validation_split)`` held out, so the
+    same data, split and seed always hold out the same samples (``tfae evaluate`` relies on it).
+
+    Raises:
+        DataError: ``validation_split`` leaves no sample on one side.
+    """
+    order = np.random.default_rng(seed).permutation(count)
+    held_out = int(round(count * validation_split))
+    if validation_split > 0 and (held_out < 1 or held_out >= count):
         raise DataError(
             f"[training] validation_split = {validation_split} leaves no samples on one side of the split "
-            f"of {len(x)} samples; use 0 for no validation"
+            f"of {count} samples; use 0 for no validation"
         )
-    cut = len(x) - held_out
-    return (x[:cut], x[cut:]), (None if labels is None else labels[:cut], None if labels is None else labels[cut:])
+    cut = count - held_out
+    return order[:cut], order[cut:]
+
+
+def _split(x, labels, validation_split, seed):
+    training, held_out = split_indices(len(x), validation_split, seed)
+    if labels is None:
+        return (x[training], x[held_out]), (None, None)
+    return (x[training], x[held_out]), (labels[training], labels[held_out])
 
 
 class Run:
@@ -123,10 +138,31 @@ class Run:
 
     def load_data(self):
         data = self.config.values["data"]
+        source = data["source"]
+        if isinstance(source, Mapping) or not is_path(source):
+            # Built by the config, so that a parameter's mistake names its line.
+            source = self.config.build("dataset", ("data", "source"))
         try:
-            return load_data(data["source"], data["key"], data["labels"], data["image_size"], data["color"])
+            return load_data(source, data["key"], data["labels"], data["image_size"], data["color"])
         except DataError as error:
             raise self.config.error(("data", "source"), str(error)) from None
+
+    def held_out_data(self):
+        """The samples that ``train`` held out for validation, as a ``Dataset`` (samples, labels and factors),
+        and their share of the data: the data loaded and split as ``train`` does. With ``validation_split``
+        0 nothing was held out, and this is all of the data, with a share of 1."""
+        training = self.config.values["training"]
+        dataset = self.load_data()
+        if training["validation_split"] == 0:
+            return dataset, 1.0
+        _, held_out = split_indices(len(dataset.x), training["validation_split"], training["seed"])
+        held_out_dataset = dataclasses.replace(
+            dataset,
+            x=dataset.x[held_out],
+            labels=None if dataset.labels is None else dataset.labels[held_out],
+            factors=None if dataset.factors is None else dataset.factors[held_out],
+        )
+        return held_out_dataset, training["validation_split"]
 
     def build_model(self, sample_shape):
         """Assembles and compiles the model the config describes, built for samples of ``sample_shape``."""
@@ -170,11 +206,16 @@ class Run:
     def _write_config(self, model):
         values = self.config.values
         source = values["data"]["source"]
-        if Path(source).expanduser().exists():
+        components = {("model", "bottleneck"): resolved_spec("bottleneck", model.bottleneck)}
+        if isinstance(source, str) and Path(source).expanduser().exists():
             values["data"]["source"] = str(Path(source).expanduser().resolve())
+        elif isinstance(source, Mapping) or not is_path(source):
+            dataset = self.config.build("dataset", ("data", "source"))
+            if dataset.get_config():
+                # Every parameter written out, so that the run's data stays the same if a default changes.
+                components[("data", "source")] = resolved_spec("dataset", dataset)
         values["output"]["dir"] = str(self.folder.parent)
         values["output"]["name"] = self.folder.name
-        components = {("model", "bottleneck"): resolved_spec("bottleneck", model.bottleneck)}
         if model.likelihood is not None and not isinstance(values["training"]["loss"], str):
             components[("training", "loss")] = resolved_spec("likelihood", model.likelihood)
         text = "# Written by tfae train: the run's config with every default filled in.\n"
