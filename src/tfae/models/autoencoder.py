@@ -299,7 +299,8 @@ class Autoencoder(keras.Model):
         try:
             return run()
         except Exception as error:
-            if not self.jit_compile or not _is_xla_compilation_error(error) or int(self.optimizer.iterations) > 0:
+            compiled_with_xla = bool(getattr(self, "jit_compile", False))
+            if not compiled_with_xla or not _is_xla_compilation_error(error) or int(self.optimizer.iterations) > 0:
                 raise
             reason = " ".join(str(error).split())[:300]
             warnings.warn(
