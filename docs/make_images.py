@@ -19,6 +19,8 @@ DOCS = Path(__file__).resolve().parent
 
 
 def _docs_test_module():
+    # test_docs imports its neighbours (timeouts), as pytest's rootdir-relative imports let it.
+    sys.path.insert(0, str(DOCS.parent / "tests"))
     path = DOCS.parent / "tests" / "test_docs.py"
     spec = importlib.util.spec_from_file_location("test_docs", path)
     module = importlib.util.module_from_spec(spec)

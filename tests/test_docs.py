@@ -11,6 +11,11 @@ The rules a page under docs/ follows:
   that path in the working folder before the page runs. When a page's files include a ``pyproject.toml``
   declaring ``[project.entry-points.tfae]``, its package is installed there as pip leaves it (a
   ``dist-info`` beside the package, on PYTHONPATH), so the page can use the plugin by name.
+- A page that uses plugins kept in this repository names them in an HTML comment, which a reader does not
+  see: ``<!-- plugins: tfae-disentangle -->`` (several separated by commas). For each, its
+  ``plugins/<name>/src`` goes on PYTHONPATH, and a ``dist-info`` made from its ``pyproject.toml`` is written
+  in the page's working folder, as pip would leave it, so that tfae finds its entry points: the suite runs
+  without the plugins installed, and writes nothing in the repository.
 - Pages whose code only imports (the API reference's import lines) run together in one process, which
   saves a TensorFlow start-up per page and checks the same thing: that each name imports from where the
   page says.
@@ -21,6 +26,7 @@ The rules a page under docs/ follows:
 
 import ast
 import dataclasses
+import importlib.metadata
 import os
 import re
 import subprocess
@@ -44,6 +50,8 @@ FENCE = re.compile(r"^(?P<indent>[ \t]*)(?P<fence>`{3,}|~{3,})(?P<info>.*)$")
 TITLE = re.compile(r"""\btitle=(?:"([^"]*)"|'([^']*)')""")
 EPOCHS = re.compile(r"\bepochs=\d+\b")
 SHOWN_IMAGE = re.compile(r"\]\((?:\.\./)*images/([\w.-]+\.png)\)")
+PLUGINS = re.compile(r"<!--\s*plugins:([^>]*?)-->")
+PLUGIN_FOLDER = ROOT / "plugins"
 
 
 @dataclasses.dataclass
@@ -118,6 +126,47 @@ def shown_images(page):
     return set(SHOWN_IMAGE.findall(page.read_text()))
 
 
+def page_plugins(page):
+    """The plugins of plugins/ that the page names in ``<!-- plugins: name, name -->`` comments, in order."""
+    names = [name.strip() for found in PLUGINS.findall(page.read_text()) for name in found.split(",")]
+    return [name for name in dict.fromkeys(names) if name]
+
+
+def write_dist_info(folder, project):
+    """Writes in ``folder`` the ``dist-info`` pip would install for ``project``, a pyproject's ``[project]`` table.
+
+    Only what tfae reads: the distribution's name and version, and its ``tfae`` entry points.
+    """
+    name, version = project["name"], project.get("version", "0")
+    dist_info = folder / f"{name.replace('-', '_')}-{version}.dist-info"
+    dist_info.mkdir(parents=True, exist_ok=True)
+    (dist_info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n")
+    entry_points = project.get("entry-points", {}).get("tfae", {})
+    lines = "".join(f"{entry_point} = {module}\n" for entry_point, module in entry_points.items())
+    (dist_info / "entry_points.txt").write_text(f"[tfae]\n{lines}")
+
+
+def install_plugins(folder, names):
+    """Makes the plugins ``names`` of plugins/ importable, and found by tfae, without writing in the repository.
+
+    Returns:
+        The folders to put on PYTHONPATH: ``folder/plugin-metadata`` with their ``dist-info``, first so that
+        it wins over an ``egg-info`` a local build left in ``src``, then each plugin's ``src``.
+    """
+    if not names:
+        return []
+    metadata = folder / "plugin-metadata"
+    sources = []
+    for name in names:
+        plugin = PLUGIN_FOLDER / name
+        if not (plugin / "pyproject.toml").is_file():
+            known = sorted(path.name for path in PLUGIN_FOLDER.iterdir() if (path / "pyproject.toml").is_file())
+            raise ValueError(f"The page names the plugin {name!r}, which plugins/ lacks. Those it has: {known}")
+        write_dist_info(metadata, tomllib.loads((plugin / "pyproject.toml").read_text())["project"])
+        sources.append(plugin / "src")
+    return [metadata, *sources]
+
+
 def install_page_package(folder, files):
     """Writes the page's files into ``folder``; a plugin package among them is installed there.
 
@@ -135,12 +184,7 @@ def install_page_package(folder, files):
     if not entry_points:
         return []
     package_root = folder / "src" if (folder / "src").is_dir() else folder
-    name, version = project["name"], project.get("version", "0")
-    dist_info = package_root / f"{name.replace('-', '_')}-{version}.dist-info"
-    dist_info.mkdir(parents=True, exist_ok=True)
-    (dist_info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n")
-    lines = "".join(f"{entry_point} = {module}\n" for entry_point, module in entry_points.items())
-    (dist_info / "entry_points.txt").write_text(f"[tfae]\n{lines}")
+    write_dist_info(package_root, project)
     return [package_root]
 
 
@@ -158,7 +202,7 @@ def run_script(script, folder, paths=(), timeout=PAGE_TIMEOUT_S):
 
 def run_page(page, folder, epochs=None, timeout=PAGE_TIMEOUT_S):
     """Runs the page's code in ``folder`` (a fresh process) and returns the finished ``subprocess`` result."""
-    paths = install_page_package(folder, page_files(page))
+    paths = install_page_package(folder, page_files(page)) + install_plugins(folder, page_plugins(page))
     return run_script(page_script(page, epochs), folder, paths, timeout)
 
 
@@ -203,6 +247,22 @@ def test_page_code_runs(page, tmp_path):
     unwritten = sorted(name for name in shown_images(page) if not (tmp_path / name).is_file())
     assert not unwritten, f"{page_id(page)} shows pictures its code does not write: {unwritten}"
     print(f"{page_id(page)}: {time.monotonic() - started:.1f} s")
+
+
+def test_a_page_gets_the_plugins_it_names(tmp_path):
+    page = tmp_path / "page.md"
+    page.write_text("# A page\n<!-- plugins: tfae-disentangle -->\n<!--plugins: tfae-disentangle-->\n")
+    assert page_plugins(page) == ["tfae-disentangle"]
+    paths = install_plugins(tmp_path, page_plugins(page))
+    assert paths == [tmp_path / "plugin-metadata", PLUGIN_FOLDER / "tfae-disentangle" / "src"]
+    entry_points = [
+        (distribution.metadata["Name"], entry_point.name)
+        for distribution in importlib.metadata.distributions(path=[str(paths[0])])
+        for entry_point in distribution.entry_points.select(group="tfae")
+    ]
+    assert ("tfae-disentangle", "factor_vae") in entry_points
+    with pytest.raises(ValueError, match="plugin 'tfae-nothing', which plugins/ lacks"):
+        install_plugins(tmp_path, ["tfae-nothing"])
 
 
 def test_code_blocks_are_found_as_a_reader_sees_them():
