@@ -34,6 +34,11 @@ BUILTINS = {
     )},
     **{("metric", name): (lambda name=name: builtin("metric", name)(num_train=40, num_eval=20, batch_size=8), {})
        for name in ("factor_vae_score", "beta_vae_score")},
+    ("dataset", "digits"): (lambda: builtin("dataset", "digits")(), {}),
+    ("dataset", "dsprites"): (lambda: builtin("dataset", "dsprites")(n=64, image_size=16), {}),
+    # They download: checked without loading, here where the network is not to be reached.
+    ("dataset", "mnist"): (lambda: builtin("dataset", "mnist")(), {"load": False}),
+    ("dataset", "fashion_mnist"): (lambda: builtin("dataset", "fashion_mnist")(), {"load": False}),
 }
 
 CHECKS = {
@@ -42,6 +47,7 @@ CHECKS = {
     "scheduler": testing.check_scheduler,
     "likelihood": testing.check_likelihood,
     "metric": testing.check_metric,
+    "dataset": testing.check_dataset,
 }
 
 

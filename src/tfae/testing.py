@@ -15,7 +15,8 @@ They need no test framework; with pytest::
     def test_my_schedule_fulfils_the_contract():
         check_scheduler(lambda: MySchedule(duration=4))
 
-``check_likelihood`` and ``check_metric`` do the same for a reconstruction likelihood and an evaluation metric, and ``gradients`` computes a model's
+``check_likelihood``, ``check_metric`` and ``check_dataset`` do the same for a reconstruction likelihood, an
+evaluation metric and a dataset, and ``gradients`` computes a model's
 gradients on any backend, for a plugin's own tests of its maths.
 
 ``check_regularizer`` calls the regularizer on the posterior a real bottleneck gives, and checks what tfae
@@ -415,6 +416,53 @@ def check_metric(factory: Callable[[], BaseMetric]) -> None:
     rebuilt = type(metric).from_config(config)
     _expect(rebuilt.get_config() == config, what, f"from_config(get_config()) has config {rebuilt.get_config()}")
     _check_registered("metric", metric, what)
+
+
+def check_dataset(factory: Callable[[], Any], load: bool = True) -> None:
+    """Checks that the datasets ``factory()`` builds fulfil tfae's dataset contract.
+
+    - it is a ``tfae.datasets.BaseDataset``; ``get_config`` is JSON, rebuilds an equal dataset with the
+      constructor, and its registered name resolves back to its class;
+    - with ``load``, ``load()`` returns a ``Dataset`` of float32 finite samples, one per row, with labels of
+      shape ``(n,)`` and factors of shape ``(n, num_factors)`` (ints) where it has them, the same on a second
+      load; and an ``Autoencoder`` trains an epoch on its first samples. Pass ``load=False`` for a dataset that
+      downloads, where a test must not reach the network.
+
+    Args:
+        factory: callable with no arguments returning a new dataset (small: a subset, small images).
+        load: whether to load it.
+
+    Raises:
+        AssertionError: which part of the contract fails, and how.
+    """
+    from tfae.datasets.base import BaseDataset, Dataset
+
+    dataset = _make(factory, BaseDataset, "dataset")
+    what = type(dataset).__name__
+    config = _check_json(dataset.get_config(), what)
+    rebuilt = type(dataset)(**config)
+    _expect(rebuilt.get_config() == config, what, f"{what}(**get_config()) has config {rebuilt.get_config()}")
+    _check_registered("dataset", dataset, what)
+    if not load:
+        return
+    data = dataset.load()
+    _expect(isinstance(data, Dataset), what, f"load() returned {type(data).__name__}, not a tfae.datasets.Dataset")
+    x = np.asarray(data.x)
+    _expect(x.ndim >= 2 and len(x) > 0, what, f"load() gives samples of shape {x.shape}, not one sample per row")
+    _expect(x.dtype == np.float32, what, f"load() gives samples of dtype {x.dtype}, not float32")
+    _expect_finite(x, what, "the loaded samples")
+    for name, values, rank in (("labels", data.labels, 1), ("factors", data.factors, 2)):
+        if values is not None:
+            values = np.asarray(values)
+            shaped = values.ndim == rank and len(values) == len(x)
+            _expect(shaped, what, f"{name} have shape {values.shape} for {len(x)} samples")
+            _expect(np.issubdtype(values.dtype, np.integer), what, f"{name} are {values.dtype}, not integers")
+    again = dataset.load()
+    _expect(np.array_equal(np.asarray(again.x), x), what, "a second load() gives other samples")
+    model = Autoencoder(bottleneck={"name": "vanilla", "latent_dim": 2})
+    model.compile(optimizer="adam", loss="mse")
+    history = model.fit(x[:SAMPLES], epochs=1, batch_size=BATCH_SIZE, verbose=0).history
+    _expect_finite(history["loss"], what, "the loss of an Autoencoder trained on it")
 
 
 def _make(factory: Callable[[], Any], base: type, kind: str) -> Any:
