@@ -16,7 +16,7 @@ from pathlib import Path
 from tfae.errors import DiskFullError, PluginLoadWarning, TfaeError, UsageError
 
 # The names tfae.distribute.make_strategy takes; written out so that the parser needs no Keras.
-STRATEGIES = ("default", "mirrored", "multi-worker")
+STRATEGIES = ("default", "mirrored", "multi-worker", "data_parallel")
 EXIT_BAD_INPUT = 2
 EXIT_FAILED = 1
 EXIT_INTERRUPTED = 130
@@ -149,7 +149,7 @@ def train_command(args):
     # builds its components), so the strategy's name is read from the file first.
     source = Path(args.resume) / "config.toml" if args.resume is not None else _config_path(args.config)
     name = args.strategy or _configured_strategy(source)
-    strategy = make_strategy(name) if name in ("mirrored", "multi-worker") else None
+    strategy = make_strategy(name) if name in ("mirrored", "multi-worker", "data_parallel") else None
 
     from tfae.training.config import load_config
     from tfae.training.run import Run
@@ -525,7 +525,8 @@ def build_parser():
         "--strategy",
         choices=STRATEGIES,
         help="where to train: default (one device), mirrored (every GPU of this machine), multi-worker (the "
-        "machines TF_CONFIG lists; run the same command on each); overrides [training] strategy",
+        "machines TF_CONFIG lists; run the same command on each), data_parallel (every local device; with "
+        "KERAS_BACKEND=jax, Keras' DataParallel); overrides [training] strategy",
     )
     train.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     train.set_defaults(handler=train_command)

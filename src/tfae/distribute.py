@@ -24,13 +24,13 @@ import keras
 
 from tfae.errors import DistributeError
 
-STRATEGIES = ("default", "mirrored", "multi-worker")
+STRATEGIES = ("default", "mirrored", "multi-worker", "data_parallel")
 # The task types a MultiWorkerMirroredStrategy job trains with; an "evaluator" runs beside them, apart.
 TRAINING_TASKS = ("chief", "worker")
 
 
 def make_strategy(name: str | None = "default", devices: Sequence[str] | None = None) -> Any:
-    """Returns the ``tf.distribute`` strategy called ``name``.
+    """Returns the strategy called ``name``: a ``tf.distribute`` strategy, or on JAX a Keras distribution.
 
     Args:
         name: ``"default"`` (or ``None``): TensorFlow's default strategy, one device.
@@ -39,29 +39,43 @@ def make_strategy(name: str | None = "default", devices: Sequence[str] | None = 
             ``"multi-worker"``: ``tf.distribute.MultiWorkerMirroredStrategy`` over the machines that the
             ``TF_CONFIG`` environment variable lists; create it before any other TensorFlow work, as
             TensorFlow requires.
-        devices: ``"mirrored"`` only: the devices to mirror on, such as ``["/gpu:0", "/gpu:1"]``.
+            ``"data_parallel"``: each batch split over the local devices, the model copied on each: under
+            ``KERAS_BACKEND=jax`` ``keras.distribution.DataParallel``, under TensorFlow ``"mirrored"``'s strategy.
+        devices: ``"mirrored"`` and ``"data_parallel"`` only: the devices to use, such as ``["/gpu:0", "/gpu:1"]``
+            (TensorFlow) or ``["gpu:0", "gpu:1"]`` (JAX, as ``keras.distribution.list_devices()`` names them).
 
     Returns:
-        A ``tf.distribute.Strategy``: build and compile the model inside its ``scope()``.
+        A ``tf.distribute.Strategy`` or a ``keras.distribution.Distribution``: build, compile and fit the
+        model inside its ``scope()``. The batch size given to ``fit`` is the global batch either way.
 
     Raises:
-        DistributeError: an unknown name, a backend other than TensorFlow, or (for ``"multi-worker"``) a
-            missing or malformed ``TF_CONFIG``.
+        DistributeError: an unknown name, a strategy the Keras backend has not (tf.distribute's under JAX), or
+            (for ``"multi-worker"``) a missing or malformed ``TF_CONFIG``.
     """
     name = "default" if name is None else name
     if name not in STRATEGIES:
         names = ", ".join(map(repr, STRATEGIES))
         raise DistributeError(f"`strategy` must be one of {names}. Received: strategy={name!r}")
-    if devices is not None and name != "mirrored":
-        raise DistributeError(f"`devices` applies to the 'mirrored' strategy only. Received: strategy={name!r}")
+    if devices is not None and name not in ("mirrored", "data_parallel"):
+        raise DistributeError(
+            f"`devices` applies to the 'mirrored' and 'data_parallel' strategies only. Received: strategy={name!r}"
+        )
     backend = keras.backend.backend()
+    if backend == "jax":
+        if name != "data_parallel":
+            raise DistributeError(
+                f"the {name!r} strategy is TensorFlow's (tf.distribute); under KERAS_BACKEND=jax use 'data_parallel', "
+                "which splits each batch over the local devices with keras.distribution.DataParallel"
+            )
+        return keras.distribution.DataParallel(devices=list(devices) if devices is not None else None)
     if backend != "tensorflow":
         raise DistributeError(
-            f"tf.distribute strategies need KERAS_BACKEND=tensorflow; the Keras backend is {backend!r}"
+            "tf.distribute strategies need KERAS_BACKEND=tensorflow, and 'data_parallel' tensorflow or jax; the "
+            f"Keras backend is {backend!r}"
         )
     import tensorflow as tf
 
-    if name == "mirrored":
+    if name in ("mirrored", "data_parallel"):
         return tf.distribute.MirroredStrategy(devices)
     if name == "multi-worker":
         if "TF_CONFIG" not in os.environ:
@@ -168,6 +182,8 @@ def is_chief(strategy: Any = None, environ: Mapping[str, str] | None = None) -> 
             comes from ``TF_CONFIG`` (``environ``, default ``os.environ``), and is ``True`` when it is not set.
     """
     if strategy is not None:
-        return bool(strategy.extended.should_checkpoint)
+        extended = getattr(strategy, "extended", None)
+        # A Keras distribution (JAX's data parallelism) trains in this one process.
+        return True if extended is None else bool(extended.should_checkpoint)
     config = cluster_config(environ)
     return config is None or config.is_chief

@@ -57,6 +57,33 @@ def replica_position() -> tuple[Any, int]:
     return context.replica_id_in_sync_group, context.num_replicas_in_sync
 
 
+def distribution_devices() -> int:
+    """How many devices a Keras distribution (``keras.distribution.DataParallel``, JAX) splits each batch over; 1
+    when none is active."""
+    distribution = keras.distribution.distribution() if hasattr(keras, "distribution") else None
+    mesh = getattr(distribution, "device_mesh", None)
+    return 1 if mesh is None else int(mesh.devices.size)
+
+
+def uneven_batches(samples: int, batch_size: int, devices: int) -> str | None:
+    """Why ``samples`` in batches of ``batch_size`` cannot be split evenly over ``devices``, or ``None`` when they can.
+
+    JAX shards each batch's rows over the devices and needs every batch, the last one too, to divide evenly.
+    """
+    if devices <= 1 or samples == 0:
+        return None
+    if batch_size % devices:
+        return f"the batch size {batch_size} does not split over {devices} devices: use a multiple of {devices}"
+    last = samples % batch_size
+    if last % devices:
+        keep = samples - last % devices
+        return (
+            f"the last batch, {last} of the {samples} samples, does not split over {devices} devices: give {keep} "
+            f"samples (drop {last % devices}), or a batch size that divides {samples}"
+        )
+    return None
+
+
 def multi_worker_logs(logs: Any) -> Any:
     """Returns a train or test step's logs in the shape Keras can average across workers.
 

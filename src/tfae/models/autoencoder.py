@@ -27,7 +27,7 @@ from tfae.keras_private import (
 from tfae.likelihoods.base import BaseLikelihood
 from tfae.models.provenance import RECORD_KEY, components_record
 from tfae.plugins import get_registry, resolve
-from tfae.replicas import in_strategy_scope, multi_worker_logs, replicas_in_sync
+from tfae.replicas import distribution_devices, in_strategy_scope, multi_worker_logs, replicas_in_sync, uneven_batches
 from tfae.schedulers.base import BaseScheduler
 from tfae.serialization import component_classes, component_spec
 
@@ -459,6 +459,7 @@ class Autoencoder(keras.Model):
             DivergenceError: a loss became NaN or inf (with ``stop_on_divergence``).
         """
         self._check_samples(x, "fit")
+        self._check_even_split(x, kwargs.get("batch_size"), "fit")
         shape = getattr(x, "shape", None)
         if not self.built and shape is not None and len(shape) > 1:
             # Built now, not by the first step, so that the weights training starts from can be kept; inside
@@ -499,12 +500,23 @@ class Autoencoder(keras.Model):
     def predict(self, x: Any, *args: Any, **kwargs: Any) -> Any:
         """``keras.Model.predict``: the reconstruction in data space, after checking the samples' shape."""
         self._check_samples(x, "predict")
+        self._check_even_split(x, kwargs.get("batch_size"), "predict")
         return self._without_xla_if_it_fails("predict", lambda: super(Autoencoder, self).predict(x, *args, **kwargs))
 
     def evaluate(self, x: Any = None, *args: Any, **kwargs: Any) -> Any:
         """``keras.Model.evaluate``, after checking the samples' shape."""
         self._check_samples(x, "evaluate")
+        self._check_even_split(x, kwargs.get("batch_size"), "evaluate")
         return self._without_xla_if_it_fails("evaluate", lambda: super(Autoencoder, self).evaluate(x, *args, **kwargs))
+
+    def _check_even_split(self, x: Any, batch_size: int | None, method: str) -> None:
+        """Under a Keras distribution (JAX's data parallelism), refuses batches that do not split over the devices."""
+        shape = getattr(x, "shape", None)
+        if shape is None or len(shape) == 0:
+            return
+        problem = uneven_batches(int(shape[0]), int(batch_size or 32), distribution_devices())
+        if problem is not None:
+            raise ValueError(f"{method} under keras.distribution.DataParallel: {problem}.")
 
     def _check_samples(self, x: Any, method: str) -> None:
         """Refuses an array with no samples, or samples of another shape than the model was built for."""

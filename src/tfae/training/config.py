@@ -111,7 +111,7 @@ SCHEMA: dict[str, dict[str, tuple[Any, Callable[[Any], bool], str]]] = {
         "batch_size": (64, _positive_int, "a positive integer"),
         "seed": (0, _int, "an integer"),
         "validation_split": (0.1, _fraction, "a number from 0 up to (not including) 1"),
-        "strategy": ("default", _strategy, "one of 'default', 'mirrored', 'multi-worker'"),
+        "strategy": ("default", _strategy, "one of 'default', 'mirrored', 'multi-worker', 'data_parallel'"),
     },
     "output": {
         "dir": ("runs", _string, "a string: the folder that holds run folders"),

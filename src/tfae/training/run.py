@@ -259,6 +259,9 @@ class Run:
         (x_train, x_val), (labels_train, labels_val) = _split(
             dataset.x, dataset.labels, training["validation_split"], training["seed"]
         )
+        x_train, labels_train, x_val, labels_val = self._split_evenly(
+            x_train, labels_train, x_val, labels_val, strategy, verbose
+        )
         keras.utils.set_random_seed(training["seed"])
         checkpoint = checkpoints.Checkpoint(self.folder / BACKUP_FOLDER, self.folder / HISTORY_FILE, writes=chief)
         with _scope(strategy):
@@ -285,16 +288,18 @@ class Run:
             run_callbacks = [monitor, checkpoint]
             if self.config.values["output"]["tensorboard"] and chief:
                 run_callbacks.append(keras.callbacks.TensorBoard(str(self.folder / TENSORBOARD_FOLDER)))
-            model.fit(
-                x_train,
-                validation_data=(x_val,) if len(x_val) else None,
-                initial_epoch=initial_epoch,
-                epochs=training["epochs"],
-                batch_size=training["batch_size"],
-                shuffle=True,
-                verbose=verbose,
-                callbacks=[*run_callbacks, *callbacks],
-            )
+            # In the strategy's scope: a Keras distribution (JAX) splits the batches only while it is active.
+            with _scope(strategy):
+                model.fit(
+                    x_train,
+                    validation_data=(x_val,) if len(x_val) else None,
+                    initial_epoch=initial_epoch,
+                    epochs=training["epochs"],
+                    batch_size=training["batch_size"],
+                    shuffle=True,
+                    verbose=verbose,
+                    callbacks=[*run_callbacks, *callbacks],
+                )
             if monitor.found is not None:
                 raise self._diverged(model, monitor, checkpoint, dataset, chief)
             if not chief:
@@ -318,6 +323,28 @@ class Run:
             print(f"tfae: wrote {self.folder}: {', '.join(written)}")
             print(f"tfae: next, look at the pictures, or try: tfae similar {self.folder} {dataset.source} --index 0")
         return model
+
+    def _split_evenly(self, x_train, labels_train, x_val, labels_val, strategy, verbose):
+        """Under a Keras distribution, drops the few samples that would leave a last batch the devices cannot share."""
+        devices = 1
+        if strategy is not None and not hasattr(strategy, "extended"):
+            devices = int(strategy.device_mesh.devices.size)
+        if devices == 1:
+            return x_train, labels_train, x_val, labels_val
+        batch_size = self.config.values["training"]["batch_size"]
+        if batch_size % devices:
+            raise RunError(
+                f"[training] batch_size = {batch_size} does not split over {devices} devices: use a multiple of {devices}"
+            )
+        kept = []
+        for x, labels in ((x_train, labels_train), (x_val, labels_val)):
+            keep = len(x) - len(x) % batch_size % devices
+            if verbose and keep < len(x):
+                left_out = len(x) - keep
+                print(f"tfae: leaving out {left_out} of {len(x)} samples, so that every batch splits over {devices} devices")
+            kept.append((x[:keep], None if labels is None else labels[:keep]))
+        (x_train, labels_train), (x_val, labels_val) = kept
+        return x_train, labels_train, x_val, labels_val
 
     def _prepare_folder(self, model):
         """Makes the run folder (replacing the old one, for a new run with ``overwrite``) and writes its config."""
