@@ -73,7 +73,7 @@ def evaluate(
         ground_truth: optional data that renders samples of chosen factors (``tfae.datasets.DSprites``): adds
             ``factor_vae_score`` and ``beta_vae_score``.
         batch_size: samples per batch.
-        progress: show a progress bar for the long passes.
+        progress: say which metric is being computed, and show a progress bar for the long passes.
 
     Returns:
         A dict of floats: ``negative_elbo`` (nats per sample, a bound on ``-log p(x)``), ``log_likelihood``
@@ -91,17 +91,22 @@ def evaluate(
     evaluation = Evaluation(model, x, factors, ground_truth, samples, seed, batch_size, progress)
     explicit = metrics is not None
     chosen = list(DEFAULT_METRICS) if metrics is None else list(metrics)
-    results: dict[str, float] = {}
+    # Every metric is resolved and checked before any is computed: a bad request fails at once, not after hours.
+    runnable: list[tuple[str, BaseMetric]] = []
     for spec in chosen:
         metric = resolve("metric", spec)
         if not isinstance(metric, BaseMetric):
             raise ValueError(f"A metric must be a tfae metric (a BaseMetric, its name or a dict). Received: {spec!r}")
         name = _name(metric)
         missing = metric.missing(evaluation)
-        if missing:
-            if explicit:
-                raise ValueError(f"The metric {name!r} needs {' and '.join(missing)}.")
-            continue
+        if missing and explicit:
+            raise ValueError(f"The metric {name!r} needs {' and '.join(missing)}.")
+        if not missing:
+            runnable.append((name, metric))
+    results: dict[str, float] = {}
+    for position, (name, metric) in enumerate(runnable, start=1):
+        if progress:
+            print(f"tfae: metric {position} of {len(runnable)}: {name}", flush=True)
         value = metric.compute(evaluation)
         if isinstance(value, Mapping):
             results.update({f"{name}_{key}": float(item) for key, item in value.items()})
