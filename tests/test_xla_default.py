@@ -49,6 +49,26 @@ def test_xla_stays_off_where_keras_would_keep_it_off(xla_default):
     assert make_model(refusing).jit_compile is False
 
 
+def test_convolutions_on_a_cpu_train_without_xla_and_dense_models_with_it(xla_default):
+    from tfae.models import LayoutAutoencoder
+
+    images = np.random.default_rng(0).random((16, 8, 8, 1)).astype("float32")
+    conv = LayoutAutoencoder({"name": "gaussian", "latent_dim": 2, "regularizer": "kld"}, layout="conv", hidden=[4])
+    conv.compile(optimizer="adam", loss="bernoulli")
+    dense = LayoutAutoencoder({"name": "gaussian", "latent_dim": 2, "regularizer": "kld"}, hidden=[4])
+    dense.compile(optimizer="adam", loss="bernoulli")
+    conv.fit(images, epochs=1, verbose=0)
+    dense.fit(images, epochs=1, verbose=0)
+    import tensorflow as tf
+
+    assert conv.jit_compile is bool(tf.config.list_physical_devices("GPU"))
+    assert dense.jit_compile is True
+    chosen = LayoutAutoencoder({"name": "vanilla", "latent_dim": 2}, layout="conv", hidden=[4])
+    chosen.compile(optimizer="adam", loss="bernoulli", jit_compile=True)
+    chosen.fit(images, epochs=1, verbose=0)
+    assert chosen.jit_compile is True  # a user's own choice stands
+
+
 def test_a_model_xla_cannot_compile_warns_once_and_trains_without_it(xla_default):
     x = np.random.default_rng(0).random((64, 6)).astype("float32")
     model = make_model(HostBottleneck(latent_dim=2))

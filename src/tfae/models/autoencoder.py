@@ -53,6 +53,26 @@ def _resolve_likelihood(likelihood: Any) -> BaseLikelihood | None:
     return likelihood
 
 
+_CONVOLUTIONS = (
+    keras.layers.Conv1D,
+    keras.layers.Conv2D,
+    keras.layers.Conv3D,
+    keras.layers.Conv1DTranspose,
+    keras.layers.Conv2DTranspose,
+    keras.layers.Conv3DTranspose,
+    keras.layers.SeparableConv1D,
+    keras.layers.SeparableConv2D,
+    keras.layers.DepthwiseConv1D,
+    keras.layers.DepthwiseConv2D,
+)
+
+
+def _has_gpu() -> bool:
+    import tensorflow as tf
+
+    return bool(tf.config.list_physical_devices("GPU"))
+
+
 def _is_xla_compilation_error(error: Exception) -> bool:
     """Whether ``error`` is XLA refusing to compile a graph (an operation it has no kernel for), not a bug."""
     text = str(error)
@@ -256,10 +276,11 @@ class Autoencoder(keras.Model):
                 results; batch-level callbacks then run every 16 steps. Pass 1 for Keras' behaviour. Under a
                 tf.distribute strategy the default is 1, since TensorFlow cannot loop over steps that update
                 per-replica variables (a step-counted scheduler's counter) there.
-            jit_compile: whether to compile the steps with XLA. tfae's ``"auto"`` uses XLA on TensorFlow on
-                every device, where Keras' would leave it off on a CPU: it trains tfae's models faster
-                (docs/benchmarks.md). It stays off under a tf.distribute strategy, when the model runs eagerly,
-                or when a layer says it cannot be compiled (``supports_jit = False``); and if XLA fails to
+            jit_compile: whether to compile the steps with XLA. tfae's ``"auto"`` uses XLA on TensorFlow, where
+                Keras' would leave it off on a CPU: it trains dense models 1.2 to 1.6 times faster there
+                (docs/benchmarks.md). It stays off for a model with convolutions on a machine without a GPU
+                (XLA's CPU convolutions are slower), under a tf.distribute strategy, when the model runs
+                eagerly, or when a layer says it cannot be compiled (``supports_jit = False``); and if XLA fails to
                 compile the model (a TensorFlow operation it does not know, say), ``fit``, ``evaluate`` and
                 ``predict`` warn once, in one line saying why, and go on without it. ``False`` turns it off, and
                 so does the environment variable ``TFAE_XLA=0`` for every model (Keras' choice then applies).
@@ -276,8 +297,11 @@ class Autoencoder(keras.Model):
         distributed = in_strategy_scope() or creation_strategy(self) is not None
         if steps_per_execution is None:
             steps_per_execution = 1 if distributed else DEFAULT_STEPS_PER_EXECUTION
-        if jit_compile == "auto" and keras.backend.backend() == "tensorflow":
+        by_default = jit_compile == "auto" and keras.backend.backend() == "tensorflow"
+        if by_default:
             jit_compile = self._xla_by_default(distributed, bool(kwargs.get("run_eagerly")))
+        # Not tracked state: whether the XLA setting is tfae's own choice, which fit may still revise.
+        set_untracked(self, "_xla_by_tfae", by_default)
         super().compile(
             optimizer=optimizer,
             loss=keras_loss,
@@ -294,8 +318,21 @@ class Autoencoder(keras.Model):
             return False
         return not op_determinism_enabled()
 
+    def _settle_default_xla(self) -> None:
+        """Once the layers exist: tfae's default leaves XLA off for convolutions on a CPU, where it is slower.
+
+        XLA's CPU convolutions trained the convolutional VAE of docs/benchmarks.md 2.4 times slower than
+        TensorFlow's own kernels; with a GPU, or without convolutions, XLA stays on.
+        """
+        if not getattr(self, "_xla_by_tfae", False) or not getattr(self, "jit_compile", False):
+            return
+        if any(isinstance(layer, _CONVOLUTIONS) for layer in all_layers(self)) and not _has_gpu():
+            self.jit_compile = False
+            self.train_function = self.test_function = self.predict_function = None
+
     def _without_xla_if_it_fails(self, method: str, run: Any) -> Any:
         """Runs ``run()``; if XLA cannot compile the model before any step is taken, warns and runs it without XLA."""
+        self._settle_default_xla()
         try:
             return run()
         except Exception as error:
