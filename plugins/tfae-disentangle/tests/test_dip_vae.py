@@ -7,8 +7,6 @@ The checks that touch the maths or a model run on TensorFlow here and again on J
 import doctest
 import json
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import keras
@@ -24,6 +22,7 @@ from tfae.plugins import get_component, resolve
 
 import tfae_disentangle.dip_vae
 from tfae_disentangle.dip_vae import DIPVAEIIRegularizer, DIPVAEIRegularizer
+from on_jax import run_on_jax
 
 TESTS = Path(__file__).resolve().parent
 CLASSES = {"dip_vae_i": DIPVAEIRegularizer, "dip_vae_ii": DIPVAEIIRegularizer}
@@ -197,14 +196,3 @@ def test_the_docstring_examples_run():
     found = doctest.testmod(tfae_disentangle.dip_vae, extraglobs={"keras": keras}, optionflags=doctest.ELLIPSIS)
     assert found.attempted > 0 and found.failed == 0
 
-
-def run_on_jax(code, folder):
-    """Runs ``code`` with the argument ``folder`` in a fresh interpreter on the JAX backend, these tests importable."""
-    pytest.importorskip("jax")
-    path = os.pathsep.join([str(TESTS), *filter(None, [os.environ.get("PYTHONPATH")])])
-    env = {**os.environ, "KERAS_BACKEND": "jax", "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": path}
-    result = subprocess.run(
-        [sys.executable, "-c", code, str(folder)], env=env, cwd=folder, capture_output=True, text=True, timeout=900
-    )
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-5000:]
-    return result

@@ -26,6 +26,7 @@ from tfae.plugins import get_component, resolve
 
 import tfae_disentangle.factor_vae
 from tfae_disentangle.factor_vae import FactorVAERegularizer
+from on_jax import run_on_jax
 
 TESTS = Path(__file__).resolve().parent
 EXAMPLE = TESTS.parent / "src" / "tfae_disentangle" / "examples" / "factor_vae.toml"
@@ -345,14 +346,3 @@ def test_the_docstring_examples_run():
     found = doctest.testmod(tfae_disentangle.factor_vae, extraglobs={"keras": keras}, optionflags=doctest.ELLIPSIS)
     assert found.attempted > 0 and found.failed == 0
 
-
-def run_on_jax(code, folder):
-    """Runs ``code`` (with ``folder`` as its argument) in a fresh JAX-backend interpreter, this folder importable."""
-    pytest.importorskip("jax")
-    path = os.pathsep.join([str(TESTS), *filter(None, [os.environ.get("PYTHONPATH")])])
-    env = {**os.environ, "KERAS_BACKEND": "jax", "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": path}
-    result = subprocess.run(
-        [sys.executable, "-c", code, str(folder)], env=env, cwd=folder, capture_output=True, text=True, timeout=900
-    )
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-5000:]
-    return result

@@ -12,9 +12,14 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from tfae.hookspecs import hookimpl
-from tfae.metrics.base import BaseMetric, Evaluation
 from tfae.metrics.discretize import check_integer, check_num_train, require_scikit_learn
-from tfae.metrics.factor_vae_score import GroundTruthData, chunk_sizes, encode_factors, sample_factors
+from tfae.metrics.factor_vae_score import (
+    GroundTruthData,
+    GroundTruthScore,
+    chunk_sizes,
+    encode_factors,
+    sample_factors,
+)
 
 MAX_ITERATIONS = 1000
 """Of the logistic regression: scikit-learn's default of 100 stops short on unscaled code differences."""
@@ -144,21 +149,10 @@ def _classifier_accuracy(features: np.ndarray, labels: np.ndarray, num_train: in
     return float(np.mean(classifier.predict(features[num_train:]) == labels[num_train:]))
 
 
-class BetaVAEScore(BaseMetric):
+class BetaVAEScore(GroundTruthScore):
     """``beta_vae_score``: the beta-VAE score of the model's encoder on data that renders chosen factors."""
 
-    needs = ("ground_truth",)
-
-    def __init__(self, num_train: int = 10000, num_eval: int = 5000, batch_size: int = 64) -> None:
-        self.num_train, self.num_eval, self.batch_size = num_train, num_eval, batch_size
-
-    def compute(self, evaluation: Evaluation) -> float:
-        return beta_vae_score(
-            evaluation.encode, evaluation.ground_truth, self.num_train, self.num_eval, self.batch_size, seed=evaluation.seed
-        )
-
-    def get_config(self) -> dict[str, Any]:
-        return {"num_train": self.num_train, "num_eval": self.num_eval, "batch_size": self.batch_size}
+    score = beta_vae_score
 
 
 @hookimpl

@@ -9,7 +9,7 @@ beta-VAE metric.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any, Protocol
+from typing import Any, ClassVar, Protocol
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -224,21 +224,35 @@ def _check_scale(scale: ArrayLike) -> np.ndarray:
     return array
 
 
-class FactorVAEScore(BaseMetric):
-    """``factor_vae_score``: the FactorVAE score of the model's encoder on data that renders chosen factors."""
+class GroundTruthScore(BaseMetric):
+    """A score of the model's encoder on data that renders chosen factors: the FactorVAE and beta-VAE scores.
+
+    Subclasses set ``score``, the plain function (``factor_vae_score``, ``beta_vae_score``).
+
+    Args:
+        num_train: the points that train the score's classifier (disentanglement_lib: 10,000).
+        num_eval: the points it is scored on (5,000).
+        batch_size: the observations per point.
+    """
 
     needs = ("ground_truth",)
+    score: ClassVar[Callable[..., float]]
 
     def __init__(self, num_train: int = 10000, num_eval: int = 5000, batch_size: int = 64) -> None:
         self.num_train, self.num_eval, self.batch_size = num_train, num_eval, batch_size
 
     def compute(self, evaluation: Evaluation) -> float:
-        return factor_vae_score(
-            evaluation.encode, evaluation.ground_truth, self.num_train, self.num_eval, self.batch_size, seed=evaluation.seed
-        )
+        encode, data = evaluation.encode, evaluation.ground_truth
+        return type(self).score(encode, data, self.num_train, self.num_eval, self.batch_size, seed=evaluation.seed)
 
     def get_config(self) -> dict[str, Any]:
         return {"num_train": self.num_train, "num_eval": self.num_eval, "batch_size": self.batch_size}
+
+
+class FactorVAEScore(GroundTruthScore):
+    """``factor_vae_score``: the FactorVAE score of the model's encoder on data that renders chosen factors."""
+
+    score = factor_vae_score
 
 
 @hookimpl
