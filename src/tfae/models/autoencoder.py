@@ -301,7 +301,7 @@ class Autoencoder(keras.Model):
         if by_default:
             jit_compile = self._xla_by_default(distributed, bool(kwargs.get("run_eagerly")))
         # Not tracked state: whether the XLA setting is tfae's own choice, which fit may still revise.
-        set_untracked(self, "_xla_by_tfae", by_default)
+        set_untracked(self, "xla_chosen_by_tfae", by_default)
         super().compile(
             optimizer=optimizer,
             loss=keras_loss,
@@ -324,7 +324,7 @@ class Autoencoder(keras.Model):
         XLA's CPU convolutions trained the convolutional VAE of docs/benchmarks.md 2.4 times slower than
         TensorFlow's own kernels; with a GPU, or without convolutions, XLA stays on.
         """
-        if not getattr(self, "_xla_by_tfae", False) or not getattr(self, "jit_compile", False):
+        if not getattr(self, "xla_chosen_by_tfae", False) or not getattr(self, "jit_compile", False):
             return
         if any(isinstance(layer, _CONVOLUTIONS) for layer in all_layers(self)) and not _has_gpu():
             self.jit_compile = False
