@@ -300,8 +300,8 @@ class Autoencoder(keras.Model):
         by_default = jit_compile == "auto" and keras.backend.backend() == "tensorflow"
         if by_default:
             jit_compile = self._xla_by_default(distributed, bool(kwargs.get("run_eagerly")))
-        # Not tracked state: whether the XLA setting is tfae's own choice, which fit may still revise.
-        set_untracked(self, "xla_chosen_by_tfae", by_default)
+        # Whether the XLA setting is tfae's own choice, which fit may still revise (a plain bool: Keras tracks none).
+        self.xla_chosen_by_tfae = by_default
         super().compile(
             optimizer=optimizer,
             loss=keras_loss,
