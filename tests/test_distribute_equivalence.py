@@ -86,7 +86,8 @@ def _measure(model, strategy, x, training):
     trackers = {
         "reconstruction_loss": model.reconstruction_loss_tracker,
         "regularization_loss": model.regularization_loss_tracker,
-        "beta": model.beta_tracker,
+        "beta": model.beta_trackers[0] if model.beta_trackers else None,
+        **{tracker.name: tracker for tracker in model.regularizer_trackers},
     }
     for tracker in trackers.values():
         if tracker is not None:

@@ -337,7 +337,7 @@ def test_make_strategy_explains_bad_requests(monkeypatch):
 
     with pytest.raises(DistributeError, match="one of 'default', 'mirrored', 'multi-worker'"):
         make_strategy("tpu")
-    with pytest.raises(DistributeError, match="'mirrored' strategy only"):
+    with pytest.raises(DistributeError, match="applies to the 'mirrored' and 'data_parallel' strategies only"):
         make_strategy("default", devices=["/cpu:0"])
     monkeypatch.delenv("TF_CONFIG", raising=False)
     with pytest.raises(DistributeError, match="TF_CONFIG environment variable, which is not set"):

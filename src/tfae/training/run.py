@@ -288,8 +288,10 @@ class Run:
             run_callbacks = [monitor, checkpoint]
             if self.config.values["output"]["tensorboard"] and chief:
                 run_callbacks.append(keras.callbacks.TensorBoard(str(self.folder / TENSORBOARD_FOLDER)))
-            # In the strategy's scope: a Keras distribution (JAX) splits the batches only while it is active.
-            with _scope(strategy):
+            # A Keras distribution (JAX) splits the batches only while its scope is active; a tf.distribute
+            # strategy's fit runs outside it (the chief's saves must not become collective operations).
+            keras_distribution = strategy is not None and not hasattr(strategy, "extended")
+            with _scope(strategy if keras_distribution else None):
                 model.fit(
                     x_train,
                     validation_data=(x_val,) if len(x_val) else None,
