@@ -119,12 +119,9 @@ def evaluate(
 
 def _name(metric: BaseMetric) -> str:
     """The metric's registered name, what its results are called; an unregistered one's class name."""
-    from tfae.plugins import get_registry
+    from tfae.serialization import registered_name_of
 
-    for entry in get_registry().entries("metric"):
-        if entry.component is type(metric):
-            return entry.name
-    return type(metric).__name__
+    return registered_name_of("metric", metric) or type(metric).__name__
 
 
 __all__ = [

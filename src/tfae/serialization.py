@@ -64,13 +64,20 @@ def component_spec(kind: str, component: Any) -> dict[str, Any]:
     return {"name": name, **config}
 
 
+def registered_name_of(kind: str, component: Any) -> str | None:
+    """The name ``component``'s class is registered under (``"kld"``), what logs and messages call it; ``None``
+    when it is not registered. Unlike ``registered_name``, never the qualified ``"distribution:name"``."""
+    for entry in get_registry().entries(kind):
+        if entry.component is type(component):
+            return entry.name
+    return None
+
+
 def describe_component(kind: str, component: Any) -> str:
     """``'gaussian' (GaussianBottleneck)``: a component by its registered name and class, for messages.
 
     An unregistered component is named by its class alone.
     """
     class_name = type(component).__name__
-    for entry in get_registry().entries(kind):
-        if entry.component is type(component):
-            return f"{entry.name!r} ({class_name})"
-    return class_name
+    name = registered_name_of(kind, component)
+    return class_name if name is None else f"{name!r} ({class_name})"

@@ -263,11 +263,11 @@ def log_name(regularizer: BaseRegularizer) -> str:
 
     An unregistered regularizer is named after its class in snake case, without ``Regularizer``.
     """
-    from tfae.plugins import get_registry
+    from tfae.serialization import registered_name_of
 
-    for entry in get_registry().entries("regularizer"):
-        if entry.component is type(regularizer):
-            return entry.name
+    name = registered_name_of("regularizer", regularizer)
+    if name is not None:
+        return name
     stem = type(regularizer).__name__.removesuffix("Regularizer") or type(regularizer).__name__
     return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", stem).lower()
 
