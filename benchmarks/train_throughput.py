@@ -354,11 +354,13 @@ def peak_memory_mb():
 
 
 def versions():
+    from importlib.metadata import PackageNotFoundError, version
+
     found = {"python": platform.python_version()}
-    for module in ("tfae", "keras", "tensorflow", "jax", "torch", "pythae"):
+    for distribution in ("tfae", "keras", "tensorflow", "jax", "torch", "pythae"):
         try:
-            found[module] = __import__(module).__version__
-        except (ImportError, AttributeError):
+            found[distribution] = version(distribution)  # pythae has no __version__
+        except PackageNotFoundError:
             pass
     return found
 

@@ -6,8 +6,8 @@
 #     bash benchmarks/device/run_gpu.sh            # results in $OUT (the tool's) or benchmarks/
 #
 # It installs the carried wheels, tfae's own among them (without its TensorFlow requirement), into
-# /tmp/site, checks that JAX and PyTorch see the GPU, and runs train_throughput.py with the sweep and the
-# variants.
+# /tmp/site, checks that JAX and PyTorch see the GPU, and runs train_throughput.py: the MLP VAE with the sweep
+# and the variants, then the convolutional VAE (issue 17).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 site=/tmp/site
@@ -23,3 +23,5 @@ output="${OUT:-benchmarks}"
 python3 benchmarks/train_throughput.py --variants --sweep --epochs 6 --output "$output/results-gpu.json" \
     2>&1 | tee "$output/results-gpu.log"
 python3 benchmarks/plot_throughput.py "$output/results-gpu.json" "$output/throughput-gpu.png"
+python3 benchmarks/train_throughput.py --model conv --epochs 6 --output "$output/results-gpu-conv.json" \
+    2>&1 | tee "$output/results-gpu-conv.log"
