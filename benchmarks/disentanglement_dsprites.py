@@ -389,23 +389,28 @@ def main(argv=None):
 
 
 def digits_only(args, argv):
-    """``--digits-only``: the digits VAE's log-likelihood by tfae and by pythae, written alone to ``--output``."""
+    """``--digits-only``: the digits VAE's log-likelihood by tfae and by pythae for each of ``--seeds``, written
+    alone to ``--output``."""
     import keras
 
     started = time.perf_counter()
-    digits = digits_comparison()
+    by_seed = {}
+    for seed in args.seeds:
+        digits = by_seed[str(seed)] = digits_comparison(seed)
+        pythae = digits["pythae"]
+        pythae_text = f"{pythae['log_likelihood']:.2f}" if isinstance(pythae, dict) else pythae
+        print(f"digits, seed {seed}: tfae {digits['tfae']['log_likelihood']:.2f}, pythae {pythae_text}", flush=True)
     results = {
         "date": time.strftime("%Y-%m-%d"),
         "command": " ".join(["python", *sys.argv]) if argv is None else " ".join(["python", __file__, *argv]),
         "backend": keras.backend.backend(),
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.processor() or platform.platform()}",
         "versions": versions(),
-        "digits_log_likelihood": digits,
+        "setting": digits["setting"],
+        "digits_log_likelihood": by_seed,
         "wall_seconds": time.perf_counter() - started,
     }
-    pythae = digits["pythae"]
-    pythae_text = f"{pythae['log_likelihood']:.2f}" if isinstance(pythae, dict) else pythae
-    print(f"digits, {digits['setting']}: tfae {digits['tfae']['log_likelihood']:.2f}, pythae {pythae_text}")
+    print(f"setting: {digits['setting']}")
     os.makedirs(os.path.dirname(args.output) or ".", exist_ok=True)
     with open(args.output, "w") as file:
         json.dump(results, file, indent=2)
