@@ -10,12 +10,16 @@ fresh process for two epochs, then reads /proc/self/smaps_rollup (Linux only):
 - ``keras``, ``tfae-noxla``, ``tfae``: the MLP VAE of ``train_throughput.py`` (hand-written Keras, tfae without
   XLA, tfae with its defaults) on 30,000 samples, at each ``--batch-sizes``.
 
+Besides the resident memory at the end it records the peak (VmHWM), the figure ``train_throughput.py``
+reports. XLA is TensorFlow's choice here, so every process runs on the TensorFlow backend.
+
     python benchmarks/xla_memory.py --output benchmarks/results-xla-memory.json
 """
 
 import argparse
 import json
 import os
+import platform
 import subprocess
 import sys
 import time
@@ -37,7 +41,6 @@ def resident_memory_mb():
 
 
 def worker(case, batch_size):
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     import numpy as np
 
     sys.path.insert(0, HERE)
@@ -54,34 +57,50 @@ def worker(case, batch_size):
         contestant = train_throughput.make_contestant(case, batch_size, "mlp")
         data = train_throughput.make_data(30000, "mlp")
         contestant.model.fit(data, batch_size=batch_size, epochs=2, verbose=0)
-    print(json.dumps(resident_memory_mb()))
+    print(json.dumps({**resident_memory_mb(), "peak": train_throughput.peak_memory_mb()}))
 
 
 def measure(case, batch_size):
     command = [sys.executable, os.path.abspath(__file__), "--worker", case, str(batch_size)]
-    result = subprocess.run(command, capture_output=True, text=True, check=True)
+    env = {**os.environ, "KERAS_BACKEND": "tensorflow", "TF_CPP_MIN_LOG_LEVEL": "3"}
+    result = subprocess.run(command, capture_output=True, text=True, check=True, env=env)
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
-def main():
+def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--batch-sizes", type=int, nargs="+", default=[128, 1024])
     parser.add_argument("--output", default="benchmarks/results-xla-memory.json")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
+    sys.path.insert(0, HERE)
+    import train_throughput
+
     rows = [("tiny", 32), ("tiny-xla", 32)]
     rows += [(case, size) for size in args.batch_sizes for case in ("keras", "tfae-noxla", "tfae")]
-    results = {"date": time.strftime("%Y-%m-%d"), "command": " ".join(["python", *sys.argv]), "rows": []}
-    print(f"{'case':>11} {'batch':>6} {'resident MB':>12} {'anonymous':>10} {'file-backed':>12}")
+    results = {
+        "date": time.strftime("%Y-%m-%d"),
+        "command": " ".join(["python", *sys.argv]) if argv is None else " ".join(["python", __file__, *argv]),
+        "backend": "tensorflow",
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.processor() or platform.platform()}",
+        "load_average_1min": {"before": os.getloadavg()[0]},
+        "versions": train_throughput.versions(),
+        "rows": [],
+    }
+    print(f"{'case':>11} {'batch':>6} {'peak MB':>8} {'resident MB':>12} {'anonymous':>10} {'file-backed':>12}")
     for case, size in rows:
         memory = measure(case, size)
         results["rows"].append({"case": case, "batch_size": size, **memory})
         print(
-            f"{case:>11} {size:>6} {memory['resident']:12.0f} {memory['anonymous']:10.0f} {memory['file_backed']:12.0f}",
+            f"{case:>11} {size:>6} {memory['peak']:8.0f} {memory['resident']:12.0f} {memory['anonymous']:10.0f} "
+            f"{memory['file_backed']:12.0f}",
             flush=True,
         )
+    results["load_average_1min"]["after"] = os.getloadavg()[0]
+    os.makedirs(os.path.dirname(args.output) or ".", exist_ok=True)
     with open(args.output, "w") as file:
         json.dump(results, file, indent=2)
     print(f"written to {args.output}")
+    return results
 
 
 if __name__ == "__main__":

@@ -10,9 +10,11 @@ import pytest
 TESTS = Path(__file__).resolve().parent
 
 
-def run_on_jax(code, folder):
-    """Runs ``code`` with the argument ``folder`` in a fresh interpreter on the JAX backend, these tests importable."""
+def run_on_jax(code, folder, seed=0):
+    """Runs ``code`` with the argument ``folder`` in a fresh interpreter on the JAX backend, these tests importable,
+    from ``keras.utils.set_random_seed(seed)``: a fixed random state, as every test here starts from (conftest.py)."""
     pytest.importorskip("jax")
+    code = f"import keras\nkeras.utils.set_random_seed({int(seed)})\n{code}"
     path = os.pathsep.join([str(TESTS), *filter(None, [os.environ.get("PYTHONPATH")])])
     env = {**os.environ, "KERAS_BACKEND": "jax", "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": path}
     result = subprocess.run(
