@@ -15,16 +15,14 @@ could reach were everything else free, come from one run.
 """
 
 import argparse
-import json
 import os
-import platform
 import statistics
-import sys
 import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import numpy as np
+import report
 
 BATCH_SIZE = 128
 KERNEL = 3
@@ -90,9 +88,6 @@ def main(argv=None):
     args = parser.parse_args(argv)
     import tensorflow as tf
 
-    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-    from train_throughput import versions
-
     load_before = os.getloadavg()[0]
     # Before any XLA kernel has run in this process: a first fit timed after them was once 1.4x slower.
     steps_ms = {"tfae": [], "keras": []}
@@ -141,21 +136,15 @@ def main(argv=None):
         f"step; with all else free tfae would train {ceiling:.2f}x as fast as the hand-written VAE"
     )
     results = {
-        "date": time.strftime("%Y-%m-%d"),
-        "command": " ".join(["python", *sys.argv]) if argv is None else " ".join(["python", __file__, *argv]),
-        "machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.processor() or platform.platform()}",
+        **report.provenance(__file__, argv),
         "load_average_1min": {"before": load_before, "after": os.getloadavg()[0]},
-        "versions": versions(),
         "batch_size": BATCH_SIZE,
         "rows": rows,
         "kernels_ms": kernels_ms,
         "fit_step_ms": steps_ms,
         "ceiling_vs_keras": ceiling,
     }
-    os.makedirs(os.path.dirname(args.output) or ".", exist_ok=True)
-    with open(args.output, "w") as file:
-        json.dump(results, file, indent=2)
-    print(f"written to {args.output}")
+    report.write(results, args.output)
     return results
 
 

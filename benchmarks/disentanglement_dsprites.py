@@ -33,13 +33,10 @@ side runs.
 """
 
 import argparse
-import json
 import logging
 import math
 import os
-import platform
 import statistics
-import sys
 import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -47,6 +44,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 logging.getLogger("tensorflow").setLevel(logging.ERROR)
 
 import numpy as np
+import report
 
 MODELS = ("vae", "beta_vae", "beta_tcvae", "factor_vae")
 LABELS = {"vae": "VAE", "beta_vae": "beta-VAE (beta=4)", "beta_tcvae": "beta-TCVAE (beta=6)", "factor_vae": "FactorVAE (gamma=35)"}
@@ -302,16 +300,11 @@ def digits_comparison(seed=0):
     return result
 
 
-def versions():
-    from importlib.metadata import PackageNotFoundError, version
-
-    found = {"python": platform.python_version()}
-    for distribution in ("tfae", "tfae-disentangle", "keras", "tensorflow", "jax", "torch", "pythae"):
-        try:
-            found[distribution] = version(distribution)  # pythae has no __version__
-        except PackageNotFoundError:
-            pass
-    return found
+def digits_scores(digits):
+    """``tfae -24.27, pythae -24.21``: one comparison's two log-likelihoods, or why pythae's is missing."""
+    pythae = digits["pythae"]
+    pythae_text = f"{pythae['log_likelihood']:.2f}" if isinstance(pythae, dict) else pythae
+    return f"tfae {digits['tfae']['log_likelihood']:.2f}, pythae {pythae_text}"
 
 
 def main(argv=None):
@@ -369,11 +362,8 @@ def main(argv=None):
             )
     summaries = {name: summarise(name_runs) for name, name_runs in runs.items()}
     results = {
-        "date": time.strftime("%Y-%m-%d"),
-        "command": " ".join(["python", *sys.argv]) if argv is None else " ".join(["python", __file__, *argv]),
+        **report.provenance(__file__, argv),
         "backend": keras.backend.backend(),
-        "machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.processor() or platform.platform()}",
-        "versions": versions(),
         "mode": mode,
         "settings": {
             **settings, "latent_dim": LATENT_DIM, "kernel_size": KERNEL_SIZE, "batch_size": BATCH_SIZE,
@@ -391,14 +381,9 @@ def main(argv=None):
     print_table(summaries)
     if args.pythae:
         digits = results["digits_log_likelihood"]
-        pythae = digits["pythae"]
-        pythae_text = f"{pythae['log_likelihood']:.2f}" if isinstance(pythae, dict) else pythae
-        print(f"digits, {digits['setting']}: tfae {digits['tfae']['log_likelihood']:.2f}, pythae {pythae_text}")
+        print(f"digits, {digits['setting']}: {digits_scores(digits)}")
     print(f"wall time {results['wall_seconds'] / 60:.1f} minutes")
-    os.makedirs(os.path.dirname(args.output) or ".", exist_ok=True)
-    with open(args.output, "w") as file:
-        json.dump(results, file, indent=2)
-    print(f"written to {args.output}")
+    report.write(results, args.output)
     return results
 
 
@@ -411,24 +396,16 @@ def digits_only(args, argv):
     by_seed = {}
     for seed in args.seeds:
         digits = by_seed[str(seed)] = digits_comparison(seed)
-        pythae = digits["pythae"]
-        pythae_text = f"{pythae['log_likelihood']:.2f}" if isinstance(pythae, dict) else pythae
-        print(f"digits, seed {seed}: tfae {digits['tfae']['log_likelihood']:.2f}, pythae {pythae_text}", flush=True)
+        print(f"digits, seed {seed}: {digits_scores(digits)}", flush=True)
     results = {
-        "date": time.strftime("%Y-%m-%d"),
-        "command": " ".join(["python", *sys.argv]) if argv is None else " ".join(["python", __file__, *argv]),
+        **report.provenance(__file__, argv),
         "backend": keras.backend.backend(),
-        "machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.processor() or platform.platform()}",
-        "versions": versions(),
         "setting": digits["setting"],
         "digits_log_likelihood": by_seed,
         "wall_seconds": time.perf_counter() - started,
     }
     print(f"setting: {digits['setting']}")
-    os.makedirs(os.path.dirname(args.output) or ".", exist_ok=True)
-    with open(args.output, "w") as file:
-        json.dump(results, file, indent=2)
-    print(f"written to {args.output}")
+    report.write(results, args.output)
     return results
 
 

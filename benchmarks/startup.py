@@ -13,15 +13,14 @@ each round, so that a slow moment of the machine weighs on both sides of a ratio
 """
 
 import argparse
-import json
 import os
-import platform
 import shutil
 import statistics
 import subprocess
 import sys
 import time
-from importlib import metadata
+
+import report
 
 # tfae's commands silence TensorFlow's C++ start-up notes; the same for `import keras`, and for this process.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -85,27 +84,15 @@ def main(argv=None):
     print(f"tfae plugins / import keras: {ratio:.2f}x (median of the rounds' ratios)")
     print("tfae --help imports none of tensorflow, keras, jax, torch")
 
-    versions = {"python": platform.python_version()}
-    for distribution in ("tfae", "keras", "tensorflow", "jax"):
-        try:
-            versions[distribution] = metadata.version(distribution)
-        except metadata.PackageNotFoundError:
-            pass
     results = {
-        "date": time.strftime("%Y-%m-%d"),
-        "command": " ".join(["python", *sys.argv]),
-        "machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.processor() or platform.platform()}",
+        **report.provenance(__file__),
         "load_average": {"before": load_before, "after": os.getloadavg()},
         "keras_backend": os.environ.get("KERAS_BACKEND", "tensorflow"),
-        "versions": versions,
         "seconds": times,
         "median_seconds": medians,
         "plugins_over_import_keras": ratio,
     }
-    os.makedirs(os.path.dirname(args.output) or ".", exist_ok=True)
-    with open(args.output, "w") as file:
-        json.dump(results, file, indent=2)
-    print(f"written to {args.output}")
+    report.write(results, args.output)
     return results
 
 

@@ -30,7 +30,6 @@ mark. Results print as a table and go to a JSON file.
 import argparse
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -40,6 +39,7 @@ import time
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import numpy as np
+import report
 
 LEARNING_RATE = 1e-3
 INPUT_DIM, HIDDEN, LATENT_DIM = 784, (512, 256), 32  # the MLP
@@ -353,18 +353,6 @@ def peak_memory_mb():
     return None
 
 
-def versions():
-    from importlib.metadata import PackageNotFoundError, version
-
-    found = {"python": platform.python_version()}
-    for distribution in ("tfae", "keras", "tensorflow", "jax", "torch", "pythae"):
-        try:
-            found[distribution] = version(distribution)  # pythae has no __version__
-        except PackageNotFoundError:
-            pass
-    return found
-
-
 def worker(name, batch_size, samples, epochs, model):
     """Trains one contestant in this process, taking turns with the others through stdin and stdout."""
     contestant = make_contestant(name, batch_size, model)
@@ -505,13 +493,10 @@ def main(argv=None):
     load.append(os.getloadavg()[0])
     peak = max(peaks)
     results = {
-        "date": time.strftime("%Y-%m-%d"),
-        "command": " ".join(["python", *sys.argv]),
+        **report.provenance(__file__, argv),
         "backend": backend,
         "model": args.model,
-        "machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.processor() or platform.platform()}",
         "load_average_1min": {"before": load[0], "after": load[1]},
-        "versions": versions(),
         "samples": args.samples,
         "matmul_peak_gflops": peak,
         "matmul_peak_measurements_gflops": peaks,
@@ -535,10 +520,7 @@ def main(argv=None):
         print_table(results["sweep"], peak)
     if skipped:
         print(f"skipped (not installed): {', '.join(skipped)}")
-    os.makedirs(os.path.dirname(args.output) or ".", exist_ok=True)
-    with open(args.output, "w") as file:
-        json.dump(results, file, indent=2)
-    print(f"written to {args.output}")
+    report.write(results, args.output)
     return results
 
 

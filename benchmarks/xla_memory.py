@@ -19,10 +19,10 @@ reports. XLA is TensorFlow's choice here, so every process runs on the TensorFlo
 import argparse
 import json
 import os
-import platform
 import subprocess
 import sys
-import time
+
+import report
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 FIELDS = {"Rss": "resident", "Anonymous": "anonymous"}
@@ -72,18 +72,12 @@ def main(argv=None):
     parser.add_argument("--batch-sizes", type=int, nargs="+", default=[128, 1024])
     parser.add_argument("--output", default="benchmarks/results-xla-memory.json")
     args = parser.parse_args(argv)
-    sys.path.insert(0, HERE)
-    import train_throughput
-
     rows = [("tiny", 32), ("tiny-xla", 32)]
     rows += [(case, size) for size in args.batch_sizes for case in ("keras", "tfae-noxla", "tfae")]
     results = {
-        "date": time.strftime("%Y-%m-%d"),
-        "command": " ".join(["python", *sys.argv]) if argv is None else " ".join(["python", __file__, *argv]),
+        **report.provenance(__file__, argv),
         "backend": "tensorflow",
-        "machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.processor() or platform.platform()}",
         "load_average_1min": {"before": os.getloadavg()[0]},
-        "versions": train_throughput.versions(),
         "rows": [],
     }
     print(f"{'case':>11} {'batch':>6} {'peak MB':>8} {'resident MB':>12} {'anonymous':>10} {'file-backed':>12}")
@@ -96,10 +90,7 @@ def main(argv=None):
             flush=True,
         )
     results["load_average_1min"]["after"] = os.getloadavg()[0]
-    os.makedirs(os.path.dirname(args.output) or ".", exist_ok=True)
-    with open(args.output, "w") as file:
-        json.dump(results, file, indent=2)
-    print(f"written to {args.output}")
+    report.write(results, args.output)
     return results
 
 
