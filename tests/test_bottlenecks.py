@@ -39,8 +39,7 @@ def training_loss_gradients(model, x):
     import tensorflow as tf
 
     with tf.GradientTape() as tape:
-        y_pred = model(x, training=True)
-        loss = model.compute_loss(x=x, y=x, y_pred=y_pred, training=True)
+        loss = model.compute_loss(x=x, y=x, training=True)
     return tape.gradient(loss, model.trainable_variables)
 
 

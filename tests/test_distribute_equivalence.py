@@ -79,8 +79,7 @@ def _measure(model, strategy, x, training):
 
     def replica_step(batch):
         with tf.GradientTape() as tape:
-            y_pred = model(batch, training=training)
-            loss = model.compute_loss(x=batch, y_pred=y_pred, training=training)
+            loss = model.compute_loss(x=batch, training=training)
         return loss, tape.gradient(loss, model.trainable_variables)
 
     trackers = {

@@ -147,8 +147,17 @@ def test_evaluated_loss_is_the_negative_elbo_in_nats(digits):
     model.fit(x, epochs=1, verbose=0)
     # The loss of the posterior mean's decoding, scored in NumPy with the KL: the loss is in nats per sample.
     # (evaluate samples its codes, a bound: tests/test_evaluation_bound.py.)
-    loss = float(keras.ops.convert_to_numpy(model.compute_loss(x, y_pred=model(x, training=False), training=False)))
+    reconstruction = model.forward(x, sampling="mean")
+    assert set(reconstruction.posterior.code.shape) == {300, 3}
+    loss = float(keras.ops.convert_to_numpy(_loss_at_the_mean(model, x)))
     assert loss == pytest.approx(_negative_elbo_at_the_mean(model, x), rel=1e-4)
+
+
+def _loss_at_the_mean(model, x):
+    """The model's loss terms at the posterior mean, computed as the model computes them, from public parts."""
+    posterior, logits = model.forward(x, sampling="mean")
+    reconstruction = keras.ops.mean(model.likelihood.negative_log_likelihood(x, logits))
+    return reconstruction + sum(value for _, value, _ in model.bottleneck.penalties(posterior))
 
 
 def _negative_elbo_at_the_mean(model, x):
@@ -169,9 +178,10 @@ def test_compute_loss_works_called_on_its_own(digits):
     model.predict(x, verbose=0)
 
     expected = _negative_elbo_at_the_mean(model, x)
-    given = model.compute_loss(x, y_pred=model(x, training=False), training=False)
-    assert float(given) == pytest.approx(expected, rel=1e-4)
-    # Alone, it computes the prediction as evaluate does, with sampled codes: a draw of the bound, near it.
+    assert float(_loss_at_the_mean(model, x)) == pytest.approx(expected, rel=1e-4)
+    with pytest.raises(ValueError, match="computes the prediction itself"):
+        model.compute_loss(x, y_pred=model(x, training=False), training=False)
+    # It computes the prediction as evaluate does, with sampled codes: a draw of the bound, near it.
     first, second = float(model.compute_loss(x, training=False)), float(model.compute_loss(x, training=False))
     assert first != second
     assert first == pytest.approx(expected, rel=0.2) and second == pytest.approx(expected, rel=0.2)

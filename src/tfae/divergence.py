@@ -172,3 +172,13 @@ def likely_causes(monitor: DivergenceMonitor, learning_rate: str, data: str, low
     if beta is not None:
         causes.insert(0, f"a beta this large ({beta:.3g}; lower the regularizer's beta or its scheduler's values)")
     return causes
+
+
+def stopped_message(monitor: DivergenceMonitor, learning_rate: str, data: str, low: float | None, high: float | None) -> str:
+    """The first sentences of the error that stops training: what diverged, and its likely causes.
+
+    ``Autoencoder.fit`` and ``tfae train`` each go on to say which weights they kept. Arguments as in
+    ``likely_causes``.
+    """
+    causes = likely_causes(monitor, learning_rate, data, low, high)
+    return f"{monitor.describe()}, and training stopped. Possible causes, likeliest first: {'; '.join(causes)}."

@@ -85,9 +85,10 @@ def evaluate(
         ValueError: data of the wrong shape for the model, factors of the wrong length, samples < 1, an
             unknown metric name (with suggestions), or a named metric whose needs are not met.
     """
+    from tfae.models.inputs import check_samples
     from tfae.plugins import resolve
 
-    model._check_samples(x, "evaluate")
+    check_samples(model, x, "evaluate")
     evaluation = Evaluation(model, x, factors, ground_truth, samples, seed, batch_size, progress)
     explicit = metrics is not None
     chosen = list(DEFAULT_METRICS) if metrics is None else list(metrics)

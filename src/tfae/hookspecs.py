@@ -58,6 +58,16 @@ def register_datasets(register: Callable[..., Any]) -> None:
     """Register datasets that a config's ``[data] source`` names (subclasses of ``tfae.datasets.BaseDataset``)."""
 
 
+@hookspec
+def register_priors(register: Callable[..., Any]) -> None:
+    """Register priors of the latent code (subclasses of ``tfae.priors.BasePrior``)."""
+
+
+@hookspec
+def register_objectives(register: Callable[..., Any]) -> None:
+    """Register training objectives, chosen by ``compile(objective=...)`` (subclasses of ``tfae.objectives.BaseObjective``)."""
+
+
 KINDS: dict[str, str] = {
     "bottleneck": "register_bottlenecks",
     "regularizer": "register_regularizers",
@@ -65,4 +75,6 @@ KINDS: dict[str, str] = {
     "likelihood": "register_likelihoods",
     "metric": "register_metrics",
     "dataset": "register_datasets",
+    "prior": "register_priors",
+    "objective": "register_objectives",
 }

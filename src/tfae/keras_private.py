@@ -60,14 +60,9 @@ def compiled_loss(model: keras.Model, y: Any, y_pred: Any, sample_weight: Any = 
     return model._compile_loss(y, y_pred, sample_weight)
 
 
-def losses_added_by(layer: keras.layers.Layer, losses: list[Any]) -> list[Any]:
-    """Those of ``losses`` (a model's ``losses`` in its loss computation) that ``layer`` added with ``add_loss``, in order.
-
-    Keras keeps a layer's own losses in ``_losses`` when it runs eagerly or in a ``tf.function``, and their
-    ids in ``_loss_ids`` inside a stateless scope (JAX), where a model's losses are the scope's in call order.
-    """
-    own = {id(loss) for loss in layer._losses} | set(layer._loss_ids)
-    return [loss for loss in losses if id(loss) in own]
+def loss_tracker(model: keras.Model) -> Any:
+    """The ``Mean`` that Keras logs as ``loss`` (``Trainer._loss_tracker``), which a train step updates."""
+    return model._loss_tracker
 
 
 def op_determinism_enabled() -> bool:

@@ -8,7 +8,7 @@ import sys
 import warnings
 from collections.abc import Sequence
 from types import FrameType
-from typing import Any
+from typing import Any, ClassVar
 
 import keras
 from keras import ops
@@ -31,24 +31,52 @@ def _caller_stacklevel() -> int:
 RegularizerSpec = BaseRegularizer | str | dict[str, Any]
 
 
-class BaseBottleneck(keras.layers.Layer):
-    """The layer between encoder and decoder: it maps features to a latent code.
+#: How a bottleneck turns a posterior into the code the decoder gets: its mean (inference), a reparameterised
+#: sample (training: gradients reach the encoder), or an exact draw (evaluation: a bound on -log p(x)).
+SAMPLINGS = ("mean", "reparameterized", "exact")
 
-    A bottleneck flattens its input, computes its code, and adds each regularizer's penalty of its posterior
-    to the model's losses. Subclasses implement ``build`` and ``call``; a regularizer given by name or dict
-    is resolved through the registry.
+
+def check_sampling(sampling: str, importance_samples: int = 1) -> int:
+    """Returns ``importance_samples`` as an int after checking both arguments of ``BaseBottleneck.posterior``."""
+    if sampling not in SAMPLINGS:
+        raise ValueError(f"`sampling` must be one of {', '.join(map(repr, SAMPLINGS))}. Received: sampling={sampling!r}")
+    if isinstance(importance_samples, bool) or not isinstance(importance_samples, numbers.Integral) or importance_samples < 1:
+        raise ValueError(
+            f"`importance_samples` must be a positive integer. Received: importance_samples={importance_samples!r}"
+        )
+    if sampling == "mean" and importance_samples != 1:
+        raise ValueError(
+            f"The posterior mean is one code per sample: importance_samples={importance_samples} needs "
+            "sampling='reparameterized' or 'exact'."
+        )
+    return int(importance_samples)
+
+
+class BaseBottleneck(keras.layers.Layer):
+    """The layer between encoder and decoder: it maps features to a latent code and its posterior.
+
+    A bottleneck implements ``posterior(inputs, sampling, training, importance_samples)``, which returns a
+    ``Posterior``: the distribution's parameters, the code the decoder gets, and the bottleneck itself (which
+    gives the densities). The model calls it, then calls the regularizers and the objective itself: the loss
+    is computed in the open, in ``Autoencoder.compute_loss``. ``sampling`` says which code to return, an
+    explicit argument, never hidden state. Called as a layer (inside ``model.encoder``, or on its own), the
+    bottleneck returns the code and adds its regularizers' penalties to its ``losses``, as a Keras activity
+    regularizer does; the model does not read them. A regularizer given by name or dict is resolved through
+    the registry.
 
     Args:
         latent_dim: positive int, the size of the latent code.
         regularizer: an optional regularizer, or a list of them: each a ``BaseRegularizer``, a registered name,
             or a ``{"name": ..., **params}`` dict, each with its own beta. The model logs each one's penalty as
             ``<name>_loss`` (``kld_loss``) and their sum as ``regularization_loss``.
-        kernel_regularizer: the seed's name for ``regularizer``; means exactly the same.
+        kernel_regularizer: the former name of ``regularizer``; means exactly the same.
         **kwargs: base layer keyword arguments, such as ``name`` and ``dtype``.
 
     Call arguments:
         inputs: the encoder's features, shape ``(batch, ...)``.
         training: whether the call is part of a train step.
+        sampling: ``"mean"``, ``"reparameterized"`` or ``"exact"``; by default a reparameterised sample when
+            training and the mean otherwise.
 
     Input shape:
         ``(batch_size, ...)``, flattened to ``(batch_size, features)``.
@@ -64,12 +92,15 @@ class BaseBottleneck(keras.layers.Layer):
             self.dense = keras.layers.Dense(self.latent_dim, activation="tanh")
             self.dense.build(self.flat_shape(input_shape))
 
-        def call(self, inputs, training=None):
+        def posterior(self, inputs, sampling="mean", training=False, importance_samples=1):
             code = self.dense(self.flatten(inputs))
-            self.add_regularization(Posterior(parameters=(code,), code=code, bottleneck=self), training=training)
-            return code
+            return Posterior(parameters=(code,), code=code, bottleneck=self)
     ```
     """
+
+    #: The family of the posterior's parameters ("gaussian": mean and log-variance; "bernoulli": logits), which
+    #: regularizers with closed forms check; ``None`` for a deterministic or other bottleneck.
+    distribution: ClassVar[str | None] = None
 
     def __init__(
         self,
@@ -129,8 +160,59 @@ class BaseBottleneck(keras.layers.Layer):
 
     @property
     def has_densities(self) -> bool:
-        """Whether the bottleneck gives ``log_density`` and ``log_prior`` of codes (variational ones do)."""
+        """Whether the bottleneck gives the log-density of codes under its posterior and its prior (variational ones do)."""
         return False
+
+    @property
+    def factorizes(self) -> bool:
+        """Whether the posterior's log-density is a sum over dimensions, so that ``log_density`` gives each one."""
+        return self.has_densities
+
+    def posterior(
+        self, inputs: Any, sampling: str = "mean", training: bool = False, importance_samples: int = 1
+    ) -> Posterior:
+        """The posterior of a batch and the code the decoder gets: what the model scores.
+
+        Args:
+            inputs: the encoder's features, shape ``(batch, ...)``.
+            sampling: ``"mean"`` (inference), ``"reparameterized"`` (training) or ``"exact"`` (evaluation);
+                a deterministic bottleneck returns its one code for each.
+            training: whether the call is part of a train step (dropout, moving averages).
+            importance_samples: ``k``, codes per sample; with ``k > 1`` the code has shape ``(k, batch,
+                latent_dim)``. Only bottlenecks with densities draw more than one.
+
+        Returns:
+            A ``Posterior`` holding this bottleneck.
+        """
+        raise NotImplementedError(
+            f"{type(self).__name__} does not implement `posterior(inputs, sampling, training, importance_samples)`, "
+            "which returns the Posterior the model scores. A bottleneck that overrides `call` alone, adding its "
+            "regularization there, was the contract before tfae computed the loss in the model: move the body "
+            "of `call` into `posterior` and return the Posterior instead of adding it (docs/plugins.md)."
+        )
+
+    def call(self, inputs: Any, training: bool | None = None, sampling: str | None = None) -> Any:
+        if sampling is None:
+            sampling = "reparameterized" if training else "mean"
+        posterior = self.posterior(inputs, sampling=sampling, training=bool(training))
+        self.add_regularization(posterior, training=training)
+        for loss in posterior.losses:
+            self.add_loss(loss)
+        return ops.cast(posterior.code, self.compute_dtype)
+
+    def penalties(self, posterior: Posterior, training: bool = False) -> list[tuple[str, Any, bool]]:
+        """Each regularizer's weighted penalty of ``posterior``, and its objective where it has weights of its own.
+
+        The model calls it in its loss. Returns ``(log name, float32 scalar, is_objective)`` triples, in the
+        order of ``regularizers``: an objective (of the posterior with gradients stopped) follows its penalty.
+        """
+        found = []
+        for regularizer, name in zip(self.regularizers, self.regularizer_names):
+            found.append((f"{name}_loss", regularizer(posterior, training=training), False))
+            if regularizer.has_objective:
+                objective = regularizer.objective(posterior.stop_gradient(), training=training)
+                found.append((f"{name}_{regularizer.objective_name}", ops.cast(objective, "float32"), True))
+        return found
 
     @staticmethod
     def flatten(inputs: Any) -> Any:
@@ -148,10 +230,10 @@ class BaseBottleneck(keras.layers.Layer):
         return (input_shape[0], features)
 
     def add_regularization(self, posterior: Posterior | Any, *parameters: Any, training: bool | None = None) -> None:
-        """Adds each regularizer's weighted penalty of ``posterior`` to the model's losses; ``call`` calls it.
+        """Adds each regularizer's weighted penalty of ``posterior`` to the layer's ``losses``; ``call`` calls it.
 
         For a regularizer with weights of its own, its objective (of the posterior with gradients stopped) is
-        added after its penalty. The model reads them in this order (``regularizer_names``).
+        added after its penalty. This is for the layer used on its own; the model calls ``penalties`` instead.
 
         Args:
             posterior: a ``Posterior``: the distribution parameters, the code the decoder receives, and this
@@ -161,10 +243,8 @@ class BaseBottleneck(keras.layers.Layer):
         """
         if not isinstance(posterior, Posterior):
             posterior = Posterior(parameters=(posterior, *parameters), bottleneck=self)
-        for regularizer in self.regularizers:
-            self.add_loss(regularizer(posterior, training=bool(training)))
-            if regularizer.has_objective:
-                self.add_loss(ops.cast(regularizer.objective(posterior.stop_gradient(), training=bool(training)), "float32"))
+        for _, value, _ in self.penalties(posterior, training=bool(training)):
+            self.add_loss(value)
 
     def update_metrics(self) -> None:
         """Updates the layer's metrics from what its last ``call`` recorded; the model calls it in every step.
@@ -179,7 +259,7 @@ class BaseBottleneck(keras.layers.Layer):
         return (input_shape[0], self.latent_dim)
 
     def sample_prior(self, n: int, seed: int | None = None) -> Any:
-        """Draws ``n`` codes from the prior; only generative (variational) bottlenecks have one."""
+        """Draws ``n`` codes from the prior, shape ``(n, latent_dim)``; only generative bottlenecks have one."""
         raise NotImplementedError(
             f"{type(self).__name__} has no prior to sample from: use a variational bottleneck such as "
             "GaussianBottleneck to generate new samples."

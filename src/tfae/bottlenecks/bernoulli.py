@@ -23,7 +23,7 @@ class BernoulliBottleneck(VariationalBottleneck):
     Maddison et al. 2017): ``sigmoid((logits + logistic_noise) / temperature)``. With
     ``straight_through=True`` the forward pass uses the hard 0/1 value of that sample while the gradient is
     the relaxed one's. Either way gradients reach every encoder weight. At inference the code is the
-    mean, ``sigmoid(logits)``. The prior is Bernoulli(0.5).
+    mean, ``sigmoid(logits)``. The prior is Bernoulli(0.5) (``tfae.priors.BernoulliPrior``).
 
     ``log_density`` is the Bernoulli log-probability ``code * log(p) + (1 - code) * log(1 - p)``: exact for
     hard codes (``straight_through=True``), and for relaxed codes the cross-entropy that stands in for it (the
@@ -35,6 +35,7 @@ class BernoulliBottleneck(VariationalBottleneck):
         straight_through: bool, use hard codes in the forward pass while training.
         regularizer: usually ``"bernoulli_kld"``, the KL divergence to Bernoulli(0.5).
         seed: optional int for reproducible sampling.
+        prior: the prior of the codes; by default ``"bernoulli"``, Bernoulli(0.5) in each dimension.
         **kwargs: base layer keyword arguments.
 
     Call arguments:
@@ -55,6 +56,8 @@ class BernoulliBottleneck(VariationalBottleneck):
     """
 
     parameters = 1
+    distribution = "bernoulli"
+    default_prior = "bernoulli"
 
     def __init__(
         self,
@@ -63,9 +66,10 @@ class BernoulliBottleneck(VariationalBottleneck):
         straight_through: bool = False,
         regularizer: RegularizerSpec | Sequence[RegularizerSpec] | None = None,
         seed: int | None = None,
+        prior: Any = None,
         **kwargs: Any,
     ) -> None:
-        super().__init__(latent_dim, regularizer=regularizer, seed=seed, **kwargs)
+        super().__init__(latent_dim, regularizer=regularizer, seed=seed, prior=prior, **kwargs)
         if isinstance(temperature, bool) or not isinstance(temperature, numbers.Real) or not 0 < temperature < math.inf:
             raise ValueError(f"`temperature` must be a positive number. Received: temperature={temperature!r}")
         self.temperature: float = float(temperature)
@@ -97,12 +101,6 @@ class BernoulliBottleneck(VariationalBottleneck):
         # The Bernoulli log-probability, exact for codes of 0 and 1 and the cross-entropy for relaxed ones.
         return code * ops.log_sigmoid(logits) + (1.0 - code) * ops.log_sigmoid(-logits)
 
-    def log_prior(self, code: Any) -> Any:
-        return ops.full_like(code, -math.log(2.0))
-
-    def sample_prior(self, n: int, seed: int | None = None) -> Any:
-        uniform = keras.random.uniform(self.prior_shape(n), seed=seed, dtype="float32")
-        return ops.cast(uniform < 0.5, "float32")
 
     def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "temperature": self.temperature, "straight_through": self.straight_through}

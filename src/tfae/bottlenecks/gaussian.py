@@ -21,7 +21,8 @@ class GaussianBottleneck(VariationalBottleneck):
     """Encodes each sample as a diagonal Gaussian ``N(mean, exp(log_variance))``.
 
     While training the code is the reparameterised sample ``mean + exp(log_variance / 2) * eps`` with
-    ``eps ~ N(0, I)``, so gradients reach the encoder; at inference it is the mean. The prior is ``N(0, I)``. ``log_density`` and ``log_prior`` are the Gaussians' log-densities.
+    ``eps ~ N(0, I)``, so gradients reach the encoder; at inference it is the mean. The prior is ``N(0, I)`` unless ``prior`` says otherwise. ``log_density`` is the
+    Gaussian's log-density.
 
     Args:
         latent_dim: positive int, the size of the code.
@@ -48,6 +49,8 @@ class GaussianBottleneck(VariationalBottleneck):
     """
 
     parameters = 2
+    distribution = "gaussian"
+    default_prior = "standard_normal"
 
     def sample(self, mean: Any, log_variance: Any) -> Any:
         noise = self.noise(
@@ -61,11 +64,6 @@ class GaussianBottleneck(VariationalBottleneck):
     def log_density(self, code: Any, mean: Any, log_variance: Any) -> Any:
         return -0.5 * (_LOG_2PI + log_variance + ops.square(code - mean) * ops.exp(-log_variance))
 
-    def log_prior(self, code: Any) -> Any:
-        return -0.5 * (_LOG_2PI + ops.square(code))
-
-    def sample_prior(self, n: int, seed: int | None = None) -> Any:
-        return keras.random.normal(self.prior_shape(n), seed=seed, dtype="float32")
 
 
 @hookimpl

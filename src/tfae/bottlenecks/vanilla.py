@@ -7,7 +7,7 @@ from typing import Any
 
 import keras
 
-from tfae.bottlenecks.base import BaseBottleneck, RegularizerSpec
+from tfae.bottlenecks.base import BaseBottleneck, RegularizerSpec, check_sampling
 from tfae.posterior import Posterior
 from tfae.hookspecs import hookimpl
 
@@ -52,10 +52,17 @@ class VanillaBottleneck(BaseBottleneck):
     def build(self, input_shape: Sequence[int | None]) -> None:
         self.dense.build(self.flat_shape(input_shape))
 
-    def call(self, inputs: Any, training: bool | None = None) -> Any:
+    def posterior(
+        self, inputs: Any, sampling: str = "mean", training: bool = False, importance_samples: int = 1
+    ) -> Posterior:
+        check_sampling(sampling)
+        if importance_samples != 1:
+            raise ValueError(
+                f"VanillaBottleneck gives one deterministic code per sample; it cannot draw importance_samples="
+                f"{importance_samples!r}. Use a variational bottleneck such as 'gaussian'."
+            )
         code = self.dense(self.flatten(inputs))
-        self.add_regularization(Posterior(parameters=(code,), code=code, bottleneck=self), training=training)
-        return code
+        return Posterior(parameters=(code,), code=code, bottleneck=self)
 
     def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "activation": keras.activations.serialize(self.activation)}

@@ -2,56 +2,43 @@
 
 from __future__ import annotations
 
-import contextlib
-import contextvars
 import numbers
-from collections.abc import Callable, Iterator, Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, ClassVar
 
 import keras
 from keras import ops
 
-from tfae.bottlenecks.base import BaseBottleneck, RegularizerSpec
+from tfae.bottlenecks.base import BaseBottleneck, RegularizerSpec, check_sampling
 from tfae.posterior import Posterior
 from tfae.random import per_replica
-
-_SAMPLING = contextvars.ContextVar("tfae_sampled_codes", default=False)
-
-
-@contextlib.contextmanager
-def sampled_codes() -> Iterator[None]:
-    """Within this context, variational bottlenecks sample their codes at inference too (``sample_exact``).
-
-    ``Autoencoder.evaluate`` and the validation of ``fit`` run their steps in it, so that ``loss`` and
-    ``val_loss`` are the negative ELBO with sampled codes, a bound on ``-log p(x)``, while ``predict`` and the
-    encoder keep the posterior mean. It acts when a step is traced, so it holds for compiled steps too.
-    """
-    token = _SAMPLING.set(True)
-    try:
-        yield
-    finally:
-        _SAMPLING.reset(token)
-
 
 class VariationalBottleneck(BaseBottleneck):
     """A bottleneck whose code is drawn from a per-sample distribution.
 
     A Dense layer emits ``parameters * latent_dim`` distribution parameters; ``split`` turns them into the
-    distribution's parameters (for a Gaussian: mean and log-variance). While training the code is a
-    reparameterised sample, so gradients reach every encoder weight; at inference it is the mean, except
-    within ``sampled_codes()`` (evaluation), where it is drawn by ``sample_exact``. The
-    parameters are computed, and given to the regularizer, in float32 under a mixed-precision policy; the code
-    is returned in the layer's compute dtype.
+    distribution's parameters (for a Gaussian: mean and log-variance). ``posterior`` returns the code the
+    ``sampling`` argument asks for: a reparameterised sample (``sample``) while training, so gradients reach
+    every encoder weight; an exact draw (``sample_exact``) when the model evaluates its bound; the mean
+    (``mean``) at inference; ``k`` codes per sample on request, each drawn independently. The parameters are
+    computed, and given to the regularizers, in float32 under a mixed-precision policy; the code is returned
+    in the layer's compute dtype.
 
     Subclasses set ``parameters`` and implement ``split``, ``sample``, ``mean`` and ``sample_prior``; ``sample``
-    draws its noise through ``noise``, so that it is right under tf.distribute. They implement ``log_density``
-    and ``log_prior`` too, so that regularizers built on densities (a total-correlation penalty, a Monte
-    Carlo KL) can use them.
+    draws its noise through ``noise``, so that it is right under tf.distribute, and may return ``(code,
+    log_density)`` when it knows the code's log-density as it draws it (a flow). They implement ``log_density``
+    (per dimension, for families that factorise) or ``joint_log_density`` (any family), and ``log_prior``, so
+    that objectives and regularizers built on densities (IWAE, a total-correlation penalty, a Monte Carlo KL)
+    can use them. Parameters may have any shapes (a flow's amortised context), each with the batch first:
+    override ``distribution_parameters`` for them.
 
     Args:
         latent_dim: positive int, the size of the latent code.
         regularizer: an optional regularizer of the distribution parameters (instance, name or dict).
         seed: optional int, makes the sampling noise reproducible.
+        prior: the prior ``p(z)``: a ``tfae.priors.BasePrior``, a registered name (``"standard_normal"``,
+            ``"mixture"``, ``"vamp"``) or a dict such as ``{"name": "mixture", "components": 10}``; by default
+            the bottleneck's ``default_prior``. The regularizers, the objective and ``sample_prior`` use it.
         **kwargs: ``BaseBottleneck`` keyword arguments.
 
     Call arguments:
@@ -83,14 +70,19 @@ class VariationalBottleneck(BaseBottleneck):
     """
 
     parameters = 2
+    #: The registered name of the prior a bottleneck gets when ``prior`` is not given.
+    default_prior: ClassVar[str | None] = None
 
     def __init__(
         self,
         latent_dim: int,
         regularizer: RegularizerSpec | Sequence[RegularizerSpec] | None = None,
         seed: int | None = None,
+        prior: Any = None,
         **kwargs: Any,
     ) -> None:
+        # The prior comes first: the regularizers check it when the base class makes them.
+        self.prior = _resolve_prior(self.default_prior if prior is None else prior, latent_dim, self)
         super().__init__(latent_dim, regularizer=regularizer, **kwargs)
         self.seed = seed
         self.seed_generator = keras.random.SeedGenerator(seed)
@@ -111,16 +103,24 @@ class VariationalBottleneck(BaseBottleneck):
         raw = ops.cast(self.dense(self.flatten(inputs)), "float32")
         return self.split(raw)
 
-    def call(self, inputs: Any, training: bool | None = None) -> Any:
+    def posterior(
+        self, inputs: Any, sampling: str = "mean", training: bool = False, importance_samples: int = 1
+    ) -> Posterior:
+        k = check_sampling(sampling, importance_samples)
         parameters = self.distribution_parameters(inputs)
-        if training:
-            code = self.sample(*parameters)
-        elif _SAMPLING.get():
-            code = self.sample_exact(*parameters)
+        if sampling == "mean":
+            return Posterior(parameters, self.mean(*parameters), self)
+        draw = self.sample if sampling == "reparameterized" else self.sample_exact
+        if k == 1:
+            drawn = draw(*parameters)
         else:
-            code = self.mean(*parameters)
-        self.add_regularization(Posterior(parameters=parameters, code=code, bottleneck=self), training=training)
-        return ops.cast(code, self.compute_dtype)
+            # Drawn as (batch, k, ...) so that, under tf.distribute, each replica keeps the rows of its samples.
+            drawn = draw(*(_repeated(parameter, k) for parameter in parameters))
+        code, log_density = drawn if isinstance(drawn, tuple) else (drawn, None)
+        if k > 1:
+            code = ops.moveaxis(code, 1, 0)
+            log_density = None if log_density is None else ops.moveaxis(log_density, 1, 0)
+        return Posterior(parameters, code, self, code_log_density=log_density)
 
     def split(self, raw: Any) -> tuple[Any, ...]:
         """Splits the Dense output ``(batch, parameters * latent_dim)`` into the distribution's parameters."""
@@ -154,9 +154,15 @@ class VariationalBottleneck(BaseBottleneck):
 
     @property
     def has_densities(self) -> bool:
-        return type(self).log_density is not VariationalBottleneck.log_density and (
-            type(self).log_prior is not VariationalBottleneck.log_prior
+        kind = type(self)
+        posterior = kind.log_density is not VariationalBottleneck.log_density or (
+            kind.joint_log_density is not VariationalBottleneck.joint_log_density
         )
+        return posterior and (self.prior is not None or kind.log_prior is not VariationalBottleneck.log_prior)
+
+    @property
+    def factorizes(self) -> bool:
+        return type(self).log_density is not VariationalBottleneck.log_density
 
     def log_density(self, code: Any, *parameters: Any) -> Any:
         """``log q(code | parameters)`` of each code dimension, elementwise; shapes broadcast.
@@ -170,9 +176,30 @@ class VariationalBottleneck(BaseBottleneck):
         """
         raise NotImplementedError(f"{type(self).__name__} does not give the log-density of a code.")
 
+    def joint_log_density(self, code: Any, *parameters: Any) -> Any:
+        """``log q(code | parameters)`` of each code, summed over its dimensions: shape ``code.shape[:-1]``.
+
+        The default sums ``log_density``; a family that does not factorise (a flow) overrides this instead.
+        """
+        return ops.sum(self.log_density(code, *parameters), axis=-1)
+
     def log_prior(self, code: Any) -> Any:
-        """``log p(code)`` under the prior, per code dimension, elementwise (float32, nats)."""
-        raise NotImplementedError(f"{type(self).__name__} does not give the log-density of its prior.")
+        """``log p(code)`` under the prior, per code dimension, elementwise (float32, nats); for a prior that factorises."""
+        if self.prior is None:
+            raise NotImplementedError(f"{type(self).__name__} does not give the log-density of its prior.")
+        return self.prior.log_prob_per_dimension(code)
+
+    def joint_log_prior(self, code: Any) -> Any:
+        """``log p(code)`` of each code under the prior, shape ``code.shape[:-1]``."""
+        if self.prior is None:
+            return ops.sum(self.log_prior(code), axis=-1)
+        return self.prior.log_prob(code)
+
+    def sample_prior(self, n: int, seed: int | None = None) -> Any:
+        """Draws ``n`` codes from the prior, shape ``(n, latent_dim)``."""
+        if self.prior is None:
+            return super().sample_prior(n, seed=seed)
+        return self.prior.sample(n, seed=seed)
 
     def prior_shape(self, n: int) -> tuple[int, int]:
         """The shape ``(n, latent_dim)`` of ``n`` codes drawn by ``sample_prior``; ``n`` must be positive."""
@@ -181,4 +208,44 @@ class VariationalBottleneck(BaseBottleneck):
         return (int(n), self.latent_dim)
 
     def get_config(self) -> dict[str, Any]:
-        return {**super().get_config(), "seed": self.seed}
+        config = {**super().get_config(), "seed": self.seed}
+        if self.prior is not None:
+            from tfae.serialization import component_spec
+
+            config["prior"] = component_spec("prior", self.prior)
+        return config
+
+
+def _repeated(parameter: Any, k: int) -> Any:
+    """``parameter`` of shape ``(batch, ...)`` repeated ``k`` times on a new second axis: ``(batch, k, ...)``."""
+    expanded = ops.expand_dims(parameter, 1)
+    return ops.repeat(expanded, k, axis=1)
+
+
+def _resolve_prior(spec: Any, latent_dim: Any, bottleneck: BaseBottleneck) -> Any:
+    """The prior of ``spec`` built for ``latent_dim`` codes, after checking that it fits the bottleneck."""
+    if spec is None:
+        return None
+    from tfae.plugins import resolve
+    from tfae.priors.base import BasePrior
+
+    prior = resolve("prior", spec)
+    if not isinstance(prior, BasePrior):
+        raise ValueError(
+            "`prior` must be a tfae prior: an instance, a registered name such as 'standard_normal' or 'mixture', "
+            f"or a dict such as {{'name': 'mixture', 'components': 10}}. Received: prior={spec!r}"
+        )
+    support = "binary" if getattr(bottleneck, "distribution", None) == "bernoulli" else "real"
+    if prior.support != support:
+        raise ValueError(
+            f"The prior {type(prior).__name__} gives density to {prior.support} codes, but {type(bottleneck).__name__} "
+            f"draws {support} ones: choose a prior of {support} codes."
+        )
+    if prior.latent_dim is not None and prior.latent_dim != latent_dim:
+        raise ValueError(
+            f"The prior {type(prior).__name__} is for codes of {prior.latent_dim} dimensions, but the bottleneck's "
+            f"latent_dim is {latent_dim}: leave the prior's latent_dim out, or make the two equal."
+        )
+    if not prior.built and isinstance(latent_dim, int) and latent_dim >= 1:
+        prior.build(latent_dim)
+    return prior

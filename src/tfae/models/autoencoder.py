@@ -4,30 +4,22 @@ from __future__ import annotations
 
 import contextlib
 import math
-import os
-import warnings
-from typing import Any
+from typing import Any, NamedTuple
 
 import keras
 from keras import ops
 
 from tfae.bottlenecks.base import BaseBottleneck
-from tfae.bottlenecks.variational import sampled_codes
-from tfae.divergence import DivergenceMonitor, likely_causes
+from tfae.divergence import DivergenceMonitor, stopped_message
 from tfae.errors import DivergenceError
-from tfae.keras_private import (
-    all_layers,
-    compiled_loss,
-    creation_strategy,
-    losses_added_by,
-    op_determinism_enabled,
-    set_untracked,
-    unlocked_state,
-)
+from tfae.keras_private import all_layers, compiled_loss, creation_strategy, set_untracked, unlocked_state
 from tfae.likelihoods.base import BaseLikelihood
+from tfae.models import inputs, steps, xla
 from tfae.models.provenance import RECORD_KEY, components_record
+from tfae.objectives.base import BaseObjective, ObjectiveTerms
 from tfae.plugins import get_registry, resolve
-from tfae.replicas import distribution_devices, in_strategy_scope, multi_worker_logs, replicas_in_sync, uneven_batches
+from tfae.posterior import Posterior
+from tfae.replicas import in_strategy_scope, multi_worker_logs, replicas_in_sync
 from tfae.schedulers.base import BaseScheduler
 from tfae.serialization import component_classes, component_spec
 
@@ -53,33 +45,24 @@ def _resolve_likelihood(likelihood: Any) -> BaseLikelihood | None:
     return likelihood
 
 
-_CONVOLUTIONS = (
-    keras.layers.Conv1D,
-    keras.layers.Conv2D,
-    keras.layers.Conv3D,
-    keras.layers.Conv1DTranspose,
-    keras.layers.Conv2DTranspose,
-    keras.layers.Conv3DTranspose,
-    keras.layers.SeparableConv1D,
-    keras.layers.SeparableConv2D,
-    keras.layers.DepthwiseConv1D,
-    keras.layers.DepthwiseConv2D,
-)
+def _resolve_objective(objective: Any) -> BaseObjective:
+    objective = resolve("objective", objective)
+    if not isinstance(objective, BaseObjective):
+        raise ValueError(
+            "`objective` must be a tfae objective: an instance, a registered name such as 'elbo' or 'iwae', or a "
+            f"dict such as {{'name': 'iwae', 'k': 5}}. Received: objective={objective!r}"
+        )
+    return objective
 
 
-def _has_gpu() -> bool:
-    import tensorflow as tf
+class Reconstruction(NamedTuple):
+    """What a forward pass gives: the bottleneck's ``Posterior`` of the batch and the decoder's ``outputs``.
 
-    return bool(tf.config.list_physical_devices("GPU"))
+    With ``k`` codes per sample the outputs have shape ``(k, batch, ...)``, else ``(batch, ...)``.
+    """
 
-
-def _is_xla_compilation_error(error: Exception) -> bool:
-    """Whether ``error`` is XLA refusing to compile a graph (an operation it has no kernel for), not a bug."""
-    text = str(error)
-    return any(
-        sign in text
-        for sign in ("XLA_CPU_JIT", "XLA_GPU_JIT", "Detected unsupported operations when trying to compile", "XLA compilation")
-    )
+    posterior: Posterior
+    outputs: Any
 
 
 @keras.saving.register_keras_serializable(package="tfae")
@@ -93,12 +76,19 @@ class Autoencoder(keras.Model):
 
     Compile with a likelihood by name, in nats summed over all non-batch axes: ``"bernoulli"`` (the decoder
     emits logits) or ``"gaussian"``; with ``beta = 1`` the loss is then the negative ELBO per sample. A plain
-    Keras loss (``"mse"``) works too, as Keras defines it. History shows ``loss``, ``reconstruction_loss``,
-    ``regularization_loss``, each regularizer's ``<name>_loss`` (``kld_loss``), and ``beta`` when a scheduler
-    drives it (``<name>_beta`` each, when the bottleneck has several regularizers). ``evaluate`` and the
-    ``val_`` losses of a variational model use sampled codes, as training does (seeded by the bottleneck's
-    ``seed``): ``val_loss`` is the held-out negative ELBO, a bound on ``-log p(x)``, not the loss of the
-    posterior mean, which is lower and no bound.
+    Keras loss (``"mse"``) works too, as Keras defines it. ``compile(objective=...)`` chooses what is
+    minimised: ``"elbo"`` (the default) or ``{"name": "iwae", "k": 5}``, or a plugin's objective. History
+    shows ``loss``, ``reconstruction_loss``, ``regularization_loss``, each regularizer's ``<name>_loss``
+    (``kld_loss``), what the objective logs (``iwae_bound``), and ``beta`` when a scheduler drives it
+    (``<name>_beta`` each, when the bottleneck has several regularizers). ``evaluate`` and the ``val_``
+    losses of a variational model use codes drawn from the posterior, as training does (seeded by the
+    bottleneck's ``seed``): ``val_loss`` is the held-out negative ELBO, a bound on ``-log p(x)``, not the loss
+    of the posterior mean, which is lower and no bound.
+
+    The loss is computed in the open, in ``compute_loss``: the model passes the encoder's features to the
+    bottleneck's ``posterior`` (which says how to draw the code), decodes the codes, asks the bottleneck's
+    regularizers for their penalties and the objective for the loss of each sample. Nothing is left in
+    Keras' ``add_loss`` for it to find again.
 
     What each part returns:
 
@@ -141,26 +131,32 @@ class Autoencoder(keras.Model):
         super().__init__(**kwargs)
         self.bottleneck = _resolve_bottleneck(bottleneck)
         self.likelihood = _resolve_likelihood(likelihood)
+        # Not a Keras attribute: an objective holds no weights, and compile sets it again.
+        set_untracked(self, "_objective", _resolve_objective("elbo"))
         self.encoder_input_shape: tuple | None = None
         self.reconstruction_loss_tracker = keras.metrics.Mean(name="reconstruction_loss")
         self.regularization_loss_tracker = keras.metrics.Mean(name="regularization_loss")
-        # A Mean per loss the bottleneck's regularizers add, in their order: each penalty, then its objective.
+        # A Mean per term the bottleneck's regularizers give, in their order: each penalty, then its objective.
         self.regularizer_trackers: list[keras.metrics.Mean] = []
-        self._objective_trackers: list[bool] = []
+        # A Mean per value the objective logs besides the loss; compile makes them.
+        self.objective_trackers: list[keras.metrics.Mean] = []
         # One regularizer's varying beta is logged as `beta`, as the seed did; with several, as `<name>_beta`.
         self.beta_trackers: list[keras.metrics.Mean] = []
         self._varying_betas: list[int] = []
         regularizers = self.bottleneck.regularizers
         for index, (regularizer, name) in enumerate(zip(regularizers, self.bottleneck.regularizer_names)):
             self.regularizer_trackers.append(keras.metrics.Mean(name=f"{name}_loss"))
-            self._objective_trackers.append(False)
             if regularizer.has_objective:
                 self.regularizer_trackers.append(keras.metrics.Mean(name=f"{name}_{regularizer.objective_name}"))
-                self._objective_trackers.append(True)
             if not isinstance(regularizer.beta, float):
                 self.beta_trackers.append(keras.metrics.Mean(name="beta" if len(regularizers) == 1 else f"{name}_beta"))
                 self._varying_betas.append(index)
         self._data_space_decoder: tuple | None = None
+
+    @property
+    def objective(self) -> BaseObjective:
+        """What the model minimises (``compile(objective=...)``); the ELBO by default."""
+        return self._objective
 
     @property
     def latent_dim(self) -> int:
@@ -181,7 +177,9 @@ class Autoencoder(keras.Model):
     def make_encoder(self, encoder_input: Any) -> Any:
         """Returns the code for the symbolic ``encoder_input``; the default is the bottleneck alone.
 
-        An override builds its layers on ``encoder_input`` and ends with ``self.bottleneck(x)``.
+        An override builds its layers on ``encoder_input`` and ends with ``self.bottleneck(x)``: the code is
+        the encoder's output. Create the layers here (and in ``make_decoder``), not in ``__init__``: the
+        saved model rebuilds the networks from these graphs, and a layer made elsewhere is not in them.
         """
         return self.bottleneck(encoder_input)
 
@@ -207,6 +205,7 @@ class Autoencoder(keras.Model):
             self.decoder_network = keras.Model(
                 decoder_input, self.make_decoder(decoder_input), name="decoder_network"
             )
+        self._connect_features()
         output_shape = tuple(self.decoder_network.output.shape)
         if tuple(output_shape[1:]) != tuple(input_shape[1:]):
             raise ValueError(
@@ -224,6 +223,31 @@ class Autoencoder(keras.Model):
         self.bottleneck = bottlenecks[0]
         self.encoder = encoder
         self.decoder_network = decoder_network
+        self._connect_features()
+
+    def _connect_features(self) -> None:
+        """Makes ``feature_network``, the encoder up to the bottleneck's input, which the forward pass runs."""
+        encoder_output = self.encoder.outputs[0] if len(self.encoder.outputs) == 1 else None
+        if encoder_output is None or encoder_output is not self.bottleneck.output:
+            raise ValueError(
+                "make_encoder must return the bottleneck's output, the code: `return self.bottleneck(x)` as its "
+                f"last step. Its encoder returns {[tuple(output.shape) for output in self.encoder.outputs]} "
+                "from another layer."
+            )
+        features = keras.Model(self.encoder.input, self.bottleneck.input, name="features")
+        # Not tracked: it shares the encoder's layers and adds no state of its own.
+        set_untracked(self, "_feature_network", features)
+        prior = getattr(self.bottleneck, "prior", None)
+        if prior is not None:
+            prior.connect(self)
+
+    @property
+    def feature_network(self) -> keras.Model:
+        """The encoder up to the bottleneck: data to the features the bottleneck takes."""
+        features = getattr(self, "_feature_network", None)
+        if features is None:
+            raise ValueError("The model is not built yet: call it on data, fit it, or call build(input_shape) first.")
+        return features
 
     @property
     def decoder(self) -> keras.Model:
@@ -243,8 +267,33 @@ class Autoencoder(keras.Model):
         return cached[1]
 
     def call(self, inputs: Any, training: bool | None = None) -> Any:
-        code = self.encoder(inputs, training=training)
-        return self.decoder_network(code, training=training)
+        sampling = "reparameterized" if training else "mean"
+        return self.forward(inputs, sampling=sampling, training=bool(training)).outputs
+
+    def forward(
+        self, inputs: Any, sampling: str = "mean", training: bool = False, importance_samples: int = 1
+    ) -> Reconstruction:
+        """Encodes ``inputs``, draws the codes as ``sampling`` says, and decodes them all at once.
+
+        Args:
+            inputs: a batch of shape ``(batch, ...)``.
+            sampling: ``"mean"`` (inference), ``"reparameterized"`` (training) or ``"exact"`` (evaluation).
+            training: whether the pass is part of a train step (dropout, moving averages).
+            importance_samples: ``k``, codes per sample, decoded together as ``k x batch`` codes.
+
+        Returns:
+            A ``Reconstruction``: the ``Posterior`` and the decoder's outputs (the likelihood's parameters).
+        """
+        features = self.feature_network(inputs, training=training)
+        posterior = self.bottleneck.posterior(
+            features, sampling=sampling, training=training, importance_samples=importance_samples
+        )
+        code = ops.cast(posterior.code, self.compute_dtype)
+        k = posterior.importance_samples
+        if k == 1:
+            return Reconstruction(posterior, self.decoder_network(code, training=training))
+        outputs = self.decoder_network(ops.reshape(code, (-1, self.latent_dim)), training=training)
+        return Reconstruction(posterior, ops.reshape(outputs, (k, -1, *outputs.shape[1:])))
 
     def predict_step(self, *args: Any, **kwargs: Any) -> Any:
         """Keras' predict step, with the decoder's output mapped to data space by the likelihood."""
@@ -263,6 +312,7 @@ class Autoencoder(keras.Model):
         loss: Any = None,
         steps_per_execution: int | None = None,
         jit_compile: bool | str = "auto",
+        objective: Any = None,
         **kwargs: Any,
     ) -> None:
         """Configures training like ``keras.Model.compile``.
@@ -284,6 +334,10 @@ class Autoencoder(keras.Model):
                 compile the model (a TensorFlow operation it does not know, say), ``fit``, ``evaluate`` and
                 ``predict`` warn once, in one line saying why, and go on without it. ``False`` turns it off, and
                 so does the environment variable ``TFAE_XLA=0`` for every model (Keras' choice then applies).
+            objective: what the model minimises: a ``BaseObjective``, a registered name (``"elbo"``, the
+                default, or ``"iwae"``), or a dict such as ``{"name": "iwae", "k": 5}``. ``None`` keeps the
+                model's. Saved with the model and loaded by name. An objective the model cannot give what it
+                needs (IWAE's densities on a deterministic bottleneck) is refused here, naming both.
             **kwargs: the other ``keras.Model.compile`` arguments.
         """
         likelihood, keras_loss = self._split_loss(loss)
@@ -294,12 +348,13 @@ class Autoencoder(keras.Model):
                 "Autoencoder.compile needs a `loss`: a likelihood ('bernoulli' for data in [0, 1], 'gaussian' "
                 "for real values) or a Keras loss such as 'mse'."
             )
+        self._set_objective(self.objective if objective is None else _resolve_objective(objective))
         distributed = in_strategy_scope() or creation_strategy(self) is not None
         if steps_per_execution is None:
             steps_per_execution = 1 if distributed else DEFAULT_STEPS_PER_EXECUTION
         by_default = jit_compile == "auto" and keras.backend.backend() == "tensorflow"
         if by_default:
-            jit_compile = self._xla_by_default(distributed, bool(kwargs.get("run_eagerly")))
+            jit_compile = xla.xla_by_default(self, distributed, bool(kwargs.get("run_eagerly")))
         # Whether the XLA setting is tfae's own choice, which fit may still revise (a plain bool: Keras tracks none).
         self.xla_chosen_by_tfae = by_default
         super().compile(
@@ -310,48 +365,24 @@ class Autoencoder(keras.Model):
             **kwargs,
         )
 
-    def _xla_by_default(self, distributed: bool, run_eagerly: bool) -> bool:
-        """tfae's ``jit_compile="auto"`` on TensorFlow: XLA on, unless something here rules it out."""
-        if distributed or run_eagerly or os.environ.get("TFAE_XLA", "").strip().lower() in ("0", "false", "no", "off"):
-            return False
-        if any(not getattr(layer, "supports_jit", True) for layer in all_layers(self)):
-            return False
-        return not op_determinism_enabled()
+    def _set_objective(self, objective: BaseObjective) -> None:
+        objective.check_model(self.bottleneck, self.likelihood)
+        set_untracked(self, "_objective", objective)
+        trackers = [keras.metrics.Mean(name=name) for name in objective.logged]
+        with unlocked_state(self):
+            self.objective_trackers = trackers
 
-    def _settle_default_xla(self) -> None:
-        """Once the layers exist: tfae's default leaves XLA off for convolutions on a CPU, where it is slower.
-
-        XLA's CPU convolutions trained the convolutional VAE of docs/benchmarks.md 2.4 times slower than
-        TensorFlow's own kernels; with a GPU, or without convolutions, XLA stays on.
-        """
-        if not getattr(self, "xla_chosen_by_tfae", False) or not getattr(self, "jit_compile", False):
-            return
-        if any(isinstance(layer, _CONVOLUTIONS) for layer in all_layers(self)) and not _has_gpu():
-            self.jit_compile = False
-            self.train_function = self.test_function = self.predict_function = None
-
-    def _without_xla_if_it_fails(self, method: str, run: Any) -> Any:
-        """Runs ``run()``; if XLA cannot compile the model before any step is taken, warns and runs it without XLA."""
-        self._settle_default_xla()
-        try:
-            return run()
-        except Exception as error:
-            compiled_with_xla = bool(getattr(self, "jit_compile", False))
-            if not compiled_with_xla or not _is_xla_compilation_error(error) or int(self.optimizer.iterations) > 0:
-                raise
-            reason = " ".join(str(error).split())[:300]
-            warnings.warn(
-                f"XLA could not compile this model, so {method} goes on without it (compile with "
-                f"jit_compile=False to skip the attempt): {reason}",
-                stacklevel=3,
-            )
-            self.jit_compile = False
-            self.train_function = self.test_function = self.predict_function = None
-            return run()
+    def get_compile_config(self) -> dict | None:
+        config = super().get_compile_config()
+        if config is not None:
+            config["objective"] = component_spec("objective", self.objective)
+        return config
 
     def compile_from_config(self, config: dict) -> None:
+        config = dict(config)
+        objective = config.pop("objective", None)  # a model saved before objectives existed has none: the ELBO
         config = keras.saving.deserialize_keras_object(config)
-        self.compile(**config)
+        self.compile(**config, objective=objective)
         if self.built:
             self.optimizer.build(self.trainable_variables)
 
@@ -384,77 +415,97 @@ class Autoencoder(keras.Model):
     def compute_loss(
         self, x: Any = None, y: Any = None, y_pred: Any = None, sample_weight: Any = None, training: bool = True
     ) -> Any:
-        """The loss of a batch: the likelihood's negative log-likelihood (or the Keras loss) plus the regularizers'.
+        """The loss of a batch, with the forward pass that it scores: what ``fit`` and ``evaluate`` minimise and log.
 
-        Called by ``fit`` and ``evaluate`` with ``y_pred = model(x)``; called on its own, it computes
-        ``y_pred`` when it is not given. Also updates the logged ``reconstruction_loss``,
-        ``regularization_loss`` and ``beta``.
+        ``loss_and_outputs`` without the outputs. The model's steps call that; call this one to score a batch
+        yourself. Also updates the logged terms (``reconstruction_loss``, ``regularization_loss``, each
+        regularizer's, the objective's, ``beta``).
 
         Args:
             x: the inputs.
             y: the targets; ``None`` reconstructs ``x``.
-            y_pred: the model's output for ``x``, the likelihood's parameters.
+            y_pred: must be ``None``: the loss scores the codes of its own forward pass, which a prediction
+                made elsewhere does not carry. (Keras' own ``compute_loss`` takes one.)
             sample_weight: optional weights of the samples.
-            training: whether the loss is for a train step.
+            training: a train step's loss (reparameterised codes) or an evaluation's (exact draws).
 
         Returns:
-            A float32 scalar: with a likelihood in nats and ``beta = 1``, the negative ELBO per sample.
+            A float32 scalar: with a likelihood in nats, ``beta = 1`` and the ELBO, the negative ELBO per sample.
         """
-        if y_pred is None:
-            with sampled_codes():
-                y_pred = self(x, training=training)
-        replicas = replicas_in_sync()
+        if y_pred is not None:
+            raise ValueError(
+                "Autoencoder.compute_loss computes the prediction itself, from the codes it scores: call it "
+                "without `y_pred` (`model.compute_loss(x, training=False)`)."
+            )
+        return self.loss_and_outputs(x, y, sample_weight, training=training)[0]
+
+    def loss_and_outputs(self, x: Any, y: Any = None, sample_weight: Any = None, training: bool = True) -> tuple[Any, Any]:
+        """The loss of a batch and the decoder's outputs, from one forward pass; the model's steps call it.
+
+        The codes are reparameterised samples when ``training``, exact draws otherwise (``evaluate`` and the
+        ``val_`` losses are a bound); the objective decides how many per sample. The regularizers see the
+        first code of each sample. Under tf.distribute each replica returns its share of the loss.
+
+        Returns:
+            ``(loss, outputs)``: the loss, a float32 scalar, and the outputs of the first code of each sample,
+            which the compiled metrics score.
+        """
+        objective = self.objective
+        sampling = "reparameterized" if training else "exact"
+        posterior, outputs = self.forward(
+            x, sampling=sampling, training=training, importance_samples=objective.importance_samples
+        )
+        k = posterior.importance_samples
         targets = x if y is None else y
-        if self.likelihood is not None:
-            per_sample = self.likelihood.negative_log_likelihood(targets, y_pred)
-            if sample_weight is not None:
-                per_sample = per_sample * ops.cast(ops.reshape(sample_weight, (-1,)), "float32")
-            reconstruction = ops.mean(per_sample)
-        else:
-            # Keras' compiled loss is already divided by the number of replicas; undo it to log the true value.
-            compiled = compiled_loss(self, targets, y_pred, sample_weight)
-            reconstruction = ops.cast(compiled, "float32") * replicas
-        regularization, objectives = self._regularization(self.losses, ops.shape(targets)[0])
-        # Weighted by batch size, as Keras weighs `loss`, so that the logged components add up to it.
         batch_size = ops.shape(targets)[0]
-        self.reconstruction_loss_tracker.update_state(reconstruction, sample_weight=batch_size)
+        replicas = replicas_in_sync()
+        first_outputs = outputs if k == 1 else outputs[0]
+        reconstruction = self._reconstruction_losses(targets, outputs, sample_weight, k, replicas)
+        regularized = posterior if k == 1 else Posterior(posterior.parameters, posterior.code[0], posterior.bottleneck)
+        terms = self.bottleneck.penalties(regularized, training=training)
+        penalties = {name: value for name, value, is_objective in terms if not is_objective}
+        # A regularizer's own objective trains its weights by its gradient; its value is logged, not added.
+        trained = sum((value - ops.stop_gradient(value) for _, value, is_objective in terms if is_objective), ops.zeros(()))
+        # The bottleneck's own loss terms (a VQ-VAE's) and the networks' (Keras weight regularizers), as Keras adds them.
+        added = sum((ops.cast(loss, "float32") for loss in self._added_losses(posterior)), ops.zeros(()))
+        results = objective(ObjectiveTerms(reconstruction, posterior, penalties, in_nats=self.likelihood is not None))
+        loss = ops.mean(ops.cast(results["loss"], "float32")) + added + trained
+
+        self.reconstruction_loss_tracker.update_state(ops.mean(reconstruction), sample_weight=batch_size)
+        regularization = sum(penalties.values(), ops.zeros(())) + added
         self.regularization_loss_tracker.update_state(regularization, sample_weight=batch_size)
+        for tracker, (_, value, _) in zip(self.regularizer_trackers, terms):
+            tracker.update_state(value, sample_weight=batch_size)
+        for tracker in self.objective_trackers:
+            tracker.update_state(ops.mean(results[tracker.name]), sample_weight=batch_size)
         for index, tracker in zip(self._varying_betas, self.beta_trackers):
             beta = self.bottleneck.regularizers[index].current_beta(training=False)
             tracker.update_state(beta, sample_weight=batch_size)
         self.bottleneck.update_metrics()
         # Under tf.distribute each replica sees part of the global batch and the gradients are summed, so
-        # each replica returns its share; Keras multiplies it back for the logged `loss`.
-        return (reconstruction + regularization + objectives) / replicas
+        # each replica returns its share; the step multiplies it back for the logged `loss`.
+        return loss / replicas, first_outputs
 
-    def _regularization(self, losses: list[Any], batch_size: Any) -> tuple[Any, Any]:
-        """The sum of the penalties among the model's ``losses``, and the regularizers' objectives as a zero.
+    def _reconstruction_losses(self, targets: Any, outputs: Any, sample_weight: Any, k: int, replicas: int) -> Any:
+        """``-log p(x | z)`` of each code, shape ``(k, batch)``; with a Keras loss, that loss for every sample."""
+        if self.likelihood is None:
+            # Keras' compiled loss is already divided by the number of replicas; undo it to log the true value.
+            compiled = ops.cast(compiled_loss(self, targets, outputs, sample_weight), "float32") * replicas
+            return ops.broadcast_to(ops.reshape(compiled, (1, 1)), (1, ops.shape(targets)[0]))
+        if k == 1:
+            per_code = ops.expand_dims(self.likelihood.negative_log_likelihood(targets, outputs), 0)
+        else:
+            flat = ops.reshape(outputs, (-1, *outputs.shape[2:]))
+            repeated = ops.tile(targets, (k,) + (1,) * (len(targets.shape) - 1))
+            per_code = ops.reshape(self.likelihood.negative_log_likelihood(repeated, flat), (k, -1))
+        per_code = ops.cast(per_code, "float32")
+        if sample_weight is not None:
+            per_code = per_code * ops.cast(ops.reshape(sample_weight, (1, -1)), "float32")
+        return per_code
 
-        The bottleneck's own losses start with its regularizers' (``add_regularization``), each logged by its
-        tracker. An objective trains the regularizer's weights: it adds its gradient to the loss, not its value.
-        """
-        own = losses_added_by(self.bottleneck, losses)
-        if len(own) < len(self.regularizer_trackers):
-            raise ValueError(
-                f"The bottleneck {type(self.bottleneck).__name__} has the regularizers "
-                f"{', '.join(self.bottleneck.regularizer_names)}, but its call added {len(own)} losses, not the "
-                f"{len(self.regularizer_trackers)} they give: pass the posterior to `add_regularization` in `call`, "
-                "before any loss of the bottleneck's own."
-            )
-        regularization = ops.zeros((), dtype="float32")
-        objectives = ops.zeros((), dtype="float32")
-        for tracker, objective, loss in zip(self.regularizer_trackers, self._objective_trackers, own):
-            loss = ops.sum(ops.cast(loss, "float32"))
-            tracker.update_state(loss, sample_weight=batch_size)
-            if objective:
-                objectives = objectives + (loss - ops.stop_gradient(loss))
-            else:
-                regularization = regularization + loss
-        terms = own[: len(self.regularizer_trackers)]
-        for loss in losses:
-            if all(loss is not term for term in terms):
-                regularization = regularization + ops.sum(ops.cast(loss, "float32"))
-        return regularization, objectives
+    def _added_losses(self, posterior: Posterior) -> list[Any]:
+        """The bottleneck's own loss terms and what the networks' layers added (``add_loss``, weight regularizers)."""
+        return [*posterior.losses, *self.feature_network.losses, *self.decoder_network.losses]
 
     def compute_metrics(self, x: Any, y: Any, y_pred: Any, sample_weight: Any = None) -> dict:
         """Keras' compiled metrics, given the targets (``x`` when ``y`` is ``None``) and the prediction in data space."""
@@ -464,12 +515,20 @@ class Autoencoder(keras.Model):
 
     # Keras cannot average scalar logs across several workers (tensorflow/tensorflow#72388); see multi_worker_logs.
     def train_step(self, *args: Any, **kwargs: Any) -> Any:
+        """Keras' train step, with the forward pass and the loss of ``loss_and_outputs``."""
+        if keras.backend.backend() == "tensorflow":
+            return multi_worker_logs(steps.tensorflow_train_step(self, *args, **kwargs))
         return multi_worker_logs(super().train_step(*args, **kwargs))
 
     def test_step(self, *args: Any, **kwargs: Any) -> Any:
-        """Keras' test step, with sampled codes: ``evaluate`` and ``val_loss`` give the negative ELBO, a bound."""
-        with sampled_codes():
-            return multi_worker_logs(super().test_step(*args, **kwargs))
+        """Keras' test step, with exact draws: ``evaluate`` and ``val_loss`` give the negative ELBO, a bound."""
+        if keras.backend.backend() == "tensorflow":
+            return multi_worker_logs(steps.tensorflow_test_step(self, *args, **kwargs))
+        return multi_worker_logs(super().test_step(*args, **kwargs))
+
+    def compute_loss_and_updates(self, *args: Any, **kwargs: Any) -> Any:
+        """The JAX trainer's stateless loss, with the forward pass and the loss of ``loss_and_outputs``."""
+        return steps.jax_compute_loss_and_updates(self, *args, **kwargs)
 
     def fit(
         self, x: Any = None, *args: Any, callbacks: list | None = None, stop_on_divergence: bool = True, **kwargs: Any
@@ -495,8 +554,8 @@ class Autoencoder(keras.Model):
         Raises:
             DivergenceError: a loss became NaN or inf (with ``stop_on_divergence``).
         """
-        self._check_samples(x, "fit")
-        self._check_even_split(x, kwargs.get("batch_size"), "fit")
+        inputs.check_samples(self, x, "fit")
+        inputs.check_even_split(x, kwargs.get("batch_size"), "fit")
         shape = getattr(x, "shape", None)
         if not self.built and shape is not None and len(shape) > 1:
             # Built now, not by the first step, so that the weights training starts from can be kept; inside
@@ -512,7 +571,7 @@ class Autoencoder(keras.Model):
         if stop_on_divergence and not any(isinstance(callback, DivergenceMonitor) for callback in callbacks):
             monitor = DivergenceMonitor()
             callbacks.append(monitor)
-        history = self._without_xla_if_it_fails("fit", lambda: super(Autoencoder, self).fit(x, *args, callbacks=callbacks, **kwargs))
+        history = xla.without_xla_if_it_fails(self, "fit", lambda: super(Autoencoder, self).fit(x, *args, callbacks=callbacks, **kwargs))
         if monitor is not None and monitor.found is not None:
             restored = monitor.restore(self)
             raise DivergenceError(self._divergence_message(monitor, x, restored), history=history)
@@ -522,62 +581,29 @@ class Autoencoder(keras.Model):
         rate = getattr(self.optimizer, "learning_rate", None)
         learning_rate = "unknown" if rate is None else f"{float(ops.convert_to_numpy(rate)):g}"
         low, high = (float(x.min()), float(x.max())) if hasattr(x, "min") and hasattr(x, "max") else (None, None)
-        causes = likely_causes(monitor, learning_rate, "the data", low, high)
         if not restored:
             kept = "The model's weights are those of the failed step: no finite ones were kept."
         elif monitor.finite_epochs:
             kept = f"The model holds the weights after epoch {monitor.finite_epochs}, the last with finite losses."
         else:
             kept = "The model holds the weights training started from (no epoch finished with finite losses)."
-        return (
-            f"{monitor.describe()}, and training stopped. Possible causes, likeliest first: {'; '.join(causes)}. "
-            f"{kept} Pass stop_on_divergence=False to fit to train on regardless."
-        )
+        stopped = stopped_message(monitor, learning_rate, "the data", low, high)
+        return f"{stopped} {kept} Pass stop_on_divergence=False to fit to train on regardless."
 
     def predict(self, x: Any, *args: Any, **kwargs: Any) -> Any:
         """``keras.Model.predict``: the reconstruction in data space, after checking the samples' shape."""
-        self._check_samples(x, "predict")
-        self._check_even_split(x, kwargs.get("batch_size"), "predict")
-        return self._without_xla_if_it_fails("predict", lambda: super(Autoencoder, self).predict(x, *args, **kwargs))
+        inputs.check_samples(self, x, "predict")
+        inputs.check_even_split(x, kwargs.get("batch_size"), "predict")
+        return xla.without_xla_if_it_fails(self, "predict", lambda: super(Autoencoder, self).predict(x, *args, **kwargs))
 
     def evaluate(self, x: Any = None, *args: Any, **kwargs: Any) -> Any:
         """``keras.Model.evaluate``, after checking the samples' shape."""
-        self._check_samples(x, "evaluate")
-        self._check_even_split(x, kwargs.get("batch_size"), "evaluate")
-        return self._without_xla_if_it_fails("evaluate", lambda: super(Autoencoder, self).evaluate(x, *args, **kwargs))
-
-    def _check_even_split(self, x: Any, batch_size: int | None, method: str) -> None:
-        """Under a Keras distribution (JAX's data parallelism), refuses batches that do not split over the devices."""
-        shape = getattr(x, "shape", None)
-        if shape is None or len(shape) == 0:
-            return
-        problem = uneven_batches(int(shape[0]), int(batch_size or 32), distribution_devices())
-        if problem is not None:
-            raise ValueError(f"{method} under keras.distribution.DataParallel: {problem}.")
-
-    def _check_samples(self, x: Any, method: str) -> None:
-        """Refuses an array with no samples, or samples of another shape than the model was built for."""
-        shape = getattr(x, "shape", None)
-        if shape is None or len(shape) == 0:
-            return
-        shape = tuple(shape)
-        if shape[0] == 0:
-            raise ValueError(f"{method} needs at least one sample. Received: an array of shape {shape}")
-        encoder = getattr(self, "encoder", None)
-        if encoder is None:
-            return
-        expected = tuple(encoder.input_shape[1:])
-        fits = len(shape) == len(expected) + 1 and all(
-            size is None or size == given for size, given in zip(expected, shape[1:])
-        )
-        if not fits:
-            raise ValueError(
-                f"This model takes samples of shape {expected} (batches of shape (batch_size, {', '.join(map(str, expected))})); "
-                f"{method} received samples of shape {shape[1:]} (an array of shape {shape})."
-            )
+        inputs.check_samples(self, x, "evaluate")
+        inputs.check_even_split(x, kwargs.get("batch_size"), "evaluate")
+        return xla.without_xla_if_it_fails(self, "evaluate", lambda: super(Autoencoder, self).evaluate(x, *args, **kwargs))
 
     def sample(self, n: int, seed: int | None = None) -> Any:
-        """Draws ``n`` codes from the bottleneck's prior and returns their decodings in data space (NumPy)."""
+        """Draws ``n`` codes from the bottleneck's prior (``bottleneck.prior``) and returns their decodings in data space (NumPy)."""
         codes = self.bottleneck.sample_prior(n, seed=seed)
         return self.decoder.predict(codes, verbose=0)
 

@@ -80,6 +80,9 @@ class BaseRegularizer:
     #: Whether the call multiplies the penalty by beta. A regularizer whose beta weighs only one of its terms
     #: (beta-TCVAE's total correlation) sets it to ``False`` and uses ``current_beta(training)`` in ``penalty``.
     weighs_by_beta: ClassVar[bool] = True
+    #: Whether the penalty is the posterior's divergence from the prior (a VAE's KL), which an objective that
+    #: holds the prior's density already (IWAE) would count twice.
+    divergence_from_prior: ClassVar[bool] = False
 
     def __init__(self, beta: float | BaseScheduler | str | dict[str, Any] | keras.Variable = 1.0) -> None:
         self._scheduler: BaseScheduler | None = None
@@ -208,6 +211,20 @@ class BaseRegularizer:
             f"The regularizer {describe_component('regularizer', self)} needs the log-density of codes under the "
             f"posterior and the prior{reason}, which the bottleneck {describe_component('bottleneck', bottleneck)} "
             "cannot give: use a variational bottleneck such as 'gaussian'."
+        )
+
+    def require_distribution(self, bottleneck: keras.layers.Layer, distribution: str) -> None:
+        """Raises ``ValueError`` unless ``bottleneck``'s posterior is of the family ``distribution`` ("gaussian")."""
+        found = getattr(bottleneck, "distribution", None)
+        if found == distribution:
+            return
+        from tfae.serialization import describe_component
+
+        has = "a deterministic code" if found is None else f"a {found} posterior"
+        raise ValueError(
+            f"The regularizer {describe_component('regularizer', self)} is computed from a {distribution} "
+            f"posterior's parameters, but the bottleneck {describe_component('bottleneck', bottleneck)} has "
+            f"{has}: use a {distribution} bottleneck, or a regularizer made for this one."
         )
 
     def calc(self, *parameters: Any) -> Any:

@@ -9,6 +9,7 @@ from typing import Any
 from keras import ops
 
 from tfae.hookspecs import hookimpl
+from tfae.priors.bernoulli import BernoulliPrior
 from tfae.regularizers.base import BaseRegularizer
 
 
@@ -30,6 +31,17 @@ class BernoulliKLDRegularizer(BaseRegularizer):
     >>> float(regularizer(keras.ops.zeros((2, 3))))
     0.0
     """
+
+    divergence_from_prior = True
+
+    def check_bottleneck(self, bottleneck: Any) -> None:
+        self.require_distribution(bottleneck, "bernoulli")
+        prior = getattr(bottleneck, "prior", None)
+        if prior is not None and not isinstance(prior, BernoulliPrior):
+            raise ValueError(
+                f"The regularizer 'bernoulli_kld' is the closed form against the 'bernoulli' prior, but the bottleneck's "
+                f"prior is {type(prior).__name__}: keep the bottleneck's 'bernoulli' prior."
+            )
 
     def calc(self, logits: Any) -> Any:
         # sigmoid(-logits), not 1 - sigmoid(logits), which rounds to 0 for logits above about 17.

@@ -8,6 +8,7 @@ from typing import Any
 from keras import ops
 
 from tfae.hookspecs import hookimpl
+from tfae.priors.standard_normal import StandardNormalPrior
 from tfae.regularizers.base import BaseRegularizer
 
 
@@ -31,6 +32,17 @@ class GaussianReversedKLDRegularizer(BaseRegularizer):
     >>> float(regularizer(keras.ops.zeros((2, 3)), keras.ops.zeros((2, 3))))
     0.0
     """
+
+    divergence_from_prior = True
+
+    def check_bottleneck(self, bottleneck: Any) -> None:
+        self.require_distribution(bottleneck, "gaussian")
+        prior = getattr(bottleneck, "prior", None)
+        if prior is not None and not isinstance(prior, StandardNormalPrior):
+            raise ValueError(
+                f"The regularizer 'reversed_kld' is the closed form against the 'standard_normal' prior, but the bottleneck's "
+                f"prior is {type(prior).__name__}: use 'kld', which estimates the divergence from any prior."
+            )
 
     def calc(self, mean: Any, log_variance: Any) -> Any:
         # expm1 keeps exp(-v) - 1 + v accurate for a log-variance near 0, where the posterior nears the prior.

@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tfae.divergence import DivergenceMonitor, likely_causes
+from tfae.divergence import DivergenceMonitor, stopped_message
 from tfae.errors import ConfigError, DivergenceError, RunError
 from tfae.training import checkpoints, pictures
 from tfae.training.config import load_config, resolved_spec
@@ -375,9 +375,7 @@ class Run:
         training = self.config.values["training"]
         learning_rate = f"[training] learning_rate = {training['learning_rate']:g}"
         low, high = float(dataset.x.min()), float(dataset.x.max())
-        causes = likely_causes(monitor, learning_rate, dataset.source, low, high)
-        message = f"{monitor.describe()}, and training stopped. "
-        message += f"Possible causes, likeliest first: {'; '.join(causes)}. "
+        message = stopped_message(monitor, learning_rate, dataset.source, low, high) + " "
         if not chief:
             message += "The chief worker keeps the model of the last epoch with finite losses."
         elif checkpoint.exists and checkpoint.epoch > 0:

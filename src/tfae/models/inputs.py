@@ -1,0 +1,41 @@
+"""The checks of the data that ``fit``, ``evaluate`` and ``predict`` make before Keras sees it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import keras
+
+from tfae.replicas import distribution_devices, uneven_batches
+
+
+def check_even_split(x: Any, batch_size: int | None, method: str) -> None:
+    """Under a Keras distribution (JAX's data parallelism), refuses batches that do not split over the devices."""
+    shape = getattr(x, "shape", None)
+    if shape is None or len(shape) == 0:
+        return
+    problem = uneven_batches(int(shape[0]), int(batch_size or 32), distribution_devices())
+    if problem is not None:
+        raise ValueError(f"{method} under keras.distribution.DataParallel: {problem}.")
+
+
+def check_samples(model: keras.Model, x: Any, method: str) -> None:
+    """Refuses an array with no samples, or samples of another shape than ``model`` was built for."""
+    shape = getattr(x, "shape", None)
+    if shape is None or len(shape) == 0:
+        return
+    shape = tuple(shape)
+    if shape[0] == 0:
+        raise ValueError(f"{method} needs at least one sample. Received: an array of shape {shape}")
+    encoder = getattr(model, "encoder", None)
+    if encoder is None:
+        return
+    expected = tuple(encoder.input_shape[1:])
+    fits = len(shape) == len(expected) + 1 and all(
+        size is None or size == given for size, given in zip(expected, shape[1:])
+    )
+    if not fits:
+        raise ValueError(
+            f"This model takes samples of shape {expected} (batches of shape (batch_size, {', '.join(map(str, expected))})); "
+            f"{method} received samples of shape {shape[1:]} (an array of shape {shape})."
+        )

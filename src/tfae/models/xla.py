@@ -1,0 +1,82 @@
+"""tfae's XLA default on TensorFlow: when ``jit_compile="auto"`` turns XLA on, and the fallback when XLA fails."""
+
+from __future__ import annotations
+
+import os
+import warnings
+from collections.abc import Callable
+from typing import Any
+
+import keras
+
+from tfae.keras_private import all_layers, op_determinism_enabled
+
+_CONVOLUTIONS = (
+    keras.layers.Conv1D,
+    keras.layers.Conv2D,
+    keras.layers.Conv3D,
+    keras.layers.Conv1DTranspose,
+    keras.layers.Conv2DTranspose,
+    keras.layers.Conv3DTranspose,
+    keras.layers.SeparableConv1D,
+    keras.layers.SeparableConv2D,
+    keras.layers.DepthwiseConv1D,
+    keras.layers.DepthwiseConv2D,
+)
+
+
+def xla_by_default(model: keras.Model, distributed: bool, run_eagerly: bool) -> bool:
+    """tfae's ``jit_compile="auto"`` on TensorFlow: XLA on, unless something here rules it out."""
+    if distributed or run_eagerly or os.environ.get("TFAE_XLA", "").strip().lower() in ("0", "false", "no", "off"):
+        return False
+    if any(not getattr(layer, "supports_jit", True) for layer in all_layers(model)):
+        return False
+    return not op_determinism_enabled()
+
+
+def settle_default_xla(model: keras.Model) -> None:
+    """Once the layers exist: tfae's default leaves XLA off for convolutions on a CPU, where it is slower.
+
+    XLA's CPU convolutions trained the convolutional VAE of docs/benchmarks.md 2.4 times slower than
+    TensorFlow's own kernels; with a GPU, or without convolutions, XLA stays on.
+    """
+    if not getattr(model, "xla_chosen_by_tfae", False) or not getattr(model, "jit_compile", False):
+        return
+    if any(isinstance(layer, _CONVOLUTIONS) for layer in all_layers(model)) and not _has_gpu():
+        model.jit_compile = False
+        model.train_function = model.test_function = model.predict_function = None
+
+
+def without_xla_if_it_fails(model: keras.Model, method: str, run: Callable[[], Any]) -> Any:
+    """Runs ``run()``; if XLA cannot compile the model before any step is taken, warns and runs it without XLA."""
+    settle_default_xla(model)
+    try:
+        return run()
+    except Exception as error:
+        compiled_with_xla = bool(getattr(model, "jit_compile", False))
+        if not compiled_with_xla or not _is_xla_compilation_error(error) or int(model.optimizer.iterations) > 0:
+            raise
+        reason = " ".join(str(error).split())[:300]
+        warnings.warn(
+            f"XLA could not compile this model, so {method} goes on without it (compile with "
+            f"jit_compile=False to skip the attempt): {reason}",
+            stacklevel=4,
+        )
+        model.jit_compile = False
+        model.train_function = model.test_function = model.predict_function = None
+        return run()
+
+
+def _has_gpu() -> bool:
+    import tensorflow as tf
+
+    return bool(tf.config.list_physical_devices("GPU"))
+
+
+def _is_xla_compilation_error(error: Exception) -> bool:
+    """Whether ``error`` is XLA refusing to compile a graph (an operation it has no kernel for), not a bug."""
+    text = str(error)
+    return any(
+        sign in text
+        for sign in ("XLA_CPU_JIT", "XLA_GPU_JIT", "Detected unsupported operations when trying to compile", "XLA compilation")
+    )

@@ -1,0 +1,179 @@
+"""The contract every training objective fulfils, and the terms the model gives it."""
+
+from __future__ import annotations
+
+import numbers
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import keras
+from keras import ops
+
+from tfae.posterior import Posterior
+
+if TYPE_CHECKING:
+    from typing_extensions import Self
+
+
+class ObjectiveTerms:
+    """What the model gives its objective for a batch: every term as a tensor, each named for what it is.
+
+    With ``k`` codes per sample (``importance_samples``), the per-code terms have shape ``(k, batch)``; with
+    one, ``(1, batch)``. The densities are computed when first read, so an objective that does not read them
+    costs nothing.
+
+    Args:
+        reconstruction_loss: ``-log p(x | z)`` of each code, in nats, shape ``(k, batch)``; with a Keras
+            loss (``"mse"``) instead of a likelihood, that loss, the same for each sample.
+        posterior: the bottleneck's ``Posterior`` of the batch, holding the codes the decoder got.
+        penalties: the regularizers' weighted penalties by logged name (``{"kld_loss": ...}``), float32 scalars.
+        in_nats: whether ``reconstruction_loss`` is a negative log-likelihood (a tfae likelihood).
+    """
+
+    def __init__(self, reconstruction_loss: Any, posterior: Posterior, penalties: dict[str, Any], in_nats: bool) -> None:
+        self.reconstruction_loss = reconstruction_loss
+        self.posterior = posterior
+        self.penalties = dict(penalties)
+        self.in_nats = in_nats
+        self._log_prior: Any = None
+        self._log_posterior: Any = None
+
+    @property
+    def importance_samples(self) -> int:
+        """``k``, the codes per sample."""
+        return int(self.reconstruction_loss.shape[0])
+
+    @property
+    def log_likelihood(self) -> Any:
+        """``log p(x | z)`` of each code, shape ``(k, batch)``, in nats."""
+        if not self.in_nats:
+            raise ValueError(
+                "This objective needs log p(x | z) in nats, which a Keras loss does not give: compile with a "
+                "likelihood ('bernoulli' or 'gaussian')."
+            )
+        return -self.reconstruction_loss
+
+    @property
+    def log_prior(self) -> Any:
+        """``log p(z)`` of each code under the bottleneck's prior, shape ``(k, batch)``."""
+        if self._log_prior is None:
+            self._log_prior = _per_code(self.posterior.log_prior())
+        return self._log_prior
+
+    @property
+    def log_posterior(self) -> Any:
+        """``log q(z | x)`` of each code under its sample's posterior, shape ``(k, batch)``."""
+        if self._log_posterior is None:
+            self._log_posterior = _per_code(self.posterior.log_density())
+        return self._log_posterior
+
+    @property
+    def regularization(self) -> Any:
+        """The sum of the regularizers' weighted penalties, a float32 scalar."""
+        total = ops.zeros((), dtype="float32")
+        for value in self.penalties.values():
+            total = total + value
+        return total
+
+
+def _per_code(values: Any) -> Any:
+    return ops.expand_dims(values, 0) if len(values.shape) == 1 else values
+
+
+class BaseObjective:
+    """What the model minimises: the loss of each sample, from the terms of a batch.
+
+    The model draws ``importance_samples`` codes per sample from the bottleneck, decodes them all at once,
+    scores them and passes the terms (``ObjectiveTerms``: ``log p(x|z)``, ``log p(z)``, ``log q(z|x)`` of shape
+    ``(k, batch)`` and the regularizers' penalties) to the objective, which returns a dict: ``"loss"``, the
+    loss of each sample, shape ``(batch,)``, which the model averages; and any of the names in ``logged``,
+    which the history shows under those names (their batch means). A subclass implements ``__call__``, sets
+    the class attributes that say what it needs, and returns its arguments from ``get_config``.
+
+    Example:
+
+    ```python
+    class ScaledElbo(BaseObjective):
+        # The ELBO with its reconstruction weighed by `weight` (a beta-VAE seen from the other side).
+        def __init__(self, weight=1.0):
+            super().__init__()
+            self.weight = float(weight)
+
+        def __call__(self, terms):
+            reconstruction = ops.mean(terms.reconstruction_loss, axis=0)
+            return {"loss": self.weight * reconstruction + terms.regularization}
+
+        def get_config(self):
+            return {"weight": self.weight}
+    ```
+    """
+
+    #: Whether it reads ``log_likelihood`` (a likelihood in nats, not a Keras loss).
+    needs_likelihood: ClassVar[bool] = False
+    #: Whether it reads ``log_prior`` and ``log_posterior`` (a bottleneck with densities).
+    needs_densities: ClassVar[bool] = False
+    #: Whether it holds ``log p(z) - log q(z|x)`` itself, so that a KL regularizer would count it twice.
+    holds_divergence: ClassVar[bool] = False
+    #: The names of the values besides ``"loss"`` that ``__call__`` returns, logged under these names.
+    logged: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(self, importance_samples: int = 1) -> None:
+        if isinstance(importance_samples, bool) or not isinstance(importance_samples, numbers.Integral) or importance_samples < 1:
+            raise ValueError(
+                f"{type(self).__name__} needs a positive whole number of importance samples. "
+                f"Received: {importance_samples!r}"
+            )
+        self.importance_samples = int(importance_samples)
+
+    def __call__(self, terms: ObjectiveTerms) -> dict[str, Any]:
+        """Returns ``{"loss": the loss of each sample, shape (batch,), **logged values}``."""
+        raise NotImplementedError
+
+    def check_model(self, bottleneck: keras.layers.Layer, likelihood: Any) -> None:
+        """Raises ``ValueError`` when the model cannot give what this objective needs, naming both.
+
+        The model calls it in ``compile``. The default checks ``needs_likelihood``, ``needs_densities`` and
+        ``holds_divergence`` against the bottleneck and the likelihood.
+        """
+        from tfae.serialization import describe_component
+
+        objective = describe_component("objective", self)
+        described = describe_component("bottleneck", bottleneck)
+        if self.needs_densities and not getattr(bottleneck, "has_densities", False):
+            raise ValueError(
+                f"The objective {objective} needs the log-density of codes under the posterior and the prior, which "
+                f"the bottleneck {described} cannot give: use a variational bottleneck such as 'gaussian'."
+            )
+        if self.importance_samples > 1 and not getattr(bottleneck, "has_densities", False):
+            raise ValueError(
+                f"The objective {objective} draws {self.importance_samples} codes per sample, which the bottleneck "
+                f"{described} cannot: use a variational bottleneck such as 'gaussian'."
+            )
+        if self.needs_likelihood and likelihood is None:
+            raise ValueError(
+                f"The objective {objective} needs log p(x | z) in nats, which a Keras loss does not give: compile "
+                "with a likelihood ('bernoulli' for data in [0, 1], 'gaussian' for real values)."
+            )
+        if self.holds_divergence:
+            doubled = [
+                name
+                for regularizer, name in zip(bottleneck.regularizers, bottleneck.regularizer_names)
+                if regularizer.divergence_from_prior
+            ]
+            if doubled:
+                raise ValueError(
+                    f"The objective {objective} holds log p(z) - log q(z | x) itself, so the bottleneck's "
+                    f"regularizer {', '.join(doubled)} would count the divergence from the prior twice: build the "
+                    f"bottleneck {described} without it."
+                )
+
+    def get_config(self) -> dict[str, Any]:
+        """The constructor's arguments, so that ``from_config`` builds the same objective."""
+        return {}
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> Self:
+        return cls(**config)
+
+    def __repr__(self) -> str:
+        params = ", ".join(f"{key}={value!r}" for key, value in self.get_config().items())
+        return f"{type(self).__name__}({params})"

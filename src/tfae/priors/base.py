@@ -1,0 +1,102 @@
+"""The contract every prior of the latent code fulfils."""
+
+from __future__ import annotations
+
+import numbers
+from typing import Any, ClassVar
+
+import keras
+
+
+class BasePrior(keras.layers.Layer):
+    """The prior ``p(z)`` of a bottleneck's codes: its log-density and a sampler.
+
+    A variational bottleneck takes one as ``prior=`` (a name such as ``"mixture"``, a dict, or an instance)
+    and builds it for its ``latent_dim``. The model's regularizers, objective, ``model.sample(n)``, ``tfae
+    evaluate``'s IWAE and ``tfae train``'s pictures all use it. A prior may own trainable weights (a learned
+    mixture's means), trained with the model in the same ``fit``; and it may reach the model's encoder (a
+    VampPrior) through ``connect``, which the model calls once its networks exist (and again on loading).
+
+    A subclass implements ``log_prob`` and ``sample``; one that factorises over dimensions also implements
+    ``log_prob_per_dimension`` (then the KL per dimension can be reported). Weights are made in
+    ``build(latent_dim)``.
+
+    Args:
+        latent_dim: optional; the code size the prior is for. ``None`` takes the bottleneck's; a number that
+            differs from the bottleneck's is refused.
+        **kwargs: base layer keyword arguments.
+
+    Example:
+
+    ```python
+    class LaplacePrior(BasePrior):
+        def log_prob(self, code):
+            return keras.ops.sum(-keras.ops.abs(code) - math.log(2.0), axis=-1)
+
+        def log_prob_per_dimension(self, code):
+            return -keras.ops.abs(code) - math.log(2.0)
+
+        def sample(self, n, seed=None):
+            uniform = keras.random.uniform((n, self.latent_dim), -0.5, 0.5, seed=seed)
+            return -keras.ops.sign(uniform) * keras.ops.log1p(-2.0 * keras.ops.abs(uniform))
+    ```
+    """
+
+    #: The codes it gives density to: "real" (a Gaussian bottleneck's) or "binary" (a Bernoulli one's).
+    support: ClassVar[str] = "real"
+
+    def __init__(self, latent_dim: int | None = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        if latent_dim is not None and (
+            isinstance(latent_dim, bool) or not isinstance(latent_dim, numbers.Integral) or latent_dim < 1
+        ):
+            raise ValueError(f"`latent_dim` must be a positive integer or None. Received: latent_dim={latent_dim!r}")
+        self.latent_dim: int | None = None if latent_dim is None else int(latent_dim)
+
+    @property
+    def factorizes(self) -> bool:
+        """Whether ``log_prob`` is a sum over dimensions, given one by one by ``log_prob_per_dimension``."""
+        return type(self).log_prob_per_dimension is not BasePrior.log_prob_per_dimension
+
+    def build(self, latent_dim: Any) -> None:
+        """Makes the prior's weights for codes of ``latent_dim``; the bottleneck calls it when it is made."""
+        self.latent_dim = int(latent_dim)
+        self.built = True
+
+    def connect(self, model: keras.Model) -> None:
+        """Called by the model once its networks exist, and again when it is loaded; by default, nothing.
+
+        A prior that needs the model's encoder (a VampPrior) keeps ``model.feature_network`` and
+        ``model.bottleneck`` here, and makes the weights whose shape is the data's.
+        """
+
+    def log_prob(self, code: Any) -> Any:
+        """``log p(code)``, float32 nats, of shape ``code.shape[:-1]``; ``code`` has the latent size last."""
+        raise NotImplementedError
+
+    def log_prob_per_dimension(self, code: Any) -> Any:
+        """``log p(code)`` of each dimension, elementwise, for a prior that factorises; shape of ``code``."""
+        raise NotImplementedError(
+            f"{type(self).__name__} does not factorise over dimensions: it has a joint log-density only (log_prob)."
+        )
+
+    def sample(self, n: int, seed: Any = None) -> Any:
+        """Draws ``n`` codes, shape ``(n, latent_dim)``, float32; the same ``seed`` draws the same codes."""
+        raise NotImplementedError
+
+    def sample_shape(self, n: int) -> tuple[int, int]:
+        """``(n, latent_dim)`` after checking that ``n`` is a positive integer and the prior is built."""
+        if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 1:
+            raise ValueError(f"The number of samples must be a positive integer. Received: n={n!r}")
+        if self.latent_dim is None:
+            raise ValueError(f"{type(self).__name__} is not built: give it to a bottleneck, which builds it.")
+        return (int(n), self.latent_dim)
+
+    def compute_output_shape(self, input_shape: Any) -> Any:
+        return tuple(input_shape)[:-1]
+
+    def call(self, code: Any) -> Any:
+        return self.log_prob(code)
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "latent_dim": self.latent_dim}
