@@ -22,7 +22,8 @@ class VectorQuantizedBottleneck(BaseBottleneck):
     straight-through estimator ``z_q = z_e + stop_gradient(e - z_e)`` passes the decoder's gradient to the
     encoder unchanged.
 
-    The layer adds, per sample summed over the latent dims and averaged over the batch:
+    Its posterior carries as its own ``losses`` (and the layer called alone adds), per sample summed over the
+    latent dims and averaged over the batch:
 
     - the codebook loss ``||stop_gradient(z_e) - e||^2``, which moves the codebook towards the encodings
       (left out when ``ema_decay`` is set: the moving averages move the codebook instead);
@@ -179,7 +180,13 @@ class VectorQuantizedBottleneck(BaseBottleneck):
         vectors = ops.take(self.codebook_vectors(), ops.reshape(indices, (-1,)), axis=0)
         return ops.reshape(vectors, (-1, self.latent_dim))
 
-    def call(self, inputs, training=None):
+    def posterior(self, inputs, sampling="mean", training=False, importance_samples=1):
+        """The quantised code, with the codebook and commitment losses; the same code whatever ``sampling``."""
+        if importance_samples != 1:
+            raise ValueError(
+                "VectorQuantizedBottleneck gives one code per sample; it cannot draw "
+                f"importance_samples={importance_samples!r}."
+            )
         z_e = self.encode(inputs)
         encodings = ops.reshape(z_e, (-1, self.codebook_dim))
         codebook = self.codebook_vectors()
@@ -187,18 +194,14 @@ class VectorQuantizedBottleneck(BaseBottleneck):
         one_hot = ops.one_hot(indices, self.codebook_size, dtype="float32")
         quantized = ops.reshape(ops.take(codebook, indices, axis=0), ops.shape(z_e))
         code = z_e + ops.stop_gradient(quantized - z_e)
-        # The regularizers see the encoder's output as the parameter and the quantized code the decoder gets;
-        # their losses come before the bottleneck's own, as the model reads them.
-        self.add_regularization(Posterior(parameters=(z_e,), code=code, bottleneck=self), training=training)
-
         loss = self.commitment_cost * ops.mean(ops.sum(ops.square(z_e - ops.stop_gradient(quantized)), axis=-1))
         if self.ema_decay is None:
             loss = loss + ops.mean(ops.sum(ops.square(ops.stop_gradient(z_e) - quantized), axis=-1))
         elif training:
             self.update_codebook(encodings, one_hot)
-        self.add_loss(loss)
         self.batch_perplexity.assign(perplexity(ops.mean(one_hot, axis=0)))
-        return ops.cast(code, self.compute_dtype)
+        # The regularizers see the encoder's output as the parameter and the quantized code the decoder gets.
+        return Posterior(parameters=(z_e,), code=code, bottleneck=self, losses=(loss,))
 
     def update_codebook(self, encodings, one_hot):
         """Moves the averages of each code's count and sum of encodings one step towards this batch's."""
