@@ -53,9 +53,11 @@ class KLPerDimension(BaseMetric):
     """``kl_per_dimension``: each dimension's ``KL(q(z_d | x) || p(z_d))`` in nats, averaged over the data.
 
     Monte Carlo over the ``samples`` codes of the importance-weighted pass; reported as ``kl_per_dimension_<d>``.
+    Only where the posterior and the prior factorise over dimensions: under a flow posterior or a mixture
+    prior the KL has no per-dimension parts.
     """
 
-    needs = ("variational",)
+    needs = ("variational", "factorizing")
 
     def compute(self, evaluation: Evaluation) -> dict[str, float]:
         per_dimension = evaluation.importance_weighted()["kl_per_dimension"].mean(axis=0)

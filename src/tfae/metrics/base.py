@@ -7,13 +7,13 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
-from tfae.metrics.importance import importance_weighted_pass
+from tfae.metrics.importance import factorizes, importance_weighted_pass
 
 if TYPE_CHECKING:
     from typing_extensions import Self
 
 #: What a metric may need beyond a model and data.
-NEEDS = ("variational", "likelihood", "factors", "ground_truth")
+NEEDS = ("variational", "factorizing", "likelihood", "factors", "ground_truth")
 
 
 class Evaluation:
@@ -99,7 +99,8 @@ class BaseMetric:
 
     A subclass implements ``compute(evaluation)``, returning a float or a dict of floats (which ``evaluate``
     reports as ``<name>`` or ``<name>_<key>``), and lists in ``needs`` what it cannot do without:
-    ``"variational"`` (log-densities: a variational bottleneck), ``"likelihood"`` (a model compiled with a tfae
+    ``"variational"`` (log-densities: a variational bottleneck), ``"factorizing"`` (a posterior and a prior
+    that factorise over dimensions), ``"likelihood"`` (a model compiled with a tfae
     likelihood, so that losses are in nats), ``"factors"`` (ground-truth factors of the data), or
     ``"ground_truth"`` (data that can render samples with chosen factors). ``evaluate`` refuses a metric whose
     needs are not met, naming them.
@@ -126,6 +127,10 @@ class BaseMetric:
             if need == "variational" and not evaluation.variational:
                 bottleneck = type(evaluation.model.bottleneck).__name__
                 lacking.append(f"a variational bottleneck (this model's is {bottleneck}, which gives no densities)")
+            elif need == "factorizing" and evaluation.variational and not factorizes(evaluation.model.bottleneck):
+                lacking.append(
+                    "a posterior and a prior that factorise over dimensions (this model's give joint densities only)"
+                )
             elif need == "likelihood" and getattr(evaluation.model, "likelihood", None) is None:
                 lacking.append("a model compiled with a tfae likelihood such as 'bernoulli' or 'gaussian'")
             elif need == "factors" and evaluation.factors is None:

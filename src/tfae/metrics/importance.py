@@ -16,7 +16,8 @@ def importance_weighted_pass(
 ) -> dict[str, np.ndarray]:
     """Draws ``samples`` codes from each sample's posterior and scores them: the numbers of the IWAE estimate.
 
-    For each sample ``x`` and codes ``z_1..z_k ~ q(z | x)`` (drawn exactly, ``sample_exact``), the log-weights
+    For each sample ``x`` and codes ``z_1..z_k ~ q(z | x)`` (drawn exactly, ``sample_exact``; the model's
+    prior scores them), the log-weights
     ``log w_i = log p(x | z_i) + log p(z_i) - log q(z_i | x)`` give ``log p(x) ≈ logsumexp(log w) - log k``
     (a lower bound in expectation that tightens as ``k`` grows) and the ELBO, their mean. Codes are decoded
     in chunks, so memory does not grow with ``k``. The draws come from the bottleneck's own sampler, with
@@ -33,13 +34,15 @@ def importance_weighted_pass(
     Returns:
         A dict of float64 arrays of shape ``(n,)``: ``log_likelihood`` (the IWAE-k estimate of ``log p(x)``, in
         nats), ``elbo``, ``reconstruction`` (the mean ``-log p(x | z)``), and ``kl_per_dimension`` of shape
-        ``(n, latent_dim)`` (the Monte Carlo KL of each dimension).
+        ``(n, latent_dim)`` (the Monte Carlo KL of each dimension), ``None`` when the posterior or the prior
+        does not factorise over dimensions (a flow, a mixture prior), where no KL per dimension exists.
     """
     import keras
     from keras import ops
 
     bottleneck, likelihood = model.bottleneck, model.likelihood
-    features = keras.Model(model.encoder.input, bottleneck.input)
+    features = model.feature_network
+    per_dimension = factorizes(bottleneck)
     k = int(samples)
     rows = max(1, min(int(batch_size), CODES_PER_CALL // k or 1))
     per_call = max(1, min(k, CODES_PER_CALL // rows))
@@ -56,21 +59,26 @@ def importance_weighted_pass(
                 draws = min(per_call, k - first)
                 # Each sample's parameters repeated `draws` times, sample by sample: rows of shape (n * draws, ...).
                 repeated = tuple(ops.repeat(parameter, draws, axis=0) for parameter in parameters)
-                codes = bottleneck.sample_exact(*repeated)
-                log_q = ops.convert_to_numpy(bottleneck.log_density(codes, *repeated)).astype("float64")
-                log_p = ops.convert_to_numpy(bottleneck.log_prior(codes)).astype("float64")
+                codes, log_q = _drawn(bottleneck.sample_exact(*repeated))
+                if log_q is None:
+                    log_q = bottleneck.joint_log_density(codes, *repeated)
+                log_q = ops.convert_to_numpy(log_q).astype("float64")
+                log_p = ops.convert_to_numpy(bottleneck.joint_log_prior(codes)).astype("float64")
                 outputs = model.decoder_network(ops.cast(codes, model.compute_dtype), training=False)
                 targets = ops.repeat(ops.convert_to_tensor(batch), draws, axis=0)
                 nll = ops.convert_to_numpy(likelihood.negative_log_likelihood(targets, outputs)).astype("float64")
                 shape = (len(batch), draws)
-                log_weights.append((-nll + log_p.sum(-1) - log_q.sum(-1)).reshape(shape))
+                log_weights.append((-nll + log_p - log_q).reshape(shape))
                 reconstruction.append(nll.reshape(shape))
-                kl.append((log_q - log_p).reshape((*shape, -1)))
+                if per_dimension:
+                    kl_terms = bottleneck.log_density(codes, *repeated) - bottleneck.log_prior(codes)
+                    kl.append(ops.convert_to_numpy(kl_terms).astype("float64").reshape((*shape, -1)))
             weights = np.concatenate(log_weights, axis=1)
             results["log_likelihood"].append(_logsumexp(weights) - math.log(k))
             results["elbo"].append(weights.mean(axis=1))
             results["reconstruction"].append(np.concatenate(reconstruction, axis=1).mean(axis=1))
-            results["kl"].append(np.concatenate(kl, axis=1).mean(axis=1))
+            if per_dimension:
+                results["kl"].append(np.concatenate(kl, axis=1).mean(axis=1))
             if bar is not None:
                 bar.add(len(batch))
     finally:
@@ -79,8 +87,19 @@ def importance_weighted_pass(
         "log_likelihood": np.concatenate(results["log_likelihood"]),
         "elbo": np.concatenate(results["elbo"]),
         "reconstruction": np.concatenate(results["reconstruction"]),
-        "kl_per_dimension": np.concatenate(results["kl"]),
+        "kl_per_dimension": np.concatenate(results["kl"]) if per_dimension else None,
     }
+
+
+def factorizes(bottleneck: Any) -> bool:
+    """Whether the posterior and the prior of ``bottleneck`` both factorise over dimensions, so that the KL does."""
+    prior = getattr(bottleneck, "prior", None)
+    return bool(getattr(bottleneck, "factorizes", False)) and (prior is None or prior.factorizes)
+
+
+def _drawn(drawn: Any) -> tuple[Any, Any]:
+    """A bottleneck's draw as ``(codes, log-density or None)``: a flow gives the log-density with its codes."""
+    return drawn if isinstance(drawn, tuple) else (drawn, None)
 
 
 def _logsumexp(values: np.ndarray) -> np.ndarray:

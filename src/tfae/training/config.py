@@ -105,6 +105,7 @@ SCHEMA: dict[str, dict[str, tuple[Any, Callable[[Any], bool], str]]] = {
     },
     "training": {
         "loss": ("bernoulli", _spec, "a likelihood name, a Keras loss name, or a table with a name"),
+        "objective": ("elbo", _spec, 'an objective\'s name ("elbo", "iwae"), or a table such as {name = "iwae", k = 5}'),
         "optimizer": ("adam", _string, "a string naming a Keras optimizer"),
         "learning_rate": (0.003, lambda value: _number(value) and value > 0, "a positive number"),
         "epochs": (40, _positive_int, "a positive integer"),
@@ -252,6 +253,7 @@ class Config:
             self._check_component("likelihood", loss, ("training", "loss"))
         else:
             self._check_loss_name(loss)
+        self._check_component("objective", checked["training"]["objective"], ("training", "objective"))
         self._check_optimizer(checked["training"]["optimizer"])
         if checked["output"]["tensorboard"] and not tensorboard_installed():
             raise self.error(

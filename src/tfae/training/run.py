@@ -200,7 +200,11 @@ class Run:
         optimizer = keras.optimizers.get(
             {"class_name": training["optimizer"], "config": {"learning_rate": training["learning_rate"]}}
         )
-        model.compile(optimizer=optimizer, loss=loss)
+        objective = self.config.build("objective", ("training", "objective"))
+        try:
+            model.compile(optimizer=optimizer, loss=loss, objective=objective)
+        except ValueError as error:
+            raise self.config.error(("training", "objective"), " ".join(str(error).split())) from None
         return model
 
     def _write_config(self, model):
