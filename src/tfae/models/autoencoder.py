@@ -424,20 +424,24 @@ class Autoencoder(keras.Model):
         Args:
             x: the inputs.
             y: the targets; ``None`` reconstructs ``x``.
-            y_pred: must be ``None``: the loss scores the codes of its own forward pass, which a prediction
-                made elsewhere does not carry. (Keras' own ``compute_loss`` takes one.)
+            y_pred: ``None`` (the loss makes its own forward pass), or, as Keras' own steps and its symbolic
+                build pass it, the decoder's output for ``x``: then the reconstruction scores ``y_pred`` and the
+                regularizers see the posterior mean's code, which is what made it when ``y_pred = model(x)``.
             sample_weight: optional weights of the samples.
             training: a train step's loss (reparameterised codes) or an evaluation's (exact draws).
 
         Returns:
             A float32 scalar: with a likelihood in nats, ``beta = 1`` and the ELBO, the negative ELBO per sample.
         """
-        if y_pred is not None:
+        if y_pred is None:
+            return self.loss_and_outputs(x, y, sample_weight, training=training)[0]
+        if self.objective.importance_samples != 1:
             raise ValueError(
-                "Autoencoder.compute_loss computes the prediction itself, from the codes it scores: call it "
-                "without `y_pred` (`model.compute_loss(x, training=False)`)."
+                f"The objective {self.objective!r} scores {self.objective.importance_samples} codes per sample, which a "
+                "given `y_pred` does not hold: call compute_loss without it."
             )
-        return self.loss_and_outputs(x, y, sample_weight, training=training)[0]
+        posterior = self.bottleneck.posterior(self.feature_network(x, training=training), sampling="mean", training=training)
+        return self._loss(Reconstruction(posterior, y_pred), x, y, sample_weight, training)
 
     def loss_and_outputs(self, x: Any, y: Any = None, sample_weight: Any = None, training: bool = True) -> tuple[Any, Any]:
         """The loss of a batch and the decoder's outputs, from one forward pass; the model's steps call it.
@@ -450,16 +454,22 @@ class Autoencoder(keras.Model):
             ``(loss, outputs)``: the loss, a float32 scalar, and the outputs of the first code of each sample,
             which the compiled metrics score.
         """
-        objective = self.objective
         sampling = "reparameterized" if training else "exact"
-        posterior, outputs = self.forward(
-            x, sampling=sampling, training=training, importance_samples=objective.importance_samples
+        reconstruction = self.forward(
+            x, sampling=sampling, training=training, importance_samples=self.objective.importance_samples
         )
+        outputs = reconstruction.outputs
+        first_outputs = outputs if reconstruction.posterior.importance_samples == 1 else outputs[0]
+        return self._loss(reconstruction, x, y, sample_weight, training), first_outputs
+
+    def _loss(self, forward: Reconstruction, x: Any, y: Any, sample_weight: Any, training: bool) -> Any:
+        """The loss of the forward pass ``forward`` of ``x``, and the logged terms' updates."""
+        objective = self.objective
+        posterior, outputs = forward
         k = posterior.importance_samples
         targets = x if y is None else y
         batch_size = ops.shape(targets)[0]
         replicas = replicas_in_sync()
-        first_outputs = outputs if k == 1 else outputs[0]
         reconstruction = self._reconstruction_losses(targets, outputs, sample_weight, k, replicas)
         regularized = posterior if k == 1 else Posterior(posterior.parameters, posterior.code[0], posterior.bottleneck)
         terms = self.bottleneck.penalties(regularized, training=training)
@@ -484,7 +494,7 @@ class Autoencoder(keras.Model):
         self.bottleneck.update_metrics()
         # Under tf.distribute each replica sees part of the global batch and the gradients are summed, so
         # each replica returns its share; the step multiplies it back for the logged `loss`.
-        return loss / replicas, first_outputs
+        return loss / replicas
 
     def _reconstruction_losses(self, targets: Any, outputs: Any, sample_weight: Any, k: int, replicas: int) -> Any:
         """``-log p(x | z)`` of each code, shape ``(k, batch)``; with a Keras loss, that loss for every sample."""
