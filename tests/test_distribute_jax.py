@@ -48,7 +48,8 @@ def test_data_parallel_gives_the_losses_of_one_device_on_the_same_global_batch(t
                 model = Autoencoder(bottleneck={"name": "gaussian", "latent_dim": 2, "regularizer": "kld", "seed": 1})
                 model.compile(optimizer="adam", loss="bernoulli")
                 history = model.fit(x, epochs=3, batch_size=32, shuffle=False, validation_data=(x[:32],), verbose=0)
-            return history.history
+                evaluated = model.evaluate(x, batch_size=32, verbose=0, return_dict=True)
+            return {**history.history, **{f"evaluate_{key}": [value] for key, value in evaluated.items()}}
 
         strategy = make_strategy("data_parallel")
         print(json.dumps({"devices": len(keras.distribution.list_devices()), "type": type(strategy).__name__,
@@ -59,6 +60,7 @@ def test_data_parallel_gives_the_losses_of_one_device_on_the_same_global_batch(t
     assert result.returncode == 0, result.stderr[-3000:]
     found = json.loads(result.stdout.strip().splitlines()[-1])
     assert found["devices"] == 2 and found["type"] == "DataParallel"
+    assert {"evaluate_loss", "evaluate_kld_loss", "val_loss", "val_kld_loss"} <= set(found["one"])
     for key, values in found["one"].items():
         assert found["two"][key] == pytest.approx(values, rel=1e-5), key
 
