@@ -20,6 +20,7 @@ class SphericalBottleneck(BaseBottleneck):
     Call arguments:
         inputs: features of shape ``(batch, ...)``.
         training: passed to the regularizer.
+        sampling: ignored: the code is the same for ``"mean"``, ``"reparameterized"`` and ``"exact"``.
 
     Input shape:
         ``(batch_size, ...)``.
@@ -38,11 +39,15 @@ class SphericalBottleneck(BaseBottleneck):
     def build(self, input_shape):
         self.dense.build(self.flat_shape(input_shape))
 
-    def call(self, inputs, training=None):
+    def posterior(self, inputs, sampling="mean", training=False, importance_samples=1):
+        """The code and what the regularizers see: here the code is the only parameter and what the decoder gets."""
+        if importance_samples != 1:
+            raise ValueError(
+                "SphericalBottleneck gives one code per sample; it cannot draw "
+                f"importance_samples={importance_samples!r}. Use a variational bottleneck such as 'gaussian'."
+            )
         code = self.radius * ops.normalize(self.dense(self.flatten(inputs)), axis=-1)
-        # The regularizers see the posterior: here the code is its only parameter and what the decoder gets.
-        self.add_regularization(Posterior(parameters=(code,), code=code, bottleneck=self), training=training)
-        return code
+        return Posterior(parameters=(code,), code=code, bottleneck=self)
 
     def sample_prior(self, n, seed=None):
         """Draws ``n`` codes uniformly on the sphere."""
