@@ -154,6 +154,13 @@ class Posterior:
             return ops.cast(bottleneck.log_density(code, *parameters), "float32")
         return ops.cast(bottleneck.joint_log_density(code, *parameters), "float32")
 
+    def first_code(self) -> Posterior:
+        """The posterior with only the first of its ``k`` codes per sample (and that code's log-density)."""
+        if self.importance_samples == 1:
+            return self
+        log_q = None if self._code_log_density is None else self._code_log_density[0]
+        return Posterior(self.parameters, self.code[0], self.bottleneck, code_log_density=log_q, losses=self.losses)
+
     def stop_gradient(self) -> Posterior:
         """The same posterior with gradients stopped: what a regularizer's own objective sees."""
         parameters = tuple(ops.stop_gradient(parameter) for parameter in self.parameters)

@@ -138,8 +138,9 @@ class Autoencoder(keras.Model):
         self.regularization_loss_tracker = keras.metrics.Mean(name="regularization_loss")
         # A Mean per term the bottleneck's regularizers give, in their order: each penalty, then its objective.
         self.regularizer_trackers: list[keras.metrics.Mean] = []
-        # A Mean per value the objective logs besides the loss; compile makes them.
-        self.objective_trackers: list[keras.metrics.Mean] = []
+        # A Mean per value the objective logs besides the loss; compile makes them anew for each objective, so
+        # they are not Keras-tracked attributes (an earlier objective's would stay): `metrics` lists them.
+        set_untracked(self, "_objective_trackers", [])
         # One regularizer's varying beta is logged as `beta`, as the seed did; with several, as `<name>_beta`.
         self.beta_trackers: list[keras.metrics.Mean] = []
         self._varying_betas: list[int] = []
@@ -239,7 +240,10 @@ class Autoencoder(keras.Model):
         set_untracked(self, "_feature_network", features)
         prior = getattr(self.bottleneck, "prior", None)
         if prior is not None:
-            prior.connect(self)
+            # The prior was built with the bottleneck; what it makes here (a VampPrior's data-shaped weights) is
+            # its state too.
+            with unlocked_state(prior):
+                prior.connect(self)
 
     @property
     def feature_network(self) -> keras.Model:
@@ -368,9 +372,17 @@ class Autoencoder(keras.Model):
     def _set_objective(self, objective: BaseObjective) -> None:
         objective.check_model(self.bottleneck, self.likelihood)
         set_untracked(self, "_objective", objective)
-        trackers = [keras.metrics.Mean(name=name) for name in objective.logged]
-        with unlocked_state(self):
-            self.objective_trackers = trackers
+        set_untracked(self, "_objective_trackers", [keras.metrics.Mean(name=name) for name in objective.logged])
+
+    @property
+    def objective_trackers(self) -> list[keras.metrics.Mean]:
+        """A ``Mean`` per value the objective logs besides the loss (``iwae_bound``)."""
+        return list(self._objective_trackers)
+
+    @property
+    def metrics(self) -> list[Any]:
+        """Keras' metrics (the loss, the logged terms, the compiled metrics) and the objective's."""
+        return [*super().metrics, *self._objective_trackers]
 
     def get_compile_config(self) -> dict | None:
         config = super().get_compile_config()
@@ -471,7 +483,7 @@ class Autoencoder(keras.Model):
         batch_size = ops.shape(targets)[0]
         replicas = replicas_in_sync()
         reconstruction = self._reconstruction_losses(targets, outputs, sample_weight, k, replicas)
-        regularized = posterior if k == 1 else Posterior(posterior.parameters, posterior.code[0], posterior.bottleneck)
+        regularized = posterior if k == 1 else posterior.first_code()
         terms = self.bottleneck.penalties(regularized, training=training)
         penalties = {name: value for name, value, is_objective in terms if not is_objective}
         # A regularizer's own objective trains its weights by its gradient; its value is logged, not added.

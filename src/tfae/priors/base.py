@@ -66,8 +66,9 @@ class BasePrior(keras.layers.Layer):
     def connect(self, model: keras.Model) -> None:
         """Called by the model once its networks exist, and again when it is loaded; by default, nothing.
 
-        A prior that needs the model's encoder (a VampPrior) keeps ``model.feature_network`` and
-        ``model.bottleneck`` here, and makes the weights whose shape is the data's.
+        A prior that needs the model's encoder (a VampPrior) keeps what it needs of ``model.feature_network``
+        and ``model.bottleneck`` here (as functions: the model owns their weights), and may make weights here
+        with ``add_weight`` (those whose shape is the data's): the model lets it, though the prior is built.
         """
 
     def log_prob(self, code: Any) -> Any:

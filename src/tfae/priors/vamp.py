@@ -11,7 +11,7 @@ import keras
 from keras import ops
 
 from tfae.hookspecs import hookimpl
-from tfae.keras_private import set_untracked, unlocked_state
+from tfae.keras_private import set_untracked
 from tfae.priors.base import BasePrior
 
 
@@ -59,13 +59,12 @@ class VampPrior(BasePrior):
             )
         if self.pseudo_inputs is None:
             # Made now, not in build: only the model knows the data's shape.
-            with unlocked_state(self):
-                self.pseudo_inputs = self.add_weight(
-                    shape=(self.components, *data_shape),
-                    initializer=keras.initializers.RandomUniform(0.0, 1.0, seed=self.seed),
-                    dtype="float32",
-                    name="pseudo_inputs",
-                )
+            self.pseudo_inputs = self.add_weight(
+                shape=(self.components, *data_shape),
+                initializer=keras.initializers.RandomUniform(0.0, 1.0, seed=self.seed),
+                dtype="float32",
+                name="pseudo_inputs",
+            )
         elif tuple(self.pseudo_inputs.shape[1:]) != data_shape:
             raise ValueError(
                 f"The prior 'vamp' has pseudo-inputs of shape {tuple(self.pseudo_inputs.shape[1:])}, but the "
