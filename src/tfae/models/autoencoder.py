@@ -288,6 +288,8 @@ class Autoencoder(keras.Model):
         Returns:
             A ``Reconstruction``: the ``Posterior`` and the decoder's outputs (the likelihood's parameters).
         """
+        if getattr(self, "_feature_network", None) is None:
+            self.build((None, *tuple(inputs.shape)[1:]))  # as calling the model would
         features = self.feature_network(inputs, training=training)
         posterior = self.bottleneck.posterior(
             features, sampling=sampling, training=training, importance_samples=importance_samples
