@@ -34,7 +34,7 @@ def importance_weighted_pass(
     Returns:
         A dict of float64 arrays of shape ``(n,)``: ``log_likelihood`` (the IWAE-k estimate of ``log p(x)``, in
         nats), ``elbo``, ``reconstruction`` (the mean ``-log p(x | z)``), and ``kl_per_dimension`` of shape
-        ``(n, latent_dim)`` (the Monte Carlo KL of each dimension), ``None`` when the posterior or the prior
+        ``(n, latent_dim)`` (the Monte Carlo KL of each dimension), left out when the posterior or the prior
         does not factorise over dimensions (a flow, a mixture prior), where no KL per dimension exists.
     """
     import keras
@@ -83,12 +83,14 @@ def importance_weighted_pass(
                 bar.add(len(batch))
     finally:
         bottleneck.seed_generator.state.assign(state)
-    return {
+    found = {
         "log_likelihood": np.concatenate(results["log_likelihood"]),
         "elbo": np.concatenate(results["elbo"]),
         "reconstruction": np.concatenate(results["reconstruction"]),
-        "kl_per_dimension": np.concatenate(results["kl"]) if per_dimension else None,
     }
+    if per_dimension:
+        found["kl_per_dimension"] = np.concatenate(results["kl"])
+    return found
 
 
 def factorizes(bottleneck: Any) -> bool:

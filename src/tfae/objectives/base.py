@@ -122,7 +122,7 @@ class BaseObjective:
                 f"{type(self).__name__} needs a positive whole number of importance samples. "
                 f"Received: {importance_samples!r}"
             )
-        self.importance_samples = int(importance_samples)
+        self.importance_samples: int = int(importance_samples)
 
     def __call__(self, terms: ObjectiveTerms) -> dict[str, Any]:
         """Returns ``{"loss": the loss of each sample, shape (batch,), **logged values}``."""

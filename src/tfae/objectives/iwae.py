@@ -40,7 +40,7 @@ class IWAE(BaseObjective):
         if isinstance(k, bool) or not isinstance(k, numbers.Integral) or k < 1:
             raise ValueError(f"`k`, the codes drawn per sample, must be a positive integer. Received: k={k!r}")
         super().__init__(importance_samples=k)
-        self.k = self.importance_samples
+        self.k: int = self.importance_samples
 
     def __call__(self, terms: ObjectiveTerms) -> dict[str, Any]:
         log_weights = terms.log_likelihood + terms.log_prior - terms.log_posterior

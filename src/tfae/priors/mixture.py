@@ -38,8 +38,8 @@ class MixturePrior(BasePrior):
         super().__init__(latent_dim=latent_dim, **kwargs)
         if isinstance(components, bool) or not isinstance(components, numbers.Integral) or components < 1:
             raise ValueError(f"`components` must be a positive integer. Received: components={components!r}")
-        self.components = int(components)
-        self.seed = seed
+        self.components: int = int(components)
+        self.seed: int | None = seed
 
     def build(self, latent_dim: Any) -> None:
         self.latent_dim = int(latent_dim)

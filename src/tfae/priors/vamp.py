@@ -40,8 +40,8 @@ class VampPrior(BasePrior):
         super().__init__(latent_dim=latent_dim, **kwargs)
         if isinstance(components, bool) or not isinstance(components, numbers.Integral) or components < 1:
             raise ValueError(f"`components` must be a positive integer. Received: components={components!r}")
-        self.components = int(components)
-        self.seed = seed
+        self.components: int = int(components)
+        self.seed: int | None = seed
         self.pseudo_inputs: keras.Variable | None = None
 
     def connect(self, model: keras.Model) -> None:
