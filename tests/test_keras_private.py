@@ -19,6 +19,7 @@ from tfae.keras_private import (
     all_layers,
     compiled_loss,
     creation_strategy,
+    loss_tracker,
     set_untracked,
     unlocked_state,
 )
@@ -228,6 +229,22 @@ def test_compiled_loss_is_none_when_compiled_without_a_loss():
     assert compiled_loss(model, np.zeros((1, 2), "float32"), np.zeros((1, 2), "float32")) is None
 
 
+# loss_tracker --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.backend_neutral
+def test_loss_tracker_is_the_mean_that_fit_logs_as_loss():
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
+    model.compile(optimizer="sgd", loss="mse")
+    tracker = loss_tracker(model)
+    assert isinstance(tracker, keras.metrics.Mean) and tracker.name == "loss"
+    assert any(metric is tracker for metric in model.metrics)
+    x = np.random.default_rng(0).normal(size=(8, 3)).astype("float32")
+    model.evaluate(x, np.zeros((8, 2), "float32"), verbose=0)
+    expected = np.mean(keras.ops.convert_to_numpy(model(x)) ** 2)
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(tracker.result()), expected, rtol=1e-5)
+
+
 # creation_strategy ---------------------------------------------------------------------------------------
 
 
@@ -377,6 +394,10 @@ def tfae_private_names(trees):
             elif isinstance(node, ast.Attribute) and isinstance(node.ctx, ast.Store):
                 if isinstance(node.value, ast.Name) and node.value.id in ("self", "cls"):
                     names.add(node.attr)
+            elif isinstance(node, ast.Call) and getattr(node.func, "id", None) == "set_untracked":
+                # set_untracked(layer, "_name", value): an attribute tfae sets, past Keras' tracking.
+                if len(node.args) > 1 and isinstance(node.args[1], ast.Constant):
+                    names.add(node.args[1].value)
     return {name for name in names if is_private(name)}
 
 

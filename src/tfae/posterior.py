@@ -42,7 +42,7 @@ class Posterior:
     (3,)
     """
 
-    __slots__ = ("_parameters", "_code", "_bottleneck", "_code_log_density", "_losses")
+    __slots__ = ("_parameters", "_code", "_bottleneck", "_code_log_density", "_bottleneck_losses")
 
     def __init__(
         self,
@@ -60,7 +60,7 @@ class Posterior:
         self._code: Any = None if code is None else _float32(code)
         self._bottleneck = bottleneck
         self._code_log_density: Any = None if code_log_density is None else _float32(code_log_density)
-        self._losses: tuple[Any, ...] = tuple(_float32(loss) for loss in losses)
+        self._bottleneck_losses: tuple[Any, ...] = tuple(_float32(loss) for loss in losses)
 
     @property
     def parameters(self) -> tuple[Any, ...]:
@@ -80,7 +80,7 @@ class Posterior:
     @property
     def losses(self) -> tuple[Any, ...]:
         """The bottleneck's own loss terms (float32 scalars), which the model adds to its loss."""
-        return self._losses
+        return self._bottleneck_losses
 
     @property
     def importance_samples(self) -> int:
@@ -166,7 +166,7 @@ class Posterior:
         parameters = tuple(ops.stop_gradient(parameter) for parameter in self.parameters)
         code = None if self.code is None else ops.stop_gradient(self.code)
         log_q = None if self._code_log_density is None else ops.stop_gradient(self._code_log_density)
-        losses = tuple(ops.stop_gradient(loss) for loss in self._losses)
+        losses = tuple(ops.stop_gradient(loss) for loss in self._bottleneck_losses)
         return Posterior(parameters, code, self.bottleneck, code_log_density=log_q, losses=losses)
 
     def _given_or_own(self, code: Any) -> Any:
