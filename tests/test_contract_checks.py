@@ -39,6 +39,12 @@ BUILTINS = {
     # They download: checked without loading, here where the network is not to be reached.
     ("dataset", "mnist"): (lambda: builtin("dataset", "mnist")(), {"load": False}),
     ("dataset", "fashion_mnist"): (lambda: builtin("dataset", "fashion_mnist")(), {"load": False}),
+    ("prior", "standard_normal"): (lambda: builtin("prior", "standard_normal")(), {}),
+    ("prior", "bernoulli"): (lambda: builtin("prior", "bernoulli")(), {}),
+    ("prior", "mixture"): (lambda: builtin("prior", "mixture")(components=3, seed=1), {}),
+    ("prior", "vamp"): (lambda: builtin("prior", "vamp")(components=5, seed=1), {}),
+    ("objective", "elbo"): (lambda: builtin("objective", "elbo")(), {}),
+    ("objective", "iwae"): (lambda: builtin("objective", "iwae")(k=3), {}),
 }
 
 CHECKS = {
@@ -48,6 +54,8 @@ CHECKS = {
     "likelihood": testing.check_likelihood,
     "metric": testing.check_metric,
     "dataset": testing.check_dataset,
+    "prior": testing.check_prior,
+    "objective": testing.check_objective,
 }
 
 
@@ -87,6 +95,17 @@ class ForgetfulBottleneck(VanillaBottleneck):
         return self.scale * super().call(inputs, training=training)
 
 
+class ForgetfulRegularizer(BaseRegularizer):
+    """Takes ``scale`` but leaves it out of its config: reloaded, it has the default 2.0."""
+
+    def __init__(self, beta=1.0, scale=2.0):
+        super().__init__(beta)
+        self.scale = scale
+
+    def calc(self, code):
+        return self.scale * ops.sum(ops.square(code), axis=-1)
+
+
 class CodeMomentsRegularizer(BaseRegularizer):
     """A batch-level penalty: beta times how far the codes' variances are from 1, plus their means squared."""
 
@@ -111,6 +130,15 @@ class NoisyTargetRegularizer(BaseRegularizer):
 
     def get_config(self):
         return {**super().get_config(), "seed": self.seed}
+
+
+class RandomPartnerRegularizer(NoisyTargetRegularizer):
+    """Per sample, the distance of the code to that of a randomly chosen sample: it mixes the batch's rows."""
+
+    def penalty(self, posterior, training=False):
+        batch = ops.shape(posterior.code)[0]
+        order = ops.argsort(self.random(lambda shape: tfae.random.uniform(shape, self.seed_generator), (batch,)))
+        return ops.sum(ops.square(posterior.code - ops.take(posterior.code, order, axis=0)), axis=-1)
 
 
 class CriticRegularizer(BaseRegularizer):
@@ -208,6 +236,8 @@ class BrokenComponents:
         register(UnseededNoiseRegularizer, name="unseeded_noise")
         register(LeakyCriticRegularizer, name="leaky_critic")
         register(IdleLayerRegularizer, name="idle_layer")
+        register(ForgetfulRegularizer, name="forgetful")
+        register(RandomPartnerRegularizer, name="random_partner")
 
     @tfae.hookimpl
     def register_schedulers(register):
@@ -255,13 +285,28 @@ def test_a_regularizer_of_the_new_kinds_passes_the_checks(factory):
         (
             testing.check_bottleneck,
             lambda: ForgetfulBottleneck(3, scale=2.0),
-            r"from_config\(get_config\(\)\) with the same weights computes a different code",
+            r"ForgetfulBottleneck breaks the tfae contract: its constructor takes `scale`, which get_config\(\) "
+            r"leaves out, so from_config, and a model saved and loaded, would build it with scale=1.0, its default, "
+            r"not the 2.0 it was given. Return every constructor argument from get_config",
+        ),
+        (
+            testing.check_regularizer,
+            lambda: ForgetfulRegularizer(scale=3.0),
+            r"ForgetfulRegularizer breaks the tfae contract: its constructor takes `scale`, which get_config\(\) "
+            r"leaves out, .* would build it with scale=2.0, its default, not the 3.0 it was given",
         ),
         (testing.check_regularizer, PerFeatureRegularizer, r"calc returns shape \(8, 3\), expected \(8,\)"),
         (
             testing.check_regularizer,
             BatchCentredRegularizer,
             r"its per-sample penalty gives the first 4 samples .* on their own, but .* in a batch of 8",
+        ),
+        (
+            testing.check_regularizer,
+            lambda: RandomPartnerRegularizer(seed=3),
+            r"changing sample 7's posterior \(to sample 0's\) changes the per-sample penalty of samples \[.+\] too, "
+            r"with the same random numbers \(its seed generators' states put back\): one sample's penalty must "
+            "depend on that sample alone",
         ),
         (
             testing.check_regularizer,
@@ -286,8 +331,10 @@ def test_a_regularizer_of_the_new_kinds_passes_the_checks(factory):
         "output_shape",
         "no_gradient",
         "incomplete_config",
+        "incomplete_regularizer_config",
         "per_feature_penalty",
         "batch_dependent_per_sample_penalty",
+        "random_penalty_mixing_samples",
         "hidden_seed_generator",
         "unseeded_randomness",
         "penalty_trains_own_weights",

@@ -4,7 +4,7 @@ Each check builds the component with ``factory`` (a class, or any callable retur
 through what tfae will do with it, and raises ``AssertionError`` saying which part of the contract failed.
 They need no test framework; with pytest::
 
-    from tfae.testing import check_bottleneck, check_regularizer, check_scheduler
+    from tfae.testing import check_bottleneck, check_objective, check_prior, check_regularizer
 
     def test_my_bottleneck_fulfils_the_contract():
         check_bottleneck(lambda: MyBottleneck(latent_dim=3))
@@ -12,19 +12,26 @@ They need no test framework; with pytest::
     def test_my_regularizer_fulfils_the_contract():
         check_regularizer(MyRegularizer)
 
-    def test_my_schedule_fulfils_the_contract():
-        check_scheduler(lambda: MySchedule(duration=4))
+    def test_my_prior_fulfils_the_contract():
+        check_prior(lambda: MyPrior(scale=3.0))
 
-``check_likelihood``, ``check_metric`` and ``check_dataset`` do the same for a reconstruction likelihood, an
-evaluation metric and a dataset, and ``gradients`` computes a model's
+    def test_my_objective_fulfils_the_contract():
+        check_objective(lambda: MyObjective(k=4))
+
+``check_scheduler``, ``check_likelihood``, ``check_metric`` and ``check_dataset`` do the same for a schedule,
+a reconstruction likelihood, an evaluation metric and a dataset, and ``gradients`` computes a model's
 gradients on any backend, for a plugin's own tests of its maths.
 
-``check_regularizer`` calls the regularizer on the posterior a real bottleneck gives, and checks what tfae
-relies on beyond shapes: that a per-sample penalty gives each sample a value that does not depend on the
-rest of the batch; that all its randomness comes from its tracked seed generators (a call repeats exactly
-with their states put back, and moves on without); that weights of its own are trained by its objective
-alone, never by its penalty; and that ``fit`` moves its generators on, trains its weights and logs each
-penalty and objective.
+Beyond shapes, the checks look for what an author can get wrong without noticing:
+
+- a value given to the constructor that does not survive ``get_config`` and a save and load (a constructor
+  argument that ``get_config`` leaves out comes back as its default);
+- a density that does not integrate to 1 (on a grid in one or two dimensions, and by Monte Carlo with a wide
+  proposal), or that does not describe the codes its own sampler draws (``check_prior``, and
+  ``check_bottleneck`` for a posterior with densities);
+- a prior's ``sample(n, seed)`` that ignores its seed;
+- a regularizer's per-sample penalty that mixes the samples of a batch, also when it draws random numbers;
+  and randomness that does not come from its tracked seed generators.
 
 tfae's own built-ins pass the same checks (tests/test_contract_checks.py). The checks train tiny models
 for an epoch or two, so each takes a few seconds. They compute gradients with the TensorFlow or JAX backend,
@@ -34,32 +41,43 @@ saved models and configs name it by its registered name.
 
 from __future__ import annotations
 
+import functools
 import inspect
 import json
 import math
 import os
 import tempfile
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import keras
 import numpy as np
 from keras import ops
 
-from tfae.bottlenecks.base import BaseBottleneck
+from tfae.bottlenecks.base import SAMPLINGS, BaseBottleneck
 from tfae.bottlenecks.gaussian import GaussianBottleneck
 from tfae.likelihoods.base import BaseLikelihood
 from tfae.metrics.base import BaseMetric
 from tfae.models import Autoencoder, load_model
+from tfae.objectives.base import BaseObjective, ObjectiveTerms
 from tfae.plugins import get_registry
 from tfae.posterior import Posterior
+from tfae.priors.base import BasePrior
 from tfae.regularizers.base import BaseRegularizer
 from tfae.schedulers.base import UNITS, BaseScheduler
-from tfae.serialization import component_spec
+from tfae.serialization import component_spec, registered_name_of
 
 SAMPLES = 16
 BATCH_SIZE = 8
 TOLERANCE = 1e-5
+#: The features of the checks' data, what an Autoencoder's encoder takes.
+FEATURES = 6
+#: Draws compared with a density.
+DENSITY_SAMPLES = 4000
+#: Codes of the wide proposal in the Monte Carlo integral of a density.
+PROPOSAL_SAMPLES = 20000
+#: Up to how many dimensions the Monte Carlo integrals are precise enough to check.
+MONTE_CARLO_DIMENSIONS = 4
 
 
 def check_bottleneck(factory: Callable[[], BaseBottleneck], input_shape: tuple[int, ...] = (8, 6)) -> None:
@@ -67,11 +85,26 @@ def check_bottleneck(factory: Callable[[], BaseBottleneck], input_shape: tuple[i
 
     - it is a ``BaseBottleneck``, and its code has shape ``(batch, latent_dim)`` (also symbolically and by
       ``compute_output_shape``), finite, while training and at inference;
+    - ``posterior`` returns a ``Posterior`` holding the bottleneck for each ``sampling`` (``"mean"``,
+      ``"reparameterized"``, ``"exact"``), with parameters batch first and a code of shape ``(batch,
+      latent_dim)``; the mean is the same twice; with densities, ``log_density()`` and ``log_prior()`` are
+      finite, of shape ``(batch,)``;
+    - with ``importance_samples=3`` a bottleneck with densities draws codes of shape ``(3, batch,
+      latent_dim)``, different from one another, whose joint log-densities have shape ``(3, batch)``, score
+      each code as it scores it alone, and are the sums of the per-dimension ones where the posterior (or the
+      prior) factorises; a bottleneck without densities draws them or refuses with ``ValueError``;
+    - the posterior of a sample is a normalised density of the codes it draws (``sampling="exact"``): each
+      dimension's integrates to 1 on a grid where the posterior factorises, the joint one in one or two
+      dimensions otherwise, binary codes' probabilities add up to 1, and ``E[q(z)/r(z)] = 1`` by Monte Carlo
+      with a wide proposal ``r`` in up to 4 dimensions; its draws fall where the density says (a chi-square
+      test on cells between their quantiles); and the log-densities it gives with its draws (a flow's) are
+      those of the distribution it draws from;
     - gradients reach every weight of an encoder layer before it, while training;
-    - ``get_config`` is JSON and rebuilds an equal layer with ``from_config``, which computes the same code
-      from the same weights; its registered name resolves back to its class;
+    - ``get_config`` is JSON, holds every argument of its constructor, and rebuilds an equal layer with
+      ``from_config``, with the same attributes, which computes the same code from the same weights; its
+      registered name resolves back to its class;
     - an ``Autoencoder`` with it trains, predicts, draws from its prior (if it has one), and saves to
-      ``.keras`` and reloads in the same state, giving the same predictions.
+      ``.keras`` and reloads in the same state (the same attributes), giving the same predictions.
 
     Args:
         factory: callable with no arguments returning a new bottleneck.
@@ -96,6 +129,9 @@ def check_bottleneck(factory: Callable[[], BaseBottleneck], input_shape: tuple[i
     symbolic = tuple(factory()(keras.Input(shape=input_shape[1:])).shape)
     _expect(symbolic == (None, latent_dim), what, f"on a symbolic input its code has shape {symbolic}")
 
+    _check_posteriors(bottleneck, inputs, what)
+    if bottleneck.has_densities:
+        _check_posterior_density(bottleneck, inputs[:1], what)
     _check_bottleneck_gradients(factory, input_shape, what)
     _check_layer_config(bottleneck, inputs, "bottleneck", what)
 
@@ -118,8 +154,10 @@ def check_regularizer(
     - its penalty (``calc``, or ``penalty``) is a finite float32 of shape ``(batch,)``, one value per
       sample, or ``()``, one for the batch; calling the regularizer gives ``beta`` times its batch mean
       (the penalty itself when ``weighs_by_beta`` is ``False``), for a float beta and for a scheduler;
-    - a per-sample penalty without randomness gives each sample the same value whatever the rest of the
-      batch: the penalty of the first half of a batch is the first half of the batch's penalty;
+    - a per-sample penalty gives each sample a value of its own: changing one sample's posterior changes that
+      sample's penalty alone, with the same random numbers (its seed generators' states put back) where it
+      draws them; and without randomness, the penalty of the first half of a batch is the first half of the
+      batch's penalty;
     - with its generators' states (and its schedules) put back, a training call's penalty and objective come
       out exactly the same, so all its randomness comes from its ``seed_generators``; with generators, two
       calls in a row differ and each generator's state moves on;
@@ -127,18 +165,18 @@ def check_regularizer(
       bottleneck, its gradient reaches the encoder's weights but not the regularizer's own;
     - with weights of its own (``layers``), it has an ``objective``: a finite float32 scalar whose gradient,
       through the bottleneck, reaches each of those weights and not the encoder's;
-    - ``get_config`` is JSON and ``from_config`` rebuilds an equal regularizer; its registered name resolves
-      back to its class;
+    - ``get_config`` is JSON, holds every argument of its constructor, and ``from_config`` rebuilds an equal
+      regularizer with the same attributes; its registered name resolves back to its class;
     - an ``Autoencoder`` whose bottleneck uses it, alone and in a list with ``"kld"`` (a Gaussian bottleneck)
       or ``"l2"`` (any other), trains; logs ``<name>_loss`` for each regularizer (and
       ``<name>_<objective_name>`` for an objective), a ``regularization_loss`` that is the sum of the
       penalties (unless the bottleneck adds losses of its own) and a ``loss`` that is
       ``reconstruction_loss + regularization_loss``, with no objective in either; moves its seed generators'
       states on and changes its weights in ``fit``; and, in the list, saves and reloads with the same
-      weights, predictions and specification, and trains on.
+      weights, predictions, specification and attributes, and trains on.
 
-    The check of a per-sample penalty's rows is left out for a regularizer with seed generators: noise
-    drawn for half a batch is not half the noise drawn for the batch.
+    The half-batch check is left out for a regularizer with seed generators: noise drawn for half a batch is
+    not half the noise drawn for the batch. The one-changed-sample check covers it.
 
     Args:
         factory: callable with no arguments returning a new regularizer.
@@ -179,8 +217,10 @@ def check_regularizer(
         if beta is not None:
             _prepare(weighed, posterior, spec, what)
         _check_weighing(weighed, posterior, what if beta is None else f"{what} with beta={beta!r}")
-    if penalty.shape == (batch,) and not regularizer.seed_generators:
-        _check_rows_independent(regularizer, posterior, penalty, what, source)
+    if penalty.shape == (batch,):
+        if not regularizer.seed_generators:
+            _check_rows_independent(regularizer, posterior, penalty, what, source)
+        _check_rows_follow_their_samples(regularizer, posterior, what, source)
 
     count = len(posterior.parameters)
     tensors = [*posterior.parameters] + ([] if posterior.code is None else [posterior.code])
@@ -199,10 +239,7 @@ def check_regularizer(
     _check_objective(regularizer, posterior, what)
     _check_gradients_through_bottleneck(factory, spec, what)
 
-    config = _check_json(regularizer.get_config(), what)
-    rebuilt = type(regularizer).from_config(config)
-    _expect(rebuilt.get_config() == config, what, f"from_config(get_config()) has config {rebuilt.get_config()}")
-    _check_registered("regularizer", regularizer, what)
+    _check_config(factory(), "regularizer", what)
 
     own_losses = len(regularised.losses) > len(regularised.regularizers)
     partner = "kld" if isinstance(regularised, GaussianBottleneck) else "l2"
@@ -230,6 +267,162 @@ def check_regularizer(
                 what,
                 f"its weight {weight.path} does not change in Autoencoder.fit: its objective does not train it",
             )
+
+
+def check_prior(factory: Callable[[], BasePrior], bottleneck: str | dict[str, Any] | None = None) -> None:
+    """Checks that the priors ``factory()`` builds fulfil tfae's prior contract.
+
+    The prior is checked where tfae uses it: as the prior of a bottleneck in a built ``Autoencoder`` (so a
+    prior that reaches the model's encoder, as a VampPrior does, is connected), for codes of 1, 2 and 3
+    dimensions (only its own ``latent_dim`` when it fixes one).
+
+    - it is a ``BasePrior`` whose ``support`` is ``"real"`` or ``"binary"``;
+    - ``get_config`` is JSON, holds every argument of its constructor, and ``from_config`` rebuilds an equal
+      prior with the same attributes; its registered name resolves back to its class;
+    - ``log_prob`` is a finite float32 of shape ``(batch,)`` for codes ``(batch, latent_dim)`` and ``(k,
+      batch)`` for ``(k, batch, latent_dim)``, scoring each code as it scores it alone, with finite gradients;
+      where it factorises, ``log_prob_per_dimension`` has the codes' shape and sums to ``log_prob``;
+    - ``sample(n, seed)`` gives ``n`` finite float32 codes of shape ``(n, latent_dim)`` (0 or 1 for binary
+      codes), the same for the same seed and others for another seed;
+    - the density is normalised: it integrates to 1 on a grid in one and two dimensions, ``E[p(z)/r(z)] = 1``
+      by Monte Carlo with a wide proposal ``r``, and binary codes' probabilities add up to 1;
+    - ``sample`` draws from ``log_prob``'s density: in one and two dimensions its draws fall in cells between
+      their quantiles as often as the density says (a chi-square test), in more their mean and variance are
+      the density's;
+    - an ``Autoencoder`` with it trains with the ``iwae`` objective (two codes per sample), changing the
+      prior's trainable weights, draws samples, and saves and reloads with the prior in the same state (the
+      same weights, attributes and ``log_prob``).
+
+    Args:
+        factory: callable with no arguments returning a new prior.
+        bottleneck: the bottleneck it is the prior of, a name or dict without ``latent_dim`` and ``prior``;
+            by default ``"gaussian"`` for real codes and ``"bernoulli"`` for binary ones.
+
+    Raises:
+        AssertionError: which part of the contract fails, and how.
+    """
+    prior = _make(factory, BasePrior, "prior")
+    what = type(prior).__name__
+    _expect(
+        prior.support in ("real", "binary"), what, f"its support is {prior.support!r}, expected 'real' or 'binary'"
+    )
+    binary = prior.support == "binary"
+    _check_config(factory(), "prior", what)
+    spec = _prior_bottleneck(bottleneck, binary)
+    dimensions = (1, 2, 3) if prior.latent_dim is None else (prior.latent_dim,)
+    for latent_dim in dimensions:
+        model = _with_prior(factory, spec, latent_dim, what)
+        built = model.bottleneck.prior
+        shown = f"{what} (latent_dim={latent_dim})"
+        _check_log_prob(built, latent_dim, binary, shown)
+        if latent_dim == dimensions[0]:
+            _check_seeded_sampler(built, latent_dim, shown)
+        samples = _numpy(built.sample(DENSITY_SAMPLES, seed=0)).astype("float64")
+
+        def joint(codes: np.ndarray, prior: BasePrior = built) -> np.ndarray:
+            return _numpy(prior.log_prob(ops.convert_to_tensor(codes.astype("float32")))).astype("float64")
+
+        _check_density(
+            _Density(
+                described=f"its density (latent_dim={latent_dim})",
+                fix="log_prob must be the normalised log-density of the codes `sample` draws",
+                samples=samples,
+                log_density=joint,
+                binary=binary,
+            ),
+            shown,
+        )
+
+    latent_dim = 2 if prior.latent_dim is None else prior.latent_dim
+    model = _with_prior(factory, spec, latent_dim, what)
+    trained = model.bottleneck.prior
+    own = list(trained.trainable_weights)
+    before = [_numpy(weight) for weight in own]
+    codes = _prior_codes((BATCH_SIZE, latent_dim), binary, seed=5)
+
+    def same_log_prob(loaded: Autoencoder) -> None:
+        expected = _numpy(trained.log_prob(codes))
+        reloaded = _numpy(loaded.bottleneck.prior.log_prob(codes))
+        _expect(
+            np.allclose(expected, reloaded, rtol=TOLERANCE, atol=TOLERANCE),
+            what,
+            f"the reloaded model's prior gives log_prob {reloaded.tolist()} where the saved one gave "
+            f"{expected.tolist()}",
+        )
+
+    iwae = get_registry().resolve("objective", {"name": "iwae", "k": 2})
+    assert isinstance(iwae, BaseObjective)
+    _check_in_autoencoder(
+        model, _unit_data((BATCH_SIZE, FEATURES)), what, sample=True, objective=iwae, compare=same_log_prob
+    )
+    for weight, value in zip(own, before):
+        _expect(
+            not np.array_equal(_numpy(weight), value),
+            what,
+            f"its weight {weight.path} does not change in Autoencoder.fit with the iwae objective: log_prob must "
+            "compute with its weights so that their gradients reach them",
+        )
+
+
+def check_objective(
+    factory: Callable[[], BaseObjective],
+    bottleneck: str | dict[str, Any] | None = None,
+    single_sample: Callable[[], BaseObjective] | None = None,
+) -> None:
+    """Checks that the objectives ``factory()`` builds fulfil tfae's objective contract.
+
+    - it is a ``BaseObjective`` with a positive whole number of ``importance_samples``;
+    - ``get_config`` is JSON, holds every argument of its constructor, and ``from_config`` rebuilds an equal
+      objective with the same attributes; its registered name resolves back to its class;
+    - called on the terms of a batch from a small model (``importance_samples`` codes per sample), it returns
+      a dict holding ``"loss"``, a finite float32 of shape ``(batch,)``, and each of ``logged``, finite, and
+      nothing else;
+    - an objective that ``holds_divergence`` gives, with one code per sample, the ELBO's estimate of each
+      sample: ``reconstruction_loss - log p(z) + log q(z|x)`` plus the regularizers' penalties (IWAE with
+      ``k = 1`` is the ELBO);
+    - one that needs densities, or draws more than one code per sample, is refused by ``compile`` on a
+      model with a deterministic bottleneck, with a ``ValueError`` naming it;
+    - an ``Autoencoder`` compiled with it trains, logging ``loss`` and each of ``logged``, finite, and saves
+      and reloads with the objective by its registered name, with the same specification and attributes.
+
+    The model is a Gaussian VAE (two latent dimensions) with a Bernoulli likelihood, with a ``"kld"``
+    regularizer unless the objective holds the divergence from the prior itself.
+
+    Args:
+        factory: callable with no arguments returning a new objective.
+        bottleneck: the bottleneck of the model, a name or dict; by default ``"gaussian"``.
+        single_sample: callable returning the same objective with one code per sample, for the comparison
+            with the ELBO; by default ``from_config`` with the entry of ``get_config()`` that holds
+            ``importance_samples`` set to 1.
+
+    Raises:
+        AssertionError: which part of the contract fails, and how.
+    """
+    objective = _make(factory, BaseObjective, "objective")
+    what = type(objective).__name__
+    k = objective.importance_samples
+    _expect(
+        isinstance(k, int) and not isinstance(k, bool) and k >= 1,
+        what,
+        f"importance_samples is {k!r}, expected a positive int",
+    )
+    config = _check_config(factory(), "objective", what)
+    spec = _objective_bottleneck(objective, bottleneck)
+    data = _unit_data((BATCH_SIZE, FEATURES))
+    model = _compiled(Autoencoder(bottleneck=spec), factory(), what)
+    model.build((None, FEATURES))
+    x = data[:BATCH_SIZE]
+
+    _check_objective_results(objective, _objective_terms(model, x, k), what)
+    if objective.holds_divergence:
+        single = single_sample() if single_sample is not None else _single_sample(objective, config, what)
+        _check_single_sample(single, _objective_terms(model, x, 1), what)
+    if objective.needs_densities or k > 1:
+        _check_refused_without_densities(factory, what)
+
+    history = _check_in_autoencoder(Autoencoder(bottleneck=spec), data, what, objective=factory())
+    for name in ("loss", *type(objective).logged):
+        _expect(name in history, what, f"an Autoencoder trained with it logs no {name!r}: {sorted(history)}")
 
 
 def check_scheduler(factory: Callable[[], BaseScheduler]) -> None:
@@ -874,9 +1067,11 @@ def _check_bottleneck_gradients(factory: Callable[[], BaseBottleneck], input_sha
 
 def _check_layer_config(layer: keras.layers.Layer, inputs: Any, kind: str, what: str) -> None:
     config = _check_json(layer.get_config(), what)
+    _check_constructor_arguments(layer, config, what)
     rebuilt = type(layer).from_config(config)
     _expect(rebuilt.get_config() == config, what, f"from_config(get_config()) has config {rebuilt.get_config()}")
     rebuilt(inputs)
+    _check_same_settings(layer, rebuilt, what, "from_config(get_config())")
     rebuilt.set_weights(layer.get_weights())
     expected, actual = _numpy(layer(inputs, training=False)), _numpy(rebuilt(inputs, training=False))
     _expect(
@@ -887,9 +1082,11 @@ def _check_layer_config(layer: keras.layers.Layer, inputs: Any, kind: str, what:
     _check_registered(kind, layer, what)
 
 
-def _fit(model: Autoencoder, data: np.ndarray, what: str, loss: Any = "bernoulli") -> dict[str, Any]:
+def _fit(
+    model: Autoencoder, data: np.ndarray, what: str, loss: Any = "bernoulli", objective: BaseObjective | None = None
+) -> dict[str, Any]:
     """Trains ``model`` for an epoch and returns its history, whose every log is finite."""
-    model.compile(optimizer="adam", loss=loss)
+    model.compile(optimizer="adam", loss=loss, objective=objective)
     history = model.fit(data, epochs=1, batch_size=BATCH_SIZE, verbose=0).history
     for name, values in history.items():
         _expect_finite(values, what, f"the logged {name!r} of an Autoencoder trained with it")
@@ -897,10 +1094,19 @@ def _fit(model: Autoencoder, data: np.ndarray, what: str, loss: Any = "bernoulli
 
 
 def _check_in_autoencoder(
-    model: Autoencoder, data: np.ndarray, what: str, sample: bool = False, loss: Any = "bernoulli"
+    model: Autoencoder,
+    data: np.ndarray,
+    what: str,
+    sample: bool = False,
+    loss: Any = "bernoulli",
+    objective: BaseObjective | None = None,
+    compare: Callable[[Autoencoder], None] | None = None,
 ) -> dict[str, Any]:
-    """Trains ``model`` for an epoch, saves it to ``.keras``, reloads it, and compares state and predictions."""
-    history = _fit(model, data, what, loss)
+    """Trains ``model`` for an epoch, saves it to ``.keras``, reloads it, and compares state and predictions.
+
+    ``compare(loaded)`` compares more, before the reloaded model trains on.
+    """
+    history = _fit(model, data, what, loss, objective)
     predictions = model.predict(data, verbose=0)
     _expect(
         predictions.shape == data.shape, what, f"an Autoencoder predicts shape {predictions.shape}, not {data.shape}"
@@ -923,14 +1129,15 @@ def _check_in_autoencoder(
             raise AssertionError(
                 f"{what} breaks the tfae contract: a saved Autoencoder fails to load: {error!r}"
             ) from error
-    for part, kind in (("bottleneck", "bottleneck"), ("likelihood", "likelihood")):
-        original, restored = getattr(model, part), getattr(loaded, part)
+    for part, kind, original, restored in _parts(model, loaded):
         _expect(
             type(restored) is type(original), what, f"the reloaded model's {part} is {restored!r}, not {original!r}"
         )
         if original is not None:
-            saved, reloaded = component_spec(kind, original), component_spec(kind, restored)
-            _expect(saved == reloaded, what, f"the reloaded {part} is {reloaded}, but the saved one was {saved}")
+            saved, restored_spec = component_spec(kind, original), component_spec(kind, restored)
+            shown = f"the reloaded {part} is {restored_spec}, but the saved one was {saved}"
+            _expect(saved == restored_spec, what, shown)
+            _check_same_settings(original, restored, what, f"the reloaded model's {part}")
     # Weights, not variables: random-number generator states are not saved.
     _expect(len(model.weights) == len(loaded.weights), what, "the reloaded model has other weights than the saved one")
     for weight, reloaded in zip(model.weights, loaded.weights):
@@ -942,8 +1149,26 @@ def _check_in_autoencoder(
         what,
         "the reloaded Autoencoder predicts differently from the saved one",
     )
+    if compare is not None:
+        compare(loaded)
     loaded.fit(data, epochs=1, batch_size=BATCH_SIZE, verbose=0)
     return history
+
+
+def _parts(model: Autoencoder, loaded: Autoencoder) -> list[tuple[str, str, Any, Any]]:
+    """``(part, kind, saved, reloaded)`` for each component of a saved model and its reloaded copy."""
+    parts: list[tuple[str, str, Any, Any]] = [
+        ("bottleneck", "bottleneck", model.bottleneck, loaded.bottleneck),
+        ("likelihood", "likelihood", model.likelihood, loaded.likelihood),
+        ("objective", "objective", model.objective, loaded.objective),
+    ]
+    prior = getattr(model.bottleneck, "prior", None)
+    if prior is not None:
+        parts.append(("prior", "prior", prior, getattr(loaded.bottleneck, "prior", None)))
+    names = model.bottleneck.regularizer_names
+    pairs = zip(model.bottleneck.regularizers, loaded.bottleneck.regularizers)
+    parts += [(f"regularizer {name}", "regularizer", *pair) for name, pair in zip(names, pairs)]
+    return parts
 
 
 def _check_schedule_in_training(scheduler: BaseScheduler, what: str) -> None:
@@ -980,6 +1205,752 @@ def _check_schedule_in_training(scheduler: BaseScheduler, what: str) -> None:
             what,
             f"the reloaded schedule's {reloaded.name} is {_numpy(reloaded)}, saved as {_numpy(original)}",
         )
+
+
+#: Former names of constructor arguments, which ``get_config`` gives under their present name.
+_FORMER_NAMES = {"kernel_regularizer": "regularizer"}
+
+
+def _check_config(component: Any, kind: str, what: str) -> dict[str, Any]:
+    """``get_config`` is JSON and holds every constructor argument; ``from_config`` rebuilds the same component.
+
+    ``component`` is a new one, as its factory made it. Returns its config.
+    """
+    config = _check_json(component.get_config(), what)
+    _check_constructor_arguments(component, config, what)
+    rebuilt = _rebuild(component, what)
+    _expect(rebuilt.get_config() == config, what, f"from_config(get_config()) has config {rebuilt.get_config()}")
+    _check_same_settings(component, rebuilt, what, "from_config(get_config())")
+    _check_registered(kind, component, what)
+    return config
+
+
+def _constructor_arguments(component: Any) -> list[inspect.Parameter]:
+    """The named arguments of the component's constructor, less those of ``keras.layers.Layer`` itself."""
+    try:
+        parameters = list(inspect.signature(type(component).__init__).parameters.values())[1:]
+    except (TypeError, ValueError):
+        return []
+    keras_own = _keras_layer_arguments() if isinstance(component, keras.layers.Layer) else frozenset()
+    named = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+    return [parameter for parameter in parameters if parameter.kind in named and parameter.name not in keras_own]
+
+
+@functools.lru_cache(maxsize=1)
+def _keras_layer_arguments() -> frozenset[str]:
+    return frozenset(inspect.signature(keras.layers.Layer.__init__).parameters)
+
+
+@functools.lru_cache(maxsize=1)
+def _keras_layer_attributes() -> frozenset[str]:
+    return frozenset(vars(keras.layers.Layer()))
+
+
+def _check_constructor_arguments(component: Any, config: dict[str, Any], what: str) -> None:
+    """Each argument of the constructor is in ``get_config()``: what is left out comes back as its default."""
+    for parameter in _constructor_arguments(component):
+        name = parameter.name
+        if name in config or _FORMER_NAMES.get(name) in config:
+            continue
+        settings = _settings(component)
+        held = settings.get(name, settings.get(f"_{name}", _MISSING))
+        if parameter.default is not parameter.empty and held is not _MISSING and held != parameter.default:
+            lost = f"with {name}={parameter.default!r}, its default, not the {held!r} it was given"
+        else:
+            lost = f"without the {name} it was given"
+        raise AssertionError(
+            f"{what} breaks the tfae contract: its constructor takes `{name}`, which get_config() leaves out, so "
+            f"from_config, and a model saved and loaded, would build it {lost}. Return every constructor "
+            f"argument from get_config: {{**super().get_config(), {name!r}: self.{name}}}."
+        )
+
+
+_MISSING = object()
+
+
+def _plain(value: Any) -> bool:
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return True
+    if isinstance(value, (list, tuple)):
+        return all(_plain(item) for item in value)
+    if isinstance(value, dict):
+        return all(isinstance(key, str) and _plain(item) for key, item in value.items())
+    return False
+
+
+def _settings(component: Any) -> dict[str, Any]:
+    """The component's plain values (numbers, strings, lists of them): its public attributes, and its private ones
+    named after a constructor argument (``_scale``); Keras' own layer attributes are left out."""
+    arguments = {parameter.name for parameter in _constructor_arguments(component)}
+    keras_own = _keras_layer_attributes() if isinstance(component, keras.layers.Layer) else frozenset()
+    found = {}
+    for name, value in vars(component).items():
+        if name in keras_own or name.startswith("_self_"):
+            continue
+        if name.startswith("_") and name.lstrip("_") not in arguments:
+            continue
+        if _plain(value):
+            found[name] = value
+    return found
+
+
+def _check_same_settings(original: Any, restored: Any, what: str, how: str) -> None:
+    """``restored`` (rebuilt from ``original``'s config, or reloaded) holds the same plain values as ``original``."""
+    before, after = _settings(original), _settings(restored)
+    for name in sorted(set(before) | set(after)):
+        old, new = before.get(name, _MISSING), after.get(name, _MISSING)
+        if old != new:
+            shown_old = "no such attribute" if old is _MISSING else repr(old)
+            shown_new = "no such attribute" if new is _MISSING else repr(new)
+            raise AssertionError(
+                f"{what} breaks the tfae contract: {how} has {name} = {shown_new}, where the original has "
+                f"{shown_old}: a value given to its constructor does not come back through get_config, so a "
+                "model saved and loaded would have the other. Return every constructor argument from get_config, "
+                "and build from them in from_config."
+            )
+
+
+def _check_posteriors(bottleneck: BaseBottleneck, inputs: np.ndarray, what: str) -> None:
+    """``posterior`` for each sampling, and ``k`` codes per sample where it has densities; see ``check_bottleneck``."""
+    batch, latent_dim = inputs.shape[0], bottleneck.latent_dim
+    densities = bottleneck.has_densities
+    for sampling in SAMPLINGS:
+        call = f"posterior(sampling={sampling!r})"
+        posterior = bottleneck.posterior(inputs, sampling=sampling)
+        _expect(
+            isinstance(posterior, Posterior), what, f"{call} returns {type(posterior).__name__}, not a tfae Posterior"
+        )
+        _expect(
+            posterior.bottleneck is bottleneck,
+            what,
+            f"{call} returns a Posterior whose bottleneck is {posterior.bottleneck!r}, not the bottleneck itself: "
+            "pass `bottleneck=self`",
+        )
+        shapes = [tuple(parameter.shape) for parameter in posterior.parameters]
+        _expect(
+            all(shape[:1] == (batch,) for shape in shapes),
+            what,
+            f"{call} gives parameters of shapes {shapes}: each must have the batch ({batch}) first",
+        )
+        code = None if posterior.code is None else _numpy(posterior.code)
+        shape = None if code is None else code.shape
+        expected = (batch, latent_dim)
+        _expect(shape == expected, what, f"{call} gives a code of shape {shape}, expected {expected}")
+        _expect_finite(code, what, f"the code of {call}")
+        if densities:
+            for name in ("log_density", "log_prior"):
+                try:
+                    values = _numpy(getattr(posterior, name)())
+                except NotImplementedError:
+                    # A flow scores its own draws alone, and the mean is none.
+                    if sampling == "mean" and name == "log_density":
+                        continue
+                    raise
+                _expect(
+                    values.shape == (batch,),
+                    what,
+                    f"{call}.{name}() has shape {values.shape}, expected ({batch},), the joint log-density of each "
+                    "sample",
+                )
+                _expect_finite(values, what, f"{call}.{name}()")
+    first, again = (_numpy(bottleneck.posterior(inputs, sampling="mean").code) for _ in range(2))
+    _expect(
+        np.array_equal(first, again),
+        what,
+        "posterior(sampling='mean') gives another code on a second call: the mean is not random",
+    )
+    k = 3
+    for sampling in ("reparameterized", "exact"):
+        call = f"posterior(sampling={sampling!r}, importance_samples={k})"
+        try:
+            posterior = bottleneck.posterior(inputs, sampling=sampling, importance_samples=k)
+        except ValueError as error:
+            _expect(
+                not densities,
+                what,
+                f"{call} raises {error!r}, but it has densities: it must draw k codes per sample, shape (k, batch, "
+                "latent_dim)",
+            )
+            continue
+        code = _numpy(posterior.code)
+        _expect(
+            code.shape == (k, batch, latent_dim),
+            what,
+            f"{call} gives a code of shape {code.shape}, expected {(k, batch, latent_dim)}"
+            + ("" if densities else " (or, without densities, a ValueError)"),
+        )
+        _expect_finite(code, what, f"the codes of {call}")
+        if densities:
+            _expect(
+                not np.array_equal(code[0], code[1]),
+                what,
+                f"{call} draws the same code {k} times for each sample: each must be a draw of its own",
+            )
+            _check_joint_densities(posterior, code, call, what)
+
+
+def _check_joint_densities(posterior: Posterior, code: np.ndarray, call: str, what: str) -> None:
+    """``k`` codes per sample: joint log-densities ``(k, batch)``, each code scored as alone, the per-dimension sums."""
+    k, batch, latent_dim = code.shape
+    bottleneck = posterior.bottleneck
+    prior = getattr(bottleneck, "prior", None)
+    factorizes = {
+        "log_density": bool(getattr(bottleneck, "factorizes", False)),
+        "log_prior": True if prior is None else bool(prior.factorizes),
+    }
+    for name in ("log_density", "log_prior"):
+        score = getattr(posterior, name)
+        joint = _numpy(score())
+        _expect(joint.shape == (k, batch), what, f"{call}.{name}() has shape {joint.shape}, expected {(k, batch)}")
+        _expect_finite(joint, what, f"{call}.{name}()")
+        try:
+            alone = np.stack([_numpy(score(code[index])) for index in range(k)])
+        except NotImplementedError:  # a flow gives the density of its own draws only
+            alone = None
+        _expect(
+            alone is None or np.allclose(alone, joint, rtol=1e-4, atol=1e-4),
+            what,
+            f"{call}.{name}() scores the codes {np.round(joint[:, :2], 4).tolist()} (first two samples), but scored "
+            f"one draw at a time the same codes get {None if alone is None else np.round(alone[:, :2], 4).tolist()}",
+        )
+        if factorizes[name]:
+            per_dimension = _numpy(score(per_dimension=True))
+            _expect(
+                per_dimension.shape == (k, batch, latent_dim),
+                what,
+                f"{call}.{name}(per_dimension=True) has shape {per_dimension.shape}, expected {(k, batch, latent_dim)}",
+            )
+            total = per_dimension.sum(axis=-1)
+            _expect(
+                np.allclose(total, joint, rtol=1e-4, atol=1e-4),
+                what,
+                f"{call}.{name}(per_dimension=True) sums to {np.round(total[0, :3], 4).tolist()}, but the joint "
+                f"{name}() is {np.round(joint[0, :3], 4).tolist()}: the joint must be the sum over dimensions",
+            )
+
+
+def _binary_codes(bottleneck: BaseBottleneck) -> bool:
+    prior = getattr(bottleneck, "prior", None)
+    if prior is not None:
+        return bool(prior.support == "binary")
+    return getattr(bottleneck, "distribution", None) == "bernoulli"
+
+
+def _check_posterior_density(bottleneck: BaseBottleneck, inputs: np.ndarray, what: str) -> None:
+    """The posterior of one sample is a normalised density of the codes its exact draws give."""
+    posterior = bottleneck.posterior(inputs, sampling="exact", importance_samples=DENSITY_SAMPLES)
+    samples = _numpy(posterior.code)[:, 0, :].astype("float64")
+    sampled = _numpy(posterior.log_density())[:, 0].astype("float64")
+
+    def joint(codes: np.ndarray) -> np.ndarray:
+        return _numpy(posterior.log_density(codes[:, None, :].astype("float32")))[:, 0].astype("float64")
+
+    def per_dimension(codes: np.ndarray) -> np.ndarray:
+        scored = posterior.log_density(codes[:, None, :].astype("float32"), per_dimension=True)
+        return _numpy(scored)[:, 0, :].astype("float64")
+
+    log_density: Callable[[np.ndarray], np.ndarray] | None = joint
+    try:
+        evaluated = joint(samples)
+    except NotImplementedError:  # a flow gives the density of its own draws only
+        log_density = None
+    else:
+        _expect(
+            np.allclose(evaluated, sampled, rtol=1e-4, atol=1e-3),
+            what,
+            f"the log-densities its posterior gives with its draws, {np.round(sampled[:3], 4).tolist()}, differ from "
+            f"log_density of the same codes, {np.round(evaluated[:3], 4).tolist()}",
+        )
+    _check_density(
+        _Density(
+            described="the posterior of a sample",
+            fix="log_density must be the normalised log-density of the codes that posterior(sampling='exact') "
+            "draws",
+            samples=samples,
+            log_density=log_density,
+            binary=_binary_codes(bottleneck),
+            per_dimension=per_dimension if log_density is not None and bottleneck.factorizes else None,
+            sampled=sampled,
+        ),
+        what,
+    )
+
+
+class _Density(NamedTuple):
+    """A density and the draws of its sampler, which ``_check_density`` compares.
+
+    ``log_density`` maps codes ``(m, latent_dim)`` to joint log-densities ``(m,)``; it is ``None`` where the
+    density is known for its own draws alone (``sampled``, ``(n,)``: a flow's). ``per_dimension`` maps codes
+    to each dimension's log-density, ``(m, latent_dim)``, where the density factorises.
+    """
+
+    described: str
+    fix: str
+    samples: np.ndarray
+    log_density: Callable[[np.ndarray], np.ndarray] | None
+    binary: bool = False
+    per_dimension: Callable[[np.ndarray], np.ndarray] | None = None
+    sampled: np.ndarray | None = None
+
+
+def _check_density(density: _Density, what: str) -> None:
+    """The density is normalised and describes its sampler's draws; see ``check_prior`` and ``check_bottleneck``."""
+    _expect_finite(density.samples, what, f"the draws of {density.described}")
+    latent_dim = density.samples.shape[1]
+    if density.binary:
+        _check_binary_density(density, what)
+        return
+    if density.log_density is not None:
+        if density.per_dimension is not None:
+            for dimension in range(latent_dim):
+                _check_on_grid(density, what, dimension)
+        elif latent_dim <= 2:
+            _check_on_grid(density, what, None)
+        if latent_dim <= MONTE_CARLO_DIMENSIONS:
+            _check_monte_carlo(density, what, moments=density.per_dimension is None and latent_dim > 2)
+    if density.sampled is not None and latent_dim <= MONTE_CARLO_DIMENSIONS:
+        _check_sampled_log_density(density, what)
+
+
+def _check_binary_density(density: _Density, what: str) -> None:
+    """Binary codes: the probabilities of all ``2**latent_dim`` codes add up to 1, and the draws follow them."""
+    samples = density.samples
+    latent_dim = samples.shape[1]
+    values = np.unique(samples)
+    _expect(
+        np.all((values == 0) | (values == 1)),
+        what,
+        f"the draws of {density.described} take the values {values[:8].tolist()}, not 0 and 1 alone",
+    )
+    if density.log_density is None or latent_dim > 10:
+        return
+    codes = ((np.arange(2**latent_dim)[:, None] >> np.arange(latent_dim)) & 1).astype("float64")
+    probabilities = np.exp(density.log_density(codes))
+    total = float(probabilities.sum())
+    _expect(
+        math.isfinite(total) and abs(total - 1.0) <= 1e-3,
+        what,
+        f"{density.described} gives the {len(codes)} binary codes probabilities that add up to {total:.4f}, not 1 "
+        f"({density.fix})",
+    )
+    observed = np.bincount((samples @ (1 << np.arange(latent_dim))).astype(int), minlength=len(codes))
+    _check_frequencies(observed, probabilities / total, density.described, "one cell per code", "", density.fix, what)
+
+
+def _grid_axis(values: np.ndarray, points: int) -> tuple[np.ndarray, np.ndarray]:
+    """Points over where ``values`` fall and well beyond, densest near their median, and the width of each.
+
+    Evenly spaced in ``u`` for ``z = median + scale * sinh(u)``: fine where the mass is, and reaching far
+    into heavy tails with few points.
+    """
+    centre = float(np.median(values))
+    low, high = np.percentile(values, [25, 75])
+    scale = float(high - low) / 1.349 or float(np.std(values)) or 1.0
+    reach = 1.5 * float(np.max(np.abs(values - centre))) + 3.0 * scale
+    end = math.asinh(reach / scale)
+    u = np.linspace(-end, end, points)
+    return centre + scale * np.sinh(u), scale * np.cosh(u) * (u[1] - u[0])
+
+
+def _check_on_grid(density: _Density, what: str, dimension: int | None) -> None:
+    """On a grid, the joint density (one or two dimensions) or one dimension's integrates to 1, and the draws
+    fall in cells between their quantiles as often as it says."""
+    samples = density.samples
+    if dimension is None:
+        axes = [_grid_axis(column, 1001 if samples.shape[1] == 1 else 201) for column in samples.T]
+        points = np.stack([mesh.ravel() for mesh in np.meshgrid(*(axis for axis, _ in axes), indexing="ij")], axis=-1)
+        widths = np.prod(np.stack(np.meshgrid(*(width for _, width in axes), indexing="ij")), axis=0).ravel()
+        assert density.log_density is not None
+        log_density = density.log_density(points)
+        drawn, described = samples, density.described
+    else:
+        axis, widths = _grid_axis(samples[:, dimension], 1001)
+        axes = [(axis, widths)]
+        codes = np.repeat(np.median(samples, axis=0, keepdims=True), len(axis), axis=0)
+        codes[:, dimension] = axis
+        assert density.per_dimension is not None
+        log_density = density.per_dimension(codes)[:, dimension]
+        points, drawn = axis[:, None], samples[:, [dimension]]
+        described = f"{density.described} in dimension {dimension}"
+    mass = np.exp(log_density) * widths
+    total = float(mass.sum())
+    ranges = " x ".join(f"[{axis[0]:.3g}, {axis[-1]:.3g}]" for axis, _ in axes)
+    _expect(
+        math.isfinite(total) and abs(total - 1.0) <= 0.01,
+        what,
+        f"{described} integrates to {total:.4f}, not 1, on a grid over {ranges} ({density.fix})",
+    )
+    per_axis = 10 if points.shape[1] == 1 else 5
+    edges = [np.quantile(column, np.linspace(0.0, 1.0, per_axis + 1)[1:-1]) for column in drawn.T]
+
+    def cells(codes: np.ndarray) -> np.ndarray:
+        index = tuple(np.searchsorted(edge, codes[:, column], side="right") for column, edge in enumerate(edges))
+        return np.ravel_multi_index(index, (per_axis,) * len(edges))
+
+    count = per_axis ** len(edges)
+    probabilities = np.bincount(cells(points), weights=mass, minlength=count) / total
+    observed = np.bincount(cells(drawn), minlength=count)
+    mean = (mass @ points) / total
+    deviation = np.sqrt((mass @ np.square(points - mean)) / total)
+    detail = (
+        f"; the draws have mean {np.round(drawn.mean(axis=0), 3).tolist()} and standard deviation "
+        f"{np.round(drawn.std(axis=0), 3).tolist()}, the density {np.round(mean, 3).tolist()} and "
+        f"{np.round(deviation, 3).tolist()}"
+    )
+    cells_described = f"{count} cells between their quantiles"
+    _check_frequencies(observed, probabilities, described, cells_described, detail, density.fix, what)
+
+
+def _check_frequencies(
+    observed: np.ndarray, probabilities: np.ndarray, described: str, cells: str, detail: str, fix: str, what: str
+) -> None:
+    """A chi-square test of the draws' counts in cells against the density's probabilities of the cells."""
+    draws = int(observed.sum())
+    expected = draws * probabilities
+    rare = expected < 5  # pooled into one cell, so that the chi-square's approximation holds
+    if rare.any():
+        observed = np.append(observed[~rare], observed[rare].sum())
+        expected = np.append(expected[~rare], expected[rare].sum())
+    if len(expected) < 2:
+        return
+    possible = expected > 0
+    statistic = math.inf if np.any(observed[~possible] > 0) else float(
+        np.sum(np.square(observed[possible] - expected[possible]) / expected[possible])
+    )
+    freedom = int(possible.sum()) - 1
+    limit = _chi_square_limit(freedom)
+    _expect(
+        statistic <= limit,
+        what,
+        f"{described} does not match its sampler: {draws} draws fall in {cells} with a chi-square of "
+        f"{statistic:.1f} against the density's probabilities, where at most {limit:.1f} is expected{detail} ({fix})",
+    )
+
+
+def _chi_square_limit(freedom: int) -> float:
+    """The chi-square that ``freedom`` degrees of freedom exceed with a probability of about one in a million
+    (the Wilson-Hilferty approximation): a sound density fails only by a rare draw."""
+    z = 4.75
+    return freedom * (1.0 - 2.0 / (9.0 * freedom) + z * math.sqrt(2.0 / (9.0 * freedom))) ** 3
+
+
+def _gaussian_around(samples: np.ndarray, scale: float) -> tuple[np.ndarray, np.ndarray, float]:
+    """The draws' mean, the Cholesky factor of ``scale**2`` times their covariance, and its log-determinant."""
+    latent_dim = samples.shape[1]
+    covariance = np.atleast_2d(np.cov(samples, rowvar=False))
+    covariance = covariance + 1e-9 * (np.trace(covariance) / latent_dim + 1e-12) * np.eye(latent_dim)
+    cholesky = np.linalg.cholesky(scale**2 * covariance)
+    return samples.mean(axis=0), cholesky, float(np.sum(np.log(np.diag(cholesky))))
+
+
+def _check_monte_carlo(density: _Density, what: str, moments: bool) -> None:
+    """``E[p(z)/r(z)] = 1`` for codes from a wide proposal ``r`` around the draws (a Student-t of 5 degrees of
+    freedom, 1.5 times as wide); with ``moments``, the density's mean and variance weighed so are the draws'."""
+    assert density.log_density is not None
+    samples = density.samples
+    latent_dim = samples.shape[1]
+    mean, cholesky, log_determinant = _gaussian_around(samples, 1.5)
+    freedom = 5.0
+    rng = np.random.default_rng(7)
+    normal = rng.standard_normal((PROPOSAL_SAMPLES, latent_dim))
+    scaling = np.sqrt(rng.chisquare(freedom, PROPOSAL_SAMPLES) / freedom)
+    codes = mean + (normal @ cholesky.T) / scaling[:, None]
+    distance = np.sum(np.square(np.linalg.solve(cholesky, (codes - mean).T)), axis=0)
+    normalising = math.lgamma((freedom + latent_dim) / 2) - math.lgamma(freedom / 2)
+    normalising -= latent_dim / 2 * math.log(freedom * math.pi) + log_determinant
+    log_proposal = normalising - (freedom + latent_dim) / 2 * np.log1p(distance / freedom)
+    ratios = np.exp(density.log_density(codes) - log_proposal)
+    estimate, error = float(ratios.mean()), float(ratios.std() / math.sqrt(len(ratios)))
+    _expect(
+        math.isfinite(estimate) and abs(estimate - 1.0) <= max(0.05, 6 * error),
+        what,
+        f"{density.described} integrates to {estimate:.4f} +- {error:.4f}, not 1, by Monte Carlo: the mean of "
+        f"p(z)/r(z) over {len(ratios)} codes z from a wide proposal r around its draws ({density.fix})",
+    )
+    if not moments:
+        return
+    weights = ratios / ratios.sum()
+    expected_mean = weights @ codes
+    expected_variance = weights @ np.square(codes - expected_mean)
+    drawn_mean, drawn_variance = samples.mean(axis=0), samples.var(axis=0)
+    shifted = np.abs(drawn_mean - expected_mean) > 0.2 * np.sqrt(expected_variance)
+    scaled = np.abs(np.log(drawn_variance / expected_variance)) > math.log(1.5)
+    _expect(
+        not np.any(shifted | scaled),
+        what,
+        f"{density.described} does not match its sampler: its draws have mean {np.round(drawn_mean, 3).tolist()} and "
+        f"variance {np.round(drawn_variance, 3).tolist()}, the density (by importance sampling) "
+        f"{np.round(expected_mean, 3).tolist()} and {np.round(expected_variance, 3).tolist()} ({density.fix})",
+    )
+
+
+def _check_sampled_log_density(density: _Density, what: str) -> None:
+    """Over the draws ``z`` and the log-densities ``q(z)`` given with them, ``E[r(z)/q(z)] = 1`` for a normalised
+    Gaussian ``r`` narrower than the draws: ``q`` is normalised and is the density of what is drawn."""
+    assert density.sampled is not None
+    samples = density.samples
+    latent_dim = samples.shape[1]
+    mean, cholesky, log_determinant = _gaussian_around(samples, 0.6)
+    distance = np.sum(np.square(np.linalg.solve(cholesky, (samples - mean).T)), axis=0)
+    log_reference = -0.5 * distance - latent_dim / 2 * math.log(2 * math.pi) - log_determinant
+    ratios = np.exp(log_reference - density.sampled)
+    estimate, error = float(ratios.mean()), float(ratios.std() / math.sqrt(len(ratios)))
+    _expect(
+        math.isfinite(estimate) and abs(estimate - 1.0) <= max(0.05, 6 * error),
+        what,
+        f"over {len(ratios)} draws z of {density.described}, the mean of r(z)/q(z) for a normalised Gaussian r is "
+        f"{estimate:.4f} +- {error:.4f}, not 1: the log-densities q given with the draws are not those of the "
+        f"distribution drawn from ({density.fix})",
+    )
+
+
+def _prior_bottleneck(bottleneck: str | dict[str, Any] | None, binary: bool) -> dict[str, Any]:
+    if bottleneck is None:
+        return {"name": "bernoulli" if binary else "gaussian", "seed": 0}
+    return {"name": bottleneck} if isinstance(bottleneck, str) else dict(bottleneck)
+
+
+def _with_prior(factory: Callable[[], BasePrior], spec: dict[str, Any], latent_dim: int, what: str) -> Autoencoder:
+    """A built Autoencoder whose bottleneck ``spec`` has a new prior for codes of ``latent_dim``, connected to it."""
+    try:
+        model = Autoencoder(bottleneck={**spec, "latent_dim": latent_dim, "prior": factory()})
+        model.build((None, FEATURES))
+    except Exception as error:
+        raise AssertionError(
+            f"{what} breaks the tfae contract: an Autoencoder whose bottleneck {spec} (latent_dim={latent_dim}) has "
+            f"it as its prior fails to build: {error!r}"
+        ) from error
+    return model
+
+
+def _prior_codes(shape: tuple[int, ...], binary: bool, seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    return (rng.integers(0, 2, shape) if binary else rng.normal(size=shape)).astype("float32")
+
+
+def _check_log_prob(prior: BasePrior, latent_dim: int, binary: bool, what: str) -> None:
+    """``log_prob`` of ``(batch, latent_dim)`` and ``(k, batch, latent_dim)`` codes, each scored alone."""
+    codes = _prior_codes((BATCH_SIZE, latent_dim), binary, seed=3)
+    values = prior.log_prob(codes)
+    dtype = keras.backend.standardize_dtype(getattr(values, "dtype", type(values).__name__))
+    _expect(dtype == "float32", what, f"log_prob returns {dtype}, expected float32")
+    values = _numpy(values)
+    _expect(
+        values.shape == (BATCH_SIZE,),
+        what,
+        f"log_prob of codes {codes.shape} has shape {values.shape}, expected ({BATCH_SIZE},)",
+    )
+    _expect_finite(values, what, "log_prob")
+    k = 3
+    many = _prior_codes((k, BATCH_SIZE, latent_dim), binary, seed=4)
+    joint = _numpy(prior.log_prob(many))
+    expected = (k, BATCH_SIZE)
+    shown = f"log_prob of codes {many.shape} has shape {joint.shape}, expected {expected}"
+    _expect(joint.shape == expected, what, shown)
+    alone = _numpy(prior.log_prob(many.reshape(-1, latent_dim))).reshape(k, BATCH_SIZE)
+    _expect(
+        np.allclose(joint, alone, rtol=1e-4, atol=1e-4),
+        what,
+        f"log_prob of codes {many.shape} gives {np.round(joint[:, :2], 4).tolist()} (first two columns), but the same "
+        f"codes as {(k * BATCH_SIZE, latent_dim)} give {np.round(alone[:, :2], 4).tolist()}: score each code on its "
+        "own, over its last axis",
+    )
+    if prior.factorizes:
+        per_dimension = _numpy(prior.log_prob_per_dimension(many))
+        _expect(
+            per_dimension.shape == many.shape,
+            what,
+            f"log_prob_per_dimension of codes {many.shape} has shape {per_dimension.shape}, expected the codes' shape",
+        )
+        _expect(
+            np.allclose(per_dimension.sum(axis=-1), joint, rtol=1e-4, atol=1e-4),
+            what,
+            "log_prob_per_dimension does not sum to log_prob over the last axis",
+        )
+    if not binary:
+        (gradient,) = _gradients_of_inputs(lambda code: ops.sum(prior.log_prob(code)), [codes])
+        _expect_finite(gradient, what, "the gradient of log_prob with respect to the code")
+
+
+def _check_seeded_sampler(prior: BasePrior, latent_dim: int, what: str) -> None:
+    """``sample(n, seed)``: ``n`` finite float32 codes, the same for a seed and others for another."""
+    n = 64
+    drawn = prior.sample(n, seed=0)
+    dtype = keras.backend.standardize_dtype(getattr(drawn, "dtype", type(drawn).__name__))
+    _expect(dtype == "float32", what, f"sample returns {dtype}, expected float32")
+    first = _numpy(drawn)
+    _expect(first.shape == (n, latent_dim), what, f"sample({n}) has shape {first.shape}, expected {(n, latent_dim)}")
+    _expect_finite(first, what, f"sample({n})")
+    again, other = _numpy(prior.sample(n, seed=0)), _numpy(prior.sample(n, seed=1))
+    _expect(
+        np.array_equal(first, again),
+        what,
+        f"sample({n}, seed=0) gives other codes on a second call: draw with the seed it is given "
+        "(keras.random.normal(shape, seed=seed)), not from a generator of its own",
+    )
+    _expect(
+        not np.array_equal(first, other),
+        what,
+        f"sample({n}, seed=1) gives the same codes as seed=0: it ignores its seed; draw with the seed it is given",
+    )
+
+
+def _objective_bottleneck(objective: BaseObjective, bottleneck: str | dict[str, Any] | None) -> dict[str, Any]:
+    if bottleneck is None:
+        spec: dict[str, Any] = {"name": "gaussian", "latent_dim": 2, "seed": 0}
+        return spec if objective.holds_divergence else {**spec, "regularizer": "kld"}
+    return {"name": bottleneck, "latent_dim": 2} if isinstance(bottleneck, str) else {"latent_dim": 2, **bottleneck}
+
+
+def _compiled(model: Autoencoder, objective: BaseObjective, what: str) -> Autoencoder:
+    try:
+        model.compile(optimizer="adam", loss="bernoulli", objective=objective)
+    except ValueError as error:
+        raise AssertionError(
+            f"{what}: Autoencoder.compile refuses it on the model check_objective trains: {error} Pass `bottleneck=` "
+            "to name a bottleneck it accepts."
+        ) from error
+    return model
+
+
+def _objective_terms(model: Autoencoder, x: np.ndarray, k: int) -> ObjectiveTerms:
+    """The terms the model gives its objective for the batch ``x``, with ``k`` codes per sample."""
+    posterior, outputs = model.forward(x, sampling="reparameterized", importance_samples=k)
+    assert model.likelihood is not None
+    score = model.likelihood.negative_log_likelihood
+    per_code = [score(x, outputs)] if k == 1 else [score(x, outputs[index]) for index in range(k)]
+    reconstruction = ops.stack([ops.cast(value, "float32") for value in per_code])
+    terms = model.bottleneck.penalties(posterior.first_code())
+    penalties = {name: value for name, value, is_objective in terms if not is_objective}
+    return ObjectiveTerms(reconstruction, posterior, penalties, in_nats=True)
+
+
+def _check_objective_results(objective: BaseObjective, terms: ObjectiveTerms, what: str) -> None:
+    """Calling it gives ``"loss"``, a finite float32 ``(batch,)``, and what ``logged`` lists, finite, and no more."""
+    results = objective(terms)
+    returned = type(results).__name__
+    _expect(isinstance(results, dict), what, f"calling it returns {returned}, expected a dict with 'loss'")
+    logged = tuple(objective.logged)
+    _expect("loss" in results, what, f"calling it returns {sorted(results)}, without 'loss'")
+    extra = sorted(set(results) - {"loss", *logged})
+    _expect(
+        not extra,
+        what,
+        f"calling it returns {extra}, which `logged` {logged} does not list: the history would not show them; "
+        "list them in `logged`",
+    )
+    missing = [name for name in logged if name not in results]
+    _expect(not missing, what, f"`logged` lists {missing}, which calling it does not return")
+    batch = int(terms.reconstruction_loss.shape[1])
+    loss = results["loss"]
+    dtype = keras.backend.standardize_dtype(getattr(loss, "dtype", type(loss).__name__))
+    _expect(dtype == "float32", what, f"its 'loss' is {dtype}, expected float32")
+    loss = _numpy(loss)
+    _expect(
+        loss.shape == (batch,),
+        what,
+        f"its 'loss' has shape {loss.shape}, expected ({batch},), the loss of each sample (the model averages it)",
+    )
+    _expect_finite(loss, what, "its 'loss'")
+    for name in logged:
+        _expect_finite(_numpy(results[name]), what, f"its {name!r}")
+
+
+def _single_sample(objective: BaseObjective, config: dict[str, Any], what: str) -> BaseObjective:
+    """The objective with one code per sample: ``from_config`` with the entry holding ``importance_samples`` at 1."""
+    k = objective.importance_samples
+    if k == 1:
+        return objective
+    for key, value in config.items():
+        if value != k or isinstance(value, bool):
+            continue
+        try:
+            candidate = type(objective).from_config({**config, key: 1})
+        except Exception:
+            continue
+        if candidate.importance_samples == 1:
+            return candidate
+    raise AssertionError(
+        f"check_objective cannot build {what} with one code per sample: no entry of get_config() {config} sets "
+        f"its importance_samples ({k}). Pass `single_sample=`, a callable returning it with one code per sample."
+    )
+
+
+def _check_single_sample(objective: BaseObjective, terms: ObjectiveTerms, what: str) -> None:
+    """With one code per sample, an objective that holds the divergence is the ELBO's estimate of each sample."""
+    _expect(
+        objective.importance_samples == 1,
+        what,
+        f"single_sample() draws {objective.importance_samples} codes per sample, not 1",
+    )
+    loss = _numpy(objective(terms)["loss"])
+    expected = _numpy(
+        terms.reconstruction_loss[0] - terms.log_prior[0] + terms.log_posterior[0] + terms.regularization
+    )
+    _expect(
+        np.allclose(loss, expected, rtol=1e-4, atol=1e-4),
+        what,
+        f"with one code per sample it gives the losses {np.round(loss[:4], 4).tolist()}, where the ELBO's estimate, "
+        f"reconstruction_loss - log p(z) + log q(z|x) + the penalties, is {np.round(expected[:4], 4).tolist()}: an "
+        "objective that holds the divergence from the prior is the negative ELBO with one code (IWAE with k=1)",
+    )
+
+
+def _check_refused_without_densities(factory: Callable[[], BaseObjective], what: str) -> None:
+    """``compile`` refuses, naming it, an objective that needs densities on a deterministic bottleneck."""
+    objective = factory()
+    model = Autoencoder(bottleneck={"name": "vanilla", "latent_dim": 2})
+    needs = "needs densities" if objective.needs_densities else f"draws {objective.importance_samples} codes per sample"
+    try:
+        model.compile(optimizer="adam", loss="bernoulli", objective=objective)
+    except ValueError as error:
+        names = {what, registered_name_of("objective", objective)}
+        _expect(
+            any(name and name in str(error) for name in names),
+            what,
+            f"compile refuses it on a deterministic bottleneck without naming it: {error}",
+        )
+        return
+    raise AssertionError(
+        f"{what} breaks the tfae contract: it {needs}, but compile accepts it on a model whose bottleneck (vanilla) "
+        "has none: check_model must refuse it with a ValueError naming both."
+    )
+
+
+def _check_rows_follow_their_samples(
+    regularizer: BaseRegularizer, posterior: Posterior, what: str, source: str
+) -> None:
+    """Changing one sample's posterior changes that sample's penalty alone, with the same random numbers."""
+    batch = int(_numpy(posterior.batch_size))
+    if batch < 2:
+        return
+    changed = batch - 1
+
+    def with_changed_row(tensor: Any) -> np.ndarray:
+        values = _numpy(tensor).copy()
+        values[changed] = values[0]
+        return values
+
+    other = Posterior(
+        parameters=[with_changed_row(parameter) for parameter in posterior.parameters],
+        code=None if posterior.code is None else with_changed_row(posterior.code),
+        bottleneck=posterior.bottleneck,
+    )
+    state = _state(regularizer)
+    before = _numpy(regularizer.penalty(posterior, training=False))
+    _restore(state)
+    after = _numpy(regularizer.penalty(other, training=False))
+    _restore(state)
+    moved = [row for row in range(changed) if not np.isclose(before[row], after[row], rtol=TOLERANCE, atol=TOLERANCE)]
+    random = regularizer.seed_generators
+    same_numbers = ", with the same random numbers (its seed generators' states put back)" if random else ""
+    _expect(
+        not moved,
+        what,
+        f"changing sample {changed}'s posterior (to sample 0's) changes the per-sample {source} of samples {moved} "
+        f"too{same_numbers}: one sample's penalty must depend on that sample alone (a penalty of the whole batch "
+        "returns a scalar)",
+    )
 
 
 def gradients(
