@@ -168,7 +168,7 @@ class BaseObjective:
 
     def get_config(self) -> dict[str, Any]:
         """The constructor's arguments, so that ``from_config`` builds the same objective."""
-        return {}
+        return {"importance_samples": self.importance_samples}
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> Self:

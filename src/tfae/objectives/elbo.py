@@ -29,6 +29,9 @@ class ELBO(BaseObjective):
     def __call__(self, terms: ObjectiveTerms) -> dict[str, Any]:
         return {"loss": ops.mean(terms.reconstruction_loss, axis=0) + terms.regularization}
 
+    def get_config(self) -> dict[str, Any]:
+        return {}
+
 
 @hookimpl
 def register_objectives(register: Callable[..., Any]) -> None:
