@@ -170,3 +170,13 @@ def test_importance_samples_stay_apart_for_each_sample(rng):
     # The k draws of one sample are independent: no correlation between the first and the second.
     assert abs(np.corrcoef(standardised[0].ravel(), standardised[1].ravel())[0, 1]) < 0.08
     assert math.isfinite(float(to_numpy(ops.mean(posterior.log_density()))))
+
+
+def test_a_subclass_overriding_compute_loss_is_refused_at_compile_as_fit_would_not_call_it():
+    class KerasIoStyle(Autoencoder):
+        def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+            return keras.ops.mean(keras.ops.square(y_pred - x))
+
+    model = KerasIoStyle(bottleneck={"name": "gaussian", "latent_dim": 2})
+    with pytest.raises(TypeError, match="KerasIoStyle overrides compute_loss, which fit and evaluate do not call"):
+        model.compile(optimizer="adam", loss="bernoulli")

@@ -346,6 +346,12 @@ class Autoencoder(keras.Model):
                 needs (IWAE's densities on a deterministic bottleneck) is refused here, naming both.
             **kwargs: the other ``keras.Model.compile`` arguments.
         """
+        if type(self).compute_loss is not Autoencoder.compute_loss:
+            raise TypeError(
+                f"{type(self).__name__} overrides compute_loss, which fit and evaluate do not call: tfae's steps "
+                "call loss_and_outputs, so the override would be silently left out. Write the loss as an objective "
+                "(compile(objective=...); docs/plugins.md), or override loss_and_outputs."
+            )
         likelihood, keras_loss = self._split_loss(loss)
         if likelihood is not None or keras_loss is not None:
             self._set_likelihood(likelihood)
