@@ -87,7 +87,7 @@ def test_third_party_components_resolve_like_builtins(tmp_path):
               for spec in ("scaled", "Scaled_Dense", "scaled-dense", "ScaledBottleneck")}
         bottleneck = plugins.resolve("bottleneck", {
             "name": "scaled", "latent_dim": 3, "scale": 2.0,
-            "regularizer": {"name": "kld", "beta": {"name": "constant", "constant": 0.5}},
+            "regularizer": {"name": "l2", "beta": {"name": "constant", "constant": 0.5}},
         })
         # A plugin's class comes from the plugin's own module; tfae's modules hold only tfae's classes.
         from scaled_plugin import ScaledBottleneck
@@ -124,7 +124,7 @@ def test_third_party_components_resolve_like_builtins(tmp_path):
     assert set(result["by"].values()) == {"ScaledBottleneck"}
     assert result["type"] == "ScaledBottleneck"
     assert (result["scale"], result["latent_dim"]) == (2.0, 3)
-    assert result["regularizer"] == "GaussianKLDRegularizer"
+    assert result["regularizer"] == "L2Regularizer"
     assert result["beta"] == 0.5
     assert not result["loaded_on_import"]
     assert result["subclasses_builtin"] and result["plugin_module"]

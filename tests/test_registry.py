@@ -261,7 +261,7 @@ def test_bad_dicts_say_what_is_wrong():
     # leave Keras to say "Unrecognized keyword arguments".
     with pytest.raises(ParameterError) as error:
         plugins.resolve("bottleneck", {"name": "gaussian", "latent_dim": 2, "colour": "red"})
-    assert "has no parameter 'colour'. It takes: latent_dim, regularizer, seed, kernel_regularizer," in str(error.value)
+    assert "has no parameter 'colour'. It takes: latent_dim, regularizer, seed, prior, kernel_regularizer," in str(error.value)
     assert "trainable, dtype, autocast." in str(error.value)
     with pytest.raises(ParameterError, match=r"takes an integer for 'latent_dim', not the string 'two'\.$"):
         plugins.resolve("bottleneck", {"name": "gaussian", "latent_dim": "two"})

@@ -26,10 +26,9 @@ SCRIPT = textwrap.dedent(
     import keras
     import numpy as np
     from keras import ops
-    from test_schedules_in_training import BetaObserver
+    from test_schedules_in_training import BetaObserver, ObservedKLD
     from tfae.bottlenecks import GaussianBottleneck
     from tfae.models import Autoencoder
-    from tfae.regularizers import GaussianKLDRegularizer
     from tfae.schedulers import DASRScheduler
 
     work_dir, kill = sys.argv[1], sys.argv[2] == "kill"
@@ -41,13 +40,12 @@ SCRIPT = textwrap.dedent(
         "step": DASRScheduler(0.0, 1.0, delay=4, attack=8, sustain=6, release=7, unit="step"),
     }}
     observers = {{unit: BetaObserver(scheduler, STEPS_PER_EPOCH * EPOCHS) for unit, scheduler in schedulers.items()}}
-    epoch_bottleneck = GaussianBottleneck(4, regularizer=GaussianKLDRegularizer(beta=schedulers["epoch"].value))
+    epoch_bottleneck = GaussianBottleneck(4, regularizer=ObservedKLD(observers["epoch"], schedulers["epoch"].value))
 
 
     class TwoScheduleAutoencoder(Autoencoder):
         def make_encoder(self, encoder_input):
-            features = observers["epoch"](epoch_bottleneck(encoder_input))
-            return observers["step"](self.bottleneck(features))
+            return self.bottleneck(epoch_bottleneck(encoder_input))
 
 
     class Recorder(keras.callbacks.Callback):
@@ -67,7 +65,7 @@ SCRIPT = textwrap.dedent(
 
 
     keras.utils.set_random_seed(0)
-    step_bottleneck = GaussianBottleneck(2, regularizer=GaussianKLDRegularizer(beta=schedulers["step"]))
+    step_bottleneck = GaussianBottleneck(2, regularizer=ObservedKLD(observers["step"], schedulers["step"]))
     model = TwoScheduleAutoencoder(bottleneck=step_bottleneck)
     # Two steps per call, so that batch callbacks (and the kill) come in the middle of an epoch.
     model.compile(optimizer="adam", loss="bernoulli", steps_per_execution=2)

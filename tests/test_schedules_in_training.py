@@ -27,8 +27,8 @@ class BetaObserver(keras.layers.Layer):
 
     The buffer and the count of steps seen are non-trainable variables, so the writes happen inside the
     compiled train step on every backend (a Python side effect would run once per trace under JAX), and
-    they are saved and restored with the model. Placed after the bottleneck, it sees the value that the
-    bottleneck's regularizer used in the same step.
+    they are saved and restored with the model. ``ObservedKLD`` calls it where it takes its beta, so it
+    sees the value that the regularizer uses in the same step.
 
     Args:
         scheduler: the ``BaseScheduler`` whose ``value`` to record.
@@ -63,15 +63,23 @@ class BetaObserver(keras.layers.Layer):
         return ops.convert_to_numpy(self.observed).tolist(), int(ops.convert_to_numpy(self.count))
 
 
-class ObservedAutoencoder(Autoencoder):
-    """An ``Autoencoder`` whose encoder ends with a ``BetaObserver`` after the bottleneck."""
+class ObservedKLD(GaussianKLDRegularizer):
+    """The KL regularizer, with a ``BetaObserver`` (a layer it owns, tracked by the bottleneck) that records
+    the beta of each train step as the regularizer takes it."""
 
-    def __init__(self, observer, **kwargs):
-        super().__init__(**kwargs)
+    def __init__(self, observer, beta):
+        super().__init__(beta=beta)
         self.observer = observer
 
-    def make_encoder(self, encoder_input):
-        return self.observer(self.bottleneck(encoder_input))
+    def current_beta(self, training=False):
+        beta = super().current_beta(training)
+        if training:
+            self.observer(beta, training=True)
+        return beta
+
+
+def observed_model(observer, beta):
+    return Autoencoder(bottleneck=GaussianBottleneck(latent_dim=2, regularizer=ObservedKLD(observer, beta)))
 
 
 def make_scheduler(unit):
@@ -89,9 +97,7 @@ def observe(unit, steps_per_execution=4):
     observer = BetaObserver(scheduler, capacity=total_steps + 2)
     # Given whole for one unit and as `scheduler.value` for the other: both ways reach the same schedule.
     beta = scheduler.value if unit == "step" else scheduler
-    model = ObservedAutoencoder(
-        observer, bottleneck=GaussianBottleneck(latent_dim=2, regularizer=GaussianKLDRegularizer(beta=beta))
-    )
+    model = observed_model(observer, beta)
     model.compile(optimizer="adam", loss="bernoulli", steps_per_execution=steps_per_execution)
     x = np.random.default_rng(0).random((4 * STEPS_PER_EPOCH, 8)).astype("float32")
     history = model.fit(x, epochs=EPOCHS, batch_size=4, verbose=0)
@@ -154,9 +160,7 @@ def observe_from(scheduler, first_count, steps=10, steps_per_execution=4):
     values the steps used, the values ``value_at`` gives for their counters, and the counter at the end."""
     keras.utils.set_random_seed(0)
     observer = BetaObserver(scheduler, capacity=steps)
-    model = ObservedAutoencoder(
-        observer, bottleneck=GaussianBottleneck(latent_dim=2, regularizer=GaussianKLDRegularizer(beta=scheduler.value))
-    )
+    model = observed_model(observer, scheduler.value)
     model.compile(optimizer="adam", loss="bernoulli", steps_per_execution=steps_per_execution)
     scheduler.step.assign(first_count)
     x = np.random.default_rng(0).random((4 * steps, 8)).astype("float32")

@@ -139,8 +139,16 @@ class BaseBottleneck(keras.layers.Layer):
         self.regularizers: list[BaseRegularizer] = [
             _resolve_regularizer(spec, argument) for spec in specs if spec is not None
         ]
+        # Every regularizer that cannot serve this bottleneck is named in one error, not only the first.
+        refusals = []
         for resolved in self.regularizers:
-            resolved.check_bottleneck(self)
+            try:
+                resolved.check_bottleneck(self)
+            except ValueError as refusal:
+                refusals.append(str(refusal))
+        if refusals:
+            raise ValueError(" ".join(refusals))
+        for resolved in self.regularizers:
             resolved.build(self.latent_dim)
         self.regularizer_names: list[str] = _log_names(self.regularizers)
         # Tracked so that the regularizers' schedules, seeds and weights are part of the model's state.

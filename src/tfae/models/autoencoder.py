@@ -14,7 +14,9 @@ from tfae.divergence import DivergenceMonitor, stopped_message
 from tfae.errors import DivergenceError
 from tfae.keras_private import all_layers, compiled_loss, creation_strategy, set_untracked, unlocked_state
 from tfae.likelihoods.base import BaseLikelihood
-from tfae.models import inputs, steps, xla
+from tfae.models.inputs import check_even_split, check_samples
+from tfae.models.steps import jax_compute_loss_and_updates, tensorflow_test_step, tensorflow_train_step
+from tfae.models.xla import without_xla_if_it_fails, xla_by_default
 from tfae.models.provenance import RECORD_KEY, components_record
 from tfae.objectives.base import BaseObjective, ObjectiveTerms
 from tfae.plugins import get_registry, resolve
@@ -366,7 +368,7 @@ class Autoencoder(keras.Model):
             steps_per_execution = 1 if distributed else DEFAULT_STEPS_PER_EXECUTION
         by_default = jit_compile == "auto" and keras.backend.backend() == "tensorflow"
         if by_default:
-            jit_compile = xla.xla_by_default(self, distributed, bool(kwargs.get("run_eagerly")))
+            jit_compile = xla_by_default(self, distributed, bool(kwargs.get("run_eagerly")))
         # Whether the XLA setting is tfae's own choice, which fit may still revise (a plain bool: Keras tracks none).
         self.xla_chosen_by_tfae = by_default
         super().compile(
@@ -394,7 +396,7 @@ class Autoencoder(keras.Model):
 
     def get_compile_config(self) -> dict | None:
         config = super().get_compile_config()
-        if config is not None:
+        if config:  # Keras gives {} for a model never compiled
             config["objective"] = component_spec("objective", self.objective)
         return config
 
@@ -547,18 +549,18 @@ class Autoencoder(keras.Model):
     def train_step(self, *args: Any, **kwargs: Any) -> Any:
         """Keras' train step, with the forward pass and the loss of ``loss_and_outputs``."""
         if keras.backend.backend() == "tensorflow":
-            return multi_worker_logs(steps.tensorflow_train_step(self, *args, **kwargs))
+            return multi_worker_logs(tensorflow_train_step(self, *args, **kwargs))
         return multi_worker_logs(super().train_step(*args, **kwargs))
 
     def test_step(self, *args: Any, **kwargs: Any) -> Any:
         """Keras' test step, with exact draws: ``evaluate`` and ``val_loss`` give the negative ELBO, a bound."""
         if keras.backend.backend() == "tensorflow":
-            return multi_worker_logs(steps.tensorflow_test_step(self, *args, **kwargs))
+            return multi_worker_logs(tensorflow_test_step(self, *args, **kwargs))
         return multi_worker_logs(super().test_step(*args, **kwargs))
 
     def compute_loss_and_updates(self, *args: Any, **kwargs: Any) -> Any:
         """The JAX trainer's stateless loss, with the forward pass and the loss of ``loss_and_outputs``."""
-        return steps.jax_compute_loss_and_updates(self, *args, **kwargs)
+        return jax_compute_loss_and_updates(self, *args, **kwargs)
 
     def fit(
         self, x: Any = None, *args: Any, callbacks: list | None = None, stop_on_divergence: bool = True, **kwargs: Any
@@ -584,8 +586,8 @@ class Autoencoder(keras.Model):
         Raises:
             DivergenceError: a loss became NaN or inf (with ``stop_on_divergence``).
         """
-        inputs.check_samples(self, x, "fit")
-        inputs.check_even_split(x, kwargs.get("batch_size"), "fit")
+        check_samples(self, x, "fit")
+        check_even_split(x, kwargs.get("batch_size"), "fit")
         shape = getattr(x, "shape", None)
         if not self.built and shape is not None and len(shape) > 1:
             # Built now, not by the first step, so that the weights training starts from can be kept; inside
@@ -601,7 +603,7 @@ class Autoencoder(keras.Model):
         if stop_on_divergence and not any(isinstance(callback, DivergenceMonitor) for callback in callbacks):
             monitor = DivergenceMonitor()
             callbacks.append(monitor)
-        history = xla.without_xla_if_it_fails(self, "fit", lambda: super(Autoencoder, self).fit(x, *args, callbacks=callbacks, **kwargs))
+        history = without_xla_if_it_fails(self, "fit", lambda: super(Autoencoder, self).fit(x, *args, callbacks=callbacks, **kwargs))
         if monitor is not None and monitor.found is not None:
             restored = monitor.restore(self)
             raise DivergenceError(self._divergence_message(monitor, x, restored), history=history)
@@ -622,15 +624,15 @@ class Autoencoder(keras.Model):
 
     def predict(self, x: Any, *args: Any, **kwargs: Any) -> Any:
         """``keras.Model.predict``: the reconstruction in data space, after checking the samples' shape."""
-        inputs.check_samples(self, x, "predict")
-        inputs.check_even_split(x, kwargs.get("batch_size"), "predict")
-        return xla.without_xla_if_it_fails(self, "predict", lambda: super(Autoencoder, self).predict(x, *args, **kwargs))
+        check_samples(self, x, "predict")
+        check_even_split(x, kwargs.get("batch_size"), "predict")
+        return without_xla_if_it_fails(self, "predict", lambda: super(Autoencoder, self).predict(x, *args, **kwargs))
 
     def evaluate(self, x: Any = None, *args: Any, **kwargs: Any) -> Any:
         """``keras.Model.evaluate``, after checking the samples' shape."""
-        inputs.check_samples(self, x, "evaluate")
-        inputs.check_even_split(x, kwargs.get("batch_size"), "evaluate")
-        return xla.without_xla_if_it_fails(self, "evaluate", lambda: super(Autoencoder, self).evaluate(x, *args, **kwargs))
+        check_samples(self, x, "evaluate")
+        check_even_split(x, kwargs.get("batch_size"), "evaluate")
+        return without_xla_if_it_fails(self, "evaluate", lambda: super(Autoencoder, self).evaluate(x, *args, **kwargs))
 
     def sample(self, n: int, seed: int | None = None) -> Any:
         """Draws ``n`` codes from the bottleneck's prior (``bottleneck.prior``) and returns their decodings in data space (NumPy)."""
