@@ -140,7 +140,8 @@ def test_an_objective_the_model_cannot_serve_is_refused_at_compile_naming_both(b
         ({"name": "bernoulli", "latent_dim": 2, "regularizer": "kld"}, "has a bernoulli posterior"),
         ({"name": "gaussian", "latent_dim": 2, "regularizer": "bernoulli_kld"}, "has a gaussian posterior"),
         ({"name": "gaussian", "latent_dim": 2, "regularizer": "reversed_kld", "prior": "mixture"},
-         "'reversed_kld' is the closed form against the 'standard_normal' prior"),
+         "The regularizer 'reversed_kld' (GaussianReversedKLDRegularizer) is the closed form against the "
+         "'standard_normal' prior, but the bottleneck's prior is MixturePrior: use 'kld'"),
     ],
     ids=["kld_on_vanilla", "kld_on_bernoulli", "bernoulli_kld_on_gaussian", "reversed_kld_on_mixture"],
 )

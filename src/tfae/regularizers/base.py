@@ -227,6 +227,19 @@ class BaseRegularizer:
             f"{has}: use a {distribution} bottleneck, or a regularizer made for this one."
         )
 
+    def require_prior(self, bottleneck: keras.layers.Layer, prior: type, remedy: str) -> None:
+        """Raises ``ValueError`` unless ``bottleneck``'s prior is a ``prior`` (a closed form holds against it alone)."""
+        found = getattr(bottleneck, "prior", None)
+        if found is None or isinstance(found, prior):
+            return
+        from tfae.serialization import describe_component, registered_name
+
+        raise ValueError(
+            f"The regularizer {describe_component('regularizer', self)} is the closed form against the "
+            f"'{registered_name('prior', prior)}' prior, but the bottleneck's prior is "
+            f"{type(found).__name__}: {remedy}."
+        )
+
     def calc(self, *parameters: Any) -> Any:
         """Returns the penalty of each sample from the distribution parameters, shape ``(batch,)``."""
         raise NotImplementedError(

@@ -36,12 +36,7 @@ class BernoulliKLDRegularizer(BaseRegularizer):
 
     def check_bottleneck(self, bottleneck: Any) -> None:
         self.require_distribution(bottleneck, "bernoulli")
-        prior = getattr(bottleneck, "prior", None)
-        if prior is not None and not isinstance(prior, BernoulliPrior):
-            raise ValueError(
-                f"The regularizer 'bernoulli_kld' is the closed form against the 'bernoulli' prior, but the bottleneck's "
-                f"prior is {type(prior).__name__}: keep the bottleneck's 'bernoulli' prior."
-            )
+        self.require_prior(bottleneck, BernoulliPrior, "keep the bottleneck's 'bernoulli' prior")
 
     def calc(self, logits: Any) -> Any:
         # sigmoid(-logits), not 1 - sigmoid(logits), which rounds to 0 for logits above about 17.

@@ -37,12 +37,7 @@ class GaussianReversedKLDRegularizer(BaseRegularizer):
 
     def check_bottleneck(self, bottleneck: Any) -> None:
         self.require_distribution(bottleneck, "gaussian")
-        prior = getattr(bottleneck, "prior", None)
-        if prior is not None and not isinstance(prior, StandardNormalPrior):
-            raise ValueError(
-                f"The regularizer 'reversed_kld' is the closed form against the 'standard_normal' prior, but the bottleneck's "
-                f"prior is {type(prior).__name__}: use 'kld', which estimates the divergence from any prior."
-            )
+        self.require_prior(bottleneck, StandardNormalPrior, "use 'kld', which estimates the divergence from any prior")
 
     def calc(self, mean: Any, log_variance: Any) -> Any:
         # expm1 keeps exp(-v) - 1 + v accurate for a log-variance near 0, where the posterior nears the prior.
