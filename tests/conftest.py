@@ -22,6 +22,20 @@ def digits():
     return (data.data / 16.0).astype("float32"), data.target
 
 
+@pytest.fixture(scope="session")
+def digits_run(tmp_path_factory):
+    """The run folder of ``tfae train --epochs 2``: the digits VAE that tfae trains with no config.
+
+    Trained once per test process, for the tests that only read it (``tfae evaluate``, ``encode``,
+    ``generate``, ``similar``); a test that writes in a run folder trains its own.
+    """
+    from tfae.cli import main
+
+    folder = tmp_path_factory.mktemp("digits_run") / "vae"
+    assert main(["train", "--epochs", "2", "--run-dir", str(folder), "-q"]) == 0
+    return folder
+
+
 @pytest.fixture
 def rng():
     return np.random.default_rng(0)

@@ -35,15 +35,6 @@ def table(stdout):
 
 
 @pytest.fixture(scope="module")
-def run_folder(tmp_path_factory):
-    """A digits VAE of `tfae train`, one epoch, trained by the real command."""
-    folder = tmp_path_factory.mktemp("evaluate") / "vae"
-    result = tfae_command("train", "--epochs", "1", "--run-dir", folder, "-q")
-    assert result.returncode == 0, result.stderr
-    return folder
-
-
-@pytest.fixture(scope="module")
 def plain_model(tmp_path_factory):
     """A saved autoencoder with a vanilla bottleneck (no densities), for 8x8 inputs; untrained."""
     from tfae.models.layouts import LayoutAutoencoder
@@ -56,13 +47,13 @@ def plain_model(tmp_path_factory):
     return path
 
 
-def test_evaluates_the_samples_the_run_held_out_and_writes_json(run_folder, tmp_path):
+def test_evaluates_the_samples_the_run_held_out_and_writes_json(digits_run, tmp_path):
     output = tmp_path / "results" / "metrics.json"
-    result = tfae_command("evaluate", run_folder, "--samples", "20", "--output", output)
+    result = tfae_command("evaluate", digits_run, "--samples", "20", "--output", output)
     assert result.returncode == 0, result.stderr
     assert result.stderr == ""
     assert result.stdout.startswith(
-        f"tfae evaluate: {run_folder / 'model.keras'} on the 180 samples of digits that training held out "
+        f"tfae evaluate: {digits_run / 'model.keras'} on the 180 samples of digits that training held out "
         "(validation_split 0.1, seed 0); 20 codes per sample, seed 0\n"
     )
     rows = table(result.stdout)
@@ -73,7 +64,7 @@ def test_evaluates_the_samples_the_run_held_out_and_writes_json(run_folder, tmp_
 
     record = json.loads(output.read_text())
     assert {key: record[key] for key in ("model", "data", "data_samples", "held_out", "samples", "seed")} == {
-        "model": str(run_folder / "model.keras"),
+        "model": str(digits_run / "model.keras"),
         "data": "digits",
         "data_samples": 180,
         "held_out": True,
@@ -89,15 +80,15 @@ def test_evaluates_the_samples_the_run_held_out_and_writes_json(run_folder, tmp_
     # run's seed. Evaluated here in Python, they give the command's numbers.
     images, _ = load_digits()
     held_out = images[np.random.default_rng(0).permutation(len(images))[-180:]]
-    model = tfae.load_model(run_folder / "model.keras", compile=False)
+    model = tfae.load_model(digits_run / "model.keras", compile=False)
     expected = evaluate(model, held_out, metrics=["log_likelihood", "reconstruction_error"], samples=20, seed=0)
     assert record["log_likelihood"] == pytest.approx(expected["log_likelihood"], rel=1e-5)
     assert record["reconstruction_error"] == pytest.approx(expected["reconstruction_error"], rel=1e-5)
 
 
-def test_given_data_and_chosen_metrics(run_folder, tmp_path, capsys):
+def test_given_data_and_chosen_metrics(digits_run, tmp_path, capsys):
     output = tmp_path / "chosen.json"
-    arguments = ["evaluate", run_folder / "model.keras", "digits", "--metrics", "active_units, reconstruction_error"]
+    arguments = ["evaluate", digits_run / "model.keras", "digits", "--metrics", "active_units, reconstruction_error"]
     assert main([*map(str, arguments), "--samples", "5", "-o", str(output)]) == 0
     out = capsys.readouterr().out
     assert "on the 1797 samples of digits; 5 codes per sample, seed 0" in out
@@ -115,7 +106,7 @@ def one_line_error(capsys, *argv):
     return line[len("tfae evaluate: error: ") :]
 
 
-def test_a_run_folder_without_a_model(capsys, tmp_path):
+def test_a_digits_run_without_a_model(capsys, tmp_path):
     assert one_line_error(capsys, tmp_path) == (
         f"no model at {tmp_path / 'model.keras'}: give a .keras file or a run folder that holds model.keras"
     )

@@ -3,7 +3,6 @@
 import struct
 
 import numpy as np
-import pytest
 
 from tfae.cli import example_configs, main
 from tfae.training.config import load_config
@@ -17,37 +16,30 @@ def png_size(path):
     return width, height
 
 
-@pytest.fixture(scope="module")
-def run_folder(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("tools") / "vae"
-    assert main(["train", "--epochs", "2", "--run-dir", str(folder), "-q"]) == 0
-    return folder
-
-
-def test_encode_writes_one_code_per_sample(run_folder, tmp_path, capsys):
+def test_encode_writes_one_code_per_sample(digits_run, tmp_path, capsys):
     output = tmp_path / "codes.npy"
-    assert main(["encode", str(run_folder / "model.keras"), "digits", "-o", str(output)]) == 0
+    assert main(["encode", str(digits_run / "model.keras"), "digits", "-o", str(output)]) == 0
     codes = np.load(output)
     assert codes.shape == (1797, 2)
     assert np.isfinite(codes).all()
     assert capsys.readouterr().out.strip() == f"tfae encode: wrote {output}: codes of shape (1797, 2) for digits"
 
 
-def test_generate_draws_a_grid_or_writes_arrays(run_folder, tmp_path, capsys):
+def test_generate_draws_a_grid_or_writes_arrays(digits_run, tmp_path, capsys):
     picture = tmp_path / "samples.png"
-    assert main(["generate", str(run_folder), "-n", "64", "-o", str(picture), "--seed", "1"]) == 0
+    assert main(["generate", str(digits_run), "-n", "64", "-o", str(picture), "--seed", "1"]) == 0
     width, height = png_size(picture)
     assert width > 400 and height > 400
     arrays = tmp_path / "samples.npy"
-    assert main(["generate", str(run_folder), "-n", "5", "-o", str(arrays), "--seed", "1"]) == 0
+    assert main(["generate", str(digits_run), "-n", "5", "-o", str(arrays), "--seed", "1"]) == 0
     samples = np.load(arrays)
     assert samples.shape == (5, 8, 8)
     assert ((samples >= 0) & (samples <= 1)).all()
 
 
-def test_similar_lists_the_nearest_samples_in_latent_space(run_folder, tmp_path, capsys):
+def test_similar_lists_the_nearest_samples_in_latent_space(digits_run, tmp_path, capsys):
     picture = tmp_path / "similar.png"
-    assert main(["similar", str(run_folder), "digits", "--index", "0", "-k", "10", "-o", str(picture)]) == 0
+    assert main(["similar", str(digits_run), "digits", "--index", "0", "-k", "10", "-o", str(picture)]) == 0
     lines = capsys.readouterr().out.strip().splitlines()
     assert lines[0].startswith("The 10 samples nearest to sample 0 (label 0) in latent space (2 dimensions")
     assert lines[1].split() == ["rank", "index", "distance", "label"]
@@ -56,15 +48,15 @@ def test_similar_lists_the_nearest_samples_in_latent_space(run_folder, tmp_path,
     assert "0" not in [row[1] for row in rows]
     distances = [float(row[2]) for row in rows]
     assert distances == sorted(distances)
-    codes = np.load(_encode(run_folder, tmp_path))
+    codes = np.load(_encode(digits_run, tmp_path))
     expected = np.argsort(np.linalg.norm(codes - codes[0], axis=1), kind="stable")[1:11]
     assert [int(row[1]) for row in rows] == expected.tolist()
     png_size(picture)
 
 
-def _encode(run_folder, tmp_path):
+def _encode(digits_run, tmp_path):
     output = tmp_path / "all_codes.npy"
-    assert main(["encode", str(run_folder), "digits", "-o", str(output)]) == 0
+    assert main(["encode", str(digits_run), "digits", "-o", str(output)]) == 0
     return output
 
 

@@ -89,6 +89,7 @@ def test_the_examples_are_the_ones_tested():
     assert set(example_configs()) == set(EXAMPLES)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(EXAMPLES))
 def test_every_example_config_trains(name, tmp_path, capsys):
     folder = tmp_path / name
@@ -113,6 +114,7 @@ class InterruptAfter(keras.callbacks.Callback):
             raise KeyboardInterrupt
 
 
+@pytest.mark.slow
 def test_resume_continues_from_the_last_finished_epoch_with_the_schedule_in_place(tmp_path, capsys):
     config_path = tmp_path / "cyclical.toml"
     config_path.write_text(
@@ -155,6 +157,7 @@ def test_ctrl_c_says_how_to_resume(tmp_path, capsys, monkeypatch):
     assert capsys.readouterr().err.strip() == f"tfae train: interrupted; continue with: tfae train --resume {folder}"
 
 
+@pytest.mark.slow
 def test_a_npz_file_and_a_folder_of_images(tmp_path, capsys):
     from PIL import Image
 

@@ -22,6 +22,8 @@ from timeouts import HANG_TIMEOUT_S
 
 pytestmark = [
     pytest.mark.slow,
+    # One after another: each job takes free ports that another job, started meanwhile, could take too.
+    pytest.mark.xdist_group("multi-worker"),
     pytest.mark.skipif(
         keras.backend.backend() != "tensorflow", reason="MultiWorkerMirroredStrategy is TensorFlow's: needs its backend"
     ),

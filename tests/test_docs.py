@@ -6,7 +6,8 @@ The rules a page under docs/ follows:
   use ```console, ```toml, ```text (and so on) and do not.
 - A page's ```python blocks run in order as one script, in a fresh Python process whose working folder is
   an empty temporary folder. Every ``epochs=<number>`` is rewritten to ``epochs=1`` (and nothing else is
-  changed), so that the whole site runs in a minute or two: what a page asserts must hold after one epoch.
+  changed), so that the whole site runs in a few minutes: what a page asserts must hold after one epoch.
+  The pages' runs are marked ``slow``: `.ci/run` runs them, README's quick test command does not.
 - A block with a title (```python title="src/pkg/module.py"```) is a file, not a step: it is written at
   that path in the working folder before the page runs. When a page's files include a ``pyproject.toml``
   declaring ``[project.entry-points.tfae]``, its package is installed there as pip leaves it (a
@@ -227,6 +228,7 @@ def test_every_picture_shown_is_in_docs_images(page):
     assert not missing, f"{page_id(page)} shows pictures that docs/images/ lacks: {missing}. Run docs/make_images.py."
 
 
+@pytest.mark.slow
 def test_import_only_pages_import(tmp_path):
     chosen = [page for page in runnable_pages() if imports_only(page_script(page)) and not page_files(page)]
     script = "\n".join(f"# {page_id(page)}\n{page_script(page)}" for page in chosen)
@@ -234,6 +236,7 @@ def test_import_only_pages_import(tmp_path):
     assert result.returncode == 0, f"the import lines of {[page_id(page) for page in chosen]} fail:\n{result.stderr[-6000:]}"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "page",
     [page for page in runnable_pages() if page_files(page) or not imports_only(page_script(page))],

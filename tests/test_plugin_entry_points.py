@@ -400,6 +400,7 @@ def test_environment_variables_choose_the_third_party_plugins(tmp_path):
     assert "TFAE_PLUGINS names 'nonexistent'" in warning
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(importlib.util.find_spec("setuptools") is None, reason="an offline build needs setuptools")
 def test_the_plugin_package_in_contributing_installs_resolves_and_passes_its_tests(tmp_path):
     project = tmp_path / "tfae-noisy"

@@ -5,6 +5,8 @@ import pathlib
 import re
 import subprocess
 import sys
+
+import pytest
 from timeouts import HANG_TIMEOUT_S
 
 README = pathlib.Path(__file__).resolve().parents[1] / "README.md"
@@ -14,6 +16,7 @@ def python_blocks(markdown):
     return re.findall(r"```python\n(.*?)```", markdown, flags=re.DOTALL)
 
 
+@pytest.mark.slow
 def test_readme_python_blocks_run_in_order(tmp_path):
     blocks = python_blocks(README.read_text())
     assert len(blocks) >= 2

@@ -124,6 +124,7 @@ def read(work_dir):
         return epochs, json.load(file)
 
 
+@pytest.mark.slow
 def test_killed_and_resumed_run_continues_the_schedule(tmp_path):
     script = tmp_path / "train.py"
     script.write_text(
