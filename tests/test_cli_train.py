@@ -1,11 +1,17 @@
 """`tfae train`: every example config trains (one epoch) into a run folder that holds what it promises."""
 
 import csv
+import os
+import pty
+import re
 import struct
+import sys
+import threading
 
 import keras
 import numpy as np
 import pytest
+from timeouts import HANG_TIMEOUT_S
 
 import tfae
 from tfae.cli import example_configs, main
@@ -63,17 +69,70 @@ def check_run(folder, variational=True, scheduled=False, labelled=True):
 
 
 def test_tfae_train_with_no_arguments_trains_the_digits_vae(tmp_path, run_tfae):
-    """The real command, in a fresh process, from an empty folder (one epoch instead of the default's 40)."""
-    result = run_tfae("train", "--epochs", "1", cwd=tmp_path)
+    """The real command, in a fresh process, from an empty folder (two epochs instead of the default's 40).
+
+    Its output goes to a pipe, as to a log file: one plain line per epoch, no progress bar."""
+    result = run_tfae("train", "--epochs", "2", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
-    assert "26/26" in result.stdout  # the progress bar: 1617 training samples in batches of 64
     assert result.stderr == ""
+    assert not re.search(r"[\x1b\x08\r]", result.stdout), repr(result.stdout)  # no colours, backspaces, returns
+    epochs = [line for line in result.stdout.splitlines() if line.startswith("epoch ")]
+    assert len(epochs) == 2, result.stdout
+    for number, line in enumerate(epochs, start=1):
+        # 1617 training samples in batches of 64; every loss logged, the validation ones too.
+        assert re.fullmatch(rf"epoch {number}/2: 26 steps in \d+\.\d s - loss: \d+\.\d{{4}} - .*", line), line
+        assert " - kld_loss: " in line and " - val_loss: " in line, line
     assert "tfae: wrote runs/vae" in result.stdout
     config, rows = check_run(tmp_path / "runs" / "vae")
-    assert len(rows) == 1
+    assert len(rows) == 2
     assert config.values["model"]["bottleneck"]["name"] == "gaussian"
-    assert config.values["training"]["epochs"] == 1
+    assert config.values["training"]["epochs"] == 2
     assert {"val_loss", "val_reconstruction_loss"} <= set(rows[0])
+
+
+def test_on_a_terminal_the_progress_bar_counts_the_steps_that_exist(tmp_path, monkeypatch):
+    """26 steps an epoch, run 16 at a time: the bar goes to 26/26 and never past it, and the time left it
+    shows is never negative."""
+    controller, terminal = pty.openpty()
+    shown = bytearray()
+
+    def read():
+        while True:
+            try:
+                chunk = os.read(controller, 4096)
+            except OSError:  # the terminal's other end closed
+                return
+            if not chunk:
+                return
+            shown.extend(chunk)
+
+    reader = threading.Thread(target=read)
+    reader.start()
+    try:
+        with open(terminal, "w") as stream:
+            monkeypatch.setattr(sys, "stdout", stream)
+            code = main(["train", "--epochs", "2", "--run-dir", str(tmp_path / "run")])
+            monkeypatch.undo()
+        reader.join(timeout=HANG_TIMEOUT_S)
+    finally:
+        os.close(controller)
+    assert code == 0
+    text = shown.decode()
+    assert "Epoch 1/2" in text and "Epoch 2/2" in text
+    counts = [int(count) for count in re.findall(r"(\d+)/26\b", text)]
+    assert max(counts) == 26 and counts.count(26) >= 2, counts
+    assert not re.search(r"\x1b\[1m-\d", text), text  # the time left, in bold
+    assert f"tfae: wrote {tmp_path / 'run'}" in text
+
+
+def test_quiet_leaves_out_the_epochs_and_keeps_what_was_written(tmp_path, capsys):
+    config = tmp_path / "small.toml"
+    config.write_text("[model]\nhidden = [8]\n[training]\nepochs = 2\n")
+    folder = tmp_path / "run"
+    assert main(["train", str(config), "--run-dir", str(folder), "-q"]) == 0
+    out = capsys.readouterr().out
+    assert "epoch " not in out and "Epoch " not in out, out
+    assert f"tfae: wrote {folder}: " in out
 
 
 EXAMPLES = {
@@ -148,7 +207,7 @@ def test_tensorboard_logs_when_asked(tmp_path, capsys):
 
 
 def test_ctrl_c_says_how_to_resume(tmp_path, capsys, monkeypatch):
-    def interrupted(self, verbose=1, callbacks=(), strategy=None):
+    def interrupted(self, verbose=1, callbacks=(), strategy=None, progress=True):
         raise KeyboardInterrupt
 
     monkeypatch.setattr(Run, "train", interrupted)

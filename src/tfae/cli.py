@@ -166,7 +166,7 @@ def train_command(args):
             config.values["training"]["strategy"] = args.strategy
         run = Run.create(config, args.run_dir, overwrite=args.overwrite)
     try:
-        run.train(verbose=0 if args.quiet else 1, strategy=strategy)
+        run.train(progress=not args.quiet, strategy=strategy)
     except KeyboardInterrupt:
         print(f"\ntfae train: interrupted; continue with: tfae train --resume {run.folder}", file=sys.stderr)
         return EXIT_INTERRUPTED
@@ -528,7 +528,9 @@ def build_parser():
         "machines TF_CONFIG lists; run the same command on each), data_parallel (every local device; with "
         "KERAS_BACKEND=jax, Keras' DataParallel); overrides [training] strategy",
     )
-    train.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    train.add_argument(
+        "-q", "--quiet", action="store_true", help="no progress bar (nor, when not on a terminal, a line per epoch)"
+    )
     train.set_defaults(handler=train_command)
 
     encode = subcommands.add_parser("encode", help="write the latent codes of a data set to a .npy file")

@@ -32,6 +32,7 @@ from tfae.errors import ConfigError, DivergenceError, RunError
 from tfae.training import checkpoints, pictures
 from tfae.training.config import load_config, resolved_spec
 from tfae.training.data import DataError, is_path, load_data
+from tfae.training.progress import EpochProgress
 from tfae.training.sizes import check_model_size
 
 CONFIG_FILE = "config.toml"
@@ -235,7 +236,7 @@ class Run:
                 f'from {x.min():.3g} to {x.max():.3g}; scale the data, or use loss = "gaussian"',
             )
 
-    def train(self, verbose=1, callbacks=(), strategy=None):
+    def train(self, verbose=1, callbacks=(), strategy=None, progress=True):
         """Trains the model into the run folder, writes the pictures, and returns the trained model.
 
         Under a ``tf.distribute`` ``strategy`` the model is built in its scope and every worker trains; only
@@ -245,6 +246,13 @@ class Run:
         error before its first epoch is saved (data the model cannot train on, a loss that diverges in the
         first epoch, a full disk) removes its run folder; an interrupted one (``KeyboardInterrupt``) keeps
         it, to resume.
+
+        Args:
+            verbose: 1 to print what is trained and what was written, 0 for nothing.
+            callbacks: more Keras callbacks for ``fit``.
+            strategy: a ``tf.distribute`` strategy or a Keras distribution, or ``None`` for one device.
+            progress: with ``verbose``, whether to show each epoch: a progress bar on a terminal, one line
+                per epoch elsewhere (``tfae.training.progress.EpochProgress``).
 
         Raises:
             DivergenceError: the loss became NaN or inf; the model of the last good epoch is saved.
@@ -289,7 +297,7 @@ class Run:
                 )
             # The run keeps the last good state in its checkpoint, not in memory.
             monitor = DivergenceMonitor(keep_weights=False)
-            run_callbacks = [monitor, checkpoint]
+            run_callbacks = [monitor, checkpoint, *([EpochProgress()] if verbose and progress else [])]
             if self.config.values["output"]["tensorboard"] and chief:
                 run_callbacks.append(keras.callbacks.TensorBoard(str(self.folder / TENSORBOARD_FOLDER)))
             # A Keras distribution (JAX) splits the batches only while its scope is active; a tf.distribute
@@ -303,7 +311,7 @@ class Run:
                     epochs=training["epochs"],
                     batch_size=training["batch_size"],
                     shuffle=True,
-                    verbose=verbose,
+                    verbose=0,
                     callbacks=[*run_callbacks, *callbacks],
                 )
             if monitor.found is not None:
