@@ -193,6 +193,17 @@ def test_similar_index_out_of_range(capsys, untrained_model):
     assert message == "--index 5000 is out of range: digits has 1797 samples (0 to 1796)"
 
 
+def test_the_arguments_and_the_data_are_checked_before_the_model_is_loaded(capsys, tmp_path):
+    broken = tmp_path / "broken.keras"
+    broken.write_bytes(b"not a model")
+    message = one_line_error(capsys, "similar", broken, "digits", "--index", "5000")
+    assert message == "--index 5000 is out of range: digits has 1797 samples (0 to 1796)"
+    assert one_line_error(capsys, "encode", broken, tmp_path / "nothing.npy").startswith(
+        f"data source '{tmp_path / 'nothing.npy'}' not found"
+    )
+    assert one_line_error(capsys, "generate", broken, "-n", "0") == "-n must be a positive number of samples; got 0"
+
+
 def test_missing_model(capsys, tmp_path):
     assert one_line_error(capsys, "encode", tmp_path, "digits") == (
         f"no model at {tmp_path / 'model.keras'}: give a .keras file or a run folder that holds model.keras"

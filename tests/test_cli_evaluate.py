@@ -91,7 +91,8 @@ def test_given_data_and_chosen_metrics(digits_run, tmp_path, capsys):
     arguments = ["evaluate", digits_run / "model.keras", "digits", "--metrics", "active_units, reconstruction_error"]
     assert main([*map(str, arguments), "--samples", "5", "-o", str(output)]) == 0
     out = capsys.readouterr().out
-    assert "on the 1797 samples of digits; 5 codes per sample, seed 0" in out
+    assert "on the 1797 samples of digits; seed 0" in out
+    assert "codes per sample" not in out  # neither metric draws codes
     assert set(table(out)) == {"active_units", "reconstruction_error"}
     record = json.loads(output.read_text())
     assert record["data"] == "digits" and record["data_samples"] == 1797 and record["held_out"] is False
@@ -106,7 +107,7 @@ def one_line_error(capsys, *argv):
     return line[len("tfae evaluate: error: ") :]
 
 
-def test_a_digits_run_without_a_model(capsys, tmp_path):
+def test_a_run_folder_without_a_model(capsys, tmp_path):
     assert one_line_error(capsys, tmp_path) == (
         f"no model at {tmp_path / 'model.keras'}: give a .keras file or a run folder that holds model.keras"
     )
@@ -152,7 +153,27 @@ def test_a_metric_the_model_or_data_cannot_give(capsys, plain_model):
     message = one_line_error(capsys, plain_model, "digits", "--metrics", "log_likelihood", "--samples", "2")
     assert message.startswith("The metric 'log_likelihood' needs a variational bottleneck (this model's is Vanilla")
     message = one_line_error(capsys, plain_model, "digits", "--metrics", "mig")
-    assert message == "The metric 'mig' needs the data's ground-truth factors (`factors=`)."
+    assert message == (
+        "the metric 'mig' needs data whose ground-truth factors are known, and the 1797 samples of digits have "
+        f"none: evaluate on data with known factors, for example `tfae evaluate {plain_model} dsprites`"
+    )
+
+
+def test_the_data_is_checked_before_the_model_is_loaded(capsys, tmp_path, digits_run):
+    broken = tmp_path / "broken.keras"
+    broken.write_bytes(b"not a model")
+    message = one_line_error(capsys, broken, "digits", "--metrics", "factor_vae_score")
+    assert message == (
+        "the metric 'factor_vae_score' needs data that renders new samples of chosen factors, which the 1797 "
+        f"samples of digits cannot: evaluate on such data, for example `tfae evaluate {broken} dsprites`"
+    )
+    # A run's held-out samples are what it was trained on: the digits, which have no factors.
+    message = one_line_error(capsys, digits_run, "--metrics", "active_units,sap")
+    assert message == (
+        "the metric 'sap' needs data whose ground-truth factors are known, and the 180 samples of digits that "
+        "training held out (validation_split 0.1, seed 0) have none: evaluate on data with known factors, for "
+        f"example `tfae evaluate {digits_run} dsprites`"
+    )
 
 
 def test_help_imports_no_tensorflow():

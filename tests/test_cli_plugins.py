@@ -104,12 +104,12 @@ def test_a_plugin_taking_a_builtin_name_is_listed_by_its_qualified_name(tmp_path
     assert ["tfae-clash:kld", "kl", "ClashKLDRegularizer", "tfae-clash 1.0"] in listing["regularizers"]
     assert ["steady", "-", "SteadyScheduler", "tfae-clash 1.0"] in listing["schedulers"]
     (warning,) = [line for line in result.stderr.splitlines() if line.startswith("tfae: warning: ")]
-    assert "(tfae-clash 1.0) registers its regularizer ClashKLDRegularizer under 'kld' and 'kl'" in warning
+    assert "tfae-clash 1.0 (its entry point 'clash') registers its regularizer ClashKLDRegularizer under 'kld' and 'kl'" in warning
 
     strict = run([sys.executable, "-m", "tfae", "plugins"], paths=[site], check=False, TFAE_STRICT_PLUGINS="1")
     assert strict.returncode == 2 and not strict.stdout
     (line,) = strict.stderr.splitlines()
-    assert line.startswith("tfae plugins: error: tfae plugin 'clash' (tfae-clash 1.0) registers its regularizer")
+    assert line.startswith("tfae plugins: error: tfae-clash 1.0 (its entry point 'clash') registers its regularizer")
     assert "'tfae-clash:kld'" in line and "TFAE_STRICT_PLUGINS=1 makes this an error" in line
     assert "keep working" not in line
 

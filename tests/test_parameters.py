@@ -30,8 +30,9 @@ def config_message(tmp_path, text):
 def test_an_unknown_parameter_reads_the_same_in_python_and_in_a_config(tmp_path):
     message = python_message({"name": "gaussian", "latent_dim": 2, "colour": 1})
     assert message.startswith("The bottleneck 'gaussian' (GaussianBottleneck from tfae ")
-    assert ") has no parameter 'colour'. It takes: latent_dim, regularizer, seed, " in message
-    assert "trainable, dtype, autocast." in message and "\n" not in message
+    # The component's own parameters, not Keras' (trainable, dtype, ...) nor the seed's kernel_regularizer.
+    assert message.endswith(") has no parameter 'colour'. It takes: latent_dim, regularizer, seed, prior.")
+    assert "\n" not in message
     path, from_config = config_message(tmp_path, '[model.bottleneck]\nname = "gaussian"\nlatent_dim = 2\ncolour = 1\n')
     assert from_config == f"{path} line 4: {message}"
 
@@ -170,7 +171,7 @@ def test_a_number_or_boolean_default_takes_no_list_or_dict_and_any_string():
 
 def test_a_constructor_with_keyword_arguments_takes_any_keyword():
     check_parameters(entry_for(Keyworded), {"colour": 1, "size": "any"})
-    assert constructor_parameters(Keyworded) == ({}, [], True)
+    assert constructor_parameters(Keyworded) == ({}, [], True, ())
 
 
 def test_the_bottleneck_contract_types_latent_dim_when_a_plugin_does_not():
@@ -187,8 +188,9 @@ def test_the_bottleneck_contract_types_latent_dim_when_a_plugin_does_not():
 def test_constructor_parameters_follow_a_layers_keyword_arguments():
     from tfae.plugins import get_component
 
-    accepted, required, any_keyword = constructor_parameters(get_component("bottleneck", "gaussian"))
+    accepted, required, any_keyword, own = constructor_parameters(get_component("bottleneck", "gaussian"))
     assert list(accepted)[:3] == ["latent_dim", "regularizer", "seed"]
     assert {"kernel_regularizer", "trainable", "dtype", "autocast"} <= set(accepted)
+    assert "kernel_regularizer" in own and not {"trainable", "dtype", "autocast"} & set(own)
     assert "name" not in accepted
     assert required == ["latent_dim"] and not any_keyword

@@ -183,9 +183,10 @@ def test_two_distributions_claiming_one_name_is_an_error_naming_both(tmp_path):
     assert len(result["warnings"]) == 1
     for message in (result["warnings"][0], result["error"], result["strict"]):
         assert "'twin'" in message
-        assert "tfae-alpha 1.0" in message and "tfae-beta 2.0" in message
+        assert "tfae-alpha 1.0 (its entry point 'alpha') registers AlphaTwin" in message
+        assert "tfae-beta 2.0 (its entry point 'beta') registers BetaTwin" in message
         assert "Name the one you mean as 'tfae-alpha:twin' or 'tfae-beta:twin'" in message
-        assert "TFAE_PLUGINS" in message
+        assert "list the third-party plugins to keep in TFAE_PLUGINS, such as TFAE_PLUGINS=tfae-alpha (it loads those" in message
     assert "the other names keep working" in result["warnings"][0]
     assert "keep working" not in result["strict"] and "TFAE_STRICT_PLUGINS=1 makes this an error" in result["strict"]
     assert "AlphaTwin" in result["error"] and "BetaTwin" in result["error"]
@@ -250,7 +251,7 @@ def test_a_third_party_never_takes_a_builtin_name_and_stays_reachable_qualified(
         paths=[site],
     )
     (warning,) = result["warnings"]
-    assert "tfae plugin 'clash' (tfae-clash 1.0) registers its regularizer ClashKLDRegularizer" in warning
+    assert warning.startswith("tfae-clash 1.0 (its entry point 'clash') registers its regularizer ClashKLDRegularizer")
     assert "under 'kld' and 'kl', which are tfae's own (GaussianKLDRegularizer)" in warning
     assert "name ClashKLDRegularizer as 'tfae-clash:kld' instead" in warning
     builtin, clash = "GaussianKLDRegularizer", "ClashKLDRegularizer"
@@ -325,6 +326,10 @@ def test_a_plugin_that_fails_is_reported_and_the_rest_keep_working(tmp_path):
     broken_warning, halfway_warning, typo_warning = result["warnings"]
     assert "'broken'" in broken_warning and "tfae-broken 0.3" in broken_warning
     assert "RuntimeError: boom at import" in broken_warning and "TFAE_STRICT_PLUGINS" in broken_warning
+    assert (
+        "leave it out by listing the third-party plugins to keep in TFAE_PLUGINS=name,name (it loads those it "
+        "lists and leaves out the others)"
+    ) in broken_warning
     assert "'halfway'" in halfway_warning and "tfae-halfway 0.4" in halfway_warning and "half done" in halfway_warning
     assert "'register_bottleneck'" in typo_warning and "Did you mean 'register_bottlenecks'?" in typo_warning
     assert result["loaded"] == ["good", "typo"]

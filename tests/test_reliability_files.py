@@ -141,6 +141,34 @@ def test_the_good_file_still_loads(files):
     assert type(tfae.load_model(files["good"])).__name__ == "Autoencoder"
 
 
+def test_a_layer_made_outside_make_encoder_is_named_when_its_weights_are_missing(tmp_path):
+    @keras.saving.register_keras_serializable(package="test_reliability_files")
+    class ConvolutionInInit(tfae.models.Autoencoder):
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self.convolution = keras.layers.Conv2D(4, 3, strides=2, padding="same", name="made_in_init")
+
+        def make_encoder(self, x):
+            return self.bottleneck(keras.layers.Flatten()(self.convolution(x)))
+
+        def make_decoder(self, z):
+            x = keras.layers.Reshape((4, 4, 1))(keras.layers.Dense(16)(z))
+            return keras.layers.Conv2DTranspose(1, 3, strides=2, padding="same")(x)
+
+    model = ConvolutionInInit(bottleneck={"name": "gaussian", "latent_dim": 2, "regularizer": "kld"})
+    model.compile(optimizer="adam", loss="bernoulli")
+    model.fit(np.random.default_rng(0).random((16, 8, 8, 1)).astype("float32"), epochs=1, verbose=0)
+    model.save(tmp_path / "init.keras")
+    with pytest.raises(ModelFileError) as raised:
+        tfae.load_model(tmp_path / "init.keras")
+    assert str(raised.value).startswith(
+        f"cannot load the model in {tmp_path / 'init.keras'}: the file holds no weights for the layer "
+        "'made_in_init', which the model probably made outside make_encoder and make_decoder (in __init__, say); "
+        "tfae saves the layers that those two make, so make every layer inside them, then train and save the "
+        "model again. Keras said: "
+    )
+
+
 def test_a_missing_file(tmp_path):
     with pytest.raises(FileNotFoundError, match="no model file at"):
         tfae.load_model(tmp_path / "nothing.keras")

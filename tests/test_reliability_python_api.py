@@ -7,9 +7,11 @@ import keras
 import numpy as np
 import pytest
 
+from tfae.bottlenecks import GaussianBottleneck
 from tfae.divergence import DivergenceMonitor
 from tfae.errors import DivergenceError
 from tfae.models import Autoencoder
+from tfae.regularizers import BaseRegularizer
 
 pytestmark = pytest.mark.backend_neutral
 
@@ -48,6 +50,28 @@ def test_fit_on_nan_data_stops_restores_and_says_why(x):
     # The optimizer's moments are put back too, so training goes on from there.
     assert all(np.isfinite(keras.ops.convert_to_numpy(v)).all() for v in model.optimizer.variables)
     assert np.isfinite(model.fit(x, epochs=1, batch_size=32, verbose=0).history["loss"]).all()
+
+
+class BrokenPenaltyRegularizer(BaseRegularizer):
+    """log(-1) for every sample: a penalty that is NaN from the first step, whatever the weights."""
+
+    def calc(self, mean, *other_parameters):
+        return keras.ops.log(keras.ops.sum(keras.ops.zeros_like(mean), axis=-1) - 1.0)
+
+
+def test_a_term_that_is_nan_from_the_first_step_is_blamed_before_the_learning_rate(x):
+    model = Autoencoder(GaussianBottleneck(latent_dim=2, regularizer=BrokenPenaltyRegularizer()))
+    model.compile(optimizer="adam", loss="bernoulli")
+
+    with pytest.raises(DivergenceError) as raised:
+        model.fit(x, epochs=2, batch_size=32, verbose=0)
+
+    message = str(raised.value)
+    assert message.startswith("the loss and broken_penalty_loss and regularization_loss became NaN in epoch 1 of 2")
+    assert (
+        "Possible causes, likeliest first: the broken_penalty_loss, which became NaN while the "
+        "reconstruction_loss stayed finite (check the parameters of what logs it); a learning rate too high"
+    ) in message
 
 
 def test_a_learning_rate_that_blows_up_keeps_the_last_finite_epoch(x):

@@ -85,10 +85,17 @@ def _inline_table(text, what):
             raise UsageError(f"cannot read the {what} {text!r} as JSON or a TOML table: {error}") from None
 
 
-def _load_samples(model, source, key=""):
-    from tfae.training.data import fit_to_model, load_data
+def _load_samples(source, key=""):
+    """The data of ``DATA``, loaded before the model so that a mistake in it is reported first."""
+    from tfae.training.data import load_data
 
-    dataset = load_data(_data_spec(source), key=key)
+    return load_data(_data_spec(source), key=key)
+
+
+def _fit_samples(model, dataset):
+    """``dataset`` with its samples shaped as ``model`` takes them."""
+    from tfae.training.data import fit_to_model
+
     dataset.x = fit_to_model(dataset.x, model.encoder.input_shape[1:], dataset.source)
     return dataset
 
@@ -191,8 +198,9 @@ def encode_command(args):
     if output.suffix != ".npy":
         raise UsageError(f"-o must name a .npy file; got {output}")
     _quiet_tensorflow()
+    dataset = _load_samples(args.data, args.key)
     model = _load_model(args.model)
-    dataset = _load_samples(model, args.data, args.key)
+    dataset = _fit_samples(model, dataset)
     codes = model.encoder.predict(dataset.x, batch_size=args.batch_size, verbose=0)
     _save_array(output, codes)
     print(f"tfae encode: wrote {output}: codes of shape {codes.shape} for {args.data}")
@@ -247,12 +255,13 @@ def similar_command(args):
     if args.k < 1:
         raise UsageError(f"-k must be a positive number of neighbours; got {args.k}")
     _quiet_tensorflow()
-    model = _load_model(args.model)
-    dataset = _load_samples(model, args.data, args.key)
+    dataset = _load_samples(args.data, args.key)
     count = len(dataset.x)
     if not -count <= args.index < count:
         raise UsageError(f"--index {args.index} is out of range: {args.data} has {count} samples (0 to {count - 1})")
     index = args.index % count
+    model = _load_model(args.model)
+    dataset = _fit_samples(model, dataset)
     codes = model.encoder.predict(dataset.x, batch_size=args.batch_size, verbose=0).reshape(count, -1)
     distances = np.linalg.norm(codes - codes[index], axis=1)
     distances[index] = np.inf
@@ -297,11 +306,9 @@ def evaluate_command(args):
             "(a dataset's name, a .npy/.npz file or a folder of images)"
         )
     _quiet_tensorflow()
-    from tfae.plugins import get_registry
+    from tfae.plugins import resolve
 
-    for name in metrics or ():
-        get_registry().get("metric", name)
-    model = _load_model(model_path)
+    chosen = {name: resolve("metric", name) for name in metrics or ()}
     if args.data is None:
         from tfae.training.config import load_config
         from tfae.training.run import Run
@@ -323,11 +330,12 @@ def evaluate_command(args):
         source = _data_spec(args.data)
         dataset = load_data(source)
         described = f"the {len(dataset.x)} samples of {dataset.source}"
+    _check_data_for_metrics(chosen, dataset, described, args.run)
+    model = _load_model(model_path)
     from tfae.evaluation import evaluate
     from tfae.training.data import fit_to_model
 
     x = fit_to_model(dataset.x, model.encoder.input_shape[1:], dataset.source)
-    print(f"tfae evaluate: {model_path} on {described}; {args.samples} codes per sample, seed {args.seed}")
     results = evaluate(
         model,
         x,
@@ -339,6 +347,8 @@ def evaluate_command(args):
         batch_size=args.batch_size,
         progress=not args.quiet and sys.stdout.isatty(),
     )
+    drawn = f"{args.samples} codes per sample, " if "importance_samples" in results else ""
+    print(f"tfae evaluate: {model_path} on {described}; {drawn}seed {args.seed}")
     _print_metrics(results)
     if args.output is not None:
         from tfae.training.checkpoints import make_folder, write_text
@@ -358,6 +368,24 @@ def evaluate_command(args):
         write_text(args.output, json.dumps(record, indent=2) + "\n")
         print(f"tfae evaluate: wrote {args.output}")
     return 0
+
+
+def _check_data_for_metrics(metrics, dataset, described, run):
+    """Refuses, before the model is loaded, a metric that the data cannot serve: one that needs the factors
+    that generated each sample, or data that renders samples of chosen factors."""
+    example = f"for example `tfae evaluate {run} dsprites`"
+    for name, metric in metrics.items():
+        needs = getattr(metric, "needs", ())
+        if "factors" in needs and dataset.factors is None:
+            raise UsageError(
+                f"the metric {name!r} needs data whose ground-truth factors are known, and {described} have "
+                f"none: evaluate on data with known factors, {example}"
+            )
+        if "ground_truth" in needs and dataset.ground_truth is None:
+            raise UsageError(
+                f"the metric {name!r} needs data that renders new samples of chosen factors, which {described} "
+                f"cannot: evaluate on such data, {example}"
+            )
 
 
 def _print_metrics(results):

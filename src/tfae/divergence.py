@@ -9,6 +9,8 @@ import keras
 
 # Keras logs every loss under a name ending in "loss": loss, reconstruction_loss, val_loss, kld_loss, ...
 LOSS_SUFFIX = "loss"
+# The logged losses that are sums of others: the total, and the regularizers' penalties together.
+TOTALS = ("loss", "regularization_loss")
 
 
 def non_finite_losses(logs: dict[str, Any] | None) -> dict[str, float]:
@@ -138,6 +140,31 @@ class DivergenceMonitor(keras.callbacks.Callback):
         values = sorted({"NaN" if math.isnan(value) else "inf" for value in self.found["bad"].values()})
         return f"the {names} became {' and '.join(values)} in {self.where()}"
 
+    def terms(self) -> tuple[list[str], list[str]]:
+        """Where the divergence began: the logged terms of the loss (``reconstruction_loss``, ``kld_loss``,
+        ...) that were NaN or inf when it was found, and those that were still finite, each sorted.
+
+        Returns:
+            ``(diverged, finite)``; both empty when every term diverged at once, or the loss has no terms
+            logged (only ``loss`` and sums such as ``regularization_loss``).
+        """
+        if self.found is None:
+            return [], []
+        # Validation is checked at the end of an epoch whose training losses were finite: then only its own.
+        validation = self.found["steps"] is None
+        terms = [
+            name
+            for name, value in self.found["logs"].items()
+            if name.endswith(LOSS_SUFFIX)
+            and name.startswith("val_") == validation
+            and name.removeprefix("val_") not in TOTALS
+            and isinstance(value, (int, float))
+        ]
+        diverged = sorted(name for name in terms if name in self.found["bad"])
+        if not 0 < len(diverged) < len(terms):
+            return [], []
+        return diverged, sorted(name for name in terms if name not in self.found["bad"])
+
     def large_beta(self) -> float | None:
         """The logged beta when it is so large that it is the likeliest cause, else ``None``."""
         beta = None if self.found is None else self.found["logs"].get("beta")
@@ -160,6 +187,9 @@ def likely_causes(monitor: DivergenceMonitor, learning_rate: str, data: str, low
         The causes as phrases, such as ``"a learning rate too high (0.003; try a tenth)"``.
     """
     causes = [f"a learning rate too high ({learning_rate}; try a tenth)"]
+    diverged, finite = monitor.terms()
+    if diverged:
+        causes.insert(0, _term_cause(diverged, finite, monitor))
     if low is not None and high is not None:
         scale = f"{data} ranges from {low:.3g} to {high:.3g}"
         if not (math.isfinite(low) and math.isfinite(high)):
@@ -172,6 +202,19 @@ def likely_causes(monitor: DivergenceMonitor, learning_rate: str, data: str, low
     if beta is not None:
         causes.insert(0, f"a beta this large ({beta:.3g}; lower the regularizer's beta or its scheduler's values)")
     return causes
+
+
+def _term_cause(diverged: list[str], finite: list[str], monitor: DivergenceMonitor) -> str:
+    """The terms that diverged first, as a cause: ``"the kld_loss, which became NaN while the
+    reconstruction_loss stayed finite (...)"``."""
+    values = monitor.found["bad"] if monitor.found is not None else {}
+    value = " and ".join(sorted({"NaN" if math.isnan(values[name]) else "inf" for name in diverged}))
+    likelihood = all(name.removeprefix("val_") == "reconstruction_loss" for name in diverged)
+    check = "check that the data suits the likelihood" if likelihood else "check the parameters of what logs it"
+    return (
+        f"the {' and '.join(diverged)}, which became {value} while the {' and '.join(finite)} stayed finite "
+        f"({check})"
+    )
 
 
 def stopped_message(monitor: DivergenceMonitor, learning_rate: str, data: str, low: float | None, high: float | None) -> str:

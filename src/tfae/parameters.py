@@ -41,6 +41,8 @@ class Entry(Protocol):
 NESTED = {"bottleneck": ("regularizer", "regularizer"), "regularizer": ("beta", "scheduler")}
 # What a kind's contract says a parameter takes, for the components that do not annotate it.
 CONTRACT_TYPES = {"bottleneck": {"latent_dim": int}}
+# Names a contract keeps from tfae's seed for another of its parameters: taken, but not listed as taken.
+SYNONYMS = {"bottleneck": ("kernel_regularizer",)}
 
 # The sorts of value a check tells apart; any other value (an instance, a variable, a callable) passes.
 _WORDS = {
@@ -108,11 +110,14 @@ class Parameters(NamedTuple):
         accepted: the named ones, in the order the constructors list them.
         required: the names of those without a default.
         any_keyword: whether it takes any other keyword too (a ``**kwargs`` that no base class ends).
+        own: the names in ``accepted`` that the component's own classes declare, not Keras' (a layer's
+            ``trainable``, ``dtype``, ...).
     """
 
     accepted: dict[str, inspect.Parameter]
     required: list[str]
     any_keyword: bool
+    own: tuple[str, ...] = ()
 
 
 def constructor_parameters(component: Any) -> Parameters:
@@ -129,6 +134,7 @@ def constructor_parameters(component: Any) -> Parameters:
     """
     accepted: dict[str, inspect.Parameter] = {}
     required: list[str] = []
+    own: list[str] = []
     classes = inspect.getmro(component) if isinstance(component, type) else (component,)
     first = True
     for cls in classes:
@@ -137,7 +143,8 @@ def constructor_parameters(component: Any) -> Parameters:
         function = vars(cls)["__init__"] if isinstance(cls, type) else cls
         signature = _signature(function)
         if signature is None:
-            return Parameters(accepted, required, True)
+            return Parameters(accepted, required, True, tuple(own))
+        keras_class = isinstance(cls, type) and cls.__module__.startswith("keras")
         takes_more = False
         for index, (name, parameter) in enumerate(signature.parameters.items()):
             if index == 0 and isinstance(cls, type) and name == "self":
@@ -147,14 +154,16 @@ def constructor_parameters(component: Any) -> Parameters:
             elif parameter.kind in (parameter.POSITIONAL_OR_KEYWORD, parameter.KEYWORD_ONLY) and name != "name":
                 if name not in accepted:
                     accepted[name] = parameter
+                    if not keras_class:
+                        own.append(name)
                 if first and parameter.default is parameter.empty:
                     required.append(name)
         first = False
         if not takes_more:
-            return Parameters(accepted, required, False)
-        if isinstance(cls, type) and cls.__module__.startswith("keras") and cls.__name__ == "Layer":
-            return Parameters(accepted, required, False)
-    return Parameters(accepted, required, True)
+            return Parameters(accepted, required, False, tuple(own))
+        if keras_class and cls.__name__ == "Layer":
+            return Parameters(accepted, required, False, tuple(own))
+    return Parameters(accepted, required, True, tuple(own))
 
 
 def _signature(function: Any) -> inspect.Signature | None:
@@ -249,8 +258,9 @@ def check_parameters(entry: Entry, params: Mapping[str, Any]) -> None:
             are built, or by the config loader in turn.
 
     Raises:
-        ParameterError: a parameter the constructor does not take (the closest one is suggested, and all of
-            them listed), one it needs that is missing, or a value of a type it cannot take.
+        ParameterError: a parameter the constructor does not take (the closest one is suggested, and the
+            component's own listed, without Keras' layer arguments), one it needs that is missing, or a value
+            of a type it cannot take.
 
     Example:
 
@@ -260,15 +270,18 @@ def check_parameters(entry: Entry, params: Mapping[str, Any]) -> None:
     ...
     tfae.errors.ParameterError: The bottleneck 'gaussian' (GaussianBottleneck from tfae ...) has no parameter ...
     """
-    accepted, required, any_keyword = constructor_parameters(entry.component)
+    accepted, required, any_keyword, own = constructor_parameters(entry.component)
     described = f"The {entry.kind} {entry.name!r} ({entry.describe()})"
     if not any_keyword:
+        # The component's own parameters: not Keras' (a layer's trainable, dtype, ...), nor the seed's synonyms.
+        listed = [name for name in own if name not in SYNONYMS.get(entry.kind, ())]
         for key in params:
             if key not in accepted:
-                close = difflib.get_close_matches(str(key), list(accepted), n=1, cutoff=0.6)
+                close = difflib.get_close_matches(str(key), listed, n=1, cutoff=0.6)
+                close = close or difflib.get_close_matches(str(key), list(accepted), n=1, cutoff=0.6)
                 hint = f" Did you mean {close[0]!r}?" if close else ""
-                listed = f"It takes: {', '.join(accepted)}." if accepted else "It takes no parameters."
-                raise ParameterError(f"{described} has no parameter {key!r}.{hint} {listed}", key)
+                taken = f"It takes: {', '.join(listed)}." if listed else "It takes no parameters."
+                raise ParameterError(f"{described} has no parameter {key!r}.{hint} {taken}", key)
     missing = [name for name in required if name not in params]
     if missing:
         example = ", ".join(f"{name!r}: ..." for name in missing)

@@ -133,7 +133,8 @@ def _fail(registry: Registry, info: PluginInfo, exc: BaseException) -> None:
     source = f"{info.distribution} {info.version}" if info.distribution else "registered at run time"
     _report(
         f"tfae plugin {info.plugin!r} ({source}) failed to load with tfae {__version__}: {failure.error}. "
-        "Fix or uninstall it, or leave it out with TFAE_PLUGINS=name,name.",
+        "Fix or uninstall it, or leave it out by listing the third-party plugins to keep in "
+        "TFAE_PLUGINS=name,name (it loads those it lists and leaves out the others).",
         "Its components are unavailable; the other plugins keep working. Set TFAE_STRICT_PLUGINS=1 to make "
         "this an error.",
         exc,
@@ -254,7 +255,7 @@ def _report_conflicts(registry: Registry) -> None:
         builtins = " and ".join(sorted({conflict.builtin.class_name for conflict in conflicts if conflict.builtin}))
         one = len(conflicts) == 1
         _report(
-            f"tfae plugin {entry.plugin!r} ({entry.provider}) registers its {entry.kind} {entry.class_name} under "
+            f"{entry.registrant} registers its {entry.kind} {entry.class_name} under "
             f"{names}, which {'is' if one else 'are'} tfae's own ({builtins}). tfae's {builtins} keeps "
             f"{'it' if one else 'them'}; name {entry.class_name} as {entry.qualified(conflicts[0].name)!r} "
             f"instead, or ask {entry.source} to rename it.",

@@ -91,6 +91,14 @@ class Entry:
         return f"plugin {self.plugin!r} registered at run time"
 
     @property
+    def registrant(self) -> str:
+        """Who registers the component, by what a user installed: ``"tfae-noisy 0.1.0 (its entry point
+        'noisy')"``, or ``"plugin 'noisy' (registered at run time)"``."""
+        if self.distribution:
+            return f"{self.provider} (its entry point {self.plugin!r})"
+        return f"plugin {self.plugin!r} (registered at run time)"
+
+    @property
     def source(self) -> str:
         """What qualifies its names: the distribution, or the name of a plugin registered at run time."""
         return self.distribution or self.plugin
@@ -133,8 +141,10 @@ class Conflict:
         return tuple(entry for entry in self.entries if entry is not self.builtin)
 
     def claims(self) -> str:
-        """One sentence: who registers the name."""
-        claims = "; ".join(f"plugin {entry.plugin!r} registers {entry.describe()}" for entry in self.entries)
+        """One sentence: who registers the name, each by the distribution a user installed."""
+        claims = "; ".join(
+            f"{entry.registrant} registers {entry.class_name or repr(entry.component)}" for entry in self.entries
+        )
         return f"The {self.kind} name {self.name!r} is registered more than once: {claims}."
 
     def message(self) -> str:
@@ -153,9 +163,12 @@ class Conflict:
         remedy = "uninstall all but one of them"
         if len(distributions) > 1:
             remedy = f"uninstall one of the distributions {' and '.join(distributions)}"
+        if not distributions:
+            return f"{self.claims()} Name the one you mean as {qualified}, or {remedy}."
         return (
-            f"{self.claims()} Name the one you mean as {qualified}, {remedy}, or choose the plugins to load with "
-            "TFAE_PLUGINS=name,name."
+            f"{self.claims()} Name the one you mean as {qualified}, {remedy}, or list the third-party plugins to "
+            f"keep in TFAE_PLUGINS, such as TFAE_PLUGINS={distributions[0]} (it loads those it lists and leaves "
+            "out the others)."
         )
 
 

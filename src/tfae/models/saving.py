@@ -14,6 +14,7 @@ The archive and its sizes are checked by ``tfae.models.archive`` (limits documen
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -145,6 +146,11 @@ def _model_class(saved: dict[str, Any], objects: dict[str, Any]) -> Any:
     return None
 
 
+# Keras' words for a layer whose weights the file lacks, as in "Layer 'conv2d' expected 2 variables, but
+# received 0 variables during loading".
+_LAYER_WITHOUT_WEIGHTS = re.compile(r"Layer '([^']+)' expected \d+ variables, but received 0 variables")
+
+
 def _deepest_cause(error: BaseException) -> BaseException:
     """The exception at the bottom of ``error``'s chain: Keras wraps a component's own message (a scheduler's
     refusal of a count, say) in "could not be deserialized properly", which says less."""
@@ -223,4 +229,14 @@ def load_model(
     try:
         return keras.saving.load_model(path, custom_objects=objects, compile=compile, safe_mode=True)
     except Exception as error:
-        raise ModelFileError(f"cannot load the model in {path}: {one_line(_deepest_cause(error))}") from error
+        cause = one_line(_deepest_cause(error))
+        unsaved = list(dict.fromkeys(_LAYER_WITHOUT_WEIGHTS.findall(cause)))
+        if unsaved:
+            layers = ("layers " if len(unsaved) > 1 else "layer ") + " and ".join(repr(name) for name in unsaved)
+            raise ModelFileError(
+                f"cannot load the model in {path}: the file holds no weights for the {layers}, which the model "
+                "probably made outside make_encoder and make_decoder (in __init__, say); tfae saves the layers that "
+                f"those two make, so make every layer inside them, then train and save the model again. Keras said: "
+                f"{cause}"
+            ) from error
+        raise ModelFileError(f"cannot load the model in {path}: {cause}") from error

@@ -318,7 +318,7 @@ class Config:
             if key in given and given[key] != SCHEMA["data"][key][0]:
                 name = source if isinstance(source, str) else source["name"]
                 entry = get_registry().get("dataset", name)
-                takes = ", ".join(constructor_parameters(entry.component).accepted) or "no parameters"
+                takes = ", ".join(constructor_parameters(entry.component).own) or "no parameters"
                 raise self.error(
                     ("data", key),
                     f"[data] {key} is for a file or a folder of images, not for the dataset {name!r}, which takes "
