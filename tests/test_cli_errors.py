@@ -5,6 +5,7 @@ import os
 import keras
 import numpy as np
 import pytest
+from plugin_fixtures import run_python
 
 from tfae.cli import main
 from tfae.errors import ParameterError
@@ -219,6 +220,58 @@ def test_the_real_command_prints_one_line_and_no_tensorflow_logs(tmp_path, run_t
         result.stderr
         == f"tfae train: error: {path} line 2: unknown key 'epoch' in [training]; did you mean 'epochs'?\n"
     )
+
+
+def test_a_mistake_in_the_file_itself_is_reported_before_keras_loads(tmp_path):
+    """The file's TOML, keys, values and environment variables are checked first: the line comes at once, not
+    after the seconds TensorFlow takes to import."""
+    typo = write(tmp_path / "typo.toml", "[training]\nepoch = 3\n")
+    malformed = write(tmp_path / "malformed.toml", "[training\nepochs = 3\n")
+    unset = write(tmp_path / "unset.toml", '[output]\ndir = "${TFAE_TEST_UNSET}/runs"\n')
+    result = run_python(
+        f"""
+        import contextlib, io, json, sys
+
+        from tfae.cli import main
+
+        results = []
+        for argv in (["train", {str(typo)!r}], ["train", {str(malformed)!r}], ["train", {str(unset)!r}],
+                     ["train", "--resume", {str(tmp_path)!r}]):
+            with contextlib.redirect_stderr(io.StringIO()) as err:
+                code = main(argv)
+            results.append([code, err.getvalue()])
+        print(json.dumps({{
+            "results": results,
+            "loaded": [name for name in ("keras", "tensorflow", "jax") if name in sys.modules],
+        }}))
+        """
+    )
+    assert result["loaded"] == []
+    assert result["results"] == [
+        [2, f"tfae train: error: {typo} line 2: unknown key 'epoch' in [training]; did you mean 'epochs'?\n"],
+        [
+            2,
+            f"tfae train: error: {malformed} line 1: malformed TOML: Expected ']' at the end of a table declaration "
+            "(column 10)\n",
+        ],
+        [
+            2,
+            f'tfae train: error: {unset} line 2: [output] dir = "${{TFAE_TEST_UNSET}}/runs" names the environment '
+            "variable TFAE_TEST_UNSET, which is not set: set it (export TFAE_TEST_UNSET=...), or write the path out\n",
+        ],
+        [2, f"tfae train: error: {tmp_path} is not a tfae run folder: it has no config.toml\n"],
+    ]
+
+
+def test_an_environment_variable_names_the_run_folder(capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("TFAE_TEST_CLIENT", "acme")
+    text = '[model]\nhidden = [8]\n[training]\nepochs = 1\n[output]\ndir = "${TFAE_TEST_CLIENT}/runs"\n'
+    config = write(tmp_path / "small.toml", text)
+    code, out, err = cli(capsys, "train", config, "-q")
+    assert code == 0, err
+    assert (tmp_path / "acme" / "runs" / "small" / "model.keras").is_file()
+    assert not any("$" in path.name for path in tmp_path.rglob("*"))
 
 
 def test_tensorboard_needs_its_package(capsys, tmp_path, monkeypatch):

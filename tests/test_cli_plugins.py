@@ -104,7 +104,8 @@ def test_a_plugin_taking_a_builtin_name_is_listed_by_its_qualified_name(tmp_path
     assert ["tfae-clash:kld", "kl", "ClashKLDRegularizer", "tfae-clash 1.0"] in listing["regularizers"]
     assert ["steady", "-", "SteadyScheduler", "tfae-clash 1.0"] in listing["schedulers"]
     (warning,) = [line for line in result.stderr.splitlines() if line.startswith("tfae: warning: ")]
-    assert "tfae-clash 1.0 (its entry point 'clash') registers its regularizer ClashKLDRegularizer under 'kld' and 'kl'" in warning
+    registers = "tfae-clash 1.0 (its entry point 'clash') registers its regularizer ClashKLDRegularizer"
+    assert f"{registers} under 'kld' and 'kl'" in warning
 
     strict = run([sys.executable, "-m", "tfae", "plugins"], paths=[site], check=False, TFAE_STRICT_PLUGINS="1")
     assert strict.returncode == 2 and not strict.stdout

@@ -107,8 +107,8 @@ def test_a_builtin_keeps_its_names_and_the_clashing_component_is_reachable_quali
     assert all(conflict.builtin.component is Dense for conflict in clashes.values())
     assert clashes["kld"].message() == (
         "The regularizer name 'kld' is registered more than once: tfae (its entry point 'kld') registers Dense; "
-        "tfae-clash 1.0 (its entry point 'clash') registers Sparse. 'kld' is tfae's own name, so it keeps meaning tfae's "
-        "Dense; name the other as 'tfae-clash:kld', or ask tfae-clash to rename it."
+        "tfae-clash 1.0 (its entry point 'clash') registers Sparse. 'kld' is tfae's own name, so it keeps meaning "
+        "tfae's Dense; name the other as 'tfae-clash:kld', or ask tfae-clash to rename it."
     )
 
 

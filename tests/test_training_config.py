@@ -1,5 +1,8 @@
 """The training config: every key checked, mistakes named with file, line and key, defaults filled in."""
 
+import pathlib
+import re
+
 import pytest
 
 from tfae.errors import ParameterError
@@ -195,3 +198,40 @@ def test_to_toml_reads_back_through_tomllib_with_the_built_components_and_withou
     assert values == {**config.values, "model": {**config.values["model"], "bottleneck": written}}
     again = write(tmp_path, text, "again.toml")
     assert load_config(again).values["model"]["bottleneck"] == written
+
+
+def test_an_environment_variable_in_a_path_is_expanded(tmp_path, monkeypatch):
+    monkeypatch.setenv("TFAE_TEST_DATA", str(tmp_path / "data"))
+    monkeypatch.setenv("TFAE_TEST_CLIENT", "acme")
+    text = '[data]\nsource = "${TFAE_TEST_DATA}/x.npy"\n[output]\ndir = "./${TFAE_TEST_CLIENT}/runs"\n'
+    values = load_config(write(tmp_path, text)).values
+    assert values["data"]["source"] == f"{tmp_path}/data/x.npy"
+    assert values["output"]["dir"] == "./acme/runs"
+
+
+def test_an_environment_variable_that_is_not_set_is_refused(tmp_path, monkeypatch):
+    monkeypatch.delenv("TFAE_TEST_CLIENT", raising=False)
+    path = write(tmp_path, '[model]\nhidden = [8]\n\n[output]\ndir = "./${TFAE_TEST_CLIENT}/runs"\n')
+    assert error_of(path) == (
+        f'{path} line 5: [output] dir = "./${{TFAE_TEST_CLIENT}}/runs" names the environment variable '
+        "TFAE_TEST_CLIENT, which is not set: set it (export TFAE_TEST_CLIENT=...), or write the path out"
+    )
+    path = write(tmp_path, '[data]\nsource = "${TFAE TEST}/x.npy"\n')
+    assert error_of(path) == (
+        f'{path} line 2: [data] source = "${{TFAE TEST}}/x.npy" has a \'${{\' that names no environment variable: '
+        "write ${NAME}, with NAME of letters, digits and underscores"
+    )
+
+
+def test_the_environment_variables_tfae_reads_are_listed_in_docs_config_md():
+    """Every TFAE_ variable named in the source, and those of Keras and TensorFlow that tfae reads."""
+    root = pathlib.Path(__file__).resolve().parents[1]
+    page = (root / "docs" / "config.md").read_text()
+    listed = set(re.findall(r"^\| `([A-Z][A-Z0-9_]+)` \|", page, flags=re.MULTILINE))
+    named = {
+        name
+        for path in (root / "src" / "tfae").rglob("*.py")
+        for name in re.findall(r"\bTFAE_[A-Z][A-Z_]*[A-Z]\b", path.read_text())
+    }
+    assert named, "the scan found no variable"
+    assert named | {"KERAS_BACKEND", "KERAS_HOME", "TF_CONFIG", "TF_CPP_MIN_LOG_LEVEL"} <= listed, sorted(named - listed)

@@ -13,10 +13,9 @@ import sys
 import warnings
 from pathlib import Path
 
-from tfae.errors import DiskFullError, PluginLoadWarning, TfaeError, UsageError
+from tfae.distribute import STRATEGIES
+from tfae.errors import DiskFullError, PluginLoadWarning, RunError, TfaeError, UsageError
 
-# The names tfae.distribute.make_strategy takes; written out so that the parser needs no Keras.
-STRATEGIES = ("default", "mirrored", "multi-worker", "data_parallel")
 EXIT_BAD_INPUT = 2
 EXIT_FAILED = 1
 EXIT_INTERRUPTED = 130
@@ -128,19 +127,6 @@ def _config_path(config):
     )
 
 
-def _configured_strategy(path):
-    """``[training] strategy`` in the config file at ``path``, or ``None``: a first look, before it is checked."""
-    from tfae.training.config import tomllib
-
-    if path is None:
-        return None
-    try:
-        strategy = tomllib.loads(Path(str(path)).read_text(encoding="utf-8")).get("training", {}).get("strategy")
-    except (OSError, ValueError, AttributeError):
-        return None
-    return strategy if isinstance(strategy, str) else None
-
-
 def train_command(args):
     """Trains a model from a config file (or the built-in default) into a run folder."""
     if args.resume is not None and (args.config is not None or args.epochs is not None or args.run_dir is not None):
@@ -149,24 +135,29 @@ def train_command(args):
         )
     if args.epochs is not None and args.epochs < 1:
         raise UsageError(f"--epochs must be a positive number; got {args.epochs}")
+    from tfae.training.config import Config, read_config
+
+    # What the file itself says is checked before Keras and TensorFlow load (seconds on a busy machine).
+    source = Path(args.resume) / "config.toml" if args.resume is not None else _config_path(args.config)
+    if args.resume is not None and not source.is_file():
+        raise RunError(f"{args.resume} is not a tfae run folder: it has no config.toml")
+    config = read_config(source) if source is not None else Config({}, components=False)
     _quiet_tensorflow()
     from tfae.distribute import make_strategy
 
-    # TensorFlow wants a multi-worker strategy made before any other TensorFlow work (checking the config
-    # builds its components), so the strategy's name is read from the file first.
-    source = Path(args.resume) / "config.toml" if args.resume is not None else _config_path(args.config)
-    name = args.strategy or _configured_strategy(source)
+    # TensorFlow wants a multi-worker strategy made before any other TensorFlow work (checking the config's
+    # components builds them).
+    name = args.strategy or config.values["training"]["strategy"]
     strategy = make_strategy(name) if name in ("mirrored", "multi-worker", "data_parallel") else None
 
-    from tfae.training.config import load_config
     from tfae.training.run import Run
 
+    config.check_components()
     if args.resume is not None:
-        run = Run.open(args.resume)
+        run = Run.open(args.resume, config)
         if args.strategy is not None:
             run.config.values["training"]["strategy"] = args.strategy
     else:
-        config = load_config(_config_path(args.config))
         if args.epochs is not None:
             config.values["training"]["epochs"] = args.epochs
         if args.strategy is not None:

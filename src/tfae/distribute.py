@@ -8,8 +8,9 @@ device. docs/scaling.md shows the commands for one GPU, several GPUs and several
 only the chief worker writes is ``tfae.training.checkpoints.BackupAndRestore``; what a model needs to know of
 its replica is in ``tfae.replicas``.
 
-TensorFlow is imported inside the functions that need it, so ``import tfae.distribute`` works under any
-Keras backend; the strategies themselves need ``KERAS_BACKEND=tensorflow``.
+Keras and TensorFlow are imported inside the functions that need them, so ``import tfae.distribute`` works
+under any Keras backend, and a config's strategy is checked without loading either; the strategies
+themselves need ``KERAS_BACKEND=tensorflow``.
 """
 
 from __future__ import annotations
@@ -19,8 +20,6 @@ import json
 import os
 from collections.abc import Mapping, Sequence
 from typing import Any
-
-import keras
 
 from tfae.errors import DistributeError
 
@@ -60,6 +59,8 @@ def make_strategy(name: str | None = "default", devices: Sequence[str] | None = 
         raise DistributeError(
             f"`devices` applies to the 'mirrored' and 'data_parallel' strategies only. Received: strategy={name!r}"
         )
+    import keras
+
     backend = keras.backend.backend()
     if backend == "jax":
         if name != "data_parallel":

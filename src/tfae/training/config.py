@@ -13,6 +13,7 @@ import copy
 import difflib
 import json
 import math
+import os
 import re
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -35,6 +36,9 @@ DEFAULT_BOTTLENECK = {"name": "gaussian", "latent_dim": 2, "regularizer": {"name
 DEFAULT_RUN_NAME = "vae"
 # The [data] keys that say how to read a file or a folder; a registered dataset takes its own parameters.
 FILE_KEYS = ("key", "labels", "image_size", "color")
+# The keys that hold paths, where ``${NAME}`` is the environment variable NAME.
+PATH_KEYS = (("data", "source"), ("output", "dir"))
+_VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 # Keys every Keras layer takes; a bottleneck's resolved config leaves them out at their defaults.
 LAYER_DEFAULTS = {"trainable": True, "autocast": True, "activity_regularizer": None, "dtype": "float32"}
 
@@ -72,7 +76,6 @@ def _fraction(value):
 
 
 def _strategy(value):
-    # tfae.distribute imports Keras: imported here, when a config is checked, not when this module loads.
     from tfae.distribute import STRATEGIES
 
     return value in STRATEGIES
@@ -178,12 +181,17 @@ class Config:
         values: the parsed TOML, a nested dict.
         filename: the file it came from, for messages (``None`` for the built-in defaults).
         text: the file's text, to find the line of each key.
+        components: whether to check the components' names and parameters too (and the loss and the
+            optimizer), which loads the plugins and, with them, Keras. Without, only what the file itself
+            says is checked: its sections, keys and values, and the environment variables its paths name.
     """
 
-    def __init__(self, values, filename=None, text=""):
+    def __init__(self, values, filename=None, text="", components=True):
         self.filename = filename
         self.lines = key_lines(text)
         self.values = self._check(values)
+        if components:
+            self.check_components()
 
     def line_of(self, path):
         """The line that writes ``path`` (a tuple of keys), or of its nearest enclosing table; else ``None``."""
@@ -246,8 +254,29 @@ class Config:
             checked["output"]["name"] = Path(self.filename).stem if self.filename is not None else DEFAULT_RUN_NAME
         if not checked["output"]["name"] or Path(checked["output"]["name"]).name != checked["output"]["name"]:
             raise self.error(("output", "name"), "[output] name must be a folder name, without '/'")
-        self._check_source(checked["data"], values.get("data", {}))
-        self._check_component("bottleneck", model["bottleneck"], ("model", "bottleneck"))
+        for section, key in PATH_KEYS:
+            if isinstance(checked[section][key], str):
+                checked[section][key] = self._expanded(section, key, checked[section][key])
+        if checked["output"]["tensorboard"] and not tensorboard_installed():
+            raise self.error(
+                ("output", "tensorboard"),
+                "[output] tensorboard = true needs the tensorboard package, which is not installed: "
+                "pip install tensorboard",
+            )
+        # What [data] says itself, without the defaults: the components' check needs it.
+        self._given_data = dict(values.get("data", {}))
+        return checked
+
+    def check_components(self):
+        """Checks each component's name and parameters against the registry, and the loss and the optimizer.
+
+        Raises:
+            ConfigError: a name that no installed plugin registers, a parameter its component does not take,
+                or an unknown loss or optimizer; after the file and the line.
+        """
+        checked = self.values
+        self._check_source(checked["data"], self._given_data)
+        self._check_component("bottleneck", checked["model"]["bottleneck"], ("model", "bottleneck"))
         loss = checked["training"]["loss"]
         if isinstance(loss, Mapping):
             self._check_component("likelihood", loss, ("training", "loss"))
@@ -255,13 +284,28 @@ class Config:
             self._check_loss_name(loss)
         self._check_component("objective", checked["training"]["objective"], ("training", "objective"))
         self._check_optimizer(checked["training"]["optimizer"])
-        if checked["output"]["tensorboard"] and not tensorboard_installed():
+
+    def _expanded(self, section, key, text):
+        """``text`` with each ``${NAME}`` replaced by the environment variable ``NAME``. One that is not set is
+        an error, never a folder named after it."""
+        if "${" in _VARIABLE.sub("", text):
             raise self.error(
-                ("output", "tensorboard"),
-                "[output] tensorboard = true needs the tensorboard package, which is not installed: "
-                "pip install tensorboard",
+                (section, key),
+                f"[{section}] {key} = {json.dumps(text)} has a '${{' that names no environment variable: write "
+                "${NAME}, with NAME of letters, digits and underscores",
             )
-        return checked
+
+        def value(match):
+            name = match.group(1)
+            if name not in os.environ:
+                raise self.error(
+                    (section, key),
+                    f"[{section}] {key} = {json.dumps(text)} names the environment variable {name}, which is not "
+                    f"set: set it (export {name}=...), or write the path out",
+                )
+            return os.environ[name]
+
+        return _VARIABLE.sub(value, text)
 
     def _check_component(self, kind, spec, path):
         """Checks a component's name and parameters against the registry, recursively."""
@@ -429,6 +473,17 @@ def load_config(path=None):
     """
     if path is None:
         return Config({})
+    return read_config(path, components=True)
+
+
+def read_config(path, components=False):
+    """Reads the config file at ``path``; by default checks only what the file itself says, without loading
+    Keras: its TOML, sections, keys and values, and the environment variables its paths name.
+    ``check_components()`` on the result checks the rest, as ``load_config`` does.
+
+    Raises:
+        ConfigError: the file is missing or malformed, or a key is unknown or has a wrong value.
+    """
     path = Path(path)
     if not path.exists():
         raise ConfigError(f"config file '{path}' not found")
@@ -449,7 +504,7 @@ def load_config(path=None):
                 f"{path} line {found.group(1)}: malformed TOML: {detail.strip()} (column {found.group(2)})"
             ) from None
         raise ConfigError(f"{path}: malformed TOML: {message}") from None
-    return Config(values, filename=path, text=text)
+    return Config(values, filename=path, text=text, components=components)
 
 
 def resolved_spec(kind, component):

@@ -111,8 +111,12 @@ class Run:
         return cls(folder, config)
 
     @classmethod
-    def open(cls, folder):
+    def open(cls, folder, config=None):
         """The run in ``folder``, to continue after an interruption.
+
+        Args:
+            folder: the run folder.
+            config: its ``config.toml``, if already read and checked (``load_config``); read here otherwise.
 
         Raises:
             RunError: the folder is not a run folder, or its run finished.
@@ -124,7 +128,7 @@ class Run:
             raise RunError(
                 f"the run in {folder} finished already ({MODEL_FILE} is there); start a new run to train more"
             )
-        return cls(folder, load_config(folder / CONFIG_FILE), resuming=True)
+        return cls(folder, config if config is not None else load_config(folder / CONFIG_FILE), resuming=True)
 
     def saved_epochs(self) -> int | None:
         """How many epochs the run folder's checkpoint holds, or ``None`` when it holds none (or none readable):
