@@ -185,6 +185,10 @@ def test_a_subclass_overriding_compute_loss_is_refused_at_compile_as_fit_would_n
         model.compile(optimizer="adam", loss="bernoulli")
 
 
+@pytest.mark.skipif(
+    tuple(int(part) for part in keras.version().split(".")[:2]) < (3, 15),
+    reason="the file was saved with Keras 3.15.1, whose layer configs an older Keras cannot read (quantization_config)",
+)
 def test_a_model_saved_before_objectives_and_priors_loads_and_trains(digits):
     """tests/data/vae-before-objectives.keras was saved by tfae at 8a215da, before the loss moved into the model."""
     data = Path(__file__).parent / "data"
