@@ -5,6 +5,7 @@ import struct
 import numpy as np
 import pytest
 
+import tfae
 from tfae.bottlenecks import BernoulliBottleneck, GaussianBottleneck, VanillaBottleneck
 from tfae.cli import main
 from tfae.datasets import load_digits
@@ -36,23 +37,36 @@ def test_the_codes_grid_sweeps_one_dimension_per_row_and_keeps_the_others():
     np.testing.assert_array_equal(every[1, :, [0, 2, 3]], np.repeat(code[[0, 2, 3], None], 7, axis=1))
 
 
-def test_the_dimensions_shown_are_all_or_the_ones_that_vary_most():
-    rng = np.random.default_rng(0)
-    assert pictures.most_varied_dimensions(rng.normal(size=(30, 5))) == [0, 1, 2, 3, 4]
-    scales = np.full(20, 0.01)
-    busy = [19, 3, 7, 11]
-    scales[busy] = [5.0, 4.0, 3.0, 2.0]
-    codes = rng.normal(size=(30, 20)) * scales
-    assert pictures.most_varied_dimensions(codes, count=4) == sorted(busy)
-    assert len(pictures.most_varied_dimensions(codes)) == pictures.TRAVERSED_DIMENSIONS == 16
+def test_the_rows_are_the_dimensions_with_the_highest_scores_highest_first():
+    assert pictures.ordered_dimensions([0.1, 3.0, 0.0, 2.0, 0.1]) == [1, 3, 0, 4, 2]  # ties in their order
+    scores = np.full(20, 0.01)
+    scores[[19, 3, 7, 11]] = [5.0, 4.0, 3.0, 2.0]
+    assert pictures.ordered_dimensions(scores, count=4) == [19, 3, 7, 11]
+    assert len(pictures.ordered_dimensions(scores)) == pictures.TRAVERSED_DIMENSIONS == 16
 
 
-def test_the_sweep_is_chosen_by_the_bottleneck():
+def test_the_sweep_is_chosen_by_the_bottleneck_and_its_prior():
     gaussian = pictures.traversal_values(GaussianBottleneck(latent_dim=2))
     np.testing.assert_allclose(gaussian, np.linspace(-3, 3, pictures.TRAVERSAL_STEPS))
+    normal = pictures.traversal_values(GaussianBottleneck(latent_dim=2, prior="standard_normal"))
+    np.testing.assert_allclose(normal, np.linspace(-3, 3, pictures.TRAVERSAL_STEPS))
     bernoulli = pictures.traversal_values(BernoulliBottleneck(latent_dim=2), steps=5)
     np.testing.assert_allclose(bernoulli, np.linspace(0, 1, 5))
     np.testing.assert_allclose(pictures.traversal_values(VanillaBottleneck(latent_dim=2), steps=3), [-3, 0, 3])
+
+
+def test_under_another_prior_each_dimension_sweeps_its_own_quantiles():
+    bottleneck = GaussianBottleneck(latent_dim=3, prior="mixture")
+    values = pictures.traversal_values(bottleneck, seed=1)
+    assert values.shape == (3, pictures.TRAVERSAL_STEPS)
+    assert (np.diff(values, axis=1) > 0).all()
+    # The probabilities are N(0, 1)'s at -3 to 3: the prior's own codes fall below each value that often.
+    drawn = np.asarray(bottleneck.sample_prior(20_000, seed=2))
+    below = (drawn.T[:, :, None] < values[:, None, :]).mean(axis=1)
+    np.testing.assert_allclose(below, np.tile(pictures.traversal_probabilities(), (3, 1)), atol=0.01)
+    grid = pictures.traversal_codes(np.zeros(3), values, dimensions=[2, 0])
+    np.testing.assert_array_equal(grid[0, :, 2], values[2].astype("float32"))
+    np.testing.assert_array_equal(grid[1, :, 0], values[0].astype("float32"))
 
 
 @pytest.fixture(scope="module")
@@ -116,6 +130,15 @@ def test_the_picture_has_one_row_per_dimension_and_one_column_per_value(gaussian
     one_row_fewer = pictures.latent_traversal(decoder_of(model), code, tmp_path / "two.png", dimensions=[0, 2])
     assert png_size(one_row_fewer) == (width, height - cell)
     assert (width, height) == (9 * cell + 130, 3 * cell + 80)  # labels left, column labels and title on top
+    # The original, in a column of its own; notes on the row labels, and grey rows, take no more room.
+    marked = pictures.latent_traversal(
+        decoder_of(model), code, tmp_path / "marked.png", original=x[0], inactive=[1], dimensions=[2, 1, 0]
+    )
+    assert png_size(marked) == (width + cell, height)
+    noted = pictures.latent_traversal(
+        decoder_of(model), code, tmp_path / "noted.png", original=x[0], notes=["KL 2.00", "KL 1.00", "KL 0.00"]
+    )
+    assert png_size(noted) == (width + cell + 30, height)  # a wider margin for two-line row labels
 
 
 def test_samples_that_are_not_images_are_line_plots(tmp_path):
@@ -159,10 +182,21 @@ def test_tfae_train_writes_a_traversal_for_a_variational_model(tmp_path, capsys,
     assert main(["train", str(config), "--run-dir", str(folder), "-q"]) == 0, capsys.readouterr().err
     (options,) = drawn
     assert len(options["dimensions"]) == 16
-    assert "the 16 of 20 dimensions whose posterior means vary most" in options["title"]
+    assert "the 16 of 20 dimensions in order of their KL (nats) over 30 held-out samples; grey: inactive" in (
+        options["title"]
+    )
     np.testing.assert_allclose(options["values"], np.linspace(-3, 3, 9))
+    # The rows are in order of each dimension's KL, largest first; the inactive ones are those whose posterior
+    # mean hardly varies over the held-out samples (active_units' rule); the original is the first of them.
+    kl = [float(note.removeprefix("KL ")) for note in options["notes"]]
+    assert kl == sorted(kl, reverse=True) and len(kl) == 16
+    held_out = load_digits()[0][np.random.default_rng(0).permutation(1797)[-180:]][:30]
+    np.testing.assert_array_equal(options["original"], held_out[0])
+    model = tfae.load_model(folder / "model.keras")
+    variance = np.var(model.encoder.predict(held_out, verbose=0), axis=0)
+    assert options["inactive"] == [dimension for dimension in options["dimensions"] if variance[dimension] <= 0.01]
     width, height = png_size(folder / "traversal.png")
-    assert (width, height) == (9 * 80 + 130, 16 * 80 + 100)  # 16 rows; two lines of title
+    assert (width, height) == (10 * 80 + 160, 16 * 80 + 100)  # 16 rows, the original's column; two title lines
 
     config = write_config(tmp_path / "ae.toml", 'name = "vanilla"\nlatent_dim = 2')
     folder = tmp_path / "ae"

@@ -68,11 +68,12 @@ def _mosaic(rows, gap=1):
     return canvas
 
 
-def _show_mosaic(rows, shape, title, row_labels=None, column_labels=None, min_height=0.0):
+def _show_mosaic(rows, shape, title, row_labels=None, column_labels=None, min_height=0.0, margin=None):
     canvas = _mosaic(rows)
     cell = _cell_inches(shape)
     columns = max(len(row) for row in rows)
-    margin = 1.3 if row_labels else 0.2
+    if margin is None:
+        margin = 1.3 if row_labels else 0.2
     top = 0.5 + (0.3 if column_labels else 0.0) + 0.2 * str(title).count("\n")
     figure, axis = _figure(1, 1, columns * cell + margin, max(min_height, len(rows) * cell + top))
     axis.imshow(canvas, cmap="gray", vmin=0.0, vmax=1.0, interpolation="nearest")
@@ -148,42 +149,59 @@ def reconstructions(originals, reconstructed, path, columns=10, title="Originals
 
 TRAVERSAL_STEPS = 9
 TRAVERSED_DIMENSIONS = 16
+# Codes drawn from a prior other than N(0, I) to find its quantiles.
+PRIOR_DRAWS = 20_000
 
 
-def traversal_values(bottleneck, steps=TRAVERSAL_STEPS):
+def traversal_values(bottleneck, steps=TRAVERSAL_STEPS, seed=0):
     """The values each latent dimension sweeps in a latent traversal of a model with ``bottleneck``.
 
-    Chosen by the bottleneck's type, here in one place so the choice can be revisited: 0 to 1 for a
-    ``BernoulliBottleneck`` (its codes are probabilities, in [0, 1]); -3 to 3 for any other bottleneck,
-    three standard deviations either side of the mean of a Gaussian's N(0, I) prior. ``steps`` values, evenly
-    spaced, ends included.
+    Chosen by the bottleneck and its prior, here in one place so the choice can be revisited: 0 to 1 for a
+    ``BernoulliBottleneck`` (its codes are probabilities, in [0, 1]); -3 to 3 for a standard normal prior (or
+    a bottleneck without one), three standard deviations either side of its mean, ``steps`` values evenly
+    spaced. Under any other prior (a mixture, a VampPrior) each dimension sweeps its own quantiles, at the
+    probabilities where N(0, 1) has those values, estimated from ``PRIOR_DRAWS`` codes drawn from the prior.
+
+    Returns:
+        The ``steps`` values every dimension sweeps, shape ``(steps,)``; or, under another prior, each
+        dimension's own, shape ``(latent_dim, steps)``.
     """
     from tfae.bottlenecks import BernoulliBottleneck
+    from tfae.priors import StandardNormalPrior
 
-    low, high = (0.0, 1.0) if isinstance(bottleneck, BernoulliBottleneck) else (-3.0, 3.0)
-    return np.linspace(low, high, steps)
+    if isinstance(bottleneck, BernoulliBottleneck):
+        return np.linspace(0.0, 1.0, steps)
+    prior = getattr(bottleneck, "prior", None)
+    if prior is None or isinstance(prior, StandardNormalPrior):
+        return np.linspace(-3.0, 3.0, steps)
+    codes = np.asarray(bottleneck.sample_prior(PRIOR_DRAWS, seed=seed), dtype="float64").reshape(PRIOR_DRAWS, -1)
+    return np.quantile(codes, traversal_probabilities(steps), axis=0).T
 
 
-def most_varied_dimensions(codes, count=TRAVERSED_DIMENSIONS):
-    """The latent dimensions to show in a traversal: every one when the codes (``(n, latent_dim)``) have no
-    more than ``count``, otherwise the ``count`` whose values vary most over ``codes``; in increasing order."""
-    codes = np.asarray(codes, dtype="float64").reshape(len(codes), -1)
-    if codes.shape[1] <= count:
-        return list(range(codes.shape[1]))
-    chosen = np.argsort(-codes.var(axis=0), kind="stable")[:count]
-    return sorted(int(dimension) for dimension in chosen)
+def traversal_probabilities(steps=TRAVERSAL_STEPS):
+    """The probabilities at which a prior's quantiles are swept: where N(0, 1) has -3 to 3, evenly spaced."""
+    return np.array([0.5 * (1.0 + math.erf(value / math.sqrt(2.0))) for value in np.linspace(-3.0, 3.0, steps)])
+
+
+def ordered_dimensions(scores, count=TRAVERSED_DIMENSIONS):
+    """The latent dimensions to show in a traversal, as rows: the ``count`` with the highest ``scores`` (one
+    per dimension: each one's KL, say), highest first; ties in the order of the dimensions."""
+    scores = np.asarray(scores, dtype="float64").reshape(-1)
+    return [int(dimension) for dimension in np.argsort(-scores, kind="stable")[:count]]
 
 
 def traversal_codes(code, values, dimensions=None):
-    """The codes of a latent traversal, ``(len(dimensions), len(values), latent_dim)`` float32: row ``r``,
-    column ``j`` is ``code`` with dimension ``dimensions[r]`` set to ``values[j]`` and the others as they are.
+    """The codes of a latent traversal, ``(len(dimensions), steps, latent_dim)`` float32: row ``r``, column
+    ``j`` is ``code`` with dimension ``d = dimensions[r]`` set to ``values[j]`` (or ``values[d, j]`` when
+    ``values`` holds each dimension's own, shape ``(latent_dim, steps)``) and the others as they are.
     ``dimensions`` defaults to every dimension of ``code``."""
     code = np.asarray(code, dtype="float32").reshape(-1)
-    values = np.asarray(values, dtype="float32").reshape(-1)
+    values = np.asarray(values, dtype="float32")
+    values = values.reshape(-1) if values.ndim < 2 else values.reshape(code.size, -1)
     dimensions = range(code.size) if dimensions is None else [int(dimension) for dimension in dimensions]
-    grid = np.tile(code, (len(dimensions), len(values), 1))
+    grid = np.tile(code, (len(dimensions), values.shape[-1], 1))
     for row, dimension in enumerate(dimensions):
-        grid[row, :, dimension] = values
+        grid[row, :, dimension] = values if values.ndim == 1 else values[dimension]
     return grid
 
 
@@ -198,39 +216,86 @@ def latent_traversal(
     values=None,
     title="Latent traversal: one dimension swept at a time, the others fixed",
     dimensions=None,
+    original=None,
+    notes=None,
+    inactive=(),
 ):
     """Draws a latent traversal: ``code`` decoded with one latent dimension at a time swept over ``values``.
 
-    One row per dimension of ``dimensions`` (default: every one), labelled ``z0``, ``z1``...; one column per
-    value, labelled at the top. ``values`` defaults to -3 to 3 in ``TRAVERSAL_STEPS`` steps; for a Bernoulli
-    bottleneck, whose codes lie in [0, 1], sweep 0 to 1 instead (``traversal_values(bottleneck)`` chooses).
-    ``decode`` turns codes ``(n, latent_dim)`` into samples ``(n, ...)`` (``model.decoder``, say); it is
-    called once, on every code of the grid (``traversal_codes``). Samples that are images are drawn as
-    images, others as line plots.
+    One row per dimension of ``dimensions`` (default: every one, in order), labelled ``z0``, ``z1``...; one
+    column per value, labelled at the top. ``values`` defaults to -3 to 3 in ``TRAVERSAL_STEPS`` steps; for a
+    Bernoulli bottleneck, whose codes lie in [0, 1], sweep 0 to 1, and under a prior other than N(0, I) each
+    dimension's own quantiles, shape ``(latent_dim, steps)``, whose columns are labelled with their
+    probabilities (``traversal_values(bottleneck)`` chooses). ``decode`` turns codes ``(n, latent_dim)`` into
+    samples ``(n, ...)`` (``model.decoder``, say); it is called once, on every code of the grid
+    (``traversal_codes``). Samples that are images are drawn as images, others as line plots.
+
+    ``original``, the sample whose code is swept, is drawn first, in a column of its own; ``notes`` are words
+    added to each row's label (its KL, say); the rows of the dimensions in ``inactive`` are greyed and
+    labelled so.
     """
-    values = np.linspace(-3.0, 3.0, TRAVERSAL_STEPS) if values is None else np.asarray(values).reshape(-1)
+    values = np.linspace(-3.0, 3.0, TRAVERSAL_STEPS) if values is None else np.asarray(values)
     code = np.asarray(code).reshape(-1)
     dimensions = range(code.size) if dimensions is None else [int(dimension) for dimension in dimensions]
     codes = traversal_codes(code, values, dimensions)
     rows, columns = codes.shape[:2]
     decoded = np.asarray(decode(codes.reshape(rows * columns, -1)))
-    row_labels = [f"z{dimension}" for dimension in dimensions]
-    column_labels = [_value_label(value) for value in values]
+    inactive = {int(dimension) for dimension in inactive}
+    row_labels = []
+    for row, dimension in enumerate(dimensions):
+        words = [f"z{dimension}", *([notes[row]] if notes is not None else [])]
+        words += ["inactive"] if dimension in inactive else []
+        row_labels.append("\n".join(words))
+    if values.ndim < 2:
+        column_labels = [_value_label(value) for value in values.reshape(-1)]
+    else:
+        column_labels = [f"{100 * probability:.3g}%" for probability in traversal_probabilities(columns)]
+    greyed = [row for row, dimension in enumerate(dimensions) if dimension in inactive]
     shape = image_shape(decoded.shape[1:])
     if shape is None:
-        figure = _line_grid([decoded], [None], columns, title, cell=(1.3, 0.9))
+        series = decoded.reshape(rows, columns, -1)
+        if original is not None:
+            first = np.tile(np.ravel(original), (rows, 1, 1))
+            series = np.concatenate([first, series], axis=1)
+            column_labels = ["original", *column_labels]
+        width = series.shape[1]
+        figure = _line_grid([series.reshape(rows * width, -1)], [None], width, title, cell=(1.3, 0.9))
         figure.set_figheight(max(2.4, figure.get_figheight()))
         for index, axis in enumerate(figure.axes):
-            if index % columns:
+            if index % width:
                 axis.tick_params(labelleft=False)  # every cell shares the first column's y axis
-        for axis, label in zip(figure.axes[::columns], row_labels):
+            if index // width in greyed:
+                axis.set_facecolor("0.85")
+            if original is not None and index % width == 0 and index:
+                axis.axis("off")
+        for axis, label in zip(figure.axes[::width], row_labels):
             axis.set_ylabel(label, fontsize=8)
-        for axis, label in zip(figure.axes[:columns], column_labels):
+        for axis, label in zip(figure.axes[:width], column_labels):
             axis.set_title(label, fontsize=8)
         return _save(figure, path)
-    scaled = _scaled(decoded, shape, *_display_range(decoded))
+    low, high = _display_range(decoded if original is None else np.concatenate([decoded, np.asarray(original)[None]]))
+    scaled = _scaled(decoded, shape, low, high)
     grid = [list(scaled[row * columns : (row + 1) * columns]) for row in range(rows)]
-    return _save(_show_mosaic(grid, shape, title, row_labels, column_labels, min_height=2.4), path)
+    if original is not None:
+        first = _scaled(np.asarray(original)[None], shape, low, high)[0]
+        grid = [[first if row == 0 else None, *cells] for row, cells in enumerate(grid)]
+        column_labels = ["original", *column_labels]
+    figure = _show_mosaic(grid, shape, title, row_labels, column_labels, min_height=2.4, margin=1.6 if notes else None)
+    _grey_rows(figure.axes[0], greyed, shape, len(grid[0]), 1 if original is not None else 0)
+    return _save(figure, path)
+
+
+def _grey_rows(axis, rows, shape, columns, skip):
+    """Covers the given rows of a mosaic (their cells after the first ``skip`` columns) in translucent grey."""
+    from matplotlib.patches import Rectangle
+
+    height, width = shape[:2]
+    for row in rows:
+        left = skip * (width + 1) - 0.5
+        top = row * (height + 1) - 0.5
+        axis.add_patch(
+            Rectangle((left, top), (columns - skip) * (width + 1) - 1, height, color="0.5", alpha=0.55, linewidth=0)
+        )
 
 
 def principal_components(codes, dimensions=2):
@@ -283,22 +348,52 @@ def latent_space(codes, path, labels=None, class_names=None, what="codes"):
     return _save(figure, path)
 
 
+# A discriminator's loss is logged as <name>_discriminator_loss: a binary cross-entropy, log 2 at chance.
+DISCRIMINATOR_SUFFIX = "discriminator_loss"
+CHANCE = math.log(2.0)
+
+
 def loss_curves(history, path):
-    """Plots each loss (total, reconstruction, regularization) per epoch, training and validation."""
-    names = [name for name in ("loss", "reconstruction_loss", "regularization_loss") if name in history]
-    figure, axes = _figure(1, len(names), 4.2 * len(names), 3.4, squeeze=False)
-    for axis, name in zip(axes[0], names):
+    """Writes ``loss_figure(history)`` to ``path``: every logged loss per epoch."""
+    return _save(loss_figure(history), path)
+
+
+def loss_figure(history):
+    """Plots every logged loss per epoch, training and validation, one panel each: the total, the
+    reconstruction, the regularization, each regularizer's term (``<name>_loss``) and any other loss the
+    model logs. A discriminator's (``<name>_discriminator_loss``, not part of the total) has its chance
+    level, log 2, marked: a loss there means the discriminator cannot tell the codes apart.
+
+    Returns:
+        The Matplotlib ``Figure``, its panels in that order.
+    """
+    from matplotlib.ticker import MaxNLocator
+
+    first = ("loss", "reconstruction_loss", "regularization_loss")
+    logged = [name for name in history if (name == "loss" or name.endswith("_loss")) and not name.startswith("val_")]
+    names = [name for name in first if name in logged] + [name for name in logged if name not in first]
+    columns = min(3, max(1, len(names)))
+    rows = max(1, math.ceil(len(names) / columns))
+    figure, axes = _figure(rows, columns, 4.2 * columns, 3.2 * rows + 0.4, squeeze=False)
+    for index, axis in enumerate(axes.flat):
+        if index >= len(names):
+            axis.axis("off")
+            continue
+        name = names[index]
         for prefix, label in (("", "training"), ("val_", "validation")):
             values = history.get(prefix + name)
             if values is not None and len(values):
                 epochs = np.arange(1, len(values) + 1)
                 axis.plot(epochs, values, marker="o" if len(values) < 20 else None, markersize=3, label=label)
+        if name.endswith(DISCRIMINATOR_SUFFIX):
+            axis.axhline(CHANCE, color="0.4", linestyle="--", linewidth=1, label="chance, log 2")
         axis.set_title(name.replace("_", " "))
         axis.set_xlabel("epoch")
+        axis.xaxis.set_major_locator(MaxNLocator(integer=True))
         axis.grid(alpha=0.3)
         axis.legend(fontsize=8)
-    figure.suptitle("Loss per epoch (nats per sample for a likelihood loss)")
-    return _save(figure, path)
+    figure.suptitle("Every logged loss per epoch (nats per sample for a likelihood loss)")
+    return figure
 
 
 def _save(figure, path):

@@ -422,7 +422,7 @@ class Run:
             codes = model.bottleneck.sample_prior(SAMPLED, seed=training["seed"])
             generated = _in_batches(lambda z: model.decoder(z, training=False), codes)
             pictures.image_grid(generated, folder / "samples.png", columns=8, title="Samples from the prior")
-            self.draw_traversal(model, shown_codes, held_out)
+            self.draw_traversal(model, shown, shown_codes, held_out)
         points = np.random.default_rng(training["seed"]).permutation(len(everything))[:LATENT_POINTS]
         codes = _in_batches(lambda x: model.encoder(x, training=False), everything[points])
         pictures.latent_space(
@@ -443,27 +443,57 @@ class Run:
             with checkpoints.replacing(folder / "beta.png") as temporary:
                 plot_schedule(scheduler, length=length, path=temporary)
 
-    def draw_traversal(self, model, shown_codes, held_out=True):
-        """Writes ``traversal.png``: the posterior mean of the first shown sample, decoded with one latent
-        dimension at a time swept over ``pictures.traversal_values``; with more than
-        ``pictures.TRAVERSED_DIMENSIONS`` dimensions, the ones whose posterior means vary most over the shown
-        samples. One decoder call."""
+    def draw_traversal(self, model, shown, shown_codes, held_out=True):
+        """Writes ``traversal.png``: the first shown sample, and its posterior mean decoded with one latent
+        dimension at a time swept over ``pictures.traversal_values``. The rows are in order of each dimension's
+        KL over the shown samples, largest first, at most ``pictures.TRAVERSED_DIMENSIONS`` of them (in order of
+        how much each posterior mean varies over them where there is no KL per dimension: a posterior or prior
+        that does not factorise, a Keras loss); a dimension that ``active_units`` counts as inactive is greyed.
+        One decoder call."""
+        from tfae.metrics.active_units import ACTIVITY_THRESHOLD
+
         which = "held-out" if held_out else "training"
-        dimensions = pictures.most_varied_dimensions(shown_codes)
-        title = f"Latent traversal around the posterior mean of a {which} sample"
-        if len(dimensions) < shown_codes.shape[1]:
-            title += (
-                f"\nthe {len(dimensions)} of {shown_codes.shape[1]} dimensions whose posterior means vary most"
-                f" over {len(shown_codes)} {which} samples"
-            )
+        codes = np.asarray(shown_codes, dtype="float64").reshape(len(shown_codes), -1)
+        variance = codes.var(axis=0)
+        kl = _kl_per_dimension(model, shown, self.config.values["training"]["seed"])
+        dimensions = pictures.ordered_dimensions(variance if kl is None else kl)
+        rows = "dimensions"
+        if len(dimensions) < codes.shape[1]:
+            rows = f"the {len(dimensions)} of {codes.shape[1]} dimensions"
+        ranked = "their KL (nats)" if kl is not None else "how much their posterior means vary"
+        order = f"{rows} in order of {ranked}"
+        title = (
+            f"Latent traversal around the posterior mean of a {which} sample\n{order} over {len(codes)} {which} "
+            "samples; grey: inactive"
+        )
         pictures.latent_traversal(
             lambda z: _in_batches(lambda c: model.decoder(c, training=False), z),
             shown_codes[0],
             self.folder / "traversal.png",
-            values=pictures.traversal_values(model.bottleneck),
+            values=pictures.traversal_values(model.bottleneck, seed=self.config.values["training"]["seed"]),
             title=title,
             dimensions=dimensions,
+            original=shown[0],
+            # A Monte Carlo estimate of a KL near 0 may come out just below it.
+            notes=None if kl is None else [f"KL {max(kl[dimension], 0.0):.2f}" for dimension in dimensions],
+            inactive=[dimension for dimension in dimensions if variance[dimension] <= ACTIVITY_THRESHOLD],
         )
+
+
+# Codes drawn per sample for the KL of each latent dimension in traversal.png.
+KL_SAMPLES = 16
+
+
+def _kl_per_dimension(model, x, seed):
+    """Each latent dimension's KL in nats, averaged over ``x``, or ``None`` where it has no per-dimension parts
+    (a posterior or prior that does not factorise) or the model no tfae likelihood to evaluate with."""
+    from tfae.evaluation import evaluate
+    from tfae.metrics.importance import factorizes
+
+    if getattr(model, "likelihood", None) is None or not factorizes(model.bottleneck):
+        return None
+    results = evaluate(model, x, metrics=["kl_per_dimension"], samples=KL_SAMPLES, seed=seed)
+    return np.array([results[f"kl_per_dimension_{dimension}"] for dimension in range(model.bottleneck.latent_dim)])
 
 
 def _scope(strategy):
