@@ -45,6 +45,14 @@ def gaussian_log_density(z, mean, log_variance):
     return -0.5 * np.sum(LOG_2PI + log_variance + (z - mean) ** 2 * np.exp(-log_variance), axis=-1)
 
 
+def gaussian_kl(mean_q, log_variance_q, mean_p, log_variance_p):
+    """``KL(N(mean_q, diag exp(log_variance_q)) || N(mean_p, diag exp(log_variance_p)))``, summed over the last axis."""
+    mean_q, log_variance_q, mean_p, log_variance_p = map(_f64, (mean_q, log_variance_q, mean_p, log_variance_p))
+    ratio = np.exp(log_variance_q - log_variance_p)
+    squared = (mean_q - mean_p) ** 2 * np.exp(-log_variance_p)
+    return 0.5 * np.sum(ratio + squared - 1.0 - (log_variance_q - log_variance_p), axis=-1)
+
+
 def log_weights(log_likelihood, log_prior, log_posterior):
     """``log w = log p(x | z) + log p(z) - log q(z | x)``, elementwise."""
     return _f64(log_likelihood) + _f64(log_prior) - _f64(log_posterior)

@@ -1,0 +1,49 @@
+"""Both objectives on the JAX backend, in a fresh interpreter (a process has one Keras backend): the bounds against
+NumPy, and the contract check (which trains, saves and reloads a model with each). The rest of the suite runs
+on the default backend, TensorFlow."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+TESTS = Path(__file__).resolve().parent
+
+CODE = """
+import numpy as np
+import keras
+
+import numpy_reference as ref
+from terms import PENALTY, gaussian_terms, to_numpy
+from tfae.testing import check_objective
+from tfae_iwae import CIWAE, MIWAE
+
+assert keras.backend.backend() == "jax"
+keras.utils.set_random_seed(0)
+rng = np.random.default_rng(0)
+
+terms, log_weights = gaussian_terms(rng, codes=6, batch=5)
+miwae = MIWAE(m=2, k=3)(terms)
+np.testing.assert_allclose(to_numpy(miwae["miwae_bound"]), ref.miwae_bound(log_weights, 2, 3), rtol=1e-5)
+np.testing.assert_allclose(to_numpy(miwae["loss"]), -ref.miwae_bound(log_weights, 2, 3) + PENALTY, rtol=1e-5)
+ciwae = CIWAE(beta=0.3, k=6)(terms)
+np.testing.assert_allclose(to_numpy(ciwae["ciwae_bound"]), ref.ciwae_bound(log_weights, 0.3), rtol=1e-5)
+np.testing.assert_allclose(to_numpy(ciwae["loss"]), -ref.ciwae_bound(log_weights, 0.3) + PENALTY, rtol=1e-5)
+
+check_objective(lambda: MIWAE(m=2, k=2), single_sample=lambda: MIWAE(m=1, k=1))
+check_objective(lambda: CIWAE(beta=0.5, k=3))
+print("passed on", keras.backend.backend())
+"""
+
+
+def test_the_bounds_and_the_contract_check_pass_on_jax(tmp_path):
+    pytest.importorskip("jax")
+    path = os.pathsep.join([str(TESTS), *filter(None, [os.environ.get("PYTHONPATH")])])
+    env = {**os.environ, "KERAS_BACKEND": "jax", "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": path}
+    result = subprocess.run(
+        [sys.executable, "-c", CODE], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=600
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-5000:]
+    assert "passed on jax" in result.stdout
