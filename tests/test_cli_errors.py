@@ -186,7 +186,10 @@ def test_conv_layout_needs_images(capsys, tmp_path):
 
 def test_generate_needs_a_prior(capsys, tmp_path, untrained_model):
     message = one_line_error(capsys, "generate", untrained_model["vanilla"], "-o", tmp_path / "x.png")
-    assert message.startswith("the model's VanillaBottleneck has no prior to sample from")
+    assert message == (
+        "the model's VanillaBottleneck has no prior to sample from; sample from a sampler fitted to its training "
+        "codes instead: --sampler gmm (or two_stage)"
+    )
 
 
 def test_similar_index_out_of_range(capsys, untrained_model):

@@ -213,30 +213,76 @@ def _save_array(path, array):
 
 
 def generate_command(args):
-    """Decodes N codes drawn from the prior: a grid of images (.png) or the arrays (.npy)."""
+    """Decodes N codes drawn from the prior, or from a sampler fitted to the training codes: a grid of images
+    (.png) or the arrays (.npy)."""
     if args.number < 1:
         raise UsageError(f"-n must be a positive number of samples; got {args.number}")
     output = Path(args.output)
     if output.suffix not in (".png", ".npy"):
         raise UsageError(f"-o must name a .png (a picture) or a .npy file (the arrays); got {output}")
     _quiet_tensorflow()
+    sampler = _sampler(args.sampler)
+    dataset = None
+    if sampler.needs_fit:
+        dataset = _sampler_data(args)
     model = _load_model(args.model)
+    described = title = "the prior"
+    if dataset is not None:
+        from tfae.serialization import registered_name_of
+
+        title = f"a {registered_name_of('sampler', sampler) or type(sampler).__name__} sampler"
+        dataset = _fit_samples(model, dataset)
+        try:
+            sampler.fit(model, dataset.x)
+        except ValueError as error:
+            raise UsageError(f"--sampler {args.sampler}: {' '.join(str(error).split())}") from None
+        described = f"{title} fitted to {len(dataset.x)} codes of {dataset.source}"
     try:
-        samples = model.sample(args.number, seed=args.seed)
-    except NotImplementedError:
-        raise UsageError(
-            f"the model's {type(model.bottleneck).__name__} has no prior to sample from; generating needs a "
-            'variational bottleneck, such as name = "gaussian" with regularizer "kld"'
-        ) from None
+        samples = model.sample(args.number, seed=args.seed, sampler=sampler)
+    except ValueError as error:
+        if not sampler.needs_fit:
+            raise UsageError(
+                f"the model's {type(model.bottleneck).__name__} has no prior to sample from; sample from a sampler "
+                "fitted to its training codes instead: --sampler gmm (or two_stage)"
+            ) from None
+        raise UsageError(" ".join(str(error).split())) from None
     if output.suffix == ".npy":
         _save_array(output, samples)
     else:
         from tfae.training.pictures import image_grid
 
         columns = min(math.ceil(math.sqrt(args.number)), 16)
-        image_grid(samples, output, columns=columns, title=f"{args.number} samples from the prior")
-    print(f"tfae generate: wrote {output}: {args.number} samples of shape {tuple(samples.shape[1:])}")
+        image_grid(samples, output, columns=columns, title=f"{args.number} samples from {title}")
+    print(f"tfae generate: wrote {output}: {args.number} samples of shape {tuple(samples.shape[1:])} from {described}")
     return 0
+
+
+def _sampler(text):
+    """``--sampler`` as a sampler: a registered name, or a name and parameters as a table."""
+    from tfae.plugins import resolve
+
+    spec = _inline_table(text, "sampler") if text.strip().startswith("{") else text
+    try:
+        return resolve("sampler", spec)
+    except (TfaeError, ValueError, TypeError) as error:
+        raise UsageError(f"--sampler {text}: {' '.join(str(error).split())}") from None
+
+
+def _sampler_data(args):
+    """The samples a fitted sampler is fitted to: ``--data``, or else the training data of the run."""
+    if args.data is not None:
+        return _load_samples(args.data)
+    config_path = _model_path(args.model).parent / "config.toml"
+    if not config_path.is_file():
+        raise UsageError(
+            f"--sampler {args.sampler} is fitted to the codes of the training data, and {args.model} is no run folder "
+            "whose config.toml says what that was: give it with --data DATA (a dataset's name, a .npy/.npz file or a "
+            "folder of images)"
+        )
+    from tfae.training.config import load_config
+    from tfae.training.run import Run
+
+    return Run(config_path.parent, load_config(config_path)).training_data()
 
 
 def similar_command(args):
@@ -564,7 +610,9 @@ def build_parser():
     encode.add_argument("--batch-size", type=int, default=256, metavar="N")
     encode.set_defaults(handler=encode_command)
 
-    generate = subcommands.add_parser("generate", help="decode samples drawn from the prior")
+    generate = subcommands.add_parser(
+        "generate", help="decode samples drawn from the prior or from a sampler fitted to the training codes"
+    )
     generate.add_argument("model", metavar="MODEL", help="a .keras file or a run folder")
     generate.add_argument("-n", "--number", type=int, default=64, metavar="N", help="how many samples (default: 64)")
     generate.add_argument(
@@ -575,6 +623,19 @@ def build_parser():
         help="a .png (a grid of pictures) or .npy file (default: samples.png)",
     )
     generate.add_argument("--seed", type=int, default=None, help="for the same samples every time")
+    generate.add_argument(
+        "--sampler",
+        default="prior",
+        metavar="SAMPLER",
+        help='where the codes come from: "prior" (default), "gmm" (a Gaussian mixture fitted to the training codes), '
+        '"two_stage" (a second VAE fitted to them), or a table such as \'{name = "gmm", components = 20}\'',
+    )
+    generate.add_argument(
+        "--data",
+        default=None,
+        metavar="DATA",
+        help="the data a fitted sampler is fitted to (default: the run's training data, less what it held out)",
+    )
     generate.set_defaults(handler=generate_command)
 
     similar = subcommands.add_parser("similar", help="the samples nearest to one sample in latent space")

@@ -68,6 +68,11 @@ def register_objectives(register: Callable[..., Any]) -> None:
     """Register training objectives, chosen by ``compile(objective=...)`` (subclasses of ``tfae.objectives.BaseObjective``)."""
 
 
+@hookspec
+def register_samplers(register: Callable[..., Any]) -> None:
+    """Register post-hoc samplers of codes, chosen by ``model.sample(n, sampler=...)`` (subclasses of ``tfae.samplers.BaseSampler``)."""
+
+
 KINDS: dict[str, str] = {
     "bottleneck": "register_bottlenecks",
     "regularizer": "register_regularizers",
@@ -77,4 +82,5 @@ KINDS: dict[str, str] = {
     "dataset": "register_datasets",
     "prior": "register_priors",
     "objective": "register_objectives",
+    "sampler": "register_samplers",
 }

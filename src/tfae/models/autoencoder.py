@@ -634,10 +634,30 @@ class Autoencoder(keras.Model):
         check_even_split(x, kwargs.get("batch_size"), "evaluate")
         return without_xla_if_it_fails(self, "evaluate", lambda: super(Autoencoder, self).evaluate(x, *args, **kwargs))
 
-    def sample(self, n: int, seed: int | None = None) -> Any:
-        """Draws ``n`` codes from the bottleneck's prior (``bottleneck.prior``) and returns their decodings in data space (NumPy)."""
-        codes = self.bottleneck.sample_prior(n, seed=seed)
-        return self.decoder.predict(codes, verbose=0)
+    def sample(self, n: int, seed: int | None = None, sampler: Any = None) -> Any:
+        """Generates ``n`` new samples: codes from ``sampler``, decoded to data space (NumPy).
+
+        Args:
+            n: how many samples.
+            seed: for the same samples every time.
+            sampler: where the codes come from: ``None`` or ``"prior"``, the bottleneck's prior
+                (``bottleneck.prior``); or a fitted ``tfae.samplers.BaseSampler``, such as
+                ``GaussianMixtureSampler().fit(model, x_train)`` (a Gaussian mixture fitted to the training
+                codes, which also gives a plain autoencoder samples).
+
+        Example:
+
+        >>> images = model.sample(16, seed=0)
+        >>> images = model.sample(16, sampler=GaussianMixtureSampler().fit(model, x_train), seed=0)
+        """
+        from tfae.samplers.base import BaseSampler
+
+        chosen = resolve("sampler", "prior" if sampler is None else sampler)
+        if not isinstance(chosen, BaseSampler):
+            raise TypeError(f"`sampler` must be a tfae sampler, its name or a dict. Received: sampler={sampler!r}")
+        decoder = self.decoder  # an unbuilt model says so here, before any codes are drawn
+        codes = chosen.sample(self, n, seed=seed)
+        return decoder.predict(codes, verbose=0)
 
     def get_config(self) -> dict:
         config: dict[str, Any] = {"name": self.name, "trainable": self.trainable}

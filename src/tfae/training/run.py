@@ -169,6 +169,21 @@ class Run:
         )
         return held_out_dataset, training["validation_split"]
 
+    def training_data(self):
+        """The samples that ``train`` fitted the model on, as a ``Dataset``: the data loaded and split as
+        ``train`` does, less the share held out for validation."""
+        training = self.config.values["training"]
+        dataset = self.load_data()
+        if training["validation_split"] == 0:
+            return dataset
+        kept, _ = split_indices(len(dataset.x), training["validation_split"], training["seed"])
+        return dataclasses.replace(
+            dataset,
+            x=dataset.x[kept],
+            labels=None if dataset.labels is None else dataset.labels[kept],
+            factors=None if dataset.factors is None else dataset.factors[kept],
+        )
+
     def build_model(self, sample_shape):
         """Assembles and compiles the model the config describes, built for samples of ``sample_shape``."""
         import keras
