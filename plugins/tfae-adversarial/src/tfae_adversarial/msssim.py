@@ -5,11 +5,11 @@ images between scales. For images ``x`` and ``y`` in ``[0, data_range]``, local 
 window (``mu``: weighted means, ``sigma``: weighted standard deviations and covariance), and
 ``C1 = (0.01 * data_range) ** 2``, ``C2 = (0.03 * data_range) ** 2``:
 
-    l(x, y)  = (2 mu_x mu_y + C1) / (mu_x^2 + mu_y^2 + C1)                  luminance, Eq. (1)
-    cs(x, y) = (2 sigma_xy + C2) / (sigma_x^2 + sigma_y^2 + C2)             contrast times structure, Eqs. (2)-(3)
-                                                                            with C3 = C2 / 2
-    SSIM     = mean over windows of l * cs                                  Eq. (4), averaged over the image
-    MS-SSIM  = SSIM_M ** w_M * prod over j < M of cs_j ** w_j               Eq. (7), alpha_M = beta_j = gamma_j = w_j
+    l(x, y)  = (2 mu_x mu_y + C1) / (mu_x^2 + mu_y^2 + C1)          luminance, Eq. (1)
+    cs(x, y) = (2 sigma_xy + C2) / (sigma_x^2 + sigma_y^2 + C2)     contrast times structure, Eqs. (2)-(3)
+                                                                    with C3 = C2 / 2
+    SSIM     = mean over windows of l * cs                          Wang et al. 2004, Eq. (13), averaged
+    MS-SSIM  = SSIM_M ** w_M * prod over j < M of cs_j ** w_j       Eq. (7), alpha_M = beta_j = gamma_j = w_j
 
 where ``cs_j`` is the mean of ``cs`` at scale ``j`` (the image average-pooled ``j - 1`` times by 2 x 2) and
 ``w = (0.0448, 0.2856, 0.3001, 0.2363, 0.1333)`` (Section 3.1). The windows are "valid": each lies inside
@@ -149,7 +149,7 @@ def ssim_per_scale(
 
 
 def ssim(x: Any, y: Any, window_size: int = 11, sigma: float = 1.5, data_range: float = 1.0) -> Any:
-    """The structural similarity of each pair of images (Wang et al.'s Eq. 4, averaged over the image), ``(batch,)``.
+    """The structural similarity of each pair of images (Wang et al. 2004, Eq. 13, averaged over it), ``(batch,)``.
 
     Arguments as in ``ssim_per_scale``. 1 for identical images; it can be negative (anticorrelated images).
     """
