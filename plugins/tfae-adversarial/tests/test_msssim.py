@@ -1,0 +1,277 @@
+"""MS-SSIM: SSIM, MS-SSIM and the loss against NumPy (and TensorFlow's own tf.image functions), the sizes it
+refuses with the scales that fit, a model compiled with it that trains, refuses what needs nats, saves and loads
+in a fresh process.
+
+The checks of the maths run on TensorFlow here and again on JAX in a fresh process (``test_the_checks_pass_on_jax``).
+"""
+
+import doctest
+import json
+import os
+import re
+import subprocess
+import sys
+
+import keras
+import numpy as np
+import numpy_reference as reference
+import pytest
+import tfae
+from keras import ops
+from tfae.datasets import load_digits
+from tfae.evaluation import evaluate
+from tfae.models import Autoencoder
+from tfae.testing import gradients
+
+import tfae_adversarial.msssim
+from on_jax import run_on_jax
+from tfae_adversarial.msssim import (
+    WANG_WEIGHTS,
+    MultiScaleSSIMLoss,
+    gaussian_window,
+    multiscale_ssim,
+    scales_that_fit,
+    ssim,
+    ssim_per_scale,
+    wang_weights,
+)
+
+DIGIT_WEIGHTS = [0.1356, 0.8644]
+
+
+def to_numpy(tensor):
+    return np.asarray(ops.convert_to_numpy(tensor), dtype="float64")
+
+
+def image_pairs(shape, seed, noise=0.2):
+    """Images in [0, 1] and noisy copies of them, clipped to [0, 1]; the first pair is identical."""
+    rng = np.random.default_rng(seed)
+    x = rng.random(shape)
+    y = np.clip(x + noise * rng.normal(size=shape), 0.0, 1.0)
+    y[0] = x[0]
+    return x.astype("float32"), y.astype("float32")
+
+
+CASES = [
+    # shape, window_size, sigma, data_range, weights
+    ((3, 8, 8), 3, 1.5, 1.0, DIGIT_WEIGHTS),
+    ((2, 13, 12, 3), 3, 0.8, 1.0, [0.2, 0.3, 0.5]),
+    ((2, 20, 22), 5, 1.5, 2.0, [0.3, 0.7]),
+    ((2, 11, 11), 11, 1.5, 1.0, [1.0]),
+]
+
+
+def check_the_windows_match_numpy():
+    for size, sigma in ((3, 1.5), (5, 0.8), (11, 1.5)):
+        np.testing.assert_allclose(gaussian_window(size, sigma), reference.gaussian_window(size, sigma), rtol=1e-6)
+
+
+def check_ssim_per_scale_matches_numpy():
+    """Each scale's mean SSIM and mean contrast-structure, for one and three channels, odd sides pooled down."""
+    for seed, (shape, window_size, sigma, data_range, weights) in enumerate(CASES):
+        x, y = image_pairs(shape, seed)
+        x, y = x * data_range, y * data_range
+        scales = len(weights)
+        found_ssim, found_cs = ssim_per_scale(x, y, scales, window_size, sigma, data_range)
+        assert tuple(found_ssim.shape) == (scales, shape[0]) and str(ops.dtype(found_ssim)) == "float32"
+        for image in range(shape[0]):
+            expected = reference.per_scale(x[image], y[image], scales, window_size, sigma, data_range)
+            np.testing.assert_allclose(to_numpy(found_ssim)[:, image], [s for s, _ in expected], rtol=1e-5, atol=1e-5)
+            np.testing.assert_allclose(to_numpy(found_cs)[:, image], [c for _, c in expected], rtol=1e-5, atol=1e-5)
+        np.testing.assert_allclose(to_numpy(ssim(x, y, window_size, sigma, data_range)), to_numpy(found_ssim[0]), rtol=1e-6)
+
+
+def check_ms_ssim_and_the_loss_match_numpy():
+    """Wang's MS-SSIM (Eq. 7), and the loss with pythae's (1 + v) / 2 mapping, image by image."""
+    for seed, (shape, window_size, sigma, data_range, weights) in enumerate(CASES):
+        x, y = image_pairs(shape, seed + 10, noise=0.5)
+        found = to_numpy(multiscale_ssim(x, y, weights, window_size, sigma))
+        loss = MultiScaleSSIMLoss(weights, window_size, sigma, reduction=None)
+        losses = to_numpy(loss(x, y))
+        assert found.shape == losses.shape == (shape[0],)
+        for image in range(shape[0]):
+            expected = reference.ms_ssim(x[image], y[image], weights, window_size, sigma)
+            np.testing.assert_allclose(found[image], expected, rtol=1e-5, atol=1e-6)
+            expected_loss = reference.pythae_ms_ssim_loss(x[image], y[image], weights, window_size, sigma)
+            np.testing.assert_allclose(losses[image], expected_loss, rtol=1e-5, atol=1e-6)
+        assert found[0] == pytest.approx(1.0, abs=1e-5) and losses[0] == pytest.approx(0.0, abs=1e-5)
+        mean = MultiScaleSSIMLoss(weights, window_size, sigma)(x, y)
+        np.testing.assert_allclose(float(mean), losses.mean(), rtol=1e-5)
+
+
+class Shift(keras.layers.Layer):
+    """Adds a trainable image, zero at first, to its input: the gradient with respect to it is the input's."""
+
+    def build(self, input_shape):
+        self.shift = self.add_weight(shape=tuple(input_shape[1:]), initializer="zeros")
+
+    def call(self, inputs):
+        return inputs + self.shift
+
+
+def check_anticorrelated_images_still_have_a_gradient():
+    """Where a factor is negative, Wang's MS-SSIM is 0, with no usable gradient (0 ** w has an infinite
+    derivative); the loss's mapped factors keep a finite one."""
+    x, _ = image_pairs((2, 8, 8), seed=3)
+    y = 1.0 - x
+    assert np.all(to_numpy(ssim(x, y, 3)) < 0)
+    shift = Shift()
+    inputs = keras.Input(shape=(8, 8))
+    model = keras.Model(inputs, shift(inputs))
+    loss = MultiScaleSSIMLoss(DIGIT_WEIGHTS, window_size=3)
+    (gradient,) = gradients(model, y, lambda outputs, losses: loss(x, outputs), [shift.shift])
+    assert np.all(np.isfinite(gradient)) and np.any(gradient != 0)
+    assert 0.5 < float(loss(x, y)) < 1.0
+    (flat,) = gradients(model, y, lambda outputs, losses: ops.sum(multiscale_ssim(x, outputs, DIGIT_WEIGHTS, 3)), [shift.shift])
+    assert flat is None or not np.all(np.isfinite(flat)) or not np.any(flat)
+
+
+CHECKS = [
+    check_the_windows_match_numpy,
+    check_ssim_per_scale_matches_numpy,
+    check_ms_ssim_and_the_loss_match_numpy,
+    check_anticorrelated_images_still_have_a_gradient,
+]
+
+
+@pytest.mark.parametrize("check", CHECKS)
+def test_the_check(check):
+    check()
+
+
+def test_the_checks_pass_on_jax(tmp_path):
+    code = (
+        "import json, keras\n"
+        "import test_msssim as t\n"
+        "for check in t.CHECKS:\n"
+        "    check()\n"
+        "print(json.dumps({'backend': keras.backend.backend()}))\n"
+    )
+    result = run_on_jax(code, tmp_path)
+    assert json.loads(result.stdout.strip().splitlines()[-1]) == {"backend": "jax"}
+
+
+@pytest.mark.skipif(keras.backend.backend() != "tensorflow", reason="compares with tf.image")
+def test_it_agrees_with_tensorflows_own_ssim_and_ms_ssim():
+    """tf.image.ssim and ssim_multiscale, written independently, give the same values on grey images
+    (power_factors are the weights; TensorFlow's windows are valid ones too). On colour images TensorFlow's
+    MS-SSIM is each channel's, then averaged; here, as in pythae, each factor averages over the channels."""
+    import tensorflow as tf
+
+    x, y = image_pairs((4, 16, 16, 3), seed=1)
+    expected = tf.image.ssim(x, y, 1.0, filter_size=5, filter_sigma=1.5).numpy()
+    np.testing.assert_allclose(to_numpy(ssim(x, y, 5)), expected, rtol=1e-5, atol=1e-6)
+    x, y = image_pairs((4, 16, 16, 1), seed=2)
+    expected = tf.image.ssim(x, y, 1.0, filter_size=5, filter_sigma=1.5).numpy()
+    np.testing.assert_allclose(to_numpy(ssim(x, y, 5)), expected, rtol=1e-5, atol=1e-6)
+    weights = [0.2, 0.3, 0.5]
+    expected = tf.image.ssim_multiscale(x, y, 1.0, power_factors=weights, filter_size=3).numpy()
+    np.testing.assert_allclose(to_numpy(multiscale_ssim(x, y, weights, 3)), expected, rtol=1e-5, atol=1e-6)
+
+
+def test_the_scales_that_fit_and_wangs_weights_for_them():
+    assert scales_that_fit(8, 8, 3) == 2 and scales_that_fit(8, 8, 5) == 1 and scales_that_fit(8, 8, 11) == 0
+    assert scales_that_fit(28, 28, 11) == 2 and scales_that_fit(176, 200, 11) == 5 and scales_that_fit(175, 200, 11) == 4
+    assert wang_weights(2) == DIGIT_WEIGHTS and wang_weights(5) == [0.0448, 0.2856, 0.3001, 0.2363, 0.1333]
+    assert sum(WANG_WEIGHTS) == pytest.approx(1.0, abs=2e-4)
+
+
+def test_images_too_small_for_the_scales_are_refused_with_the_weights_that_fit():
+    x, y = image_pairs((2, 8, 8), seed=0)
+    message = (
+        "MultiScaleSSIMLoss with 5 scales and window_size=11 needs images of at least 176 x 176 pixels: each scale "
+        "halves the image, and the smallest must still hold the 11 x 11 window. These are 8 x 8, which hold 0 scales "
+        "with window_size=11; with window_size=3 they hold 2: weights=[0.1356, 0.8644]."
+    )
+    with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
+        MultiScaleSSIMLoss()(x, y)
+    with pytest.raises(ValueError, match=r"These are 8 x 8, which hold 1 scale with window_size=5: pass weights=\[1.0\]"):
+        MultiScaleSSIMLoss(weights=[0.5, 0.5], window_size=5)(x, y)
+
+
+def test_flat_data_is_refused_saying_to_give_images():
+    x = np.zeros((2, 64), dtype="float32")
+    message = r"compares images, of shape \(batch, height, width\) or \(batch, height, width, channels\). Received shape \(2, 64\)"
+    with pytest.raises(ValueError, match=message):
+        MultiScaleSSIMLoss(DIGIT_WEIGHTS, window_size=3)(x, x)
+
+
+@pytest.mark.parametrize(
+    "arguments, message",
+    [
+        ({"weights": []}, r"`weights` must be a non-empty list of positive numbers.*Received: weights=\[\]"),
+        ({"weights": [0.5, -0.5]}, r"`weights` must be .*Received: weights=\[0.5, -0.5\]"),
+        ({"weights": 0.5}, r"`weights` must be .*Received: weights=0.5"),
+        ({"weights": ["1"]}, r"`weights` must be .*Received: weights=\['1'\]"),
+        ({"window_size": 4}, r"`window_size` must be an odd positive integer.*Received: window_size=4"),
+        ({"window_size": 0}, r"`window_size` must be an odd positive integer.*Received: window_size=0"),
+        ({"window_size": 3.0}, r"`window_size` must be an odd positive integer.*Received: window_size=3.0"),
+        ({"sigma": 0}, r"`sigma` must be a positive number.*Received: sigma=0"),
+        ({"sigma": float("inf")}, r"`sigma` must be a positive number.*Received: sigma=inf"),
+        ({"data_range": -1.0}, r"`data_range` must be a positive number.*Received: data_range=-1.0"),
+        ({"data_range": True}, r"`data_range` must be a positive number.*Received: data_range=True"),
+    ],
+)
+def test_bad_arguments_are_refused_when_made(arguments, message):
+    with pytest.raises(ValueError, match=message):
+        MultiScaleSSIMLoss(**arguments)
+
+
+def test_its_config_round_trips():
+    loss = MultiScaleSSIMLoss(weights=[0.25, 0.75], window_size=5, sigma=1.0, data_range=255.0, reduction="sum")
+    config = json.loads(json.dumps(keras.saving.serialize_keras_object(loss)))
+    assert config["registered_name"] == "tfae_adversarial>MultiScaleSSIMLoss"
+    rebuilt = keras.saving.deserialize_keras_object(config)
+    assert type(rebuilt) is MultiScaleSSIMLoss and rebuilt.get_config() == loss.get_config()
+    assert (rebuilt.weights, rebuilt.window_size, rebuilt.sigma, rebuilt.data_range) == ([0.25, 0.75], 5, 1.0, 255.0)
+
+
+def digits_model():
+    return Autoencoder({"name": "gaussian", "latent_dim": 2, "seed": 0, "regularizer": {"name": "kld", "beta": 0.01}})
+
+
+def test_a_model_trains_with_it_refuses_what_needs_nats_and_loads_in_a_fresh_process(tmp_path):
+    images = load_digits()[0][:256]
+    model = digits_model()
+    model.compile(optimizer=keras.optimizers.Adam(1e-2), loss=MultiScaleSSIMLoss(DIGIT_WEIGHTS, window_size=3))
+    assert model.likelihood is None
+    history = model.fit(images, epochs=3, batch_size=32, verbose=0).history
+    reconstruction = np.asarray(history["reconstruction_loss"])
+    assert np.all((0 < reconstruction) & (reconstruction < 1)) and reconstruction[-1] < reconstruction[0]
+    np.testing.assert_allclose(history["loss"], reconstruction + history["kld_loss"], rtol=1e-5)
+
+    with pytest.raises(ValueError, match="needs log p\\(x \\| z\\) in nats, which a Keras loss does not give"):
+        digits_model().compile(optimizer="adam", loss=MultiScaleSSIMLoss(), objective={"name": "iwae", "k": 2})
+    with pytest.raises(ValueError, match="likelihood"):
+        evaluate(model, images[:32], metrics=["negative_elbo"])
+
+    path = tmp_path / "msssim.keras"
+    model.save(path)
+    predictions = model.predict(images[:16], verbose=0)
+    np.save(tmp_path / "predictions.npy", predictions)
+    code = (
+        "import json, sys, numpy as np, tfae\n"
+        "from tfae.datasets import load_digits\n"
+        "model = tfae.load_model(sys.argv[1])\n"
+        "images = load_digits()[0][:64]\n"
+        "same = np.allclose(model.predict(images[:16], verbose=0), np.load(sys.argv[2]), atol=1e-6)\n"
+        "history = model.fit(images, epochs=1, batch_size=32, verbose=0).history\n"
+        "print(json.dumps({'loss': type(model.loss).__module__ + '.' + type(model.loss).__name__,\n"
+        "                  'config': model.loss.get_config(), 'same': bool(same),\n"
+        "                  'reconstruction_loss': history['reconstruction_loss'][0]}))\n"
+    )
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    result = subprocess.run(
+        [sys.executable, "-c", code, str(path), str(tmp_path / "predictions.npy")],
+        env=env, capture_output=True, text=True, timeout=900,
+    )
+    assert result.returncode == 0, result.stderr[-5000:]
+    loaded = json.loads(result.stdout.strip().splitlines()[-1])
+    assert loaded["loss"] == "tfae_adversarial.msssim.MultiScaleSSIMLoss"
+    assert loaded["config"]["weights"] == DIGIT_WEIGHTS and loaded["config"]["window_size"] == 3
+    assert loaded["same"] and 0 < loaded["reconstruction_loss"] < 1
+
+
+def test_the_docstring_examples_run():
+    found = doctest.testmod(tfae_adversarial.msssim, extraglobs={"keras": keras, "np": np}, optionflags=doctest.ELLIPSIS)
+    assert found.attempted > 0 and found.failed == 0
