@@ -45,6 +45,9 @@ BUILTINS = {
     ("prior", "vamp"): (lambda: builtin("prior", "vamp")(components=5, seed=1), {}),
     ("objective", "elbo"): (lambda: builtin("objective", "elbo")(), {}),
     ("objective", "iwae"): (lambda: builtin("objective", "iwae")(k=3), {}),
+    ("sampler", "prior"): (lambda: builtin("sampler", "prior")(), {}),
+    ("sampler", "gmm"): (lambda: builtin("sampler", "gmm")(components=3), {}),
+    ("sampler", "two_stage"): (lambda: builtin("sampler", "two_stage")(epochs=2, hidden=[8]), {}),
 }
 
 CHECKS = {
@@ -56,6 +59,7 @@ CHECKS = {
     "dataset": testing.check_dataset,
     "prior": testing.check_prior,
     "objective": testing.check_objective,
+    "sampler": testing.check_sampler,
 }
 
 

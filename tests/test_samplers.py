@@ -9,6 +9,7 @@ from tfae.models import Autoencoder
 from tfae.plugins import list_components, resolve
 from tfae.samplers import BaseSampler, GaussianMixtureSampler, PriorSampler, TwoStageSampler
 from tfae.samplers.base import encode
+from tfae.testing import check_sampler
 
 
 @pytest.fixture(scope="module")
@@ -157,3 +158,26 @@ def test_generate_says_what_a_fitted_sampler_needs(digits_run, tmp_path, capsys)
     # The sampler is checked before the model is loaded.
     assert main(["generate", str(broken), "--sampler", "gmn", "-o", str(tmp_path / "x.png")]) == 2
     assert capsys.readouterr().err.startswith("tfae generate: error: --sampler gmn: Unknown sampler 'gmn'. Did you mean")
+
+
+def test_the_contract_check_finds_a_sampler_that_ignores_its_seed():
+    from tfae.plugins import register_plugin, unregister_plugin
+
+    class UnseededSampler(BaseSampler):
+        needs_fit = False
+
+        def sample_codes(self, model, n, seed=None):
+            return np.random.default_rng().normal(size=(n, 2))
+
+    class Plugin:
+        @staticmethod
+        @tfae.hookimpl
+        def register_samplers(register):
+            register(UnseededSampler, name="unseeded")
+
+    register_plugin(Plugin, name="unseeded-sampler")
+    try:
+        with pytest.raises(AssertionError, match="UnseededSampler breaks the tfae contract: the same seed drew other codes"):
+            check_sampler(UnseededSampler)
+    finally:
+        unregister_plugin("unseeded-sampler")

@@ -14,7 +14,7 @@ import warnings
 from pathlib import Path
 
 from tfae.distribute import STRATEGIES
-from tfae.errors import DiskFullError, PluginLoadWarning, RunError, TfaeError, UsageError
+from tfae.errors import DiskFullError, NoPriorError, PluginLoadWarning, RunError, TfaeError, UsageError
 
 EXIT_BAD_INPUT = 2
 EXIT_FAILED = 1
@@ -239,12 +239,12 @@ def generate_command(args):
         described = f"{title} fitted to {len(dataset.x)} codes of {dataset.source}"
     try:
         samples = model.sample(args.number, seed=args.seed, sampler=sampler)
+    except NoPriorError:
+        raise UsageError(
+            f"the model's {type(model.bottleneck).__name__} has no prior to sample from; sample from a sampler "
+            "fitted to its training codes instead: --sampler gmm (or two_stage)"
+        ) from None
     except ValueError as error:
-        if not sampler.needs_fit:
-            raise UsageError(
-                f"the model's {type(model.bottleneck).__name__} has no prior to sample from; sample from a sampler "
-                "fitted to its training codes instead: --sampler gmm (or two_stage)"
-            ) from None
         raise UsageError(" ".join(str(error).split())) from None
     if output.suffix == ".npy":
         _save_array(output, samples)

@@ -55,6 +55,11 @@ class PluginLoadWarning(UserWarning):
     """
 
 
+class NoPriorError(TfaeError, ValueError, NotImplementedError):
+    """A model asked for samples from its prior (``model.sample(n)``) whose bottleneck has none: a plain
+    autoencoder. A ``NotImplementedError`` too, as ``bottleneck.sample_prior`` raises, for code that catches that."""
+
+
 class ConfigError(TfaeError, ValueError):
     """A config file that is missing, malformed, or names something that does not exist."""
 

@@ -18,8 +18,8 @@ They need no test framework; with pytest::
     def test_my_objective_fulfils_the_contract():
         check_objective(lambda: MyObjective(k=4))
 
-``check_scheduler``, ``check_likelihood``, ``check_metric`` and ``check_dataset`` do the same for a schedule,
-a reconstruction likelihood, an evaluation metric and a dataset, and ``gradients`` computes a model's
+``check_scheduler``, ``check_likelihood``, ``check_metric``, ``check_dataset`` and ``check_sampler`` do the same
+for a schedule, a reconstruction likelihood, an evaluation metric, a dataset and a post-hoc sampler, and ``gradients`` computes a model's
 gradients on any backend, for a plugin's own tests of its maths.
 
 Beyond shapes, the checks look for what an author can get wrong without noticing:
@@ -64,6 +64,7 @@ from tfae.plugins import get_registry
 from tfae.posterior import Posterior
 from tfae.priors.base import BasePrior
 from tfae.regularizers.base import BaseRegularizer
+from tfae.samplers.base import BaseSampler
 from tfae.schedulers.base import UNITS, BaseScheduler
 from tfae.serialization import component_spec, registered_name_of
 
@@ -423,6 +424,52 @@ def check_objective(
     history = _check_in_autoencoder(Autoencoder(bottleneck=spec), data, what, objective=factory())
     for name in ("loss", *type(objective).logged):
         _expect(name in history, what, f"an Autoencoder trained with it logs no {name!r}: {sorted(history)}")
+
+
+def check_sampler(factory: Callable[[], BaseSampler]) -> None:
+    """Checks that the samplers ``factory()`` builds fulfil tfae's sampler contract.
+
+    - it is a ``BaseSampler``; ``get_config`` is JSON, holds every argument of its constructor, and
+      ``from_config`` rebuilds an equal sampler; its registered name resolves back to its class;
+    - one that ``needs_fit`` refuses to draw before ``fit``, with a ``ValueError``; ``fit(model, x)`` returns
+      the sampler itself, fitted;
+    - on a small trained VAE (two latent dimensions, 64 samples), ``sample(model, n, seed)`` gives ``n``
+      finite float32 codes of shape ``(n, 2)``; the same seed gives the same codes and another seed others;
+    - ``model.sample(n, sampler=...)`` decodes them to samples of the data's shape.
+
+    Args:
+        factory: callable with no arguments returning a new sampler.
+
+    Raises:
+        AssertionError: which part of the contract fails, and how.
+    """
+    sampler = _make(factory, BaseSampler, "sampler")
+    what = type(sampler).__name__
+    _check_config(factory(), "sampler", what)
+    data = _unit_data((64, FEATURES))
+    model = Autoencoder(bottleneck={"name": "gaussian", "latent_dim": 2, "regularizer": "kld"})
+    _fit(model, data, what, "bernoulli", None)
+    if sampler.needs_fit:
+        try:
+            sampler.sample(model, 3, seed=0)
+        except ValueError:
+            pass
+        else:
+            raise AssertionError(f"{what} breaks the tfae contract: it needs fitting, and drew codes before fit")
+    fitted = sampler.fit(model, data)
+    _expect(fitted is sampler, what, f"fit returned {fitted!r}, not the sampler itself")
+    _expect(sampler.fitted, what, "its `fitted` is false after fit")
+    codes = sampler.sample(model, 5, seed=1)
+    _expect(
+        isinstance(codes, np.ndarray) and codes.shape == (5, 2) and codes.dtype == np.float32,
+        what,
+        f"sample(model, 5) gave {type(codes).__name__} of shape {getattr(codes, 'shape', None)}, expected float32 (5, 2)",
+    )
+    _expect_finite(codes, what, "sample(model, 5)")
+    _expect(np.array_equal(codes, sampler.sample(model, 5, seed=1)), what, "the same seed drew other codes")
+    _expect(not np.array_equal(codes, sampler.sample(model, 5, seed=2)), what, "another seed drew the same codes")
+    samples = model.sample(3, seed=0, sampler=sampler)
+    _expect(samples.shape == (3, FEATURES), what, f"model.sample(3, sampler=...) has shape {samples.shape}")
 
 
 def check_scheduler(factory: Callable[[], BaseScheduler]) -> None:

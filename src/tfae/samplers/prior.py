@@ -8,6 +8,7 @@ from typing import Any
 import keras
 import numpy as np
 
+from tfae.errors import NoPriorError
 from tfae.hookspecs import hookimpl
 from tfae.samplers.base import BaseSampler
 
@@ -29,7 +30,7 @@ class PriorSampler(BaseSampler):
         try:
             codes = model.bottleneck.sample_prior(n, seed=seed)
         except NotImplementedError:
-            raise ValueError(
+            raise NoPriorError(
                 f"The model's {type(model.bottleneck).__name__} has no prior to sample from: fit a sampler to its "
                 "training codes instead, such as tfae.samplers.GaussianMixtureSampler().fit(model, x_train), and "
                 "pass it as model.sample(n, sampler=...) (on the command line: tfae generate RUN --sampler gmm)."
