@@ -1869,7 +1869,17 @@ def _objective_terms(model: Autoencoder, x: np.ndarray, k: int) -> ObjectiveTerm
     reconstruction = ops.stack([ops.cast(value, "float32") for value in per_code])
     terms = model.bottleneck.penalties(posterior.first_code())
     penalties = {name: value for name, value, is_objective in terms if not is_objective}
-    return ObjectiveTerms(reconstruction, posterior, penalties, in_nats=True)
+    return ObjectiveTerms(
+        reconstruction,
+        posterior,
+        penalties,
+        in_nats=True,
+        targets=ops.convert_to_tensor(x),
+        outputs=ops.expand_dims(outputs, 0) if k == 1 else outputs,
+        decoder=model.decoder_network,
+        likelihood=model.likelihood,
+        training=True,
+    )
 
 
 def _check_objective_results(objective: BaseObjective, terms: ObjectiveTerms, what: str) -> None:

@@ -500,7 +500,20 @@ class Autoencoder(keras.Model):
         trained = sum((value - ops.stop_gradient(value) for _, value, is_objective in terms if is_objective), ops.zeros(()))
         # The bottleneck's own loss terms (a VQ-VAE's) and the networks' (Keras weight regularizers), as Keras adds them.
         added = sum((ops.cast(loss, "float32") for loss in self._added_losses(posterior)), ops.zeros(()))
-        results = objective(ObjectiveTerms(reconstruction, posterior, penalties, in_nats=self.likelihood is not None))
+        results = objective(
+            ObjectiveTerms(
+                reconstruction,
+                posterior,
+                penalties,
+                in_nats=self.likelihood is not None,
+                targets=targets,
+                outputs=outputs if k > 1 else ops.expand_dims(outputs, 0),
+                decoder=self.decoder_network,
+                likelihood=self.likelihood,
+                sample_weight=None if sample_weight is None else ops.reshape(sample_weight, (-1,)),
+                training=training,
+            )
+        )
         loss = ops.mean(ops.cast(results["loss"], "float32")) + added + trained
 
         self.reconstruction_loss_tracker.update_state(ops.mean(reconstruction), sample_weight=batch_size)

@@ -21,21 +21,100 @@ class ObjectiveTerms:
     one, ``(1, batch)``. The densities are computed when first read, so an objective that does not read them
     costs nothing.
 
+    An objective that needs the decoder itself, not only its outputs (a gradient penalty on the decoder, the
+    decoder's weights, ``log p(x | z)`` of codes of its own such as a Hamiltonian VAE's), reads ``decode``,
+    ``negative_log_likelihood``, ``decoder_weights`` and ``targets``; ``tfae.autodiff.gradient`` takes
+    gradients inside the loss on either backend.
+
     Args:
         reconstruction_loss: ``-log p(x | z)`` of each code, in nats, shape ``(k, batch)``; with a Keras
             loss (``"mse"``) instead of a likelihood, that loss, the same for each sample.
         posterior: the bottleneck's ``Posterior`` of the batch, holding the codes the decoder got.
         penalties: the regularizers' weighted penalties by logged name (``{"kld_loss": ...}``), float32 scalars.
         in_nats: whether ``reconstruction_loss`` is a negative log-likelihood (a tfae likelihood).
+        targets: the batch the reconstruction is scored against, shape ``(batch, ...)``.
+        outputs: the decoder's outputs for the posterior's codes (the likelihood's parameters), shape
+            ``(k, batch, ...)``.
+        decoder: the model's decoder network, from codes to the likelihood's parameters.
+        likelihood: the model's tfae likelihood, or ``None`` with a Keras loss.
+        sample_weight: the samples' weights, shape ``(batch,)``, or ``None``.
+        training: whether these are a train step's terms.
     """
 
-    def __init__(self, reconstruction_loss: Any, posterior: Posterior, penalties: dict[str, Any], in_nats: bool) -> None:
+    def __init__(
+        self,
+        reconstruction_loss: Any,
+        posterior: Posterior,
+        penalties: dict[str, Any],
+        in_nats: bool,
+        *,
+        targets: Any = None,
+        outputs: Any = None,
+        decoder: keras.layers.Layer | None = None,
+        likelihood: Any = None,
+        sample_weight: Any = None,
+        training: bool = False,
+    ) -> None:
         self.reconstruction_loss = reconstruction_loss
         self.posterior = posterior
         self.penalties = dict(penalties)
         self.in_nats = in_nats
+        self.targets = targets
+        self.outputs = outputs
+        self.decoder = decoder
+        self.likelihood = likelihood
+        self.sample_weight = sample_weight
+        self.training = training
         self._log_prior: Any = None
         self._log_posterior: Any = None
+
+    @property
+    def decoder_weights(self) -> list[Any]:
+        """The decoder network's trainable weights (a weight decay on the decoder, as RAE-L2's)."""
+        return list(self._require_decoder("decoder_weights").trainable_weights)
+
+    def decode(self, code: Any) -> Any:
+        """The decoder's outputs (the likelihood's parameters) for ``code``, shape ``(..., latent_dim)``.
+
+        Differentiable with respect to ``code`` and the decoder's weights; a gradient penalty differentiates
+        it with ``tfae.autodiff.gradient``.
+        """
+        decoder = self._require_decoder("decode")
+        code = ops.cast(code, decoder.compute_dtype)
+        leading = tuple(code.shape[:-1])
+        if len(leading) == 1:
+            return decoder(code, training=self.training)
+        outputs = decoder(ops.reshape(code, (-1, code.shape[-1])), training=self.training)
+        return ops.reshape(outputs, (*leading, *outputs.shape[1:]))
+
+    def negative_log_likelihood(self, code: Any) -> Any:
+        """``-log p(x | code)`` of the batch's samples, in nats: for codes of shape ``(batch, latent_dim)``,
+        shape ``(batch,)``; for ``(k, batch, latent_dim)``, ``(k, batch)``. Weighted by ``sample_weight`` as
+        ``reconstruction_loss`` is. Differentiable with respect to ``code`` (a Hamiltonian VAE's leapfrog steps)."""
+        if self.likelihood is None or self.targets is None:
+            raise ValueError(
+                "This objective needs log p(x | z) of codes of its own, which needs a tfae likelihood: compile with "
+                "'bernoulli' (data in [0, 1]) or 'gaussian' (real values) instead of a Keras loss."
+            )
+        outputs = self.decode(code)
+        if len(code.shape) == 2:
+            values = ops.cast(self.likelihood.negative_log_likelihood(self.targets, outputs), "float32")
+        else:
+            k = code.shape[0]
+            flat = ops.reshape(outputs, (-1, *outputs.shape[2:]))
+            repeated = ops.tile(self.targets, (k,) + (1,) * (len(self.targets.shape) - 1))
+            values = ops.reshape(ops.cast(self.likelihood.negative_log_likelihood(repeated, flat), "float32"), (k, -1))
+        if self.sample_weight is not None:
+            values = values * ops.cast(self.sample_weight, "float32")
+        return values
+
+    def _require_decoder(self, what: str) -> keras.layers.Layer:
+        if self.decoder is None:
+            raise ValueError(
+                f"These terms hold no decoder, which `{what}` needs: the model gives its objective one; terms made "
+                "by hand take decoder= (and targets=, likelihood=)."
+            )
+        return self.decoder
 
     @property
     def importance_samples(self) -> int:
