@@ -2,7 +2,7 @@
 go, the discriminator learning, tfae's contract check, the example config through `tfae train`, and reloading.
 
 The checks of the maths and of the gradients run on TensorFlow here and again on JAX in a fresh process
-(``test_the_checks_pass_on_jax``): the suite runs on the default backend.
+(test_on_jax.py): the suite runs on the default backend.
 """
 
 import doctest
@@ -26,7 +26,6 @@ from tfae.models import Autoencoder
 from tfae.plugins import get_component, resolve
 
 import tfae_adversarial.aae
-from on_jax import run_on_jax
 from tfae_adversarial.aae import AdversarialRegularizer
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "src" / "tfae_adversarial" / "examples" / "aae.toml"
@@ -49,7 +48,7 @@ def built(latent_dim, hidden=(16, 8), seed=0, beta=1.0, prior_samples=32, weight
 def check_the_losses_match_numpy():
     """The penalty is -log D(z) per code, the call beta times its mean, the objective the discriminator's
     cross-entropy against the prior samples that a twin with the same seed draws."""
-    cases = [(64, 2, (16, 8), 1.0, 32), (7, 3, (4,), 6.0, 5), (2, 1, (3, 5, 2), 0.5, 1)]
+    cases = [(64, 2, (16, 8), 1.0, 32), (7, 3, (3, 5, 2), 6.0, 1)]
     for seed, (batch, dim, hidden, beta, prior_samples) in enumerate(cases):
         regularizer = built(dim, hidden, seed, beta, prior_samples, weight_seed=seed)
         weights = regularizer.discriminator.get_weights()
@@ -154,23 +153,14 @@ CHECKS = [
     check_where_the_gradients_go,
     check_the_discriminator_learns,
 ]
+#: Those that test_on_jax.py runs again on JAX: the maths and the gradients (JAX compiles each new shape, so the
+#: suite's time allows these few).
+ON_JAX = [check_the_losses_match_numpy, check_where_the_gradients_go]
 
 
 @pytest.mark.parametrize("check", CHECKS)
 def test_the_check(check):
     check()
-
-
-def test_the_checks_pass_on_jax(tmp_path):
-    code = (
-        "import json, keras\n"
-        "import test_aae as t\n"
-        "for check in t.CHECKS:\n"
-        "    check()\n"
-        "print(json.dumps({'backend': keras.backend.backend()}))\n"
-    )
-    result = run_on_jax(code, tmp_path)
-    assert json.loads(result.stdout.strip().splitlines()[-1]) == {"backend": "jax"}
 
 
 def test_it_fulfils_the_tfae_regularizer_contract():
@@ -208,17 +198,6 @@ def test_registered_by_name_and_rebuilt_from_config():
     rebuilt = AdversarialRegularizer.from_config(config)
     assert rebuilt.get_config() == config and rebuilt.scheduler is not None
     assert AdversarialRegularizer.objective_name == "discriminator_loss" and rebuilt.has_objective
-
-
-def test_a_model_logs_both_losses_and_keeps_the_discriminators_out_of_the_loss():
-    model = Autoencoder({"name": "gaussian", "latent_dim": 2, "regularizer": {"name": "aae", "hidden": [8]}})
-    model.compile(optimizer="adam", loss="bernoulli")
-    history = model.fit(np.random.default_rng(0).random((64, 6)), epochs=2, batch_size=16, verbose=0).history
-    np.testing.assert_allclose(history["regularization_loss"], history["aae_loss"], rtol=1e-6)
-    np.testing.assert_allclose(
-        history["loss"], np.add(history["reconstruction_loss"], history["aae_loss"]), rtol=1e-5, atol=1e-5
-    )
-    assert all(0 < value < 2 for value in history["aae_discriminator_loss"])
 
 
 @pytest.mark.parametrize("hidden", [[], [0], [16, -1], [2.5], "256", 256, [True], None])

