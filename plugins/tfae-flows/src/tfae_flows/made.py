@@ -59,8 +59,8 @@ def autoregressive_masks(latent_dim: int, hidden_units: Sequence[int], reverse: 
 class MaskedAutoregressiveNetwork(keras.layers.Layer):
     """A MADE network giving two outputs per dimension, ``(m, s)``, each a function of the dimensions before it.
 
-    ``h_1 = elu(z W_1 + c V + b_1)``, ``h_{l+1} = elu(h_l W_{l+1} + b_{l+1})``, ``m = h_L W_m + b_m``,
-    ``s = h_L W_s + b_s``, every ``W`` masked (``autoregressive_masks``). The context ``c`` (an IAF's, from the
+    ``h_1 = elu(z W_1 + c V + b_1)``, ``h_{l+1} = elu(h_l W_{l+1} + b_{l+1})``, ``[m, s] = h_L W_out + b_out``,
+    every ``W`` masked (``autoregressive_masks``). The context ``c`` (an IAF's, from the
     encoder) enters the first hidden layer, as in Kingma et al. 2016. The flows call it with codes of any
     leading shape, ``(..., latent_dim)``, and contexts that broadcast against them.
 
@@ -70,8 +70,8 @@ class MaskedAutoregressiveNetwork(keras.layers.Layer):
         context_dim: int >= 0, the size of the context; 0 for none.
         reverse: whether the dimensions come in reverse order.
         s_bias: the initial bias of ``s``.
-        output_initializer: the initializer of the kernels of ``m`` and ``s`` ("zeros": the outputs start at their
-            biases, whatever the code).
+        output_initializer: the initializer of the output kernel, of ``m`` and ``s`` ("zeros": the outputs start
+            at their biases, whatever the code).
         **kwargs: base layer keyword arguments.
     """
 
@@ -92,7 +92,9 @@ class MaskedAutoregressiveNetwork(keras.layers.Layer):
         self.reverse = bool(reverse)
         self.s_bias = float(s_bias)
         self.output_initializer = output_initializer
-        self._masks = tuple(autoregressive_masks(self.latent_dim, self.hidden_units, self.reverse))
+        masks = autoregressive_masks(self.latent_dim, self.hidden_units, self.reverse)
+        # The output mask twice, for m and for s.
+        self._masks = (*masks[:-1], np.concatenate([masks[-1], masks[-1]], axis=1))
 
     def build(self, input_shape: Any = None) -> None:
         fan_in = self.latent_dim
@@ -106,12 +108,14 @@ class MaskedAutoregressiveNetwork(keras.layers.Layer):
             self.context_kernel = self.add_weight(
                 shape=(self.context_dim, self.hidden_units[0]), initializer="glorot_uniform", name="context_kernel"
             )
-        output = (fan_in, self.latent_dim)
-        self.m_kernel = self.add_weight(shape=output, initializer=self.output_initializer, name="m_kernel")
-        self.m_bias = self.add_weight(shape=(self.latent_dim,), initializer="zeros", name="m_bias")
-        self.s_kernel = self.add_weight(shape=output, initializer=self.output_initializer, name="s_kernel")
-        initial = keras.initializers.Constant(self.s_bias)
-        self.s_bias_weight = self.add_weight(shape=(self.latent_dim,), initializer=initial, name="s_bias")
+        # m and s side by side in one kernel and one bias: half the variables for the optimizer to update.
+        self.output_kernel = self.add_weight(
+            shape=(fan_in, 2 * self.latent_dim), initializer=self.output_initializer, name="output_kernel"
+        )
+        initial = np.concatenate([np.zeros(self.latent_dim), np.full(self.latent_dim, self.s_bias)]).astype("float32")
+        self.output_bias = self.add_weight(
+            shape=(2 * self.latent_dim,), initializer=keras.initializers.Constant(initial), name="output_bias"
+        )
         self.built = True
 
     def call(self, code: Any, context: Any = None) -> tuple[Any, Any]:
@@ -122,9 +126,8 @@ class MaskedAutoregressiveNetwork(keras.layers.Layer):
             if index == 0 and self.context_kernel is not None:
                 hidden = hidden + ops.matmul(ops.cast(context, "float32"), self.context_kernel)
             hidden = ops.elu(hidden)
-        m = ops.matmul(hidden, self.m_kernel * masks[-1]) + self.m_bias
-        s = ops.matmul(hidden, self.s_kernel * masks[-1]) + self.s_bias_weight
-        return m, s
+        outputs = ops.matmul(hidden, self.output_kernel * masks[-1]) + self.output_bias
+        return outputs[..., : self.latent_dim], outputs[..., self.latent_dim :]
 
     def get_config(self) -> dict[str, Any]:
         return {
