@@ -76,6 +76,29 @@ def test_each_example_names_its_objective_and_a_bottleneck_it_can_serve(name):
     assert config["model"]["bottleneck"]["name"] == "gaussian" and "regularizer" not in config["model"]["bottleneck"]
 
 
+@pytest.mark.parametrize(
+    "name, line, message",
+    [
+        ("miwae.toml", "m = 0", "`m`, the independent IWAE bounds averaged, must be a positive integer. Received: m=0"),
+        ("ciwae.toml", "beta = 1.5", "`beta`, the ELBO's weight against IWAE's bound, must be a number in [0, 1]"),
+    ],
+)
+def test_a_bad_parameter_in_a_config_is_refused_at_its_line(name, line, message, tmp_path):
+    from tfae.training.config import load_config
+
+    text = example(name).read_text(encoding="utf-8")
+    key = line.split(" = ")[0]
+    lines = [line if row.startswith(f"{key} = ") else row for row in text.splitlines()]
+    path = tmp_path / name
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    number = lines.index(line) + 1
+    config = load_config(path)
+    with pytest.raises(ValueError) as raised:
+        config.build("objective", ("training", "objective"))
+    assert str(raised.value).startswith(f"{path} line {number}: [training.objective]: {message}")
+    assert "\n" not in str(raised.value)
+
+
 def test_the_examples_train_by_name_and_their_models_load_in_a_fresh_process(tmp_path):
     runs = {name: tmp_path / name.removesuffix(".toml") for name in EXAMPLES}
     run(TRAIN, *[item for name in EXAMPLES for item in (example(name), runs[name])], cwd=tmp_path)
