@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import numbers
 from collections.abc import Callable
-from typing import Any
+from typing import Any, ClassVar
 
 import tfae
 import tfae.random
@@ -80,6 +80,8 @@ class PoincareBottleneck(VariationalBottleneck):
     parameters = 2
     distribution = "wrapped_normal"
     default_prior = "wrapped_normal"
+    #: Its codes are points of a Poincare ball; its wrapped normal prior checks this.
+    manifold: ClassVar[str] = "poincare_ball"
 
     def __init__(
         self,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import numbers
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 import keras
 import tfae
@@ -223,6 +223,8 @@ class VonMisesFisherBottleneck(VariationalBottleneck):
     parameters = 1  # the base class's Dense layer gives the mean direction; a second one the concentration
     distribution = "von_mises_fisher"
     default_prior = "hyperspherical_uniform"
+    #: Its codes lie on the unit sphere, and its densities are on the sphere's surface; its priors check this.
+    manifold: ClassVar[str] = "sphere"
 
     def __init__(
         self,

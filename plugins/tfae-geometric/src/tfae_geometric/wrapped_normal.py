@@ -48,6 +48,16 @@ class WrappedNormalPrior(BasePrior):
             raise ValueError(f"`scale` must be a positive number. Received: scale={scale!r}")
         self.scale = float(scale)
 
+    def connect(self, model: keras.Model) -> None:
+        """Refuses a model whose bottleneck's codes are not points of a Poincare ball (a Gaussian's can fall outside
+        it, where this density is 0, and the KL infinite)."""
+        if getattr(model.bottleneck, "manifold", None) != "poincare_ball":
+            raise ValueError(
+                f"WrappedNormalPrior is a distribution on the Poincare ball, but the bottleneck "
+                f"{type(model.bottleneck).__name__} draws codes that may lie outside it, where its density is 0: use it "
+                "with the 'poincare' bottleneck (its default prior)."
+            )
+
     def log_prob(self, code: Any) -> Any:
         code = ops.cast(code, "float32")
         log_variance = ops.full_like(code, 2.0 * math.log(self.scale))
