@@ -100,7 +100,9 @@ def test_bad_parameters_are_refused_in_one_line(arguments, message):
 def test_a_string_for_beta_is_refused_by_name_and_in_python():
     with pytest.raises(ValueError) as raised:
         plugins.resolve("objective", {"name": "ciwae", "beta": "half"})
-    assert str(raised.value) == "The objective 'ciwae' (CIWAE from tfae-iwae 0.1.0) takes a number for 'beta', not the string 'half'."
+    assert str(raised.value) == (
+        "The objective 'ciwae' (CIWAE from tfae-iwae 0.1.0) takes a number for 'beta', not the string 'half'."
+    )
     with pytest.raises(ValueError) as raised:
         CIWAE(beta="half")
     assert str(raised.value) == f"{BETA_MESSAGE} Received: beta='half'"

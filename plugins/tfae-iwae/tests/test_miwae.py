@@ -96,9 +96,12 @@ def test_bad_parameters_are_refused_in_one_line(arguments, message):
 def test_a_string_for_a_count_is_refused_by_name_and_in_python():
     with pytest.raises(ValueError) as raised:
         plugins.resolve("objective", {"name": "miwae", "k": "4"})
-    assert str(raised.value) == "The objective 'miwae' (MIWAE from tfae-iwae 0.1.0) takes an integer for 'k', not the string '4'."
-    with pytest.raises(ValueError, match=r"^`k`, the codes drawn for each bound, must be a positive integer. Received: k='4'$"):
+    assert str(raised.value) == (
+        "The objective 'miwae' (MIWAE from tfae-iwae 0.1.0) takes an integer for 'k', not the string '4'."
+    )
+    with pytest.raises(ValueError) as raised:
         MIWAE(k="4")
+    assert str(raised.value) == "`k`, the codes drawn for each bound, must be a positive integer. Received: k='4'"
 
 
 @pytest.mark.parametrize(
