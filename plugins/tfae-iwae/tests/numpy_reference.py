@@ -7,9 +7,9 @@ Sources:
 - Burda, Grosse and Salakhutdinov (2016), "Importance Weighted Autoencoders" (ICLR), section 3: the k-sample
   bound ``L_k = E[log (1/k) sum_i w_i]`` with ``w_i = p(x, z_i) / q(z_i | x)``; ``L_1`` is the ELBO.
 - Rainforth, Kosiorek, Le, Maddison, Igl, Wood and Teh (2018), "Tighter Variational Bounds are Not
-  Necessarily Better" (ICML). Section 2 writes the IWAE gradient estimator as an average over ``M``
+  Necessarily Better" (ICML). Its background section writes the IWAE gradient estimator as an average over ``M``
   independent estimates, each of ``K`` importance samples: ``Delta_{M,K} = (1/M) sum_m grad log (1/K)
-  sum_k w_{m,k}``. Section 5 ("new estimators") makes the target of that average a bound of its own:
+  sum_k w_{m,k}``. Its section "New estimators" makes the target of that average a bound of its own:
   MIWAE's ``ELBO_MIWAE = (1/M) sum_m E[log (1/K) sum_k w_{m,k}]`` (``M = 1`` is IWAE, ``K = 1`` the VAE's ELBO
   with ``M`` samples) and CIWAE's ``ELBO_CIWAE = beta ELBO_VAE + (1 - beta) ELBO_IWAE``, ``beta in [0, 1]``,
   both estimated from the same ``K`` samples. (Cited by section and by the papers' own names for the
@@ -70,7 +70,7 @@ def iwae_bound(log_weights):
 
 
 def miwae_bound(log_weights, m, k):
-    """Rainforth et al. section 5, MIWAE, one draw: ``(1/M) sum_m log (1/K) sum_k w_{m,k}``.
+    """Rainforth et al., "New estimators", MIWAE, one draw: ``(1/M) sum_m log (1/K) sum_k w_{m,k}``.
 
     The ``m * k`` codes of axis 0 are split into ``m`` consecutive groups of ``k``; each gives an IWAE bound.
     """
@@ -81,7 +81,7 @@ def miwae_bound(log_weights, m, k):
 
 
 def ciwae_bound(log_weights, beta):
-    """Rainforth et al. section 5, CIWAE, one draw: ``beta ELBO_VAE + (1 - beta) ELBO_IWAE`` from the same codes."""
+    """Rainforth et al., "New estimators", CIWAE, one draw: ``beta ELBO_VAE + (1 - beta) ELBO_IWAE`` from the same codes."""
     return beta * elbo(log_weights) + (1.0 - beta) * iwae_bound(log_weights)
 
 

@@ -15,8 +15,8 @@ from tfae.objectives import BaseObjective, ObjectiveTerms
 class CIWAE(BaseObjective):
     """The negative CIWAE bound of each sample: ``beta * ELBO + (1 - beta) * IWAE``, both from the same ``k`` codes.
 
-    Rainforth et al. (2018), "Tighter Variational Bounds are Not Necessarily Better" (ICML), section 5: with
-    ``k`` codes ``z_i ~ q(z | x)`` per sample and ``log w_i = log p(x | z_i) + log p(z_i) - log q(z_i | x)``,
+    Rainforth et al. (2018), "Tighter Variational Bounds are Not Necessarily Better" (ICML), "New estimators":
+    with ``k`` codes ``z_i ~ q(z | x)`` per sample and ``log w_i = log p(x | z_i) + log p(z_i) - log q(z_i | x)``,
 
         ``beta * (1 / k) * sum_i log w_i  +  (1 - beta) * (logsumexp_i log w_i - log k)``,
 

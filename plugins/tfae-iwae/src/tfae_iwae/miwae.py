@@ -21,8 +21,8 @@ def _positive_integer(value: Any, name: str, meaning: str) -> int:
 class MIWAE(BaseObjective):
     """The negative MIWAE bound of each sample: ``m`` independent IWAE bounds of ``k`` codes each, averaged.
 
-    Rainforth et al. (2018), "Tighter Variational Bounds are Not Necessarily Better" (ICML), section 5: the
-    model draws ``m * k`` codes ``z_{j,i} ~ q(z | x)`` per sample, with importance weights
+    Rainforth et al. (2018), "Tighter Variational Bounds are Not Necessarily Better" (ICML), "New estimators":
+    the model draws ``m * k`` codes ``z_{j,i} ~ q(z | x)`` per sample, with importance weights
     ``log w_{j,i} = log p(x | z_{j,i}) + log p(z_{j,i}) - log q(z_{j,i} | x)``, and the bound is
 
         ``(1 / m) * sum_j (logsumexp_i log w_{j,i} - log k)``,
