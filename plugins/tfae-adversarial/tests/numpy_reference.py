@@ -164,3 +164,38 @@ def pythae_ms_ssim_loss(x, y, weights, window_size=11, sigma=1.5, data_range=1.0
         factor = ssim_j if j == len(weights) - 1 else cs_j
         value *= ((1.0 + factor) / 2.0) ** weight
     return 1.0 - value
+
+
+# ---------------------------------------------------------------------------------------------
+# Regularised autoencoders
+# ---------------------------------------------------------------------------------------------
+# Ghosh, Sajjadi, Vergari, Black & Schoelkopf (2020), "From Variational to Deterministic Autoencoders",
+# Section 3: L_RAE = L_REC + beta * L_z + lambda * L_REG, L_z = 1/2 ||z||^2, with L_REG = ||theta||^2 of the
+# decoder's parameters (RAE-L2) or ||grad D(E(x))||^2 (RAE-GP).
+
+
+def rae_code_penalty(codes):
+    """L_z = 1/2 ||z||^2 of each code."""
+    return 0.5 * np.sum(_f64(codes) ** 2, axis=-1)
+
+
+def rae_weight_penalty(weights):
+    """L_REG of RAE-L2: the squared norm of all the decoder's parameters."""
+    return float(sum(np.sum(_f64(weight) ** 2) for weight in weights))
+
+
+def tanh_decoder(weights, codes):
+    """D(z) = tanh(z W1 + b1) W2 + b2, one hidden layer: the decoder the tests give a closed-form gradient."""
+    w1, b1, w2, b2 = (_f64(weight) for weight in weights)
+    return np.tanh(_f64(codes) @ w1 + b1) @ w2 + b2
+
+
+def rae_gradient_penalty(weights, codes):
+    """L_REG of RAE-GP for ``tanh_decoder``: ||d/dz sum_k D_k(z)||^2 of each code, by the chain rule:
+
+    d/dz sum_k D_k(z) = W1 ((1 - h^2) * (W2 1)), h = tanh(z W1 + b1).
+    """
+    w1, b1, w2, _ = (_f64(weight) for weight in weights)
+    hidden = np.tanh(_f64(codes) @ w1 + b1)
+    gradient = ((1.0 - hidden**2) * w2.sum(axis=1)) @ w1.T
+    return np.sum(gradient**2, axis=-1)

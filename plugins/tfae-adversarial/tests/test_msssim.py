@@ -1,22 +1,18 @@
 """MS-SSIM: SSIM, MS-SSIM and the loss against NumPy (and TensorFlow's own tf.image functions), the sizes it
-refuses with the scales that fit, a model compiled with it that trains, refuses what needs nats, saves and loads
-in a fresh process.
+refuses with the scales that fit, a model compiled with it that trains and refuses what needs nats (saving and
+loading: test_saving.py).
 
 The checks of the maths run on TensorFlow here and again on JAX in a fresh process (test_on_jax.py).
 """
 
 import doctest
 import json
-import os
 import re
-import subprocess
-import sys
 
 import keras
 import numpy as np
 import numpy_reference as reference
 import pytest
-import tfae
 from keras import ops
 from tfae.datasets import load_digits
 from tfae.evaluation import evaluate
@@ -132,7 +128,7 @@ CHECKS = [
     check_anticorrelated_images_still_have_a_gradient,
 ]
 #: Those that test_on_jax.py runs again on JAX (JAX compiles each new shape, so the suite's time allows these few).
-ON_JAX = [check_ms_ssim_and_the_loss_match_numpy, check_anticorrelated_images_still_have_a_gradient]
+ON_JAX = [check_ms_ssim_and_the_loss_match_numpy]
 
 
 @pytest.mark.parametrize("check", CHECKS)
@@ -219,10 +215,10 @@ def digits_model():
     return Autoencoder({"name": "gaussian", "latent_dim": 2, "seed": 0, "regularizer": {"name": "kld", "beta": 0.01}})
 
 
-def test_a_model_trains_with_it_refuses_what_needs_nats_and_loads_in_a_fresh_process(tmp_path):
-    images = load_digits()[0][:192]
+def test_a_model_trains_with_it_and_refuses_what_needs_nats():
+    images = load_digits()[0][:128]
     model = digits_model()
-    model.compile(optimizer=keras.optimizers.Adam(1e-2), loss=MultiScaleSSIMLoss(DIGIT_WEIGHTS, window_size=3))
+    model.compile(optimizer=keras.optimizers.Adam(1e-2), loss=MultiScaleSSIMLoss(DIGIT_WEIGHTS, window_size=3), jit_compile=False)
     assert model.likelihood is None
     history = model.fit(images, epochs=3, batch_size=32, verbose=0).history
     reconstruction = np.asarray(history["reconstruction_loss"])
@@ -231,32 +227,8 @@ def test_a_model_trains_with_it_refuses_what_needs_nats_and_loads_in_a_fresh_pro
 
     with pytest.raises(ValueError, match="needs log p\\(x \\| z\\) in nats, which a Keras loss does not give"):
         digits_model().compile(optimizer="adam", loss=MultiScaleSSIMLoss(), objective={"name": "iwae", "k": 2})
-    with pytest.raises(ValueError, match="likelihood"):
+    with pytest.raises(ValueError, match="The metric 'negative_elbo' needs a model compiled with a tfae likelihood"):
         evaluate(model, images[:32], metrics=["negative_elbo"])
-
-    path = tmp_path / "msssim.keras"
-    model.save(path)
-    predictions = model.predict(images[:16], verbose=0)
-    np.save(tmp_path / "predictions.npy", predictions)
-    code = (
-        "import json, sys, numpy as np, tfae\n"
-        "from tfae.datasets import load_digits\n"
-        "model = tfae.load_model(sys.argv[1])\n"
-        "images = load_digits()[0][:16]\n"
-        "same = np.allclose(model.predict(images[:16], verbose=0), np.load(sys.argv[2]), atol=1e-6)\n"
-        "print(json.dumps({'loss': type(model.loss).__module__ + '.' + type(model.loss).__name__,\n"
-        "                  'config': model.loss.get_config(), 'same': bool(same)}))\n"
-    )
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
-    result = subprocess.run(
-        [sys.executable, "-c", code, str(path), str(tmp_path / "predictions.npy")],
-        env=env, capture_output=True, text=True, timeout=900,
-    )
-    assert result.returncode == 0, result.stderr[-5000:]
-    loaded = json.loads(result.stdout.strip().splitlines()[-1])
-    assert loaded["loss"] == "tfae_adversarial.msssim.MultiScaleSSIMLoss"
-    assert loaded["config"]["weights"] == DIGIT_WEIGHTS and loaded["config"]["window_size"] == 3
-    assert loaded["same"]
 
 
 def test_the_docstring_examples_run():
