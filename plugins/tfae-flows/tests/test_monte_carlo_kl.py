@@ -48,18 +48,18 @@ def test_on_a_flow_it_reads_the_log_density_drawn_with_the_code(rng):
     np.testing.assert_allclose(penalty, expected, rtol=1e-5, atol=1e-5)
 
 
-def test_the_default_regularizer_of_a_flow_makes_iwae_refuse_it_and_none_trains_with_iwae(rng):
-    x = rng.random((32, 6)).astype("float32")
+def test_the_default_regularizer_of_a_flow_makes_iwae_refuse_it_and_none_compiles_with_iwae():
     model = Autoencoder(bottleneck={"name": "planar", "latent_dim": 2, "flows": 2})
     with pytest.raises(ValueError, match=r"would count the divergence from the prior twice: build the bottleneck "
                                          r"'planar' \(PlanarBottleneck\) without it") as refusal:
         model.compile(optimizer="adam", loss="bernoulli", objective={"name": "iwae", "k": 3})
     assert "monte_carlo_kl" in str(refusal.value)
 
-    model = Autoencoder(bottleneck={"name": "planar", "latent_dim": 2, "flows": 2, "regularizer": None})
-    model.compile(optimizer="adam", loss="bernoulli", objective={"name": "iwae", "k": 3})
-    history = model.fit(x, epochs=1, batch_size=16, verbose=0).history
-    assert history["loss"][0] == pytest.approx(-history["iwae_bound"][0], rel=1e-5)
+    # Without it, IWAE's bound holds the KL (iaf_maf_iwae.toml trains so, in test_examples.py).
+    for none in (None, []):
+        model = Autoencoder(bottleneck={"name": "planar", "latent_dim": 2, "flows": 2, "regularizer": none})
+        model.compile(optimizer="adam", loss="bernoulli", objective={"name": "iwae", "k": 3})
+        assert model.bottleneck.regularizers == []
 
 
 @pytest.mark.parametrize(
