@@ -10,7 +10,8 @@ weighted sums of squared deviations where it uses E[x^2] - E[x]^2.
   generator's non-saturating loss -log D(G(z)) is Goodfellow et al.'s Section 3, as pythae's Adversarial_AE
   (``adversarial_ae_model.py: loss_function``) uses it.
 - SSIM: Wang, Bovik, Sheikh & Simoncelli (2004), "Image Quality Assessment: From Error Visibility to
-  Structural Similarity", Eqs. (6), (9), (10), (13) (C3 = C2 / 2) and (14)-(16) (the windowed statistics), Gaussian window of sigma 1.5.
+  Structural Similarity", Eqs. (6), (9), (10), (13) (C3 = C2 / 2) and (14)-(16) (the windowed statistics),
+  with a Gaussian window.
 - MS-SSIM: Wang, Simoncelli & Bovik (2003), "Multi-Scale Structural Similarity for Image Quality Assessment",
   Eqs. (1)-(3) and (7), weights of Section 3.1; the 2 x 2 low-pass and downsampling of Fig. 1.
 - pythae's MSSSIM_VAE loss (``msssim_vae_utils.py: MSSSIM.forward``): each factor v mapped to (1 + v) / 2.

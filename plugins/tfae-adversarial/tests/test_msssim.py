@@ -117,7 +117,8 @@ def check_anticorrelated_images_still_have_a_gradient():
     (gradient,) = gradients(model, y, lambda outputs, losses: loss(x, outputs), [shift.shift])
     assert np.all(np.isfinite(gradient)) and np.any(gradient != 0)
     assert 0.5 < float(loss(x, y)) < 1.0
-    (flat,) = gradients(model, y, lambda outputs, losses: ops.sum(multiscale_ssim(x, outputs, DIGIT_WEIGHTS, 3)), [shift.shift])
+    wang = lambda outputs, losses: ops.sum(multiscale_ssim(x, outputs, DIGIT_WEIGHTS, 3))  # noqa: E731
+    (flat,) = gradients(model, y, wang, [shift.shift])
     assert flat is None or not np.all(np.isfinite(flat)) or not np.any(flat)
 
 
@@ -176,7 +177,10 @@ def test_images_too_small_for_the_scales_are_refused_with_the_weights_that_fit()
 
 def test_flat_data_is_refused_saying_to_give_images():
     x = np.zeros((2, 64), dtype="float32")
-    message = r"compares images, of shape \(batch, height, width\) or \(batch, height, width, channels\). Received shape \(2, 64\)"
+    message = (
+        r"compares images, of shape \(batch, height, width\) or \(batch, height, width, channels\). "
+        r"Received shape \(2, 64\)"
+    )
     with pytest.raises(ValueError, match=message):
         MultiScaleSSIMLoss(DIGIT_WEIGHTS, window_size=3)(x, x)
 
@@ -218,7 +222,8 @@ def digits_model():
 def test_a_model_trains_with_it_and_refuses_what_needs_nats():
     images = load_digits()[0][:128]
     model = digits_model()
-    model.compile(optimizer=keras.optimizers.Adam(1e-2), loss=MultiScaleSSIMLoss(DIGIT_WEIGHTS, window_size=3), jit_compile=False)
+    loss = MultiScaleSSIMLoss(DIGIT_WEIGHTS, window_size=3)
+    model.compile(optimizer=keras.optimizers.Adam(1e-2), loss=loss, jit_compile=False)
     assert model.likelihood is None
     history = model.fit(images, epochs=3, batch_size=32, verbose=0).history
     reconstruction = np.asarray(history["reconstruction_loss"])

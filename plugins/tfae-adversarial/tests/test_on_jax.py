@@ -1,5 +1,5 @@
-"""The maths and gradient checks of test_aae, test_msssim and test_rae (their ``ON_JAX``) again on the JAX backend, in one
-fresh interpreter (a process has one Keras backend, and one interpreter for both starts JAX once)."""
+"""The maths and gradient checks of test_aae, test_msssim and test_rae (their ``ON_JAX``) again on the JAX
+backend, in one fresh interpreter (a process has one Keras backend, and one interpreter for both starts JAX once)."""
 
 import json
 

@@ -65,7 +65,8 @@ def test_both_load_in_a_fresh_process_by_their_registered_classes(tmp_path):
     assert found["msssim"]["model"] == "tfae.models.autoencoder.Autoencoder"
     assert found["msssim"]["loss"] == "tfae_adversarial.msssim.MultiScaleSSIMLoss"
     config = found["msssim"]["loss_config"]
-    assert (config["weights"], config["window_size"], config["sigma"], config["data_range"]) == ([0.1356, 0.8644], 3, 1.5, 1.0)
+    settings = (config["weights"], config["window_size"], config["sigma"], config["data_range"])
+    assert settings == ([0.1356, 0.8644], 3, 1.5, 1.0)
     assert found["rae"]["model"] == "tfae_adversarial.rae.RegularizedAutoencoder"
     assert found["rae"]["config"] == {"decoder_penalty": "gp", "decoder_beta": 0.01}
     assert "decoder_penalty_loss" in found["rae"]["logged"] and "l2_loss" in found["rae"]["logged"]

@@ -147,8 +147,9 @@ class AdversarialRegularizer(BaseRegularizer):
 
         raise ValueError(
             f"The regularizer {describe_component('regularizer', self)} teaches a discriminator to tell the codes "
-            f"from samples of the bottleneck's prior, but the bottleneck {describe_component('bottleneck', bottleneck)} "
-            "has no prior to sample: use a bottleneck with one, such as 'gaussian' (whose `prior` chooses it)."
+            "from samples of the bottleneck's prior, but the bottleneck "
+            f"{describe_component('bottleneck', bottleneck)} has no prior to sample: use a bottleneck with one, "
+            "such as 'gaussian' (whose `prior` chooses it)."
         )
 
     def build(self, latent_dim: int) -> None:
@@ -178,6 +179,7 @@ class AdversarialRegularizer(BaseRegularizer):
 
     def draw_prior(self, bottleneck: keras.layers.Layer) -> Any:
         """``prior_samples`` codes from ``bottleneck``'s prior, with gradients stopped, from the seed generator."""
+        self.build(bottleneck.latent_dim)
 
         def draw(shape: tuple[Any, ...]) -> Any:
             return ops.cast(bottleneck.sample_prior(int(shape[0]), seed=self.seed_generator), "float32")

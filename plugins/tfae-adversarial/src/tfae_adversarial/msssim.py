@@ -170,10 +170,11 @@ def multiscale_ssim(
     (images anticorrelated at a scale) counts as 0, as in ``tf.image.ssim_multiscale``: its fractional power
     has no real value. Other arguments as in ``ssim_per_scale``.
     """
-    weights = ops.convert_to_tensor(_weights(weights), dtype="float32")
-    ssim_values, cs = ssim_per_scale(x, y, int(weights.shape[0]), window_size, sigma, data_range)
+    exponents = _weights(weights)
+    ssim_values, cs = ssim_per_scale(x, y, len(exponents), window_size, sigma, data_range)
     factors = ops.concatenate([cs[:-1], ssim_values[-1:]], axis=0)
-    return ops.prod(ops.power(ops.relu(factors), ops.expand_dims(weights, 1)), axis=0)
+    exponents_by_scale = ops.expand_dims(ops.convert_to_tensor(exponents, dtype="float32"), 1)
+    return ops.prod(ops.power(ops.relu(factors), exponents_by_scale), axis=0)
 
 
 @keras.saving.register_keras_serializable(package="tfae_adversarial")
@@ -288,7 +289,7 @@ def _integer(value: Any) -> bool:
 
 
 def _positive_number(value: Any, name: str, meaning: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0 < value < math.inf:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0 < float(value) < math.inf:
         raise ValueError(f"`{name}` must be a positive number, {meaning}. Received: {name}={value!r}")
     return float(value)
 
@@ -298,7 +299,7 @@ def _weights(weights: Any) -> list[float]:
         isinstance(weights, Sequence)
         and not isinstance(weights, (str, bytes))
         and len(weights) > 0
-        and all(not isinstance(w, bool) and isinstance(w, numbers.Real) and 0 < w < math.inf for w in weights)
+        and all(not isinstance(w, bool) and isinstance(w, numbers.Real) and 0 < float(w) < math.inf for w in weights)
     )
     if not fine:
         raise ValueError(

@@ -121,11 +121,14 @@ class RegularizedAutoencoder(LayoutAutoencoder):
         if decoder_penalty not in DECODER_PENALTIES:
             raise ValueError(
                 "`decoder_penalty` must be 'l2' (the squared norm of the decoder's weights, RAE-L2) or 'gp' (the "
-                f"squared norm of the decoder's gradient at the code, RAE-GP). Received: decoder_penalty={decoder_penalty!r}"
+                "squared norm of the decoder's gradient at the code, RAE-GP). "
+                f"Received: decoder_penalty={decoder_penalty!r}"
             )
-        if isinstance(decoder_beta, bool) or not isinstance(decoder_beta, numbers.Real) or not 0 <= decoder_beta < math.inf:
+        number = isinstance(decoder_beta, numbers.Real) and not isinstance(decoder_beta, bool)
+        if not number or not 0 <= decoder_beta < math.inf:
             raise ValueError(
-                f"`decoder_beta` must be a finite number >= 0, the decoder penalty's weight. Received: decoder_beta={decoder_beta!r}"
+                "`decoder_beta` must be a finite number >= 0, the decoder penalty's weight. "
+                f"Received: decoder_beta={decoder_beta!r}"
             )
         super().__init__(bottleneck, **kwargs)
         self.decoder_penalty = decoder_penalty
@@ -141,7 +144,9 @@ class RegularizedAutoencoder(LayoutAutoencoder):
         decode = lambda code: self.decoder_network(code, training=training)  # noqa: E731
         return ops.mean(decoder_gradient_penalty(decode, codes))
 
-    def loss_and_outputs(self, x: Any, y: Any = None, sample_weight: Any = None, training: bool = True) -> tuple[Any, Any]:
+    def loss_and_outputs(
+        self, x: Any, y: Any = None, sample_weight: Any = None, training: bool = True
+    ) -> tuple[Any, Any]:
         """The layout's loss plus ``decoder_beta`` times the decoder penalty, and the decoder's outputs."""
         loss, outputs = super().loss_and_outputs(x, y, sample_weight, training=training)
         weighted = self.decoder_beta * self.penalty_of_decoder(x, training=training)
