@@ -4,6 +4,10 @@ import zlib
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+# Without XLA (tfae's documented switch): compiling a Hamiltonian step, which holds the decoder's gradient at
+# every leapfrog step, takes XLA 10 to 40 seconds on a CPU, several times the tests' own work. test_examples.py
+# trains the hvae example with XLA.
+os.environ.setdefault("TFAE_XLA", "0")
 # numpy_reference and linear, the tests' own modules, import by name in every test process.
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
