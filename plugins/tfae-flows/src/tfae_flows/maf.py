@@ -54,8 +54,14 @@ class MAFPrior(BasePrior):
         self.latent_dim = int(latent_dim)
         units = hidden_units_or_default(self.hidden_units, self.latent_dim)
         self.networks = [
+            # float32 whatever the dtype policy: densities are computed in float32 (as tfae's KL and likelihoods).
             MaskedAutoregressiveNetwork(
-                self.latent_dim, units, reverse=layer % 2 == 1, output_initializer="zeros", name=f"made_{layer}"
+                self.latent_dim,
+                units,
+                reverse=layer % 2 == 1,
+                output_initializer="zeros",
+                dtype="float32",
+                name=f"made_{layer}",
             )
             for layer in range(self.flows)
         ]
