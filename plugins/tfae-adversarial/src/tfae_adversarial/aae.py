@@ -58,10 +58,11 @@ class AdversarialRegularizer(BaseRegularizer):
 
     The paper's adversarial autoencoder is a reconstruction loss plus this regularizer alone, on a
     deterministic or a Gaussian encoder; pythae's ``Adversarial_AE`` is the Gaussian one. Here the bottleneck
-    must have a prior to sample: ``"gaussian"`` (any ``prior=``) or ``"bernoulli"``; a ``"vanilla"``
-    bottleneck has none and is refused. On ``"gaussian"``, without ``"kld"``, the regularizer constrains
-    only the codes drawn, not each posterior's variance. Unlike the paper, the discriminator has no optimizer
-    of its own and trains on the same step as the encoder.
+    must have a prior to sample, such as ``"gaussian"`` (any ``prior=``); a ``"vanilla"`` bottleneck has none
+    and is refused. On ``"gaussian"``, without ``"kld"``, the regularizer constrains only the codes drawn, not
+    each posterior's variance. (``"bernoulli"`` is accepted, but its training codes are relaxed, between 0 and
+    1, and its prior's binary: the discriminator tells them apart by that alone.) Unlike the paper, the
+    discriminator has no optimizer of its own and trains on the same step as the encoder.
 
     Args:
         beta: the weight of the generator's loss against the reconstruction: a float, a scheduler (an
