@@ -127,7 +127,7 @@ def cosine_distribution_function(m, kappa):
 
 @pytest.mark.parametrize("m", [2, 3, 5, 16])
 def test_drawn_codes_lie_on_the_sphere_and_follow_the_vmf(m, rng):
-    n = 20000
+    n = 10000
     bottleneck = VonMisesFisherBottleneck(latent_dim=m, seed=3)
     mu = unit(rng, (1, m))
     for kappa in (0.3, 10.0, 2000.0):
