@@ -1889,7 +1889,14 @@ def _check_objective_results(objective: BaseObjective, terms: ObjectiveTerms, wh
     _expect(isinstance(results, dict), what, f"calling it returns {returned}, expected a dict with 'loss'")
     logged = tuple(objective.logged)
     _expect("loss" in results, what, f"calling it returns {sorted(results)}, without 'loss'")
-    extra = sorted(set(results) - {"loss", *logged})
+    own_losses = ("loss", "encoder_loss") if objective.splits_gradients else ("loss",)
+    missing_loss = [name for name in own_losses if name not in results]
+    _expect(
+        not missing_loss,
+        what,
+        f"its splits_gradients is true, and calling it returns {sorted(results)}, without {missing_loss}",
+    )
+    extra = sorted(set(results) - {*own_losses, *logged})
     _expect(
         not extra,
         what,
@@ -1909,6 +1916,10 @@ def _check_objective_results(objective: BaseObjective, terms: ObjectiveTerms, wh
         f"its 'loss' has shape {loss.shape}, expected ({batch},), the loss of each sample (the model averages it)",
     )
     _expect_finite(loss, what, "its 'loss'")
+    if objective.splits_gradients:
+        encoder_loss = _numpy(results["encoder_loss"])
+        _expect(encoder_loss.shape == (batch,), what, f"its 'encoder_loss' has shape {encoder_loss.shape}, expected ({batch},)")
+        _expect_finite(encoder_loss, what, "its 'encoder_loss'")
     for name in logged:
         _expect_finite(_numpy(results[name]), what, f"its {name!r}")
 

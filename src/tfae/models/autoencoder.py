@@ -463,10 +463,10 @@ class Autoencoder(keras.Model):
                 "given `y_pred` does not hold: call compute_loss without it."
             )
         posterior = self.bottleneck.posterior(self.feature_network(x, training=training), sampling="mean", training=training)
-        return self._loss(Reconstruction(posterior, y_pred), x, y, sample_weight, training)
+        return self._loss(Reconstruction(posterior, y_pred), x, y, sample_weight, training)["loss"]
 
     def loss_and_outputs(self, x: Any, y: Any = None, sample_weight: Any = None, training: bool = True) -> tuple[Any, Any]:
-        """The loss of a batch and the decoder's outputs, from one forward pass; the model's steps call it.
+        """The loss of a batch and the decoder's outputs, from one forward pass.
 
         The codes are reparameterised samples when ``training``, exact draws otherwise (``evaluate`` and the
         ``val_`` losses are a bound); the objective decides how many per sample. The regularizers see the
@@ -476,6 +476,15 @@ class Autoencoder(keras.Model):
             ``(loss, outputs)``: the loss, a float32 scalar, and the outputs of the first code of each sample,
             which the compiled metrics score.
         """
+        losses, outputs = self.losses_and_outputs(x, y, sample_weight, training=training)
+        return losses["loss"], outputs
+
+    def losses_and_outputs(self, x: Any, y: Any = None, sample_weight: Any = None, training: bool = True) -> tuple[dict, Any]:
+        """``({"loss": ..., and "encoder_loss" when the objective gives one}, outputs)``; the train steps call it.
+
+        ``"loss"`` is the logged loss and trains every weight, unless the objective gives an ``"encoder_loss"``:
+        then ``"loss"`` trains ``generative_weights`` and ``"encoder_loss"`` trains ``inference_weights``.
+        """
         sampling = "reparameterized" if training else "exact"
         reconstruction = self.forward(
             x, sampling=sampling, training=training, importance_samples=self.objective.importance_samples
@@ -483,6 +492,28 @@ class Autoencoder(keras.Model):
         outputs = reconstruction.outputs
         first_outputs = outputs if reconstruction.posterior.importance_samples == 1 else outputs[0]
         return self._loss(reconstruction, x, y, sample_weight, training), first_outputs
+
+    @property
+    def objective_splits_gradients(self) -> bool:
+        """Whether the objective trains the encoder with a loss of its own (``"encoder_loss"``)."""
+        return bool(getattr(self.objective, "splits_gradients", False))
+
+    @property
+    def generative_weights(self) -> list:
+        """The generative model's trainable weights: the decoder network's, the likelihood's and the prior's."""
+        found = list(self.decoder_network.trainable_weights)
+        if self.likelihood is not None:
+            found += self.likelihood.trainable_weights
+        prior = getattr(self.bottleneck, "prior", None)
+        if prior is not None:
+            found += prior.trainable_weights
+        return found
+
+    @property
+    def inference_weights(self) -> list:
+        """Every other trainable weight: the encoder's and the bottleneck's (its regularizers' included)."""
+        generative = {id(weight) for weight in self.generative_weights}
+        return [weight for weight in self.trainable_weights if id(weight) not in generative]
 
     def _loss(self, forward: Reconstruction, x: Any, y: Any, sample_weight: Any, training: bool) -> Any:
         """The loss of the forward pass ``forward`` of ``x``, and the logged terms' updates."""
@@ -515,6 +546,10 @@ class Autoencoder(keras.Model):
             )
         )
         loss = ops.mean(ops.cast(results["loss"], "float32")) + added + trained
+        losses = {"loss": loss}
+        if "encoder_loss" in results:
+            # added and trained hold each weight's own terms, whose gradients reach only that weight: in both.
+            losses["encoder_loss"] = ops.mean(ops.cast(results["encoder_loss"], "float32")) + added + trained
 
         self.reconstruction_loss_tracker.update_state(ops.mean(reconstruction), sample_weight=batch_size)
         regularization = sum(penalties.values(), ops.zeros(())) + added
@@ -529,7 +564,7 @@ class Autoencoder(keras.Model):
         self.bottleneck.update_metrics()
         # Under tf.distribute each replica sees part of the global batch and the gradients are summed, so
         # each replica returns its share; the step multiplies it back for the logged `loss`.
-        return loss / replicas
+        return {name: value / replicas for name, value in losses.items()}
 
     def _reconstruction_losses(self, targets: Any, outputs: Any, sample_weight: Any, k: int, replicas: int) -> Any:
         """``-log p(x | z)`` of each code, shape ``(k, batch)``; with a Keras loss, that loss for every sample."""

@@ -194,6 +194,12 @@ class BaseObjective:
     holds_divergence: ClassVar[bool] = False
     #: The names of the values besides ``"loss"`` that ``__call__`` returns, logged under these names.
     logged: ClassVar[tuple[str, ...]] = ()
+    #: Whether it trains the encoder with a loss of its own: ``__call__`` then also returns
+    #: ``"encoder_loss"`` (shape ``(batch,)``), whose gradient trains the model's ``inference_weights`` (the
+    #: encoder's and the bottleneck's), while ``"loss"`` trains its ``generative_weights`` (the decoder's, the
+    #: likelihood's and the prior's) and is the logged loss. PIWAE trains the decoder with IWAE and the encoder
+    #: with MIWAE so.
+    splits_gradients: ClassVar[bool] = False
 
     def __init__(self, importance_samples: int = 1) -> None:
         if isinstance(importance_samples, bool) or not isinstance(importance_samples, numbers.Integral) or importance_samples < 1:
