@@ -7,5 +7,6 @@ Installed, it needs no import: ``model.compile(..., objective={"name": "miwae", 
 
 from tfae_iwae.ciwae import CIWAE
 from tfae_iwae.miwae import MIWAE
+from tfae_iwae.piwae import PIWAE
 
-__all__ = ["CIWAE", "MIWAE"]
+__all__ = ["CIWAE", "MIWAE", "PIWAE"]
