@@ -65,7 +65,7 @@ def planar_forward(z, u_hat, w, b):
 
 def planar_inverse(y, u_hat, w, b):
     """The z with f(z) = y: z = y - u_hat tanh(w^T z + b), where a = w^T z solves a + (w^T u_hat) tanh(a + b)
-    = w^T y, found by bisection in float64 (100 halvings: far below float64's resolution) (the left side increases in a because w^T u_hat > -1)."""
+    = w^T y, found by 100 bisection steps in float64 (the left side increases in a because w^T u_hat > -1)."""
     y, u_hat, w = f64(y), f64(u_hat), f64(w)
     w_u, target = float(w @ u_hat), float(w @ y)
     low, high = target - abs(w_u) - 1.0, target + abs(w_u) + 1.0
@@ -84,7 +84,8 @@ def planar_inverse(y, u_hat, w, b):
 
 
 def radial_alpha_beta(alpha_raw, beta_raw):
-    """Appendix A.2: alpha > 0 and beta >= -alpha, here alpha = softplus(alpha_raw), beta = -alpha + softplus(beta_raw)."""
+    """Appendix A.2: alpha > 0 and beta >= -alpha; here alpha = softplus(alpha_raw) and
+    beta = -alpha + softplus(beta_raw)."""
     alpha = float(softplus(alpha_raw))
     return alpha, -alpha + float(softplus(beta_raw))
 

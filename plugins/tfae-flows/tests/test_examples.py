@@ -3,15 +3,19 @@ process: bottleneck, prior, regularizers and objective as configured, and the lo
 those the reloaded flow gives by inverting itself."""
 
 import json
-import os
 import subprocess
 import sys
-import tomllib
 from importlib import resources
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10: tfae depends on tomli there
+    import tomli as tomllib
 
 import pytest
 
-EXAMPLES = sorted(path.name for path in (resources.files("tfae_flows") / "examples").iterdir() if path.name.endswith(".toml"))
+FOLDER = resources.files("tfae_flows") / "examples"
+EXAMPLES = sorted(path.name for path in FOLDER.iterdir() if path.name.endswith(".toml"))
 
 TRAIN = """
 import json, sys
@@ -55,9 +59,10 @@ print(json.dumps(found))
 
 
 def run(code, *arguments, cwd):
-    # TF_CPP_MIN_LOG_LEVEL quiets TensorFlow; TFAE_XLA=0 (from conftest) keeps XLA's compile time out of the suite.
+    # The environment is this one's: TF_CPP_MIN_LOG_LEVEL quiets TensorFlow, and TFAE_XLA=0 (conftest.py) keeps
+    # XLA's compile time out of the suite.
     result = subprocess.run(
-        [sys.executable, "-c", code, *arguments], cwd=cwd, capture_output=True, text=True, timeout=600, env=dict(os.environ)
+        [sys.executable, "-c", code, *arguments], cwd=cwd, capture_output=True, text=True, timeout=600
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-5000:]
     return result.stdout
@@ -67,7 +72,7 @@ def run(code, *arguments, cwd):
 def trained(tmp_path_factory):
     folder = tmp_path_factory.mktemp("examples")
     commands = [
-        ["train", str(resources.files("tfae_flows") / "examples" / name), "--epochs", "1", "--run-dir", name, "-q"]
+        ["train", str(FOLDER / name), "--epochs", "1", "--run-dir", name, "-q"]
         for name in EXAMPLES
     ]
     run(TRAIN, json.dumps(commands), cwd=folder)
@@ -79,7 +84,7 @@ def test_every_example_trains_for_an_epoch_and_reloads_in_a_fresh_process(traine
     folder, found = trained
     assert EXAMPLES == ["iaf_maf_iwae.toml", "planar.toml"]
     for name in EXAMPLES:
-        config = tomllib.loads((resources.files("tfae_flows") / "examples" / name).read_text(encoding="utf-8"))
+        config = tomllib.loads((FOLDER / name).read_text(encoding="utf-8"))
         section = config["model"]["bottleneck"]
         loaded = found[name]
         assert loaded["bottleneck"] == f"tfae_flows.{section['name']}"

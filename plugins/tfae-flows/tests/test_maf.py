@@ -89,7 +89,8 @@ def test_it_refuses_bad_arguments_in_one_line(arguments, message):
 
 def test_hidden_layers_narrower_than_the_bottlenecks_code_are_refused_when_it_is_made():
     with pytest.raises(ValueError, match=r"Each hidden layer needs at least latent_dim \(4\) units.*\[3\]"):
-        plugins.resolve("bottleneck", {"name": "gaussian", "latent_dim": 4, "prior": {"name": "maf", "hidden_units": [3]}})
+        prior = {"name": "maf", "hidden_units": [3]}
+        plugins.resolve("bottleneck", {"name": "gaussian", "latent_dim": 4, "prior": prior})
 
 
 def test_it_is_registered_by_tfae_flows():

@@ -112,9 +112,11 @@ class FlowBottleneck(VariationalBottleneck):
     def mean(self, mean: Any, log_variance: Any, *flow_parameters: Any) -> Any:
         return self.flow(mean, ops.zeros(()), *flow_parameters)[0]
 
-    def posterior(self, inputs: Any, sampling: str = "mean", training: bool = False, importance_samples: int = 1) -> Any:
+    def posterior(
+        self, inputs: Any, sampling: str = "mean", training: bool = False, importance_samples: int = 1
+    ) -> Posterior:
         if sampling != "mean" or importance_samples != 1:
-            return super().posterior(inputs, sampling=sampling, training=training, importance_samples=importance_samples)
+            return super().posterior(inputs, sampling, training=training, importance_samples=importance_samples)
         parameters = self.distribution_parameters(inputs)
         mean, log_variance, *flow_parameters = parameters
         # The mean's log-density comes with it, as a draw's does: a regularizer at inference needs no inversion.

@@ -75,13 +75,14 @@ class IAFBottleneck(FlowBottleneck):
         **kwargs: Any,
     ) -> None:
         super().__init__(latent_dim, flows=flows, regularizer=regularizer, seed=seed, prior=prior, **kwargs)
-        self.hidden_units = hidden_units_or_default(hidden_units, self.latent_dim)
+        self.hidden_units: list[int] = hidden_units_or_default(hidden_units, self.latent_dim)
         if isinstance(context_dim, bool) or not isinstance(context_dim, numbers.Integral) or context_dim < 1:
             raise ValueError(f"`context_dim` must be a positive integer. Received: context_dim={context_dim!r}")
-        self.context_dim = int(context_dim)
+        self.context_dim: int = int(context_dim)
         policy = self.dtype_policy.variable_dtype
-        self.context_dense = keras.layers.Dense(self.context_dim, dtype=policy, name="context") if self.flows else None
-        self.networks = [
+        context = keras.layers.Dense(self.context_dim, dtype=policy, name="context") if self.flows else None
+        self.context_dense: Any = context
+        self.networks: list[MaskedAutoregressiveNetwork] = [
             MaskedAutoregressiveNetwork(
                 self.latent_dim,
                 self.hidden_units,

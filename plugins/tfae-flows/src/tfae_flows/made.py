@@ -100,7 +100,8 @@ class MaskedAutoregressiveNetwork(keras.layers.Layer):
         fan_in = self.latent_dim
         self.kernels, self.biases = [], []
         for index, units in enumerate(self.hidden_units):
-            self.kernels.append(self.add_weight(shape=(fan_in, units), initializer="glorot_uniform", name=f"kernel_{index}"))
+            kernel = self.add_weight(shape=(fan_in, units), initializer="glorot_uniform", name=f"kernel_{index}")
+            self.kernels.append(kernel)
             self.biases.append(self.add_weight(shape=(units,), initializer="zeros", name=f"bias_{index}"))
             fan_in = units
         self.context_kernel = None

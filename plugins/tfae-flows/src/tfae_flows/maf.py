@@ -79,11 +79,12 @@ class MAFPrior(BasePrior):
         return -0.5 * ops.sum(LOG_2PI + ops.square(code), axis=-1) + log_det
 
     def sample(self, n: int, seed: Any = None) -> Any:
-        code = keras.random.normal(self.sample_shape(n), seed=seed, dtype="float32")
+        shape = self.sample_shape(n)
+        code = keras.random.normal(shape, seed=seed, dtype="float32")
         for network in reversed(self.networks):
             # Each pass makes one more dimension exact (in the layer's order): latent_dim passes invert the layer.
-            noise, code = code, code
-            for _ in range(self.latent_dim):
+            noise = code
+            for _ in range(shape[1]):
                 m, s = network(code)
                 code = noise * ops.exp(s) + m
         return code

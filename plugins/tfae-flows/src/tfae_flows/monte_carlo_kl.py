@@ -1,4 +1,4 @@
-"""The KL divergence from the prior estimated from the drawn code: the regularizer of a posterior with no closed form."""
+"""The KL divergence from the prior estimated from the drawn code: for posteriors without a closed form."""
 
 from __future__ import annotations
 

@@ -82,7 +82,7 @@ class PlanarBottleneck(FlowBottleneck):
         super().__init__(latent_dim, flows=flows, regularizer=regularizer, seed=seed, prior=prior, **kwargs)
         width = self.flows * (2 * self.latent_dim + 1)
         policy = self.dtype_policy.variable_dtype
-        self.flow_dense = keras.layers.Dense(width, dtype=policy, name="flow_parameters") if self.flows else None
+        self.flow_dense: Any = keras.layers.Dense(width, dtype=policy, name="flow_parameters") if self.flows else None
 
     def build(self, input_shape: Any) -> None:
         super().build(input_shape)

@@ -86,7 +86,7 @@ class RadialBottleneck(FlowBottleneck):
         super().__init__(latent_dim, flows=flows, regularizer=regularizer, seed=seed, prior=prior, **kwargs)
         width = self.flows * (self.latent_dim + 2)
         policy = self.dtype_policy.variable_dtype
-        self.flow_dense = keras.layers.Dense(width, dtype=policy, name="flow_parameters") if self.flows else None
+        self.flow_dense: Any = keras.layers.Dense(width, dtype=policy, name="flow_parameters") if self.flows else None
 
     def build(self, input_shape: Any) -> None:
         super().build(input_shape)
