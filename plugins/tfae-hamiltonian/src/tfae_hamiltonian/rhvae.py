@@ -101,49 +101,56 @@ class RiemannianHamiltonianELBO(HamiltonianELBO):
         mean, _, factor = terms.posterior.parameters
         return terms.posterior.bottleneck.inverse_metric(code, mean, factor)
 
-    def hamiltonian_gradient(self, terms: ObjectiveTerms, code: Any, rho: Any, potential_slope: Any) -> Any:
-        """``grad_z H(z, rho)``, given ``grad U(z)``: ``grad U`` plus the metric's terms in closed form.
+    def position_terms(self, terms: ObjectiveTerms, code: Any) -> tuple[Any, Any, Any, Any]:
+        """What ``grad_z H(z, rho)`` and ``grad_rho H`` need at ``code`` whatever the momentum, computed once a position.
 
         With ``w_i = exp(-|z - c_i|^2 / T^2)`` and ``M_i = L_i L_i^T``, ``G^{-1}(z) = sum_i w_i M_i + lambda I``, so
         ``grad_z [1/2 rho^T G^{-1} rho + 1/2 log det G] = sum_i grad w_i * (rho^T M_i rho - tr(G M_i)) / 2`` with
-        ``grad w_i = -2 (z - c_i) / T^2 * w_i``: no second network pass, and no gradient inside the gradient.
+        ``grad w_i = -2 (z - c_i) / T^2 * w_i``: the metric's terms in closed form, no gradient inside the gradient.
+
+        Returns:
+            ``(grad U(z), G^{-1}(z), grad w_i(z), tr(G(z) M_i))`` of shapes ``(n, d)``, ``(n, d, d)``, ``(n, m, d)``
+            and ``(n, m)`` for ``n`` codes and the ``m`` samples of the batch.
         """
         posterior = terms.posterior
         mean, _, factor = posterior.parameters
         temperature = posterior.bottleneck.temperature
+        inverse = posterior.bottleneck.inverse_metric(code, mean, factor)
         offsets = ops.expand_dims(code, 1) - ops.expand_dims(mean, 0)
         weights = ops.exp(-ops.sum(ops.square(offsets), axis=-1) / temperature**2)
         slopes = (-2.0 / temperature**2) * offsets * ops.expand_dims(weights, -1)
-        metric = ops.inv(posterior.bottleneck.inverse_metric(code, mean, factor))
-        kinetic = ops.sum(ops.square(ops.einsum("nj,mjk->nmk", rho, factor)), axis=-1)
-        traces = ops.einsum("nij,mik,mjk->nm", metric, factor, factor)
-        return potential_slope + ops.einsum("nmd,nm->nd", slopes, 0.5 * (kinetic - traces))
+        traces = ops.einsum("nij,mik,mjk->nm", ops.inv(inverse), factor, factor)
+        return self.potential_gradient(terms, code), inverse, slopes, traces
 
-    def velocity(self, terms: ObjectiveTerms, code: Any, rho: Any) -> Any:
-        """``grad_rho H(z, rho) = G^{-1}(z) rho``."""
-        return ops.einsum("nij,nj->ni", self.inverse_metric(terms, code), rho)
+    def hamiltonian_gradient(self, terms: ObjectiveTerms, position: tuple[Any, Any, Any, Any], rho: Any) -> Any:
+        """``grad_z H(z, rho)`` at the ``position_terms`` of ``z``."""
+        potential_slope, _, slopes, traces = position
+        factor = terms.posterior.parameters[2]
+        kinetic = ops.sum(ops.square(ops.einsum("nj,mjk->nmk", rho, factor)), axis=-1)
+        return potential_slope + ops.einsum("nmd,nm->nd", slopes, 0.5 * (kinetic - traces))
 
     def flow(self, terms: ObjectiveTerms, momentum: Any) -> tuple[Any, Any]:
         half = 0.5 * self.step_size
         code = terms.posterior.code
         momentum = ops.cast(momentum, "float32")
+        position = self.position_terms(terms, code)
         # rho_0 = C^{-T} gamma / sqrt(beta_0) has covariance (C C^T)^{-1} / beta_0 = G(z_0) / beta_0.
-        factor = ops.cholesky(self.inverse_metric(terms, code))
+        factor = ops.cholesky(position[1])
         rho = ops.solve_triangular(ops.transpose(factor, (0, 2, 1)), ops.expand_dims(momentum, -1), lower=False)
         rho = rho[..., 0] / math.sqrt(self.beta_0)
-        slope = self.potential_gradient(terms, code)
         previous = math.sqrt(self.beta_0)
         for step in range(1, self.steps + 1):
             start = rho
             for _ in range(self.fixed_point_iterations):
-                rho = start - half * self.hamiltonian_gradient(terms, code, rho, slope)
-            start_velocity = self.velocity(terms, code, rho)
+                rho = start - half * self.hamiltonian_gradient(terms, position, rho)
+            # grad_rho H(z, rho) = G^{-1}(z) rho.
+            start_velocity = ops.einsum("nij,nj->ni", position[1], rho)
             moved = code
             for _ in range(self.fixed_point_iterations):
-                moved = code + half * (start_velocity + self.velocity(terms, moved, rho))
+                moved = code + half * (start_velocity + ops.einsum("nij,nj->ni", self.inverse_metric(terms, moved), rho))
             code = moved
-            slope = self.potential_gradient(terms, code)
-            rho = rho - half * self.hamiltonian_gradient(terms, code, rho, slope)
+            position = self.position_terms(terms, code)
+            rho = rho - half * self.hamiltonian_gradient(terms, position, rho)
             current = tempering(step, self.steps, self.beta_0)
             rho = (previous / current) * rho
             previous = current
