@@ -144,6 +144,27 @@ MODELS = {
         "the encoder and use Kingma et al.'s gated update sigma * z + (1 - sigma) * m; pythae's take the code "
         "alone and use the affine z * exp(s) + m",
     },
+    "vmf": {
+        "label": "hyperspherical VAE (vMF)",
+        "plugin": "tfae-geometric",
+        "names": [("bottleneck", "vmf"), ("regularizer", "vmf_kld"), ("prior", "hyperspherical_uniform")],
+        "tfae": {"bottleneck": {"name": "vmf", "regularizer": "vmf_kld"}},
+        "pythae": {"class": "SVAE", "config": {}},
+        "same": True,
+        "differs": "codes on the sphere S^7 in both, a von Mises-Fisher posterior and the uniform prior; the "
+        "concentration is softplus(.) + 1e-6 in tfae, softplus(.) + 1 in pythae",
+    },
+    "poincare": {
+        "label": "Poincare VAE (c = 1)",
+        "plugin": "tfae-geometric",
+        "names": [("bottleneck", "poincare"), ("regularizer", "poincare_kld"), ("prior", "wrapped_normal")],
+        "tfae": {"bottleneck": {"name": "poincare", "curvature": 1.0, "regularizer": "poincare_kld"}},
+        "pythae": {"class": "PoincareVAE", "config": {"curvature": 1.0}},
+        "same": True,
+        "differs": "a wrapped normal posterior and prior (at the origin, scale 1) on the Poincare ball of curvature "
+        "-1 in both, with the Monte Carlo KL; the encoder's mean is mapped onto the ball by the exponential map at "
+        "the origin, by tfae's bottleneck and, for pythae, by the encoder passed in (pythae's model expects it)",
+    },
     "miwae": {
         "label": "MIWAE (m = 4, k = 4)",
         "plugin": "tfae-iwae",
@@ -202,8 +223,10 @@ PYTHAE_README = {
         "miwae": {"data": "dyn. binarised MNIST", "metric": "NLL (5000 IS), M = K = 8", "pythae": 85.09, "paper": 84.97},
         "ciwae": {"data": "dyn. binarised MNIST", "metric": "NLL (5000 IS), beta = 0.05", "pythae": 84.74, "paper": 84.57},
         "piwae": {"data": "dyn. binarised MNIST", "metric": "NLL (5000 IS), M = K = 8", "pythae": 84.58, "paper": 84.46},
-        "svae": {"data": "dyn. binarised MNIST", "metric": "NLL (500 IS)", "pythae": 93.13, "paper": 93.16},
-        "poincare": {"data": "MNIST", "metric": "NLL (500 IS)", "pythae": 101.66, "paper": 101.47},
+        "svae": {"label": "SVAE (von Mises-Fisher)", "data": "dyn. binarised MNIST", "metric": "NLL (500 IS)",
+                 "pythae": 93.13, "paper": 93.16},
+        "poincare": {"label": "PoincareVAE (wrapped normal)", "data": "MNIST", "metric": "NLL (500 IS)",
+                     "pythae": 101.66, "paper": 101.47},
     },
     "absent": "VAE_IAF and VAE_LinNF: the table has no row for either (issue 23 expected one)",
 }
@@ -350,22 +373,34 @@ class PythaeSide:
         return {"models": sorted(name for name in dir(self.models) if not name.startswith("_"))}
 
     def networks(self, name):
-        """pythae's encoder and decoder: the same layers as tfae's ``LayoutAutoencoder(hidden=[256])``."""
+        """pythae's encoder and decoder: the same layers as tfae's ``LayoutAutoencoder(hidden=[256])``. SVAE's
+        encoder gives a mean direction and a log-concentration; PoincareVAE's maps its mean onto the ball."""
         from pythae.models.base.base_utils import ModelOutput
         from pythae.models.nn import BaseDecoder, BaseEncoder
 
         nn = self.torch.nn
+        model_class = MODELS[name]["pythae"]["class"]
+        ball = None
+        if model_class == "PoincareVAE":
+            from pythae.models.pvae.pvae_utils import PoincareBall
+
+            ball = PoincareBall(dim=LATENT_DIM, c=MODELS[name]["pythae"]["config"]["curvature"])
 
         class Encoder(BaseEncoder):
             def __init__(self):
                 super().__init__()
                 self.body = nn.Sequential(nn.Linear(64, HIDDEN), nn.ReLU())
                 self.mean = nn.Linear(HIDDEN, LATENT_DIM)
-                self.log_variance = nn.Linear(HIDDEN, LATENT_DIM)
+                self.log_variance = nn.Linear(HIDDEN, 1 if model_class == "SVAE" else LATENT_DIM)
 
             def forward(self, x):
                 hidden = self.body(x.reshape(x.shape[0], -1))
-                return ModelOutput(embedding=self.mean(hidden), log_covariance=self.log_variance(hidden))
+                mean, log_variance = self.mean(hidden), self.log_variance(hidden)
+                if model_class == "SVAE":
+                    return ModelOutput(embedding=mean, log_concentration=log_variance)
+                if ball is not None:
+                    mean = ball.expmap0(mean)
+                return ModelOutput(embedding=mean, log_covariance=log_variance)
 
         class Decoder(BaseDecoder):
             def __init__(self):
@@ -564,7 +599,7 @@ def summarise(runs):
             "seeds": len(values),
         },
         "samples_per_second": summarise_throughput([run for run in runs if "epoch_seconds" in run]),
-        "final_loss": statistics.fmean(run["final_loss"] for run in runs) if runs else None,
+        "final_loss": statistics.fmean(losses) if (losses := [run["final_loss"] for run in runs if "final_loss" in run]) else None,
     }
     return summary
 
@@ -675,6 +710,10 @@ def main(argv=None):
         "PyTorch's), the same for both; default: each library's own choice"
     )
     parser.add_argument("--output", help=f"the JSON file (default {OUTPUT}; --smoke writes none unless given)")
+    parser.add_argument(
+        "--append", action="store_true", help="run --models and add them to --output's existing results (the same "
+        "settings), recording this command beside the first; for a model whose plugin arrived after the main run"
+    )
     parser.add_argument("--docs", action="store_true", help=f"also write the section of {DOCS} from the results")
     parser.add_argument("--docs-only", action="store_true", help=f"only write {DOCS}'s section from --output's JSON")
     args = parser.parse_args(argv)
@@ -691,6 +730,15 @@ def main(argv=None):
             parser.error("--epochs must be at least 2: each seed's first epoch compiles and is not timed")
         settings["epochs"] = args.epochs
     output = args.output or (None if args.smoke else OUTPUT)
+    previous = None
+    if args.append:
+        if not args.models or not output or not os.path.exists(output):
+            parser.error("--append needs --models and an existing results file (--output)")
+        with open(output) as file:
+            previous = json.load(file)
+        kept = {key: previous["settings"].get(key) for key in settings}
+        if kept != settings or previous["settings"].get("threads") != args.threads or previous["mode"] != mode:
+            parser.error(f"--append needs the settings of {output}: {kept}, threads {previous['settings'].get('threads')}")
     names = args.models or (list(SMOKE_MODELS) if args.smoke else list(MODELS))
     libraries = [library for library in args.libraries if library == "tfae" or pythae_installed()]
 
@@ -756,12 +804,28 @@ def main(argv=None):
             worker_.close()
     results["wall_seconds"] = time.perf_counter() - started
     results["log"] = lines
+    if previous is not None:
+        results = merge(previous, results, names)
     print_table(results)
     if output:
         report.write(results, output)
     if args.docs:
         write_docs(results)
     return results
+
+
+def merge(previous, added, names):
+    """``previous`` with the models of ``added`` put in (in the order of ``MODELS``) and ``added``'s provenance kept
+    under ``additions``."""
+    merged = dict(previous)
+    for key in ("runs", "summary", "models"):
+        combined = {**previous[key], **added[key]}
+        merged[key] = {name: combined[name] for name in MODELS if name in combined}
+    labels = {MODELS[name]["label"] for name in names}
+    merged["skipped"] = [line for line in previous["skipped"] if line.split(":")[0] not in labels] + added["skipped"]
+    provenance = ("date", "command", "machine", "versions", "commit", "uncommitted", "plugins", "wall_seconds", "log")
+    merged["additions"] = [*previous.get("additions", []), {"models": names, **{key: added[key] for key in provenance}}]
+    return merged
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -793,6 +857,30 @@ def print_table(results):
         print(line)
 
 
+def _provenance(results, first=None):
+    """One run's commit, uncommitted paths, machine, versions and wall time, as a sentence or two (the machine and
+    versions left out where they are ``first``'s)."""
+    # The code that ran: tfae's, the plugins' (not their tests) and this script's.
+    uncommitted = [
+        path for path in results.get("uncommitted", [])
+        if path.startswith("src/") or path == "benchmarks/pythae_zoo.py" or "/src/" in path
+    ]
+    return (
+        f"commit `{(results.get('commit') or 'unknown')[:12]}`"
+        + (
+            f", with uncommitted changes to code it ran: {', '.join(f'`{p}`' for p in uncommitted)}"
+            if uncommitted else ", no uncommitted change to the code it ran (`src/`, the plugins' `src/`, the script)"
+        )
+        + (
+            ". The same machine and versions"
+            if first is not None and (first["machine"], first["versions"]) == (results["machine"], results["versions"])
+            else f". {results['machine']}; " + ", ".join(f"{k} {v}" for k, v in results["versions"].items())
+        )
+        + ("; " + ", ".join(f"{k} {v}" for k, v in results["plugins"].items() if v) if results.get("plugins") else "")
+        + f". Wall time {results['wall_seconds'] / 60:.0f} minutes."
+    )
+
+
 def _mark(value):
     return {True: "met", False: "**missed**", None: "-"}[value]
 
@@ -806,6 +894,7 @@ def markdown(results):
         for value in run.get("load_average_1min", {}).values()
     ]
     seeds = ", ".join(str(seed) for seed in s["seeds"])
+    additions = results.get("additions", [])
     out = [
         BEGIN,
         "",
@@ -821,25 +910,24 @@ def markdown(results):
         "pip install torch==2.13.0 pythae",
         "pip install --no-deps -e plugins/tfae-flows -e plugins/tfae-iwae -e plugins/tfae-adversarial   # their models",
         results["command"],
+        *(addition["command"] for addition in additions),
         "```",
         "",
-        f"- Commit `{(results.get('commit') or 'unknown')[:12]}`"
-        + (
-            f"; uncommitted changes in the tree the run used: {', '.join(f'`{p}`' for p in results['uncommitted'])}"
-            if results.get("uncommitted") else ", no uncommitted changes under `src/`, the script or the plugins"
+        f"- Run at {_provenance(results)}"
+        + "".join(
+            f" The rows of {' and '.join(results['models'][name]['label'] for name in addition['models'])} come from "
+            f"the next command, run afterwards ({addition['date']}) once their plugin was committed, with the same "
+            "settings, at " + _provenance(addition, results)
+            for addition in additions
         )
-        + f". {results['machine']}; "
-        + ", ".join(f"{k} {v}" for k, v in results["versions"].items())
-        + ("; " + ", ".join(f"{k} {v}" for k, v in results["plugins"].items() if v) if results.get("plugins") else "")
-        + f". Wall time {results['wall_seconds'] / 60:.0f} minutes; raw data, every epoch's time and every seed's "
-        "estimate in `benchmarks/results-pythae-zoo.json`.",
+        + " Raw data, every epoch's time and every seed's estimate in `benchmarks/results-pythae-zoo.json`.",
         f"- Data: `tfae.datasets.load_digits()` binarised deterministically, a pixel 1 when its grey level is "
         f"above 8 of 16 (above {THRESHOLD} after the division by 16), so that the Bernoulli likelihood is a "
         "normalised probability of binary 64-vectors and the figures are log-likelihoods in nats per digit. A "
         f"fixed permutation (NumPy, seed {SPLIT_SEED}) gives {s['train_digits']:,} training digits and "
         f"{s['held_out_digits']} held out, the same in both libraries.",
-        f"- Networks: encoder 64 -> {s['hidden']} (ReLU) -> the code's parameters, a {s['latent_dim']}-dimensional "
-        f"code, decoder {s['latent_dim']} -> {s['hidden']} (ReLU) -> 64 Bernoulli logits (pythae: a sigmoid and its "
+        f"- Networks: encoder 64 -> {s['hidden']} (ReLU) -> the code's parameters, a code of {s['latent_dim']} "
+        f"dimensions, decoder {s['latent_dim']} -> {s['hidden']} (ReLU) -> 64 Bernoulli logits (pythae: a sigmoid and its "
         "binary cross-entropy), each library's default initialisation. tfae's model is "
         f"`LayoutAutoencoder(bottleneck, hidden=[{s['hidden']}])` with the bottleneck, regularizer, prior and "
         "objective by name, as a user writes them; pythae's is its model class with these networks passed in.",
@@ -849,8 +937,15 @@ def markdown(results):
         "pythae's model with its own forward and loss in a plain PyTorch loop (lighter than its `BaseTrainer`).",
         "- Throughput: the two libraries train in processes of their own that take turns epoch by epoch (as in "
         "`benchmarks/train_throughput.py`); samples per second is the training digits over an epoch's time, over "
-        "every timed epoch of the three seeds (each seed's first epoch, which compiles, left out): the median and "
-        "the fastest.",
+        f"every timed epoch of the {len(s['seeds'])} seed{'s' if len(s['seeds']) > 1 else ''} (each seed's first epoch, which compiles, left out): the "
+        "median and the fastest. "
+        + (
+            f"Each library's process ran {s['threads']} CPU thread{'s' if s['threads'] > 1 else ''} (`--threads "
+            f"{s['threads']}`: TensorFlow's intra- and inter-op pools, PyTorch's intra- and inter-op threads), both "
+            "alike: on the shared machine PyTorch's default of one thread per core ran pythae's epochs 3 to 10 times "
+            "slower in a trial run, its threads waiting on each other behind the other jobs."
+            if s.get("threads") else "Each library chose its own number of threads."
+        ),
         "",
     ]
     if loads:
@@ -897,7 +992,8 @@ def markdown(results):
         if not comparison:
             continue
         out.append(
-            f"| {results['models'][name]['label']} | {comparison['log_likelihood_gap']:+.2f} | "
+            f"| {results['models'][name]['label']}{'' if results['models'][name]['same'] else ' *'} | "
+            f"{comparison['log_likelihood_gap']:+.2f} | "
             f"{_mark(comparison['log_likelihood_target_met'])} | {_number(comparison['speed_ratio'])}x | "
             f"{_mark(comparison['speed_target_met'])} (under load) |"
         )
@@ -933,7 +1029,7 @@ def consistency(results):
     for name, row in rows.items():
         readme_gain = rows["vae"]["pythae"] - row["pythae"]
         cells = [
-            results["models"].get(name, {}).get("label") or MODELS.get(name, {}).get("label") or name,
+            results["models"].get(name, {}).get("label") or row.get("label") or MODELS.get(name, {}).get("label", name),
             f"{row['pythae']:.2f} ({row['data']}, {row['metric']})",
             "-" if name == "vae" else f"{readme_gain:+.2f}" + ("" if row["data"] == rows["vae"]["data"] else " (other data)"),
         ]
@@ -942,7 +1038,7 @@ def consistency(results):
             mine = summary.get(name, {}).get(library, {}).get("log_likelihood", {}).get("mean")
             base = vae.get(library, {}).get("log_likelihood", {}).get("mean")
             if name == "vae" or mine is None or base is None:
-                cells.append("-" if name == "vae" or name in summary else "not run")
+                cells.append("-" if name == "vae" else "not run")
                 gains.append(None)
             else:
                 cells.append(f"{mine - base:+.2f}")
@@ -951,12 +1047,16 @@ def consistency(results):
             verdict = "(the reference: 200 importance samples, not 5,000)"
         elif None in gains:
             verdict = "not checked (not run here)"
-        elif all(gain > 0 for gain in gains):
-            verdict = "yes: better than the VAE in both libraries, as in pythae's table"
-        elif all(gain <= 0 for gain in gains):
-            verdict = "no: not better than the VAE here, in either library"
         else:
-            verdict = "mixed: better than the VAE in one library only"
+            table_better = readme_gain > 0
+            side = "better" if table_better else "worse"
+            caveat = "" if row["data"] == rows["vae"]["data"] else " (the table's VAE row is on other data)"
+            if all((gain > 0) == table_better for gain in gains):
+                verdict = f"yes: {side} than the VAE in both libraries, as in the table{caveat}"
+            elif all((gain > 0) != table_better for gain in gains):
+                verdict = f"no: {side} than the VAE in the table, not here in either library{caveat}"
+            else:
+                verdict = f"mixed: {side} than the VAE in the table, here in one library only{caveat}"
         cells.append(verdict)
         lines.append("| " + " | ".join(cells) + " |")
     lines += [
@@ -964,6 +1064,24 @@ def consistency(results):
         "gain: the VAE's NLL minus the model's (pythae's table), the model's log p(x) minus the VAE's (here); "
         "positive is better than the VAE.",
     ]
+    # The rows on the VAE's data (binary MNIST) that ran here: are they in the table's order, in each library?
+    same_data = [name for name, row in rows.items() if row["data"] == rows["vae"]["data"] and name in summary]
+    if len(same_data) > 2:
+        table_order = sorted(same_data, key=lambda name: rows[name]["pythae"])
+        label = {name: results["models"][name]["label"].split(" (")[0] for name in same_data}
+        orders = {}
+        for library in ("tfae", "pythae"):
+            means = {name: summary[name].get(library, {}).get("log_likelihood", {}).get("mean") for name in same_data}
+            if None not in means.values():
+                orders[library] = sorted(same_data, key=lambda name: -means[name])
+        agree = [library for library, order in orders.items() if order == table_order]
+        lines += [
+            "",
+            f"Among the models of the table's binary-MNIST rows, its order from best to worst is "
+            f"{' > '.join(label[name] for name in table_order)}; here it is "
+            + "; ".join(f"{' > '.join(label[name] for name in order)} in {library}" for library, order in orders.items())
+            + (f": the same order in {' and '.join(agree)}." if agree else ": not the table's order."),
+        ]
     return lines
 
 
