@@ -283,6 +283,18 @@ def test_iaf_refuses_bad_arguments_in_one_line(arguments, message):
     assert "\n" not in str(refusal.value)
 
 
+@pytest.mark.parametrize("kind", KINDS)
+def test_a_non_gaussian_base_is_refused_by_name_in_one_line(kind):
+    """The base is the encoder's diagonal Gaussian; binary codes (a Bernoulli bottleneck's) admit no flow."""
+    for extra, message in (
+        ({"base": "bernoulli"}, rf"The bottleneck '{kind}' .* has no parameter 'base'. It takes: latent_dim, flows"),
+        ({"prior": "bernoulli"}, r"The prior BernoulliPrior gives density to binary codes, but \w+Bottleneck draws real"),
+    ):
+        with pytest.raises(ValueError, match=message) as refusal:
+            make(kind, **extra)
+        assert "\n" not in str(refusal.value)
+
+
 def test_radial_refuses_negative_flows():
     with pytest.raises(ValueError, match=r"`flows` must be an integer >= 0. Received: flows=-1"):
         RadialBottleneck(2, flows=-1)

@@ -2,15 +2,20 @@
 
 import doctest
 
+import keras
 import pytest
+from keras import ops
 from tfae.models import Autoencoder
 
-from tfae_flows import iaf, maf, monte_carlo_kl, planar, radial
+from tfae_flows import flow, iaf, maf, monte_carlo_kl, planar, radial
+
+MODULES = [flow, planar, radial, iaf, monte_carlo_kl, maf]
 
 
-@pytest.mark.parametrize("module", [planar, radial, iaf, monte_carlo_kl, maf], ids=lambda module: module.__name__)
+@pytest.mark.parametrize("module", MODULES, ids=lambda module: module.__name__)
 def test_the_docstring_examples_run(module):
-    tests = doctest.DocTestFinder().find(module, globs={"Autoencoder": Autoencoder})
+    names = {"Autoencoder": Autoencoder, "keras": keras, "ops": ops, "FlowBottleneck": flow.FlowBottleneck}
+    tests = doctest.DocTestFinder().find(module, globs=names)
     examples = [test for test in tests if test.examples]
     assert examples, f"{module.__name__} has no docstring example"
     runner = doctest.DocTestRunner(optionflags=doctest.ELLIPSIS)

@@ -60,6 +60,38 @@ class FlowBottleneck(VariationalBottleneck):
         seed: optional int, makes the noise reproducible.
         prior: the prior ``p(z)`` of real codes, ``"standard_normal"`` by default.
         **kwargs: base layer keyword arguments.
+
+    Call arguments:
+        inputs: the encoder's features, shape ``(batch, ...)``.
+        training: draw a code when ``True``; give the flow of the Gaussian's mean otherwise.
+
+    Input shape:
+        ``(batch_size, ...)``, flattened to ``(batch_size, features)``.
+
+    Output shape:
+        ``(batch_size, latent_dim)``.
+
+    Example: a flow of per-sample shifts, ``z + t_k(x)``, whose log-determinants are 0.
+
+    >>> class ShiftBottleneck(FlowBottleneck):
+    ...     def __init__(self, latent_dim, flows=2, **kwargs):
+    ...         super().__init__(latent_dim, flows=flows, **kwargs)
+    ...         self.shifts = keras.layers.Dense(self.flows * self.latent_dim)
+    ...     def build(self, input_shape):
+    ...         super().build(input_shape)
+    ...         self.shifts.build(self.flat_shape(input_shape))
+    ...     def flow_parameters(self, features):
+    ...         return (ops.reshape(self.shifts(features), (-1, self.flows, self.latent_dim)),)
+    ...     def forward(self, code, layer, shifts):
+    ...         moved = code + shifts[..., layer, :]
+    ...         return moved, ops.zeros(ops.shape(moved)[:-1])
+    ...     def inverse(self, code, layer, shifts):
+    ...         moved = code - shifts[..., layer, :]
+    ...         return moved, ops.zeros(ops.shape(moved)[:-1])
+    >>> bottleneck = ShiftBottleneck(latent_dim=2)
+    >>> posterior = bottleneck.posterior(ops.ones((3, 5)), sampling="exact")
+    >>> tuple(posterior.code.shape), tuple(posterior.log_density().shape), tuple(posterior.pairwise().shape)
+    ((3, 2), (3,), (3, 3))
     """
 
     parameters = 2  # the base class's Dense layer gives the Gaussian's mean and log-variance
