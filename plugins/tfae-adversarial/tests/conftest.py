@@ -2,6 +2,9 @@ import os
 import zlib
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+# Without tfae's XLA default: compiling each small model with XLA costs more than it trains here, and the suite
+# must fit CI's time (`tfae train` in test_examples.py inherits it). The tests that need XLA ask for it.
+os.environ.setdefault("TFAE_XLA", "0")
 
 import numpy as np
 import pytest

@@ -1,1 +1,2 @@
-"""tfae-adversarial: the adversarial autoencoder's regularizer ("aae") and an MS-SSIM reconstruction loss for tfae."""
+"""tfae-adversarial: the adversarial autoencoder's regularizer ("aae") and the MS-SSIM, RAE-L2 and RAE-GP
+objectives ("msssim", "rae_l2", "rae_gp") for tfae."""

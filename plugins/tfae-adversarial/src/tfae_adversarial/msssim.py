@@ -17,21 +17,22 @@ the image, as in Wang's reference code, so each scale must be at least as large 
 
 This is not a likelihood. A tfae likelihood is ``-log p(x | z)`` in nats, and tfae relies on it: an
 objective that ``needs_likelihood`` (IWAE) reads it as ``log p(x | z)``, and ``tfae evaluate`` reports the
-ELBO and ``log p(x)`` from it. ``1 - MS-SSIM`` is a similarity score in [0, 1] with no density behind it, so
-it is a Keras loss (``keras.losses.Loss``), which ``Autoencoder.compile(loss=...)`` accepts as it accepts
-``"mse"``: the model then knows its reconstruction loss is not in nats, and refuses what needs nats.
+ELBO and ``log p(x)`` from it. ``1 - MS-SSIM`` is a similarity score in [0, 1] with no density behind it. So
+it is an objective, ``"msssim"``, which replaces the reconstruction term of the loss and leaves the compiled
+likelihood to map the decoder's output to pixels (and to what ``tfae evaluate`` reports).
 """
 
 from __future__ import annotations
 
 import math
 import numbers
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
-import keras
 import numpy as np
+import tfae
 from keras import ops
+from tfae.objectives import BaseObjective, ObjectiveTerms
 
 #: Wang et al.'s weights of the five scales (Section 3.1), finest first.
 WANG_WEIGHTS = (0.0448, 0.2856, 0.3001, 0.2363, 0.1333)
@@ -177,37 +178,58 @@ def multiscale_ssim(
     return ops.prod(ops.power(ops.relu(factors), exponents_by_scale), axis=0)
 
 
-@keras.saving.register_keras_serializable(package="tfae_adversarial")
-class MultiScaleSSIMLoss(keras.losses.Loss):
-    """``1 - MS-SSIM`` of each reconstruction and its image: pythae's ``MSSSIM_VAE`` reconstruction loss.
+def msssim_loss(
+    x: Any,
+    y: Any,
+    weights: Sequence[float] = WANG_WEIGHTS,
+    window_size: int = 11,
+    sigma: float = 1.5,
+    data_range: float = 1.0,
+) -> Any:
+    """``1 - MS-SSIM`` of each pair of images with pythae's mapping of each factor ``v`` to ``(1 + v) / 2``, ``(batch,)``.
 
-    For each image, with ``ssim_j`` and ``cs_j`` its SSIM and contrast-structure term at scale ``j``
-    (``ssim_per_scale``) and ``M = len(weights)``:
+    ``1 - ((1 + ssim_M) / 2) ** w_M * prod over j < M of ((1 + cs_j) / 2) ** w_j``: Wang et al.'s MS-SSIM
+    (``multiscale_ssim``) with each factor in [-1, 1] mapped to [0, 1] before its power, as pythae's
+    ``MSSSIM_VAE`` loss (and the pytorch-msssim code it copies) does. A reconstruction anticorrelated with its
+    image at some scale, common early in training, then still has a finite loss and a gradient, where Wang's
+    fractional power of a negative factor has no value. It is 0 for identical images. Arguments as in
+    ``multiscale_ssim``.
 
-    ```text
-    loss = 1 - ((1 + ssim_M) / 2) ** w_M * prod over j < M of ((1 + cs_j) / 2) ** w_j
-    ```
+    Example:
 
-    This is Wang et al.'s MS-SSIM (``multiscale_ssim``) with each factor ``v`` in [-1, 1] mapped to
-    ``(1 + v) / 2`` in [0, 1] first, as pythae's loss (and the pytorch-msssim code it copies) does: a
-    reconstruction anticorrelated with its image at some scale, common early in training, then still has a
-    finite loss and a gradient, where Wang's fractional power of a negative factor has no value. Both are 1
-    for identical images, and the loss is 0. Unlike pythae's, the loss is each image's (pythae's is one
-    value for the batch, and multiplies its coarsest SSIM in once per finer scale).
+    >>> images = np.random.default_rng(0).random((2, 8, 8)).astype("float32")
+    >>> np.round(keras.ops.convert_to_numpy(msssim_loss(images, images, [0.1356, 0.8644], window_size=3)), 6)
+    array([0., 0.], dtype=float32)
+    """
+    exponents = _weights(weights)
+    ssim_values, cs = ssim_per_scale(x, y, len(exponents), window_size, sigma, data_range)
+    factors = ops.concatenate([cs[:-1], ssim_values[-1:]], axis=0)
+    # A factor of exactly -1 would map to 0, where a fractional power has an infinite gradient.
+    mapped = ops.maximum(0.5 * (1.0 + factors), 1e-12)
+    exponents_by_scale = ops.expand_dims(ops.convert_to_tensor(exponents, dtype="float32"), 1)
+    return 1.0 - ops.prod(ops.power(mapped, exponents_by_scale), axis=0)
 
-    It is not a likelihood: not ``-log p(x | z)`` in nats (see the module's docstring). Give it to
-    ``compile(loss=...)`` as a Keras loss; the model's ``reconstruction_loss`` is then its batch mean, in
-    [0, 1], which is small beside a KL in nats: weigh the regularizer's ``beta`` to match (pythae's
-    ``beta``). IWAE, ``tfae evaluate``'s ELBO and ``log p(x)`` refuse a model compiled with it.
 
-    The decoder's output is compared as it is: make the model's decoder end in data space (pixels in
-    ``[0, data_range]``); tfae's default decoders end in a linear layer, whose outputs the loss pulls
-    towards the images' range.
+class MultiScaleSSIMObjective(BaseObjective):
+    """pythae's ``MSSSIM_VAE``: ``1 - MS-SSIM`` of each reconstruction (``msssim_loss``) plus the regularizers' penalties.
 
-    The images need every scale to hold the window (``window_size * 2 ** (M - 1)`` pixels a side). Wang's
-    five scales and 11-pixel window need 176 x 176; 28 x 28 digits hold two scales of the 11-pixel window,
-    and the 8 x 8 digits two scales of a 3-pixel one: ``weights=[0.1356, 0.8644], window_size=3``. Images
-    too small for the weights are refused with the weights that fit.
+    The objective replaces the reconstruction term: it scores the decoder's output, mapped to data space by
+    the model's likelihood (``"bernoulli"``'s probabilities, ``"gaussian"``'s mean; as it is with a Keras
+    loss), against the batch's images. The likelihood is not the loss then, and ``1 - MS-SSIM`` is not a
+    likelihood: it is a similarity score in [0, 1] with no density behind it, not ``-log p(x | z)`` in nats,
+    so it could not be a tfae likelihood (an IWAE bound and ``tfae evaluate``'s ELBO and ``log p(x)`` read a
+    likelihood as nats). The history logs it as ``msssim_loss``; ``reconstruction_loss`` stays the compiled
+    likelihood's ``-log p(x | z)``, logged but not minimised, and ``loss`` is ``msssim_loss +
+    regularization_loss``. ``tfae evaluate`` still reports the likelihood's ELBO of the trained model.
+
+    The loss lies in [0, 1], small beside a KL in nats: weigh the regularizers' ``beta`` to match (pythae's
+    ``beta``). Unlike pythae's, the loss is each image's (pythae's is one value for the batch, and multiplies
+    its coarsest SSIM in once per finer scale).
+
+    The images need every scale to hold the window: ``window_size * 2 ** (M - 1)`` pixels a side for ``M``
+    scales. Wang's five scales and 11-pixel window need 176 x 176; 28 x 28 images hold two scales of the
+    11-pixel window, and the 8 x 8 digits two scales of a 3-pixel one: ``weights=[0.1356, 0.8644],
+    window_size=3``. Images too small for the weights are refused at the first step, with the weights that fit.
 
     Args:
         weights: the exponent of each scale, finest first; their number is the number of scales. Positive
@@ -216,32 +238,18 @@ class MultiScaleSSIMLoss(keras.losses.Loss):
         sigma: the window's standard deviation in pixels; 1.5 by default.
         data_range: the range of the pixel values, which sets the stabilising constants C1 and C2; 1 for
             images in [0, 1].
-        name: the loss's name.
-        reduction: Keras' reduction of the per-image losses; its mean over the batch by default.
-        dtype: Keras' dtype of the loss computation; float32 by default.
-
-    Call arguments:
-        y_true: the images, shape ``(batch, height, width)`` or ``(batch, height, width, channels)``.
-        y_pred: the reconstructions, of the same shape.
-
-    Returns:
-        The reduced loss; with ``reduction=None``, one value per image, shape ``(batch,)``.
 
     Example:
 
-    >>> loss = MultiScaleSSIMLoss(weights=[0.1356, 0.8644], window_size=3, reduction=None)
-    >>> images = np.random.default_rng(0).random((2, 8, 8)).astype("float32")
-    >>> np.round(keras.ops.convert_to_numpy(loss(images, images)), 6).tolist()
-    [0.0, 0.0]
-
-    In a model:
-
     ```python
     model = Autoencoder({"name": "gaussian", "latent_dim": 4, "regularizer": {"name": "kld", "beta": 0.01}})
-    model.compile(optimizer="adam", loss=MultiScaleSSIMLoss(weights=[0.1356, 0.8644], window_size=3))
+    model.compile(optimizer="adam", loss="bernoulli",
+                  objective={"name": "msssim", "weights": [0.1356, 0.8644], "window_size": 3})
     model.fit(images, epochs=10)  # images of shape (samples, 8, 8)
     ```
     """
+
+    logged = ("msssim_loss",)
 
     def __init__(
         self,
@@ -249,11 +257,8 @@ class MultiScaleSSIMLoss(keras.losses.Loss):
         window_size: int = 11,
         sigma: float = 1.5,
         data_range: float = 1.0,
-        name: str = "multiscale_ssim",
-        reduction: str | None = "sum_over_batch_size",
-        dtype: Any = None,
     ) -> None:
-        super().__init__(name=name, reduction=reduction, dtype=dtype)
+        super().__init__(importance_samples=1)
         self.weights = _weights(weights)
         if not _integer(window_size) or window_size < 1 or window_size % 2 == 0:
             raise ValueError(
@@ -264,19 +269,19 @@ class MultiScaleSSIMLoss(keras.losses.Loss):
         self.sigma = _positive_number(sigma, "sigma", "the Gaussian window's standard deviation in pixels")
         self.data_range = _positive_number(data_range, "data_range", "the range of the pixel values")
 
-    def call(self, y_true: Any, y_pred: Any) -> Any:
-        x, y = _images(y_true, type(self).__name__), _images(y_pred, type(self).__name__)
-        _check_size(x, len(self.weights), self.window_size, type(self).__name__)
-        ssim_values, cs = ssim_per_scale(x, y, len(self.weights), self.window_size, self.sigma, self.data_range)
-        factors = ops.concatenate([cs[:-1], ssim_values[-1:]], axis=0)
-        # A factor of exactly -1 would map to 0, where a fractional power has an infinite gradient.
-        mapped = ops.maximum(0.5 * (1.0 + factors), 1e-12)
-        weights = ops.expand_dims(ops.convert_to_tensor(self.weights, dtype="float32"), 1)
-        return 1.0 - ops.prod(ops.power(mapped, weights), axis=0)
+    def __call__(self, terms: ObjectiveTerms) -> dict[str, Any]:
+        what = type(self).__name__
+        targets = _images(terms.targets, what)
+        outputs = terms.outputs[0]
+        images = _images(outputs if terms.likelihood is None else terms.likelihood(outputs), what)
+        _check_size(targets, len(self.weights), self.window_size, what)
+        loss = msssim_loss(targets, images, self.weights, self.window_size, self.sigma, self.data_range)
+        if terms.sample_weight is not None:
+            loss = loss * ops.cast(terms.sample_weight, "float32")
+        return {"loss": loss + terms.regularization, "msssim_loss": loss}
 
     def get_config(self) -> dict[str, Any]:
         return {
-            **super().get_config(),
             "weights": list(self.weights),
             "window_size": self.window_size,
             "sigma": self.sigma,
@@ -307,3 +312,8 @@ def _weights(weights: Any) -> list[float]:
             f"(Wang et al.'s are {list(WANG_WEIGHTS)}). Received: weights={weights!r}"
         )
     return [float(weight) for weight in weights]
+
+
+@tfae.hookimpl
+def register_objectives(register: Callable[..., Any]) -> None:
+    register(MultiScaleSSIMObjective, name="msssim", aliases=["ms_ssim", "msssim_vae"])

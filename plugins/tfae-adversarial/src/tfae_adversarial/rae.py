@@ -4,155 +4,138 @@ An RAE trains a deterministic autoencoder with
 
     L_RAE = L_REC + beta * L_z + lambda * L_REG,    L_z = 1/2 ||z||^2
 
-and one of three regularisers of the decoder D (Section 3 of the paper, "regularization schemes"):
+and one of three regularisers of the decoder D (the paper's Section 3, "regularization schemes"):
 ``L_REG = ||theta||^2`` of the decoder's parameters (RAE-L2), ``||grad_z D(z)||^2`` of the decoder's
 gradient at the code (RAE-GP), or spectral normalisation (RAE-SN, not here). ``L_z`` is tfae's ``"l2"``
-regularizer with ``beta / 2`` (it computes ``||z||^2``). ``L_REG`` needs the decoder, which no tfae
-regularizer or objective can reach: a regularizer sees the bottleneck's ``Posterior``, an objective the
-``ObjectiveTerms`` of the batch, and neither holds the decoder. So the decoder's penalty is a model,
-``RegularizedAutoencoder``, which adds it in ``loss_and_outputs`` (the one method tfae's train and test
-steps call that a subclass may override), from the model's public ``decoder_network``.
-
-``decoder_weight_penalty`` and ``decoder_gradient_penalty`` compute the two penalties for any decoder.
+regularizer with ``beta / 2`` (it computes ``||z||^2``); ``L_REG`` is an objective, ``"rae_l2"`` or
+``"rae_gp"``, which reaches the decoder through ``ObjectiveTerms`` (``decoder_weights``, ``decode``).
 """
 
 from __future__ import annotations
 
 import math
 import numbers
+from collections.abc import Callable, Sequence
 from typing import Any
 
-import keras
+import tfae
 from keras import ops
-from tfae.models import LayoutAutoencoder
-from tfae.replicas import replicas_in_sync
-
-#: The decoder penalties, by name: Ghosh et al.'s RAE-L2 and RAE-GP.
-DECODER_PENALTIES = ("l2", "gp")
+from tfae.autodiff import gradient
+from tfae.objectives import BaseObjective, ObjectiveTerms
 
 
-def decoder_weight_penalty(decoder: keras.Model) -> Any:
-    """``||theta||^2``: the sum of the squares of all the decoder's trainable weights, a float32 scalar (RAE-L2)."""
+def decoder_weight_penalty(weights: Sequence[Any]) -> Any:
+    """``||theta||^2``: the sum of the squares of the decoder's weights, a float32 scalar (RAE-L2)."""
     total = ops.zeros((), dtype="float32")
-    for weight in decoder.trainable_weights:
+    for weight in weights:
         total = total + ops.sum(ops.square(ops.cast(weight, "float32")))
     return total
 
 
-def _gradient_of_sum(function: Any, codes: Any) -> Any:
-    """The gradient of ``sum(function(codes))`` with respect to ``codes``, differentiable again (for training)."""
-    backend = keras.backend.backend()
-    if backend == "tensorflow":
-        import tensorflow as tf
-
-        with tf.GradientTape() as tape:
-            tape.watch(codes)
-            total = ops.sum(ops.cast(function(codes), "float32"))
-        return tape.gradient(total, codes)
-    if backend == "jax":
-        import jax
-
-        return jax.grad(lambda inputs: ops.sum(ops.cast(function(inputs), "float32")))(codes)
-    raise NotImplementedError(
-        f"decoder_gradient_penalty differentiates the decoder with TensorFlow or JAX; the Keras backend is {backend!r}."
-    )
-
-
-def decoder_gradient_penalty(decode: Any, codes: Any) -> Any:
+def decoder_gradient_penalty(decode: Callable[[Any], Any], codes: Any) -> Any:
     """``||grad_z sum_i D_i(z)||^2`` of each code, shape ``(batch,)`` (RAE-GP).
 
     The gradient of the sum of the decoder's outputs with respect to the code, as ``tf.gradients(D(z), z)``
     and ``torch.autograd.grad(D(z), z, grad_outputs=ones)`` give it for a decoder with many outputs (the paper
     writes ``||grad D(E(x))||^2``); row ``i`` is sample ``i``'s own, since a decoder decodes each code alone.
+    It is differentiable again (``tfae.autodiff.gradient``), so a loss may hold it.
 
     Args:
-        decode: the decoder, a function of codes ``(batch, latent_dim)`` (a Keras model).
+        decode: the decoder, a function of codes of shape ``(batch, latent_dim)``.
         codes: the codes, shape ``(batch, latent_dim)``.
     """
-    codes = ops.cast(ops.convert_to_tensor(codes), "float32")
-    gradient = _gradient_of_sum(decode, codes)
-    return ops.sum(ops.square(gradient), axis=-1)
+    codes = ops.cast(codes, "float32")
+    found = gradient(lambda code: ops.sum(ops.cast(decode(code), "float32")), codes)
+    return ops.sum(ops.square(found), axis=-1)
 
 
-@keras.saving.register_keras_serializable(package="tfae_adversarial")
-class RegularizedAutoencoder(LayoutAutoencoder):
-    """A regularised autoencoder (RAE-L2 or RAE-GP): the loss of its layout plus ``decoder_beta`` times a penalty
-    of the decoder.
+class RAEObjective(BaseObjective):
+    """The loss of an RAE: ``L_REC + the regularizers' penalties + decoder_beta * L_REG`` of each sample.
 
-    With a ``"vanilla"`` bottleneck regularised by ``{"name": "l2", "beta": beta / 2}`` (tfae's ``"l2"`` is
-    ``||z||^2``, the paper's ``L_z`` is half of it), the loss is Ghosh et al.'s ``L_REC + beta * L_z + lambda *
-    L_REG`` with ``lambda = decoder_beta`` and ``L_REG``:
-
-    - ``decoder_penalty="l2"``: ``||theta||^2``, every trainable weight of ``decoder_network`` squared and
-      summed (RAE-L2). pythae's ``RAE_L2`` gives it as weight decay to the decoder's optimizer instead.
-    - ``decoder_penalty="gp"``: the batch mean of ``||grad_z sum_i D_i(z)||^2`` at each sample's code
-      (``decoder_gradient_penalty``; RAE-GP). The code is the bottleneck's posterior mean (a deterministic
-      bottleneck's code), computed by a second pass through the encoder; the gradient is differentiated again
-      to train, with TensorFlow's or JAX's own gradient (not ``keras.ops``, which has none). pythae's ``RAE_GP``
-      takes the gradient with respect to the input ``x`` instead of the code.
-
-    The history logs the weighted penalty as ``decoder_penalty_loss``; ``loss`` is ``reconstruction_loss +
-    regularization_loss + decoder_penalty_loss``. It is a model, not a component: tfae's regularizers and
-    objectives cannot reach the decoder, so it cannot be named in a ``tfae train`` config. ``tfae.load_model``
-    brings it back (the class is registered with Keras when tfae loads its plugins).
+    A subclass gives ``L_REG`` by ``decoder_penalty(terms)``, one value per sample. With a ``"vanilla"``
+    bottleneck regularised by ``{"name": "l2", "beta": beta / 2}`` (tfae's ``"l2"`` is ``||z||^2``, the paper's
+    ``L_z`` half of it), it is Ghosh et al.'s ``L_RAE``. The history logs the weighted penalty as
+    ``decoder_penalty_loss``: ``loss`` is ``reconstruction_loss + regularization_loss + decoder_penalty_loss``.
 
     Args:
-        bottleneck: as for ``Autoencoder``; ``{"name": "vanilla", "latent_dim": ..., "regularizer": {"name":
-            "l2", "beta": ...}}`` for the paper's RAE.
-        decoder_penalty: ``"l2"`` (RAE-L2) or ``"gp"`` (RAE-GP).
-        decoder_beta: ``lambda``, the penalty's weight, a number >= 0; pythae's default (``reg_weight``) is
-            ``1e-7``, for reconstruction losses summed over MNIST's 784 pixels.
-        **kwargs: ``LayoutAutoencoder``'s arguments (``layout``, ``hidden``, ``activation``, ``kernel_size``,
-            ``likelihood``, ``name``).
+        decoder_beta: ``lambda``, the decoder penalty's weight, a number >= 0.
+    """
+
+    logged = ("decoder_penalty_loss",)
+
+    def __init__(self, decoder_beta: float = 1e-7) -> None:
+        super().__init__(importance_samples=1)
+        number = isinstance(decoder_beta, numbers.Real) and not isinstance(decoder_beta, bool)
+        if not number or not 0 <= float(decoder_beta) < math.inf:
+            raise ValueError(
+                f"`decoder_beta` must be a finite number >= 0, the weight of {type(self).__name__}'s decoder "
+                f"penalty. Received: decoder_beta={decoder_beta!r}"
+            )
+        self.decoder_beta = float(decoder_beta)
+
+    def decoder_penalty(self, terms: ObjectiveTerms) -> Any:
+        """``L_REG`` of each sample, shape ``(batch,)``."""
+        raise NotImplementedError
+
+    def __call__(self, terms: ObjectiveTerms) -> dict[str, Any]:
+        reconstruction = ops.mean(terms.reconstruction_loss, axis=0)
+        penalty = self.decoder_beta * ops.cast(self.decoder_penalty(terms), "float32")
+        return {"loss": reconstruction + terms.regularization + penalty, "decoder_penalty_loss": penalty}
+
+    def get_config(self) -> dict[str, Any]:
+        return {"decoder_beta": self.decoder_beta}
+
+
+class RAEL2(RAEObjective):
+    """RAE-L2: ``L_REC + penalties + decoder_beta * ||theta||^2``, every trainable weight of the decoder squared.
+
+    ``||theta||^2`` is one value for the batch (the same for each sample). pythae's ``RAE_L2`` gives it as
+    the decoder optimizer's weight decay instead, which for Adam is not the same update.
+
+    Args:
+        decoder_beta: ``lambda``, a number >= 0; pythae's ``reg_weight`` default is ``1e-7``.
 
     Example:
 
     ```python
-    model = RegularizedAutoencoder(
-        {"name": "vanilla", "latent_dim": 4, "regularizer": {"name": "l2", "beta": 0.5e-4}},
-        decoder_penalty="gp", decoder_beta=1e-3, hidden=[64, 32],
-    )
-    model.compile(optimizer="adam", loss="bernoulli")
-    history = model.fit(images, epochs=10).history  # logs decoder_penalty_loss and l2_loss
+    model = Autoencoder({"name": "vanilla", "latent_dim": 4, "regularizer": {"name": "l2", "beta": 0.5e-4}})
+    model.compile(optimizer="adam", loss="bernoulli", objective={"name": "rae_l2", "decoder_beta": 1e-4})
     ```
     """
 
-    def __init__(self, bottleneck: Any, decoder_penalty: str = "gp", decoder_beta: float = 1e-7, **kwargs: Any) -> None:
-        if decoder_penalty not in DECODER_PENALTIES:
-            raise ValueError(
-                "`decoder_penalty` must be 'l2' (the squared norm of the decoder's weights, RAE-L2) or 'gp' (the "
-                "squared norm of the decoder's gradient at the code, RAE-GP). "
-                f"Received: decoder_penalty={decoder_penalty!r}"
-            )
-        number = isinstance(decoder_beta, numbers.Real) and not isinstance(decoder_beta, bool)
-        if not number or not 0 <= decoder_beta < math.inf:
-            raise ValueError(
-                "`decoder_beta` must be a finite number >= 0, the decoder penalty's weight. "
-                f"Received: decoder_beta={decoder_beta!r}"
-            )
-        super().__init__(bottleneck, **kwargs)
-        self.decoder_penalty = decoder_penalty
-        self.decoder_beta = float(decoder_beta)
-        self.decoder_penalty_tracker = keras.metrics.Mean(name="decoder_penalty_loss")
+    def decoder_penalty(self, terms: ObjectiveTerms) -> Any:
+        penalty = decoder_weight_penalty(terms.decoder_weights)
+        return ops.broadcast_to(penalty, ops.shape(terms.reconstruction_loss)[1:])
 
-    def penalty_of_decoder(self, x: Any, training: bool = False) -> Any:
-        """The unweighted decoder penalty for the batch ``x``, a float32 scalar (``x`` matters for ``"gp"`` only)."""
-        if self.decoder_penalty == "l2":
-            return decoder_weight_penalty(self.decoder_network)
-        features = self.feature_network(x, training=training)
-        codes = self.bottleneck.posterior(features, sampling="mean", training=training).code
-        decode = lambda code: self.decoder_network(code, training=training)  # noqa: E731
-        return ops.mean(decoder_gradient_penalty(decode, codes))
 
-    def loss_and_outputs(
-        self, x: Any, y: Any = None, sample_weight: Any = None, training: bool = True
-    ) -> tuple[Any, Any]:
-        """The layout's loss plus ``decoder_beta`` times the decoder penalty, and the decoder's outputs."""
-        loss, outputs = super().loss_and_outputs(x, y, sample_weight, training=training)
-        weighted = self.decoder_beta * self.penalty_of_decoder(x, training=training)
-        self.decoder_penalty_tracker.update_state(weighted, sample_weight=ops.shape(x)[0])
-        # The base class's loss is this replica's share already; the penalty is the same on every replica.
-        return loss + weighted / replicas_in_sync(), outputs
+class RAEGP(RAEObjective):
+    """RAE-GP: ``L_REC + penalties + decoder_beta * ||grad_z sum_i D_i(z)||^2`` at each sample's code.
 
-    def get_config(self) -> dict[str, Any]:
-        return {**super().get_config(), "decoder_penalty": self.decoder_penalty, "decoder_beta": self.decoder_beta}
+    The gradient of the decoder at the code the decoder received (``decoder_gradient_penalty``), weighted by
+    the samples' weights when they are given, and differentiated again to train (``tfae.autodiff.gradient``,
+    TensorFlow's or JAX's own gradient). pythae's ``RAE_GP`` differentiates with respect to the input ``x``,
+    through the encoder, instead.
+
+    Args:
+        decoder_beta: ``lambda``, a number >= 0; pythae's ``reg_weight`` default is ``1e-7``.
+
+    Example:
+
+    ```python
+    model = Autoencoder({"name": "vanilla", "latent_dim": 4, "regularizer": {"name": "l2", "beta": 0.5e-4}})
+    model.compile(optimizer="adam", loss="bernoulli", objective={"name": "rae_gp", "decoder_beta": 1e-3})
+    ```
+    """
+
+    def decoder_penalty(self, terms: ObjectiveTerms) -> Any:
+        code = terms.posterior.code
+        penalty = decoder_gradient_penalty(terms.decode, code[0] if len(code.shape) == 3 else code)
+        if terms.sample_weight is not None:
+            penalty = penalty * ops.cast(terms.sample_weight, "float32")
+        return penalty
+
+
+@tfae.hookimpl
+def register_objectives(register: Callable[..., Any]) -> None:
+    register(RAEL2, name="rae_l2")
+    register(RAEGP, name="rae_gp")
