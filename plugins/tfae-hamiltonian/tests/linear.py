@@ -43,7 +43,7 @@ def linear_model(reference, bottleneck):
 
 
 def terms_around(model, x, parameters, code):
-    """The terms the model would give its objective for the batch ``x``, with the posterior ``parameters`` and ``code``."""
+    """The terms the model would give its objective for ``x``, with the posterior ``parameters`` and ``code``."""
     posterior = Posterior(parameters, code, model.bottleneck)
     return ObjectiveTerms(
         np.zeros((1, len(x)), "float32"),

@@ -1,4 +1,5 @@
-"""The Hamiltonian VAE's bound (Caterini, Doucet & Sejdinovic 2018): the posterior's code moved by tempered leapfrog steps."""
+"""The Hamiltonian VAE's bound (Caterini, Doucet & Sejdinovic 2018): the posterior's code moved by tempered leapfrog
+steps."""
 
 from __future__ import annotations
 
@@ -32,7 +33,7 @@ def positive_number(value: Any, name: str, meaning: str) -> float:
 
 
 def tempering(step: int, steps: int, beta_0: float) -> float:
-    """``sqrt(beta_k)`` of the paper's quadratic tempering scheme (Caterini et al. 2018, section 4, Algorithm 1).
+    """``sqrt(beta_k)`` of the paper's quadratic tempering scheme (Caterini et al. 2018, Algorithm 1).
 
     ``1 / sqrt(beta_k) = (1 - 1 / sqrt(beta_0)) * (k / K)^2 + 1 / sqrt(beta_0)``: ``beta_0`` at step 0, 1 at
     step ``K``, so that the momentum cools from the inverse temperature ``beta_0`` to the target's.
@@ -147,7 +148,7 @@ class HamiltonianELBO(BaseObjective):
         return code, rho
 
     def bound(self, terms: ObjectiveTerms, momentum: Any) -> Any:
-        """The Hamiltonian ELBO of each sample, shape ``(batch,)``, for the posterior's code and ``gamma = momentum``."""
+        """The Hamiltonian ELBO of each sample, shape ``(batch,)``, for the posterior's code and ``gamma``."""
         momentum = ops.cast(momentum, "float32")
         code, rho = self.flow(terms, momentum)
         kinetic = 0.5 * ops.sum(ops.square(rho), axis=-1) - 0.5 * ops.sum(ops.square(momentum), axis=-1)

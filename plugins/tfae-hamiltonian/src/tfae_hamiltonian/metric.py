@@ -18,7 +18,7 @@ from tfae_hamiltonian.hvae import positive_number
 class RiemannianMetricBottleneck(GaussianBottleneck):
     """A Gaussian posterior ``N(mean, exp(log_variance))`` that also gives each sample ``L_i``, a factor of the metric.
 
-    The RHVAE's metric (Chadebec et al. 2020, section 3.3; pythae's RHVAE) is a smooth interpolation of
+    The RHVAE's metric (Chadebec et al. 2020, the parametrised metric; pythae's RHVAE) is a smooth interpolation of
     local metrics centred on the codes of the training samples:
 
         ``G^{-1}(z) = sum_i L_i L_i^T exp(-|z - c_i|^2 / T^2) + lambda I``,

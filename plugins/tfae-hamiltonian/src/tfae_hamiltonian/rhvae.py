@@ -30,9 +30,9 @@ def quadratic_form(vectors: Any, matrices: Any) -> Any:
 class RiemannianHamiltonianELBO(HamiltonianELBO):
     """The negative RHVAE bound of each sample: the code moved by ``K`` tempered generalised leapfrog steps.
 
-    Chadebec, Mantoux & Allassonnière (2020), "Geometry-Aware Hamiltonian Variational Auto-Encoder", section 3
-    (pythae's RHVAE). The latent space carries the metric ``G(z)`` of the ``"rhvae"`` bottleneck
-    (``RiemannianMetricBottleneck``), whose inverse ``G^{-1}(z) = sum_i L_i L_i^T exp(-|z - c_i|^2 / T^2) +
+    Chadebec, Mantoux & Allassonnière (2020), "Geometry-Aware Hamiltonian Variational Auto-Encoder", its
+    Riemannian Hamiltonian VAE (pythae's RHVAE). The latent space carries the metric ``G(z)`` of the ``"rhvae"``
+    bottleneck (``RiemannianMetricBottleneck``), whose inverse ``G^{-1}(z) = sum_i L_i L_i^T exp(-|z - c_i|^2 / T^2) +
     lambda I`` uses the batch's posterior means as centroids and its metric factors. The momentum's law
     depends on the position, ``rho ~ N(0, G(z))``, so the Hamiltonian is
 
@@ -97,12 +97,12 @@ class RiemannianHamiltonianELBO(HamiltonianELBO):
         )
 
     def inverse_metric(self, terms: ObjectiveTerms, code: Any) -> Any:
-        """``G^{-1}`` at each sample's ``code`` ``(batch, d)``, with the batch's means and factors: ``(batch, d, d)``."""
+        """``G^{-1}`` at each sample's ``code`` ``(batch, d)``, by the batch's metric: ``(batch, d, d)``."""
         mean, _, factor = terms.posterior.parameters
         return terms.posterior.bottleneck.inverse_metric(code, mean, factor)
 
     def position_terms(self, terms: ObjectiveTerms, code: Any) -> tuple[Any, Any, Any, Any]:
-        """What ``grad_z H(z, rho)`` and ``grad_rho H`` need at ``code`` whatever the momentum, computed once a position.
+        """What ``grad_z H(z, rho)`` and ``grad_rho H`` need at ``code`` whatever the momentum: once a position.
 
         With ``w_i = exp(-|z - c_i|^2 / T^2)`` and ``M_i = L_i L_i^T``, ``G^{-1}(z) = sum_i w_i M_i + lambda I``, so
         ``grad_z [1/2 rho^T G^{-1} rho + 1/2 log det G] = sum_i grad w_i * (rho^T M_i rho - tr(G M_i)) / 2`` with
@@ -147,7 +147,8 @@ class RiemannianHamiltonianELBO(HamiltonianELBO):
             start_velocity = ops.einsum("nij,nj->ni", position[1], rho)
             moved = code
             for _ in range(self.fixed_point_iterations):
-                moved = code + half * (start_velocity + ops.einsum("nij,nj->ni", self.inverse_metric(terms, moved), rho))
+                end_velocity = ops.einsum("nij,nj->ni", self.inverse_metric(terms, moved), rho)
+                moved = code + half * (start_velocity + end_velocity)
             code = moved
             position = self.position_terms(terms, code)
             rho = rho - half * self.hamiltonian_gradient(terms, position, rho)
