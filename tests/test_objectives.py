@@ -201,3 +201,22 @@ def test_a_model_saved_before_objectives_and_priors_loads_and_trains(digits):
     assert model.bottleneck.regularizer.beta == 0.5
     history = model.fit(x, epochs=1, batch_size=64, verbose=0).history
     assert {"loss", "kld_loss", "reconstruction_loss"} <= set(history)
+
+
+def test_a_gaussian_regularizer_on_a_posterior_of_an_undeclared_family_says_so():
+    from tfae.bottlenecks.variational import VariationalBottleneck
+
+    class UniformBottleneck(VariationalBottleneck):
+        # Densities but no declared `distribution`: a family of its own (a flow's posterior is one).
+        def sample(self, low, log_width):
+            return low + ops.exp(log_width) * self.noise(keras.random.uniform, ops.shape(low))
+
+        def mean(self, low, log_width):
+            return low + 0.5 * ops.exp(log_width)
+
+        def log_density(self, code, low, log_width):
+            return -log_width * ops.ones_like(code)
+
+    with pytest.raises(ValueError) as raised:
+        UniformBottleneck(latent_dim=2, regularizer="kld", prior="standard_normal")
+    assert "has a posterior of another family (one that declares no `distribution`)" in str(raised.value)

@@ -220,7 +220,12 @@ class BaseRegularizer:
             return
         from tfae.serialization import describe_component
 
-        has = "a deterministic code" if found is None else f"a {found} posterior"
+        if found is not None:
+            has = f"a {found} posterior"
+        elif getattr(bottleneck, "has_densities", False):
+            has = "a posterior of another family (one that declares no `distribution`)"
+        else:
+            has = "a deterministic code"
         raise ValueError(
             f"The regularizer {describe_component('regularizer', self)} is computed from a {distribution} "
             f"posterior's parameters, but the bottleneck {describe_component('bottleneck', bottleneck)} has "
