@@ -176,7 +176,8 @@ def exp_map(x, v, c):
 
 
 def log_map(x, y, c):
-    """``log_x^c(y) = 2 / (sqrt(c) lambda_x^c) artanh(sqrt(c) |-x (+)_c y|) (-x (+)_c y) / |-x (+)_c y|`` (section 2)."""
+    """``log_x^c(y) = 2 / (sqrt(c) lambda_x^c) artanh(sqrt(c) |-x (+)_c y|) (-x (+)_c y) / |-x (+)_c y|``
+    (section 2)."""
     w = mobius_add(-_f64(x), y, c)
     norm = np.linalg.norm(w, axis=-1, keepdims=True)
     sc = math.sqrt(c)

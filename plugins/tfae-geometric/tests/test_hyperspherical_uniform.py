@@ -28,7 +28,8 @@ def built(latent_dim):
 @pytest.mark.parametrize("m", [2, 3, 5, 12])
 def test_log_density_is_minus_the_log_area_of_the_sphere(m, rng):
     codes = rng.normal(size=(3, 4, m)).astype("float32")
-    np.testing.assert_allclose(ops.convert_to_numpy(built(m).log_prob(codes)), np.full((3, 4), -math.log(ref.sphere_area(m))), rtol=1e-6)
+    expected = np.full((3, 4), -math.log(ref.sphere_area(m)))
+    np.testing.assert_allclose(ops.convert_to_numpy(built(m).log_prob(codes)), expected, rtol=1e-6)
     assert ref.sphere_area(2) == pytest.approx(2 * math.pi) and ref.sphere_area(3) == pytest.approx(4 * math.pi)
 
 
@@ -60,5 +61,6 @@ def test_latent_dim_below_2_is_refused_with_the_reason():
 
 def test_a_bottleneck_off_the_sphere_is_refused_when_the_model_is_built():
     model = Autoencoder(bottleneck={"name": "gaussian", "latent_dim": 3, "prior": "hyperspherical_uniform"})
-    with pytest.raises(ValueError, match=r"the bottleneck GaussianBottleneck draws codes off it.*use it with the 'vmf' bottleneck"):
+    refusal = r"the bottleneck GaussianBottleneck draws codes off it.*use it with the 'vmf' bottleneck"
+    with pytest.raises(ValueError, match=refusal):
         model.build((None, 6))

@@ -32,15 +32,17 @@ def test_draws_are_the_papers_wrapped_normal(c):
     code = numpy(bottleneck.sample(*(np.repeat(a, n, axis=0).astype("float32") for a in (mean, log_variance))))
     assert np.all(math.sqrt(c) * np.linalg.norm(code, axis=-1) < 1.0)
     # Each draw is exp_mu(v / lambda_mu) of a Gaussian v: its tangent vector, scaled, is standard normal.
-    standard = numpy(wrapped_normal_tangent(code.astype("float32"), mean.astype("float32"), c)) / np.exp(0.5 * log_variance)
+    tangent = numpy(wrapped_normal_tangent(code.astype("float32"), mean.astype("float32"), c))
+    standard = tangent / np.exp(0.5 * log_variance)
     for column in standard.T:
         values = np.sort(column)
         cdf = 0.5 * (1 + np.vectorize(math.erf)(values / math.sqrt(2)))
         assert np.max(np.abs(cdf - np.arange(1, n + 1) / n)) * math.sqrt(n) < 1.95
     np.testing.assert_allclose(np.corrcoef(standard.T), np.eye(3), atol=0.04)
     # The posterior's log-density of its draws is the paper's.
-    posterior_density = numpy(bottleneck.joint_log_density(code[:200].astype("float32"), mean.astype("float32"), log_variance.astype("float32")))
-    np.testing.assert_allclose(posterior_density, ref.wrapped_normal_log_density(code[:200], mean, log_variance, c, "lebesgue"), rtol=1e-4, atol=5e-4)
+    found = bottleneck.joint_log_density(*(a.astype("float32") for a in (code[:200], mean, log_variance)))
+    expected = ref.wrapped_normal_log_density(code[:200], mean, log_variance, c, "lebesgue")
+    np.testing.assert_allclose(numpy(found), expected, rtol=1e-4, atol=5e-4)
 
 
 def test_fulfils_the_bottleneck_contract():
@@ -53,7 +55,8 @@ def test_its_default_prior_is_the_wrapped_normal_on_its_own_ball():
     assert isinstance(bottleneck.prior, WrappedNormalPrior) and bottleneck.prior.curvature == 0.25
     config = bottleneck.get_config()
     assert config["curvature"] == 0.25
-    assert {key: config["prior"][key] for key in ("name", "curvature", "scale")} == {"name": "wrapped_normal", "curvature": 0.25, "scale": 1.0}
+    prior = {key: config["prior"][key] for key in ("name", "curvature", "scale")}
+    assert prior == {"name": "wrapped_normal", "curvature": 0.25, "scale": 1.0}
     rebuilt = PoincareBottleneck.from_config(config)
     assert rebuilt.curvature == 0.25 and rebuilt.prior.curvature == 0.25
 
@@ -65,5 +68,6 @@ def test_a_curvature_that_is_not_positive_is_refused(curvature):
 
 
 def test_a_wrapped_normal_prior_on_another_ball_is_refused():
-    with pytest.raises(ValueError, match=r"on the Poincare ball of curvature 1.0, but the bottleneck's curvature is 0.5: give the prior curvature=0.5"):
+    refusal = r"curvature 1.0, but the bottleneck's curvature is 0.5: give the prior curvature=0.5"
+    with pytest.raises(ValueError, match=refusal):
         PoincareBottleneck(latent_dim=2, curvature=0.5, prior="wrapped_normal")

@@ -35,5 +35,9 @@ def test_fulfils_the_regularizer_contract():
 
 
 def test_a_gaussian_bottleneck_is_refused_naming_both():
-    with pytest.raises(ValueError, match=r"'vmf_kld' \(VonMisesFisherKLDRegularizer\) is computed from a von_mises_fisher posterior's parameters, but the bottleneck 'gaussian' \(GaussianBottleneck\) has a gaussian posterior"):
+    refusal = (
+        r"'vmf_kld' \(VonMisesFisherKLDRegularizer\) is computed from a von_mises_fisher posterior's parameters, "
+        r"but the bottleneck 'gaussian' \(GaussianBottleneck\) has a gaussian posterior"
+    )
+    with pytest.raises(ValueError, match=refusal):
         GaussianBottleneck(latent_dim=3, regularizer="vmf_kld")

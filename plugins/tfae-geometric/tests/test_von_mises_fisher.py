@@ -76,7 +76,8 @@ def test_kl_of_a_nearly_uniform_vmf_is_kappa_squared_over_2m():
     # KL = kappa^2 / (2m) + O(kappa^4) as kappa nears 0: the float32 result keeps its relative precision.
     for m in (2, 3, 10):
         kappa = np.array([1e-4, 1e-3], "float32")
-        np.testing.assert_allclose(numpy(vmf_kl_to_uniform(m, kappa)), kappa.astype("float64") ** 2 / (2 * m), rtol=1e-4)
+        expected = kappa.astype("float64") ** 2 / (2 * m)
+        np.testing.assert_allclose(numpy(vmf_kl_to_uniform(m, kappa)), expected, rtol=1e-4)
 
 
 @pytest.mark.parametrize("m", [2, 4, 5, 10, 33])
@@ -106,13 +107,15 @@ def test_exact_sampler_on_the_two_sphere_inverts_the_distribution_function(rng):
 def test_householder_reflection_is_the_papers_and_takes_e1_to_the_mean(rng):
     mu = unit(rng, (64, 5))
     points = unit(rng, (64, 5))
-    np.testing.assert_allclose(numpy(householder_from_first_axis(points.astype("float32"), mu.astype("float32"))), ref.householder(points, mu), atol=2e-6)
+    reflected = householder_from_first_axis(points.astype("float32"), mu.astype("float32"))
+    np.testing.assert_allclose(numpy(reflected), ref.householder(points, mu), atol=2e-6)
     e1 = np.tile(np.eye(5)[:1], (64, 1)).astype("float32")
     np.testing.assert_allclose(numpy(householder_from_first_axis(e1, mu.astype("float32"))), mu, atol=2e-6)
     # At e1 it is the identity; beside it, it still takes e1 to the mean to float32 precision.
     near = np.array([[1.0, 1e-4, -2e-4, 0.0, 3e-5]])
     near /= np.linalg.norm(near)
-    np.testing.assert_allclose(numpy(householder_from_first_axis(points[:1].astype("float32"), np.eye(5, dtype="float32")[:1])), points[:1], atol=1e-7)
+    identity = householder_from_first_axis(points[:1].astype("float32"), np.eye(5, dtype="float32")[:1])
+    np.testing.assert_allclose(numpy(identity), points[:1], atol=1e-7)
     np.testing.assert_allclose(numpy(householder_from_first_axis(e1[:1], near.astype("float32"))), near, atol=1e-7)
 
 
@@ -169,8 +172,9 @@ def test_density_integrates_to_one_over_the_circle_and_the_two_sphere(kappa, rng
     polar = np.linspace(0, np.pi, 4001)
     azimuth = np.linspace(0, 2 * np.pi, 65)[:-1]
     p, a = np.meshgrid(polar, azimuth, indexing="ij")
-    points = np.cos(p)[..., None] * mu + np.sin(p)[..., None] * (np.cos(a)[..., None] * first + np.sin(a)[..., None] * second)
-    values = np.exp(numpy(bottleneck.joint_log_density(points.reshape(-1, 3).astype("float32"), mu[None].astype("float32"), concentration)))
+    around = np.cos(a)[..., None] * first + np.sin(a)[..., None] * second
+    points = (np.cos(p)[..., None] * mu + np.sin(p)[..., None] * around).reshape(-1, 3).astype("float32")
+    values = np.exp(numpy(bottleneck.joint_log_density(points, mu[None].astype("float32"), concentration)))
     integrand = (values.reshape(p.shape) * np.sin(p)).sum(axis=1) * (azimuth[1] - azimuth[0])
     assert abs(np.trapezoid(integrand, polar) - 1.0) < 1e-3
 
@@ -179,7 +183,8 @@ def test_density_integrates_to_one_over_the_sphere_in_five_dimensions_by_monte_c
     bottleneck = VonMisesFisherBottleneck(latent_dim=5)
     mu = unit(rng, (1, 5)).astype("float32")
     points = unit(rng, (200000, 5)).astype("float32")  # uniform on S^4: E[q / u] = 1, u = 1 / |S^4|
-    ratios = np.exp(numpy(bottleneck.joint_log_density(points, mu, np.full((1, 1), 2.0, "float32")))) * ref.sphere_area(5)
+    log_density = bottleneck.joint_log_density(points, mu, np.full((1, 1), 2.0, "float32"))
+    ratios = np.exp(numpy(log_density)) * ref.sphere_area(5)
     assert abs(ratios.mean() - 1.0) < 6 * ratios.std() / math.sqrt(len(ratios))
 
 
@@ -225,12 +230,17 @@ def test_latent_dim_below_2_is_refused_with_the_reason():
 
 
 def test_a_prior_off_the_sphere_is_refused():
-    with pytest.raises(ValueError, match=r"its prior StandardNormalPrior is not a distribution on the sphere: use prior='hyperspherical_uniform'"):
+    refusal = r"its prior StandardNormalPrior is not a distribution on the sphere: use prior='hyperspherical_uniform'"
+    with pytest.raises(ValueError, match=refusal):
         VonMisesFisherBottleneck(latent_dim=3, prior="standard_normal")
 
 
 def test_the_gaussian_kl_is_refused_naming_both():
-    with pytest.raises(ValueError, match=r"'kld' .* gaussian posterior's parameters, but the bottleneck 'vmf' \(VonMisesFisherBottleneck\) has a von_mises_fisher posterior"):
+    refusal = (
+        r"'kld' .* gaussian posterior's parameters, but the bottleneck 'vmf' \(VonMisesFisherBottleneck\) has a "
+        r"von_mises_fisher posterior"
+    )
+    with pytest.raises(ValueError, match=refusal):
         VonMisesFisherBottleneck(latent_dim=3, regularizer="kld")
 
 

@@ -25,7 +25,8 @@ def numpy(x):
 
 
 def built(latent_dim, curvature=1.0, scale=1.0):
-    return PoincareBottleneck(latent_dim, curvature=curvature, prior={"name": "wrapped_normal", "curvature": curvature, "scale": scale}).prior
+    prior = {"name": "wrapped_normal", "curvature": curvature, "scale": scale}
+    return PoincareBottleneck(latent_dim, curvature=curvature, prior=prior).prior
 
 
 @pytest.mark.parametrize("c, scale", [(1.0, 1.0), (0.2, 0.5)])
@@ -34,7 +35,8 @@ def test_log_density_is_the_papers_at_the_origin(c, scale, rng):
     codes = direction / np.linalg.norm(direction, axis=-1, keepdims=True) * rng.random((2, 50, 1)) * 0.99 / math.sqrt(c)
     value = numpy(built(3, c, scale).log_prob(codes.astype("float32")))
     zero, log_variance = np.zeros((1, 3)), np.full((1, 3), 2 * math.log(scale))
-    np.testing.assert_allclose(value, ref.wrapped_normal_log_density(codes, zero, log_variance, c, "lebesgue"), rtol=1e-4, atol=1e-4)
+    expected = ref.wrapped_normal_log_density(codes, zero, log_variance, c, "lebesgue")
+    np.testing.assert_allclose(value, expected, rtol=1e-4, atol=1e-4)
 
 
 @pytest.mark.parametrize("latent_dim", [1, 2])
@@ -56,7 +58,8 @@ def test_draws_are_the_papers_sampler_of_the_seeded_normals():
 def test_fulfils_the_prior_contract():
     # check_prior scores standard normal codes and requires finite log-densities: on a ball of radius
     # 1 / sqrt(0.05) = 4.5 they all lie inside (on the unit ball some lie outside, where the density is 0).
-    check_prior(lambda: WrappedNormalPrior(curvature=0.05, scale=0.8), bottleneck={"name": "poincare", "curvature": 0.05, "seed": 0})
+    bottleneck = {"name": "poincare", "curvature": 0.05, "seed": 0}
+    check_prior(lambda: WrappedNormalPrior(curvature=0.05, scale=0.8), bottleneck=bottleneck)
 
 
 def test_log_density_outside_the_ball_is_minus_infinity():
@@ -71,5 +74,6 @@ def test_a_scale_that_is_not_positive_is_refused(scale):
 
 def test_a_bottleneck_off_the_ball_is_refused_when_the_model_is_built():
     model = Autoencoder(bottleneck={"name": "gaussian", "latent_dim": 2, "prior": "wrapped_normal"})
-    with pytest.raises(ValueError, match=r"the bottleneck GaussianBottleneck draws codes that may lie outside it.*use it with the 'poincare' bottleneck"):
+    refusal = r"GaussianBottleneck draws codes that may lie outside it.*use it with the 'poincare' bottleneck"
+    with pytest.raises(ValueError, match=refusal):
         model.build((None, 6))

@@ -73,7 +73,8 @@ class PoincareBottleneck(VariationalBottleneck):
 
     Example:
 
-    >>> model = Autoencoder(bottleneck={"name": "poincare", "latent_dim": 2, "curvature": 1.0, "regularizer": "poincare_kld"})
+    >>> bottleneck = {"name": "poincare", "latent_dim": 2, "curvature": 1.0, "regularizer": "poincare_kld"}
+    >>> model = Autoencoder(bottleneck=bottleneck)
     >>> model.compile(optimizer="adam", loss="bernoulli")
     """
 
@@ -106,7 +107,7 @@ class PoincareBottleneck(VariationalBottleneck):
             )
 
     def distribution_parameters(self, inputs: Any) -> tuple[Any, Any]:
-        """The mean, a point of the ball, and the log-variances of the tangent Gaussian, each ``(batch, latent_dim)``."""
+        """The mean, a point of the ball, and the tangent Gaussian's log-variances, each ``(batch, latent_dim)``."""
         tangent, log_variance = self.split(ops.cast(self.dense(self.flatten(inputs)), "float32"))
         return project(exp_map_zero(tangent, self.curvature), self.curvature), log_variance
 

@@ -84,7 +84,8 @@ def exp_map(x: Any, v: Any, curvature: float) -> Any:
 
 
 def log_map(x: Any, y: Any, curvature: float) -> Any:
-    """``log_x^c(y) = 2 / (sqrt(c) lambda_x) artanh(sqrt(c) |w|) w / |w|``, ``w = (-x) (+)_c y``: ``exp_map``'s inverse."""
+    """``log_x^c(y) = 2 / (sqrt(c) lambda_x) artanh(sqrt(c) |w|) w / |w|``, ``w = (-x) (+)_c y``: the inverse of
+    ``exp_map``."""
     w = mobius_add(-x, y, curvature)
     return (2.0 / conformal_factor(x, curvature)) * _artanh_over(curvature * _squared_norm(w)) * w
 

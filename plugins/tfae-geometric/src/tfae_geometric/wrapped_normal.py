@@ -41,7 +41,9 @@ class WrappedNormalPrior(BasePrior):
     #: The codes are points of a Poincare ball: what "poincare" checks the curvature of.
     manifold: ClassVar[str] = "poincare_ball"
 
-    def __init__(self, curvature: float = 1.0, scale: float = 1.0, latent_dim: int | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self, curvature: float = 1.0, scale: float = 1.0, latent_dim: int | None = None, **kwargs: Any
+    ) -> None:
         super().__init__(latent_dim=latent_dim, **kwargs)
         self.curvature = check_curvature(curvature, "WrappedNormalPrior")
         if isinstance(scale, bool) or not isinstance(scale, numbers.Real) or not 0 < scale < math.inf:
@@ -54,8 +56,8 @@ class WrappedNormalPrior(BasePrior):
         if getattr(model.bottleneck, "manifold", None) != "poincare_ball":
             raise ValueError(
                 f"WrappedNormalPrior is a distribution on the Poincare ball, but the bottleneck "
-                f"{type(model.bottleneck).__name__} draws codes that may lie outside it, where its density is 0: use it "
-                "with the 'poincare' bottleneck (its default prior)."
+                f"{type(model.bottleneck).__name__} draws codes that may lie outside it, where its density is 0: "
+                "use it with the 'poincare' bottleneck (its default prior)."
             )
 
     def log_prob(self, code: Any) -> Any:
