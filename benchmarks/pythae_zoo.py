@@ -223,7 +223,7 @@ PYTHAE_README = {
         "miwae": {"data": "dyn. binarised MNIST", "metric": "NLL (5000 IS), M = K = 8", "pythae": 85.09, "paper": 84.97},
         "ciwae": {"data": "dyn. binarised MNIST", "metric": "NLL (5000 IS), beta = 0.05", "pythae": 84.74, "paper": 84.57},
         "piwae": {"data": "dyn. binarised MNIST", "metric": "NLL (5000 IS), M = K = 8", "pythae": 84.58, "paper": 84.46},
-        "svae": {"label": "SVAE (von Mises-Fisher)", "data": "dyn. binarised MNIST", "metric": "NLL (500 IS)",
+        "vmf": {"label": "SVAE (von Mises-Fisher)", "data": "dyn. binarised MNIST", "metric": "NLL (500 IS)",
                  "pythae": 93.13, "paper": 93.16},
         "poincare": {"label": "PoincareVAE (wrapped normal)", "data": "MNIST", "metric": "NLL (500 IS)",
                      "pythae": 101.66, "paper": 101.47},
@@ -808,10 +808,28 @@ def main(argv=None):
         results = merge(previous, results, names)
     print_table(results)
     if output:
-        report.write(results, output)
+        write_results(results, output)
     if args.docs:
         write_docs(results)
     return results
+
+
+def write_results(results, path):
+    """``report.write``'s indented JSON, with each list of numbers on one line (every epoch's time and loss of every
+    run would otherwise take a line each)."""
+    import re
+
+    text = json.dumps(results, indent=2)
+    number = r"-?[0-9][0-9.eE+-]*|null"
+    text = re.sub(
+        rf"\[\s*((?:{number})(?:,\s*(?:{number}))*)\s*\]",
+        lambda match: "[" + ", ".join(item.strip() for item in match.group(1).split(",")) + "]",
+        text,
+    )
+    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+    with open(path, "w") as file:
+        file.write(text + "\n")
+    print(f"written to {path}")
 
 
 def merge(previous, added, names):
@@ -824,7 +842,15 @@ def merge(previous, added, names):
     labels = {MODELS[name]["label"] for name in names}
     merged["skipped"] = [line for line in previous["skipped"] if line.split(":")[0] not in labels] + added["skipped"]
     provenance = ("date", "command", "machine", "versions", "commit", "uncommitted", "plugins", "wall_seconds", "log")
-    merged["additions"] = [*previous.get("additions", []), {"models": names, **{key: added[key] for key in provenance}}]
+    # An earlier addition of the same models is superseded: its rows are gone.
+    earlier = [
+        {**addition, "models": [name for name in addition["models"] if name not in names]}
+        for addition in previous.get("additions", [])
+    ]
+    merged["additions"] = [
+        *(addition for addition in earlier if addition["models"]),
+        {"models": names, **{key: added[key] for key in provenance}},
+    ]
     return merged
 
 
@@ -863,12 +889,12 @@ def _provenance(results, first=None):
     # The code that ran: tfae's, the plugins' (not their tests) and this script's.
     uncommitted = [
         path for path in results.get("uncommitted", [])
-        if path.startswith("src/") or path == "benchmarks/pythae_zoo.py" or "/src/" in path
+        if path.endswith(".py") and (path.startswith("src/") or path == "benchmarks/pythae_zoo.py" or "/src/" in path)
     ]
     return (
         f"commit `{(results.get('commit') or 'unknown')[:12]}`"
         + (
-            f", with uncommitted changes to code it ran: {', '.join(f'`{p}`' for p in uncommitted)}"
+            f", with uncommitted changes (`git status`) in the code it may have run: {', '.join(f'`{p}`' for p in uncommitted)}"
             if uncommitted else ", no uncommitted change to the code it ran (`src/`, the plugins' `src/`, the script)"
         )
         + (
@@ -1010,7 +1036,8 @@ def markdown(results):
 
 def consistency(results):
     """Whether the gains over the VAE here go the way pythae's own reproduction table's do."""
-    readme = results["pythae_readme"]
+    # The script's copy of pythae's table (the results file keeps the one of the day it ran).
+    readme = PYTHAE_README
     rows = readme["rows"]
     lines = [
         "### Against pythae's own reproduction table",
