@@ -108,6 +108,12 @@ def test_bad_arguments_are_refused_with_what_was_wrong(arguments, message):
             "bernoulli",
             "regularizer kld would count the divergence from the prior twice",
         ),
+        (
+            {"name": "bernoulli", "latent_dim": 2},
+            "bernoulli",
+            "moves codes continuously along a gradient, but the bottleneck 'bernoulli' \\(BernoulliBottleneck\\) "
+            "draws binary codes",
+        ),
     ],
 )
 def test_a_model_that_cannot_serve_it_is_refused_at_compile(bottleneck, loss, message):

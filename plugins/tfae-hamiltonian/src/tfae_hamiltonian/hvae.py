@@ -162,11 +162,17 @@ class HamiltonianELBO(BaseObjective):
                 "does not give: compile with a likelihood ('bernoulli' for data in [0, 1], 'gaussian' for real values)."
             )
         super().check_model(bottleneck, likelihood)
+        described = describe_component("bottleneck", bottleneck)
         if not isinstance(bottleneck, VariationalBottleneck):
             raise ValueError(
                 f"The objective {objective} draws its momentum with the bottleneck's seed generator, which the "
-                f"bottleneck {describe_component('bottleneck', bottleneck)} does not have: use a variational "
-                "bottleneck such as 'gaussian'."
+                f"bottleneck {described} does not have: use a variational bottleneck such as 'gaussian'."
+            )
+        support = getattr(bottleneck.prior, "support", "real")
+        if support != "real":
+            raise ValueError(
+                f"The objective {objective} moves codes continuously along a gradient, but the bottleneck {described} "
+                f"draws {support} codes: use a bottleneck of real codes such as 'gaussian'."
             )
 
     def get_config(self) -> dict[str, Any]:
