@@ -151,8 +151,10 @@ MODELS = {
         "tfae": {"bottleneck": {"name": "vmf", "regularizer": "vmf_kld"}},
         "pythae": {"class": "SVAE", "config": {}},
         "same": True,
-        "differs": "codes on the sphere S^7 in both, a von Mises-Fisher posterior and the uniform prior; the "
-        "concentration is softplus(.) + 1e-6 in tfae, softplus(.) + 1 in pythae",
+        "differs": "codes on the sphere S^7 in both, a von Mises-Fisher posterior of concentration softplus(.) + 1 "
+        "(as in Davidson et al.'s code) and the uniform prior; pythae 0.1.2's get_nll draws its codes with "
+        "concentration softplus(.), without the + 1 of its training: another proposal, whose density it uses, so "
+        "still an importance-sampling estimate of the same log p(x)",
     },
     "poincare": {
         "label": "Poincare VAE (c = 1)",
