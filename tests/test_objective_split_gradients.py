@@ -136,3 +136,24 @@ def test_a_splitting_objective_trains_and_evaluates_with_the_defaults(tmp_path):
         assert tfae.load_model(tmp_path / "model.keras").objective.splits_gradients
     finally:
         unregister_plugin("test-split-bounds")
+
+
+def test_a_subclass_that_overrides_loss_and_outputs_is_still_what_the_steps_train():
+    from tfae.replicas import replicas_in_sync
+
+    class Penalised(Autoencoder):
+        def loss_and_outputs(self, x, y=None, sample_weight=None, training=True):
+            loss, outputs = super().loss_and_outputs(x, y, sample_weight, training=training)
+            return loss + 100.0 / replicas_in_sync(), outputs
+
+    x = np.random.default_rng(2).random((32, 6)).astype("float32")
+    # A deterministic code: the two models compute the same loss but for the override's 100.
+    plain, penalised = (cls(bottleneck={"name": "vanilla", "latent_dim": 2}) for cls in (Autoencoder, Penalised))
+    for model in (plain, penalised):
+        model.compile(optimizer="adam", loss="bernoulli")
+        model.build((None, 6))
+    penalised.set_weights(plain.get_weights())
+    trained = [model.fit(x, epochs=1, batch_size=32, verbose=0).history["loss"][0] for model in (plain, penalised)]
+    assert trained[1] - trained[0] == pytest.approx(100.0, abs=1e-3)
+    evaluated = [model.evaluate(x, batch_size=32, verbose=0, return_dict=True)["loss"] for model in (plain, penalised)]
+    assert evaluated[1] - evaluated[0] == pytest.approx(100.0, abs=1e-3)

@@ -493,6 +493,14 @@ class Autoencoder(keras.Model):
         first_outputs = outputs if reconstruction.posterior.importance_samples == 1 else outputs[0]
         return self._loss(reconstruction, x, y, sample_weight, training), first_outputs
 
+    def step_losses(self, x: Any, y: Any = None, sample_weight: Any = None, training: bool = True) -> tuple[dict, Any]:
+        """What the train and test steps call: ``losses_and_outputs``, or a subclass's own ``loss_and_outputs``
+        (documented as the place to change the loss) as ``{"loss": ...}``."""
+        if type(self).loss_and_outputs is not Autoencoder.loss_and_outputs:
+            loss, outputs = self.loss_and_outputs(x, y, sample_weight, training=training)
+            return {"loss": loss}, outputs
+        return self.losses_and_outputs(x, y, sample_weight, training=training)
+
     @property
     def objective_splits_gradients(self) -> bool:
         """Whether the objective trains the encoder with a loss of its own (``"encoder_loss"``)."""

@@ -1,7 +1,8 @@
 """The autoencoder's train and test steps on each backend: Keras' own, with one call for the forward pass and the loss.
 
 Keras' steps call the model and then ``compute_loss`` with its output. The autoencoder's loss needs more than
-the output (the posterior, the codes, their densities), so its steps call ``model.loss_and_outputs`` instead,
+the output (the posterior, the codes, their densities), so its steps call ``model.step_losses`` instead (the model's
+own ``losses_and_outputs``, or a subclass's ``loss_and_outputs``),
 which does both in the open; everything else (the loss scaling, the gradients, the metrics) is as in Keras.
 """
 
@@ -28,7 +29,7 @@ def tensorflow_train_step(model: keras.Model, data: Any) -> dict[str, Any]:
 
     x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
     with tf.GradientTape(persistent=model.objective_splits_gradients) as tape:
-        losses, outputs = model.losses_and_outputs(x, y, sample_weight, training=True)
+        losses, outputs = model.step_losses(x, y, sample_weight, training=True)
         _track_loss(model, losses["loss"], x)
         if model.optimizer is not None:
             losses = {name: model.optimizer.scale_loss(value) for name, value in losses.items()}
@@ -51,7 +52,8 @@ def tensorflow_train_step(model: keras.Model, data: Any) -> dict[str, Any]:
 def tensorflow_test_step(model: keras.Model, data: Any) -> dict[str, Any]:
     """``keras.Model.test_step`` on TensorFlow, with the model's own forward pass and loss."""
     x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
-    loss, outputs = model.loss_and_outputs(x, y, sample_weight, training=False)
+    losses, outputs = model.step_losses(x, y, sample_weight, training=False)
+    loss = losses["loss"]
     _track_loss(model, loss, x)
     return model.compute_metrics(x, y, outputs, sample_weight=sample_weight)
 
@@ -79,7 +81,7 @@ def jax_compute_loss_and_updates(
         mapping.extend(zip(model.non_trainable_variables, non_trainable_variables))
         mapping.extend(zip(model.metrics_variables, metrics_variables))
         with keras.StatelessScope(state_mapping=mapping) as scope:
-            losses, outputs = model.losses_and_outputs(x, y, sample_weight, training=training)
+            losses, outputs = model.step_losses(x, y, sample_weight, training=training)
         non_trainable = [scope.get_current_value(v) for v in model.non_trainable_variables]
         metrics = [scope.get_current_value(v) for v in model.metrics_variables]
         return losses, (outputs, non_trainable, metrics)
