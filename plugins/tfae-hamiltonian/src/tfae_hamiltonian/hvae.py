@@ -96,7 +96,7 @@ class HamiltonianELBO(BaseObjective):
     needs_likelihood = True
     needs_densities = True
     holds_divergence = True
-    logged: tuple[str, ...] = ("hvae_bound",)
+    logged = ("hvae_bound",)
 
     def __init__(self, steps: int = 3, step_size: float = 0.001, beta_0: float = 0.3) -> None:
         super().__init__()
