@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from keras import ops
 from tfae.bottlenecks import GaussianBottleneck, Posterior
+from tfae.priors import BasePrior
 from tfae.testing import check_regularizer
 
 from tfae_geometric.vmf_kld import VonMisesFisherKLDRegularizer
@@ -41,3 +42,22 @@ def test_a_gaussian_bottleneck_is_refused_naming_both():
     )
     with pytest.raises(ValueError, match=refusal):
         GaussianBottleneck(latent_dim=3, regularizer="vmf_kld")
+
+
+class CapPrior(BasePrior):
+    """Another distribution on the sphere (uniform on the upper half): the closed form does not hold against it."""
+
+    manifold = "sphere"
+
+    def log_prob(self, code):
+        return ops.where(code[..., 0] >= 0, -np.log(2 * np.pi), -np.inf)
+
+
+def test_a_prior_other_than_the_uniform_one_is_refused_saying_what_to_do():
+    refusal = (
+        r"'vmf_kld' \(VonMisesFisherKLDRegularizer\) is the closed form against the 'hyperspherical_uniform' prior, "
+        r"but the bottleneck's prior is CapPrior: leave the vmf bottleneck's prior at its default, or train with the "
+        r"'iwae' objective"
+    )
+    with pytest.raises(ValueError, match=refusal):
+        VonMisesFisherBottleneck(latent_dim=2, prior=CapPrior(), regularizer="vmf_kld")

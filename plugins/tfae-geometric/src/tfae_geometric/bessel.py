@@ -47,7 +47,7 @@ def _debye_polynomials(count: int) -> list[dict[int, Fraction]]:
     ``u_(k+1)(p) = p^2 (1 - p^2) u_k'(p) / 2 + 1/8 integral_0^p (1 - 5 t^2) u_k(t) dt``."""
     polynomials = [{0: Fraction(1)}]
     for _ in range(count):
-        previous, following = polynomials[-1], {}
+        previous, following = polynomials[-1], dict[int, Fraction]()
         for power, coefficient in previous.items():
             if power > 0:
                 derivative = coefficient * power  # of p^(power - 1), times p^2 (1 - p^2) / 2

@@ -22,7 +22,7 @@ from tfae_geometric.poincare_ball import (
 
 def check_curvature(curvature: Any, owner: str) -> float:
     """``curvature`` as a float after checking that it is a positive finite number."""
-    if isinstance(curvature, bool) or not isinstance(curvature, numbers.Real) or not 0 < curvature < math.inf:
+    if isinstance(curvature, bool) or not isinstance(curvature, numbers.Real) or not 0 < float(curvature) < math.inf:
         raise ValueError(
             f"{owner}'s `curvature` is c > 0 of the ball of curvature -c (radius 1 / sqrt(c)): a positive number "
             f"such as 1.0. Received: curvature={curvature!r}"
@@ -97,7 +97,7 @@ class PoincareBottleneck(VariationalBottleneck):
         if prior is None:
             prior = {"name": "wrapped_normal", "curvature": curvature}
         super().__init__(latent_dim, regularizer=regularizer, seed=seed, prior=prior, **kwargs)
-        self.curvature = curvature
+        self.curvature: float = curvature
         prior_curvature = getattr(self.prior, "curvature", None)
         if getattr(self.prior, "manifold", None) == "poincare_ball" and prior_curvature != curvature:
             raise ValueError(

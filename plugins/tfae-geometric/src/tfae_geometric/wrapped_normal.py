@@ -45,10 +45,10 @@ class WrappedNormalPrior(BasePrior):
         self, curvature: float = 1.0, scale: float = 1.0, latent_dim: int | None = None, **kwargs: Any
     ) -> None:
         super().__init__(latent_dim=latent_dim, **kwargs)
-        self.curvature = check_curvature(curvature, "WrappedNormalPrior")
-        if isinstance(scale, bool) or not isinstance(scale, numbers.Real) or not 0 < scale < math.inf:
+        self.curvature: float = check_curvature(curvature, "WrappedNormalPrior")
+        if isinstance(scale, bool) or not isinstance(scale, numbers.Real) or not 0 < float(scale) < math.inf:
             raise ValueError(f"`scale` must be a positive number. Received: scale={scale!r}")
-        self.scale = float(scale)
+        self.scale: float = float(scale)
 
     def connect(self, model: keras.Model) -> None:
         """Refuses a model whose bottleneck's codes are not points of a Poincare ball (a Gaussian's can fall outside
