@@ -706,10 +706,9 @@ class Autoencoder(keras.Model):
         >>> images = model.sample(16, seed=0)
         >>> images = model.sample(16, sampler=GaussianMixtureSampler().fit(model, x_train), seed=0)
         """
-        from tfae.samplers.base import BaseSampler
-
+        # Resolved through the registry, not imported: tfae.samplers builds models (the two-stage VAE).
         chosen = resolve("sampler", "prior" if sampler is None else sampler)
-        if not isinstance(chosen, BaseSampler):
+        if not callable(getattr(chosen, "sample", None)) or not hasattr(chosen, "needs_fit"):
             raise TypeError(f"`sampler` must be a tfae sampler, its name or a dict. Received: sampler={sampler!r}")
         decoder = self.decoder  # an unbuilt model says so here, before any codes are drawn
         codes = chosen.sample(self, n, seed=seed)
