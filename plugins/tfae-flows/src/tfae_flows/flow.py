@@ -16,6 +16,7 @@ import math
 import numbers
 from typing import Any
 
+import keras
 from keras import ops
 from tfae.bottlenecks import Posterior, VariationalBottleneck
 from tfae.random import normal
@@ -172,3 +173,37 @@ class FlowBottleneck(VariationalBottleneck):
 
     def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "flows": self.flows}
+
+
+class AmortisedFlowBottleneck(FlowBottleneck):
+    """A flow whose layers' parameters each sample gets from the encoder's features, through one Dense layer of
+    ``flows * layer_width()`` units (planar and radial flows). A subclass gives ``layer_width`` and turns the
+    raw ``(batch, flows, layer_width)`` values of ``raw_flow_parameters`` into its layers' parameters."""
+
+    def __init__(
+        self,
+        latent_dim: int,
+        flows: int = 4,
+        regularizer: Any = DEFAULT_REGULARIZER,
+        seed: int | None = None,
+        prior: Any = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(latent_dim, flows=flows, regularizer=regularizer, seed=seed, prior=prior, **kwargs)
+        width = self.flows * self.layer_width()
+        policy = self.dtype_policy.variable_dtype
+        self.flow_dense: Any = keras.layers.Dense(width, dtype=policy, name="flow_parameters") if self.flows else None
+
+    def layer_width(self) -> int:
+        """The raw values each layer takes per sample."""
+        raise NotImplementedError
+
+    def build(self, input_shape: Any) -> None:
+        super().build(input_shape)
+        if self.flow_dense is not None and not self.flow_dense.built:
+            self.flow_dense.build(self.flat_shape(input_shape))
+
+    def raw_flow_parameters(self, features: Any) -> Any:
+        """The flattened features' raw layer parameters, float32, shape ``(batch, flows, layer_width)``."""
+        raw = ops.cast(self.flow_dense(features), "float32")
+        return ops.reshape(raw, (-1, self.flows, self.layer_width()))

@@ -5,11 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-import keras
 import tfae
 from keras import ops
 
-from tfae_flows.flow import DEFAULT_REGULARIZER, FlowBottleneck
+from tfae_flows.flow import AmortisedFlowBottleneck
 
 #: Bisection steps of the inverse: the bracket, 2 |w . u|, halves each time, far below float32's resolution.
 BISECTION_STEPS = 40
@@ -29,7 +28,7 @@ def planar_parameters(raw: Any, latent_dim: int) -> tuple[Any, Any, Any]:
     return u_hat, w, b
 
 
-class PlanarBottleneck(FlowBottleneck):
+class PlanarBottleneck(AmortisedFlowBottleneck):
     """A Gaussian posterior moved by ``flows`` planar flows whose parameters the encoder gives each sample.
 
     Each layer is ``f(z) = z + u_hat * tanh(w . z + b)`` (Rezende & Mohamed 2015, eq. 10), with
@@ -70,29 +69,11 @@ class PlanarBottleneck(FlowBottleneck):
 
     distribution = "planar flow"
 
-    def __init__(
-        self,
-        latent_dim: int,
-        flows: int = 4,
-        regularizer: Any = DEFAULT_REGULARIZER,
-        seed: int | None = None,
-        prior: Any = None,
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(latent_dim, flows=flows, regularizer=regularizer, seed=seed, prior=prior, **kwargs)
-        width = self.flows * (2 * self.latent_dim + 1)
-        policy = self.dtype_policy.variable_dtype
-        self.flow_dense: Any = keras.layers.Dense(width, dtype=policy, name="flow_parameters") if self.flows else None
-
-    def build(self, input_shape: Any) -> None:
-        super().build(input_shape)
-        if self.flow_dense is not None and not self.flow_dense.built:
-            self.flow_dense.build(self.flat_shape(input_shape))
+    def layer_width(self) -> int:
+        return 2 * self.latent_dim + 1
 
     def flow_parameters(self, features: Any) -> tuple[Any, ...]:
-        raw = ops.cast(self.flow_dense(features), "float32")
-        raw = ops.reshape(raw, (-1, self.flows, 2 * self.latent_dim + 1))
-        return planar_parameters(raw, self.latent_dim)
+        return planar_parameters(self.raw_flow_parameters(features), self.latent_dim)
 
     def forward(self, code: Any, layer: int, u: Any, w: Any, b: Any) -> tuple[Any, Any]:
         u, w, b = u[..., layer, :], w[..., layer, :], b[..., layer]

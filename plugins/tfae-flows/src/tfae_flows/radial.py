@@ -5,11 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-import keras
 import tfae
 from keras import ops
 
-from tfae_flows.flow import DEFAULT_REGULARIZER, FlowBottleneck
+from tfae_flows.flow import AmortisedFlowBottleneck
 
 
 def radial_parameters(raw: Any, latent_dim: int) -> tuple[Any, Any, Any]:
@@ -34,7 +33,7 @@ def _log_det(alpha: Any, beta: Any, radius: Any, latent_dim: int) -> Any:
     return (latent_dim - 1) * ops.log1p(beta * h) + ops.log1p(beta * alpha * ops.square(h))
 
 
-class RadialBottleneck(FlowBottleneck):
+class RadialBottleneck(AmortisedFlowBottleneck):
     """A Gaussian posterior moved by ``flows`` radial flows whose parameters the encoder gives each sample.
 
     Each layer is ``f(z) = z + beta * h(alpha, r) * (z - center)`` with ``r = |z - center|`` and ``h = 1 /
@@ -74,29 +73,11 @@ class RadialBottleneck(FlowBottleneck):
 
     distribution = "radial flow"
 
-    def __init__(
-        self,
-        latent_dim: int,
-        flows: int = 4,
-        regularizer: Any = DEFAULT_REGULARIZER,
-        seed: int | None = None,
-        prior: Any = None,
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(latent_dim, flows=flows, regularizer=regularizer, seed=seed, prior=prior, **kwargs)
-        width = self.flows * (self.latent_dim + 2)
-        policy = self.dtype_policy.variable_dtype
-        self.flow_dense: Any = keras.layers.Dense(width, dtype=policy, name="flow_parameters") if self.flows else None
-
-    def build(self, input_shape: Any) -> None:
-        super().build(input_shape)
-        if self.flow_dense is not None and not self.flow_dense.built:
-            self.flow_dense.build(self.flat_shape(input_shape))
+    def layer_width(self) -> int:
+        return self.latent_dim + 2
 
     def flow_parameters(self, features: Any) -> tuple[Any, ...]:
-        raw = ops.cast(self.flow_dense(features), "float32")
-        raw = ops.reshape(raw, (-1, self.flows, self.latent_dim + 2))
-        return radial_parameters(raw, self.latent_dim)
+        return radial_parameters(self.raw_flow_parameters(features), self.latent_dim)
 
     def forward(self, code: Any, layer: int, center: Any, alpha: Any, beta: Any) -> tuple[Any, Any]:
         center, alpha, beta = center[..., layer, :], alpha[..., layer], beta[..., layer]
