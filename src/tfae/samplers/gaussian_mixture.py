@@ -10,7 +10,7 @@ import keras
 import numpy as np
 
 from tfae.hookspecs import hookimpl
-from tfae.samplers.base import BaseSampler
+from tfae.samplers.base import BaseSampler, check_seed
 
 COVARIANCES = ("full", "tied", "diag", "spherical")
 
@@ -45,11 +45,9 @@ class GaussianMixtureSampler(BaseSampler):
             )
         if covariance not in COVARIANCES:
             raise ValueError(f"`covariance` must be one of {', '.join(COVARIANCES)}. Received: covariance={covariance!r}")
-        if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or not 0 <= seed < 2**32:
-            raise ValueError(f"`seed` must be a whole number from 0 to 2**32 - 1. Received: seed={seed!r}")
         self.components: int = int(components)
         self.covariance: str = covariance
-        self.seed: int = int(seed)
+        self.seed: int = check_seed(seed)
         self.mixture: Any = None
 
     def check_codes(self, model: keras.Model, codes: np.ndarray) -> None:

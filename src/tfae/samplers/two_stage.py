@@ -10,7 +10,7 @@ import keras
 import numpy as np
 
 from tfae.hookspecs import hookimpl
-from tfae.samplers.base import BaseSampler
+from tfae.samplers.base import BaseSampler, check_seed
 
 
 class TwoStageSampler(BaseSampler):
@@ -61,14 +61,12 @@ class TwoStageSampler(BaseSampler):
             raise ValueError(f"`hidden` must be a list of positive integers. Received: hidden={hidden!r}")
         if isinstance(learning_rate, bool) or not isinstance(learning_rate, numbers.Real) or not 0 < learning_rate < 1:
             raise ValueError(f"`learning_rate` must be a number between 0 and 1. Received: learning_rate={learning_rate!r}")
-        if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or not 0 <= seed < 2**32:
-            raise ValueError(f"`seed` must be a whole number from 0 to 2**32 - 1. Received: seed={seed!r}")
         self.second_latent_dim: int | None = None if latent_dim is None else int(latent_dim)
         self.hidden: list[int] = [int(size) for size in hidden]
         self.epochs: int = int(epochs)
         self.batch_size: int = int(batch_size)
         self.learning_rate: float = float(learning_rate)
-        self.seed: int = int(seed)
+        self.seed: int = check_seed(seed)
         self.second_stage: Any = None
         self.center: np.ndarray | None = None
         self.scale: np.ndarray | None = None
