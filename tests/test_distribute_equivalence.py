@@ -21,6 +21,8 @@ from timeouts import HANG_TIMEOUT_S
 
 pytestmark = [
     pytest.mark.slow,
+    # One worker runs both tests, so that the module's subprocess (half a minute) runs once.
+    pytest.mark.xdist_group("distribute-equivalence"),
     pytest.mark.skipif(
         keras.backend.backend() != "tensorflow", reason="tf.distribute is TensorFlow's: these tests need its backend"
     ),
