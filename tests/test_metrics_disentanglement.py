@@ -3,6 +3,7 @@ they match the papers' definitions on cases computed by hand, and they refuse ma
 
 import importlib.util
 import math
+import re
 import sys
 
 import numpy as np
@@ -316,3 +317,35 @@ def test_importing_the_metrics_loads_neither_scikit_learn_nor_a_framework():
         """
     )
     assert result == []
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_active_units_refuses_codes_that_are_not_finite(bad):
+    from tfae.metrics import active_units
+
+    codes = np.random.default_rng(0).normal(size=(10, 3))
+    codes[4, 1] = bad
+    codes[7, 2] = bad
+    # Before, the variance of a dimension with NaN compared false and the count was silently lower.
+    with pytest.raises(ValueError, match=r"^`codes` must be finite: 2 of its 30 values are NaN or inf, in dimensions "
+                                         r"\[1, 2\], and a variance of them counts nothing\. The model that gave them "
+                                         r"has diverged or its input holds NaN or inf"):
+        active_units(codes)
+
+
+@pytest.mark.parametrize("threshold", [np.nan, math.inf, -0.1, "0.01", True])
+def test_a_threshold_that_is_no_finite_number_is_refused(threshold):
+    from tfae.metrics import ActiveUnits, active_units
+
+    received = re.escape(f"Received: threshold={threshold!r}")
+    codes = np.random.default_rng(0).normal(size=(10, 3))
+    with pytest.raises(ValueError, match=r"^`threshold` must be a finite number >= 0\. " + received):
+        active_units(codes, threshold=threshold)  # NaN counted 0 active units before
+    with pytest.raises(ValueError, match=r"^`threshold` must be a finite number >= 0\. " + received):
+        ActiveUnits(threshold=threshold)
+    with pytest.raises(ValueError, match=r"^`threshold` must be a finite number >= 0\. " + received):
+        factor_vae_score(lambda x: x, NoisyFactors(), num_train=10, num_eval=10, batch_size=4,
+                         num_variance_estimate=20, threshold=threshold)  # NaN scored 0.0 before
+    with pytest.raises(ValueError, match=r"^`threshold` must be a finite number >= 0\. " + received):
+        factor_vae_score_from_groups(np.zeros((4, 2, 2)), np.array([0, 1, 0, 1]), scale=[1.0, 1.0],
+                                     threshold=threshold)

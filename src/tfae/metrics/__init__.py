@@ -11,10 +11,14 @@ They are also plain NumPy functions of arrays, following each paper's definition
 disentanglement_lib's implementation. ``codes`` is a float array of shape ``(n, latent_dim)``, ``factors``
 an int array of shape ``(n, num_factors)`` of class indices.
 
-- ``mig``: the Mutual Information Gap (Chen et al., 2018); ``mig_gaps`` per factor,
-  ``mutual_information_matrix`` behind them.
-- ``sap``: the Separated Attribute Predictability score (Kumar et al., 2018); ``sap_score_matrix`` behind it.
-- ``dci``: disentanglement, completeness and informativeness (Eastwood and Williams, 2018);
+- ``mig``: the Mutual Information Gap (Chen et al., 2018) in disentanglement_lib's convention, from a
+  20-bin histogram of the posterior means; ``mig_gaps`` per factor, ``mutual_information_matrix`` behind them.
+- ``mig_posterior``: the same gap as Chen et al. estimate it, from the full Gaussian posterior by Monte Carlo;
+  ``mig_posterior_gaps`` per factor, ``posterior_mutual_information`` behind them.
+- ``sap``: the Separated Attribute Predictability score (Kumar et al., 2018) in disentanglement_lib's
+  convention (linear SVMs' test accuracy for discrete factors); ``sap_score_matrix`` behind it.
+- ``dci``: disentanglement, completeness and informativeness (Eastwood and Williams, 2018) in
+  disentanglement_lib's convention (informativeness is test accuracy, not their error);
   ``dci_from_importance`` from a given importance matrix.
 - ``factor_vae_score`` (Kim and Mnih, 2018) and ``beta_vae_score`` (Higgins et al., 2017) sample a
   ``GroundTruthData`` with one factor held fixed and encode it; ``factor_vae_score_from_groups`` and
@@ -37,6 +41,7 @@ from tfae.metrics.factor_vae_score import (
 from tfae.metrics.importance import importance_weighted_pass
 from tfae.metrics.log_likelihood import LogLikelihood, importance_weighted_log_likelihood
 from tfae.metrics.mig import MIG, mig, mig_gaps, mutual_information_matrix
+from tfae.metrics.mig_posterior import MIGPosterior, mig_posterior, mig_posterior_gaps, posterior_mutual_information
 from tfae.metrics.negative_elbo import NegativeELBO, ReconstructionLoss
 from tfae.metrics.reconstruction_error import ReconstructionError
 from tfae.metrics.sap import SAP, sap, sap_score_matrix
@@ -51,6 +56,7 @@ __all__ = [
     "ActiveUnits",
     "KLPerDimension",
     "MIG",
+    "MIGPosterior",
     "SAP",
     "DCI",
     "FactorVAEScore",
@@ -68,6 +74,9 @@ __all__ = [
     "factor_vae_score_from_groups",
     "mig",
     "mig_gaps",
+    "mig_posterior",
+    "mig_posterior_gaps",
+    "posterior_mutual_information",
     "mutual_information_matrix",
     "sap",
     "sap_score_matrix",

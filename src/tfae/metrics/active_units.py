@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import numbers
 from collections.abc import Callable
 from typing import Any
 
@@ -10,6 +9,7 @@ import numpy as np
 
 from tfae.hookspecs import hookimpl
 from tfae.metrics.base import BaseMetric, Evaluation
+from tfae.metrics.discretize import check_threshold
 
 ACTIVITY_THRESHOLD = 0.01
 
@@ -17,9 +17,17 @@ ACTIVITY_THRESHOLD = 0.01
 def active_units(codes: np.ndarray, threshold: float = ACTIVITY_THRESHOLD) -> int:
     """The number of active units (Burda et al. 2016): dimensions ``u`` with ``Cov_x(E_q[u | x]) > threshold``.
 
+    Burda, Grosse and Salakhutdinov's convention ("Importance Weighted Autoencoders", 2016): the variance
+    over the data of each dimension's posterior mean, against their threshold of 0.01.
+
     Args:
-        codes: each sample's posterior mean, shape ``(n, latent_dim)``.
-        threshold: the variance over the data above which a dimension counts as active (Burda's 0.01).
+        codes: each sample's posterior mean, shape ``(n, latent_dim)``, finite.
+        threshold: the variance over the data above which a dimension counts as active (Burda's 0.01), a
+            finite number >= 0.
+
+    Raises:
+        ValueError: codes of another shape, codes that hold NaN or inf (whose variance is no count of
+            anything), or a threshold that is negative, NaN or inf.
 
     Example:
 
@@ -28,9 +36,17 @@ def active_units(codes: np.ndarray, threshold: float = ACTIVITY_THRESHOLD) -> in
     """
     codes = np.asarray(codes, dtype="float64")
     if codes.ndim != 2 or len(codes) < 2:
-        raise ValueError(f"`codes` must be posterior means of at least 2 samples, shape (n, latent_dim). Received: {codes.shape}")
-    if isinstance(threshold, bool) or not isinstance(threshold, numbers.Real) or threshold < 0:
-        raise ValueError(f"`threshold` must be a number >= 0. Received: threshold={threshold!r}")
+        raise ValueError(
+            f"`codes` must be posterior means of at least 2 samples, shape (n, latent_dim). Received: {codes.shape}"
+        )
+    check_threshold(threshold)
+    finite = np.isfinite(codes)
+    if not np.all(finite):
+        raise ValueError(
+            f"`codes` must be finite: {np.sum(~finite)} of its {codes.size} values are NaN or inf, in dimensions "
+            f"{np.flatnonzero(~finite.all(axis=0)).tolist()}, and a variance of them counts nothing. The model "
+            "that gave them has diverged or its input holds NaN or inf: check both with numpy.isfinite."
+        )
     return int(np.sum(np.var(codes, axis=0) > threshold))
 
 
@@ -40,7 +56,7 @@ class ActiveUnits(BaseMetric):
     needs = ("variational",)
 
     def __init__(self, threshold: float = ACTIVITY_THRESHOLD) -> None:
-        self.threshold = float(threshold)
+        self.threshold = check_threshold(threshold)
 
     def compute(self, evaluation: Evaluation) -> float:
         return float(active_units(evaluation.codes, self.threshold))

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
+from tfae.errors import DataError
 from tfae.metrics.importance import factorizes, importance_weighted_pass
 
 if TYPE_CHECKING:
@@ -49,7 +50,16 @@ class Evaluation:
             raise ValueError(f"`samples` must be an integer >= 1 (codes drawn per sample). Received: samples={samples!r}")
         if isinstance(batch_size, bool) or not isinstance(batch_size, numbers.Integral) or batch_size < 1:
             raise ValueError(f"`batch_size` must be a positive integer. Received: batch_size={batch_size!r}")
-        x = np.asarray(x, dtype="float32")
+        with np.errstate(over="ignore"):  # a value past float32's range becomes inf, refused next
+            x = np.asarray(x, dtype="float32")
+        finite = np.isfinite(x)
+        if not np.all(finite):
+            bad = np.flatnonzero(~finite.reshape(len(x), -1).all(axis=1))
+            raise DataError(
+                f"`x` must be finite: {np.sum(~finite)} of its values, in {bad.size} of its {len(x)} samples "
+                f"(the first is sample {bad[0]}), are NaN or inf (once cast to float32), and no metric can score "
+                "them. Remove or repair those samples (numpy.isfinite finds them)."
+            )
         if factors is not None:
             factors = np.asarray(factors)
             if factors.ndim == 1:
@@ -84,6 +94,20 @@ class Evaluation:
     def encode(self, observations: np.ndarray) -> np.ndarray:
         """The codes of ``observations`` at inference, by the model's encoder (what the ground-truth scores call)."""
         return np.asarray(self.model.encoder.predict(observations, batch_size=self.batch_size, verbose=0))
+
+    def posterior_parameters(self) -> tuple[np.ndarray, ...]:
+        """Each sample's posterior parameters (a Gaussian's mean and log-variance), computed once: a tuple of
+        float arrays of shape ``(n, ...)``, as the bottleneck's ``distribution_parameters`` gives them."""
+        if "posterior_parameters" not in self._cache:
+            from keras import ops
+
+            bottleneck, features = self.model.bottleneck, self.model.feature_network
+            batches = []
+            for start in range(0, len(self.x), self.batch_size):
+                batch = features(self.x[start : start + self.batch_size], training=False)
+                batches.append([ops.convert_to_numpy(value) for value in bottleneck.distribution_parameters(batch)])
+            self._cache["posterior_parameters"] = tuple(np.concatenate(parts) for parts in zip(*batches))
+        return self._cache["posterior_parameters"]
 
     def importance_weighted(self) -> dict[str, np.ndarray]:
         """The importance-weighted pass over the data, computed once: see ``tfae.metrics.importance``."""

@@ -94,6 +94,10 @@ def beta_vae_score(
     other factors drawn afresh for each observation); see ``beta_vae_score_from_pairs``. The defaults are
     disentanglement_lib's. Needs scikit-learn: ``pip install "tfae[evaluation]"``.
 
+    Higgins et al.'s metric in disentanglement_lib's convention (``beta_vae.py`` there): the linear
+    classifier is a scikit-learn logistic regression, and the score is its accuracy on the ``num_eval``
+    held-out points (disentanglement_lib's ``eval_accuracy``).
+
     Args:
         encode: a function from a batch of observations to codes of shape ``(batch, latent_dim)``, such as
             ``model.encoder.predict``.
@@ -150,7 +154,8 @@ def _classifier_accuracy(features: np.ndarray, labels: np.ndarray, num_train: in
 
 
 class BetaVAEScore(GroundTruthScore):
-    """``beta_vae_score``: the beta-VAE score of the model's encoder on data that renders chosen factors."""
+    """``beta_vae_score``: the beta-VAE score of the model's encoder on data that renders chosen factors,
+    in disentanglement_lib's convention (see ``beta_vae_score``)."""
 
     score = beta_vae_score
 

@@ -85,6 +85,12 @@ def dci(
     which ``dci_from_importance`` turns into disentanglement and completeness. Informativeness is the
     classifiers' mean accuracy on the test set. Needs scikit-learn: ``pip install "tfae[evaluation]"``.
 
+    disentanglement_lib's convention (``dci.py`` there), not Eastwood and Williams' own: their
+    informativeness is the prediction error of the regressors (lower is better), and here, as in
+    disentanglement_lib, it is the classifiers' test accuracy (higher is better; ``1 - informativeness``
+    is the classification error). Their importances come from lasso or random-forest regressors; these
+    from gradient-boosted classifiers, with completeness weighted as disentanglement_lib weighs it.
+
     Args:
         codes: float array of shape ``(n, latent_dim)``, with ``latent_dim >= 2``.
         factors: int array of shape ``(n, num_factors)`` of class indices, with ``num_factors >= 2``.
@@ -149,7 +155,8 @@ def _one_minus_entropy(matrix: np.ndarray) -> np.ndarray:
 
 
 class DCI(BaseMetric):
-    """``dci``: disentanglement, completeness and informativeness of the posterior means (``dci``)."""
+    """``dci``: disentanglement, completeness and informativeness of the posterior means (``dci``), in
+    disentanglement_lib's convention: informativeness is the test accuracy, not Eastwood and Williams' error."""
 
     needs = ("factors",)
 

@@ -4,6 +4,9 @@ discrete entropy and mutual information (in nats) that MIG is built from.
 
 from __future__ import annotations
 
+import math
+import numbers
+
 import numpy as np
 from numpy.typing import ArrayLike
 
@@ -64,6 +67,21 @@ def check_integer(value: object, name: str, minimum: int) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
         raise ValueError(f"`{name}` must be an integer >= {minimum}. Received: {name}={value!r}")
     return int(value)
+
+
+def check_threshold(threshold: object, name: str = "threshold") -> float:
+    """Returns ``threshold`` as a float if it is a finite number >= 0; raises ``ValueError`` otherwise.
+
+    A NaN threshold would compare false with everything, silently counting nothing.
+    """
+    if (
+        isinstance(threshold, bool)
+        or not isinstance(threshold, numbers.Real)
+        or not math.isfinite(threshold)
+        or threshold < 0
+    ):
+        raise ValueError(f"`{name}` must be a finite number >= 0. Received: {name}={threshold!r}")
+    return float(threshold)
 
 
 def check_num_train(num_train: int | None, total: int, items: str) -> int:

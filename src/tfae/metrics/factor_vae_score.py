@@ -16,7 +16,7 @@ from numpy.typing import ArrayLike
 
 from tfae.hookspecs import hookimpl
 from tfae.metrics.base import BaseMetric, Evaluation
-from tfae.metrics.discretize import check_codes, check_integer, check_num_train
+from tfae.metrics.discretize import check_codes, check_integer, check_num_train, check_threshold
 
 COLLAPSED_SCALE = 0.05
 """Dimensions whose standard deviation over the data is below this are left out: disentanglement_lib's
@@ -64,7 +64,7 @@ def factor_vae_score_from_groups(
         scale: float array of shape ``(latent_dim,)``: each dimension's standard deviation over the data.
         num_train: how many of the groups, the first ones, train the classifier; by default 2/3 of them
             (rounded up), as disentanglement_lib's 10,000 of 15,000.
-        threshold: dimensions with ``scale`` below it are collapsed and left out.
+        threshold: dimensions with ``scale`` below it are collapsed and left out; a finite number >= 0.
 
     Returns:
         The accuracy on the held-out groups, a float in [0, 1]; 0 when every dimension is collapsed.
@@ -76,6 +76,7 @@ def factor_vae_score_from_groups(
     1.0
     """
     scale = _check_scale(scale)
+    threshold = check_threshold(threshold)
     fixed = np.asarray(fixed_factors)
     if fixed.ndim != 1 or not np.issubdtype(fixed.dtype, np.integer) or np.any(fixed < 0):
         raise ValueError(
@@ -119,6 +120,11 @@ def factor_vae_score(
     other factors drawn afresh), and votes for the code dimension of least normalised variance; see
     ``factor_vae_score_from_groups``. The defaults are disentanglement_lib's.
 
+    Kim and Mnih's metric in disentanglement_lib's convention (``factor_vae.py`` there): a dimension has
+    collapsed when its standard deviation over the data is below ``threshold`` (0.05) and never votes, and
+    the score is the majority-vote classifier's accuracy on the ``num_eval`` held-out votes
+    (disentanglement_lib's ``eval_accuracy``).
+
     Args:
         encode: a function from a batch of observations to codes of shape ``(batch, latent_dim)``, such as
             ``model.encoder.predict``.
@@ -127,7 +133,8 @@ def factor_vae_score(
         num_eval: the votes it is scored on.
         batch_size: the observations per vote (at least 2).
         num_variance_estimate: the observations the scale of each dimension is estimated on.
-        threshold: dimensions whose standard deviation is below it are collapsed and left out.
+        threshold: dimensions whose standard deviation is below it are collapsed and left out; a finite
+            number >= 0 (a NaN would leave every dimension out and score 0).
         seed: seeds every draw.
 
     Returns:
@@ -148,6 +155,7 @@ def factor_vae_score(
     num_eval = check_integer(num_eval, "num_eval", 1)
     batch_size = check_integer(batch_size, "batch_size", 2)
     num_variance_estimate = check_integer(num_variance_estimate, "num_variance_estimate", 2)
+    threshold = check_threshold(threshold)
     rng = np.random.default_rng(check_integer(seed, "seed", 0))
     num_factors = len(data.factor_sizes)
     scale = np.std(encode_factors(encode, data, sample_factors(data, num_variance_estimate, rng)), axis=0, ddof=1)
@@ -250,7 +258,8 @@ class GroundTruthScore(BaseMetric):
 
 
 class FactorVAEScore(GroundTruthScore):
-    """``factor_vae_score``: the FactorVAE score of the model's encoder on data that renders chosen factors."""
+    """``factor_vae_score``: the FactorVAE score of the model's encoder on data that renders chosen factors,
+    in disentanglement_lib's convention (see ``factor_vae_score``)."""
 
     score = factor_vae_score
 

@@ -1,5 +1,8 @@
 """The Mutual Information Gap (MIG) of Chen et al., "Isolating Sources of Disentanglement in Variational
 Autoencoders" (2018), estimated as in disentanglement_lib: codes binned into equal-width bins.
+
+Chen et al. estimate the same quantity from the full posterior instead: that is ``mig_posterior``
+(``mig_posterior.py``).
 """
 
 from __future__ import annotations
@@ -91,6 +94,13 @@ def mig(codes: ArrayLike, factors: ArrayLike, bins: int = DEFAULT_BINS) -> float
     bins) is computed; the gap between the largest two, divided by the factor's entropy, says how much
     the factor lives in one dimension alone.
 
+    disentanglement_lib's convention (``mig.py`` there, ``discretizer_fn`` a 20-bin histogram), not Chen
+    et al.'s: the mutual information is that of a 20-bin histogram of the codes (the posterior means),
+    which sees nothing of the posterior's variance. Chen et al. estimate it from the full posterior, by
+    Monte Carlo: ``mig_posterior``. The two agree where the posteriors are narrow beside the spread of
+    their means; where the posteriors overlap, the histogram of the means counts information that the
+    codes the decoder receives do not carry.
+
     Args:
         codes: float array of shape ``(n, latent_dim)``, with ``latent_dim >= 2``.
         factors: int array of shape ``(n, num_factors)`` of class indices.
@@ -128,7 +138,8 @@ def _mutual_information(discrete_codes: np.ndarray, factors: np.ndarray) -> np.n
 
 
 class MIG(BaseMetric):
-    """``mig``: the Mutual Information Gap of the posterior means and the data's factors (``mig``)."""
+    """``mig``: the Mutual Information Gap of the posterior means and the data's factors (``mig``), in
+    disentanglement_lib's convention (a 20-bin histogram of the means); ``mig_posterior`` is Chen et al.'s."""
 
     needs = ("factors",)
 

@@ -293,6 +293,34 @@ class BaseRegularizer:
         return f"{type(self).__name__}({params})"
 
 
+SQRT_HALF = math.sqrt(0.5)
+"""``0.5 * x**2`` is computed as ``(x * SQRT_HALF)**2``, which overflows float32 only where the result does."""
+
+EXP_ARGUMENT_LIMIT = 88.0
+"""The largest argument the Gaussian regularizers give ``exp`` where a larger one could meet a zero factor:
+``exp(88.72)`` is float32's largest number, and past it ``0 * exp(x)`` is ``0 * inf``, NaN."""
+
+_LOG_2 = math.log(2.0)
+
+
+def half_expm1(x: Any) -> Any:
+    """``0.5 * (exp(x) - 1)``, accurate near ``x = 0`` and finite wherever the result is below float32's largest.
+
+    ``0.5 * keras.ops.expm1(x)`` overflows for ``x`` past 88.72, though the result fits up to 89.41; this
+    form does not, so that a KL term becomes inf only where its value is past float32's range. Each branch
+    sees only the arguments it is right for, so that neither gives the other's gradient a ``0 * inf``.
+
+    Args:
+        x: a float tensor.
+
+    Returns:
+        A tensor of the shape and dtype of ``x``.
+    """
+    small = 0.5 * ops.expm1(ops.minimum(x, 1.0))
+    large = ops.exp(ops.maximum(x, 1.0) - _LOG_2) - 0.5
+    return ops.where(x > 1.0, large, small)
+
+
 def log_name(regularizer: BaseRegularizer) -> str:
     """The name a regularizer's loss is logged under, before ``_loss``: its registered name (``"kld"``).
 

@@ -17,7 +17,8 @@ class BernoulliKLDRegularizer(BaseRegularizer):
     """``KL(Bernoulli(sigmoid(logits)) || Bernoulli(0.5))`` of each sample, in nats.
 
     Per sample: ``sum over latent dims of q*log(q) + (1-q)*log(1-q) + log(2)`` with ``q = sigmoid(logits)``,
-    computed from the logits so that it stays finite for saturated probabilities.
+    computed from the logits so that it stays finite for saturated probabilities: for any finite float32
+    logits it lies between 0 and ``latent_dim * log(2)``.
 
     Args:
         beta: the weight: a float, a scheduler, or ``scheduler.value``.

@@ -16,6 +16,8 @@ class L2Regularizer(BaseRegularizer):
 
     The loss is ``beta`` times its batch mean. Meant for ``VanillaBottleneck``, where it keeps codes small
     and near the origin (a Gaussian bottleneck's parameters would be its mean and log-variance instead).
+    For finite float32 codes it is finite wherever the squared norm is below float32's largest number
+    (3.4e38), and inf past it, never NaN.
 
     Args:
         beta: the weight: a float, a scheduler, or ``scheduler.value``.
