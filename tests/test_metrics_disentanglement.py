@@ -349,3 +349,14 @@ def test_a_threshold_that_is_no_finite_number_is_refused(threshold):
     with pytest.raises(ValueError, match=r"^`threshold` must be a finite number >= 0\. " + received):
         factor_vae_score_from_groups(np.zeros((4, 2, 2)), np.array([0, 1, 0, 1]), scale=[1.0, 1.0],
                                      threshold=threshold)
+
+
+@needs_sklearn
+def test_sap_of_a_perfect_code_of_dsprites_factors_is_the_documented_0_18():
+    # The number sap's docstring gives: linear SVMs on one dimension tell apart little but the ends of a range.
+    sizes = np.array([3, 6, 40, 32, 32])
+    factors = np.random.default_rng(0).integers(0, sizes, size=(3000, 5))
+    codes = (factors - (sizes - 1) / 2) / (sizes - 1)
+    assert sap(codes, factors, seed=0) == pytest.approx(0.18, abs=0.005)
+    best = np.sort(sap_score_matrix(codes, factors, seed=0), axis=0)[-1]
+    assert best[0] == 1.0 and best[1] == pytest.approx(0.34, abs=0.01) and np.all(best[2:] < 0.08)
