@@ -31,8 +31,9 @@ MAX_ENTROPY_SAMPLES = 10000
 scored on this many of its codes, drawn at random, against the mixture of all its posteriors."""
 
 DENSITIES_PER_CHUNK = 2**22
-"""How many log-densities ``log q(z_j | x_n)`` are held at once (float64: 32 MiB), whatever the data's size:
-the work is ``codes x posteriors x latent_dim`` densities, done this many at a time."""
+"""How many log-densities ``log q(z_j | x_n)`` are computed at once (float64: 32 MiB an array, about 100 MiB
+with the temporaries), whatever the data's size: the work is ``codes x posteriors x latent_dim`` densities,
+done this many at a time."""
 
 MAX_ABS_LOG_VARIANCE = 600.0
 """The largest log-variance, either sign, that the float64 densities can take: ``exp(600)`` is 3.8e260,
@@ -144,11 +145,16 @@ def mig_posterior(
     from each sample's posterior (``posterior_mutual_information``); the gap between the largest two,
     divided by the factor's entropy, is averaged over the factors. ``mig`` is disentanglement_lib's
     convention instead, a 20-bin histogram of the means, which sees nothing of the variances: a dimension
-    whose posteriors are as wide as the prior carries no information here, whatever its means do.
+    whose posteriors are as wide as the prior carries no information here, whatever its means do. The other
+    way round, narrow posteriors whose means differ from sample to sample identify each sample, and so
+    carry every factor, in every such dimension: the gap shrinks, as the definition says it should (means
+    that are 4-valued factors plus noise of 0.1, at a log-variance of -12, score 0.78; without the noise,
+    1.0).
 
     The work is ``n x n x latent_dim`` densities for the marginal entropies (fewer per factor), done in
-    chunks of ``DENSITIES_PER_CHUNK``; ``samples`` caps the first ``n``. Over 5,000 samples and 10
-    dimensions it takes seconds on a CPU.
+    chunks of ``DENSITIES_PER_CHUNK``, so that memory stays near 100 MiB whatever ``n`` is; ``samples``
+    caps the first ``n``. 5,000 samples of 10 dimensions with dSprites' 5 factors took 9 s on a shared
+    2-core CPU (2026-12-07).
 
     Args:
         mean: the posterior means, a float array of shape ``(n, latent_dim)``, with ``latent_dim >= 2``.
@@ -164,9 +170,8 @@ def mig_posterior(
 
     Example:
 
-    >>> rng = np.random.default_rng(0)
-    >>> factors = rng.integers(0, 4, size=(1000, 2))
-    >>> round(mig_posterior(factors + 0.01 * rng.normal(size=(1000, 2)), np.full((1000, 2), -12.0), factors), 2)
+    >>> factors = np.random.default_rng(0).integers(0, 4, size=(1000, 2))
+    >>> round(mig_posterior(factors.astype(float), np.full((1000, 2), -12.0), factors), 2)
     1.0
     """
     return float(np.mean(mig_posterior_gaps(mean, log_variance, factors, samples, seed)))
