@@ -208,7 +208,8 @@ def test_a_run_time_plugin_that_is_gone_is_named(tmp_path):
     refused(
         tmp_path / "notebook.keras",
         "needs the regularizer 'half_l2' (in layer 'vanilla_bottleneck'), which the plugin 'notebook' registered "
-        "at run time when the model was saved; register that plugin (tfae.plugins.register_plugin) before loading",
+        "at run time when the model was saved (the file's claim); register that plugin (tfae.plugins.register_plugin) "
+        "before loading",
     )
 
 
@@ -286,23 +287,36 @@ def test_a_plugin_that_is_gone_left_out_broken_or_changed_is_named_with_what_to_
         """
     )
     path = tmp_path / "regularizer.keras"
-    needs = f"{path} needs the regularizer 'meansq' from tfae-meansq 0.3.1 (in layer 'gaussian_bottleneck'); "
-    assert messages["gone"] == needs + "tfae-meansq is not installed: pip install tfae-meansq"
+    # The record is the file's claim: named as such, never made into an install command (issue 27).
+    claim = (
+        "which no loaded plugin provides; the file says it came from tfae-meansq 0.3.1 (the file's claim, unchecked), "
+        "and "
+    )
+    needs = f"{path} needs the regularizer 'meansq' (in layer 'gaussian_bottleneck'), {claim}"
+    not_installed = (
+        "no distribution of that name is installed: if you trust the file, install the plugin that provides it (check "
+        "the distribution's name and its publisher first: a model file can name any distribution)"
+    )
+    assert messages["gone"] == needs + not_installed
     assert messages["bottleneck gone"] == (
-        f"{tmp_path / 'bottleneck.keras'} needs the bottleneck class 'ScaledBottleneck' from tfae-meansq 0.3.1 "
-        "(in layer 'scaled_bottleneck'); tfae-meansq is not installed: pip install tfae-meansq"
+        f"{tmp_path / 'bottleneck.keras'} needs the bottleneck class 'ScaledBottleneck' "
+        "(in layer 'scaled_bottleneck'), "
+        + claim
+        + not_installed
     )
     assert messages["left out"] == needs + (
-        "tfae-meansq is installed but not loaded: TFAE_PLUGINS or TFAE_DISABLE_PLUGIN_AUTOLOAD leaves it out; "
+        "tfae-meansq, installed here, is not loaded: TFAE_PLUGINS or TFAE_DISABLE_PLUGIN_AUTOLOAD leaves it out; "
         "add tfae-meansq to TFAE_PLUGINS"
     )
     assert messages["changed"] == needs + (
-        "tfae-meansq 0.4.0 is installed but registers no regularizer 'meansq': pip install 'tfae-meansq==0.3.1'"
+        "tfae-meansq 0.4.0, installed here, registers no regularizer 'meansq' (`tfae plugins` lists what each plugin "
+        "registers)"
     )
     assert messages["broken"] == needs + (
-        "tfae-meansq 0.3.1 is installed but failed to load (ImportError: meansq needs libmeansq.so); "
+        "tfae-meansq 0.3.1, installed here, failed to load (ImportError: meansq needs libmeansq.so); "
         "`tfae plugins` lists the plugins and their errors"
     )
+    assert not any("pip install" in message for message in messages.values())
     assert messages["claimed twice"].startswith(
         f"{path} names the regularizer 'meansq' (in layer 'gaussian_bottleneck'), and: "
     )

@@ -67,21 +67,44 @@ def _load_model(path):
 def _data_spec(text):
     """``DATA`` as given: a dataset's name or a path, or a dataset's name and parameters as a table, in JSON or
     TOML (``'{name = "dsprites", n = 2000, image_size = 32}'``)."""
-    if text.strip().startswith("{") and not Path(text).exists():
+    from tfae.training.data import path_exists
+
+    if text.strip().startswith("{") and not path_exists(text):
         return _inline_table(text, "data")
     return text
 
 
 def _inline_table(text, what):
-    from tfae.training.config import tomllib
+    """A table given on the command line, in JSON or TOML, checked as a config's tables are (its depth, its
+    lists' lengths, its seeds)."""
+    from tfae.training.config import NESTED_TOO_DEEP, check_shape, tomllib
 
     try:
-        return json.loads(text)
-    except ValueError:
         try:
-            return tomllib.loads(f"table = {text.strip()}")["table"]
-        except tomllib.TOMLDecodeError as error:
-            raise UsageError(f"cannot read the {what} {text!r} as JSON or a TOML table: {error}") from None
+            table = json.loads(text)
+        except ValueError:
+            try:
+                table = tomllib.loads(f"table = {text.strip()}")["table"]
+            except ValueError as error:  # tomllib.TOMLDecodeError, or an integer of over 4300 digits
+                shown = _shortened(text)
+                raise UsageError(f"cannot read the {what} {shown} as JSON or a TOML table: {error}") from None
+    except RecursionError:
+        raise UsageError(f"the {what} {_shortened(text)} holds {NESTED_TOO_DEEP}") from None
+    check_shape(table, f"the {what} {_shortened(text)}")
+    return table
+
+
+def _shortened(text, limit=200):
+    """``repr(text)``, cut to about ``limit`` characters: a table given on the command line can be long."""
+    return repr(text) if len(text) <= limit else f"{text[:limit]!r}... ({len(text):,} characters)"
+
+
+def _check_seed(seed):
+    """Refuses a ``--seed`` that Keras' seeds cannot take, before anything loads."""
+    from tfae.random import SEED_RANGE, is_seed
+
+    if seed is not None and not is_seed(seed):
+        raise UsageError(f"--seed must be {SEED_RANGE}; got {seed}")
 
 
 def _load_samples(source, key=""):
@@ -115,7 +138,9 @@ def example_configs():
 
 
 def _config_path(config):
-    if config is None or Path(config).exists():
+    from tfae.training.data import path_exists
+
+    if config is None or path_exists(config):
         return config
     examples = example_configs()
     name = config[: -len(".toml")] if config.endswith(".toml") else config
@@ -217,6 +242,7 @@ def generate_command(args):
     (.png) or the arrays (.npy)."""
     if args.number < 1:
         raise UsageError(f"-n must be a positive number of samples; got {args.number}")
+    _check_seed(args.seed)
     output = Path(args.output)
     if output.suffix not in (".png", ".npy"):
         raise UsageError(f"-o must name a .png (a picture) or a .npy file (the arrays); got {output}")
@@ -328,6 +354,7 @@ def evaluate_command(args):
         raise UsageError(f"--samples must be a positive number of codes drawn per sample; got {args.samples}")
     if args.batch_size < 1:
         raise UsageError(f"--batch-size must be a positive number; got {args.batch_size}")
+    _check_seed(args.seed)
     metrics = None
     if args.metrics is not None:
         metrics = [name.strip() for name in args.metrics.split(",")]
@@ -445,18 +472,25 @@ def _print_metrics(results):
 
 
 def _schedule_spec(text):
-    from tfae.training.config import tomllib
+    from tfae.training.config import NESTED_TOO_DEEP, check_shape, tomllib
+    from tfae.training.data import path_exists
 
     path = Path(text)
     examples = example_configs()
-    if not path.is_file() and text in examples:
-        path = Path(str(examples[text]))
-    if path.is_file():
+    is_file = path_exists(text) and path.is_file()
+    if not is_file and text in examples:
+        path, is_file = Path(str(examples[text])), True
+    if is_file:
         content = path.read_text(encoding="utf-8")
         try:
             document = json.loads(content) if path.suffix == ".json" else tomllib.loads(content)
         except (ValueError, tomllib.TOMLDecodeError) as error:
             raise UsageError(f"cannot read {path}: {' '.join(str(error).split())}") from None
+        except RecursionError:
+            raise UsageError(f"cannot read {path}: it holds {NESTED_TOO_DEEP}") from None
+        if not isinstance(document, dict):
+            raise UsageError(f"{path} holds no table: give a table with a scheduler's name, or a training config")
+        check_shape(document, str(path))
         if "name" in document:
             return document
         beta = document.get("model", {}).get("bottleneck", {})
@@ -473,9 +507,13 @@ def _schedule_spec(text):
         return _inline_table(text, "schedule")
     if "=" in stripped:
         try:
-            return tomllib.loads(stripped)
-        except tomllib.TOMLDecodeError as error:
-            raise UsageError(f"cannot read the schedule {text!r} as TOML: {error}") from None
+            document = tomllib.loads(stripped)
+        except ValueError as error:  # tomllib.TOMLDecodeError, or an integer of over 4300 digits
+            raise UsageError(f"cannot read the schedule {_shortened(text)} as TOML: {error}") from None
+        except RecursionError:
+            raise UsageError(f"the schedule {_shortened(text)} holds {NESTED_TOO_DEEP}") from None
+        check_shape(document, f"the schedule {_shortened(text)}")
+        return document
     return stripped
 
 
@@ -706,7 +744,7 @@ _PYTHON_SHOWWARNING = warnings.showwarning
 def _show_warning(message, category, filename, lineno, file=None, line=None):
     """Prints a tfae plugin warning as one line, ``tfae: warning: ...``; other warnings as Python does."""
     if issubclass(category, PluginLoadWarning):
-        print(f"tfae: warning: {' '.join(str(message).split())}", file=sys.stderr)
+        print(f"tfae: warning: {_error_line(message)}", file=sys.stderr)
     else:
         _PYTHON_SHOWWARNING(message, category, filename, lineno, file, line)
 
@@ -725,9 +763,27 @@ def main(argv=None):
         print(f"\ntfae {args.command}: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
     except (TfaeError, ValueError, OSError) as error:
-        message = " ".join(str(error).split()) or type(error).__name__
-        print(f"tfae {args.command}: error: {message}", file=sys.stderr)
+        print(f"tfae {args.command}: error: {_error_line(error)}", file=sys.stderr)
         return EXIT_FAILED if isinstance(error, OSError) else EXIT_BAD_INPUT
+    except RecursionError:
+        # What every reader of nested input refuses before this; the last guard against a traceback.
+        from tfae.training.config import MAX_CONFIG_DEPTH
+
+        print(
+            f"tfae {args.command}: error: the input is nested too deep for Python's stack (RecursionError): keep "
+            f"tables and lists in configs and model files within {MAX_CONFIG_DEPTH} levels",
+            file=sys.stderr,
+        )
+        return EXIT_BAD_INPUT
+
+
+def _error_line(error):
+    """An error's message as tfae prints it: one line, with every character that is not printable escaped,
+    since the message may quote a file (a model's, a config's) that was made to move the cursor or erase the
+    line (an ANSI sequence in a name)."""
+    from tfae.errors import escaped
+
+    return escaped(" ".join(str(error).split()) or type(error).__name__)
 
 
 if __name__ == "__main__":

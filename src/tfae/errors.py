@@ -136,3 +136,15 @@ class DistributeError(TfaeError, ValueError):
 
 class UsageError(TfaeError, ValueError):
     """A command-line argument that names something missing or unusable."""
+
+
+def escaped(text: str) -> str:
+    """``text`` with every character that is not printable written as Python writes it in a string literal
+    (``\\x1b``, ``\\u202e``), so that a message quoting a file cannot move the cursor, erase the terminal's
+    line or reorder what is shown; spaces and printable letters of any script stay as they are."""
+    if text.isprintable():
+        return text
+    return "".join(
+        character if character.isprintable() else character.encode("unicode_escape").decode("ascii")
+        for character in text
+    )

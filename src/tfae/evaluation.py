@@ -69,7 +69,7 @@ def evaluate(
             (a log-likelihood of a deterministic model, MIG without factors) is an error saying what it needs.
         samples: codes drawn per sample for the sampled metrics: ``k`` of the IWAE estimate, recorded as
             ``importance_samples``.
-        seed: the seed of every random draw.
+        seed: the seed of every random draw, a whole number from 0 to 2**32 - 1 (``tfae.random.MAX_SEED``).
         ground_truth: optional data that renders samples of chosen factors (``tfae.datasets.DSprites``): adds
             ``factor_vae_score`` and ``beta_vae_score``.
         batch_size: samples per batch.
@@ -82,13 +82,16 @@ def evaluate(
         with factors ``mig``, ``sap``, ``dci_disentanglement``, ``dci_completeness``, ``dci_informativeness``.
 
     Raises:
-        ValueError: data of the wrong shape for the model, factors of the wrong length, samples < 1, an
-            unknown metric name (with suggestions), or a named metric whose needs are not met.
+        ValueError: data of the wrong shape for the model, factors of the wrong length, samples < 1, a seed
+            that Keras' seeds cannot take, an unknown metric name (with suggestions), or a named metric whose
+            needs are not met.
     """
     from tfae.models.inputs import check_samples
     from tfae.plugins import resolve
+    from tfae.random import check_seed
 
     check_samples(model, x, "evaluate")
+    seed = check_seed(seed)
     evaluation = Evaluation(model, x, factors, ground_truth, samples, seed, batch_size, progress)
     explicit = metrics is not None
     chosen = list(DEFAULT_METRICS) if metrics is None else list(metrics)

@@ -8,6 +8,10 @@ Gaussian VAE compiled with ``jit_compile=True`` spent a quarter of its step draw
 ``keras.random`` returns for the same seed generator, and inside XLA they are fast. Under the other Keras
 backends they are ``keras.random``'s functions.
 
+``check_seed`` is the one check of a seed that a user gives (``--seed``, ``[training] seed``, a component's
+``seed``, ``tfae.evaluation.evaluate(seed=)``): a whole number from 0 to ``MAX_SEED``, 2**32 - 1. It imports no
+framework, so that a config file is checked before Keras loads.
+
 Example:
 
 ```python
@@ -21,10 +25,49 @@ noise = tfae.random.normal((4, 2), seed_generator)
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import keras
+if TYPE_CHECKING:
+    import keras
+
+# The seeds that every Keras backend and NumPy take: keras.utils.set_random_seed seeds NumPy's global
+# generator (0 to 2**32 - 1), and JAX's seed generators hold uint32 states.
+MAX_SEED = 2**32 - 1
+SEED_RANGE = f"a whole number from 0 to 2**32 - 1 ({MAX_SEED}), the seeds Keras takes"
+
+
+def is_seed(seed: Any) -> bool:
+    """Whether ``seed`` is a whole number that Keras' seeds take: 0 to ``MAX_SEED``."""
+    return isinstance(seed, numbers.Integral) and not isinstance(seed, bool) and 0 <= int(seed) <= MAX_SEED
+
+
+def check_seed(seed: Any, name: str = "seed") -> int:
+    """``seed`` as an int, after checking that Keras' seeds take it.
+
+    Args:
+        seed: the seed given.
+        name: the argument's name, for the message.
+
+    Returns:
+        The seed, an int from 0 to ``MAX_SEED``.
+
+    Raises:
+        ValueError: ``seed`` is no whole number, or lies outside 0 to 2**32 - 1, naming the range.
+    """
+    if not is_seed(seed):
+        raise ValueError(f"`{name}` must be {SEED_RANGE}. Received: {name}={shown_number(seed)}")
+    return int(seed)
+
+
+def shown_number(value: Any) -> str:
+    """``repr(value)``, but an integer of more than 128 bits as about how many digits it has, as
+    ``DASRScheduler`` shows a count: Python refuses to print one of more than 4300 digits."""
+    if isinstance(value, numbers.Integral) and not isinstance(value, bool) and abs(int(value)).bit_length() > 128:
+        sign = "a negative" if value < 0 else "an"
+        return f"{sign} integer of about {int(abs(int(value)).bit_length() * 0.30103) + 1} digits"
+    return repr(value)
 
 
 def normal(shape: Sequence[Any], seed_generator: keras.random.SeedGenerator, dtype: str | None = None) -> Any:
@@ -35,6 +78,8 @@ def normal(shape: Sequence[Any], seed_generator: keras.random.SeedGenerator, dty
         seed_generator: a ``keras.random.SeedGenerator``, advanced by one draw.
         dtype: the float dtype of the result (default ``keras.config.floatx()``).
     """
+    import keras
+
     dtype = dtype or keras.config.floatx()
     if keras.backend.backend() != "tensorflow":
         return keras.random.normal(shape, seed=seed_generator, dtype=dtype)
@@ -59,6 +104,8 @@ def uniform(
         maxval: the upper bound (excluded).
         dtype: the float dtype of the result (default ``keras.config.floatx()``).
     """
+    import keras
+
     dtype = dtype or keras.config.floatx()
     if keras.backend.backend() != "tensorflow":
         return keras.random.uniform(shape, minval=minval, maxval=maxval, seed=seed_generator, dtype=dtype)

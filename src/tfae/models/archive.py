@@ -20,10 +20,13 @@ import zlib
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from tfae.errors import ModelFileError
+from tfae.errors import ModelFileError, escaped
 
 HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
 MESSAGE_LENGTH = 400
+# A name that a file gives (a component's, a class's, a module's, a layer's) is shown in a message up to this
+# many characters: registered names and module paths take a few dozen, and a file can hold one of megabytes.
+MAX_NAME_LENGTH = 100
 # A tfae model's config.json takes kilobytes (a layer takes about 1 kB of it). Keras reads it whole and
 # parses it, which takes several times its size in memory.
 MAX_CONFIG_BYTES = 16 * 2**20
@@ -107,8 +110,9 @@ def _check_sizes(path: Path, archive: zipfile.ZipFile, limit: int) -> None:
     on_disk = path.stat().st_size
     if total > limit and total > MAX_EXPANSION * on_disk:
         largest = max(members, key=lambda info: info.file_size)
+        named = printable(largest.filename)
         raise ModelFileError(
-            f"{path} is a decompression bomb: its members declare {_readable(total)} in all ({largest.filename} "
+            f"{path} is a decompression bomb: its members declare {_readable(total)} in all ({named} "
             f"{_readable(largest.file_size)}), more than {MAX_EXPANSION} times the {_readable(on_disk)} the "
             "file takes on disk, and Keras stores a model's members uncompressed; it was not inflated. If you "
             f"trust the file, raise the limit: load_model(..., max_config_bytes=N) or {MAX_CONFIG_BYTES_VARIABLE}=N"
@@ -127,18 +131,18 @@ def _check_streams(path: Path, archive: zipfile.ZipFile) -> None:
         for info in archive.infolist():
             if info.compress_type not in READABLE_METHODS:
                 raise ModelFileError(
-                    f"{path} compresses its member {info.filename} with method {info.compress_type}; a .keras "
-                    "file's members are stored (as Keras writes them) or deflated, so tfae reads no other"
+                    f"{path} compresses its member {printable(info.filename)} with method {info.compress_type}; a "
+                    ".keras file's members are stored (as Keras writes them) or deflated, so tfae reads no other"
                 )
             if info.compress_type == zipfile.ZIP_STORED and info.compress_size != info.file_size:
                 # zipfile would read all the stored bytes, then cut them to the declared size.
                 raise ModelFileError(
-                    f"{path} is damaged: its member {info.filename} is stored uncompressed in "
+                    f"{path} is damaged: its member {printable(info.filename)} is stored uncompressed in "
                     f"{_readable(info.compress_size)} but declares {_readable(info.file_size)}"
                 )
             if info.compress_type == zipfile.ZIP_DEFLATED and _inflates_past(file, info):
                 raise ModelFileError(
-                    f"{path} is damaged or built to exhaust memory: its member {info.filename} declares "
+                    f"{path} is damaged or built to exhaust memory: its member {printable(info.filename)} declares "
                     f"{_readable(info.file_size)} but its stream inflates to more; it was not inflated further"
                 )
 
@@ -187,7 +191,7 @@ def read_config(path: Path, limit: int = MAX_CONFIG_BYTES) -> dict[str, Any]:
             _check_streams(path, archive)
             damaged = archive.testzip()
             if damaged is not None:
-                raise ModelFileError(f"{path} is damaged: its member {damaged} fails its checksum")
+                raise ModelFileError(f"{path} is damaged: its member {printable(damaged)} fails its checksum")
             if "config.json" not in archive.namelist():
                 raise ModelFileError(f"{path} is not a .keras model file: it holds no config.json")
             # zipfile stops at the declared size; the bound holds even if that ever changes.
@@ -208,5 +212,17 @@ def read_config(path: Path, limit: int = MAX_CONFIG_BYTES) -> dict[str, Any]:
 
 
 def one_line(text: object, limit: int = MESSAGE_LENGTH) -> str:
+    """``text`` (a message, often Keras' about a file) on one line, its control characters escaped, cut to
+    ``limit`` characters."""
     text = " ".join(str(text).split("Full object config")[0].split())
-    return text if len(text) <= limit else text[: limit - 3] + "..."
+    return escaped(text if len(text) <= limit else text[: limit - 3] + "...")
+
+
+def printable(name: object, limit: int = MAX_NAME_LENGTH) -> str:
+    """A name from a file as a message shows it, without quotes: its characters that are not printable
+    escaped (``tfae.errors.escaped``), and, when longer than ``limit`` characters, cut there and followed by its
+    length: ``aaaa... (8,000,000 characters)``."""
+    text = str(name)
+    if len(text) <= limit:
+        return escaped(text)
+    return f"{escaped(text[:limit])}... ({len(text):,} characters)"

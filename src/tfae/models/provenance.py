@@ -5,14 +5,19 @@ regularizer's beta scheduler and the model's likelihood by their registered name
 lists them with the distribution and version that registered each (``Autoencoder.get_config`` stores the
 list under ``"components"``). ``check_components`` runs before Keras reads a file: it looks every name up
 in the registry and, for one that nothing provides, raises a ``ModelFileError`` that names the component
-and says what to install, from the record when the file has one:
+and, from the record when the file has one, the distribution the file says provided it:
 
 ```text
-vae.keras needs the regularizer 'mmd' from tfae-infovae 0.1.0 (in layer 'gaussian_bottleneck');
-tfae-infovae is not installed: pip install tfae-infovae
+vae.keras needs the regularizer 'mmd' (in layer 'gaussian_bottleneck'), which no loaded plugin provides;
+the file says it came from tfae-infovae 0.1.0 (the file's claim, unchecked), and no distribution of that
+name is installed: if you trust the file, install the plugin that provides it (check the distribution's
+name and its publisher first: a model file can name any distribution)
 ```
 
-(on one line).
+(on one line). The record is the file's word, so it never becomes a command: a forged record could name
+``keras==3.0.0`` or a look-alike of a real plugin. Every name from the file is shown escaped and cut to
+``MAX_NAME_LENGTH`` characters (``tfae.models.archive.printable``), and a name longer than that is refused
+without being looked up.
 
 A file without the record (saved before tfae recorded it) loads as before; its messages suggest the
 closest registered name instead.
@@ -30,12 +35,13 @@ import importlib_metadata
 import keras
 
 from tfae.errors import DuplicateNameError, ModelFileError, UnknownNameError
+from tfae.models.archive import MAX_NAME_LENGTH, printable
 from tfae.plugins import get_registry
 from tfae.registry import Registry, normalize_name, normalize_source
 
 RECORD_KEY = "components"
-# The record comes from the file, and its distribution goes into a `pip install` suggestion: only a
-# well-formed project name and version (PEP 508, PEP 440 characters) are repeated.
+# The record comes from the file, and its distribution is named in messages (never in a command) and looked
+# up among the installed ones: only a well-formed project name and version (PEP 508, PEP 440 characters) are.
 _DISTRIBUTION = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9._-]{0,98}[A-Za-z0-9])?")
 _VERSION = re.compile(r"[A-Za-z0-9.+!_-]{1,64}")
 
@@ -61,7 +67,7 @@ class ComponentReference:
 
     def describe(self) -> str:
         """``"the regularizer 'kld'"``, or ``"the bottleneck class 'GaussianBottleneck'"``."""
-        return f"the {self.kind} {'class ' if self.is_class else ''}{self.name!r}"
+        return f"the {printable(self.kind)} {'class ' if self.is_class else ''}'{printable(self.name)}'"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -242,7 +248,13 @@ def check_components(path: Path, saved: Mapping[str, Any], objects: Mapping[str,
     registry = get_registry()
     record = _read_record(model_config)
     for reference in component_references(model_config):
-        where = f" (in layer {reference.layer!r})" if reference.layer else ""
+        where = f" (in layer '{printable(reference.layer)}')" if reference.layer else ""
+        if len(reference.name) > MAX_NAME_LENGTH:
+            raise ModelFileError(
+                f"{path} names {reference.describe()}{where}, longer than the {MAX_NAME_LENGTH} characters of a "
+                "name that tfae looks up (tfae.models.archive.MAX_NAME_LENGTH), so the file is damaged or made to "
+                "flood the messages; it was not read further"
+            )
         if reference.is_class:
             if _class_found(reference, objects):
                 continue
@@ -268,12 +280,15 @@ def _missing_message(
 ) -> str:
     needs = f"{path} needs {reference.describe()}"
     if recorded is not None and recorded.distribution:
-        provider = f"{recorded.distribution} {recorded.version}".strip()
-        return f"{needs} from {provider}{where}; {_distribution_state(recorded, registry)}"
+        claim = printable(f"{recorded.distribution} {recorded.version}".strip())
+        return (
+            f"{needs}{where}, which no loaded plugin provides; the file says it came from {claim} (the file's "
+            f"claim, unchecked), and {_distribution_state(reference, recorded, registry)}"
+        )
     if recorded is not None and recorded.plugin:
         return (
-            f"{needs}{where}, which the plugin {recorded.plugin!r} registered at run time when the model was "
-            "saved; register that plugin (tfae.plugins.register_plugin) before loading"
+            f"{needs}{where}, which the plugin '{printable(recorded.plugin)}' registered at run time when the model "
+            "was saved (the file's claim); register that plugin (tfae.plugins.register_plugin) before loading"
         )
     try:
         registry.get(reference.kind, reference.name)
@@ -285,30 +300,33 @@ def _missing_message(
     return f"{needs}{where}, which no loaded plugin provides.{advice}{own_class if reference.is_class else ''}"
 
 
-def _distribution_state(recorded: RecordedComponent, registry: Registry) -> str:
-    """Why the recorded distribution does not provide the component here, and what to do about it."""
+def _distribution_state(reference: ComponentReference, recorded: RecordedComponent, registry: Registry) -> str:
+    """What is installed here under the distribution name the file claims, and what to do: never a command
+    made of the file's words, which could name any distribution or pin any version."""
     distribution = recorded.distribution
     key = normalize_source(distribution)
     for failure in registry.failures:
         if normalize_source(failure.distribution) == key:
             return (
-                f"{distribution} {failure.version} is installed but failed to load ({_line(failure.error)}); "
+                f"{failure.distribution} {failure.version}, installed here, failed to load ({_line(failure.error)}); "
                 "`tfae plugins` lists the plugins and their errors"
             )
     for skipped in registry.skipped:
         if normalize_source(skipped.distribution) == key:
             return (
-                f"{distribution} is installed but not loaded: TFAE_PLUGINS or TFAE_DISABLE_PLUGIN_AUTOLOAD leaves "
-                f"it out; add {distribution} to TFAE_PLUGINS"
+                f"{skipped.distribution}, installed here, is not loaded: TFAE_PLUGINS or "
+                f"TFAE_DISABLE_PLUGIN_AUTOLOAD leaves it out; add {skipped.distribution} to TFAE_PLUGINS"
             )
     try:
         installed = importlib_metadata.version(distribution)
     except importlib_metadata.PackageNotFoundError:
-        return f"{distribution} is not installed: pip install {distribution}"
-    wanted = f"{distribution}=={recorded.version}" if recorded.version else distribution
+        return (
+            "no distribution of that name is installed: if you trust the file, install the plugin that provides it "
+            "(check the distribution's name and its publisher first: a model file can name any distribution)"
+        )
     return (
-        f"{distribution} {installed} is installed but registers no {recorded.kind} {recorded.name!r}: "
-        f"pip install '{wanted}'"
+        f"{distribution} {installed}, installed here, registers no {printable(reference.kind)} "
+        f"'{printable(reference.name)}' (`tfae plugins` lists what each plugin registers)"
     )
 
 

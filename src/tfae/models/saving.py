@@ -22,7 +22,7 @@ from typing import Any
 import keras
 
 from tfae.errors import ModelFileError
-from tfae.models.archive import config_size_limit, one_line, read_config
+from tfae.models.archive import config_size_limit, one_line, printable, read_config
 from tfae.models.autoencoder import Autoencoder
 from tfae.models.deep import DeepAutoencoder
 from tfae.models.layouts import LayoutAutoencoder
@@ -91,7 +91,7 @@ def _check_no_code(path: Path, config: dict[str, Any], objects: dict[str, Any]) 
     modules = _allowed_modules()
     for entry, layer in _objects_named(config):
         class_name = entry["class_name"]
-        where = f" (in layer '{layer}')" if layer else ""
+        where = f" (in layer '{printable(layer)}')" if layer else ""
         if class_name == "__lambda__":
             raise ModelFileError(
                 f"{path} holds Python code: a lambda function{where}, such as a Lambda layer's; tfae never runs "
@@ -108,8 +108,8 @@ def _check_no_code(path: Path, config: dict[str, Any], objects: dict[str, Any]) 
         package = module.split(".")[0]
         if package == "keras" and (name in NON_MODELLING_FUNCTIONS or name in EXTERNAL_LAYERS):
             raise ModelFileError(
-                f"{path} calls {module}.{name}{where}, which loads, saves or downloads files or changes how "
-                "models load; a model file may hold layers and their parts only, so tfae refuses it"
+                f"{path} calls {printable(module)}.{printable(name)}{where}, which loads, saves or downloads files or "
+                "changes how models load; a model file may hold layers and their parts only, so tfae refuses it"
             )
         known = isinstance(lookup, str) and (
             lookup in objects or keras.saving.get_registered_object(lookup) is not None
@@ -117,9 +117,10 @@ def _check_no_code(path: Path, config: dict[str, Any], objects: dict[str, Any]) 
         if known or package in ("keras", "tfae") or module in modules:
             continue
         raise ModelFileError(
-            f"{path} names {name} from the module {module}{where}, which is neither Keras, tfae nor a loaded tfae "
-            "plugin; tfae imports no module that a model file names. If it is your own class, import it before "
-            "loading (so that @keras.saving.register_keras_serializable registers it) or pass it in custom_objects"
+            f"{path} names {printable(name)} from the module {printable(module)}{where}, which is neither Keras, tfae "
+            "nor a loaded tfae plugin; tfae imports no module that a model file names. If it is your own class, import "
+            "it before loading (so that @keras.saving.register_keras_serializable registers it) or pass it in "
+            "custom_objects"
         )
 
 
@@ -221,7 +222,8 @@ def load_model(
                 objects[name] = _UnimportableSubclass
     elif not (isinstance(model_class, type) and issubclass(model_class, Autoencoder)):
         from_keras = str(saved.get("module")).split(".")[0] == "keras"
-        kind = f"a Keras {saved['class_name']} model" if from_keras else f"a {saved['class_name']}"
+        shown = printable(saved["class_name"])
+        kind = f"a Keras {shown} model" if from_keras else f"a {shown}"
         raise ModelFileError(
             f"{path} holds {kind}, not a tfae autoencoder; load it with keras.saving.load_model (safe_mode "
             "stays on there by default)"
@@ -232,7 +234,7 @@ def load_model(
         cause = one_line(_deepest_cause(error))
         unsaved = list(dict.fromkeys(_LAYER_WITHOUT_WEIGHTS.findall(cause)))
         if unsaved:
-            layers = ("layers " if len(unsaved) > 1 else "layer ") + " and ".join(repr(name) for name in unsaved)
+            layers = ("layers " if len(unsaved) > 1 else "layer ") + " and ".join(f"'{name}'" for name in unsaved)
             raise ModelFileError(
                 f"cannot load the model in {path}: the file holds no weights for the {layers}, which the model "
                 "probably made outside make_encoder and make_decoder (in __init__, say); tfae saves the layers that "

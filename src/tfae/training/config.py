@@ -7,6 +7,10 @@ registry, so any installed plugin's name works, with the parameters its construc
 are checked by ``tfae.parameters.check_parameters``, so a mistake there reads as it does in Python, after the
 file and line: ``vae.toml line 8: The bottleneck 'gaussian' (GaussianBottleneck from tfae 0.1.0) has no
 parameter 'latnt_dim'. Did you mean 'latent_dim'? It takes: latent_dim, ...``.
+
+Before anything else, the shape of the document is checked: tables and lists nest at most ``MAX_CONFIG_DEPTH``
+deep, a list holds at most ``MAX_CONFIG_LIST_LENGTH`` items, and every ``seed``, at any depth, is one that
+Keras takes (``tfae.random.MAX_SEED``). A config that passes needs no more of Python's stack than any other.
 """
 
 import copy
@@ -28,6 +32,7 @@ except ModuleNotFoundError:  # Python 3.10
 
 from tfae.errors import ConfigError, ParameterError, TfaeError, UnknownNameError
 from tfae.parameters import NESTED, check_parameters, constructor_parameters
+from tfae.random import SEED_RANGE, is_seed, shown_number
 
 LAYOUTS = ("dense", "conv")
 COLORS = ("grayscale", "rgb")
@@ -41,14 +46,21 @@ PATH_KEYS = (("data", "source"), ("output", "dir"))
 _VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 # Keys every Keras layer takes; a bottleneck's resolved config leaves them out at their defaults.
 LAYER_DEFAULTS = {"trainable": True, "autocast": True, "activity_regularizer": None, "dtype": "float32"}
+# How deep tables and lists may nest, the document itself counting as the first level: a config needs 6 (a
+# regularizer's beta schedule is [model.bottleneck.regularizer[0].beta]); each level costs Python's stack
+# frames in the reader, in copies and in the components, and 2000 levels exhaust it.
+MAX_CONFIG_DEPTH = 32
+# How many items a list may hold: the longest a config needs are a few hidden layers or regularizers; a
+# network of thousands of layers exhausts Python's stack when Keras builds it.
+MAX_CONFIG_LIST_LENGTH = 256
+NESTED_TOO_DEEP = (
+    f"tables and lists nested more than {MAX_CONFIG_DEPTH} deep, the most tfae reads "
+    "(tfae.training.config.MAX_CONFIG_DEPTH; a config needs 6), so the file is damaged or made to exhaust the stack"
+)
 
 
 def _positive_int(value):
     return isinstance(value, int) and not isinstance(value, bool) and value > 0
-
-
-def _int(value):
-    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def _number(value):
@@ -113,7 +125,7 @@ SCHEMA: dict[str, dict[str, tuple[Any, Callable[[Any], bool], str]]] = {
         "learning_rate": (0.003, lambda value: _number(value) and value > 0, "a positive number"),
         "epochs": (40, _positive_int, "a positive integer"),
         "batch_size": (64, _positive_int, "a positive integer"),
-        "seed": (0, _int, "an integer"),
+        "seed": (0, is_seed, SEED_RANGE),
         "validation_split": (0.1, _fraction, "a number from 0 up to (not including) 1"),
         "strategy": ("default", _strategy, "one of 'default', 'mirrored', 'multi-worker', 'data_parallel'"),
     },
@@ -123,6 +135,46 @@ SCHEMA: dict[str, dict[str, tuple[Any, Callable[[Any], bool], str]]] = {
         "tensorboard": (False, _bool, "true or false"),
     },
 }
+
+
+def shape_problem(values):
+    """The first place where ``values`` (a parsed config, or a component's table) nests deeper than
+    ``MAX_CONFIG_DEPTH``, holds a list longer than ``MAX_CONFIG_LIST_LENGTH``, or has a ``seed`` that Keras'
+    seeds cannot take; walked without recursion.
+
+    Returns:
+        ``(path, message)``, with ``path`` the tuple of keys (and list positions) where it is, or ``None``.
+    """
+    stack = [(values, ())]
+    while stack:
+        value, path = stack.pop()
+        if isinstance(value, Mapping):
+            items = list(value.items())
+        elif isinstance(value, list):
+            if len(value) > MAX_CONFIG_LIST_LENGTH:
+                return path, (
+                    f"{_table_name(path)} is a list of {len(value):,} items, more than the {MAX_CONFIG_LIST_LENGTH} "
+                    "a list in a config may hold (tfae.training.config.MAX_CONFIG_LIST_LENGTH); a network of "
+                    "thousands of layers exhausts Python's stack when Keras builds it: give fewer, wider layers"
+                )
+            items = list(enumerate(value))
+        else:
+            continue
+        if len(path) >= MAX_CONFIG_DEPTH:
+            return path, f"{_table_name(path[:4])[:-1]}...] and below: {NESTED_TOO_DEEP}"
+        for key, item in items:
+            if key == "seed" and isinstance(item, int) and not is_seed(item):
+                return path + (key,), f"{_table_name(path)} seed must be {SEED_RANGE}; got {shown_number(item)}"
+            stack.append((item, path + (key,)))
+    return None
+
+
+def check_shape(values, where):
+    """Raises ``ConfigError`` naming ``where`` (what the values are, for the message) if ``shape_problem``
+    finds one."""
+    problem = shape_problem(values)
+    if problem is not None:
+        raise ConfigError(f"{where}: {problem[1]}")
 
 
 def closest(word, candidates):
@@ -189,6 +241,9 @@ class Config:
     def __init__(self, values, filename=None, text="", components=True):
         self.filename = filename
         self.lines = key_lines(text)
+        problem = shape_problem(values)
+        if problem is not None:
+            raise self.error(*problem)
         self.values = self._check(values)
         if components:
             self.check_components()
@@ -495,7 +550,12 @@ def read_config(path, components=False):
         raise ConfigError(f"config file '{path}' is not UTF-8 text (TOML)") from None
     try:
         values = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as error:
+    except RecursionError:
+        raise ConfigError(f"{path}: {NESTED_TOO_DEEP}") from None
+    except ValueError as error:
+        if not isinstance(error, tomllib.TOMLDecodeError):
+            # Python's own limit on the digits of an integer (4300), met by tomllib.
+            raise ConfigError(f"{path}: malformed TOML: {' '.join(str(error).split())}") from None
         message = str(error)
         found = re.search(r"\s*\(at line (\d+), column (\d+)\)", message)
         if found:

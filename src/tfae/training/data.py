@@ -4,11 +4,18 @@
 Every source gives float32 samples, one per row (``(n, ...)``), and labels where the source has them.
 Unsigned 8-bit data (images) is divided by 255 to lie in [0, 1]; other numbers are used as they are.
 A source that is an existing path is a file or a folder, whatever datasets are registered; any other string
-is a dataset's registered name.
+is a dataset's registered name. A string that cannot name a file (longer than the file system allows, such as
+an inline table of a dataset's parameters) is no path.
+
+A folder's images are decoded only when each declares at most ``MAX_IMAGE_PIXELS`` pixels (8192 x 8192),
+checked from its header before its pixels are inflated: a small PNG can declare billions (a decompression bomb).
 """
 
+import errno
 import math
 import os
+import re
+import warnings
 import zipfile
 import zlib
 from collections.abc import Mapping
@@ -26,6 +33,9 @@ PICKLE_MAGIC = b"\x80"
 # TensorFlow's kernels take tensors of at most 8 dimensions, and a batch of samples has one more than a sample.
 MAX_SAMPLE_DIMENSIONS = 7
 SAVE_HELP = "save the data with numpy.save (.npy) or numpy.savez (.npz)"
+# The most pixels an image of a data folder may declare: 8192 x 8192, 64 MiB as grayscale bytes (256 MiB as
+# float32 RGB), where a real data set's images take thousands. Below Pillow's own warning (89 million).
+MAX_IMAGE_PIXELS = 2**26
 
 def sources_help():
     """What a data source can be, with the registered datasets' names, for messages."""
@@ -35,11 +45,25 @@ def sources_help():
     return f"a registered dataset ({names}), a .npy or .npz file, or a folder of images"
 
 
+def path_exists(text):
+    """Whether a file or folder ``text`` exists; ``False`` for a string that cannot name one: longer than the
+    file system allows (``ENAMETOOLONG``, such as a long inline table), holding a NUL character, or starting
+    with ``~user`` for a user this system does not have."""
+    try:
+        return Path(text).expanduser().exists()
+    except (ValueError, RuntimeError):
+        return False
+    except OSError as error:
+        if error.errno == errno.ENAMETOOLONG:
+            return False
+        raise
+
+
 def is_path(source):
     """Whether the string ``source`` means a file or a folder: it exists, or it reads as a path (it holds a
     folder separator, starts with ``~`` or ``.``, or ends in a file suffix), which no dataset's name does."""
     text = str(source).strip()
-    if Path(text).expanduser().exists():
+    if path_exists(text):
         return True
     separators = {"/", os.sep, os.altsep or "/"}
     return any(separator in text for separator in separators) or text.startswith(("~", ".")) or bool(Path(text).suffix)
@@ -195,7 +219,7 @@ def _load_images(folder, image_size, color):
     images, size = [], tuple(image_size[::-1]) if image_size else None
     for path in files:
         try:
-            with Image.open(path) as image:
+            with _opened_image(path) as image:
                 image = image.convert(mode)
                 if size is None:
                     size, first = image.size, path
@@ -208,13 +232,48 @@ def _load_images(folder, image_size, color):
                         )
                     image = image.resize(size)
                 images.append(np.asarray(image, dtype="uint8"))
-        except (UnidentifiedImageError, OSError) as error:
-            raise DataError(f"cannot read the image {path}: {error}") from None
+        except (UnidentifiedImageError, OSError, ValueError) as error:
+            # ValueError: Pillow's refusal of a PNG text chunk that inflates too far ("Decompressed Data Too Large").
+            if isinstance(error, DataError):
+                raise
+            raise DataError(f"cannot read the image {path}: {' '.join(str(error).split())}") from None
     labels = None
     if class_names:
         index = {name: number for number, name in enumerate(class_names)}
         labels = np.array([index[path.relative_to(folder).parts[0]] for path in files])
     return np.stack(images), labels, class_names or None
+
+
+def _opened_image(path):
+    """``PIL.Image.open(path)``, after checking the pixels its header declares against ``MAX_IMAGE_PIXELS``.
+
+    Raises:
+        DataError: the image declares more pixels than that, naming both numbers; its pixels were not decoded.
+    """
+    from PIL import Image
+
+    with warnings.catch_warnings():
+        # Pillow warns from 89 million pixels and refuses from 179 million; tfae's own limit is lower.
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        try:
+            image = Image.open(path)
+        except Image.DecompressionBombError as error:
+            declared = re.search(r"\((\d+) pixels\)", str(error))
+            shown = f"{int(declared.group(1)):,} pixels" if declared else "too many pixels"
+            raise _too_many_pixels(path, shown) from None
+    width, height = image.size
+    if width * height > MAX_IMAGE_PIXELS:
+        image.close()
+        raise _too_many_pixels(path, f"{width}x{height} pixels ({width * height:,})")
+    return image
+
+
+def _too_many_pixels(path, declared):
+    return DataError(
+        f"cannot read the image {path}: it declares {declared}, more than the {MAX_IMAGE_PIXELS:,} (8192 x 8192) "
+        "that tfae decodes (tfae.training.data.MAX_IMAGE_PIXELS), so it is damaged or a decompression bomb, made to "
+        "exhaust memory; it was not decoded. Scale it down, or remove it from the folder"
+    )
 
 
 def load_data(source, key="", labels="", image_size=(), color="grayscale"):
@@ -239,10 +298,11 @@ def load_data(source, key="", labels="", image_size=(), color="grayscale"):
     if dataset is not None:
         return _loaded(dataset)
     class_names = None
-    path = Path(source).expanduser()
-    if path.is_dir():
+    exists = path_exists(source)
+    path = Path(source).expanduser() if exists else Path(source)
+    if exists and path.is_dir():
         x, y, class_names = _load_images(path, image_size, color)
-    elif path.is_file():
+    elif exists and path.is_file():
         if path.suffix.lower() not in (".npy", ".npz"):
             raise DataError(f"cannot read {path}: a data file must be .npy or .npz (or give a folder of images)")
         x, y = _load_numpy(path, key, labels)
