@@ -1,6 +1,6 @@
 """The Mutual Information Gap as Chen et al. estimate it, from the full posterior: Chen, Li, Grosse and
-Duvenaud, "Isolating Sources of Disentanglement in Variational Autoencoders" (2018), Section 4.1 and the
-authors' code (rtqichen/beta-tcvae, ``disentanglement_metrics.py``).
+Duvenaud, "Isolating Sources of Disentanglement in Variational Autoencoders" (2018), its definition of the
+Mutual Information Gap, and the authors' code (rtqichen/beta-tcvae, ``disentanglement_metrics.py``).
 
 ``mig`` (``mig.py``) is disentanglement_lib's estimate of the same quantity, from a 20-bin histogram of the
 posterior means. This one keeps the posterior: each code dimension's aggregate posterior is the mixture
@@ -140,9 +140,9 @@ def mig_posterior(
 ) -> float:
     """The Mutual Information Gap of Chen et al. (2018) as they estimate it: from the full posterior.
 
-    Chen et al.'s convention (their Section 4.1 and code): the mutual information of each code dimension
-    and each factor is estimated from the Gaussian posteriors themselves, by Monte Carlo over one code drawn
-    from each sample's posterior (``posterior_mutual_information``); the gap between the largest two,
+    Chen et al.'s convention (their paper's definition and their code): the mutual information of each
+    code dimension and each factor is estimated from the Gaussian posteriors themselves, by Monte Carlo over
+    one code drawn from each sample's posterior (``posterior_mutual_information``); the gap between the largest two,
     divided by the factor's entropy, is averaged over the factors. ``mig`` is disentanglement_lib's
     convention instead, a 20-bin histogram of the means, which sees nothing of the variances: a dimension
     whose posteriors are as wide as the prior carries no information here, whatever its means do. The other
