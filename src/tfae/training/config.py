@@ -145,7 +145,7 @@ def shape_problem(values):
     Returns:
         ``(path, message)``, with ``path`` the tuple of keys (and list positions) where it is, or ``None``.
     """
-    stack = [(values, ())]
+    stack: list[tuple[Any, tuple[Any, ...]]] = [(values, ())]
     while stack:
         value, path = stack.pop()
         if isinstance(value, Mapping):
