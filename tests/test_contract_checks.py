@@ -30,7 +30,7 @@ BUILTINS = {
     ("likelihood", "gaussian"): (lambda: builtin("likelihood", "gaussian")(variance="learned"), {}),
     **{("metric", name): (lambda name=name: builtin("metric", name)(), {}) for name in (
         "log_likelihood", "negative_elbo", "reconstruction_loss", "reconstruction_error", "active_units",
-        "kl_per_dimension", "mig", "sap", "dci",
+        "kl_per_dimension", "mig", "mig_posterior", "sap", "dci",
     )},
     **{("metric", name): (lambda name=name: builtin("metric", name)(num_train=40, num_eval=20, batch_size=8), {})
        for name in ("factor_vae_score", "beta_vae_score")},
