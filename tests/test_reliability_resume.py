@@ -365,3 +365,240 @@ def test_an_unreadable_checkpoint_is_one_clear_line(tmp_path, capsys):
     err = capsys.readouterr().err.strip()
     assert err.startswith(f"tfae train: error: cannot resume {folder}: the checkpoint {folder / 'backup'}")
     assert "names the weights file 'epoch-9.weights.h5', which is missing" in err and len(err.splitlines()) == 1
+
+
+# Exact resume: a run stopped at any point and resumed gives the history and the weights of a run that was
+# never stopped, bit for bit. The model draws noise (a Gaussian bottleneck) and its beta follows a DASR
+# schedule; 324 training samples in batches of 8 are 41 steps per epoch, so that a kill after the first 16
+# steps (one execution) lands in the middle of an epoch.
+EXACT_EPOCHS = 6
+EXACT_CONFIG = """
+[data]
+source = "{data}"
+
+[model]
+hidden = [16]
+
+[model.bottleneck]
+name = "gaussian"
+latent_dim = 2
+
+[model.bottleneck.regularizer]
+name = "kld"
+
+[model.bottleneck.regularizer.beta]
+name = "dasr"
+delay = 1
+attack = 3
+
+[training]
+epochs = {epochs}
+batch_size = 8
+seed = 7
+"""
+
+# Trains (or resumes) the run in argv[2] and stops it as argv[3] says: "sigkill EPOCH" kills the process with
+# SIGKILL after the first 16 steps of EPOCH; "sigint EPOCH" sends it SIGINT there (Ctrl-C); "record EPOCH"
+# kills it with SIGKILL in the middle of writing checkpoint.json at the end of EPOCH, after that epoch's weights
+# file is on disk.
+STOPPER = """
+import os, signal, sys
+import keras
+from tfae.training import checkpoints
+from tfae.training.config import load_config
+from tfae.training.run import Run
+
+config, folder, how, epoch = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+
+
+class Stop(keras.callbacks.Callback):
+    def on_epoch_begin(self, current, logs=None):
+        self.current = current
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self.current == epoch and batch >= 15 and how != "record":
+            os.kill(os.getpid(), signal.SIGKILL if how == "sigkill" else signal.SIGINT)
+
+
+write_text = checkpoints.write_text
+
+
+def torn_write_text(path, text):
+    if how == "record" and os.path.basename(path) == "checkpoint.json" and f'"epoch": {epoch + 1},' in text:
+        partial = os.path.join(os.path.dirname(path), f".checkpoint.json.{os.getpid()}-0000.partial.json")
+        with open(partial, "w") as file:
+            file.write(text[: len(text) // 2])
+            file.flush()
+            os.fsync(file.fileno())
+        os.kill(os.getpid(), signal.SIGKILL)
+    write_text(path, text)
+
+
+checkpoints.write_text = torn_write_text
+resuming = os.path.exists(os.path.join(folder, "config.toml"))
+run = Run.open(folder) if resuming else Run.create(load_config(config), folder)
+try:
+    run.train(verbose=0, callbacks=[Stop()])
+except KeyboardInterrupt:
+    sys.exit(130)
+"""
+
+
+def stopped_run(config, folder, how, epoch, cwd):
+    """Runs ``STOPPER`` in its own process until it stops as ``how`` says; returns its exit status."""
+    process = subprocess.run(
+        [sys.executable, "-c", STOPPER, str(config), str(folder), how, str(epoch)],
+        cwd=cwd,
+        env=environment(),
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+    )
+    return process.returncode, process.stderr[-3000:]
+
+
+def final_state(folder):
+    """``history.csv`` as text, and every weight and optimizer variable of the run's model.keras."""
+    model = tfae.load_model(folder / "model.keras")
+    variables = [keras.ops.convert_to_numpy(v) for v in [*model.weights, *model.optimizer.variables]]
+    return (folder / "history.csv").read_text(), variables
+
+
+def assert_same_run(resumed, uninterrupted):
+    (resumed_history, resumed_variables), (expected_history, expected_variables) = resumed, uninterrupted
+    assert resumed_history == expected_history
+    assert len(resumed_variables) == len(expected_variables)
+    for got, want in zip(resumed_variables, expected_variables):
+        assert got.shape == want.shape and np.array_equal(got, want)
+
+
+@pytest.fixture(scope="module")
+def exact_run(tmp_path_factory):
+    """The config of the exact-resume tests, and the final state of its uninterrupted run."""
+    folder = tmp_path_factory.mktemp("exact")
+    data = folder / "data.npy"
+    np.save(data, np.random.default_rng(0).random((360, 16)).astype("float32"))
+    config = folder / "exact.toml"
+    config.write_text(EXACT_CONFIG.format(data=data, epochs=EXACT_EPOCHS))
+    assert main(["train", str(config), "--run-dir", str(folder / "uninterrupted"), "-q"]) == 0
+    state = final_state(folder / "uninterrupted")
+    betas = [float(row["beta"]) for row in csv.DictReader(state[0].splitlines())]
+    assert len(betas) == EXACT_EPOCHS and betas[0] < betas[1] < betas[2] < betas[3], "the schedule moves beta"
+    return config, state
+
+
+@pytest.mark.slow
+@pytest.mark.backend_neutral
+def test_resume_after_sigkill_in_an_epoch_is_the_uninterrupted_run_bit_for_bit(tmp_path, capsys, exact_run):
+    config, uninterrupted = exact_run
+    folder = tmp_path / "run"
+    returncode, err = stopped_run(config, folder, "sigkill", 3, tmp_path)
+    assert returncode == -signal.SIGKILL, err
+    assert checkpoint_epoch(folder) == 3
+
+    assert main(["train", "--resume", str(folder), "-q"]) == 0, capsys.readouterr().err
+    assert_same_run(final_state(folder), uninterrupted)
+
+
+@pytest.mark.slow
+@pytest.mark.backend_neutral
+def test_resume_twice_after_a_torn_checkpoint_record_and_ctrl_c_is_the_uninterrupted_run(tmp_path, capsys, exact_run):
+    config, uninterrupted = exact_run
+    folder = tmp_path / "run"
+    # Killed while writing the record of epoch 2 (its weights file already written): epoch 2 is trained again.
+    returncode, err = stopped_run(config, folder, "record", 1, tmp_path)
+    assert returncode == -signal.SIGKILL, err
+    assert checkpoint_epoch(folder) == 1
+    assert any(".partial" in path.name for path in (folder / "backup").iterdir()), "killed outside the write"
+    # Resumed, then interrupted with SIGINT in the middle of epoch 4.
+    returncode, err = stopped_run(config, folder, "sigint", 4, tmp_path)
+    assert returncode == 130, err
+    assert checkpoint_epoch(folder) == 4
+
+    assert main(["train", "--resume", str(folder), "-q"]) == 0, capsys.readouterr().err
+    assert_same_run(final_state(folder), uninterrupted)
+
+
+def test_each_epoch_shows_every_training_sample_once_in_an_order_of_the_seed_and_epoch_alone():
+    from tfae.training.run import EpochBatches
+
+    x = np.arange(21, dtype="float32").reshape(21, 1)
+    walked = EpochBatches(x, batch_size=4, seed=3)
+    orders = []
+    for epoch in range(4):
+        walked.set_epoch(epoch)
+        batches = [walked[index][0] for index in range(len(walked))]
+        assert [len(batch) for batch in batches] == [4, 4, 4, 4, 4, 1]
+        orders.append(np.concatenate(batches)[:, 0])
+        assert sorted(orders[-1]) == list(range(21))
+    assert len({tuple(order) for order in orders}) == 4, "every epoch has an order of its own"
+    # A process that starts at epoch 3 (a resume) sees the order that one which went through 0, 1 and 2 saw.
+    fresh = EpochBatches(x, batch_size=4, seed=3)
+    fresh.set_epoch(3)
+    np.testing.assert_array_equal(np.concatenate([fresh[i][0] for i in range(len(fresh))])[:, 0], orders[3])
+    other_seed = EpochBatches(x, batch_size=4, seed=4)
+    other_seed.set_epoch(3)
+    assert not np.array_equal(np.concatenate([other_seed[i][0] for i in range(len(other_seed))])[:, 0], orders[3])
+    with pytest.raises(IndexError):
+        fresh[len(fresh)]
+
+
+def _noisy_model():
+    """A Gaussian VAE with dropout: two seed generators of Keras' and tfae's kinds."""
+    from tfae.bottlenecks import GaussianBottleneck
+    from tfae.models import DeepAutoencoder
+
+    def add_hidden(x, layer_num, input_shape, latent_dim):
+        return keras.layers.Dropout(0.5)(keras.layers.Dense(8, activation="relu")(x)), True
+
+    model = DeepAutoencoder(GaussianBottleneck(2, regularizer="kld"), add_hidden=add_hidden)
+    model.build((None, 6))
+    model.compile(optimizer="adam", loss="bernoulli")
+    model.optimizer.build(model.trainable_variables)
+    return model
+
+
+def test_a_checkpoint_puts_back_every_seed_generator_and_the_global_generators(tmp_path):
+    import random
+
+    from tfae.training.checkpoints import seed_generator_states
+
+    x = np.random.default_rng(1).random((5, 6)).astype("float32")
+    model = _noisy_model()
+    assert len(seed_generator_states(model)) == 3  # the bottleneck's and a dropout layer's in each network
+    for _ in range(3):  # the state after three train-time passes, and after Python and NumPy drew
+        model(x, training=True)
+    random.random(), np.random.random()
+    checkpoint = Checkpoint(tmp_path / "backup")
+    checkpoint.set_model(model)
+    checkpoint.on_epoch_end(0, {"loss": 1.0})
+    expected_python, expected_numpy = random.random(), np.random.random()
+    expected = keras.ops.convert_to_numpy(model(x, training=True))
+
+    random.seed(99), np.random.seed(99)
+    fresh = _noisy_model()
+    assert Checkpoint(tmp_path / "backup").restore(fresh) == 1
+    assert (random.random(), np.random.random()) == (expected_python, expected_numpy)
+    # The same weights and the same noise: the fourth pass draws what the first model drew in its fourth.
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(fresh(x, training=True)), expected)
+
+
+def test_an_unreadable_random_state_is_a_checkpoint_error_and_another_model_a_warning(tmp_path):
+    from tfae.errors import CheckpointError
+
+    model = _noisy_model()
+    checkpoint = Checkpoint(tmp_path / "backup")
+    checkpoint.set_model(model)
+    checkpoint.on_epoch_end(0, {"loss": 1.0})
+    record = tmp_path / "backup" / "checkpoint.json"
+    state = json.loads(record.read_text())
+
+    state["random"]["seed_generators"].pop()
+    record.write_text(json.dumps(state))
+    with pytest.warns(UserWarning, match="holds the states of 2 seed generators, which do not match this model's 3"):
+        assert Checkpoint(tmp_path / "backup").restore(_noisy_model()) == 1
+
+    state["random"]["numpy"][1] = "not hexadecimal"
+    record.write_text(json.dumps(state))
+    with pytest.raises(CheckpointError, match=r"checkpoint.json: its random state is unreadable \(ValueError: "):
+        Checkpoint(tmp_path / "backup").restore(_noisy_model())

@@ -14,9 +14,9 @@ need (``check_room``), so that a disk already too full fails before HDF5 starts.
 
 The checkpoint is a folder (``backup/`` in a run folder) holding ``epoch-N.keras`` (the model with its
 weights, the optimizer's state and every scheduler's counter after epoch ``N``) and ``checkpoint.json``,
-which names that file, the number of finished epochs and their rows of ``history.csv``.
-``checkpoint.json`` is replaced only once the file it names is on disk, and the older one is removed only
-after that, so the checkpoint is always a consistent pair.
+which names that file, the number of finished epochs, their rows of ``history.csv`` and the random state
+that training draws from (``random_state``). ``checkpoint.json`` is replaced only once the file it names is
+on disk, and the older one is removed only after that, so the checkpoint is always a consistent pair.
 """
 
 import contextlib
@@ -26,9 +26,11 @@ import io
 import json
 import math
 import os
+import random
 import re
 import secrets
 import shutil
+import warnings
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -42,7 +44,8 @@ from tfae.errors import CheckpointError, DiskFullError
 from tfae.keras_private import BackupAndRestoreWriter
 
 CHECKPOINT_FILE = "checkpoint.json"
-CHECKPOINT_FORMAT = 1
+# 2: checkpoint.json holds the random state too ("random"); a checkpoint of format 1 resumes without it.
+CHECKPOINT_FORMAT = 2
 # Checkpoints written before tfae wrote them as .keras files hold .weights.h5 files; both load.
 WEIGHTS_PATTERNS = ("epoch-*.keras", "epoch-*.weights.h5")
 # The errors of a write that found no room: a full disk, a used-up quota, a file-size limit.
@@ -226,6 +229,86 @@ def save_model(model: keras.Model, path: str | os.PathLike[str]) -> None:
         model.save(temporary)
 
 
+def seed_generator_states(model: keras.Model) -> list:
+    """The state variables of every ``keras.random.SeedGenerator`` in ``model``, in a fixed order: the
+    bottleneck's, its regularizers', a dropout layer's, at any depth.
+
+    Keras saves a model's weights but not these, so a model loaded from a file draws the noise that the
+    model drew when it was new. They are what ``model.variables`` holds beyond ``model.weights``.
+    """
+    weights = {id(weight) for weight in model.weights}
+    states, seen = [], set()
+    for variable in model.variables:
+        if id(variable) not in weights and id(variable) not in seen:
+            seen.add(id(variable))
+            states.append(variable)
+    return states
+
+
+def random_state(model: keras.Model) -> dict:
+    """The random state that training ``model`` draws from, as JSON-ready values.
+
+    Its seed generators' states (``seed_generator_states``: the noise of a variational bottleneck, a
+    regularizer's draws, dropout), and the global generators of Python's ``random`` and of NumPy, which a
+    plugin's callback may use. ``restore_random_state`` puts it back.
+    """
+    version, words, gauss = random.getstate()
+    name, keys, position, has_gauss, cached = np.random.get_state(legacy=True)
+    return {
+        "seed_generators": [
+            [variable.path, np.asarray(keras.ops.convert_to_numpy(variable)).tolist()]
+            for variable in seed_generator_states(model)
+        ],
+        # The generators' words as hexadecimal text, one line each in checkpoint.json.
+        "python": [version, _hex_words(words), gauss],
+        "numpy": [name, _hex_words(keys), int(position), int(has_gauss), float(cached)],
+    }
+
+
+def restore_random_state(model: keras.Model, state: dict) -> None:
+    """Puts back a ``random_state(model)`` of a model built from the same config.
+
+    The seed generators are matched by their order in the model (their names carry counters of the process
+    that made them, so they may differ). A model with another number of seed generators, or of other shapes
+    (tfae or a plugin changed in between), gets none of them back, with a warning that the resumed run will
+    not repeat an uninterrupted one exactly.
+
+    Raises:
+        CheckpointError: ``state`` is not a random state that ``random_state`` wrote.
+    """
+    try:
+        saved = [(str(path), np.asarray(values)) for path, values in state["seed_generators"]]
+        version, words, gauss = state["python"]
+        python_state = (int(version), tuple(_words(words).tolist()), None if gauss is None else float(gauss))
+        name, keys, position, has_gauss, cached = state["numpy"]
+        numpy_state = (str(name), _words(keys), int(position), int(has_gauss), float(cached))
+        random.setstate(python_state)
+        np.random.set_state(numpy_state)
+    except (TypeError, ValueError, KeyError, OverflowError) as error:
+        raise CheckpointError(f"its random state is unreadable ({type(error).__name__}: {error})") from None
+    variables = seed_generator_states(model)
+    if len(variables) != len(saved) or any(
+        tuple(variable.shape) != values.shape for variable, (_, values) in zip(variables, saved)
+    ):
+        warnings.warn(
+            f"The checkpoint holds the states of {len(saved)} seed generators, which do not match this model's "
+            f"{len(variables)} (tfae or a plugin changed since it was written), so training goes on from their "
+            "new states: from here on the run will not repeat an uninterrupted one exactly.",
+            stacklevel=2,
+        )
+        return
+    for variable, (_, values) in zip(variables, saved):
+        variable.assign(values.astype(variable.dtype))
+
+
+def _hex_words(words) -> str:
+    return np.asarray(words, dtype="<u4").tobytes().hex()
+
+
+def _words(text: str) -> np.ndarray:
+    return np.frombuffer(bytes.fromhex(text), dtype="<u4").astype(np.uint32)
+
+
 def history_text(rows):
     """``history.csv`` as text: a header ``epoch,<logged names, sorted>`` and one row per epoch."""
     columns = sorted({key for row in rows for key in row if key != "epoch"})
@@ -241,10 +324,13 @@ class Checkpoint(keras.callbacks.Callback):
 
     ``restore(model)`` before ``fit`` loads the last checkpoint and returns the epoch to start from (pass it
     to ``fit`` as ``initial_epoch``). After each epoch the callback writes the model (``epoch-N.keras``: its
-    weights and optimizer state), then ``checkpoint.json``, then ``history_path`` (when given) with one row
-    per finished epoch. An epoch whose loss is NaN or inf is not saved, so the checkpoint keeps the last good
-    state. A write that finds no room raises ``DiskFullError`` and leaves the checkpoint as it was, so
-    ``restore`` resumes from the last epoch saved.
+    weights and optimizer state), then ``checkpoint.json`` (with the random state, ``random_state``), then
+    ``history_path`` (when given) with one row per finished epoch. ``restore`` puts the random state back
+    too, so that the epochs after it draw the numbers that an uninterrupted run draws; the data's order is
+    the caller's to make a function of the epoch (``tfae train`` does: ``tfae.training.run.EpochBatches``).
+    An epoch whose loss is NaN or inf is not saved, so the checkpoint keeps the last good state. A write
+    that finds no room raises ``DiskFullError`` and leaves the checkpoint as it was, so ``restore`` resumes
+    from the last epoch saved.
 
     Args:
         folder: the checkpoint folder (created on the first save).
@@ -267,7 +353,8 @@ class Checkpoint(keras.callbacks.Callback):
         return (self.folder / CHECKPOINT_FILE).is_file()
 
     def read(self):
-        """The contents of ``checkpoint.json``: ``epoch``, ``weights`` (a file name) and ``history`` (rows).
+        """The contents of ``checkpoint.json``: ``epoch``, ``weights`` (a file name), ``history`` (rows) and
+        ``random`` (the random state, ``None`` in a checkpoint of an older tfae).
 
         Raises:
             CheckpointError: the file is unreadable, or the weights it names are missing.
@@ -280,13 +367,17 @@ class Checkpoint(keras.callbacks.Callback):
             raise CheckpointError(f"the checkpoint {path} is unreadable ({error})") from None
         if Path(weights).name != weights or not (self.folder / weights).is_file():
             raise CheckpointError(f"the checkpoint {path} names the weights file {weights!r}, which is missing")
-        return {"epoch": epoch, "weights": weights, "history": rows}
+        return {"epoch": epoch, "weights": weights, "history": rows, "random": state.get("random")}
 
     def restore(self, model):
         """Loads the last checkpoint into ``model`` (built and compiled); returns the epoch to start from.
 
         Without a checkpoint this is epoch 0. ``history_path`` is rewritten to the checkpoint's rows, so
-        rows of epochs that were not saved (a crash after the history was written) are dropped.
+        rows of epochs that were not saved (a crash after the history was written) are dropped. The random
+        state is put back (``restore_random_state``), the global generators of Python and NumPy included.
+
+        Raises:
+            CheckpointError: the checkpoint is unreadable, or its weights file or random state is.
         """
         self.rows, self.epoch = [], 0
         if self.writes:
@@ -294,6 +385,11 @@ class Checkpoint(keras.callbacks.Callback):
         if self.exists:
             state = self.read()
             self.load_weights(model, state["weights"])
+            if state["random"] is not None:
+                try:
+                    restore_random_state(model, state["random"])
+                except CheckpointError as error:
+                    raise CheckpointError(f"the checkpoint {self.folder / CHECKPOINT_FILE}: {error}") from None
             self.rows, self.epoch = state["history"], state["epoch"]
             if self.writes:
                 self._remove_weights(keep=state["weights"])
@@ -319,7 +415,14 @@ class Checkpoint(keras.callbacks.Callback):
         # A .keras file: Keras builds its HDF5 part in memory, so a full disk fails in a plain write.
         save_model(self.model, self.folder / weights)
         row = {"epoch": epoch, **{key: float(value) for key, value in logs.items()}}
-        state = {"format": CHECKPOINT_FORMAT, "epoch": epoch + 1, "weights": weights, "history": [*self.rows, row]}
+        state = {
+            "format": CHECKPOINT_FORMAT,
+            "epoch": epoch + 1,
+            "weights": weights,
+            "history": [*self.rows, row],
+            # Taken after the epoch's validation, which draws noise too: what the next epoch starts from.
+            "random": random_state(self.model),
+        }
         try:
             write_text(self.folder / CHECKPOINT_FILE, json.dumps(state, indent=1) + "\n")
         except BaseException:

@@ -17,6 +17,10 @@ that fills stops the run with a ``DiskFullError`` and leaves no half-written fil
 an error before its first epoch is saved leaves no run folder.
 A loss that becomes NaN or inf stops training with a ``DivergenceError`` naming the epoch and the step; the
 model of the last good epoch is saved, and the checkpoint keeps its state.
+
+A resumed run is the uninterrupted one: the checkpoint puts back the random state (``checkpoints.random_state``),
+and the training samples come in an order that depends on the seed and the epoch alone (``EpochBatches``), so
+its history and its final weights equal, bit for bit, those of a run that was never stopped.
 """
 
 import contextlib
@@ -25,6 +29,7 @@ import shutil
 from collections.abc import Mapping
 from pathlib import Path
 
+import keras
 import numpy as np
 
 from tfae.divergence import DivergenceMonitor, stopped_message
@@ -63,6 +68,58 @@ def split_indices(count, validation_split, seed):
         )
     cut = count - held_out
     return order[:cut], order[cut:]
+
+
+def epoch_order(count, seed, epoch):
+    """The order in which ``tfae train`` shows ``count`` training samples in ``epoch`` (counted from 0): a
+    permutation drawn from the run's ``seed`` and the epoch alone."""
+    # The trailing 1 keeps these draws apart from split_indices', which NumPy seeds with [seed, 0, 0, 0].
+    return np.random.default_rng([seed, epoch, 1]).permutation(count)
+
+
+class EpochBatches(keras.utils.PyDataset):
+    """The training samples in batches for ``fit``, in the order ``epoch_order`` gives each epoch.
+
+    Keras shuffles an array with a random state inside its data pipeline (a TensorFlow operation's, or
+    NumPy's global generator under JAX), which no checkpoint can put back: a resumed run would see the
+    order of the first epochs again. This order is a function of the seed and the epoch, so the epochs after
+    a resume see the batches that an uninterrupted run sees. ``callback`` tells it each epoch as it begins.
+
+    Args:
+        x: the training samples, ``(samples, ...)``.
+        batch_size: samples per batch; the last batch may be smaller.
+        seed: the run's seed.
+    """
+
+    def __init__(self, x, batch_size, seed):
+        super().__init__(workers=1, use_multiprocessing=False)
+        self.x, self.batch_size, self.seed = x, int(batch_size), int(seed)
+        self.set_epoch(0)
+        self.callback = _EpochSetter(self)
+
+    def set_epoch(self, epoch):
+        """Orders the batches as ``epoch`` wants them."""
+        self.epoch = int(epoch)
+        self.order = epoch_order(len(self.x), self.seed, self.epoch)
+
+    def __len__(self):
+        return -(-len(self.x) // self.batch_size)
+
+    def __getitem__(self, index):
+        if not 0 <= index < len(self):
+            raise IndexError(f"batch {index} of {len(self)}")
+        return (self.x[self.order[index * self.batch_size : (index + 1) * self.batch_size]],)
+
+
+class _EpochSetter(keras.callbacks.Callback):
+    """Sets the epoch of an ``EpochBatches`` when it begins, before Keras asks for its first batch."""
+
+    def __init__(self, batches):
+        super().__init__()
+        self.batches = batches
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.batches.set_epoch(epoch)
 
 
 def _split(x, labels, validation_split, seed):
@@ -186,8 +243,6 @@ class Run:
 
     def build_model(self, sample_shape):
         """Assembles and compiles the model the config describes, built for samples of ``sample_shape``."""
-        import keras
-
         from tfae.models.layouts import LayoutAutoencoder
 
         model_values, training = self.config.values["model"], self.config.values["training"]
@@ -279,8 +334,6 @@ class Run:
                 ``saved_epochs()`` says how many.
             RunError: the checkpoint to resume from is unreadable.
         """
-        import keras
-
         from tfae.distribute import is_chief
 
         chief = strategy is None or is_chief(strategy)
@@ -316,7 +369,9 @@ class Run:
                 )
             # The run keeps the last good state in its checkpoint, not in memory.
             monitor = DivergenceMonitor(keep_weights=False)
-            run_callbacks = [monitor, checkpoint, *([EpochProgress()] if verbose and progress else [])]
+            batches = EpochBatches(x_train, training["batch_size"], training["seed"])
+            run_callbacks = [batches.callback, monitor, checkpoint]
+            run_callbacks += [EpochProgress()] if verbose and progress else []
             if self.config.values["output"]["tensorboard"] and chief:
                 run_callbacks.append(keras.callbacks.TensorBoard(str(self.folder / TENSORBOARD_FOLDER)))
             # A Keras distribution (JAX) splits the batches only while its scope is active; a tf.distribute
@@ -324,12 +379,13 @@ class Run:
             keras_distribution = strategy is not None and not hasattr(strategy, "extended")
             with _scope(strategy if keras_distribution else None):
                 model.fit(
-                    x_train,
+                    batches,
                     validation_data=(x_val,) if len(x_val) else None,
+                    validation_batch_size=training["batch_size"],
                     initial_epoch=initial_epoch,
                     epochs=training["epochs"],
-                    batch_size=training["batch_size"],
-                    shuffle=True,
+                    # The batches' order is EpochBatches'; Keras would shuffle them again, by Python's generator.
+                    shuffle=False,
                     verbose=0,
                     callbacks=[*run_callbacks, *callbacks],
                 )
