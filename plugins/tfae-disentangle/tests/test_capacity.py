@@ -23,7 +23,6 @@ from tfae_disentangle.capacity import CapacityRegularizer
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import numpy_reference as ref  # noqa: E402
-from test_beta_tcvae import train_example  # noqa: E402
 
 GAMMA = 2.0
 # C from 0 to 10 over 3 epochs: 10/3, 20/3, then 10.
@@ -158,8 +157,3 @@ def test_fulfils_the_regularizer_contract(capacity):
     check_regularizer(lambda: CapacityRegularizer(gamma=GAMMA, capacity=capacity))
 
 
-def test_example_config_trains_and_its_model_loads_in_a_fresh_process(tmp_path):
-    run, regularizers = train_example("capacity_beta_vae.toml", tmp_path)
-    assert [r["name"] for r in regularizers] == ["capacity"]
-    assert regularizers[0]["capacity"]["name"] == "dasr"
-    assert "capacity_loss" in (run / "history.csv").read_text().splitlines()[0].split(",")
