@@ -246,3 +246,21 @@ def test_bottleneck_config_round_trips(bottleneck):
     assert isinstance(rebuilt, BaseBottleneck)
     assert type(rebuilt.regularizer) is type(bottleneck.regularizer)
     assert rebuilt.regularizer.beta == bottleneck.regularizer.beta
+
+
+@pytest.mark.backend_neutral
+@pytest.mark.parametrize("log_variance", [-300.0, -100.0, -60.0, 0.0, 50.0])
+@pytest.mark.parametrize("offset", [0.0, 1e-30, 1e-20, 0.5])
+def test_gaussian_log_density_is_the_closed_form_for_narrow_and_wide_posteriors(log_variance, offset):
+    """0 x inf gave NaN once a posterior narrowed past log-variance -88 (exp(-log_variance) overflows float32)."""
+    mean = np.array([[0.25]], "float32")
+    code = mean + np.float32(offset)
+    found = keras.ops.convert_to_numpy(
+        GaussianBottleneck(1).log_density(code, mean, np.full_like(mean, log_variance))
+    )
+    difference = code.astype("float64") - mean.astype("float64")
+    expected = -0.5 * (np.log(2 * np.pi) + log_variance + difference**2 * np.exp(-log_variance))
+    if np.abs(expected).max() < np.finfo("float32").max:
+        np.testing.assert_allclose(found, expected, rtol=1e-5)
+    else:  # past float32's range: the density is 0, never NaN
+        assert np.isneginf(found).all()

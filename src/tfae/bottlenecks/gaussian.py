@@ -62,8 +62,10 @@ class GaussianBottleneck(VariationalBottleneck):
         return mean
 
     def log_density(self, code: Any, mean: Any, log_variance: Any) -> Any:
-        return -0.5 * (_LOG_2PI + log_variance + ops.square(code - mean) * ops.exp(-log_variance))
-
+        # (code - mean) / std in two halves: a narrow posterior's exp(-log_variance) overflows float32 past
+        # log-variance -88 and its square difference underflows to 0, and 0 x inf is NaN.
+        fourth_root_of_precision = ops.exp(-0.25 * log_variance)
+        return -0.5 * (_LOG_2PI + log_variance + ops.square((code - mean) * fourth_root_of_precision * fourth_root_of_precision))
 
 
 @hookimpl
