@@ -287,6 +287,18 @@ def test_a_seed_in_a_config_outside_the_range_is_one_line(tmp_path, monkeypatch,
     assert not (tmp_path / "runs").exists()
 
 
+def test_a_seed_outside_the_range_in_a_table_on_the_command_line_is_one_line(tmp_path, capsys, model_file):
+    sampler = '{name = "gmm", seed = 99999999999999999999}'
+    assert main(["generate", str(model_file), "--sampler", sampler, "-o", str(tmp_path / "samples.png")]) == 2
+    assert one_line(capsys, "generate") == (
+        f"tfae generate: error: the sampler {sampler!r}: seed {SEED_ERROR}; got 99999999999999999999"
+    )
+    schedule = "{name = 'dasr', attack = 3, seed = -1}"
+    assert main(["schedule", schedule, "-o", str(tmp_path / "schedule.png")]) == 2
+    assert one_line(capsys, "schedule") == f"tfae schedule: error: the schedule {schedule!r}: seed {SEED_ERROR}; got -1"
+    assert not any(tmp_path.iterdir())
+
+
 def test_evaluation_refuses_a_seed_outside_the_range(model_file):
     model = tfae.load_model(model_file)
     model.compile(loss="bernoulli")

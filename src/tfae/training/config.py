@@ -164,7 +164,8 @@ def shape_problem(values):
             return path, f"{_table_name(path[:4])[:-1]}...] and below: {NESTED_TOO_DEEP}"
         for key, item in items:
             if key == "seed" and isinstance(item, int) and not is_seed(item):
-                return path + (key,), f"{_table_name(path)} seed must be {SEED_RANGE}; got {shown_number(item)}"
+                table = f"{_table_name(path)} " if path else ""
+                return path + (key,), f"{table}seed must be {SEED_RANGE}; got {shown_number(item)}"
             stack.append((item, path + (key,)))
     return None
 
