@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from tfae.bottlenecks import Posterior, VanillaBottleneck
+from tfae.errors import ConfigError
 from tfae.models import Autoencoder
 
 pytestmark = pytest.mark.skipif(keras.backend.backend() != "tensorflow", reason="XLA is Keras' choice elsewhere")
@@ -91,3 +92,35 @@ def test_xla_and_no_xla_train_to_the_same_losses(xla_default):
         model = make_model({"name": "vanilla", "latent_dim": 2}, jit_compile=jit_compile)
         losses.append(model.fit(x, epochs=3, batch_size=16, shuffle=False, verbose=0).history["loss"])
     np.testing.assert_allclose(losses[0], losses[1], rtol=1e-4)
+
+
+@pytest.mark.parametrize("value", ["OFF", " no ", "false", "0"])
+def test_every_off_value_turns_the_default_off(monkeypatch, value):
+    monkeypatch.setenv("TFAE_XLA", value)
+    assert make_model().jit_compile is False
+
+
+@pytest.mark.parametrize("value", ["", "1", "on", "TRUE", "yes"])
+def test_every_on_value_keeps_the_default(monkeypatch, value):
+    monkeypatch.setenv("TFAE_XLA", value)
+    assert make_model().jit_compile is True
+
+
+@pytest.mark.parametrize("value", ["disable", "2", "\x1b[2Kx" * 30])
+def test_a_value_that_is_neither_on_nor_off_is_refused_naming_the_values_it_takes(monkeypatch, value):
+    monkeypatch.setenv("TFAE_XLA", value)
+    with pytest.raises(ConfigError) as raised:
+        make_model()
+    message = str(raised.value)
+    assert message.startswith("TFAE_XLA='") and "is not a value tfae knows: 0, false, no, off turn" in message
+    assert "\x1b" not in message and len(message) < 250
+
+
+def test_tfae_train_with_an_unknown_tfae_xla_value_is_one_line_and_leaves_no_run_folder(monkeypatch, tmp_path, capsys):
+    from tfae.cli import main
+
+    monkeypatch.setenv("TFAE_XLA", "disable")
+    assert main(["train", "--epochs", "1", "--run-dir", str(tmp_path / "run"), "-q"]) != 0
+    error = capsys.readouterr().err.strip().splitlines()
+    assert len(error) == 1 and error[0].startswith("tfae train: error: TFAE_XLA='disable' is not a value tfae knows"), error
+    assert not (tmp_path / "run").exists()

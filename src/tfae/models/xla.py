@@ -9,7 +9,12 @@ from typing import Any
 
 import keras
 
+from tfae.errors import ConfigError
 from tfae.keras_private import all_layers, op_determinism_enabled
+
+#: The values of the environment variable ``TFAE_XLA`` that turn tfae's XLA default off, and those that keep it.
+XLA_OFF_VALUES = ("0", "false", "no", "off")
+XLA_ON_VALUES = ("", "1", "true", "yes", "on")
 
 _CONVOLUTIONS = (
     keras.layers.Conv1D,
@@ -27,11 +32,30 @@ _CONVOLUTIONS = (
 
 def xla_by_default(model: keras.Model, distributed: bool, run_eagerly: bool) -> bool:
     """tfae's ``jit_compile="auto"`` on TensorFlow: XLA on, unless something here rules it out."""
-    if distributed or run_eagerly or os.environ.get("TFAE_XLA", "").strip().lower() in ("0", "false", "no", "off"):
+    if xla_turned_off_by_environment() or distributed or run_eagerly:
         return False
     if any(not getattr(layer, "supports_jit", True) for layer in all_layers(model)):
         return False
     return not op_determinism_enabled()
+
+
+def xla_turned_off_by_environment() -> bool:
+    """Whether ``TFAE_XLA`` turns tfae's XLA default off; a value that means neither is refused.
+
+    Raises:
+        ConfigError: ``TFAE_XLA`` is set to a value that is neither on nor off (``disable``, say), which would
+            otherwise leave XLA on without a word.
+    """
+    value = os.environ.get("TFAE_XLA", "")
+    if value.strip().lower() in XLA_OFF_VALUES:
+        return True
+    if value.strip().lower() in XLA_ON_VALUES:
+        return False
+    shown = ascii(value[:40] + ("..." if len(value) > 40 else ""))
+    raise ConfigError(
+        f"TFAE_XLA={shown} is not a value tfae knows: {', '.join(XLA_OFF_VALUES)} turn tfae's XLA default off; "
+        f"{', '.join(XLA_ON_VALUES[1:])} or leaving it unset keep it."
+    )
 
 
 def settle_default_xla(model: keras.Model) -> None:
