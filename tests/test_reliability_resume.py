@@ -541,6 +541,15 @@ def test_each_epoch_shows_every_training_sample_once_in_an_order_of_the_seed_and
     assert not np.array_equal(np.concatenate([other_seed[i][0] for i in range(len(other_seed))])[:, 0], orders[3])
     with pytest.raises(IndexError):
         fresh[len(fresh)]
+    if keras.backend.backend() == "tensorflow":
+        # What fit gets on TensorFlow: the same batches, read anew for each epoch's iterator.
+        dataset = fresh.tf_dataset()
+        for epoch in (3, 1):
+            fresh.set_epoch(epoch)
+            got = [batch.numpy() for batch in dataset]
+            assert len(got) == len(fresh)
+            for index, batch in enumerate(got):
+                np.testing.assert_array_equal(batch, fresh[index][0])
 
 
 def _noisy_model():

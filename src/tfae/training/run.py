@@ -84,6 +84,7 @@ class EpochBatches(keras.utils.PyDataset):
     NumPy's global generator under JAX), which no checkpoint can put back: a resumed run would see the
     order of the first epochs again. This order is a function of the seed and the epoch, so the epochs after
     a resume see the batches that an uninterrupted run sees. ``callback`` tells it each epoch as it begins.
+    On TensorFlow, ``fit`` gets the same batches from ``tf_dataset``.
 
     Args:
         x: the training samples, ``(samples, ...)``.
@@ -109,6 +110,44 @@ class EpochBatches(keras.utils.PyDataset):
         if not 0 <= index < len(self):
             raise IndexError(f"batch {index} of {len(self)}")
         return (self.x[self.order[index * self.batch_size : (index + 1) * self.batch_size]],)
+
+    def tf_dataset(self):
+        """The same batches as a ``tf.data.Dataset``, for ``fit`` on TensorFlow.
+
+        It follows Keras' own pipeline of an array (the samples held once, each batch gathered by its
+        indices), which is as fast, and which a ``tf.distribute`` strategy splits over its replicas and
+        workers; the batches of a ``PyDataset`` come through Python one by one, and several workers cannot
+        share them. Each epoch's iterator reads the order that ``set_epoch`` made as the epoch began.
+        """
+        import tensorflow as tf
+
+        count, batch_size = len(self.x), self.batch_size
+        full = count // batch_size * batch_size
+
+        def order(_):
+            indices = tf.numpy_function(lambda: self.order, [], tf.int64, stateful=True)
+            return tf.ensure_shape(indices, (count,))
+
+        def batched(indices):
+            # As Keras' pipeline of an array batches its indices: the full batches by a reshape (a batch
+            # operation in the pipeline would be rewritten by a strategy's rebatching), then the rest.
+            batches = tf.data.Dataset.from_tensor_slices(tf.reshape(indices[:full], (-1, batch_size)))
+            if full < count:
+                batches = batches.concatenate(tf.data.Dataset.from_tensors(indices[full:]))
+            return batches
+
+        batches = tf.data.Dataset.range(1).map(order).flat_map(batched)
+        samples = tf.data.Dataset.from_tensors(self.x).repeat()
+        # Each element the batch itself, as Keras' pipeline gives it: a strategy cannot reduce a tuple of
+        # per-replica batches, which Keras does with the first batch to build the model.
+        dataset = tf.data.Dataset.zip((batches, samples)).map(lambda indices, x: tf.gather(x, indices))
+        # A known number of batches, as Keras needs to count the steps of the first epoch.
+        dataset = dataset.apply(tf.data.experimental.assert_cardinality(len(self)))
+        options = tf.data.Options()
+        options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+        # The order comes from Python: the pipeline is not to be serialized, only run in this process.
+        options.experimental_external_state_policy = tf.data.experimental.ExternalStatePolicy.IGNORE
+        return dataset.with_options(options).prefetch(tf.data.AUTOTUNE)
 
 
 class _EpochSetter(keras.callbacks.Callback):
@@ -379,7 +418,7 @@ class Run:
             keras_distribution = strategy is not None and not hasattr(strategy, "extended")
             with _scope(strategy if keras_distribution else None):
                 model.fit(
-                    batches,
+                    batches.tf_dataset() if keras.backend.backend() == "tensorflow" else batches,
                     validation_data=(x_val,) if len(x_val) else None,
                     validation_batch_size=training["batch_size"],
                     initial_epoch=initial_epoch,
