@@ -13,6 +13,12 @@ import pytest
 from timeouts import HANG_TIMEOUT_S
 
 
+def pytest_collection_modifyitems(items):
+    """The tests marked ``long`` run first: spread over the cores from the start, not left to run alone at the end
+    while the other workers idle (the soak, last in file order, ran a minute past every other slow test)."""
+    items.sort(key=lambda item: item.get_closest_marker("long") is None)
+
+
 @pytest.fixture(scope="session")
 def digits():
     """The 8x8 handwritten digits that scikit-learn ships, scaled to [0, 1], as float32 (1797, 64)."""

@@ -131,6 +131,7 @@ level = 0.5
 
 
 @pytest.mark.slow
+@pytest.mark.long
 def test_tfae_train_keeps_the_builtin_name_and_reaches_the_plugin_by_its_qualified_name(tmp_path):
     site = install_clash_plugin(tmp_path / "clash")
     train = [sys.executable, "-m", "tfae", "train", "--epochs", "1", "-q"]

@@ -21,6 +21,7 @@ from timeouts import HANG_TIMEOUT_S
 
 pytestmark = [
     pytest.mark.slow,
+    pytest.mark.long,
     # One worker runs both tests, so that the module's subprocess (half a minute) runs once.
     pytest.mark.xdist_group("distribute-equivalence"),
     pytest.mark.skipif(

@@ -22,6 +22,7 @@ from timeouts import HANG_TIMEOUT_S
 
 pytestmark = [
     pytest.mark.slow,
+    pytest.mark.long,
     # One after another: each job takes free ports that another job, started meanwhile, could take too.
     pytest.mark.xdist_group("multi-worker"),
     pytest.mark.skipif(

@@ -20,6 +20,7 @@ from timeouts import HANG_TIMEOUT_S
 
 pytestmark = [
     pytest.mark.slow,
+    pytest.mark.long,
     pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads VmRSS from /proc"),
 ]
 
