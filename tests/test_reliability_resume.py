@@ -128,11 +128,13 @@ def test_sigkill_in_the_middle_of_an_epoch_then_resume_matches_an_uninterrupted_
     np.testing.assert_allclose([float(row["beta"]) for row in got], expected_beta, rtol=1e-6)
     assert expected_beta[0] < expected_beta[1] < expected_beta[2] < expected_beta[3] == 1.0
     assert got[:2] == before  # the epochs finished before the kill are kept as they were
+    assert got == expected, "the resumed run is the uninterrupted one, to the last digit"
     for folder in (whole, killed):
         names = {path.name for path in folder.iterdir()}
         assert "backup" not in names and not any(".partial" in name for name in names)
         model = tfae.load_model(folder / "model.keras")
         assert int(keras.ops.convert_to_numpy(model.optimizer.iterations)) == 4 * STEPS_PER_EPOCH
+    assert_same_run(final_state(killed), final_state(whole))
 
 
 # Fills every weight (and optimizer variable) of a 2.2-million-parameter model with one number per epoch,
