@@ -163,3 +163,80 @@ def test_killed_and_resumed_run_continues_the_schedule(tmp_path):
         assert len(resumed_steps[unit]["observed"]) == STEPS_PER_EPOCH * EPOCHS
         assert resumed_steps[unit]["observed"] == reference_steps[unit]["observed"] == reference_steps[unit]["expected"]
     assert not (resumed_dir / "backup").exists()
+
+
+# The same kill in a script of one's own, with tfae's Checkpoint instead of Keras' BackupAndRestore: the
+# checkpoint holds the random state too, so with the data in one order every epoch (shuffle=False) the resumed
+# run is the uninterrupted one, bit for bit: its history and its final weights.
+CHECKPOINT_SCRIPT = textwrap.dedent(
+    """
+    import os, signal, sys
+    import keras
+    import numpy as np
+    from tfae.bottlenecks import GaussianBottleneck
+    from tfae.models import Autoencoder
+    from tfae.regularizers import GaussianKLDRegularizer
+    from tfae.schedulers import DASRScheduler
+    from tfae.training.checkpoints import Checkpoint
+
+    work_dir, kill = sys.argv[1], sys.argv[2] == "kill"
+    STEPS_PER_EPOCH, EPOCHS, KILLED_IN_EPOCH = {steps_per_epoch}, {epochs}, {killed_in_epoch}
+
+
+    class Kill(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            self.epoch = epoch
+
+        def on_train_batch_end(self, batch, logs=None):
+            if kill and self.epoch == KILLED_IN_EPOCH and batch >= 1:
+                os.kill(os.getpid(), signal.SIGKILL)
+
+
+    keras.utils.set_random_seed(0)
+    beta = DASRScheduler(0.0, 1.0, delay=4, attack=8, unit="step")
+    model = Autoencoder(bottleneck=GaussianBottleneck(2, regularizer=GaussianKLDRegularizer(beta=beta)))
+    model.compile(optimizer="adam", loss="bernoulli", steps_per_execution=2)
+    model.build((None, 8))
+    x = np.random.default_rng(0).random((4 * STEPS_PER_EPOCH, 8)).astype("float32")
+    checkpoint = Checkpoint(os.path.join(work_dir, "backup"), os.path.join(work_dir, "history.csv"))
+    initial_epoch = checkpoint.restore(model)
+    model.fit(
+        x, epochs=EPOCHS, batch_size=4, shuffle=False, initial_epoch=initial_epoch, callbacks=[checkpoint, Kill()],
+        verbose=0,
+    )
+    np.savez(os.path.join(work_dir, "weights.npz"), *model.get_weights())
+    """
+)
+
+
+@pytest.mark.slow
+@pytest.mark.backend_neutral
+def test_killed_and_resumed_run_with_tfae_checkpoint_is_the_uninterrupted_run(tmp_path):
+    import numpy as np
+
+    script = tmp_path / "train.py"
+    script.write_text(
+        CHECKPOINT_SCRIPT.format(steps_per_epoch=STEPS_PER_EPOCH, epochs=EPOCHS, killed_in_epoch=KILLED_IN_EPOCH)
+    )
+    uninterrupted_dir, resumed_dir = tmp_path / "uninterrupted", tmp_path / "resumed"
+    uninterrupted_dir.mkdir()
+    resumed_dir.mkdir()
+    uninterrupted = Run(script, uninterrupted_dir, "no-kill", "uninterrupted")
+    try:
+        returncode, output = Run(script, resumed_dir, "kill", "killed").finish()
+        assert returncode == -signal.SIGKILL, output
+        assert json.loads((resumed_dir / "backup" / "checkpoint.json").read_text())["epoch"] == KILLED_IN_EPOCH
+        returncode, output = Run(script, resumed_dir, "resume", "resumed").finish()
+        assert returncode == 0, output
+        returncode, output = uninterrupted.finish()
+        assert returncode == 0, output
+    finally:
+        uninterrupted.stop()
+
+    history = (uninterrupted_dir / "history.csv").read_text()
+    assert len(history.splitlines()) == EPOCHS + 1
+    assert (resumed_dir / "history.csv").read_text() == history
+    expected, got = np.load(uninterrupted_dir / "weights.npz"), np.load(resumed_dir / "weights.npz")
+    assert expected.files == got.files
+    for name in expected.files:
+        assert np.array_equal(got[name], expected[name]), name
