@@ -411,6 +411,9 @@ from tfae.training.config import load_config
 from tfae.training.run import Run
 
 config, folder, how, epoch = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+# Ctrl-C raises KeyboardInterrupt, as in a terminal, even in a process started with SIGINT ignored (under a
+# background job of a non-interactive shell, as a CI script may be run), which Python then leaves ignored.
+signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 class Stop(keras.callbacks.Callback):
