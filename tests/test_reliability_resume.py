@@ -159,6 +159,7 @@ for epoch in range(10_000):
 """
 
 
+@pytest.mark.slow
 def test_sigkill_during_a_checkpoint_write_leaves_the_previous_checkpoint(tmp_path):
     writer = subprocess.Popen(
         [sys.executable, "-c", WRITER], cwd=tmp_path, env=environment(), stdout=subprocess.PIPE, text=True
@@ -241,6 +242,7 @@ print(json.dumps(errors))
 """
 
 
+@pytest.mark.slow
 def test_a_write_that_fails_halfway_leaves_the_previous_checkpoint_and_model(tmp_path):
     result = subprocess.run(
         [sys.executable, "-c", LIMITED_WRITER],
@@ -331,6 +333,7 @@ class StopAt(keras.callbacks.Callback):
             raise KeyboardInterrupt
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "epoch, where, checkpointed",
     [(0, "first batch", None), (2, "epoch end", 3)],
