@@ -71,10 +71,17 @@ def mig_gaps(codes: ArrayLike, factors: ArrayLike, bins: int = DEFAULT_BINS) -> 
     [1.0, 1.0]
     """
     codes, factors = _check(codes, factors, bins)
+    entropies = factor_entropies(factors, codes, "codes")
+    return normalised_gaps(_mutual_information(histogram_discretize(codes, bins), factors), entropies)
+
+
+def factor_entropies(factors: np.ndarray, codes: np.ndarray, name: str) -> np.ndarray:
+    """The empirical entropy of each factor, after the checks that MIG needs: ``codes`` (named ``name``) of two
+    dimensions or more, and factors that are not constant (their entropy divides the gap)."""
     if codes.shape[1] < 2:
         raise ValueError(
             f"MIG compares the two code dimensions most informative of each factor, so it needs latent_dim >= 2. "
-            f"Received: codes.shape={codes.shape}"
+            f"Received: {name}.shape={codes.shape}"
         )
     entropies = np.array([discrete_entropy(factors[:, k]) for k in range(factors.shape[1])])
     constant = np.flatnonzero(entropies == 0.0)
@@ -83,7 +90,13 @@ def mig_gaps(codes: ArrayLike, factors: ArrayLike, bins: int = DEFAULT_BINS) -> 
             f"Each factor must take at least two values in the sample, since MIG divides by its entropy. "
             f"Received: factors[:, {constant[0]}] is constant ({factors[0, constant[0]]})."
         )
-    information = np.sort(_mutual_information(histogram_discretize(codes, bins), factors), axis=0)
+    return entropies
+
+
+def normalised_gaps(information: np.ndarray, entropies: np.ndarray) -> np.ndarray:
+    """Each factor's gap: the two largest mutual informations ``(latent_dim, num_factors)`` over the code
+    dimensions, their difference divided by the factor's entropy."""
+    information = np.sort(information, axis=0)
     return (information[-1] - information[-2]) / entropies
 
 

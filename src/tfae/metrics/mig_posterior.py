@@ -24,7 +24,8 @@ from numpy.typing import ArrayLike
 
 from tfae.hookspecs import hookimpl
 from tfae.metrics.base import BaseMetric, Evaluation
-from tfae.metrics.discretize import check_codes, check_factors, check_integer, check_same_length, discrete_entropy
+from tfae.metrics.discretize import check_codes, check_factors, check_integer, check_same_length
+from tfae.metrics.mig import factor_entropies, normalised_gaps
 
 MAX_ENTROPY_SAMPLES = 10000
 """The most codes each entropy is estimated from, as the authors' ``n_samples``: a group of more samples is
@@ -115,20 +116,8 @@ def mig_posterior_gaps(
         A float array of shape ``(num_factors,)``; ``mig_posterior`` is its mean.
     """
     mean, log_variance, factors, samples = _check(mean, log_variance, factors, samples)
-    if mean.shape[1] < 2:
-        raise ValueError(
-            f"MIG compares the two code dimensions most informative of each factor, so it needs latent_dim >= 2. "
-            f"Received: mean.shape={mean.shape}"
-        )
-    entropies = np.array([discrete_entropy(factors[:, k]) for k in range(factors.shape[1])])
-    constant = np.flatnonzero(entropies == 0.0)
-    if constant.size:
-        raise ValueError(
-            f"Each factor must take at least two values in the sample, since MIG divides by its entropy. "
-            f"Received: factors[:, {constant[0]}] is constant ({factors[0, constant[0]]})."
-        )
-    information = np.sort(posterior_mutual_information(mean, log_variance, factors, samples, seed), axis=0)
-    return (information[-1] - information[-2]) / entropies
+    entropies = factor_entropies(factors, mean, "mean")
+    return normalised_gaps(posterior_mutual_information(mean, log_variance, factors, samples, seed), entropies)
 
 
 def mig_posterior(

@@ -117,13 +117,6 @@ class BaseSampler:
         return f"{type(self).__name__}({params})"
 
 
-def check_seed(seed: Any) -> int:
-    """``seed`` as an int after checking that it is a whole number a fit can be seeded with (0 to 2**32 - 1)."""
-    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or not 0 <= int(seed) < 2**32:
-        raise ValueError(f"`seed` must be a whole number from 0 to 2**32 - 1. Received: seed={seed!r}")
-    return int(seed)
-
-
 def model_latent_dim(model: keras.Model) -> int:
     """The size of ``model``'s code, after checking that it has one to sample."""
     bottleneck = getattr(model, "bottleneck", None)

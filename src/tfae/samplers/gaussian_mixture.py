@@ -10,7 +10,8 @@ import keras
 import numpy as np
 
 from tfae.hookspecs import hookimpl
-from tfae.samplers.base import BaseSampler, check_seed
+from tfae.random import check_seed
+from tfae.samplers.base import BaseSampler
 
 COVARIANCES = ("full", "tied", "diag", "spherical")
 
