@@ -1,18 +1,22 @@
 """What every benchmark script records beside its figures, and how it writes them: when it ran, the command,
-the machine, the library versions; the results as an indented JSON file.
+the machine, the library versions and the commit the code came from; the results as an indented JSON file.
 
 The scripts run as ``python benchmarks/<script>.py``, so this folder is on ``sys.path`` and ``import report``
-finds this module.
+finds this module. ``python benchmarks/tables.py`` renders docs/benchmarks.md's tables from the files written.
 """
 
 import json
 import os
 import platform
+import subprocess
 import sys
 import time
 from importlib.metadata import PackageNotFoundError, version
 
 DISTRIBUTIONS = ("tfae", "tfae-disentangle", "keras", "tensorflow", "jax", "torch", "pythae")
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# What a results file must record for its tables to be traced to the code that made them (tests check it).
+PROVENANCE = ("date", "command", "machine", "versions", "commit", "commit_source", "tree_clean")
 
 
 def versions():
@@ -27,16 +31,65 @@ def versions():
     return found
 
 
+def cpu_model():
+    """The processor's name as Linux reports it (``platform.processor()`` is empty there), or None elsewhere."""
+    try:
+        with open("/proc/cpuinfo") as cpuinfo:
+            for line in cpuinfo:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or None
+
+
+def machine():
+    """The architecture, the number of cores, the processor and the operating system, in one line."""
+    parts = [platform.machine(), f"{os.cpu_count()} cores", cpu_model(), platform.platform()]
+    return ", ".join(part for part in parts if part)
+
+
+def git_state():
+    """The commit checked out and whether ``git status --porcelain`` was empty: a run uses the working tree, so a
+    tree that is not clean means the commit alone does not say which code made the figures (the paths changed are
+    kept too). None where this is not a git checkout."""
+
+    def git(*arguments):
+        try:
+            finished = subprocess.run(["git", "-C", ROOT, *arguments], capture_output=True, text=True, check=True)
+        except (OSError, subprocess.CalledProcessError):
+            return None
+        return finished.stdout
+
+    commit = git("rev-parse", "HEAD")
+    status = git("status", "--porcelain")
+    return {
+        "commit": commit.strip() if commit else None,
+        "commit_source": "git rev-parse HEAD when the script ran",
+        "tree_clean": None if status is None else status == "",
+        "uncommitted": [line[3:] for line in status.splitlines()] if status else [],
+    }
+
+
 def provenance(script, argv=None):
-    """The date, the command (``argv`` when ``main`` was called with one, else this process's), the machine and
-    the versions, as the first entries of a results file; ``script`` is the caller's ``__file__``."""
-    command = ["python", *sys.argv] if argv is None else ["python", script, *argv]
+    """The date, the command (``argv`` when ``main`` was called with one, else this process's), the machine, the
+    versions and the commit, as the first entries of a results file; ``script`` is the caller's ``__file__``."""
+    command = ["python", *sys.argv] if argv is None else ["python", os.path.relpath(script, ROOT), *argv]
     return {
         "date": time.strftime("%Y-%m-%d"),
         "command": " ".join(command),
-        "machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.processor() or platform.platform()}",
+        "machine": machine(),
         "versions": versions(),
+        **git_state(),
     }
+
+
+def missing_provenance(results):
+    """The entries of ``PROVENANCE`` that ``results`` lacks (``tree_clean`` may be None: not known)."""
+    return [
+        key for key in PROVENANCE
+        if key not in results or (results[key] in (None, "", {}) and key != "tree_clean")
+    ]
 
 
 def write(results, path):

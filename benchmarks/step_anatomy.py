@@ -1,7 +1,7 @@
 """Where the time of one VAE training step goes, on TensorFlow: the step built up piece by piece.
 
-    python benchmarks/step_anatomy.py                 # batch size 1024
-    python benchmarks/step_anatomy.py --batch-size 128
+    python benchmarks/step_anatomy.py                 # batch size 1024, into benchmarks/results-step-anatomy.json
+    python benchmarks/step_anatomy.py --batch-size 128 --output /tmp/step-anatomy-128.json
 
 The workload is train_throughput.py's. Each stage is a ``tf.function`` that runs the same number of
 steps over batches already in memory, adding one piece of the training step to the stage before it:
@@ -15,7 +15,8 @@ steps over batches already in memory, adding one piece of the training step to t
 5. tfae's ``fit`` with its defaults on the same data as NumPy (shuffling and batching included).
 
 Each line prints the stage's samples per second and the milliseconds per step that it adds, against the
-rate at the machine's fp32 matmul peak (measured in the same run, as train_throughput.py does).
+rate at the machine's fp32 matmul peak (measured in the same run, as train_throughput.py does); the rows go
+to a JSON file with report.py's provenance.
 """
 
 import argparse
@@ -28,6 +29,7 @@ os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
 import keras
 import numpy as np
+import report
 import tensorflow as tf
 
 from train_throughput import (
@@ -130,6 +132,7 @@ def main(argv=None):
     parser.add_argument("--batch-size", type=int, default=1024)
     parser.add_argument("--samples", type=int, default=60000, help="samples per timed call (an epoch)")
     parser.add_argument("--repeats", type=int, default=7, help="timed calls per stage (epochs of fit)")
+    parser.add_argument("--output", default="benchmarks/results-step-anatomy.json")
     args = parser.parse_args(argv)
 
     peak = matmul_peak_gflops()
@@ -152,15 +155,21 @@ def main(argv=None):
         ("4 again, one XLA call per step", True, True, True, "step"),
     ]
 
-    def report(label, step_ms, previous_ms):
+    rows = []
+
+    def record(label, step_ms, previous_ms):
         rate = 1000 * args.batch_size / step_ms
         print(f"{label:<44} {rate:10.0f} {100 * rate / ceiling:9.1f}% {step_ms:8.2f} {step_ms - previous_ms:+7.2f}")
+        rows.append({
+            "stage": label, "samples_per_second": rate, "fraction_of_matmul_peak": rate / ceiling,
+            "step_ms": step_ms, "added_ms": step_ms - previous_ms,
+        })
 
     previous = 0.0
     for label, *flags, xla in stages:
         run = stage_function(kernels, biases, optimizer, *flags, xla=xla)
         step_ms = 1000 * time_stage(run, batches, args.repeats) / steps
-        report(label, step_ms, previous)
+        record(label, step_ms, previous)
         if xla is None:  # the XLA rows are alternatives to stage 4, not stages of their own
             previous = step_ms
 
@@ -168,7 +177,21 @@ def main(argv=None):
     contestant = TfaeContestant(args.batch_size)
     timer = EpochTimer()
     contestant.model.fit(data, batch_size=args.batch_size, epochs=args.repeats + 1, verbose=0, callbacks=[timer])
-    report("5 tfae's fit, defaults (NumPy in)", 1000 * statistics.median(timer.seconds[1:]) / steps, previous)
+    record("5 tfae's fit, defaults (NumPy in)", 1000 * statistics.median(timer.seconds[1:]) / steps, previous)
+    # The XLA rows and tfae's fit run stage 4's whole step in other ways: nothing is added to it.
+    for row in rows[4:]:
+        row["added_ms"] = None
+    results = {
+        **report.provenance(__file__, argv),
+        "backend": "tensorflow",
+        "batch_size": args.batch_size,
+        "samples": steps * args.batch_size,
+        "matmul_peak_gflops": peak,
+        "train_flops_per_sample": TRAIN_FLOPS_PER_SAMPLE,
+        "rows": rows,
+    }
+    report.write(results, args.output)
+    return results
 
 
 if __name__ == "__main__":

@@ -100,7 +100,8 @@ def test_append_puts_the_added_models_in_order_and_keeps_both_provenances(tmp_pa
     def results(names, commit, skipped=()):
         return {
             "date": "2026-12-07", "command": f"python benchmarks/pythae_zoo.py ({commit})", "machine": "m",
-            "versions": {}, "commit": commit, "uncommitted": [], "plugins": {}, "wall_seconds": 1.0, "log": [],
+            "versions": {}, "commit": commit, "commit_source": "git rev-parse HEAD when the script ran",
+            "tree_clean": False, "uncommitted": [], "plugins": {}, "wall_seconds": 1.0, "log": [],
             "runs": {name: {"tfae": []} for name in names}, "summary": {name: {} for name in names},
             "models": {name: {"label": module.MODELS[name]["label"]} for name in names}, "skipped": list(skipped),
         }

@@ -1,0 +1,178 @@
+"""docs/benchmarks.md's tables against the results files they come from (benchmarks/tables.py), the provenance every
+results file records (benchmarks/report.py), and the README's speed claims against the same files.
+
+Nothing here trains or times anything: the renderer reads the JSON files, as `python benchmarks/tables.py --check`
+does.
+"""
+
+import importlib
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+BENCHMARKS = ROOT / "benchmarks"
+DOCS = ROOT / "docs" / "benchmarks.md"
+RESULTS = sorted(BENCHMARKS.glob("results-*.json"))
+
+
+def module(name):
+    """A script of benchmarks/ as a module (they import each other by name, as when run from there)."""
+    if str(BENCHMARKS) not in sys.path:
+        sys.path.insert(0, str(BENCHMARKS))
+    return importlib.import_module(name)
+
+
+def git(*arguments):
+    return subprocess.run(["git", "-C", str(ROOT), *arguments], capture_output=True, text=True, check=True).stdout
+
+
+def test_every_generated_section_is_the_rendering_of_its_results_file():
+    tables = module("tables")
+    stale = tables.stale(DOCS.read_text())
+    assert stale == [], (
+        f"docs/benchmarks.md's sections {stale} differ from their results files: run "
+        "python benchmarks/tables.py --write-docs"
+    )
+
+
+def test_every_table_of_the_page_is_in_a_generated_section():
+    tables = module("tables")
+    text = DOCS.read_text()
+    generated = "".join(tables.find(text, section) for section in tables.SECTIONS)
+    outside = text
+    for section in tables.SECTIONS:
+        outside = outside.replace(tables.find(text, section), "")
+    table_lines = [line for line in outside.splitlines() if line.startswith("|")]
+    assert table_lines == [], f"tables written by hand in docs/benchmarks.md: {table_lines[:3]}"
+    assert generated.count("\n| --- ") + generated.count("\n| ---: ") >= len(tables.SECTIONS)
+
+
+def test_every_results_file_is_rendered_on_the_page():
+    tables = module("tables")
+    rendered = {source for section in tables.SECTIONS for source in section.sources}
+    assert {f"benchmarks/{path.name}" for path in RESULTS} == rendered
+
+
+@pytest.mark.parametrize("path", RESULTS, ids=lambda path: path.name)
+def test_every_results_file_records_its_commit_date_machine_and_versions(path):
+    report = module("report")
+    results = json.loads(path.read_text())
+    runs = [results, *results.get("additions", [])]  # the pythae zoo's --append runs record their own
+    for run in runs:
+        assert report.missing_provenance(run) == [], f"{path.name} lacks {report.missing_provenance(run)}"
+        assert re.fullmatch(r"[0-9a-f]{40}", run["commit"]), run["commit"]
+        assert run["tree_clean"] in (True, False, None)
+        assert re.fullmatch(r"\d{4}-\d\d-\d\d", run["date"])
+        # The commit is in this repository's history, so `git show <commit>` gives the code that was there.
+        git("merge-base", "--is-ancestor", run["commit"], "HEAD")
+
+
+@pytest.mark.parametrize(
+    "path", [path for path in RESULTS if json.loads(path.read_text())["commit_source"].startswith("git log")],
+    ids=lambda path: path.name,
+)
+def test_a_commit_recovered_from_git_history_holds_the_same_figures(path):
+    """A file that did not record its commit names the one that last changed it before the commit was added:
+    that commit's copy holds the same figures, without the three entries added afterwards."""
+    results = json.loads(path.read_text())
+    assert results["tree_clean"] is None
+    then = json.loads(git("show", f"{results['commit']}:benchmarks/{path.name}"))
+    added = {"commit", "commit_source", "tree_clean"}
+    assert then == {key: value for key, value in results.items() if key not in added}
+
+
+def test_the_transcribed_step_anatomy_is_the_table_the_page_had_at_its_commit():
+    tables = module("tables")
+    results = json.loads((BENCHMARKS / "results-step-anatomy.json").read_text())
+    assert results["commit_source"].startswith("transcribed")
+    page_then = git("show", f"{results['commit']}:docs/benchmarks.md")
+    (section,) = [section for section in tables.SECTIONS if section.name == "step-anatomy"]
+    rendered = section.render()
+    table = [line for line in rendered.splitlines() if line.startswith("| ") and "---" not in line][1:]
+    assert len(table) == len(results["rows"])
+    for line in table:
+        # The page then wrote an empty cell as "| |"; the renderer as "|  |".
+        assert line.replace("|  |", "| |") in page_then, line
+
+
+def test_a_changed_figure_or_table_is_caught_and_named(tmp_path, capsys):
+    """--check fails naming the section when the page's table differs from its file, and --write-docs mends it;
+    a changed figure in a results file changes what its section renders."""
+    tables = module("tables")
+    page = tmp_path / "benchmarks.md"
+    page.write_text(DOCS.read_text().replace("| 128 | keras | 9,416 | 0.86 |", "| 128 | keras | 9,417 | 0.86 |", 1))
+    assert tables.main(["--check", "--docs", str(page)]) == 1
+    message = capsys.readouterr().err
+    assert "the section 'cpu' is missing or differs from what its results file renders" in message
+    assert "run python benchmarks/tables.py --write-docs" in message
+    assert tables.main(["--write-docs", "--docs", str(page)]) == 0
+    assert page.read_text() == DOCS.read_text()
+    assert tables.main(["--check", "--docs", str(page)]) == 0
+
+    (section,) = [section for section in tables.SECTIONS if section.name == "cpu"]
+    results = json.loads((BENCHMARKS / "results-cpu.json").read_text())
+    results["throughput"]["128"]["keras"]["samples_per_second"] += 1
+    assert section.render([results]) != section.render()
+    del results["commit"], results["tree_clean"]
+    with pytest.raises(ValueError, match="results-cpu.json lacks commit, tree_clean: a table is rendered only from"):
+        section.render([results])
+
+
+def test_a_page_without_a_section_is_refused_with_what_to_do(tmp_path):
+    tables = module("tables")
+    page = tmp_path / "benchmarks.md"
+    text = DOCS.read_text()
+    (section,) = [section for section in tables.SECTIONS if section.name == "startup"]
+    page.write_text(text.replace(tables.find(text, section), ""))
+    with pytest.raises(SystemExit, match="has no single section 'startup'.*put its markers where its table belongs"):
+        tables.main(["--write-docs", "--docs", str(page)])
+    assert page.read_text() == text.replace(tables.find(text, section), "")  # nothing half-written
+
+
+def test_provenance_records_this_checkout_commit_and_whether_its_tree_is_clean():
+    report = module("report")
+    before = git("rev-parse", "HEAD").strip()
+    recorded = report.provenance(str(BENCHMARKS / "tables.py"), ["--check"])
+    after = git("rev-parse", "HEAD").strip()  # other work may commit meanwhile
+    assert report.missing_provenance(recorded) == []
+    assert recorded["commit"] in (before, after)
+    assert recorded["commit_source"] == "git rev-parse HEAD when the script ran"
+    assert isinstance(recorded["tree_clean"], bool)
+    assert recorded["tree_clean"] == (recorded["uncommitted"] == [])
+    assert recorded["command"] == "python benchmarks/tables.py --check"
+    assert f"{recorded['machine']}".split(", ")[1].endswith(" cores")
+    assert {"python", "tfae", "keras"} <= set(recorded["versions"])
+
+
+def test_every_script_that_writes_results_records_provenance():
+    for script in BENCHMARKS.glob("*.py"):
+        source = script.read_text()
+        if "report.write(" in source or "write_results(" in source:
+            assert "report.provenance(" in source, f"{script.name} writes results without report.provenance"
+
+
+def test_the_readme_speed_claims_follow_the_results_files():
+    """README.md's "Speed:" bullet quotes the ratios of benchmarks/results-cpu-mlp-*.json and -conv-pythae.json."""
+    tables = module("tables")
+    files = {name: json.loads((BENCHMARKS / f"results-cpu-{name}.json").read_text())
+             for name in ("mlp-xla-default", "mlp-pythae", "conv-pythae")}
+    over_keras = [tables.speed(files[name], size, "tfae", "keras") for name in ("mlp-xla-default", "mlp-pythae")
+                  for size in (128, 1024)]
+    over_pythae = [tables.speed(files["mlp-pythae"], size, "tfae", "pythae") for size in (128, 1024)]
+    conv = files["conv-pythae"]
+    speed = " ".join(
+        re.search(r"^- Speed:(.*?)\n(?=\S|\n)", (ROOT / "README.md").read_text(), re.S | re.M).group(1).split()
+    )
+    assert f"{min(over_keras):.2f}x to {max(over_keras):.2f}x as fast as the same model hand-written in Keras" in speed
+    assert f"{min(over_pythae):.1f}x to {max(over_pythae):.1f}x as fast as pythae's" in speed
+    assert "a convolutional VAE at batch 128 as fast as the hand-written one" in speed
+    assert abs(tables.speed(conv, 128, "tfae", "keras") - 1) < 0.05
+    assert (
+        f"{tables.speed(conv, 128, 'tfae', 'pythae'):.1f}x pythae's "
+        f"({tables.speed(conv, 1024, 'tfae', 'pythae'):.1f}x at 1024)"
+    ) in speed
