@@ -46,8 +46,15 @@ def commit_text(results):
     commit = f"commit `{results['commit'][:COMMIT_DIGITS]}`"
     source = results.get("commit_source", "")
     if source.startswith("git rev-parse"):
-        state = {True: "a clean tree", False: "uncommitted changes in the tree", None: "the tree's state unknown"}
-        return f"{commit}, {state[results.get('tree_clean')]}"
+        if results["tree_clean"] is None:
+            return f"{commit}, the tree's state unknown"
+        if results["tree_clean"]:
+            return f"{commit}, a clean tree"
+        code = [path for path in results.get("uncommitted", []) if is_code(path)]
+        return f"{commit}, with uncommitted changes in the tree, " + (
+            f"in the code it may have run: {', '.join(f'`{path}`' for path in code)}" if code
+            else "none in the code it may have run (`src/`, the plugins' `src/`, `benchmarks/`)"
+        )
     if source.startswith("git log"):
         return f"{commit} (recovered from the git log of the results file: the run did not record one)"
     if source.startswith("transcribed"):
@@ -56,6 +63,11 @@ def commit_text(results):
             "docs/benchmarks.md at that commit: the script wrote no JSON then)"
         )
     return f"{commit} ({source})"
+
+
+def is_code(path):
+    """Whether a path is Python that a benchmark may run: tfae's, a plugin's (not its tests) or a script's."""
+    return path.endswith(".py") and (path.startswith(("src/", "benchmarks/")) or "/src/" in path)
 
 
 def source_line(source, results, detail=False):

@@ -123,6 +123,23 @@ def test_a_changed_figure_or_table_is_caught_and_named(tmp_path, capsys):
         section.render([results])
 
 
+def test_a_section_says_whether_the_tree_was_clean_and_which_code_was_not_committed():
+    tables = module("tables")
+    (section,) = [section for section in tables.SECTIONS if section.name == "startup"]
+    results = json.loads((BENCHMARKS / "results-startup.json").read_text())
+    recorded = {"commit": "0123456789abcdef" * 2 + "01234567", "commit_source": "git rev-parse HEAD when the script ran"}
+    clean = section.render([{**results, **recorded, "tree_clean": True, "uncommitted": []}])
+    assert "run on 2026-12-01 at commit `0123456789ab`, a clean tree." in clean
+    changed = ["src/tfae/cli.py", "docs/benchmarks.md", "plugins/tfae-vq/src/tfae_vq/vq.py", "plugins/tfae-vq/tests/t.py"]
+    dirty = section.render([{**results, **recorded, "tree_clean": False, "uncommitted": changed}])
+    assert (
+        "at commit `0123456789ab`, with uncommitted changes in the tree, in the code it may have run: "
+        "`src/tfae/cli.py`, `plugins/tfae-vq/src/tfae_vq/vq.py`."
+    ) in dirty
+    docs_only = section.render([{**results, **recorded, "tree_clean": False, "uncommitted": ["README.md"]}])
+    assert "with uncommitted changes in the tree, none in the code it may have run" in docs_only
+
+
 def test_a_page_without_a_section_is_refused_with_what_to_do(tmp_path):
     tables = module("tables")
     page = tmp_path / "benchmarks.md"
