@@ -22,6 +22,7 @@ COMMIT_DIGITS = 12
 
 
 def begin(name, sources, script="benchmarks/tables.py"):
+    """The first line of a generated section: its name, its results files, and where to change it."""
     return (
         f"<!-- generated: {name}, from {', '.join(sources)} by `python benchmarks/tables.py --write-docs`; "
         f"edit {script}, not this section -->"
@@ -29,6 +30,7 @@ def begin(name, sources, script="benchmarks/tables.py"):
 
 
 def end(name):
+    """The last line of a generated section."""
     return f"<!-- /generated: {name} -->"
 
 
@@ -101,18 +103,16 @@ def table(header, alignments, rows):
     return [f"| {' | '.join(header)} |", f"| {rule} |", *(f"| {' | '.join(row)} |" for row in rows)]
 
 
-def verdict(measured, target, higher_is_better=True, note=""):
-    """"met" or "missed", and ``note`` after a colon."""
+def verdict(measured, target, higher_is_better=True, note="", by=False):
+    """"met" or "missed" (``by`` how much, relative to the target), and ``note`` after a colon."""
     met = measured >= target if higher_is_better else measured <= target
-    return ("met" if met else "missed") + (f": {note}" if note else "")
+    text = "met" if met else f"missed by {abs(measured / target - 1):.0%}" if by else "missed"
+    return text + (f": {note}" if note else "")
 
 
-def shortfall(measured, target):
-    return f"by {abs(measured / target - 1):.0%}"
-
-
-def throughput_rows(results, names, reference, columns):
-    """The rows of a throughput table: batch, contestant, samples/s and ``columns`` (name -> cell function)."""
+def throughput_rows(results, names, columns):
+    """The rows of a throughput table: batch, contestant (tfae in bold, marked where it compiled with XLA),
+    samples/s and ``columns`` (functions of the batch's figures and the contestant's name)."""
     rows = []
     for batch_size, by_name in results["throughput"].items():
         for name in names:
@@ -122,7 +122,7 @@ def throughput_rows(results, names, reference, columns):
             label, figure = name, rate(figures["samples_per_second"])
             if name == "tfae":
                 xla = figures.get("settings", {}).get("jit_compile")
-                label, figure = "**tfae**" + (" (XLA)" if xla and reference == "keras" else ""), f"**{figure}**"
+                label, figure = "**tfae**" + (" (XLA)" if xla else ""), f"**{figure}**"
             rows.append([batch_size, label, figure, *(cell(by_name, name) for cell in columns)])
     return rows
 
@@ -154,7 +154,7 @@ def memory(results, batch_size, name, reference):
 
 
 def cpu_main(cpu):
-    rows = throughput_rows(cpu, ["tfae", "keras", "pythae"], "tfae", [versus("tfae"), peak_fraction, peak_memory])
+    rows = throughput_rows(cpu, ["tfae", "keras", "pythae"], [versus("tfae"), peak_fraction, peak_memory])
     return [timed(cpu), "", *table(["batch", "contestant", "samples/s", "vs tfae", "% of matmul peak", "peak MB"],
                                    "rlrrrr", rows)]
 
@@ -178,8 +178,7 @@ def cpu_targets(cpu):
          f"{keras_1024:.2f}x (sweep: {sweep_speed(1024):.2f}x)", verdict(keras_1024, 1.0)],
         ["tfae >= 1.0x pythae at batch 128", f"{pythae_128:.2f}x", verdict(pythae_128, 1.0)],
         ["tfae >= 1.0x pythae at batch 1024", f"{pythae_1024:.2f}x",
-         verdict(pythae_1024, 1.0, note=f"{shortfall(pythae_1024, 1.0)}, within the run-to-run spread of this machine "
-                 "(\"Noise\", below)")],
+         verdict(pythae_1024, 1.0, by=True, note="within the run-to-run spread of this machine (\"Noise\", below)")],
         ["training step >= 65% of the matmul peak at batch 1024", percent(peak), verdict(peak, 0.65, note="see below")],
         ["peak memory <= 1.1x the hand-written Keras VAE's",
          f"{tfae_mb / keras_mb:.2f}x ({megabytes(tfae_mb)} MB against {megabytes(keras_mb)} MB at batch 1024)",
@@ -255,7 +254,7 @@ def contestant_table(results, names, references):
     if references == ["keras"]:
         columns.append(versus("keras", "peak_memory_mb"))
         header.append("vs keras")
-    rows = throughput_rows(results, names, "keras", columns)
+    rows = throughput_rows(results, names, columns)
     return table(header, "rl" + "r" * (len(header) - 2), rows)
 
 
@@ -305,7 +304,8 @@ def xla_default_targets(mlp, conv):
          verdict(max(memory_ratios), 1.1, higher_is_better=False,
                  note=f"XLA adds {min(added):.0f} to {max(added):.0f} MB; without it {without[0]:.2f}x and "
                  f"{without[1]:.2f}x")],
-        ["conv: tfae >= 1.2x the hand-written Keras VAE at batch 128", f"{conv_128:.2f}x ({conv_noxla:.2f}x without XLA)",
+        ["conv: tfae >= 1.2x the hand-written Keras VAE at batch 128",
+         f"{conv_128:.2f}x ({conv_noxla:.2f}x without XLA)",
          verdict(conv_128, 1.2)],
         ["conv: tfae >= 1.2x pythae at batch 128", *pythae],
     ]
@@ -341,7 +341,8 @@ def issue_17_targets(mlp, conv, mlp_before, conv_before, startup):
          "met in both runs" if min(peak, peak_before) >= 0.6 else "missed in both runs" if max(peak, peak_before) < 0.6
          else "at the edge: met in one run, missed in the other"],
         ["MLP: peak memory <= 1.1x the hand-written Keras VAE's",
-         f"{memory_now[0]:.2f}x, {memory_now[1]:.2f}x at 128 and 1024 ({memory_before[0]:.2f}x, {memory_before[1]:.2f}x)",
+         f"{memory_now[0]:.2f}x, {memory_now[1]:.2f}x at 128 and 1024 "
+         f"({memory_before[0]:.2f}x, {memory_before[1]:.2f}x)",
          verdict(max(memory_now), 1.1, higher_is_better=False, note="XLA's own memory, below")],
         ["conv: tfae >= 1.2x the hand-written Keras VAE at batch 128",
          f"{conv_128:.2f}x ({conv_noxla_before:.2f}x, tfae-noxla then)",
@@ -403,7 +404,7 @@ def xla_memory(memory_results):
 
 
 def cpu_jax(jax, cpu):
-    rows = throughput_rows(jax, ["tfae", "keras", "pythae"], "tfae", [versus("tfae"), peak_fraction, peak_memory])
+    rows = throughput_rows(jax, ["tfae", "keras", "pythae"], [versus("tfae"), peak_fraction, peak_memory])
     for row in rows:
         if row[1] == "**tfae**":
             row.append(f"{speed_on(jax, row[0]) / speed_on(cpu, row[0]):.2f}x")
@@ -450,7 +451,8 @@ def disentanglement_setting(dsprites):
         ["training", f"{s['epochs']} epochs, {steps:,} steps of {s['batch_size']}, Adam {s['learning_rate']:g}",
          "about 300,000 steps of 64, Adam 1e-4"],
         ["encoder", f"Conv2D {', '.join(map(str, s['hidden']))} ({s['kernel_size']}x{s['kernel_size']}, stride 2), "
-         "decoder mirrored", "32, 32, 64, 64, disentanglement_lib's (whose Dense(256) layer `LayoutAutoencoder` lacks)"],
+         "decoder mirrored",
+         "32, 32, 64, 64, disentanglement_lib's (whose Dense(256) layer `LayoutAutoencoder` lacks)"],
         ["FactorVAE discriminator", f"{layers} hidden layers of {s['discriminator'][0]}", "five of 1000"],
         ["FactorVAE score", f"{s['factor_vae_votes'][0]:,} training and {s['factor_vae_votes'][1]:,} evaluation votes",
          "10,000 and 5,000 (disentanglement_lib)"],
@@ -472,7 +474,9 @@ def disentanglement_scores(dsprites):
         # Bold where a model's mean rounds to the best's.
         return (f"**{mean}**" if mean == f"{best[metric]:.{digits}f}" else mean) + f" +- {figures['sd']:.{digits}f}"
 
-    parameters = {"beta_vae": " (beta = 4)", "beta_tcvae": " (beta = 6)", "factor_vae": f" (gamma = {s['factor_vae_gamma']})"}
+    parameters = {
+        "beta_vae": " (beta = 4)", "beta_tcvae": " (beta = 6)", "factor_vae": f" (gamma = {s['factor_vae_gamma']})"
+    }
     rows = [
         [LABELS[name] + parameters.get(name, ""), score(name, "mig", 3),
          reported["mig_chen2018"].get(name) or "not in the paper", score(name, "factor_vae_score", 3),
@@ -483,7 +487,8 @@ def disentanglement_scores(dsprites):
     seeds = ", ".join(map(str, s["seeds"]))
     per_seed = {
         metric: "; ".join(
-            f"{LABELS[name]} " + ", ".join(f"{run[metric]:.3f}" for run in runs) for name, runs in dsprites["runs"].items()
+            f"{LABELS[name]} " + ", ".join(f"{run[metric]:.3f}" for run in runs)
+            for name, runs in dsprites["runs"].items()
         )
         for metric in ("mig", "factor_vae_score")
     }
@@ -512,10 +517,7 @@ def digits_nll(digits):
         values = [runs[library]["log_likelihood"] for runs in by_seed.values()]
         means.append(f"**{statistics.fmean(values):.2f} +- {statistics.stdev(values):.2f}**")
     rows.append(["mean +- sd", *means])
-    seconds = {
-        library: [runs[library][key] for runs in by_seed.values()]
-        for library in ("tfae", "pythae") for key in ("train_seconds",)
-    }
+    seconds = {library: [runs[library]["train_seconds"] for runs in by_seed.values()] for library in ("tfae", "pythae")}
     estimates = [runs[library]["estimate_seconds"] for runs in by_seed.values() for library in ("tfae", "pythae")]
     return [
         f"Training took {min(seconds['tfae']):.0f} to {max(seconds['tfae']):.0f} s per seed in tfae, "

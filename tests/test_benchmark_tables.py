@@ -43,13 +43,11 @@ def test_every_generated_section_is_the_rendering_of_its_results_file():
 def test_every_table_of_the_page_is_in_a_generated_section():
     tables = module("tables")
     text = DOCS.read_text()
-    generated = "".join(tables.find(text, section) for section in tables.SECTIONS)
     outside = text
     for section in tables.SECTIONS:
         outside = outside.replace(tables.find(text, section), "")
     table_lines = [line for line in outside.splitlines() if line.startswith("|")]
     assert table_lines == [], f"tables written by hand in docs/benchmarks.md: {table_lines[:3]}"
-    assert generated.count("\n| --- ") + generated.count("\n| ---: ") >= len(tables.SECTIONS)
 
 
 def test_every_results_file_is_rendered_on_the_page():
@@ -127,10 +125,13 @@ def test_a_section_says_whether_the_tree_was_clean_and_which_code_was_not_commit
     tables = module("tables")
     (section,) = [section for section in tables.SECTIONS if section.name == "startup"]
     results = json.loads((BENCHMARKS / "results-startup.json").read_text())
-    recorded = {"commit": "0123456789abcdef" * 2 + "01234567", "commit_source": "git rev-parse HEAD when the script ran"}
+    recorded = {"commit": "0123456789abcdef" * 2 + "01234567",
+                "commit_source": "git rev-parse HEAD when the script ran"}
     clean = section.render([{**results, **recorded, "tree_clean": True, "uncommitted": []}])
     assert "run on 2026-12-01 at commit `0123456789ab`, a clean tree." in clean
-    changed = ["src/tfae/cli.py", "docs/benchmarks.md", "plugins/tfae-vq/src/tfae_vq/vq.py", "plugins/tfae-vq/tests/t.py"]
+    changed = [
+        "src/tfae/cli.py", "docs/benchmarks.md", "plugins/tfae-vq/src/tfae_vq/vq.py", "plugins/tfae-vq/tests/t.py",
+    ]
     dirty = section.render([{**results, **recorded, "tree_clean": False, "uncommitted": changed}])
     assert (
         "at commit `0123456789ab`, with uncommitted changes in the tree, in the code it may have run: "
@@ -162,7 +163,7 @@ def test_provenance_records_this_checkout_commit_and_whether_its_tree_is_clean()
     assert isinstance(recorded["tree_clean"], bool)
     assert recorded["tree_clean"] == (recorded["uncommitted"] == [])
     assert recorded["command"] == "python benchmarks/tables.py --check"
-    assert f"{recorded['machine']}".split(", ")[1].endswith(" cores")
+    assert re.match(r"\S+, \d+ cores, ", recorded["machine"]), recorded["machine"]
     assert {"python", "tfae", "keras"} <= set(recorded["versions"])
 
 
