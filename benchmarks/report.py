@@ -17,6 +17,9 @@ DISTRIBUTIONS = ("tfae", "tfae-disentangle", "keras", "tensorflow", "jax", "torc
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # What a results file must record for its tables to be traced to the code that made them (tests check it).
 PROVENANCE = ("date", "command", "machine", "versions", "commit", "commit_source", "tree_clean")
+# Where a machine without the git checkout (the lent GPU machine) finds the state of the checkout that its copy
+# came from: a file that benchmarks/device/fetch_wheels.sh writes with ``python benchmarks/report.py git-state``.
+GIT_STATE_VARIABLE = "TFAE_BENCHMARK_GIT_STATE"
 
 
 def versions():
@@ -49,19 +52,34 @@ def machine():
     return ", ".join(part for part in parts if part)
 
 
-def git_state():
+def git_state(root=ROOT):
     """The commit checked out and whether ``git status --porcelain`` was empty: a run uses the working tree, so a
     tree that is not clean means the commit alone does not say which code made the figures (the paths changed are
-    kept too). None where this is not a git checkout."""
+    kept too). Where ``root`` is no git checkout, the state that the file named by ``$TFAE_BENCHMARK_GIT_STATE``
+    recorded of the checkout it was copied from, or None."""
 
     def git(*arguments):
         try:
-            finished = subprocess.run(["git", "-C", ROOT, *arguments], capture_output=True, text=True, check=True)
+            finished = subprocess.run(["git", "-C", root, *arguments], capture_output=True, text=True, check=True)
         except (OSError, subprocess.CalledProcessError):
             return None
         return finished.stdout
 
     commit = git("rev-parse", "HEAD")
+    if commit is None and os.environ.get(GIT_STATE_VARIABLE):
+        path = os.environ[GIT_STATE_VARIABLE]
+        if not os.path.exists(path):
+            raise SystemExit(
+                f"${GIT_STATE_VARIABLE} names {path}, which does not exist: run benchmarks/device/fetch_wheels.sh "
+                "in the git checkout again (it writes the file), or unset the variable"
+            )
+        with open(path) as file:
+            recorded = json.load(file)
+        return {
+            **recorded,
+            "commit_source": "git rev-parse HEAD when benchmarks/device/fetch_wheels.sh ran in the checkout this "
+            f"copy came from (${GIT_STATE_VARIABLE}; no git checkout where the script ran)",
+        }
     status = git("status", "--porcelain")
     return {
         "commit": commit.strip() if commit else None,
@@ -98,3 +116,9 @@ def write(results, path):
     with open(path, "w") as file:
         json.dump(results, file, indent=2)
     print(f"written to {path}")
+
+
+if __name__ == "__main__":
+    if sys.argv[1:] != ["git-state"]:
+        raise SystemExit("usage: python benchmarks/report.py git-state   (prints this checkout's commit and status)")
+    print(json.dumps(git_state(), indent=2))

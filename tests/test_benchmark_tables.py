@@ -167,6 +167,30 @@ def test_provenance_records_this_checkout_commit_and_whether_its_tree_is_clean()
     assert {"python", "tfae", "keras"} <= set(recorded["versions"])
 
 
+def test_a_copy_without_git_records_the_state_of_the_checkout_it_came_from(tmp_path, monkeypatch):
+    """The lent GPU machine gets the tree without .git: fetch_wheels.sh writes `report.py git-state` beside the
+    wheels, and run_gpu.sh points $TFAE_BENCHMARK_GIT_STATE at it."""
+    report = module("report")
+    monkeypatch.delenv(report.GIT_STATE_VARIABLE, raising=False)
+    assert report.git_state(str(tmp_path)) == {
+        "commit": None, "commit_source": "git rev-parse HEAD when the script ran", "tree_clean": None, "uncommitted": [],
+    }
+    state = tmp_path / "git-state.json"
+    written = subprocess.run(
+        [sys.executable, str(BENCHMARKS / "report.py"), "git-state"], capture_output=True, text=True, check=True
+    ).stdout
+    state.write_text(written)
+    monkeypatch.setenv(report.GIT_STATE_VARIABLE, str(state))
+    copied = report.git_state(str(tmp_path))
+    assert copied["commit"] == json.loads(written)["commit"] and copied["tree_clean"] is not None
+    assert copied["commit_source"].startswith("git rev-parse HEAD when benchmarks/device/fetch_wheels.sh ran")
+    monkeypatch.setenv(report.GIT_STATE_VARIABLE, str(tmp_path / "absent.json"))
+    with pytest.raises(SystemExit, match="absent.json, which does not exist: run benchmarks/device/fetch_wheels.sh"):
+        report.git_state(str(tmp_path))
+    for script in ("fetch_wheels.sh", "run_gpu.sh"):
+        assert "git-state.json" in (BENCHMARKS / "device" / script).read_text()
+
+
 def test_every_script_that_writes_results_records_provenance():
     for script in BENCHMARKS.glob("*.py"):
         source = script.read_text()

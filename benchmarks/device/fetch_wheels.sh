@@ -21,5 +21,7 @@ python3 -m pip download -q --no-deps --only-binary=:all: --python-version 3.12 -
     "pythae==0.1.2" pydantic pydantic-core annotated-types typing-inspection typing-extensions
 # tfae is pure Python: a wheel built here installs there (without its TensorFlow requirement: --no-deps).
 python3 -m pip wheel -q --no-deps -w .whl .
+# The GPU machine gets a copy of the tree without .git: the results record this checkout's commit and status.
+python3 benchmarks/report.py git-state > .whl/git-state.json
 ls .whl
 du -sh .whl

@@ -13,6 +13,7 @@ cd "$(dirname "$0")/../.."
 site=/tmp/site
 python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target "$site" .whl/*.whl
 export PYTHONPATH="$site" KERAS_BACKEND=jax XLA_PYTHON_CLIENT_PREALLOCATE=false
+export TFAE_BENCHMARK_GIT_STATE="$PWD/.whl/git-state.json"  # written by fetch_wheels.sh: no .git here
 python3 - <<'PY'
 import jax, torch
 print("jax", jax.__version__, jax.devices(), "| torch", torch.__version__, torch.cuda.is_available())
