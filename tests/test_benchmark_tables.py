@@ -173,7 +173,8 @@ def test_a_copy_without_git_records_the_state_of_the_checkout_it_came_from(tmp_p
     report = module("report")
     monkeypatch.delenv(report.GIT_STATE_VARIABLE, raising=False)
     assert report.git_state(str(tmp_path)) == {
-        "commit": None, "commit_source": "git rev-parse HEAD when the script ran", "tree_clean": None, "uncommitted": [],
+        "commit": None, "commit_source": "git rev-parse HEAD when the script ran", "tree_clean": None,
+        "uncommitted": [],
     }
     state = tmp_path / "git-state.json"
     written = subprocess.run(
