@@ -143,16 +143,79 @@ def test_dataset_size_is_required():
         plugins.resolve("regularizer", {"name": "beta_tcvae"})
 
 
-def test_a_batch_larger_than_the_data_set_is_refused_with_both_numbers(rng):
+def test_a_training_batch_larger_than_the_data_set_is_refused_with_both_numbers(rng):
     regularizer = BetaTCVAERegularizer(dataset_size=10)
-    with pytest.raises(ValueError, match=r"A batch of 16 samples .* dataset_size=10"):
-        regularizer(posterior_of(*gaussian_batch(rng, batch=16)))
-    # In fit too, where the train step is traced for the batch's shape.
+    message = r"A batch of 16 samples .* dataset_size=10"
+    with pytest.raises(ValueError, match=message):
+        regularizer.check_batch_size(16)
+    # A train step whose batch size is static (an eager one here) refuses it too.
+    with pytest.raises(ValueError, match=message):
+        regularizer(posterior_of(*gaussian_batch(rng, batch=16)), training=True)
+    # fit refuses it before training, also where the train step cannot see it: 17 samples in batches of 8
+    # leave a last batch of 1, so the traced batch size is unknown.
     regularizer = {"name": "beta_tcvae", "dataset_size": 4}
     model = Autoencoder(bottleneck={"name": "gaussian", "latent_dim": 2, "regularizer": regularizer})
     model.compile(optimizer="adam", loss="bernoulli")
     with pytest.raises(ValueError, match=r"A batch of 8 samples .* dataset_size=4"):
-        model.fit(rng.random((16, 6)).astype("float32"), epochs=1, batch_size=8, verbose=0)
+        model.fit(rng.random((17, 6)).astype("float32"), epochs=1, batch_size=8, verbose=0)
+    assert model.optimizer.iterations.numpy() == 0
+
+
+@pytest.mark.parametrize("estimator", ESTIMATORS)
+def test_outside_training_a_larger_batch_is_taken_for_the_whole_data_set(estimator, rng):
+    # As the encoder sees all of a run's samples at once (tfae train's pictures): a finite estimate, N = B.
+    code, mean, log_variance = gaussian_batch(rng, batch=16, dim=3)
+    regularizer = BetaTCVAERegularizer(dataset_size=10, estimator=estimator)
+    terms = regularizer.terms(posterior_of(code, mean, log_variance))
+    expected = ref.beta_tcvae_terms(code, mean, log_variance, dataset_size=16, estimator=estimator)
+    for name in ("mutual_information", "total_correlation", "dimension_wise_kl"):
+        np.testing.assert_allclose(to_numpy(terms[name]), expected[name], rtol=1e-5, atol=1e-4, err_msg=name)
+
+
+def test_a_training_batch_of_one_is_refused_naming_the_minimum(rng):
+    regularizer = BetaTCVAERegularizer(dataset_size=100)
+    assert regularizer.min_batch_size == 2
+    message = (
+        r"'beta_tcvae' \(BetaTCVAERegularizer\) .* at least 2 per batch: use a batch_size of 2 or more\. "
+        r"Received: batch_size=1"
+    )
+    with pytest.raises(ValueError, match=message):
+        regularizer.check_batch_size(1)
+    regularizer.check_batch_size(2)
+    regularizer.check_batch_size(100)
+
+
+def test_the_mws_terms_are_the_batch_aggregate_posteriors_plus_constants(rng):
+    # MWS weighs every pair 1 / (N B): the density under the batch's own aggregate posterior, (1 / B) sum_j
+    # q(z | x_j) (the weights of N = 1), divided by N. So each term is that estimate's plus a constant in log N.
+    code, mean, log_variance = gaussian_batch(rng, batch=64, dim=5)
+    dataset_size = 60000
+    regularizer = BetaTCVAERegularizer(dataset_size=dataset_size, estimator="mws")
+    found = regularizer.terms(posterior_of(code, mean, log_variance))
+    batch_alone = ref.beta_tcvae_terms(code, mean, log_variance, dataset_size=1, estimator="mws")
+    log_n = math.log(dataset_size)
+    offsets = {"mutual_information": log_n, "total_correlation": 4 * log_n, "dimension_wise_kl": -5 * log_n}
+    for name, offset in offsets.items():
+        expected = batch_alone[name] + offset
+        np.testing.assert_allclose(to_numpy(found[name]), expected, rtol=1e-5, atol=1e-3, err_msg=name)
+
+
+def test_the_stratified_terms_are_logged_beside_the_mws_penalty(rng):
+    # Issue 26: two independent dimensions (a true total correlation of 0), wide posteriors, batch 64 of
+    # 60,000 samples. MWS's total correlation is log N = 11 nats off; the logged MSS estimate is near 0.
+    mean = np.zeros((64, 2), dtype="float32")
+    log_variance = np.zeros((64, 2), dtype="float32")
+    code = rng.normal(size=(64, 2)).astype("float32")
+    regularizer = BetaTCVAERegularizer(beta=6.0, dataset_size=60000)
+    posterior = posterior_of(code, mean, log_variance)
+    mws = float(np.mean(to_numpy(regularizer.terms(posterior)["total_correlation"])))
+    assert mws == pytest.approx(math.log(60000), abs=1e-3)
+    logged = {name: float(value) for name, value in regularizer.logged_values(posterior).items()}
+    assert tuple(logged) == BetaTCVAERegularizer.logged
+    expected = ref.beta_tcvae_terms(code, mean, log_variance, dataset_size=60000, estimator="mss")
+    for name in ("mutual_information", "total_correlation", "dimension_wise_kl"):
+        assert logged[f"mss_{name}"] == pytest.approx(np.mean(expected[name]), rel=1e-5, abs=1e-4)
+    assert abs(logged["mss_total_correlation"]) < 1e-4
 
 
 def test_weights_must_be_finite_and_not_negative():
@@ -201,6 +264,10 @@ def test_gaussian_model_trains_with_a_scheduled_beta_and_saves_and_loads(tmp_pat
     model.compile(optimizer="adam", loss="bernoulli")
     history = model.fit(x, epochs=2, batch_size=8, verbose=0).history
     assert np.all(np.isfinite(history["beta_tcvae_loss"]))
+    # The stratified estimates, logged beside the penalty; their sum is the Monte Carlo KL.
+    logged = [f"beta_tcvae_mss_{name}" for name in ("mutual_information", "total_correlation", "dimension_wise_kl")]
+    assert all(np.all(np.isfinite(history[name])) for name in logged)
+    assert sum(history[name][-1] for name in logged) > -1.0
     # beta is the base class's: a scheduler, driven by step and logged as `beta`.
     assert history["beta"][-1] == pytest.approx(6.0)
     assert int(ops.convert_to_numpy(model.bottleneck.regularizer.scheduler.step)) == 8

@@ -222,6 +222,19 @@ class BaseBottleneck(keras.layers.Layer):
                 found.append((f"{name}_{regularizer.objective_name}", ops.cast(objective, "float32"), True))
         return found
 
+    def logged_values(self, posterior: Posterior) -> list[tuple[str, Any]]:
+        """What the regularizers log beside their penalties (their ``logged_values``), for the model to log.
+
+        Returns ``(log name, float32 scalar)`` pairs, ``<regularizer's log name>_<value name>``, in the order of
+        ``regularizers`` and of each one's ``logged``.
+        """
+        found: list[tuple[str, Any]] = []
+        for regularizer, name in zip(self.regularizers, self.regularizer_names):
+            if regularizer.logged:
+                values = regularizer.logged_values(posterior.stop_gradient())
+                found.extend((f"{name}_{key}", ops.cast(values[key], "float32")) for key in regularizer.logged)
+        return found
+
     @staticmethod
     def flatten(inputs: Any) -> Any:
         if len(inputs.shape) == 2:

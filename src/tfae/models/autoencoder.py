@@ -14,7 +14,7 @@ from tfae.divergence import DivergenceMonitor, stopped_message
 from tfae.errors import DivergenceError
 from tfae.keras_private import all_layers, compiled_loss, creation_strategy, set_untracked, unlocked_state
 from tfae.likelihoods.base import BaseLikelihood
-from tfae.models.inputs import check_even_split, check_samples
+from tfae.models.inputs import check_even_split, check_fit_batch_size, check_samples
 from tfae.models.steps import jax_compute_loss_and_updates, tensorflow_test_step, tensorflow_train_step
 from tfae.models.xla import without_xla_if_it_fails, xla_by_default
 from tfae.models.provenance import RECORD_KEY, components_record
@@ -140,6 +140,8 @@ class Autoencoder(keras.Model):
         self.regularization_loss_tracker = keras.metrics.Mean(name="regularization_loss")
         # A Mean per term the bottleneck's regularizers give, in their order: each penalty, then its objective.
         self.regularizer_trackers: list[keras.metrics.Mean] = []
+        # A Mean per value the regularizers log beside their penalties (their `logged`), in the same order.
+        self.regularizer_value_trackers: list[keras.metrics.Mean] = []
         # A Mean per value the objective logs besides the loss; compile makes them anew for each objective, so
         # they are not Keras-tracked attributes (an earlier objective's would stay): `metrics` lists them.
         set_untracked(self, "_objective_trackers", [])
@@ -151,6 +153,8 @@ class Autoencoder(keras.Model):
             self.regularizer_trackers.append(keras.metrics.Mean(name=f"{name}_loss"))
             if regularizer.has_objective:
                 self.regularizer_trackers.append(keras.metrics.Mean(name=f"{name}_{regularizer.objective_name}"))
+            logged = (keras.metrics.Mean(name=f"{name}_{key}") for key in regularizer.logged)
+            self.regularizer_value_trackers.extend(logged)
             if not isinstance(regularizer.beta, float):
                 self.beta_trackers.append(keras.metrics.Mean(name="beta" if len(regularizers) == 1 else f"{name}_beta"))
                 self._varying_betas.append(index)
@@ -564,6 +568,8 @@ class Autoencoder(keras.Model):
         self.regularization_loss_tracker.update_state(regularization, sample_weight=batch_size)
         for tracker, (_, value, _) in zip(self.regularizer_trackers, terms):
             tracker.update_state(value, sample_weight=batch_size)
+        for tracker, (_, value) in zip(self.regularizer_value_trackers, self.bottleneck.logged_values(regularized)):
+            tracker.update_state(value, sample_weight=batch_size)
         for tracker in self.objective_trackers:
             tracker.update_state(ops.mean(results[tracker.name]), sample_weight=batch_size)
         for index, tracker in zip(self._varying_betas, self.beta_trackers):
@@ -641,9 +647,13 @@ class Autoencoder(keras.Model):
 
         Raises:
             DivergenceError: a loss became NaN or inf (with ``stop_on_divergence``).
+            ValueError: the samples are not of the shape the model takes, or (given an array) the batch size
+                is one that a regularizer cannot train on (its ``check_batch_size``).
         """
         check_samples(self, x, "fit")
         check_even_split(x, kwargs.get("batch_size"), "fit")
+        replicas = getattr(creation_strategy(self), "num_replicas_in_sync", 1)
+        check_fit_batch_size(self, x, kwargs.get("batch_size"), replicas)
         shape = getattr(x, "shape", None)
         if not self.built and shape is not None and len(shape) > 1:
             # Built now, not by the first step, so that the weights training starts from can be kept; inside

@@ -39,3 +39,30 @@ def check_samples(model: keras.Model, x: Any, method: str) -> None:
             f"This model takes samples of shape {expected} (batches of shape (batch_size, {', '.join(map(str, expected))})); "
             f"{method} received samples of shape {shape[1:]} (an array of shape {shape})."
         )
+
+
+def check_batch_size(model: keras.Model, batch_size: int, replicas: int = 1) -> None:
+    """Refuses training batches of ``batch_size`` that one of ``model``'s regularizers cannot train on.
+
+    Each regularizer's ``check_batch_size`` sees the samples one replica trains on, ``batch_size // replicas``
+    under a ``tf.distribute`` strategy of ``replicas`` replicas.
+    """
+    share = batch_size // replicas
+    for regularizer in getattr(getattr(model, "bottleneck", None), "regularizers", []):
+        try:
+            regularizer.check_batch_size(share)
+        except ValueError as error:
+            if replicas == 1:
+                raise
+            raise ValueError(
+                f"{error} (a batch of {batch_size} over {replicas} replicas gives each {share} samples)"
+            ) from None
+
+
+def check_fit_batch_size(model: keras.Model, x: Any, batch_size: int | None, replicas: int = 1) -> None:
+    """``check_batch_size`` for the batches ``fit`` makes of an array: ``batch_size`` samples (32 by default),
+    or all of them when there are fewer. A dataset or a generator makes its own batches, unchecked here."""
+    shape = getattr(x, "shape", None)
+    if shape is None or len(shape) == 0:
+        return
+    check_batch_size(model, min(int(batch_size or 32), int(shape[0])), replicas)

@@ -83,6 +83,13 @@ class BaseRegularizer:
     #: Whether the penalty is the posterior's divergence from the prior (a VAE's KL), which an objective that
     #: holds the prior's density already (IWAE) would count twice.
     divergence_from_prior: ClassVar[bool] = False
+    #: The fewest samples a training batch must hold: 1 for a per-sample penalty; 2 for a batch-level estimator
+    #: that compares a batch's samples with one another (an MMD, a permutation of the codes, a minibatch
+    #: estimate of q(z)), which a batch of one leaves without anything to compare.
+    min_batch_size: ClassVar[int] = 1
+    #: The names of the values the regularizer logs beside its penalty (``logged_values``), each as
+    #: ``<name>_<value name>``: diagnostics, not trained on.
+    logged: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, beta: float | BaseScheduler | str | dict[str, Any] | keras.Variable = 1.0) -> None:
         self._scheduler: BaseScheduler | None = None
@@ -244,6 +251,32 @@ class BaseRegularizer:
             f"'{registered_name('prior', prior)}' prior, but the bottleneck's prior is "
             f"{type(found).__name__}: {remedy}."
         )
+
+    def check_batch_size(self, batch_size: int) -> None:
+        """Raises ``ValueError`` when training batches of ``batch_size`` samples cannot give this penalty.
+
+        ``Autoencoder.fit`` (given an array) and ``tfae train`` call it before the first step with the batch size
+        training is set to (each replica's share under ``tf.distribute``). The last batch of an epoch, which
+        may hold fewer samples, is trained on as it comes. By default it refuses fewer than ``min_batch_size``;
+        a subclass may refuse more (a batch larger than the data set it is said to be drawn from).
+        """
+        if self.min_batch_size > 1 and batch_size < self.min_batch_size:
+            from tfae.serialization import describe_component
+
+            raise ValueError(
+                f"The regularizer {describe_component('regularizer', self)} compares the samples of a batch with "
+                f"one another, so it needs at least {self.min_batch_size} per batch: use a batch_size of "
+                f"{self.min_batch_size} or more. Received: batch_size={batch_size}"
+            )
+
+    def logged_values(self, posterior: Posterior) -> dict[str, Any]:
+        """The values named in ``logged`` for this batch, by name, each a scalar; by default, none.
+
+        The model calls it in every train and test step with the posterior its penalty saw, gradients stopped,
+        and logs each value as ``<name>_<value name>``, averaged over the epoch like the losses. They take no
+        part in the loss.
+        """
+        return {}
 
     def calc(self, *parameters: Any) -> Any:
         """Returns the penalty of each sample from the distribution parameters, shape ``(batch,)``."""

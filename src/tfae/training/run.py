@@ -389,6 +389,7 @@ class Run:
         checkpoint = checkpoints.Checkpoint(self.folder / BACKUP_FOLDER, self.folder / HISTORY_FILE, writes=chief)
         with _scope(strategy):
             model = self.build_model(dataset.x.shape[1:])
+        self._check_batch_size(model, len(x_train), strategy)
         with self._removed_unless_saved(checkpoint):
             if chief:
                 self._prepare_folder(model)
@@ -451,6 +452,18 @@ class Run:
             print(f"tfae: wrote {self.folder}: {', '.join(written)}")
             print(f"tfae: next, look at the pictures, or try: tfae similar {self.folder} {dataset.source} --index 0")
         return model
+
+    def _check_batch_size(self, model, train_size, strategy):
+        """Refuses, before anything is written, a batch size that one of the model's regularizers cannot train on."""
+        from tfae.models.inputs import check_batch_size
+
+        batch_size = min(self.config.values["training"]["batch_size"], train_size)
+        # A tf.distribute strategy gives each replica a share of the batch; a Keras distribution (JAX) does not.
+        replicas = strategy.num_replicas_in_sync if hasattr(strategy, "extended") else 1
+        try:
+            check_batch_size(model, batch_size, replicas)
+        except ValueError as error:
+            raise self.config.error(("training", "batch_size"), f"[training] batch_size: {error}") from None
 
     def _split_evenly(self, x_train, labels_train, x_val, labels_val, strategy, verbose):
         """Under a Keras distribution, drops the few samples that would leave a last batch the devices cannot share."""

@@ -3,7 +3,6 @@ dimension-wise KL, each with its own weight; registered as ``"beta_tcvae"``."""
 
 from __future__ import annotations
 
-import math
 import numbers
 from collections.abc import Callable
 from typing import Any, Literal
@@ -36,16 +35,34 @@ class BetaTCVAERegularizer(BaseRegularizer):
     ``log q(z_i)`` and ``log q(z_id)`` are estimated from the batch, ``log q(z_i) ~= logsumexp_j (log W[i, j] +
     log q(z_i | x_j))`` (and likewise per dimension), from ``Posterior.pairwise``:
 
-    - ``"mws"``, minibatch-weighted sampling (appendix C.1): every ``W[i, j] = 1 / (N * B)``, with ``N`` the
-      data set's size and ``B`` the batch's; biased, and the default of the authors' code;
+    - ``"mws"``, minibatch-weighted sampling (appendix C.1), the default, as in the authors' code: every
+      ``W[i, j] = 1 / (N * B)``, with ``N`` the data set's size and ``B`` the batch's. This is the density under
+      the batch's own aggregate posterior, ``(1 / B) sum_j q(z | x_j)``, divided by ``N``: so its terms are
+      those of the batch's aggregate posterior plus constants that carry no gradient, ``log N`` in the mutual
+      information, ``(D - 1) log N`` in the total correlation and ``-D log N`` in the dimension-wise KL, for a
+      ``D``-dimensional code. Its penalty, and so the logged ``beta_tcvae_loss`` and ``loss``, hold
+      ``(alpha + beta (D - 1) - gamma D) log N`` nats that are no one's information: 487 nats for ``beta = 6``,
+      ``D = 10`` and 50,000 samples. With ``alpha = beta = gamma = 1`` they cancel.
     - ``"mss"``, minibatch-stratified sampling (appendix C.2): ``W[i, i] = 1 / N``,
-      ``W[i, (i + 1) mod B] = (N - B + 1) / (N * (B - 1))`` and ``1 / (B - 1)`` elsewhere; unbiased. This is
-      the paper's matrix. The authors' released code fills the first two columns instead of the diagonal and
-      the one after it (rtqichen/beta-tcvae, ``_log_importance_weight_matrix``), so that its rows do not all
-      sum to one; that is not followed here.
+      ``W[i, (i + 1) mod B] = (N - B + 1) / (N * (B - 1))`` and ``1 / (B - 1)`` elsewhere, an unbiased
+      estimate of ``q(z_i)``. Its logarithm is biased low (Jensen's inequality), the more so the narrower the
+      posteriors are beside the distances between the batch's codes, and the total correlation with it: a
+      penalty with ``beta > alpha`` rewards that bias, which can leave a worse ELBO (the disentangling guide
+      has the measurements). This is the paper's matrix. The authors' released code fills the first two
+      columns instead of the diagonal and the one after it (rtqichen/beta-tcvae,
+      ``_log_importance_weight_matrix``), so that its rows do not all sum to one; that is not followed here.
 
-    A batch of one sample (the last of an epoch, say) has no other member to estimate from: both estimators
-    then give ``log q(z) ~= log q(z | x) - log N``.
+    Whatever the estimator, the model logs the three terms by MSS beside the penalty, averaged over the batch,
+    unweighted: ``beta_tcvae_mss_mutual_information``, ``beta_tcvae_mss_total_correlation`` and
+    ``beta_tcvae_mss_dimension_wise_kl`` (``logged``). Their sum is the Monte Carlo KL of the VAE.
+
+    Training batches need at least ``min_batch_size`` (2) samples and at most ``dataset_size``: ``fit`` (given
+    an array) and ``tfae train`` refuse other batch sizes before training (``check_batch_size``), and a train
+    step refuses a batch larger than ``dataset_size`` where its size is static. The last batch of an epoch may
+    be smaller: a batch of one sample has no other member to estimate from, and both estimators then give
+    ``log q(z) ~= log q(z | x) - log N``, a total correlation of 0. Outside training (``evaluate``, the encoder
+    called on many samples) a batch may be larger than ``dataset_size``: its estimate then takes the batch for
+    the whole data set, ``N = B``.
 
     The penalty is one value for the batch, the mean of each sample's terms (``terms`` gives them per sample):
     each sample's estimate depends on the whole batch, so it is a batch-level penalty. Under ``tf.distribute`` each replica's batch is
@@ -65,11 +82,8 @@ class BetaTCVAERegularizer(BaseRegularizer):
             or ``scheduler.value``.
         gamma: float >= 0, the weight of the dimension-wise KL.
         dataset_size: int >= 1, required: ``N``, the number of training samples the batches are drawn from, so
-            at least the batch size. A call refuses a larger batch when the batch size is static where the
-            penalty is computed: eager calls, and ``fit``'s train steps on JAX and, in practice, on TensorFlow,
-            which traces the first step for the batch's shape. A batch size known only at run time goes
-            unchecked.
-        estimator: ``"mws"`` (minibatch-weighted) or ``"mss"`` (minibatch-stratified).
+            at least the training batch size.
+        estimator: ``"mws"`` (minibatch-weighted, the default) or ``"mss"`` (minibatch-stratified).
 
     Call arguments:
         posterior: a ``Posterior`` with the code and the bottleneck that scores it.
@@ -86,6 +100,8 @@ class BetaTCVAERegularizer(BaseRegularizer):
     """
 
     weighs_by_beta = False
+    min_batch_size = 2
+    logged = ("mss_mutual_information", "mss_total_correlation", "mss_dimension_wise_kl")
 
     def __init__(
         self,
@@ -115,11 +131,13 @@ class BetaTCVAERegularizer(BaseRegularizer):
     def check_bottleneck(self, bottleneck: keras.layers.Layer) -> None:
         self.require_densities(bottleneck, "to estimate the aggregate posterior q(z) from the batch")
 
-    def log_weights(self, batch_size: Any) -> Any:
-        """``log W[i, j]``, shape ``(batch_size, batch_size)``: how the batch's posteriors weigh in ``log q(z_i)``."""
+    def log_weights(self, batch_size: Any, estimator: str | None = None) -> Any:
+        """``log W[i, j]``, shape ``(batch_size, batch_size)``: how the batch's posteriors weigh in ``log q(z_i)``,
+        by ``estimator`` (the regularizer's own by default)."""
         size = ops.cast(batch_size, "float32")
-        dataset_size = float(self.dataset_size)
-        if self.estimator == "mws":
+        # A batch larger than the data set (outside training) is taken for the whole of it.
+        dataset_size = ops.maximum(float(self.dataset_size), size)
+        if (estimator or self.estimator) == "mws":
             return ops.zeros((batch_size, batch_size)) - ops.log(dataset_size * size)
         # The batch less sample i itself: B - 1, but 1 for a batch of one, whose diagonal then takes it all.
         others = ops.maximum(size - 1.0, 1.0)
@@ -128,15 +146,15 @@ class BetaTCVAERegularizer(BaseRegularizer):
         stratum = ops.expand_dims(index, 0) == ops.expand_dims((index + 1) % batch_size, 1)
         # log((N - M) / (N M)) = log(1 - M / N) - log(M), without the cancellation of log(N - M) - log(N M).
         log_weights = ops.where(stratum, ops.log1p(-others / dataset_size) - ops.log(others), -ops.log(others))
-        return ops.where(itself, -math.log(dataset_size), log_weights)
+        return ops.where(itself, -ops.log(dataset_size), log_weights)
 
-    def terms(self, posterior: Posterior) -> dict[str, Any]:
-        """The three terms of each sample, unweighted: ``mutual_information``, ``total_correlation`` and
-        ``dimension_wise_kl``, each a float32 tensor of shape ``(batch,)``."""
-        self._check_batch_size(posterior)
+    def terms(self, posterior: Posterior, estimator: str | None = None) -> dict[str, Any]:
+        """The three terms of each sample, unweighted, by ``estimator`` (the regularizer's own by default):
+        ``mutual_information``, ``total_correlation`` and ``dimension_wise_kl``, float32 tensors of shape
+        ``(batch,)``."""
         # log q(z_id | x_j) for every code i, posterior j and dimension d: (batch, batch, latent_dim).
         pairwise = posterior.pairwise(per_dimension=True)
-        log_weights = self.log_weights(posterior.batch_size)
+        log_weights = self.log_weights(posterior.batch_size, estimator)
         log_q_z = ops.logsumexp(log_weights + ops.sum(pairwise, axis=-1), axis=1)
         log_product_of_marginals = ops.sum(ops.logsumexp(ops.expand_dims(log_weights, -1) + pairwise, axis=1), axis=-1)
         return {
@@ -147,6 +165,8 @@ class BetaTCVAERegularizer(BaseRegularizer):
 
     def penalty(self, posterior: Posterior, training: bool = False) -> Any:
         """The batch mean of ``alpha * MI + beta * TC + gamma * dimension-wise KL``: a scalar."""
+        if training:
+            self._check_static_batch_size(posterior)
         terms = self.terms(posterior)
         return ops.mean(
             self.alpha * terms["mutual_information"]
@@ -154,14 +174,28 @@ class BetaTCVAERegularizer(BaseRegularizer):
             + self.gamma * terms["dimension_wise_kl"]
         )
 
-    def _check_batch_size(self, posterior: Posterior) -> None:
+    def logged_values(self, posterior: Posterior) -> dict[str, Any]:
+        """The batch means of the three terms by minibatch-stratified sampling, unweighted, named as in ``logged``."""
+        terms = self.terms(posterior, "mss")
+        return {f"mss_{name}": ops.mean(value) for name, value in terms.items()}
+
+    def check_batch_size(self, batch_size: int) -> None:
+        """Refuses training batches of fewer than 2 samples, or of more than ``dataset_size``."""
+        super().check_batch_size(batch_size)
+        if batch_size > self.dataset_size:
+            raise ValueError(self._too_large(batch_size))
+
+    def _check_static_batch_size(self, posterior: Posterior) -> None:
         batch_size = posterior.parameters[0].shape[0]
         if batch_size is not None and batch_size > self.dataset_size:
-            raise ValueError(
-                f"A batch of {batch_size} samples cannot be drawn from a data set of dataset_size={self.dataset_size}: "
-                "`dataset_size` must be the number of training samples, at least the batch size. "
-                f"Received: dataset_size={self.dataset_size}, a batch of {batch_size}"
-            )
+            raise ValueError(self._too_large(batch_size))
+
+    def _too_large(self, batch_size: int) -> str:
+        return (
+            f"A batch of {batch_size} samples cannot be drawn from a data set of dataset_size={self.dataset_size}: "
+            "`dataset_size` must be the number of training samples, at least the batch size. "
+            f"Received: dataset_size={self.dataset_size}, a batch of {batch_size}"
+        )
 
     def get_config(self) -> dict[str, Any]:
         return {

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 import keras
+import numpy as np
 import tfae
 from keras import ops
 from tfae.bottlenecks import GaussianBottleneck, Posterior, VariationalBottleneck
@@ -15,6 +16,11 @@ from tfae.regularizers import GaussianKLDRegularizer
 from tfae.schedulers import BaseScheduler
 from tfae.schedulers.base import check_finite
 from tfae.serialization import component_spec, describe_component
+
+
+#: The most counts (epochs or steps) of a capacity schedule checked one by one for a negative value; a longer
+#: schedule is checked at this many counts spread evenly over it, its first and last included.
+SCHEDULE_CHECK_COUNTS = 2**20
 
 
 class CapacityRegularizer(GaussianKLDRegularizer):
@@ -27,7 +33,11 @@ class CapacityRegularizer(GaussianKLDRegularizer):
 
     ``C`` is a float or a scheduler, such as ``{"name": "dasr", "start_value": 0, "end_value": 25,
     "attack": 100}``. ``Autoencoder.fit`` drives an epoch-counted one as a callback; a step-counted one moves
-    on in each train step. Its state (value, and step counter) is saved with the model.
+    on in each train step. Its state (value, and step counter) is saved with the model. A KL is never
+    negative, so neither is ``C``: a schedule that reaches a negative value at any count up to its
+    ``duration`` is refused when the regularizer is made, naming the first such value and its epoch or step
+    (checked at every count for schedules of up to ``SCHEDULE_CHECK_COUNTS`` counts, at that many spread
+    evenly over a longer one).
 
     ``gamma`` is the paper's weight, a float. ``beta`` is the weight every tfae regularizer has, 1 by default,
     which multiplies the whole penalty: a schedule of it is driven, saved and logged as ``beta`` like any
@@ -72,7 +82,9 @@ class CapacityRegularizer(GaussianKLDRegularizer):
         if self.gamma < 0:
             raise ValueError(f"`gamma` must be a finite number >= 0. Received: gamma={gamma!r}")
         resolved: Any = resolve("scheduler", capacity) if isinstance(capacity, (str, dict)) else capacity
-        if not isinstance(resolved, BaseScheduler):
+        if isinstance(resolved, BaseScheduler):
+            _check_schedule(resolved, capacity)
+        else:
             resolved = check_finite("capacity", resolved)
             if resolved < 0:
                 raise ValueError(f"`capacity` is a KL in nats, a number >= 0. Received: capacity={capacity!r}")
@@ -105,6 +117,28 @@ class CapacityRegularizer(GaussianKLDRegularizer):
             "capacity": component_spec("scheduler", capacity) if isinstance(capacity, BaseScheduler) else capacity,
         }
 
+
+
+def _check_schedule(scheduler: BaseScheduler, given: Any) -> None:
+    """Refuses a capacity schedule that reaches a negative value, naming the first and its count."""
+    counts = np.arange(scheduler.duration + 1, dtype="int64")
+    if len(counts) > SCHEDULE_CHECK_COUNTS:
+        counts = np.unique(np.linspace(0, scheduler.duration, SCHEDULE_CHECK_COUNTS).astype("int64"))
+    for start in range(0, len(counts), _CHUNK):
+        chunk = counts[start : start + _CHUNK]
+        values = np.asarray(ops.convert_to_numpy(scheduler.calc(chunk)), dtype="float64")
+        negative = np.flatnonzero(~(values >= 0))
+        if len(negative):
+            first = int(negative[0])
+            raise ValueError(
+                f"`capacity` is a KL in nats, never negative, but its schedule gives {values[first]:g} at "
+                f"{scheduler.unit} {int(chunk[first])} (counting from 0): give the schedule values >= 0 "
+                f"(start_value and end_value, for 'dasr'). Received: capacity={given!r}"
+            )
+
+
+# Counts evaluated in one call of the schedule: its values take a few MB.
+_CHUNK = 2**16
 
 
 @tfae.hookimpl

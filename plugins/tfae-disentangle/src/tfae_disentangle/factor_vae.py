@@ -56,6 +56,11 @@ class FactorVAERegularizer(BaseRegularizer):
     It needs the code the decoder received, which every bottleneck that passes a ``Posterior`` with a
     ``code`` to ``add_regularization`` gives (vanilla, gaussian, bernoulli).
 
+    A batch of one code has nothing to permute it with: the "product of marginals" would be the code itself,
+    and the discriminator would learn nothing. Training batches need at least ``min_batch_size`` (2) samples,
+    which ``fit`` (given an array) and ``tfae train`` check before training (``check_batch_size``). The last
+    batch of an epoch may be smaller: with one sample, the discriminator's step compares the code with itself.
+
     Args:
         beta: the weight of the total correlation, the paper's gamma: a float, a scheduler (an instance, its
             registered name or a dict), or ``scheduler.value``.
@@ -96,6 +101,7 @@ class FactorVAERegularizer(BaseRegularizer):
     """
 
     objective_name = "discriminator_loss"
+    min_batch_size = 2
 
     def __init__(
         self,

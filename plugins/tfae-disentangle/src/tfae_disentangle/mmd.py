@@ -119,6 +119,10 @@ class MMDRegularizer(BaseRegularizer):
     beside ``"kld"`` can let that noise hold every posterior at the prior (on the 8x8 digits, ``beta >= 5``
     drove the KL to 0 in 40 epochs, where ``beta = 1`` trained as the VAE did).
 
+    A batch of one code has no pair to compare, and its MMD is 0: training batches need at least
+    ``min_batch_size`` (2) samples, which ``fit`` (given an array) and ``tfae train`` check before training
+    (``check_batch_size``). The last batch of an epoch may be smaller: with one sample, its penalty is 0.
+
     Args:
         beta: the weight of the MMD (default 1): a float, a scheduler, or ``scheduler.value``. Beside
             ``"kld"`` the objective is InfoVAE's with ``alpha = 0`` and ``lambda = beta + 1``; alone on a
@@ -138,6 +142,8 @@ class MMDRegularizer(BaseRegularizer):
     >>> float(regularizer(Posterior(parameters=(codes,), code=codes))) > 0.5
     True
     """
+
+    min_batch_size = 2
 
     def __init__(
         self,
