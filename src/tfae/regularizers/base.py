@@ -46,7 +46,11 @@ class BaseRegularizer:
       sees the posterior with gradients stopped; the model's optimizer minimises it in the same ``fit``, and
       it is logged as ``<name>_<objective_name>`` but is not part of the model's ``loss``. Keep the weights out of
       the penalty's gradient (FactorVAE's regularizer in plugins/tfae-disentangle shows how);
-    - use more schedulers than beta's: any ``BaseScheduler`` attribute is tracked and driven as beta's is.
+    - use more schedulers than beta's: any ``BaseScheduler`` attribute is tracked and driven as beta's is;
+    - need batches of a size: ``min_batch_size`` (2 for an estimator that compares a batch's samples with one
+      another), or more in ``check_batch_size``, which ``fit`` and ``tfae train`` call before training;
+    - log values beside its penalty, diagnostics that are not trained on: their names in ``logged``, their
+      values from ``logged_values(posterior)``, each logged as ``<name>_<value name>``.
 
     A regularizer that needs what only some bottlenecks give (log-densities; a Gaussian's mean and
     log-variance) says so in ``check_bottleneck``, which the bottleneck calls when it is made.

@@ -20,7 +20,7 @@ from tfae.serialization import component_spec, describe_component
 
 #: The most counts (epochs or steps) of a capacity schedule checked one by one for a negative value; a longer
 #: schedule is checked at this many counts spread evenly over it, its first and last included.
-SCHEDULE_CHECK_COUNTS = 2**20
+SCHEDULE_CHECK_COUNTS = 2**16
 
 
 class CapacityRegularizer(GaussianKLDRegularizer):
@@ -124,21 +124,15 @@ def _check_schedule(scheduler: BaseScheduler, given: Any) -> None:
     counts = np.arange(scheduler.duration + 1, dtype="int64")
     if len(counts) > SCHEDULE_CHECK_COUNTS:
         counts = np.unique(np.linspace(0, scheduler.duration, SCHEDULE_CHECK_COUNTS).astype("int64"))
-    for start in range(0, len(counts), _CHUNK):
-        chunk = counts[start : start + _CHUNK]
-        values = np.asarray(ops.convert_to_numpy(scheduler.calc(chunk)), dtype="float64")
-        negative = np.flatnonzero(~(values >= 0))
-        if len(negative):
-            first = int(negative[0])
-            raise ValueError(
-                f"`capacity` is a KL in nats, never negative, but its schedule gives {values[first]:g} at "
-                f"{scheduler.unit} {int(chunk[first])} (counting from 0): give the schedule values >= 0 "
-                f"(start_value and end_value, for 'dasr'). Received: capacity={given!r}"
-            )
-
-
-# Counts evaluated in one call of the schedule: its values take a few MB.
-_CHUNK = 2**16
+    values = np.asarray(ops.convert_to_numpy(scheduler.calc(counts)), dtype="float64")
+    negative = np.flatnonzero(~(values >= 0))
+    if len(negative):
+        first = int(negative[0])
+        raise ValueError(
+            f"`capacity` is a KL in nats, never negative, but its schedule gives {values[first]:g} at "
+            f"{scheduler.unit} {int(counts[first])} (counting from 0): give the schedule values >= 0 "
+            f"(start_value and end_value, for 'dasr'). Received: capacity={given!r}"
+        )
 
 
 @tfae.hookimpl
