@@ -16,6 +16,7 @@ import pytest
 
 from tfae.keras_private import (
     BackupAndRestoreWriter,
+    abstract_variables,
     all_layers,
     compiled_loss,
     creation_strategy,
@@ -265,6 +266,33 @@ def test_creation_strategy_is_the_strategy_a_model_was_created_under():
         # Keras' public `distribute_strategy` is the current one here; the creation strategy is still none.
         assert outside.distribute_strategy is strategy
         assert creation_strategy(outside) is None
+
+
+# abstract_variables ----------------------------------------------------------------------------------------
+
+
+def next_name(name):
+    """The name Keras gives the next layer of the kind that got ``name``: dense -> dense_1 -> dense_2."""
+    stem, _, number = name.rpartition("_")
+    return f"{stem}_{int(number) + 1}" if number.isdigit() else f"{name}_1"
+
+
+@pytest.mark.backend_neutral
+def test_abstract_variables_take_no_memory_and_leave_keras_as_it_was():
+    import random
+
+    before = keras.layers.Dense(1).name
+    python_random = random.getstate()
+    with abstract_variables():
+        huge = keras.layers.Dense(10**6)  # its default seed comes from Python's generator
+        huge.build((None, 10**6))
+        assert tuple(huge.kernel.shape) == (10**6, 10**6)  # 4 TB, never allocated
+    assert random.getstate() == python_random
+    assert keras.layers.Dense(1).name == next_name(before)
+    # Keras initialises every variable still waiting when a stateless scope closes: the block's are not.
+    with keras.StatelessScope():
+        pass
+    assert huge.kernel._value is None
 
 
 # BackupAndRestoreWriter ----------------------------------------------------------------------------------

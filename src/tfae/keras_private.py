@@ -79,6 +79,37 @@ def creation_strategy(model: keras.Model) -> Any:
     return getattr(model, "_distribute_strategy", None)
 
 
+@contextlib.contextmanager
+def abstract_variables() -> Iterator[None]:
+    """Variables created inside the block get a shape and no memory, and are never filled in.
+
+    Inside ``keras.StatelessScope(initialize_variables=False)`` Keras defers a new variable's initialiser
+    (public); but it also lists the variable as waiting (``variables.register_uninitialized_variable``), and
+    the next stateless scope to close initialises every variable on that list, which would allocate what the
+    block was to spare. The block's variables are taken off the list, and the names Keras handed out inside
+    it (``naming.uniquify``'s counts) are handed back, so that a model built afterwards gets the names it
+    would have got without the block. Keras' default seeds come from Python's global generator, which is put
+    back too. A variable made inside must not be used afterwards.
+    """
+    import random
+
+    from keras.src.backend.common import global_state
+
+    names = dict(global_state.get_global_attribute("object_name_uids", {}) or {})
+    waiting_before = list(global_state.get_global_attribute("uninitialized_variables", []) or [])
+    python_random = random.getstate()
+    try:
+        with keras.StatelessScope(initialize_variables=False):
+            yield
+    finally:
+        random.setstate(python_random)
+        global_state.set_global_attribute("uninitialized_variables", waiting_before)
+        counts = global_state.get_global_attribute("object_name_uids")
+        if counts is not None:
+            counts.clear()
+            counts.update(names)
+
+
 class BackupAndRestoreWriter(keras.callbacks.BackupAndRestore):
     """``keras.callbacks.BackupAndRestore`` whose subclass writes the backup's files itself.
 

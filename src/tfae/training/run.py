@@ -38,7 +38,7 @@ from tfae.training import checkpoints, pictures
 from tfae.training.config import load_config, resolved_spec
 from tfae.training.data import DataError, is_path, load_data
 from tfae.training.progress import EpochProgress
-from tfae.training.sizes import check_model_size
+from tfae.training.sizes import abstract_model, check_model_size
 
 CONFIG_FILE = "config.toml"
 MODEL_FILE = "model.keras"
@@ -280,26 +280,51 @@ class Run:
             factors=None if dataset.factors is None else dataset.factors[kept],
         )
 
-    def build_model(self, sample_shape):
-        """Assembles and compiles the model the config describes, built for samples of ``sample_shape``."""
-        from tfae.models.layouts import LayoutAutoencoder
+    def build_model(self, sample_shape, data_bytes=0):
+        """Assembles and compiles the model the config describes, built for samples of ``sample_shape``.
 
+        The model is first built abstractly, its variables given shapes and no memory, so that a model too large
+        for the memory (with ``data_bytes`` of samples to train on) is refused before any weight is allocated
+        (``tfae.training.sizes``).
+        """
         model_values, training = self.config.values["model"], self.config.values["training"]
-        bottleneck = self.config.build("bottleneck", ("model", "bottleneck"))
+        counted = abstract_model(lambda: self._assemble(sample_shape))
+        bottleneck = None if counted is not None else self.config.build("bottleneck", ("model", "bottleneck"))
         try:
             check_model_size(
                 sample_shape,
                 model_values["layout"],
                 model_values["hidden"],
                 model_values["kernel_size"],
-                bottleneck,
+                counted.bottleneck if counted is not None else bottleneck,
                 training["optimizer"],
+                model=counted,
+                batch_size=training["batch_size"],
+                data_bytes=data_bytes,
             )
         except ConfigError as error:
             raise self.config.error(("model",), str(error)) from None
+        model = self._assemble(sample_shape, bottleneck)
         loss = training["loss"]
         if not isinstance(loss, str):
             loss = self.config.build("likelihood", ("training", "loss"))
+        optimizer = keras.optimizers.get(
+            {"class_name": training["optimizer"], "config": {"learning_rate": training["learning_rate"]}}
+        )
+        objective = self.config.build("objective", ("training", "objective"))
+        try:
+            model.compile(optimizer=optimizer, loss=loss, objective=objective)
+        except ValueError as error:
+            raise self.config.error(("training", "objective"), " ".join(str(error).split())) from None
+        return model
+
+    def _assemble(self, sample_shape, bottleneck=None):
+        """The config's autoencoder built for samples of ``sample_shape``, with ``bottleneck`` or the config's."""
+        from tfae.models.layouts import LayoutAutoencoder
+
+        model_values = self.config.values["model"]
+        if bottleneck is None:
+            bottleneck = self.config.build("bottleneck", ("model", "bottleneck"))
         try:
             model = LayoutAutoencoder(
                 bottleneck,
@@ -311,14 +336,6 @@ class Run:
             model.build((None, *sample_shape))
         except ValueError as error:
             raise self.config.error(("model",), f"[model]: {' '.join(str(error).split())}") from None
-        optimizer = keras.optimizers.get(
-            {"class_name": training["optimizer"], "config": {"learning_rate": training["learning_rate"]}}
-        )
-        objective = self.config.build("objective", ("training", "objective"))
-        try:
-            model.compile(optimizer=optimizer, loss=loss, objective=objective)
-        except ValueError as error:
-            raise self.config.error(("training", "objective"), " ".join(str(error).split())) from None
         return model
 
     def _write_config(self, model):
@@ -388,7 +405,7 @@ class Run:
         keras.utils.set_random_seed(training["seed"])
         checkpoint = checkpoints.Checkpoint(self.folder / BACKUP_FOLDER, self.folder / HISTORY_FILE, writes=chief)
         with _scope(strategy):
-            model = self.build_model(dataset.x.shape[1:])
+            model = self.build_model(dataset.x.shape[1:], dataset.x.nbytes)
         self._check_batch_size(model, len(x_train), strategy)
         with self._removed_unless_saved(checkpoint):
             if chief:
@@ -442,8 +459,8 @@ class Run:
 
                 drawn = load_model(self.folder / MODEL_FILE, compile=False)
             shown, shown_labels = (x_val, labels_val) if len(x_val) else (x_train, labels_train)
-            everything = np.concatenate([x_train, x_val])
-            all_labels = None if dataset.labels is None else np.concatenate([labels_train, labels_val])
+            everything = (x_train, x_val)
+            all_labels = None if dataset.labels is None else (labels_train, labels_val)
             self.draw(drawn, shown, everything, all_labels, history, dataset.class_names, len(x_train), len(x_val) > 0)
         # Kept until the model and pictures are written, so a run killed after its last epoch resumes too.
         checkpoint.remove()
@@ -530,7 +547,10 @@ class Run:
         return DivergenceError(message)
 
     def draw(self, model, shown, everything, labels, history, class_names=None, train_size=1, held_out=True):
-        """Writes the run's PNGs; ``shown`` are the samples to reconstruct (held out when there are any)."""
+        """Writes the run's PNGs; ``shown`` are the samples to reconstruct (held out when there are any).
+
+        ``everything`` (the samples of ``latent.png``) and ``labels`` may each be an array or a tuple of arrays
+        read as one, which is not made: the data may take most of the memory."""
         from tfae.bottlenecks import VariationalBottleneck
 
         folder = self.folder
@@ -546,12 +566,13 @@ class Run:
             generated = _in_batches(lambda z: model.decoder(z, training=False), codes)
             pictures.image_grid(generated, folder / "samples.png", columns=8, title="Samples from the prior")
             self.draw_traversal(model, shown, shown_codes, held_out)
-        points = np.random.default_rng(training["seed"]).permutation(len(everything))[:LATENT_POINTS]
-        codes = _in_batches(lambda x: model.encoder(x, training=False), everything[points])
+        total = sum(len(part) for part in _parts(everything))
+        points = np.random.default_rng(training["seed"]).permutation(total)[:LATENT_POINTS]
+        codes = _in_batches(lambda x: model.encoder(x, training=False), _rows(everything, points))
         pictures.latent_space(
             codes,
             folder / "latent.png",
-            None if labels is None else labels[points],
+            None if labels is None else _rows(labels, points),
             class_names,
             "posterior means" if variational else "codes",
         )
@@ -617,6 +638,22 @@ def _kl_per_dimension(model, x, seed):
         return None
     results = evaluate(model, x, metrics=["kl_per_dimension"], samples=KL_SAMPLES, seed=seed)
     return np.array([results[f"kl_per_dimension_{dimension}"] for dimension in range(model.bottleneck.latent_dim)])
+
+
+def _parts(arrays):
+    return arrays if isinstance(arrays, tuple) else (arrays,)
+
+
+def _rows(arrays, indices):
+    """The rows at ``indices`` of ``arrays`` (an array, or a tuple of arrays read as their concatenation)."""
+    parts = _parts(arrays)
+    offsets = np.cumsum([0, *(len(part) for part in parts)])
+    which = np.searchsorted(offsets, indices, side="right") - 1
+    rows = np.empty((len(indices), *parts[0].shape[1:]), dtype=parts[0].dtype)
+    for number, part in enumerate(parts):
+        taken = which == number
+        rows[taken] = part[indices[taken] - offsets[number]]
+    return rows
 
 
 def _scope(strategy):
