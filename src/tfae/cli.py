@@ -246,6 +246,14 @@ def generate_command(args):
     output = Path(args.output)
     if output.suffix not in (".png", ".npy"):
         raise UsageError(f"-o must name a .png (a picture) or a .npy file (the arrays); got {output}")
+    from tfae.training.pictures import MAX_GRID_IMAGES
+
+    if output.suffix == ".png" and args.number > MAX_GRID_IMAGES:
+        raise UsageError(
+            f"-n {args.number} is more samples than a picture shows: a .png grid draws at most {MAX_GRID_IMAGES:,} "
+            "(tfae.training.pictures.MAX_GRID_IMAGES); write the arrays to a .npy file instead (-o samples.npy), "
+            "which takes any number"
+        )
     _quiet_tensorflow()
     sampler = _sampler(args.sampler)
     dataset = None
@@ -263,8 +271,12 @@ def generate_command(args):
         except ValueError as error:
             raise UsageError(f"--sampler {args.sampler}: {' '.join(str(error).split())}") from None
         described = f"{title} fitted to {len(dataset.x)} codes of {dataset.source}"
+    shape = tuple(model.encoder.input_shape[1:])
     try:
-        samples = model.sample(args.number, seed=args.seed, sampler=sampler)
+        if output.suffix == ".npy":
+            _write_samples(output, model, sampler, args.number, args.seed, shape)
+        else:
+            samples = model.sample(args.number, seed=args.seed, sampler=sampler)
     except NoPriorError:
         raise UsageError(
             f"the model's {type(model.bottleneck).__name__} has no prior to sample from; sample from a sampler "
@@ -272,15 +284,47 @@ def generate_command(args):
         ) from None
     except ValueError as error:
         raise UsageError(" ".join(str(error).split())) from None
-    if output.suffix == ".npy":
-        _save_array(output, samples)
-    else:
+    if output.suffix == ".png":
         from tfae.training.pictures import image_grid
 
         columns = min(math.ceil(math.sqrt(args.number)), 16)
         image_grid(samples, output, columns=columns, title=f"{args.number} samples from {title}")
-    print(f"tfae generate: wrote {output}: {args.number} samples of shape {tuple(samples.shape[1:])} from {described}")
+    print(f"tfae generate: wrote {output}: {args.number} samples of shape {shape} from {described}")
     return 0
+
+
+# The bytes of samples `tfae generate` decodes at once into a .npy file, which bounds its memory whatever -n is.
+GENERATED_BYTES_PER_CHUNK = 2**26
+
+
+def _write_samples(path, model, sampler, number, seed, shape):
+    """Writes ``number`` samples of ``model`` to the .npy file ``path``, decoded a chunk at a time.
+
+    The first chunk is ``model.sample(chunk, seed)`` itself, so up to a chunk's worth of samples are those
+    that ``model.sample(number, seed)`` gives; each later chunk draws with a seed made from ``seed`` and its
+    position. The file's room is claimed first, so a disk too small fails before anything is written.
+    """
+    import numpy as np
+
+    from tfae.random import MAX_SEED
+    from tfae.training.checkpoints import check_room, replacing
+
+    # Sized for float32 samples; the file takes the dtype the decoder gives.
+    chunk = max(1, GENERATED_BYTES_PER_CHUNK // (math.prod(shape) * 4))
+    first = np.asarray(model.sample(min(chunk, number), seed=seed, sampler=sampler))
+    check_room(path, number * first[0].nbytes)
+    header = {
+        "descr": np.lib.format.dtype_to_descr(first.dtype),
+        "fortran_order": False,
+        "shape": (number, *first.shape[1:]),
+    }
+    with replacing(path) as temporary, open(temporary, "wb") as file:
+        np.lib.format.write_array_header_1_0(file, header)
+        file.write(np.ascontiguousarray(first).tobytes())
+        for index, start in enumerate(range(len(first), number, chunk), start=1):
+            chunk_seed = None if seed is None else int(np.random.default_rng([seed, index]).integers(MAX_SEED + 1))
+            samples = model.sample(min(chunk, number - start), seed=chunk_seed, sampler=sampler)
+            file.write(np.ascontiguousarray(samples, dtype=first.dtype).tobytes())
 
 
 def _sampler(text):

@@ -41,8 +41,9 @@ HEART_CENTRE_Y = 0.2935
 HEART_RADIUS = 1.2935
 # load_dsprites returns arrays; past this many bytes of images, a stream (DSprites.as_dataset) is the way.
 MAX_LOADED_BYTES = 2**30
-# Images rendered at once, which bounds the temporary arrays of a large render.
-RENDER_CHUNK = 1024
+# Pixels rendered at once (1024 images of 64x64; a band of rows of a larger image), which bounds the float64
+# temporaries of a render, about ten of this many numbers, whatever the images' number and size.
+RENDER_PIXELS = 2**22
 
 
 def _check_image_size(image_size: int) -> int:
@@ -166,10 +167,14 @@ class DSprites:
             Pixels 0 or 1: 1 where the pixel's centre lies inside the sprite.
         """
         factors = self.check_factors(factors)
-        images = np.empty((len(factors), self.image_size, self.image_size, 1), dtype="float32")
-        for start in range(0, len(factors), RENDER_CHUNK):
-            chunk = factors[start : start + RENDER_CHUNK]
-            images[start : start + RENDER_CHUNK, ..., 0] = self._render_inside(chunk)
+        size = self.image_size
+        images = np.empty((len(factors), size, size, 1), dtype="float32")
+        count = max(1, RENDER_PIXELS // size**2)
+        rows = max(1, min(size, RENDER_PIXELS // size))
+        for start in range(0, len(factors), count):
+            for top in range(0, size, rows):
+                band = slice(top, top + rows)
+                images[start : start + count, band, :, 0] = self._render_inside(factors[start : start + count], band)
         return images
 
     def images(self, indices: Any) -> np.ndarray:
@@ -218,8 +223,8 @@ class DSprites:
             )
         return indices
 
-    def _render_inside(self, factors: np.ndarray) -> np.ndarray:
-        """Returns whether each pixel's centre is inside the sprite, bool of shape ``(n, size, size)``."""
+    def _render_inside(self, factors: np.ndarray, rows: slice) -> np.ndarray:
+        """Returns whether each pixel's centre in ``rows`` is inside the sprite, bool of shape ``(n, rows, size)``."""
         values = self.factor_values
         size = self.image_size
         radius = SPRITE_RADIUS * values["scale"][factors[:, 1]]
@@ -229,12 +234,12 @@ class DSprites:
         pixel_centres = (np.arange(size) + 0.5) / size
         # Offsets from the sprite's centre in units of its radius, with y pointing up, as the shapes are drawn.
         right = (pixel_centres[None, None, :] - centre_x[:, None, None]) / radius[:, None, None]
-        up = (centre_y[:, None, None] - pixel_centres[None, :, None]) / radius[:, None, None]
+        up = (centre_y[:, None, None] - pixel_centres[None, rows, None]) / radius[:, None, None]
         # Turning the sprite counterclockwise by `angle` is turning the pixels clockwise into its own frame.
         cos, sin = np.cos(angle)[:, None, None], np.sin(angle)[:, None, None]
         u = cos * right + sin * up
         v = cos * up - sin * right
-        inside = np.zeros((len(factors), size, size), dtype=bool)
+        inside = np.zeros((len(factors), len(pixel_centres[rows]), size), dtype=bool)
         for shape, test in enumerate((_inside_square, _inside_ellipse, _inside_heart)):
             selected = factors[:, 0] == shape
             if selected.any():

@@ -13,6 +13,9 @@ from numpy.typing import ArrayLike
 INSTALL_EVALUATION = 'pip install "tfae[evaluation]"'
 
 TRAIN_FRACTION = 2 / 3
+# The most bins a code dimension is cut into: a histogram holds its edges and counts, so a billion bins took
+# 16 GB; scores use 20, and more bins than codes only leave bins empty.
+MAX_BINS = 2**16
 """The share of the rows that trains a metric's classifiers when no test set is given: disentanglement_lib
 trains on 10,000 points and tests on 5,000."""
 
@@ -143,6 +146,17 @@ def require_two_classes(factors: np.ndarray) -> None:
                 f"Each factor must take at least two values among the training rows, to train a classifier. "
                 f"Received: factors[:, {k}] is constant ({factors[0, k]}) in the {factors.shape[0]} training rows."
             )
+
+
+def check_bins(bins: object) -> int:
+    """Returns ``bins`` if it is an integer from 2 to ``MAX_BINS``; raises ``ValueError`` otherwise."""
+    bins = check_integer(bins, "bins", 2)
+    if bins > MAX_BINS:
+        raise ValueError(
+            f"`bins` must be at most {MAX_BINS:,} (tfae.metrics.discretize.MAX_BINS): each code dimension's "
+            f"histogram holds every bin, and scores use 20. Received: bins={bins!r}"
+        )
+    return bins
 
 
 def histogram_discretize(codes: np.ndarray, bins: int) -> np.ndarray:

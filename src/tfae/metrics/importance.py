@@ -20,8 +20,9 @@ def importance_weighted_pass(
     prior scores them), the log-weights
     ``log w_i = log p(x | z_i) + log p(z_i) - log q(z_i | x)`` give ``log p(x) ≈ logsumexp(log w) - log k``
     (a lower bound in expectation that tightens as ``k`` grows) and the ELBO, their mean. Codes are decoded
-    in chunks, so memory does not grow with ``k``. The draws come from the bottleneck's own sampler, with
-    its seed generator set from ``seed`` for the pass and restored after, so the model's state is unchanged.
+    in chunks, and each chunk's weights are summed into running totals (the logsumexp with ``logaddexp``),
+    so memory does not grow with ``k``. The draws come from the bottleneck's own sampler, with its seed
+    generator set from ``seed`` for the pass and restored after, so the model's state is unchanged.
 
     Args:
         model: a built ``Autoencoder`` with a variational bottleneck and a tfae likelihood.
@@ -54,7 +55,11 @@ def importance_weighted_pass(
         for start in range(0, len(x), rows):
             batch = x[start : start + rows]
             parameters = bottleneck.distribution_parameters(features(batch, training=False))
-            log_weights, reconstruction, kl = [], [], []
+            # Running sums over the draws, so that memory stays that of one chunk whatever k is.
+            log_sum = np.full(len(batch), -np.inf)
+            weight_sum = np.zeros(len(batch))
+            reconstruction_sum = np.zeros(len(batch))
+            kl_sum: np.ndarray | float = 0.0
             for first in range(0, k, per_call):
                 draws = min(per_call, k - first)
                 # Each sample's parameters repeated `draws` times, sample by sample: rows of shape (n * draws, ...).
@@ -68,17 +73,19 @@ def importance_weighted_pass(
                 targets = ops.repeat(ops.convert_to_tensor(batch), draws, axis=0)
                 nll = ops.convert_to_numpy(likelihood.negative_log_likelihood(targets, outputs)).astype("float64")
                 shape = (len(batch), draws)
-                log_weights.append((-nll + log_p - log_q).reshape(shape))
-                reconstruction.append(nll.reshape(shape))
+                log_weights = (-nll + log_p - log_q).reshape(shape)
+                log_sum = np.logaddexp(log_sum, _logsumexp(log_weights))
+                weight_sum += log_weights.sum(axis=1)
+                reconstruction_sum += nll.reshape(shape).sum(axis=1)
                 if per_dimension:
                     kl_terms = bottleneck.log_density(codes, *repeated) - bottleneck.log_prior(codes)
-                    kl.append(ops.convert_to_numpy(kl_terms).astype("float64").reshape((*shape, -1)))
-            weights = np.concatenate(log_weights, axis=1)
-            results["log_likelihood"].append(_logsumexp(weights) - math.log(k))
-            results["elbo"].append(weights.mean(axis=1))
-            results["reconstruction"].append(np.concatenate(reconstruction, axis=1).mean(axis=1))
+                    kl_terms = ops.convert_to_numpy(kl_terms).astype("float64").reshape((*shape, -1))
+                    kl_sum = kl_sum + kl_terms.sum(axis=1)
+            results["log_likelihood"].append(log_sum - math.log(k))
+            results["elbo"].append(weight_sum / k)
+            results["reconstruction"].append(reconstruction_sum / k)
             if per_dimension:
-                results["kl"].append(np.concatenate(kl, axis=1).mean(axis=1))
+                results["kl"].append(np.asarray(kl_sum) / k)
             if bar is not None:
                 bar.add(len(batch))
     finally:

@@ -19,7 +19,7 @@ from tfae.metrics.base import BaseMetric, Evaluation
 from tfae.metrics.discretize import (
     check_codes,
     check_factors,
-    check_integer,
+    check_bins,
     check_same_length,
     discrete_entropy,
     discrete_mutual_information,
@@ -134,7 +134,7 @@ def mig(codes: ArrayLike, factors: ArrayLike, bins: int = DEFAULT_BINS) -> float
 
 
 def _check(codes: ArrayLike, factors: ArrayLike, bins: int) -> tuple[np.ndarray, np.ndarray]:
-    check_integer(bins, "bins", 2)
+    check_bins(bins)
     codes = check_codes(codes)
     factors = check_factors(factors)
     check_same_length(codes, factors)
@@ -157,7 +157,7 @@ class MIG(BaseMetric):
     needs = ("factors",)
 
     def __init__(self, bins: int = DEFAULT_BINS) -> None:
-        self.bins = check_integer(bins, "bins", 2)
+        self.bins = check_bins(bins)
 
     def compute(self, evaluation: Evaluation) -> float:
         assert evaluation.factors is not None  # `needs` has it checked

@@ -217,12 +217,15 @@ def _load_images(folder, image_size, color):
         class_names = []
     mode = "L" if color == "grayscale" else "RGB"
     images, size = [], tuple(image_size[::-1]) if image_size else None
+    if size is not None:
+        _check_images_memory(folder, len(files), size, len(mode), f"[data] image_size = {list(image_size)}")
     for path in files:
         try:
             with _opened_image(path) as image:
                 image = image.convert(mode)
                 if size is None:
                     size, first = image.size, path
+                    _check_images_memory(folder, len(files), size, len(mode), f"{path.name}, the first image")
                 if image.size != size:
                     if not image_size:
                         raise DataError(
@@ -242,6 +245,32 @@ def _load_images(folder, image_size, color):
         index = {name: number for number, name in enumerate(class_names)}
         labels = np.array([index[path.relative_to(folder).parts[0]] for path in files])
     return np.stack(images), labels, class_names or None
+
+
+# Bytes per value of a folder's images while they load: the decoded bytes, their stack, and the float32 samples.
+IMAGE_LOADING_BYTES = 1 + 1 + 4
+
+
+def _check_images_memory(folder, count, size, channels, given):
+    """Refuses, before any is decoded, images of ``size`` (width, height) that are too large to make, one by one
+    (``MAX_IMAGE_PIXELS``) or all together (the memory available); ``given`` says where the size comes from."""
+    from tfae.training.sizes import available_memory, readable_bytes
+
+    width, height = size
+    if width * height > MAX_IMAGE_PIXELS:
+        raise DataError(
+            f"{given} asks for images of {width}x{height} pixels ({width * height:,}), more than the "
+            f"{MAX_IMAGE_PIXELS:,} (8192 x 8192) that tfae makes (tfae.training.data.MAX_IMAGE_PIXELS); "
+            "set a smaller [data] image_size"
+        )
+    needed = count * width * height * channels * IMAGE_LOADING_BYTES
+    available = available_memory()
+    if available is not None and needed > available:
+        raise DataError(
+            f"the {count:,} images in {folder} at {width}x{height} pixels (the size of {given}) need about "
+            f"{readable_bytes(needed)} to load as float32 samples, but only {readable_bytes(available)} is available; "
+            "set a smaller [data] image_size, or use fewer images"
+        )
 
 
 def _opened_image(path):

@@ -14,6 +14,9 @@ from pathlib import Path
 import numpy as np
 
 DPI = 100
+# The most samples a grid draws: 16 columns of 64 rows, a picture of about 2,000 x 7,700 pixels. Matplotlib
+# holds every cell of a figure in memory, as images and as a canvas.
+MAX_GRID_IMAGES = 1024
 
 
 def _figure(rows, columns, width, height, squeeze=True):
@@ -120,8 +123,13 @@ def _line_grid(series, names, columns, title, cell=(2.4, 1.8)):
 
 
 def image_grid(images, path, columns=8, title=None):
-    """Draws ``images`` (``(n, ...)``) in a grid with ``columns`` columns."""
+    """Draws ``images`` (``(n, ...)``, at most ``MAX_GRID_IMAGES``) in a grid with ``columns`` columns."""
     images = np.asarray(images)
+    if len(images) > MAX_GRID_IMAGES:
+        raise ValueError(
+            f"A grid draws at most {MAX_GRID_IMAGES:,} samples (tfae.training.pictures.MAX_GRID_IMAGES). Received: "
+            f"{len(images):,} samples; draw a part of them, or save the arrays (numpy.save)"
+        )
     shape = image_shape(images.shape[1:])
     columns = min(columns, len(images))
     if shape is None:
