@@ -35,9 +35,14 @@ def spread_model():
 def test_fit_refuses_batches_below_the_minimum_before_training():
     x = np.random.default_rng(0).random((10, 4)).astype("float32")
     model = spread_model()
-    message = r"CodeSpreadRegularizer.* needs at least 2 per batch: use a batch_size of 2 or more\. Received: batch_size=1"
+    message = (
+        r"CodeSpreadRegularizer.* compares the samples of a batch with one another, so it needs at least 2 per "
+        r"batch: use a batch_size of 2 or more\. Received: batch_size=1"
+    )
     with pytest.raises(ValueError, match=message):
         model.fit(x, batch_size=1, epochs=1, verbose=0)
+    with pytest.raises(ValueError, match=message):
+        model.fit(x, None, 1, verbose=0)
     # One sample makes batches of one, whatever batch_size says.
     with pytest.raises(ValueError, match=message):
         model.fit(x[:1], epochs=1, verbose=0)
@@ -54,4 +59,5 @@ def test_logged_values_are_logged_beside_the_penalty_and_not_trained_on():
     # Validation runs on the trained weights, in two batches of five: the mean of every code.
     codes = ops.convert_to_numpy(model.encoder(x))
     assert history["val_code_spread_mean_code"][0] == pytest.approx(float(np.mean(codes)), abs=1e-5)
-    assert history["loss"][0] == pytest.approx(history["reconstruction_loss"][0] + history["code_spread_loss"][0], rel=1e-5)
+    total = history["reconstruction_loss"][0] + history["code_spread_loss"][0]
+    assert history["loss"][0] == pytest.approx(total, rel=1e-5)

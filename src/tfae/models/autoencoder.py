@@ -653,7 +653,9 @@ class Autoencoder(keras.Model):
         check_samples(self, x, "fit")
         check_even_split(x, kwargs.get("batch_size"), "fit")
         replicas = getattr(creation_strategy(self), "num_replicas_in_sync", 1)
-        check_fit_batch_size(self, x, kwargs.get("batch_size"), replicas)
+        # fit(x, y, batch_size, ...): the batch size may come by position too.
+        batch_size = kwargs.get("batch_size", args[1] if len(args) > 1 else None)
+        check_fit_batch_size(self, x, batch_size, replicas)
         shape = getattr(x, "shape", None)
         if not self.built and shape is not None and len(shape) > 1:
             # Built now, not by the first step, so that the weights training starts from can be kept; inside
