@@ -22,6 +22,7 @@ from tfae.metrics import importance
 from tfae.metrics.discretize import MAX_BINS
 from tfae.metrics.mig import mig
 from tfae.models import Autoencoder
+from tfae.regularizers import BaseRegularizer
 from tfae.training.data import MAX_IMAGE_PIXELS
 from tfae.training.pictures import MAX_GRID_IMAGES, image_grid
 from tfae.training.run import _rows
@@ -103,6 +104,39 @@ def test_a_batch_of_large_outputs_is_counted_and_a_smaller_batch_suggested(tmp_p
         "use a smaller batch_size, or a smaller latent_dim or smaller hidden sizes, or fewer features per sample"
     )
     assert check_model_size(*shape, model=model, batch_size=16384, available=needed) == weights
+
+
+class Critic(BaseRegularizer):
+    """A regularizer with a network of its own, built as the bottleneck is made, as a discriminator is."""
+
+    def __init__(self, units=1000, **kwargs):
+        super().__init__(**kwargs)
+        self.units = units
+        self.network = keras.layers.Dense(units)
+
+    def build(self, latent_dim):
+        self.network.build((None, latent_dim))
+
+    def calc(self, *parameters):
+        return keras.ops.zeros(keras.ops.shape(parameters[0])[:1])
+
+
+def test_every_built_in_component_builds_abstractly_and_a_component_that_cannot_is_still_counted(tmp_path):
+    from tfae.training.config import load_config
+    from tfae.training.run import Run
+    from tfae.training.sizes import abstract_model
+
+    # A beta schedule's variables come from initializers, so that a config with one is counted whole.
+    model = '[model.bottleneck]\nname = "gaussian"\nlatent_dim = 2\nregularizer = {name = "kld", beta = "dasr"}\n'
+    config = load_config(write_config(tmp_path, "digits", model))
+    config.check_components()
+    assert abstract_model(lambda: Run(tmp_path / "run", config)._assemble((64,))) is not None
+    # A variable made from a value cannot be made without memory: the count falls back to the layout and
+    # the regularizers' own layers, which the real bottleneck has built by then.
+    assert abstract_model(lambda: keras.Variable(1.0)) is None
+    bottleneck = GaussianBottleneck(latent_dim=2, regularizer=Critic(units=1000))
+    layout = layout_weight_count((64,), "dense", [64, 32], 3, 2, 4)
+    assert check_model_size((64,), "dense", [64, 32], 3, bottleneck, available=2**40) == layout + 2 * 1000 + 1000
 
 
 # Work in chunks: IWAE samples, generation, rendering, drawing ----------------------------------------------

@@ -89,8 +89,11 @@ class BaseScheduler(keras.callbacks.Callback):
             # On read, under tf.distribute: one copy per replica, each set by its own replica inside the
             # train step, with no pause to agree across replicas mid-step (during which two replicas' losses
             # would mix in their layers' shared loss lists). All copies see the same counter, so they agree.
+            # An initializer, not a value: a model built abstractly to count its weights (tfae train's size
+            # check) makes its variables without memory, which Keras allows only from an initializer.
             self._value = keras.Variable(
-                self.initial_value,
+                initializer=keras.initializers.Constant(self.initial_value),
+                shape=(),
                 dtype="float32",
                 trainable=False,
                 name="scheduled_value",
@@ -107,7 +110,8 @@ class BaseScheduler(keras.callbacks.Callback):
         if self._step is None:
             # On read, as `value`: every replica advances its own copy once per global step.
             self._step = keras.Variable(
-                0,
+                initializer="zeros",
+                shape=(),
                 dtype="int32",
                 trainable=False,
                 name="scheduled_step",

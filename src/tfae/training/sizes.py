@@ -4,11 +4,12 @@ A model too large for the memory at hand fails with one line that says how large
 smaller, instead of an out-of-memory error (``ResourceExhaustedError``, a ``MemoryError``, ``std::bad_alloc``
 and SIGABRT, or the process killed) after its weights have been half allocated.
 
-The weights are counted on the model itself, built abstractly first (``count_weights``: every variable gets
+The weights are counted on the model itself, built abstractly first (``abstract_model``: every variable gets
 its shape and no memory), so that every component's own weights count (a regularizer's discriminator, a
 prior's pseudo-inputs, a plugin's bottleneck), and before any of them is allocated: the bottleneck builds its
-regularizers as it is made. Where that build fails, the built-in layouts are counted from the config
-(``layout_weight_count``), without the components' own weights.
+regularizers as it is made. Where that build fails (a component that makes a variable from a value), the
+built-in layouts are counted from the config (``layout_weight_count``), with the regularizers' own layers,
+which the bottleneck has built by then, but not a prior's weights.
 
 Training holds far more than the weights: measured with TensorFlow 2.21 and Keras 3.15 on a CPU (XLA on, a
 dense model of 13 and 26 million weights), the peak grows by 13 float32 numbers per weight with SGD and 16 with
@@ -163,20 +164,16 @@ def abstract_model(build: Callable[[], Any]) -> Any:
     """What ``build()`` returns, made with variables that have a shape and no memory, for counting only.
 
     Returns:
-        The model, or ``None`` when it cannot be built abstractly (a component that reads a weight's value
-        as it is made); the real build then says what is wrong, if anything is.
-
-    Raises:
-        ConfigError: from ``build``, which reports a config's mistakes the same way built abstractly or not.
+        The model, or ``None`` when it cannot be built so: a component that makes a variable from a value
+        rather than an initializer, or reads one, as it is made (Keras refuses both without memory), or a
+        mistake in the config, which the real build then reports.
     """
     from tfae.keras_private import abstract_variables
 
     try:
         with abstract_variables():
             return build()
-    except ConfigError:
-        raise
-    except Exception:  # noqa: BLE001 - any component's failure here is the real build's to report
+    except Exception:  # noqa: BLE001 - the real build reports whatever is wrong, if anything is
         return None
 
 
@@ -184,6 +181,11 @@ def weight_count(model: Any) -> int:
     """The number of weights of ``model`` (built, abstractly or not): its layers', and its bottleneck's
     regularizers' and prior's."""
     return sum(math.prod(weight.shape) for weight in model.weights)
+
+
+def regularizer_weight_count(bottleneck: Any) -> int:
+    """The weights of a bottleneck's regularizers' own layers (a discriminator), which it builds as it is made."""
+    return sum(weight_count(layer) for layer in getattr(bottleneck, "regularizer_layers", ()))
 
 
 def activation_count(model: Any) -> int:
@@ -226,7 +228,7 @@ def check_model_size(
         optimizer: the Keras optimizer's name, for the number of slots it keeps per weight.
         available: the bytes available; by default ``available_memory()``.
         model: the model, built abstractly (``abstract_model``): its weights are counted, every component's
-            included, and its layers' outputs; without it, the layout's weights alone.
+            included, and its layers' outputs; without it, the layout's weights and the regularizers' own.
         batch_size: the samples per batch, whose layers' outputs training holds.
         data_bytes: the size of the samples, which training copies ``DATA_COPIES`` times.
 
@@ -242,8 +244,11 @@ def check_model_size(
     latent_dim = int(bottleneck.latent_dim)
     code_width = latent_dim * (int(bottleneck.parameters) if isinstance(bottleneck, VariationalBottleneck) else 1)
     layout_weights = layout_weight_count(sample_shape, layout, hidden, kernel_size, latent_dim, code_width)
-    weights = weight_count(model) if model is not None else layout_weights
-    if weights is None:
+    if model is not None:
+        weights = weight_count(model)
+    elif layout_weights is not None:
+        weights = layout_weights + regularizer_weight_count(bottleneck)
+    else:
         return None
     slots = OPTIMIZER_SLOTS.get(optimizer.lower(), DEFAULT_OPTIMIZER_SLOTS)
     for_weights = training_bytes(weights, optimizer)
