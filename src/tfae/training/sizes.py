@@ -193,8 +193,12 @@ def activation_count(model: Any) -> int:
     count = 0
     for network in (model.encoder, model.decoder_network):
         for layer in network.layers:
-            outputs = layer.output if isinstance(layer.output, (list, tuple)) else [layer.output]
-            count += sum(math.prod(output.shape[1:]) for output in outputs)
+            try:
+                output = layer.output
+            except (AttributeError, ValueError):  # a layer called more than once has no single output
+                continue
+            outputs = output if isinstance(output, (list, tuple)) else [output]
+            count += sum(math.prod(part.shape[1:]) for part in outputs)
     return count
 
 
