@@ -184,7 +184,7 @@ def test_generate_writes_any_number_of_samples_a_chunk_at_a_time(vae, tmp_path, 
 
     path = tmp_path / "vae.keras"
     vae.save(path)
-    # Chunks of 10 samples of 16 values, where the default is 64 MiB.
+    # Chunks of 10 samples of 16 values, where the default is 16 MiB.
     monkeypatch.setattr(tfae.cli, "GENERATED_BYTES_PER_CHUNK", 10 * 16 * 4)
     assert main(["generate", str(path), "-n", "25", "--seed", "3", "-o", str(tmp_path / "s.npy")]) == 0
     samples = np.load(tmp_path / "s.npy")

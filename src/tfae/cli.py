@@ -294,7 +294,7 @@ def generate_command(args):
 
 
 # The bytes of samples `tfae generate` decodes at once into a .npy file, which bounds its memory whatever -n is.
-GENERATED_BYTES_PER_CHUNK = 2**26
+GENERATED_BYTES_PER_CHUNK = 2**24
 
 
 def _write_samples(path, model, sampler, number, seed, shape):
