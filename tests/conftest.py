@@ -7,6 +7,10 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 # XLA compiles each new model for a few seconds, which a long training repays and a suite of hundreds of tiny
 # models does not: the suite trains without tfae's XLA default, and tests/test_xla_default.py tests the default.
 os.environ.setdefault("TFAE_XLA", "0")
+# What XLA does compile (JAX's every step, the tests of the XLA default) is tiny models run for a few steps:
+# LLVM's optimisation of the generated code costs more than it saves there (a third of the JAX tests' CPU time).
+if "xla_backend_optimization_level" not in os.environ.get("XLA_FLAGS", ""):
+    os.environ["XLA_FLAGS"] = f"{os.environ.get('XLA_FLAGS', '')} --xla_backend_optimization_level=0".strip()
 
 import numpy as np
 import pytest

@@ -17,7 +17,11 @@ from timeouts import HANG_TIMEOUT_S
 pytest.importorskip("jax")
 pytestmark = pytest.mark.slow
 
-TWO_DEVICES = {"KERAS_BACKEND": "jax", "XLA_FLAGS": "--xla_force_host_platform_device_count=2", "TF_CPP_MIN_LOG_LEVEL": "3"}
+TWO_DEVICES = {
+    "KERAS_BACKEND": "jax",
+    "XLA_FLAGS": f"{os.environ.get('XLA_FLAGS', '')} --xla_force_host_platform_device_count=2".strip(),
+    "TF_CPP_MIN_LOG_LEVEL": "3",
+}
 
 
 def run_python(code, tmp_path):
