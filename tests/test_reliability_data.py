@@ -1,9 +1,10 @@
 """Data that ``tfae train`` cannot use, and models too large for the memory (issue 18, part 5): one line on
 stderr, exit status 2, no traceback, and no run folder left behind.
 
-Each case is a real file given to the real command, ``python -m tfae train``, in a fresh process. The cases
-that would allocate a model too large for the machine run under an address-space limit (``RLIMIT_AS``), so
-that a regression fails the test instead of exhausting the machine's memory. The weight counts that the size
+Each case is a real file given to the real command: its entry point ``tfae.cli.main`` in the test's process for
+unusable data, and ``python -m tfae train`` in a fresh process for the models too large for the machine,
+which run under an address-space limit (``RLIMIT_AS``), so that a regression fails the test instead of
+exhausting the machine's memory. The weight counts that the size
 check relies on are checked against the models Keras builds.
 """
 
@@ -19,6 +20,7 @@ import numpy as np
 import pytest
 from timeouts import HANG_TIMEOUT_S
 
+from tfae.cli import main
 from tfae.errors import ConfigError, DataError
 from tfae.training.data import MAX_SAMPLE_DIMENSIONS, load_data
 from tfae.training.sizes import available_memory, check_model_size, layout_weight_count
@@ -106,12 +108,16 @@ DATA_CASES = {
 
 
 @pytest.mark.parametrize("case", DATA_CASES)
-def test_unusable_data_gives_one_line_and_no_run_folder(tmp_path, case):
+def test_unusable_data_gives_one_line_and_no_run_folder(tmp_path, monkeypatch, capsys, case):
     write, parts = DATA_CASES[case]
     data = tmp_path / "data.npy"
     write(data)
     config = write_config(tmp_path, data)
-    line = one_line_error(train(config), tmp_path)
+    # The command's own entry point, in this process (the real ``python -m tfae train`` process is what the
+    # memory-limit tests below run): a TensorFlow start-up per case bought nothing more.
+    monkeypatch.chdir(tmp_path)
+    returncode = main(["train", str(config)])
+    line = one_line_error(subprocess.CompletedProcess([], returncode, "", capsys.readouterr().err), tmp_path)
     assert line.startswith(f"tfae train: error: {config} line 2: "), line
     for part in parts:
         assert part in line, line
