@@ -349,10 +349,17 @@ def _sampler_data(args):
             "whose config.toml says what that was: give it with --data DATA (a dataset's name, a .npy/.npz file or a "
             "folder of images)"
         )
+    from tfae.errors import SplitChangedError
     from tfae.training.config import load_config
     from tfae.training.run import Run
 
-    return Run(config_path.parent, load_config(config_path)).training_data()
+    try:
+        return Run(config_path.parent, load_config(config_path)).training_data()
+    except SplitChangedError as error:
+        raise UsageError(
+            f"--sampler {args.sampler} is fitted to the codes of the run's training data, but {error}; give the "
+            "data to fit it to with --data DATA, or put back the data and the seed that training used"
+        ) from None
 
 
 def similar_command(args):
@@ -422,7 +429,7 @@ def evaluate_command(args):
         from tfae.training.run import Run
 
         config = load_config(config_path)
-        dataset, share = Run(model_path.parent, config).held_out_data()
+        dataset, share = _held_out_data(args.run, Run(model_path.parent, config))
         source = config.values["data"]["source"]
         if share < 1:
             seed = config.values["training"]["seed"]
@@ -476,6 +483,29 @@ def evaluate_command(args):
         write_text(args.output, json.dumps(record, indent=2) + "\n")
         print(f"tfae evaluate: wrote {args.output}")
     return 0
+
+
+def _held_out_data(run_argument, run):
+    """The samples ``run`` held out and their share of its data (``Run.held_out_data``), checked against its
+    ``split.json``; a run without one gets a note that they are not checked."""
+    from tfae.errors import SplitChangedError
+    from tfae.training.split_record import SPLIT_FILE, read_split_record
+
+    try:
+        held_out = run.held_out_data()
+    except SplitChangedError as error:
+        raise UsageError(
+            f"{error}; to score other samples, give them: tfae evaluate {run_argument} DATA (or put back the data "
+            "and the seed that training used)"
+        ) from None
+    if read_split_record(run.folder) is None:
+        print(
+            f"tfae evaluate: note: {run.folder} has no {SPLIT_FILE} (a run trained before tfae recorded its split), "
+            "so that these are the samples training held out is unchecked: they are if its data and seed are "
+            "unchanged since",
+            file=sys.stderr,
+        )
+    return held_out
 
 
 def _check_data_for_metrics(metrics, dataset, described, run):

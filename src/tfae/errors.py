@@ -85,6 +85,11 @@ class DivergenceError(RunError):
         self.history = history
 
 
+class SplitChangedError(RunError):
+    """A run's data, split again with its seed, does not give the samples that training held out or trained on:
+    the data or the seed changed since training (``tfae.training.split_record``)."""
+
+
 class CheckpointError(TfaeError, OSError):
     """A checkpoint folder whose ``checkpoint.json`` or weights cannot be read."""
 

@@ -4,6 +4,8 @@ A run folder holds:
 
 - ``config.toml``: the config with every default and every component parameter written out; ``tfae train``
   on it trains the same model again, and ``tfae train --resume`` reads it;
+- ``split.json``: a fingerprint of the samples trained on and of those held out, which ``tfae evaluate`` and
+  ``--resume`` check the data against (``tfae.training.split_record``);
 - ``model.keras``: the trained model, for ``tfae.load_model`` and ``tfae encode/generate/similar``;
 - ``history.csv``: one row per epoch, every logged loss;
 - ``reconstructions.png``, ``samples.png`` and ``traversal.png`` (variational bottlenecks), ``latent.png``,
@@ -33,12 +35,13 @@ import keras
 import numpy as np
 
 from tfae.divergence import DivergenceMonitor, stopped_message
-from tfae.errors import ConfigError, DivergenceError, RunError
+from tfae.errors import ConfigError, DivergenceError, RunError, SplitChangedError
 from tfae.training import checkpoints, pictures
 from tfae.training.config import load_config, resolved_spec
 from tfae.training.data import DataError, is_path, load_data
 from tfae.training.progress import EpochProgress
 from tfae.training.sizes import abstract_model, check_model_size
+from tfae.training.split_record import changed, read_split_record, split_record, write_split_record
 
 CONFIG_FILE = "config.toml"
 MODEL_FILE = "model.keras"
@@ -251,12 +254,18 @@ class Run:
     def held_out_data(self):
         """The samples that ``train`` held out for validation, as a ``Dataset`` (samples, labels and factors),
         and their share of the data: the data loaded and split as ``train`` does. With ``validation_split``
-        0 nothing was held out, and this is all of the data, with a share of 1."""
+        0 nothing was held out, and this is all of the data, with a share of 1.
+
+        Raises:
+            SplitChangedError: the run's ``split.json`` says that training held out other samples (the data
+                or the seed changed since); a run without one is not checked.
+        """
         training = self.config.values["training"]
         dataset = self.load_data()
         if training["validation_split"] == 0:
+            self._check_split(dataset, "training")
             return dataset, 1.0
-        _, held_out = split_indices(len(dataset.x), training["validation_split"], training["seed"])
+        held_out = self._check_split(dataset, "held_out")
         held_out_dataset = dataclasses.replace(
             dataset,
             x=dataset.x[held_out],
@@ -267,18 +276,37 @@ class Run:
 
     def training_data(self):
         """The samples that ``train`` fitted the model on, as a ``Dataset``: the data loaded and split as
-        ``train`` does, less the share held out for validation."""
+        ``train`` does, less the share held out for validation.
+
+        Raises:
+            SplitChangedError: the run's ``split.json`` says that training fitted on other samples.
+        """
         training = self.config.values["training"]
         dataset = self.load_data()
+        kept = self._check_split(dataset, "training")
         if training["validation_split"] == 0:
             return dataset
-        kept, _ = split_indices(len(dataset.x), training["validation_split"], training["seed"])
         return dataclasses.replace(
             dataset,
             x=dataset.x[kept],
             labels=None if dataset.labels is None else dataset.labels[kept],
             factors=None if dataset.factors is None else dataset.factors[kept],
         )
+
+    def _check_split(self, dataset, part, record=None):
+        """The indices of ``part`` (``"training"`` or ``"held_out"``) of the run's split of ``dataset``, after
+        checking them against ``record`` (by default the run's ``split.json``, when it has one)."""
+        training = self.config.values["training"]
+        validation_split, seed = training["validation_split"], training["seed"]
+        record = read_split_record(self.folder) if record is None else record
+        training_indices, held_out_indices = split_indices(len(dataset.x), validation_split, seed)
+        indices = training_indices if part == "training" else held_out_indices
+        if record is not None:
+            change = changed(record, dataset.x, indices, part, validation_split, seed, dataset.source)
+            if change is not None:
+                which = "held out from" if part == "held_out" else "trained on in"
+                raise SplitChangedError(f"the samples {which} the run {self.folder} cannot be found again: {change}")
+        return indices
 
     def build_model(self, sample_shape, data_bytes=0):
         """Assembles and compiles the model the config describes, built for samples of ``sample_shape``.
@@ -396,6 +424,7 @@ class Run:
         training = self.config.values["training"]
         dataset = self.load_data()
         self._check_range(dataset.x)
+        split = self._split_record(dataset) if chief else None
         (x_train, x_val), (labels_train, labels_val) = _split(
             dataset.x, dataset.labels, training["validation_split"], training["seed"]
         )
@@ -409,7 +438,7 @@ class Run:
         self._check_batch_size(model, len(x_train), strategy)
         with self._removed_unless_saved(checkpoint):
             if chief:
-                self._prepare_folder(model)
+                self._prepare_folder(model, split)
             with _scope(strategy):
                 try:
                     initial_epoch = checkpoint.restore(model)
@@ -504,8 +533,29 @@ class Run:
         (x_train, labels_train), (x_val, labels_val) = kept
         return x_train, labels_train, x_val, labels_val
 
-    def _prepare_folder(self, model):
-        """Makes the run folder (replacing the old one, for a new run with ``overwrite``) and writes its config."""
+    def _split_record(self, dataset):
+        """For a new run, the ``split.json`` record of how ``dataset`` is split; for a resumed one, ``None``, once
+        the data is found to split as its record says (a run from before the record is not checked)."""
+        training = self.config.values["training"]
+        validation_split, seed = training["validation_split"], training["seed"]
+        if not self.resuming:
+            kept, held_out = split_indices(len(dataset.x), validation_split, seed)
+            return split_record(dataset.x, kept, held_out, validation_split, seed)
+        record = read_split_record(self.folder)
+        if record is not None:
+            try:
+                for part in ("training", "held_out"):
+                    self._check_split(dataset, part, record)
+            except SplitChangedError as error:
+                raise SplitChangedError(
+                    f"cannot resume: {error}; resume with the data and the seed the run started with, or start a "
+                    "new run"
+                ) from None
+        return None
+
+    def _prepare_folder(self, model, split=None):
+        """Makes the run folder (replacing the old one, for a new run with ``overwrite``) and writes its config
+        and, for a new run, the ``split`` record."""
         if self.replaces and not self.resuming:
             shutil.rmtree(self.folder, ignore_errors=True)
             self.replaces = False
@@ -514,6 +564,8 @@ class Run:
         checkpoints.remove_partial_files(self.folder)
         if not self.resuming:
             self._write_config(model)
+        if split is not None:
+            write_split_record(self.folder, split)
 
     @contextlib.contextmanager
     def _removed_unless_saved(self, checkpoint):
