@@ -53,23 +53,6 @@ def run_python(code, cwd):
     return result.stdout
 
 
-def load_in_fresh_process(folder, filename, *expressions):
-    """Loads ``folder/filename`` with ``tfae.load_model`` in a fresh interpreter; returns the loaded model's
-    class name, the largest difference of its predictions on ``inputs.npy`` from ``expected.npy``, and the
-    values of ``expressions`` (Python, on ``model``), all as printed text."""
-    output = run_python(
-        f"""
-        import numpy as np
-        import tfae
-        model = tfae.load_model({filename!r})
-        error = np.abs(model.predict(np.load("inputs.npy"), verbose=0) - np.load("expected.npy")).max()
-        print(type(model).__name__, float(error), {", ".join(expressions)})
-        """,
-        cwd=folder,
-    )
-    return output.strip().splitlines()[-1].split()
-
-
 def test_every_builtin_combination_reloads_with_identical_predictions(digits, tmp_path):
     x, _ = digits
     x = x[:256]
@@ -136,40 +119,24 @@ def test_keras_load_model_works_once_tfae_models_is_imported(digits, tmp_path):
     assert float(output.strip().splitlines()[-1]) == 0.0
 
 
-def test_deep_autoencoder_loads_without_its_add_hidden_function(tmp_path, digits):
+@pytest.fixture(scope="module")
+def saved_by_a_script(tmp_path_factory, digits):
+    """Model files saved by a script whose classes and functions exist nowhere a loading process can import:
+    ``deep/deep.keras`` (a DeepAutoencoder and its add_hidden function) and ``conv/conv.keras`` (a subclass
+    registered in the script); beside each, the inputs and the predictions the script made."""
     x, _ = digits
-    np.save(tmp_path / "inputs.npy", x[:8])
-    # Saved from a script whose add_hidden function exists nowhere the loading process can import.
+    folder = tmp_path_factory.mktemp("saved_by_a_script")
+    (folder / "deep").mkdir()
+    (folder / "conv").mkdir()
+    np.save(folder / "deep" / "inputs.npy", x[:8])
+    np.save(folder / "conv" / "inputs.npy", x[:8].reshape(-1, 8, 8, 1))
     run_python(
         """
         import numpy as np, keras
-        from tfae.models import DeepAutoencoder
+        from tfae.models import Autoencoder, DeepAutoencoder
 
         def add_hidden(x, layer_num, input_shape, latent_dim):
             return keras.layers.Dense(32 // layer_num, activation="relu")(x), layer_num == 2
-
-        model = DeepAutoencoder(bottleneck={"name": "gaussian", "latent_dim": 2, "regularizer": "kld"}, add_hidden=add_hidden)
-        model.compile(optimizer="adam", loss="bernoulli")
-        inputs = np.load("inputs.npy")
-        model.fit(inputs, epochs=1, verbose=0)
-        model.save("deep.keras")
-        np.save("expected.npy", model.predict(inputs, verbose=0))
-        """,
-        cwd=tmp_path,
-    )
-    class_name, error, encoder_layers = load_in_fresh_process(tmp_path, "deep.keras", "len(model.encoder.layers)")
-    assert class_name == "DeepAutoencoder"
-    assert int(encoder_layers) == 4  # input, two hidden layers, bottleneck
-    assert float(error) == 0.0
-
-
-def test_a_custom_subclass_that_cannot_be_imported_loads_as_an_autoencoder(tmp_path, digits):
-    x, _ = digits
-    np.save(tmp_path / "inputs.npy", x[:8].reshape(-1, 8, 8, 1))
-    run_python(
-        """
-        import numpy as np, keras
-        from tfae.models import Autoencoder
 
         @keras.saving.register_keras_serializable(package="notebook")
         class ConvolutionalVAE(Autoencoder):
@@ -189,18 +156,56 @@ def test_a_custom_subclass_that_cannot_be_imported_loads_as_an_autoencoder(tmp_p
                 x = keras.layers.Reshape((4, 4, 8))(x)
                 return keras.layers.Conv2DTranspose(1, 3, strides=2, padding="same")(x)
 
-        model = ConvolutionalVAE(bottleneck={"name": "gaussian", "latent_dim": 2, "regularizer": "kld"})
-        model.compile(optimizer="adam", loss="bernoulli")
-        inputs = np.load("inputs.npy")
-        model.fit(inputs, epochs=1, verbose=0)
-        model.save("conv.keras")
-        np.save("expected.npy", model.predict(inputs, verbose=0))
+        vae = {"name": "gaussian", "latent_dim": 2, "regularizer": "kld"}
+        for name, model in [
+            ("deep", DeepAutoencoder(bottleneck=vae, add_hidden=add_hidden)),
+            ("conv", ConvolutionalVAE(bottleneck=vae)),
+        ]:
+            model.compile(optimizer="adam", loss="bernoulli")
+            inputs = np.load(f"{name}/inputs.npy")
+            model.fit(inputs, epochs=1, verbose=0)
+            model.save(f"{name}/{name}.keras")
+            np.save(f"{name}/expected.npy", model.predict(inputs, verbose=0))
         """,
-        cwd=tmp_path,
+        cwd=folder,
     )
-    class_name, error = load_in_fresh_process(tmp_path, "conv.keras")
+    return folder
+
+
+@pytest.fixture(scope="module")
+def loaded_in_another_process(saved_by_a_script):
+    """``{name: (class name, largest prediction difference, encoder layers)}`` of the script's files, loaded
+    with ``tfae.load_model`` in a fresh interpreter."""
+    output = run_python(
+        """
+        import json
+        import numpy as np
+        import tfae
+        results = {}
+        for name in ["deep", "conv"]:
+            model = tfae.load_model(f"{name}/{name}.keras")
+            error = np.abs(model.predict(np.load(f"{name}/inputs.npy"), verbose=0) - np.load(f"{name}/expected.npy")).max()
+            results[name] = [type(model).__name__, float(error), len(model.encoder.layers)]
+        print(json.dumps(results))
+        """,
+        cwd=saved_by_a_script,
+    )
+    return json.loads(output.strip().splitlines()[-1])
+
+
+@pytest.mark.xdist_group("saved_by_a_script")
+def test_deep_autoencoder_loads_without_its_add_hidden_function(loaded_in_another_process):
+    class_name, error, encoder_layers = loaded_in_another_process["deep"]
+    assert class_name == "DeepAutoencoder"
+    assert encoder_layers == 4  # input, two hidden layers, bottleneck
+    assert error == 0.0
+
+
+@pytest.mark.xdist_group("saved_by_a_script")
+def test_a_custom_subclass_that_cannot_be_imported_loads_as_an_autoencoder(loaded_in_another_process):
+    class_name, error, _ = loaded_in_another_process["conv"]
     assert class_name == "Autoencoder"
-    assert float(error) == 0.0
+    assert error == 0.0
 
 
 def test_an_unbuilt_model_round_trips_through_its_config():
