@@ -264,3 +264,23 @@ def test_gaussian_log_density_is_the_closed_form_for_narrow_and_wide_posteriors(
         np.testing.assert_allclose(found, expected, rtol=1e-5)
     else:  # past float32's range: the density is 0, never NaN
         assert np.isneginf(found).all()
+
+
+class _ShiftedGaussianBottleneck(GaussianBottleneck):
+    """A Gaussian whose inference code is the mean shifted by 1, given with the Gaussian's log-density there."""
+
+    def mean(self, mean, log_variance):
+        code = mean + 1.0
+        return code, keras.ops.sum(self.log_density(code, mean, log_variance), axis=-1)
+
+
+def test_a_mean_may_return_its_log_density_with_the_code(rng):
+    bottleneck = _ShiftedGaussianBottleneck(latent_dim=3)
+    features = rng.normal(size=(4, 5)).astype("float32")
+    posterior = bottleneck.posterior(features, sampling="mean")
+    mean, log_variance = (to_numpy(p) for p in posterior.parameters)
+    np.testing.assert_allclose(to_numpy(posterior.code), mean + 1.0, rtol=1e-6)
+    # The density given with the code, which Posterior.log_density() returns without computing it again.
+    expected = np.sum(-0.5 * (np.log(2 * np.pi) + log_variance + np.exp(-log_variance)), axis=-1)
+    np.testing.assert_allclose(to_numpy(posterior.log_density()), expected, rtol=1e-5)
+    assert posterior.code.shape == (4, 3)

@@ -151,6 +151,30 @@ def test_a_prior_that_does_not_fit_its_bottleneck_is_refused_with_the_numbers(ma
     assert message in str(raised.value)
 
 
+class PositivePrior(StandardNormalPrior):
+    """A prior that can describe only a bottleneck that says its codes are positive."""
+
+    def check_bottleneck(self, bottleneck):
+        super().check_bottleneck(bottleneck)
+        if not getattr(bottleneck, "positive", False):
+            raise ValueError(f"PositivePrior needs positive codes, which {type(bottleneck).__name__} does not draw.")
+
+
+class PositiveBottleneck(GaussianBottleneck):
+    positive = True
+
+
+def test_a_prior_refuses_a_bottleneck_it_cannot_describe_when_the_bottleneck_is_made():
+    with pytest.raises(ValueError, match="^PositivePrior needs positive codes, which GaussianBottleneck does not draw.$"):
+        GaussianBottleneck(latent_dim=3, prior=PositivePrior())
+    # Checked after the prior is built for the bottleneck's codes, and before the bottleneck's own weights.
+    accepted = PositiveBottleneck(latent_dim=3, prior=PositivePrior(), regularizer="kld")
+    assert accepted.prior.latent_dim == 3 and not accepted.dense.built
+    # The default check, which a subclass's keeps, refuses codes of the other support.
+    with pytest.raises(ValueError, match="gives density to real codes, but BernoulliBottleneck draws binary ones"):
+        BernoulliBottleneck(latent_dim=3, prior=PositivePrior())
+
+
 def test_vamp_on_an_encoder_with_open_sizes_is_refused_with_its_shape():
     class OpenLength(Autoencoder):
         def build(self, input_shape):

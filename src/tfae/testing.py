@@ -369,6 +369,7 @@ def check_objective(
     factory: Callable[[], BaseObjective],
     bottleneck: str | dict[str, Any] | None = None,
     single_sample: Callable[[], BaseObjective] | None = None,
+    input_shape: tuple[int, ...] = (BATCH_SIZE, FEATURES),
 ) -> None:
     """Checks that the objectives ``factory()`` builds fulfil tfae's objective contract.
 
@@ -377,7 +378,7 @@ def check_objective(
       objective with the same attributes; its registered name resolves back to its class;
     - called on the terms of a batch from a small model (``importance_samples`` codes per sample), it returns
       a dict holding ``"loss"``, a finite float32 of shape ``(batch,)``, and each of ``logged``, finite, and
-      nothing else;
+      nothing else but an optional ``"reconstruction_loss"`` of shape ``(batch,)``, finite;
     - an objective that ``holds_divergence`` gives, with one code per sample, the ELBO's estimate of each
       sample: ``reconstruction_loss - log p(z) + log q(z|x)`` plus the regularizers' penalties (IWAE with
       ``k = 1`` is the ELBO);
@@ -387,7 +388,8 @@ def check_objective(
       and reloads with the objective by its registered name, with the same specification and attributes.
 
     The model is a Gaussian VAE (two latent dimensions) with a Bernoulli likelihood, with a ``"kld"``
-    regularizer unless the objective holds the divergence from the prior itself.
+    regularizer unless the objective holds the divergence from the prior itself, trained on data in [0, 1] of
+    ``input_shape``.
 
     Args:
         factory: callable with no arguments returning a new objective.
@@ -395,6 +397,9 @@ def check_objective(
         single_sample: callable returning the same objective with one code per sample, for the comparison
             with the ELBO; by default ``from_config`` with the entry of ``get_config()`` that holds
             ``importance_samples`` set to 1.
+        input_shape: the data's shape, batch first: ``(batch, features)`` by default, ``(batch, height,
+            width)`` for an objective that scores images (an image similarity); the batch is at most
+            ``SAMPLES``.
 
     Raises:
         AssertionError: which part of the contract fails, and how.
@@ -409,10 +414,10 @@ def check_objective(
     )
     config = _check_config(factory(), "objective", what)
     spec = _objective_bottleneck(objective, bottleneck)
-    data = _unit_data((BATCH_SIZE, FEATURES))
+    data = _unit_data(input_shape)
     model = _compiled(Autoencoder(bottleneck=spec), factory(), what)
-    model.build((None, FEATURES))
-    x = data[:BATCH_SIZE]
+    model.build((None, *input_shape[1:]))
+    x = data[: input_shape[0]]
 
     _check_objective_results(objective, _objective_terms(model, x, k), what)
     if objective.holds_divergence:
@@ -1896,7 +1901,7 @@ def _check_objective_results(objective: BaseObjective, terms: ObjectiveTerms, wh
         what,
         f"its splits_gradients is true, and calling it returns {sorted(results)}, without {missing_loss}",
     )
-    extra = sorted(set(results) - {*own_losses, *logged})
+    extra = sorted(set(results) - {*own_losses, "reconstruction_loss", *logged})
     _expect(
         not extra,
         what,
@@ -1920,6 +1925,15 @@ def _check_objective_results(objective: BaseObjective, terms: ObjectiveTerms, wh
         encoder_loss = _numpy(results["encoder_loss"])
         _expect(encoder_loss.shape == (batch,), what, f"its 'encoder_loss' has shape {encoder_loss.shape}, expected ({batch},)")
         _expect_finite(encoder_loss, what, "its 'encoder_loss'")
+    if "reconstruction_loss" in results:
+        reconstruction = _numpy(results["reconstruction_loss"])
+        _expect(
+            reconstruction.shape == (batch,),
+            what,
+            f"its 'reconstruction_loss' has shape {reconstruction.shape}, expected ({batch},), the reconstruction "
+            "term of each sample",
+        )
+        _expect_finite(reconstruction, what, "its 'reconstruction_loss'")
     for name in logged:
         _expect_finite(_numpy(results[name]), what, f"its {name!r}")
 

@@ -25,9 +25,10 @@ class VariationalBottleneck(BaseBottleneck):
     in the layer's compute dtype.
 
     Subclasses set ``parameters`` and implement ``split``, ``sample``, ``mean`` and ``sample_prior``; ``sample``
-    draws its noise through ``noise``, so that it is right under tf.distribute, and may return ``(code,
-    log_density)`` when it knows the code's log-density as it draws it (a flow). They implement ``log_density``
-    (per dimension, for families that factorise) or ``joint_log_density`` (any family), and ``log_prior``, so
+    draws its noise through ``noise``, so that it is right under tf.distribute; ``sample`` and ``mean`` may
+    return ``(code, log_density)`` when they know the code's log-density as they make it (a flow). They
+    implement ``log_density`` (per dimension, for families that factorise) or ``joint_log_density`` (any
+    family), and ``log_prior``, so
     that objectives and regularizers built on densities (IWAE, a total-correlation penalty, a Monte Carlo KL)
     can use them. Parameters may have any shapes (a flow's amortised context), each with the batch first:
     override ``distribution_parameters`` for them.
@@ -109,7 +110,9 @@ class VariationalBottleneck(BaseBottleneck):
         k = check_sampling(sampling, importance_samples)
         parameters = self.distribution_parameters(inputs)
         if sampling == "mean":
-            return Posterior(parameters, self.mean(*parameters), self)
+            found = self.mean(*parameters)
+            code, log_density = found if isinstance(found, tuple) else (found, None)
+            return Posterior(parameters, code, self, code_log_density=log_density)
         draw = self.sample if sampling == "reparameterized" else self.sample_exact
         if k == 1:
             drawn = draw(*parameters)
@@ -149,7 +152,12 @@ class VariationalBottleneck(BaseBottleneck):
         return per_replica(draw, shape)
 
     def mean(self, *parameters: Any) -> Any:
-        """Returns the distribution's mean, the code used at inference."""
+        """Returns the code used at inference: the distribution's mean, or a point standing for it.
+
+        May return ``(code, log_density)``, the code with its log-density per sample, as ``sample`` may: a
+        flow's inference code is its base mean moved through the layers, whose log-density comes with it, so
+        that a regularizer at inference needs no inversion.
+        """
         raise NotImplementedError
 
     @property
@@ -235,12 +243,6 @@ def _resolve_prior(spec: Any, latent_dim: Any, bottleneck: BaseBottleneck) -> An
             "`prior` must be a tfae prior: an instance, a registered name such as 'standard_normal' or 'mixture', "
             f"or a dict such as {{'name': 'mixture', 'components': 10}}. Received: prior={spec!r}"
         )
-    support = "binary" if getattr(bottleneck, "distribution", None) == "bernoulli" else "real"
-    if prior.support != support:
-        raise ValueError(
-            f"The prior {type(prior).__name__} gives density to {prior.support} codes, but {type(bottleneck).__name__} "
-            f"draws {support} ones: choose a prior of {support} codes."
-        )
     if prior.latent_dim is not None and prior.latent_dim != latent_dim:
         raise ValueError(
             f"The prior {type(prior).__name__} is for codes of {prior.latent_dim} dimensions, but the bottleneck's "
@@ -248,4 +250,5 @@ def _resolve_prior(spec: Any, latent_dim: Any, bottleneck: BaseBottleneck) -> An
         )
     if not prior.built and isinstance(latent_dim, int) and latent_dim >= 1:
         prior.build(latent_dim)
+    prior.check_bottleneck(bottleneck)
     return prior

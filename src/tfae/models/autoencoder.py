@@ -563,7 +563,9 @@ class Autoencoder(keras.Model):
             # added and trained hold each weight's own terms, whose gradients reach only that weight: in both.
             losses["encoder_loss"] = ops.mean(ops.cast(results["encoder_loss"], "float32")) + added + trained
 
-        self.reconstruction_loss_tracker.update_state(ops.mean(reconstruction), sample_weight=batch_size)
+        # An objective that minimises a reconstruction term of its own (an image similarity) logs that one.
+        logged_reconstruction = results.get("reconstruction_loss", reconstruction)
+        self.reconstruction_loss_tracker.update_state(ops.mean(logged_reconstruction), sample_weight=batch_size)
         regularization = sum(penalties.values(), ops.zeros(())) + added
         self.regularization_loss_tracker.update_state(regularization, sample_weight=batch_size)
         for tracker, (_, value, _) in zip(self.regularizer_trackers, terms):

@@ -165,8 +165,11 @@ class BaseObjective:
     scores them and passes the terms (``ObjectiveTerms``: ``log p(x|z)``, ``log p(z)``, ``log q(z|x)`` of shape
     ``(k, batch)`` and the regularizers' penalties) to the objective, which returns a dict: ``"loss"``, the
     loss of each sample, shape ``(batch,)``, which the model averages; and any of the names in ``logged``,
-    which the history shows under those names (their batch means). A subclass implements ``__call__``, sets
-    the class attributes that say what it needs, and returns its arguments from ``get_config``.
+    which the history shows under those names (their batch means). An objective that minimises a
+    reconstruction term of its own in place of ``-log p(x | z)`` (an image similarity) also returns it as
+    ``"reconstruction_loss"``, shape ``(batch,)``, and the history's ``reconstruction_loss`` is then that
+    term, not the likelihood's nats. A subclass implements ``__call__``, sets the class attributes that say
+    what it needs, and returns its arguments from ``get_config``.
 
     Example:
 
@@ -210,7 +213,9 @@ class BaseObjective:
         self.importance_samples: int = int(importance_samples)
 
     def __call__(self, terms: ObjectiveTerms) -> dict[str, Any]:
-        """Returns ``{"loss": the loss of each sample, shape (batch,), **logged values}``."""
+        """Returns ``{"loss": the loss of each sample, shape (batch,), **logged values}``, and optionally
+        ``"reconstruction_loss"`` (shape ``(batch,)``), the reconstruction term minimised when it is not the
+        likelihood's."""
         raise NotImplementedError
 
     def check_model(self, bottleneck: keras.layers.Layer, likelihood: Any) -> None:

@@ -19,7 +19,8 @@ class BasePrior(keras.layers.Layer):
 
     A subclass implements ``log_prob`` and ``sample``; one that factorises over dimensions also implements
     ``log_prob_per_dimension`` (then the KL per dimension can be reported). Weights are made in
-    ``build(latent_dim)``.
+    ``build(latent_dim)``. A prior that can describe only some bottlenecks' codes (those on a sphere) refuses
+    the others in ``check_bottleneck``, which the bottleneck calls as it is made.
 
     Args:
         latent_dim: optional; the code size the prior is for. ``None`` takes the bottleneck's; a number that
@@ -62,6 +63,23 @@ class BasePrior(keras.layers.Layer):
         """Makes the prior's weights for codes of ``latent_dim``; the bottleneck calls it when it is made."""
         self.latent_dim = int(latent_dim)
         self.built = True
+
+    def check_bottleneck(self, bottleneck: keras.layers.Layer) -> None:
+        """Raises ``ValueError`` when this prior cannot describe ``bottleneck``'s codes, saying what would.
+
+        The bottleneck calls it as it is made, once the prior is built for its ``latent_dim`` and before the
+        bottleneck makes its regularizers or weights: read its class attributes (``distribution``, or a
+        plugin's own, such as a ``manifold``), not its layers. The default refuses a bottleneck whose codes are
+        not of the prior's ``support`` (binary codes for a prior of real ones, and the reverse); a prior whose
+        density lives on a manifold (the sphere, a Poincare ball) also refuses bottlenecks whose codes lie off
+        it, here rather than in ``connect``, so that the refusal comes when the bottleneck is made.
+        """
+        support = "binary" if getattr(bottleneck, "distribution", None) == "bernoulli" else "real"
+        if self.support != support:
+            raise ValueError(
+                f"The prior {type(self).__name__} gives density to {self.support} codes, but "
+                f"{type(bottleneck).__name__} draws {support} ones: choose a prior of {support} codes."
+            )
 
     def connect(self, model: keras.Model) -> None:
         """Called by the model once its networks exist, and again when it is loaded; by default, nothing.

@@ -218,9 +218,8 @@ class MultiScaleSSIMObjective(BaseObjective):
     loss), against the batch's images. The likelihood is not the loss then, and ``1 - MS-SSIM`` is not a
     likelihood: it is a similarity score in [0, 1] with no density behind it, not ``-log p(x | z)`` in nats,
     so it could not be a tfae likelihood (an IWAE bound and ``tfae evaluate``'s ELBO and ``log p(x)`` read a
-    likelihood as nats). The history logs it as ``msssim_loss``; ``reconstruction_loss`` stays the compiled
-    likelihood's ``-log p(x | z)``, logged but not minimised, and ``loss`` is ``msssim_loss +
-    regularization_loss``. ``tfae evaluate`` still reports the likelihood's ELBO of the trained model.
+    likelihood as nats). The history logs it as ``reconstruction_loss``, the term minimised, and as
+    ``msssim_loss``; ``loss`` is ``msssim_loss + regularization_loss``. ``tfae evaluate`` still reports the likelihood's ELBO of the trained model.
 
     The loss lies in [0, 1], small beside a KL in nats: weigh the regularizers' ``beta`` to match (pythae's
     ``beta``). Unlike pythae's, the loss is each image's (pythae's is one value for the batch, and multiplies
@@ -278,7 +277,7 @@ class MultiScaleSSIMObjective(BaseObjective):
         loss = msssim_loss(targets, images, self.weights, self.window_size, self.sigma, self.data_range)
         if terms.sample_weight is not None:
             loss = loss * ops.cast(terms.sample_weight, "float32")
-        return {"loss": loss + terms.regularization, "msssim_loss": loss}
+        return {"loss": loss + terms.regularization, "reconstruction_loss": loss, "msssim_loss": loss}
 
     def get_config(self) -> dict[str, Any]:
         return {

@@ -18,7 +18,7 @@ from typing import Any
 
 import keras
 from keras import ops
-from tfae.bottlenecks import Posterior, VariationalBottleneck
+from tfae.bottlenecks import VariationalBottleneck
 from tfae.random import normal
 
 LOG_2PI = math.log(2.0 * math.pi)
@@ -142,20 +142,10 @@ class FlowBottleneck(VariationalBottleneck):
         log_density = -0.5 * ops.sum(LOG_2PI + log_variance + ops.square(noise), axis=-1)
         return self.flow(code, log_density, *flow_parameters)
 
-    def mean(self, mean: Any, log_variance: Any, *flow_parameters: Any) -> Any:
-        return self.flow(mean, ops.zeros(()), *flow_parameters)[0]
-
-    def posterior(
-        self, inputs: Any, sampling: str = "mean", training: bool = False, importance_samples: int = 1
-    ) -> Posterior:
-        if sampling != "mean" or importance_samples != 1:
-            return super().posterior(inputs, sampling, training=training, importance_samples=importance_samples)
-        parameters = self.distribution_parameters(inputs)
-        mean, log_variance, *flow_parameters = parameters
-        # The mean's log-density comes with it, as a draw's does: a regularizer at inference needs no inversion.
-        log_density = -0.5 * ops.sum(LOG_2PI + log_variance, axis=-1)
-        code, log_density = self.flow(mean, log_density, *flow_parameters)
-        return Posterior(parameters, code, self, code_log_density=log_density)
+    def mean(self, mean: Any, log_variance: Any, *flow_parameters: Any) -> tuple[Any, Any]:
+        # The flow of the base mean, with its log-density, as a draw's comes: a regularizer at inference needs
+        # no inversion.
+        return self.flow(mean, -0.5 * ops.sum(LOG_2PI + log_variance, axis=-1), *flow_parameters)
 
     def joint_log_density(self, code: Any, mean: Any, log_variance: Any, *flow_parameters: Any) -> Any:
         """``log q(code | x)`` of any code: the layers inverted, last first, then the Gaussian's density.

@@ -53,12 +53,12 @@ class HypersphericalUniformPrior(BasePrior):
         _check_latent_dim(latent_dim)
         super().build(latent_dim)
 
-    def connect(self, model: keras.Model) -> None:
-        """Refuses a model whose bottleneck's codes are not on the sphere (a Gaussian's), which it cannot describe."""
-        if getattr(model.bottleneck, "manifold", None) != "sphere":
+    def check_bottleneck(self, bottleneck: keras.layers.Layer) -> None:
+        """Refuses a bottleneck whose codes are not on the sphere (a Gaussian's), which it cannot describe."""
+        if getattr(bottleneck, "manifold", None) != "sphere":
             raise ValueError(
                 f"HypersphericalUniformPrior is a distribution on the unit sphere, but the bottleneck "
-                f"{type(model.bottleneck).__name__} draws codes off it, whose density it cannot give: use it with the "
+                f"{type(bottleneck).__name__} draws codes off it, whose density it cannot give: use it with the "
                 "'vmf' bottleneck (its default prior)."
             )
 

@@ -50,13 +50,13 @@ class WrappedNormalPrior(BasePrior):
             raise ValueError(f"`scale` must be a positive number. Received: scale={scale!r}")
         self.scale: float = float(scale)
 
-    def connect(self, model: keras.Model) -> None:
-        """Refuses a model whose bottleneck's codes are not points of a Poincare ball (a Gaussian's can fall outside
+    def check_bottleneck(self, bottleneck: keras.layers.Layer) -> None:
+        """Refuses a bottleneck whose codes are not points of a Poincare ball (a Gaussian's can fall outside
         it, where this density is 0, and the KL infinite)."""
-        if getattr(model.bottleneck, "manifold", None) != "poincare_ball":
+        if getattr(bottleneck, "manifold", None) != "poincare_ball":
             raise ValueError(
                 f"WrappedNormalPrior is a distribution on the Poincare ball, but the bottleneck "
-                f"{type(model.bottleneck).__name__} draws codes that may lie outside it, where its density is 0: "
+                f"{type(bottleneck).__name__} draws codes that may lie outside it, where its density is 0: "
                 "use it with the 'poincare' bottleneck (its default prior)."
             )
 
