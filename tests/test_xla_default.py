@@ -8,7 +8,7 @@ import pytest
 
 from tfae.bottlenecks import Posterior, VanillaBottleneck
 from tfae.errors import ConfigError
-from tfae.models import Autoencoder
+from tfae.models import Autoencoder, xla
 
 pytestmark = pytest.mark.skipif(keras.backend.backend() != "tensorflow", reason="XLA is Keras' choice elsewhere")
 
@@ -16,6 +16,9 @@ pytestmark = pytest.mark.skipif(keras.backend.backend() != "tensorflow", reason=
 @pytest.fixture
 def xla_default(monkeypatch):
     monkeypatch.delenv("TFAE_XLA", raising=False)  # tests/conftest.py turns the default off for the suite
+    # Each test counts its own models toward MAX_XLA_MODELS_PER_PROCESS, whatever ran before it in the process.
+    monkeypatch.setattr(xla, "_xla_models", 0)
+    monkeypatch.setattr(xla, "_said_xla_stopped", False)
 
 
 def make_model(bottleneck=None, **compile_arguments):
@@ -124,3 +127,34 @@ def test_tfae_train_with_an_unknown_tfae_xla_value_is_one_line_and_leaves_no_run
     error = capsys.readouterr().err.strip().splitlines()
     assert len(error) == 1 and error[0].startswith("tfae train: error: TFAE_XLA='disable' is not a value tfae knows"), error
     assert not (tmp_path / "run").exists()
+
+
+def test_past_the_limit_of_models_the_default_compiles_without_xla_and_says_so_once(xla_default, monkeypatch):
+    monkeypatch.setattr(xla, "MAX_XLA_MODELS_PER_PROCESS", 2)
+    x = np.random.default_rng(0).random((16, 6)).astype("float32")
+    counted = [make_model({"name": "vanilla", "latent_dim": 2}) for _ in range(2)]
+    for model in counted:
+        model.predict(x, verbose=0)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        past = make_model({"name": "vanilla", "latent_dim": 2})
+        assert past.jit_compile is True  # chosen at compile; the limit applies before the first step
+        past.fit(x, epochs=1, batch_size=16, verbose=0)
+        later = make_model({"name": "vanilla", "latent_dim": 2})
+        later.predict(x, verbose=0)
+        chosen = make_model({"name": "vanilla", "latent_dim": 2}, jit_compile=True)
+        chosen.predict(x, verbose=0)
+        counted[0].predict(x, verbose=0)
+    (warning,) = [warning for warning in caught if "XLA" in str(warning.message)]
+    assert str(warning.message) == (
+        "tfae has compiled 2 models with XLA in this process, and TensorFlow keeps every compiled program until "
+        "the process ends (20 to 30 MB for a small model), so this model and the ones after it train without XLA "
+        "(tfae.models.xla.MAX_XLA_MODELS_PER_PROCESS). To keep XLA for a model, compile it with "
+        "jit_compile=True; to train every model without it, and save the compile time, set TFAE_XLA=0; or train "
+        "each model in a process of its own."
+    )
+    assert warning.filename == __file__  # it points at the user's call of fit
+    assert past.jit_compile is False and later.jit_compile is False
+    assert chosen.jit_compile is True  # a user's own choice stands, and is not counted
+    assert counted[0].jit_compile is True and counted[1].jit_compile is True  # counted once, however often used
+    assert xla._xla_models == 2

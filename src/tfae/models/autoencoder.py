@@ -344,8 +344,11 @@ class Autoencoder(keras.Model):
                 (XLA's CPU convolutions are slower), under a tf.distribute strategy, when the model runs
                 eagerly, or when a layer says it cannot be compiled (``supports_jit = False``); and if XLA fails to
                 compile the model (a TensorFlow operation it does not know, say), ``fit``, ``evaluate`` and
-                ``predict`` warn once, in one line saying why, and go on without it. ``False`` turns it off, and
-                so does the environment variable ``TFAE_XLA=0`` for every model (Keras' choice then applies).
+                ``predict`` warn once, in one line saying why, and go on without it. Since TensorFlow keeps every
+                program XLA compiles until the process ends, the default compiles at most
+                ``tfae.models.xla.MAX_XLA_MODELS_PER_PROCESS`` (10) models with XLA in one process, and the
+                ones after them without it, with one warning. ``True`` is always obeyed. ``False`` turns it off,
+                and so does the environment variable ``TFAE_XLA=0`` for every model (Keras' choice then applies).
             objective: what the model minimises: a ``BaseObjective``, a registered name (``"elbo"``, the
                 default, or ``"iwae"``), or a dict such as ``{"name": "iwae", "k": 5}``. ``None`` keeps the
                 model's. Saved with the model and loaded by name. An objective the model cannot give what it

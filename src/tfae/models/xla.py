@@ -16,6 +16,17 @@ from tfae.keras_private import all_layers, op_determinism_enabled
 XLA_OFF_VALUES = ("0", "false", "no", "off")
 XLA_ON_VALUES = ("", "1", "true", "yes", "on")
 
+#: How many models tfae's default compiles with XLA in one process; the models after them train without it.
+#: TensorFlow keeps every program XLA compiles until the process ends (its cache of them has no eviction:
+#: tensorflow/compiler/jit/device_compilation_cache.h, tensorflow/tensorflow#64170), 20 to 30 MB for a small
+#: VAE, so a process that trains model after model (a sweep, a notebook, a test suite) would grow without
+#: bound. An explicit ``jit_compile=True`` is always obeyed, and counts toward none of this.
+MAX_XLA_MODELS_PER_PROCESS = 10
+
+# The models that tfae's default has compiled with XLA in this process, and whether it has said it stopped.
+_xla_models = 0
+_said_xla_stopped = False
+
 _CONVOLUTIONS = (
     keras.layers.Conv1D,
     keras.layers.Conv2D,
@@ -59,16 +70,42 @@ def xla_turned_off_by_environment() -> bool:
 
 
 def settle_default_xla(model: keras.Model) -> None:
-    """Once the layers exist: tfae's default leaves XLA off for convolutions on a CPU, where it is slower.
+    """Once the layers exist, before the model's first step: tfae's default leaves XLA off for convolutions
+    on a CPU, where it is slower, and for every model after ``MAX_XLA_MODELS_PER_PROCESS`` compiled with it.
 
     XLA's CPU convolutions trained the convolutional VAE of docs/benchmarks.md 2.4 times slower than
-    TensorFlow's own kernels; with a GPU, or without convolutions, XLA stays on.
+    TensorFlow's own kernels; with a GPU, or without convolutions, XLA stays on. The first model that the
+    limit leaves without XLA warns, once a process, saying why and how to keep XLA.
     """
+    global _xla_models, _said_xla_stopped
     if not getattr(model, "xla_chosen_by_tfae", False) or not getattr(model, "jit_compile", False):
         return
     if any(isinstance(layer, _CONVOLUTIONS) for layer in all_layers(model)) and not _has_gpu():
-        model.jit_compile = False
-        model.train_function = model.test_function = model.predict_function = None
+        _without_xla(model)
+        return
+    if getattr(model, "counted_as_xla_model", False):
+        return
+    if _xla_models >= MAX_XLA_MODELS_PER_PROCESS:
+        if not _said_xla_stopped:
+            _said_xla_stopped = True
+            warnings.warn(
+                f"tfae has compiled {_xla_models} models with XLA in this process, and TensorFlow keeps every "
+                "compiled program until the process ends (20 to 30 MB for a small model), so this model and the "
+                "ones after it train without XLA (tfae.models.xla.MAX_XLA_MODELS_PER_PROCESS). To keep XLA for "
+                "a model, compile it with jit_compile=True; to train every model without it, and save the "
+                "compile time, set TFAE_XLA=0; or train each model in a process of its own.",
+                stacklevel=4,
+            )
+        _without_xla(model)
+        return
+    _xla_models += 1
+    # A plain bool, like xla_chosen_by_tfae: the model is counted once, however often it is fitted.
+    model.counted_as_xla_model = True
+
+
+def _without_xla(model: keras.Model) -> None:
+    model.jit_compile = False
+    model.train_function = model.test_function = model.predict_function = None
 
 
 def without_xla_if_it_fails(model: keras.Model, method: str, run: Callable[[], Any]) -> Any:
@@ -86,8 +123,7 @@ def without_xla_if_it_fails(model: keras.Model, method: str, run: Callable[[], A
             f"jit_compile=False to skip the attempt): {reason}",
             stacklevel=4,
         )
-        model.jit_compile = False
-        model.train_function = model.test_function = model.predict_function = None
+        _without_xla(model)
         return run()
 
 
