@@ -63,6 +63,15 @@ class FixedSeedPrior(ScaledNormalPrior):
         return super().sample(n, seed=1234)
 
 
+class IntegerCountPrior(ScaledNormalPrior):
+    """Takes only a Python int for the number of codes, so it cannot draw one per code of a traced batch."""
+
+    def sample(self, n, seed=None):
+        if not isinstance(n, int):
+            raise TypeError(f"n must be an int. Received: {n!r}")
+        return super().sample(n, seed=seed)
+
+
 class ForgetfulPrior(ScaledNormalPrior):
     """Leaves ``scale`` out of its config: saved and loaded, ``scale=3.0`` comes back as the default 2.0."""
 
@@ -153,7 +162,7 @@ class Components:
     def register_priors(register):
         for prior in (
             ScaledNormalPrior, UnnormalisedPrior, WideSamplerPrior, UnseededSamplerPrior, FixedSeedPrior,
-            ForgetfulPrior, DefaultScalePrior, HalfBernoulliPrior,
+            ForgetfulPrior, DefaultScalePrior, HalfBernoulliPrior, IntegerCountPrior,
         ):
             register(prior, name=prior.__name__.removesuffix("Prior").lower())
 
@@ -233,6 +242,13 @@ def test_a_sound_component_of_the_new_forms_passes_the_checks(check, factory):
         ),
         (
             testing.check_prior,
+            IntegerCountPrior,
+            r"IntegerCountPrior \(latent_dim=1\) breaks the tfae contract: sample\(n\) fails for n a scalar integer "
+            r"tensor, a batch's size in a traced step: TypeError\(.+\)\. Give the shape self.sample_shape\(n\) "
+            r"returns to keras.random\.$",
+        ),
+        (
+            testing.check_prior,
             lambda: ForgetfulPrior(scale=3.0),
             r"ForgetfulPrior breaks the tfae contract: its constructor takes `scale`, which get_config\(\) leaves "
             r"out, so from_config, and a model saved and loaded, would build it with scale=2.0, its default, not "
@@ -285,6 +301,7 @@ def test_a_sound_component_of_the_new_forms_passes_the_checks(check, factory):
         "sampler_wider_than_density_in_3_dimensions",
         "sample_ignores_seed_unseeded",
         "sample_ignores_seed_fixed",
+        "sample_of_a_python_int_only",
         "constructor_argument_missing_from_config",
         "config_value_not_the_given_one",
         "posterior_unnormalised",

@@ -190,3 +190,27 @@ def test_vamp_on_an_encoder_with_open_sizes_is_refused_with_its_shape():
     with pytest.raises(ValueError, match=r"makes 7 pseudo-inputs of the data's shape, but this model's encoder takes "
                                          r"samples of shape \(None, 3\)"):
         model.build((None, None, 3))
+
+
+@pytest.mark.skipif(keras.backend.backend() != "tensorflow", reason="only TensorFlow traces a batch of open size")
+@pytest.mark.parametrize("prior", [StandardNormalPrior(), MixturePrior(components=3, seed=0)], ids=["normal", "mixture"])
+def test_a_prior_draws_as_many_codes_as_a_traced_batch_holds(prior):
+    import tensorflow as tf
+
+    prior.build(2)
+    generator = keras.random.SeedGenerator(0)
+    for jit_compile in (False, True):
+        draw = tf.function(
+            lambda codes: prior.sample(ops.shape(codes)[0], seed=generator),
+            input_signature=[tf.TensorSpec((None, 2))],
+            jit_compile=jit_compile,
+        )
+        assert tuple(draw(tf.zeros((5, 2))).shape) == (5, 2)
+        assert tuple(draw(tf.zeros((7, 2))).shape) == (7, 2)
+
+
+@pytest.mark.parametrize("n", [0, 2.0, True, np.zeros((2,), "int32"), ops.convert_to_tensor(1.5)])
+def test_a_number_of_samples_that_is_not_a_positive_integer_is_refused(n):
+    prior = StandardNormalPrior(latent_dim=2)
+    with pytest.raises(ValueError, match=r"The number of samples must be a positive integer, or a scalar integer tensor"):
+        prior.sample(n)

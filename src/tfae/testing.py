@@ -284,7 +284,7 @@ def check_prior(factory: Callable[[], BasePrior], bottleneck: str | dict[str, An
       batch)`` for ``(k, batch, latent_dim)``, scoring each code as it scores it alone, with finite gradients;
       where it factorises, ``log_prob_per_dimension`` has the codes' shape and sums to ``log_prob``;
     - ``sample(n, seed)`` gives ``n`` finite float32 codes of shape ``(n, latent_dim)`` (0 or 1 for binary
-      codes), the same for the same seed and others for another seed;
+      codes), the same for the same seed and others for another seed, also for ``n`` a scalar integer tensor;
     - the density is normalised: it integrates to 1 on a grid in one and two dimensions, ``E[p(z)/r(z)] = 1``
       by Monte Carlo with a wide proposal ``r``, and binary codes' probabilities add up to 1;
     - ``sample`` draws from ``log_prob``'s density: in one and two dimensions its draws fall in cells between
@@ -1844,6 +1844,19 @@ def _check_seeded_sampler(prior: BasePrior, latent_dim: int, what: str) -> None:
         not np.array_equal(first, other),
         what,
         f"sample({n}, seed=1) gives the same codes as seed=0: it ignores its seed; draw with the seed it is given",
+    )
+    size = ops.convert_to_tensor(n, dtype="int32")
+    try:
+        from_tensor = _numpy(prior.sample(size, seed=0))
+    except Exception as error:
+        raise AssertionError(
+            f"{what} breaks the tfae contract: sample(n) fails for n a scalar integer tensor, a batch's size in a "
+            f"traced step: {error!r}. Give the shape self.sample_shape(n) returns to keras.random."
+        ) from error
+    _expect(
+        from_tensor.shape == (n, latent_dim),
+        what,
+        f"sample(n) for n a scalar integer tensor holding {n} has shape {from_tensor.shape}, expected {(n, latent_dim)}",
     )
 
 

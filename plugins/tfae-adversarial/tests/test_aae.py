@@ -160,11 +160,23 @@ def test_it_fulfils_the_tfae_regularizer_contract():
     testing.check_regularizer(lambda: AdversarialRegularizer(beta=0.5, hidden=[8], prior_samples=16, seed=3))
 
 
+def test_by_default_it_draws_one_prior_code_per_code_of_the_batch():
+    """pythae's Adversarial_AE: as many prior codes as the batch holds, also in a traced step of open batch size."""
+    bottleneck = GaussianBottleneck(latent_dim=3, regularizer={"name": "aae", "hidden": [4], "seed": 0})
+    regularizer = bottleneck.regularizer
+    assert regularizer.prior_samples is None
+    assert tuple(regularizer.draw_prior(bottleneck, 5).shape) == (5, 3)
+    model = Autoencoder(bottleneck)
+    model.compile(optimizer="adam", loss="bernoulli")
+    history = model.fit(np.random.default_rng(0).random((10, 6)).astype("float32"), batch_size=4, verbose=0).history
+    assert np.isfinite(history["aae_discriminator_loss"][0]) and np.isfinite(history["aae_loss"][0])
+
+
 def test_registered_by_name_and_rebuilt_from_config():
     assert get_component("regularizer", "aae") is AdversarialRegularizer
     assert get_component("regularizer", "adversarial_autoencoder") is AdversarialRegularizer
     regularizer = resolve("regularizer", "aae")
-    assert regularizer.get_config() == {"beta": 1.0, "hidden": [256, 256], "prior_samples": 64, "seed": None}
+    assert regularizer.get_config() == {"beta": 1.0, "hidden": [256, 256], "prior_samples": None, "seed": None}
     custom = resolve("regularizer", {"name": "aae", "beta": {"name": "dasr", "attack": 2}, "hidden": [4], "seed": 3})
     config = json.loads(json.dumps(custom.get_config()))
     rebuilt = AdversarialRegularizer.from_config(config)
@@ -178,7 +190,7 @@ def test_hidden_layers_must_be_positive_integers(hidden):
         AdversarialRegularizer(hidden=hidden)
 
 
-@pytest.mark.parametrize("prior_samples", [0, -3, 2.5, "64", True, None])
+@pytest.mark.parametrize("prior_samples", [0, -3, 2.5, "64", True])
 def test_prior_samples_must_be_a_positive_integer(prior_samples):
     with pytest.raises(ValueError, match=r"`prior_samples` must be a positive integer.*Received: prior_samples="):
         AdversarialRegularizer(prior_samples=prior_samples)

@@ -51,7 +51,8 @@ def test_on_a_flow_it_reads_the_log_density_drawn_with_the_code(rng):
 def test_the_default_regularizer_of_a_flow_makes_iwae_refuse_it_and_none_compiles_with_iwae():
     model = Autoencoder(bottleneck={"name": "planar", "latent_dim": 2, "flows": 2})
     with pytest.raises(ValueError, match=r"would count the divergence from the prior twice: build the bottleneck "
-                                         r"'planar' \(PlanarBottleneck\) without it") as refusal:
+                                         r"'planar' \(PlanarBottleneck\) without it: regularizer=None, or a list "
+                                         r"that leaves it out\.$") as refusal:
         model.compile(optimizer="adam", loss="bernoulli", objective={"name": "iwae", "k": 3})
     assert "monte_carlo_kl" in str(refusal.value)
 

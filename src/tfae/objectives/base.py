@@ -253,7 +253,7 @@ class BaseObjective:
                 raise ValueError(
                     f"The objective {objective} holds log p(z) - log q(z | x) itself, so the bottleneck's "
                     f"regularizer {', '.join(doubled)} would count the divergence from the prior twice: build the "
-                    f"bottleneck {described} without it."
+                    f"bottleneck {described} without it: regularizer=None, or a list that leaves it out."
                 )
 
     def get_config(self) -> dict[str, Any]:

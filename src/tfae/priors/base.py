@@ -99,17 +99,26 @@ class BasePrior(keras.layers.Layer):
             f"{type(self).__name__} does not factorise over dimensions: it has a joint log-density only (log_prob)."
         )
 
-    def sample(self, n: int, seed: Any = None) -> Any:
-        """Draws ``n`` codes, shape ``(n, latent_dim)``, float32; the same ``seed`` draws the same codes."""
+    def sample(self, n: Any, seed: Any = None) -> Any:
+        """Draws ``n`` codes, shape ``(n, latent_dim)``, float32; the same ``seed`` draws the same codes.
+
+        ``n`` is a positive Python int, or a scalar integer tensor: a batch's size inside a traced step
+        (``ops.shape(code)[0]`` on TensorFlow), so that a regularizer can draw one prior code per code of the
+        batch. Pass it through ``sample_shape`` and give the shape to ``keras.random``, which accepts both.
+        """
         raise NotImplementedError
 
-    def sample_shape(self, n: int) -> tuple[int, int]:
-        """``(n, latent_dim)`` after checking that ``n`` is a positive integer and the prior is built."""
-        if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 1:
-            raise ValueError(f"The number of samples must be a positive integer. Received: n={n!r}")
+    def sample_shape(self, n: Any) -> tuple[Any, int]:
+        """``(n, latent_dim)`` after checking that ``n`` is a positive integer (or a scalar integer tensor, a
+        batch's size in a traced step) and that the prior is built."""
+        if not _size_tensor(n) and (isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 1):
+            raise ValueError(
+                "The number of samples must be a positive integer, or a scalar integer tensor (a batch's size). "
+                f"Received: n={n!r}"
+            )
         if self.latent_dim is None:
             raise ValueError(f"{type(self).__name__} is not built: give it to a bottleneck, which builds it.")
-        return (int(n), self.latent_dim)
+        return (n if _size_tensor(n) else int(n), self.latent_dim)
 
     def compute_output_shape(self, input_shape: Any) -> Any:
         return tuple(input_shape)[:-1]
@@ -119,3 +128,10 @@ class BasePrior(keras.layers.Layer):
 
     def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "latent_dim": self.latent_dim}
+
+
+def _size_tensor(n: Any) -> bool:
+    """Whether ``n`` is a scalar integer tensor, such as a batch's size in a traced step."""
+    if isinstance(n, (numbers.Number, str, bytes)) or not keras.ops.is_tensor(n) or tuple(n.shape) != ():
+        return False
+    return "int" in keras.backend.standardize_dtype(n.dtype)

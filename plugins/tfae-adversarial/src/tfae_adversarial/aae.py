@@ -74,8 +74,9 @@ class AdversarialRegularizer(BaseRegularizer):
             The paper's discriminators have two hidden layers of 1000 units; the default, two of 256, is
             enough for codes of a few dimensions and cheaper on a CPU.
         prior_samples: how many codes the discriminator draws from the prior in each step (and each
-            evaluation batch), a positive integer. The two halves of its loss are averaged separately, so it
-            need not equal the batch size; 64 is ``tfae train``'s batch size.
+            evaluation batch): ``None`` (the default) for one per code of the batch, as pythae's
+            ``Adversarial_AE`` draws them, or a positive integer. The two halves of its loss are averaged
+            separately, so a number need not equal the batch size.
         seed: the seed of the prior samples, or ``None`` for a random one.
 
     Call arguments:
@@ -113,7 +114,7 @@ class AdversarialRegularizer(BaseRegularizer):
         self,
         beta: float | BaseScheduler | str | dict[str, Any] | keras.Variable = 1.0,
         hidden: Sequence[int] = (256, 256),
-        prior_samples: int = 64,
+        prior_samples: int | None = None,
         seed: int | None = None,
     ) -> None:
         super().__init__(beta)
@@ -122,15 +123,15 @@ class AdversarialRegularizer(BaseRegularizer):
                 "`hidden` must be a non-empty list of positive integers, the sizes of the discriminator's hidden "
                 f"layers (a linear discriminator can only compare the codes' means). Received: hidden={hidden!r}"
             )
-        if not _integer(prior_samples) or prior_samples < 1:
+        if prior_samples is not None and (not _integer(prior_samples) or prior_samples < 1):
             raise ValueError(
                 "`prior_samples` must be a positive integer, the prior samples the discriminator sees in each "
-                f"step. Received: prior_samples={prior_samples!r}"
+                f"step, or None for one per code of the batch. Received: prior_samples={prior_samples!r}"
             )
         if seed is not None and not _integer(seed):
             raise ValueError(f"`seed` must be an integer or None. Received: seed={seed!r}")
         self.hidden: tuple[int, ...] = tuple(int(units) for units in hidden)
-        self.prior_samples = int(prior_samples)
+        self.prior_samples: int | None = None if prior_samples is None else int(prior_samples)
         self.seed: int | None = None if seed is None else int(seed)
         self.seed_generator = keras.random.SeedGenerator(self.seed)
         # float32 whatever the dtype policy: the logits go into a float32 loss.
@@ -178,14 +179,18 @@ class AdversarialRegularizer(BaseRegularizer):
             outputs = layer.activation(ops.add(ops.matmul(outputs, kernel), bias))
         return ops.squeeze(outputs, axis=-1)
 
-    def draw_prior(self, bottleneck: keras.layers.Layer) -> Any:
-        """``prior_samples`` codes from ``bottleneck``'s prior, with gradients stopped, from the seed generator."""
+    def draw_prior(self, bottleneck: keras.layers.Layer, batch_size: Any = None) -> Any:
+        """``prior_samples`` codes from ``bottleneck``'s prior (``batch_size`` when it is ``None``), with gradients
+        stopped, from the seed generator. ``batch_size`` may be a tensor, the batch's size in a traced step."""
         self.build(bottleneck.latent_dim)
+        count = batch_size if self.prior_samples is None else self.prior_samples
+        if count is None:
+            raise ValueError("AdversarialRegularizer draws one prior code per code of the batch: pass `batch_size`.")
 
         def draw(shape: tuple[Any, ...]) -> Any:
-            return ops.cast(bottleneck.sample_prior(int(shape[0]), seed=self.seed_generator), "float32")
+            return ops.cast(bottleneck.sample_prior(shape[0], seed=self.seed_generator), "float32")
 
-        return ops.stop_gradient(self.random(draw, (self.prior_samples, self.latent_dim)))
+        return ops.stop_gradient(self.random(draw, (count, self.latent_dim)))
 
     def penalty(self, posterior: Posterior, training: bool = False) -> Any:
         """The generator's loss of each code, ``softplus(-logit(code))``, shape ``(batch,)``."""
@@ -199,7 +204,7 @@ class AdversarialRegularizer(BaseRegularizer):
                 "AdversarialRegularizer's discriminator compares the codes with samples of the bottleneck's prior, "
                 "but this Posterior has no bottleneck: build it with `Posterior(..., bottleneck=bottleneck)`."
             )
-        prior = self.logits(self.draw_prior(posterior.bottleneck))
+        prior = self.logits(self.draw_prior(posterior.bottleneck, ops.shape(codes)[0]))
         return 0.5 * (ops.mean(ops.softplus(-prior)) + ops.mean(ops.softplus(self.logits(codes))))
 
     def _code(self, posterior: Posterior) -> Any:
