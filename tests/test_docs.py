@@ -6,7 +6,8 @@ The rules a page under docs/ follows:
   use ```console, ```toml, ```text (and so on) and do not.
 - A page's ```python blocks run in order as one script, in a fresh Python process whose working folder is
   an empty temporary folder. Every ``epochs=<number>`` is rewritten to ``epochs=1`` (and nothing else is
-  changed), so that the whole site runs in a few minutes: what a page asserts must hold after one epoch.
+  changed), so that the whole site runs in a few minutes: what a page asserts must hold after one epoch. These
+  short runs train without XLA (``TFAE_XLA=0``), as the rest of the suite does.
   The pages' runs are marked ``slow``: `.ci/run` runs them, README's quick test command does not.
 - A block with a title (```python title="src/pkg/module.py"```) is a file, not a step: it is written at
   that path in the working folder before the page runs. When a page's files include a ``pyproject.toml``
@@ -189,10 +190,11 @@ def install_page_package(folder, files):
     return [package_root]
 
 
-def run_script(script, folder, paths=(), timeout=PAGE_TIMEOUT_S):
-    """Runs ``script`` in ``folder`` in a fresh process, ``paths`` on PYTHONPATH; returns the finished process."""
+def run_script(script, folder, paths=(), timeout=PAGE_TIMEOUT_S, **variables):
+    """Runs ``script`` in ``folder`` in a fresh process, ``paths`` on PYTHONPATH and ``variables`` set (tfae's
+    own variables are otherwise left out, as a reader's shell has none); returns the finished process."""
     env = {key: value for key, value in os.environ.items() if not key.startswith("TFAE_")}
-    env.update(TF_CPP_MIN_LOG_LEVEL="3", MPLBACKEND="Agg")
+    env.update(TF_CPP_MIN_LOG_LEVEL="3", MPLBACKEND="Agg", **variables)
     env["PYTHONPATH"] = os.pathsep.join([*map(str, paths), *filter(None, [os.environ.get("PYTHONPATH")])])
     path = folder / "page_code.py"
     path.write_text(script)
@@ -202,9 +204,15 @@ def run_script(script, folder, paths=(), timeout=PAGE_TIMEOUT_S):
 
 
 def run_page(page, folder, epochs=None, timeout=PAGE_TIMEOUT_S):
-    """Runs the page's code in ``folder`` (a fresh process) and returns the finished ``subprocess`` result."""
+    """Runs the page's code in ``folder`` (a fresh process) and returns the finished ``subprocess`` result.
+
+    With ``epochs`` set (the suite's short runs), the models train without tfae's XLA default, as everywhere in
+    the suite (tests/conftest.py): a one-epoch run does not repay a compilation (the Disentangling page took
+    44 CPU-seconds with XLA, 27 without), and tests/test_xla_default.py tests the default.
+    """
     paths = install_page_package(folder, page_files(page)) + install_plugins(folder, page_plugins(page))
-    return run_script(page_script(page, epochs), folder, paths, timeout)
+    variables = {} if epochs is None else {"TFAE_XLA": "0"}
+    return run_script(page_script(page, epochs), folder, paths, timeout, **variables)
 
 
 def test_the_docs_have_pages_with_code():
