@@ -86,6 +86,7 @@ def checkpoint_epoch(folder):
 
 
 @pytest.mark.slow
+@pytest.mark.long
 def test_sigkill_in_the_middle_of_an_epoch_then_resume_matches_an_uninterrupted_run(tmp_path):
     data = tmp_path / "data.npy"
     np.save(data, np.random.default_rng(0).random((24000, 64)).astype("float32"))

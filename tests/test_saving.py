@@ -53,6 +53,7 @@ def run_python(code, cwd):
     return result.stdout
 
 
+@pytest.mark.long
 def test_every_builtin_combination_reloads_with_identical_predictions(digits, tmp_path):
     x, _ = digits
     x = x[:256]
