@@ -3,6 +3,7 @@
 import math
 
 import keras
+import numpy as np
 import pytest
 from keras import ops
 
@@ -72,6 +73,33 @@ class IntegerCountPrior(ScaledNormalPrior):
         return super().sample(n, seed=seed)
 
 
+class SphereUniformPrior(BasePrior):
+    """The uniform distribution on the unit sphere: a density with respect to its surface measure."""
+
+    def log_prob(self, code):
+        d = self.latent_dim
+        log_area = math.log(2.0) + d / 2 * math.log(math.pi) - math.lgamma(d / 2)
+        return ops.zeros_like(ops.cast(code, "float32")[..., 0]) - log_area
+
+    def sample(self, n, seed=None):
+        return ops.normalize(keras.random.normal(self.sample_shape(n), seed=seed, dtype="float32"), axis=-1)
+
+
+class HalfAreaSpherePrior(SphereUniformPrior):
+    """Takes the sphere's area for half what it is."""
+
+    def log_prob(self, code):
+        return super().log_prob(code) + math.log(2.0)
+
+
+class PolarSpherePrior(SphereUniformPrior):
+    """Says uniform, but draws near one pole."""
+
+    def sample(self, n, seed=None):
+        pole = ops.one_hot(ops.zeros((n,), "int32"), self.latent_dim)
+        return ops.normalize(pole + 0.3 * super().sample(n, seed=seed), axis=-1)
+
+
 class ForgetfulPrior(ScaledNormalPrior):
     """Leaves ``scale`` out of its config: saved and loaded, ``scale=3.0`` comes back as the default 2.0."""
 
@@ -111,6 +139,36 @@ class WideSamplingBottleneck(GaussianBottleneck):
     def sample(self, mean, log_variance):
         noise = self.noise(lambda shape: tfae.random.normal(shape, self.seed_generator), ops.shape(mean))
         return mean + 2.0 * ops.exp(0.5 * log_variance) * noise
+
+
+class SphereBottleneck(VariationalBottleneck):
+    """A posterior on the unit sphere: uniform draws reflected across the plane normal to the encoder's
+    ``direction`` (a Householder reflection), so still uniform, and differentiable in the direction."""
+
+    parameters = 1
+    default_prior = "sphereuniform"
+
+    def sample(self, direction):
+        noise = self.noise(lambda shape: tfae.random.normal(shape, self.seed_generator), ops.shape(direction))
+        uniform = ops.normalize(noise, axis=-1)
+        normal = ops.normalize(direction, axis=-1)
+        code = uniform - 2.0 * normal * ops.sum(normal * uniform, axis=-1, keepdims=True)
+        return code, self.joint_log_density(code, direction)
+
+    def mean(self, direction):
+        return ops.normalize(direction, axis=-1)
+
+    def joint_log_density(self, code, direction):
+        d = self.latent_dim
+        log_area = math.log(2.0) + d / 2 * math.log(math.pi) - math.lgamma(d / 2)
+        return ops.zeros_like(ops.sum(code * direction, axis=-1)) - log_area
+
+
+class HalfAreaSphereBottleneck(SphereBottleneck):
+    """Takes the sphere's area for half what it is."""
+
+    def joint_log_density(self, code, direction):
+        return super().joint_log_density(code, direction) + math.log(2.0)
 
 
 class JointUnnormalisedBottleneck(VariationalBottleneck):
@@ -162,7 +220,8 @@ class Components:
     def register_priors(register):
         for prior in (
             ScaledNormalPrior, UnnormalisedPrior, WideSamplerPrior, UnseededSamplerPrior, FixedSeedPrior,
-            ForgetfulPrior, DefaultScalePrior, HalfBernoulliPrior, IntegerCountPrior,
+            ForgetfulPrior, DefaultScalePrior, HalfBernoulliPrior, IntegerCountPrior, SphereUniformPrior,
+            HalfAreaSpherePrior, PolarSpherePrior,
         ):
             register(prior, name=prior.__name__.removesuffix("Prior").lower())
 
@@ -170,7 +229,7 @@ class Components:
     def register_bottlenecks(register):
         for bottleneck in (
             UnnormalisedBottleneck, WideSamplingBottleneck, JointUnnormalisedBottleneck, SampledDensityBottleneck,
-            MissingJacobianBottleneck,
+            MissingJacobianBottleneck, SphereBottleneck, HalfAreaSphereBottleneck,
         ):
             register(bottleneck, name=bottleneck.__name__.removesuffix("Bottleneck").lower())
 
@@ -314,3 +373,51 @@ def test_a_sound_component_of_the_new_forms_passes_the_checks(check, factory):
 def test_the_checks_catch_a_broken_density(check, factory, message):
     with pytest.raises(AssertionError, match=message):
         check(factory)
+
+
+def test_a_density_on_the_sphere_is_checked_against_the_spheres_own_measure():
+    testing.check_prior(lambda: SphereUniformPrior(latent_dim=3), codes=testing.UNIT_SPHERE)
+
+
+@pytest.mark.parametrize(
+    "factory, message",
+    [
+        (
+            HalfAreaSpherePrior,
+            r"^HalfAreaSpherePrior \(latent_dim=3\) breaks the tfae contract: its density \(latent_dim=3\) integrates "
+            r"to 2\.0000 \+- 0\.0000, not 1, on the unit sphere: the mean of p\(z\)/r\(z\) over 20000 codes z of its "
+            r"reference distribution r \(log_prob must be",
+        ),
+        (
+            PolarSpherePrior,
+            r"^PolarSpherePrior \(latent_dim=3\) breaks the tfae contract: its density \(latent_dim=3\) does not match "
+            r"its sampler: its draws have mean \[0\.9\d*, .+\] and variance \[.+\], the density \(weighed against the "
+            r"unit sphere's reference\) \[",
+        ),
+    ],
+    ids=["unnormalised", "sampler_elsewhere"],
+)
+def test_a_broken_density_on_the_sphere_is_caught(factory, message):
+    with pytest.raises(AssertionError, match=message):
+        testing.check_prior(lambda: factory(latent_dim=3), codes=testing.UNIT_SPHERE)
+
+
+def test_a_balls_reference_is_uniform_inside_it_and_zero_outside():
+    space = testing.ball(2.0)
+    codes = space.sample(20000, 2, np.random.default_rng(0))
+    radii = np.linalg.norm(codes, axis=-1)
+    assert radii.max() < 2.0 and abs(np.mean(radii < 1.0) - 0.25) < 0.01  # a quarter of the area of a disc of 2
+    np.testing.assert_allclose(space.log_density(codes[:5]), -np.log(np.pi * 4.0))
+    assert space.log_density(np.array([[2.0, 0.1]]))[0] == -np.inf
+    with pytest.raises(ValueError, match=r"^`radius` must be a positive number\. Received: radius=0$"):
+        testing.ball(0)
+
+
+def test_a_posterior_on_the_sphere_is_checked_against_the_spheres_own_measure():
+    testing.check_bottleneck(lambda: SphereBottleneck(latent_dim=3, seed=0), codes=testing.UNIT_SPHERE)
+    message = (
+        r"^HalfAreaSphereBottleneck breaks the tfae contract: the posterior of a sample integrates to 2\.0000 \+- "
+        r"0\.0000, not 1, on the unit sphere"
+    )
+    with pytest.raises(AssertionError, match=message):
+        testing.check_bottleneck(lambda: HalfAreaSphereBottleneck(latent_dim=3, seed=0), codes=testing.UNIT_SPHERE)

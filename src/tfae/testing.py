@@ -27,8 +27,9 @@ Beyond shapes, the checks look for what an author can get wrong without noticing
 - a value given to the constructor that does not survive ``get_config`` and a save and load (a constructor
   argument that ``get_config`` leaves out comes back as its default);
 - a density that does not integrate to 1 (on a grid in one or two dimensions, and by Monte Carlo with a wide
-  proposal), or that does not describe the codes its own sampler draws (``check_prior``, and
-  ``check_bottleneck`` for a posterior with densities);
+  proposal; for codes on a sphere or in a ball, ``codes=UNIT_SPHERE`` or ``codes=ball(radius)``, against
+  that space's uniform distribution), or that does not describe the codes its own sampler draws
+  (``check_prior``, and ``check_bottleneck`` for a posterior with densities);
 - a prior's ``sample(n, seed)`` that ignores its seed;
 - a regularizer's per-sample penalty that mixes the samples of a batch, also when it draws random numbers;
   and randomness that does not come from its tracked seed generators.
@@ -81,7 +82,69 @@ PROPOSAL_SAMPLES = 20000
 MONTE_CARLO_DIMENSIONS = 4
 
 
-def check_bottleneck(factory: Callable[[], BaseBottleneck], input_shape: tuple[int, ...] = (8, 6)) -> None:
+class CodeSpace(NamedTuple):
+    """Where a component's codes lie, for a density that is not one on ``R^latent_dim`` (one on the sphere).
+
+    ``check_prior`` and ``check_bottleneck`` integrate a density over ``R^latent_dim`` (on a grid, and by
+    Monte Carlo), and score a real prior's ``log_prob`` on standard normal codes. A density of codes on a
+    manifold is one with respect to the manifold's own measure (the sphere's surface measure), of a set of
+    volume 0 in ``R^latent_dim``, or 0 outside a bounded set: given ``codes=``, the checks integrate it
+    against this space's reference distribution instead, ``E[p(z)/r(z)] = 1`` for ``z`` drawn from ``r``,
+    compare the component's draws with the density by their moments (weighed so), and score codes drawn from
+    ``r``. ``UNIT_SPHERE`` is the unit sphere's, ``ball(radius)`` a ball's.
+
+    Args:
+        sample: ``sample(n, latent_dim, rng)``: ``n`` codes of the reference distribution, float64, shape
+            ``(n, latent_dim)``, from the NumPy generator ``rng``.
+        log_density: ``log_density(codes)``: the reference's normalised log-density of codes ``(m,
+            latent_dim)``, shape ``(m,)``, with respect to the same measure as the component's densities.
+        name: what the space is, for the messages.
+    """
+
+    sample: Callable[[int, int, np.random.Generator], np.ndarray]
+    log_density: Callable[[np.ndarray], np.ndarray]
+    name: str
+
+
+def _uniform_on_sphere(n: int, latent_dim: int, rng: np.random.Generator) -> np.ndarray:
+    normal = rng.standard_normal((n, latent_dim))
+    return normal / np.linalg.norm(normal, axis=-1, keepdims=True)
+
+
+def _log_uniform_on_sphere(codes: np.ndarray) -> np.ndarray:
+    latent_dim = codes.shape[-1]
+    log_area = math.log(2.0) + latent_dim / 2 * math.log(math.pi) - math.lgamma(latent_dim / 2)
+    return np.full(codes.shape[:-1], -log_area)
+
+
+#: The unit sphere in ``R^latent_dim`` with its surface measure, whose uniform distribution is the reference.
+UNIT_SPHERE = CodeSpace(_uniform_on_sphere, _log_uniform_on_sphere, "the unit sphere")
+
+
+def ball(radius: float) -> CodeSpace:
+    """The open ball of ``radius`` about 0 in ``R^latent_dim``, whose uniform distribution is the reference: for
+    a density (with respect to the Lebesgue measure) that is 0 outside it, such as one on a Poincare ball of
+    curvature ``c`` (``radius = 1 / sqrt(c)``)."""
+    if not (isinstance(radius, (int, float)) and not isinstance(radius, bool) and 0 < radius < math.inf):
+        raise ValueError(f"`radius` must be a positive number. Received: radius={radius!r}")
+    radius = float(radius)
+
+    def sample(n: int, latent_dim: int, rng: np.random.Generator) -> np.ndarray:
+        directions = _uniform_on_sphere(n, latent_dim, rng)
+        return radius * directions * rng.random((n, 1)) ** (1.0 / latent_dim)
+
+    def log_density(codes: np.ndarray) -> np.ndarray:
+        latent_dim = codes.shape[-1]
+        log_volume = latent_dim / 2 * math.log(math.pi) - math.lgamma(latent_dim / 2 + 1) + latent_dim * math.log(radius)
+        inside = np.sum(np.square(codes), axis=-1) < radius**2
+        return np.where(inside, -log_volume, -np.inf)
+
+    return CodeSpace(sample, log_density, f"the ball of radius {radius:g}")
+
+
+def check_bottleneck(
+    factory: Callable[[], BaseBottleneck], input_shape: tuple[int, ...] = (8, 6), codes: CodeSpace | None = None
+) -> None:
     """Checks that the bottlenecks ``factory()`` builds fulfil tfae's bottleneck contract.
 
     - it is a ``BaseBottleneck``, and its code has shape ``(batch, latent_dim)`` (also symbolically and by
@@ -110,6 +173,9 @@ def check_bottleneck(factory: Callable[[], BaseBottleneck], input_shape: tuple[i
     Args:
         factory: callable with no arguments returning a new bottleneck.
         input_shape: the encoder features' shape, batch first: ``(batch, features)`` or ``(batch, h, w, c)``.
+        codes: where the codes lie, for a posterior whose density is not one on ``R^latent_dim``
+            (``UNIT_SPHERE`` for a von Mises-Fisher's): its density is then integrated against that space's
+            reference distribution; ``None`` for ``R^latent_dim``.
 
     Raises:
         AssertionError: which part of the contract fails, and how.
@@ -132,7 +198,7 @@ def check_bottleneck(factory: Callable[[], BaseBottleneck], input_shape: tuple[i
 
     _check_posteriors(bottleneck, inputs, what)
     if bottleneck.has_densities:
-        _check_posterior_density(bottleneck, inputs[:1], what)
+        _check_posterior_density(bottleneck, inputs[:1], what, codes)
     _check_bottleneck_gradients(factory, input_shape, what)
     _check_layer_config(bottleneck, inputs, "bottleneck", what)
 
@@ -270,7 +336,11 @@ def check_regularizer(
             )
 
 
-def check_prior(factory: Callable[[], BasePrior], bottleneck: str | dict[str, Any] | None = None) -> None:
+def check_prior(
+    factory: Callable[[], BasePrior],
+    bottleneck: str | dict[str, Any] | None = None,
+    codes: CodeSpace | None = None,
+) -> None:
     """Checks that the priors ``factory()`` builds fulfil tfae's prior contract.
 
     The prior is checked where tfae uses it: as the prior of a bottleneck in a built ``Autoencoder`` (so a
@@ -298,6 +368,9 @@ def check_prior(factory: Callable[[], BasePrior], bottleneck: str | dict[str, An
         factory: callable with no arguments returning a new prior.
         bottleneck: the bottleneck it is the prior of, a name or dict without ``latent_dim`` and ``prior``;
             by default ``"gaussian"`` for real codes and ``"bernoulli"`` for binary ones.
+        codes: where the codes lie, for a density that is not one on ``R^latent_dim`` (``UNIT_SPHERE``): the
+            density is then integrated against that space's reference distribution, and ``log_prob`` scored
+            on its codes instead of standard normal ones; ``None`` for ``R^latent_dim``.
 
     Raises:
         AssertionError: which part of the contract fails, and how.
@@ -315,7 +388,7 @@ def check_prior(factory: Callable[[], BasePrior], bottleneck: str | dict[str, An
         model = _with_prior(factory, spec, latent_dim, what)
         built = model.bottleneck.prior
         shown = f"{what} (latent_dim={latent_dim})"
-        _check_log_prob(built, latent_dim, binary, shown)
+        _check_log_prob(built, latent_dim, binary, shown, codes)
         if latent_dim == dimensions[0]:
             _check_seeded_sampler(built, latent_dim, shown)
         samples = _numpy(built.sample(DENSITY_SAMPLES, seed=0)).astype("float64")
@@ -330,6 +403,7 @@ def check_prior(factory: Callable[[], BasePrior], bottleneck: str | dict[str, An
                 samples=samples,
                 log_density=joint,
                 binary=binary,
+                space=codes,
             ),
             shown,
         )
@@ -339,11 +413,11 @@ def check_prior(factory: Callable[[], BasePrior], bottleneck: str | dict[str, An
     trained = model.bottleneck.prior
     own = list(trained.trainable_weights)
     before = [_numpy(weight) for weight in own]
-    codes = _prior_codes((BATCH_SIZE, latent_dim), binary, seed=5)
+    scored = _prior_codes((BATCH_SIZE, latent_dim), binary, seed=5, space=codes)
 
     def same_log_prob(loaded: Autoencoder) -> None:
-        expected = _numpy(trained.log_prob(codes))
-        reloaded = _numpy(loaded.bottleneck.prior.log_prob(codes))
+        expected = _numpy(trained.log_prob(scored))
+        reloaded = _numpy(loaded.bottleneck.prior.log_prob(scored))
         _expect(
             np.allclose(expected, reloaded, rtol=TOLERANCE, atol=TOLERANCE),
             what,
@@ -1488,7 +1562,9 @@ def _binary_codes(bottleneck: BaseBottleneck) -> bool:
     return getattr(bottleneck, "distribution", None) == "bernoulli"
 
 
-def _check_posterior_density(bottleneck: BaseBottleneck, inputs: np.ndarray, what: str) -> None:
+def _check_posterior_density(
+    bottleneck: BaseBottleneck, inputs: np.ndarray, what: str, space: CodeSpace | None = None
+) -> None:
     """The posterior of one sample is a normalised density of the codes its exact draws give."""
     posterior = bottleneck.posterior(inputs, sampling="exact", importance_samples=DENSITY_SAMPLES)
     samples = _numpy(posterior.code)[:, 0, :].astype("float64")
@@ -1523,6 +1599,7 @@ def _check_posterior_density(bottleneck: BaseBottleneck, inputs: np.ndarray, wha
             binary=_binary_codes(bottleneck),
             per_dimension=per_dimension if log_density is not None and bottleneck.factorizes else None,
             sampled=sampled,
+            space=space,
         ),
         what,
     )
@@ -1543,6 +1620,7 @@ class _Density(NamedTuple):
     binary: bool = False
     per_dimension: Callable[[np.ndarray], np.ndarray] | None = None
     sampled: np.ndarray | None = None
+    space: CodeSpace | None = None
 
 
 def _check_density(density: _Density, what: str) -> None:
@@ -1551,6 +1629,12 @@ def _check_density(density: _Density, what: str) -> None:
     latent_dim = density.samples.shape[1]
     if density.binary:
         _check_binary_density(density, what)
+        return
+    if density.space is not None:
+        if density.log_density is not None:
+            _check_against_reference(density, density.space, what)
+        if density.sampled is not None:
+            _check_sampled_log_density(density, what)
         return
     if density.log_density is not None:
         if density.per_dimension is not None:
@@ -1736,21 +1820,57 @@ def _check_monte_carlo(density: _Density, what: str, moments: bool) -> None:
     )
 
 
+def _check_against_reference(density: _Density, space: CodeSpace, what: str) -> None:
+    """``E[p(z)/r(z)] = 1`` for codes ``z`` from the space's reference ``r``, and the draws' mean and variance
+    are the density's, weighed so: ``check_prior`` and ``check_bottleneck`` given ``codes=``."""
+    assert density.log_density is not None
+    samples = density.samples
+    codes = space.sample(PROPOSAL_SAMPLES, samples.shape[1], np.random.default_rng(7))
+    ratios = np.exp(density.log_density(codes) - space.log_density(codes))
+    estimate, error = float(ratios.mean()), float(ratios.std() / math.sqrt(len(ratios)))
+    _expect(
+        math.isfinite(estimate) and abs(estimate - 1.0) <= max(0.05, 6 * error),
+        what,
+        f"{density.described} integrates to {estimate:.4f} +- {error:.4f}, not 1, on {space.name}: the mean of "
+        f"p(z)/r(z) over {len(ratios)} codes z of its reference distribution r ({density.fix})",
+    )
+    weights = ratios / ratios.sum()
+    expected_mean = weights @ codes
+    expected_variance = weights @ np.square(codes - expected_mean)
+    drawn_mean, drawn_variance = samples.mean(axis=0), samples.var(axis=0)
+    # Absolute tolerances beside the relative ones: a uniform density's mean is 0 in every dimension.
+    spread = np.sqrt(expected_variance) + 0.05
+    shifted = np.abs(drawn_mean - expected_mean) > 0.2 * spread
+    scaled = np.abs(drawn_variance - expected_variance) > 0.5 * expected_variance + 0.01
+    _expect(
+        not np.any(shifted | scaled),
+        what,
+        f"{density.described} does not match its sampler: its draws have mean {np.round(drawn_mean, 3).tolist()} and "
+        f"variance {np.round(drawn_variance, 3).tolist()}, the density (weighed against {space.name}'s reference) "
+        f"{np.round(expected_mean, 3).tolist()} and {np.round(expected_variance, 3).tolist()} ({density.fix})",
+    )
+
+
 def _check_sampled_log_density(density: _Density, what: str) -> None:
     """Over the draws ``z`` and the log-densities ``q(z)`` given with them, ``E[r(z)/q(z)] = 1`` for a normalised
     Gaussian ``r`` narrower than the draws: ``q`` is normalised and is the density of what is drawn."""
     assert density.sampled is not None
     samples = density.samples
     latent_dim = samples.shape[1]
-    mean, cholesky, log_determinant = _gaussian_around(samples, 0.6)
-    distance = np.sum(np.square(np.linalg.solve(cholesky, (samples - mean).T)), axis=0)
-    log_reference = -0.5 * distance - latent_dim / 2 * math.log(2 * math.pi) - log_determinant
+    if density.space is not None:
+        log_reference = density.space.log_density(samples)
+        reference = f"the reference distribution r of {density.space.name}"
+    else:
+        mean, cholesky, log_determinant = _gaussian_around(samples, 0.6)
+        distance = np.sum(np.square(np.linalg.solve(cholesky, (samples - mean).T)), axis=0)
+        log_reference = -0.5 * distance - latent_dim / 2 * math.log(2 * math.pi) - log_determinant
+        reference = "a normalised Gaussian r"
     ratios = np.exp(log_reference - density.sampled)
     estimate, error = float(ratios.mean()), float(ratios.std() / math.sqrt(len(ratios)))
     _expect(
         math.isfinite(estimate) and abs(estimate - 1.0) <= max(0.05, 6 * error),
         what,
-        f"over {len(ratios)} draws z of {density.described}, the mean of r(z)/q(z) for a normalised Gaussian r is "
+        f"over {len(ratios)} draws z of {density.described}, the mean of r(z)/q(z) for {reference} is "
         f"{estimate:.4f} +- {error:.4f}, not 1: the log-densities q given with the draws are not those of the "
         f"distribution drawn from ({density.fix})",
     )
@@ -1775,14 +1895,19 @@ def _with_prior(factory: Callable[[], BasePrior], spec: dict[str, Any], latent_d
     return model
 
 
-def _prior_codes(shape: tuple[int, ...], binary: bool, seed: int) -> np.ndarray:
+def _prior_codes(shape: tuple[int, ...], binary: bool, seed: int, space: CodeSpace | None = None) -> np.ndarray:
     rng = np.random.default_rng(seed)
+    if space is not None:
+        *leading, latent_dim = shape
+        return space.sample(int(np.prod(leading)), latent_dim, rng).reshape(shape).astype("float32")
     return (rng.integers(0, 2, shape) if binary else rng.normal(size=shape)).astype("float32")
 
 
-def _check_log_prob(prior: BasePrior, latent_dim: int, binary: bool, what: str) -> None:
+def _check_log_prob(
+    prior: BasePrior, latent_dim: int, binary: bool, what: str, space: CodeSpace | None = None
+) -> None:
     """``log_prob`` of ``(batch, latent_dim)`` and ``(k, batch, latent_dim)`` codes, each scored alone."""
-    codes = _prior_codes((BATCH_SIZE, latent_dim), binary, seed=3)
+    codes = _prior_codes((BATCH_SIZE, latent_dim), binary, seed=3, space=space)
     values = prior.log_prob(codes)
     dtype = keras.backend.standardize_dtype(getattr(values, "dtype", type(values).__name__))
     _expect(dtype == "float32", what, f"log_prob returns {dtype}, expected float32")

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from keras import ops
 from tfae.models import Autoencoder
-from tfae.testing import check_prior
+from tfae.testing import ball, check_prior
 
 from tfae_geometric.poincare import PoincareBottleneck
 from tfae_geometric.wrapped_normal import WrappedNormalPrior
@@ -56,10 +56,10 @@ def test_draws_are_the_papers_sampler_of_the_seeded_normals():
 
 
 def test_fulfils_the_prior_contract():
-    # check_prior scores standard normal codes and requires finite log-densities: on a ball of radius
-    # 1 / sqrt(0.05) = 4.5 they all lie inside (on the unit ball some lie outside, where the density is 0).
-    bottleneck = {"name": "poincare", "curvature": 0.05, "seed": 0}
-    check_prior(lambda: WrappedNormalPrior(curvature=0.05, scale=0.8), bottleneck=bottleneck)
+    # On the unit ball, where the density lives: the check integrates it against the ball's uniform distribution
+    # and scores codes inside it (standard normal codes may lie outside, where the density is 0).
+    bottleneck = {"name": "poincare", "curvature": 1.0, "seed": 0}
+    check_prior(lambda: WrappedNormalPrior(curvature=1.0, scale=0.8), bottleneck=bottleneck, codes=ball(1.0))
 
 
 def test_log_density_outside_the_ball_is_minus_infinity():
