@@ -2,6 +2,10 @@ import os
 import zlib
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+# Without XLA in this process: compiling each small model with XLA costs more CPU than its few steps of training,
+# and the suite has to stay within its share of CI. The examples test trains through `tfae train` in a process
+# whose environment leaves this out, so the examples are still compiled with XLA, tfae's default, there.
+os.environ.setdefault("TFAE_XLA", "0")
 
 import numpy as np
 import pytest

@@ -59,7 +59,8 @@ print(json.dumps(found))
 
 
 def run(code, *args, cwd):
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    # tfae's defaults, XLA included: without the TFAE_XLA=0 that conftest.py sets for this process.
+    env = {**{key: value for key, value in os.environ.items() if key != "TFAE_XLA"}, "TF_CPP_MIN_LOG_LEVEL": "3"}
     result = subprocess.run(
         [sys.executable, "-c", code, *map(str, args)], cwd=cwd, env=env, capture_output=True, text=True, timeout=900
     )
