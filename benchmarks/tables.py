@@ -446,6 +446,8 @@ def disentanglement_setting(dsprites):
     steps = next(iter(dsprites["runs"].values()))[0]["steps"]
     layers = len(s["discriminator"])
     rows = [
+        ["models", ", ".join(LABELS[name] for name in dsprites["runs"]),
+         "all four: VAE, beta-VAE, beta-TCVAE, FactorVAE"],
         ["images", f"{s['image_size']}x{s['image_size']}, {s['n']:,} drawn once, in memory",
          "64x64, all 737,280, streamed by `DSprites.as_dataset`"],
         ["training", f"{s['epochs']} epochs, {steps:,} steps of {s['batch_size']}, Adam {s['learning_rate']:g}",
@@ -457,9 +459,29 @@ def disentanglement_setting(dsprites):
         ["FactorVAE score", f"{s['factor_vae_votes'][0]:,} training and {s['factor_vae_votes'][1]:,} evaluation votes",
          "10,000 and 5,000 (disentanglement_lib)"],
         ["MIG", f"{s['mig_samples']:,} images, 20 bins", "the same"],
-        ["seeds", f"{len(s['seeds'])} per model", "10 (Kim & Mnih), several per point (Chen et al.)"],
+        ["seeds", f"{len(s['seeds'])} per model ({', '.join(map(str, s['seeds']))})",
+         "10 (Kim & Mnih), several per point (Chen et al.)"],
     ]
     return table(["", "this run", "`--full` and the papers"], "lll", rows)
+
+
+def welch_rows(dsprites):
+    """One row per metric of Welch's test of beta-TCVAE against the VAE, as the script recorded it."""
+    rows = []
+    for metric, label in (("mig", "MIG"), ("factor_vae_score", "FactorVAE score")):
+        test = dsprites["welch_beta_tcvae_vs_vae"][metric]
+        sides = [
+            f"{test[side]['mean']:.3f}" + (f" +- {test[side]['sd']:.3f}" if test[side]["sd"] is not None else "")
+            + f" (n = {test[side]['n']})"
+            for side in ("treatment", "control")
+        ]
+        if test["t"] is None:
+            figures = [test["undefined"], "", "", "", ""]
+        else:
+            figures = [f"{test['difference']:+.3f}", f"{test['cohens_d']:.2f}", f"{test['t']:.2f}",
+                       f"{test['df']:.1f}", f"{test['p_value']:.2g}"]
+        rows.append([label, *sides, *figures])
+    return rows
 
 
 def disentanglement_scores(dsprites):
@@ -468,41 +490,43 @@ def disentanglement_scores(dsprites):
     summary = dsprites["summary"]
     best = {metric: max(summary[name][metric]["mean"] for name in summary) for metric in ("mig", "factor_vae_score")}
 
-    def score(name, metric, digits):
+    def score(name, metric):
         figures = summary[name][metric]
-        mean = f"{figures['mean']:.{digits}f}"
+        mean = f"{figures['mean']:.3f}"
         # Bold where a model's mean rounds to the best's.
-        return (f"**{mean}**" if mean == f"{best[metric]:.{digits}f}" else mean) + f" +- {figures['sd']:.{digits}f}"
+        return (f"**{mean}**" if mean == f"{best[metric]:.3f}" else mean) + f" +- {figures['sd']:.3f}"
+
+    def per_seed(name, metric):
+        return ", ".join(f"{run[metric]:.3f}" for run in dsprites["runs"][name])
 
     parameters = {
         "beta_vae": " (beta = 4)", "beta_tcvae": " (beta = 6)", "factor_vae": f" (gamma = {s['factor_vae_gamma']})"
     }
     rows = [
-        [LABELS[name] + parameters.get(name, ""), score(name, "mig", 3),
-         reported["mig_chen2018"].get(name) or "not in the paper", score(name, "factor_vae_score", 3),
-         reported["factor_vae_score_kim_mnih2018"].get(name) or "not in the paper",
-         f"{summary[name]['train_seconds']:.0f}"]
+        [LABELS[name] + parameters.get(name, ""), score(name, "mig"), per_seed(name, "mig"),
+         reported["mig_chen2018"].get(name) or "not in the paper", score(name, "factor_vae_score"),
+         per_seed(name, "factor_vae_score"),
+         reported["factor_vae_score_kim_mnih2018"].get(name) or "not in the paper"]
         for name in summary
     ]
     seeds = ", ".join(map(str, s["seeds"]))
-    per_seed = {
-        metric: "; ".join(
-            f"{LABELS[name]} " + ", ".join(f"{run[metric]:.3f}" for run in runs)
-            for name, runs in dsprites["runs"].items()
-        )
-        for metric in ("mig", "factor_vae_score")
-    }
-    train = [run["train_seconds"] for runs in dsprites["runs"].values() for run in runs]
-    evaluate = [run["evaluate_seconds"] for runs in dsprites["runs"].values() for run in runs]
-    return [
-        f"One model's {next(iter(dsprites['runs'].values()))[0]['steps']:,} steps took {min(train):.0f} to "
-        f"{max(train):.0f} seconds, its scoring {min(evaluate):.0f} to {max(evaluate):.0f}; wall time "
-        f"{dsprites['wall_seconds'] / 60:.0f} minutes.",
+    lines = [
+        *table(["model", "MIG (mean +- sd)", f"MIG, seeds {seeds}", "Chen et al. 2018",
+                "FactorVAE score (mean +- sd)", f"FactorVAE score, seeds {seeds}", "Kim & Mnih 2018"],
+               "lrrrrrr", rows),
+    ]
+    if "welch_beta_tcvae_vs_vae" not in dsprites:
+        return lines + [
+            "", "This run recorded no Welch test (the script records one, since issue 26, where it trains both beta-TCVAE "
+            "and the VAE)."
+        ]
+    return lines + [
         "",
-        *table(["model", "MIG (mean +- sd)", "Chen et al. 2018", "FactorVAE score (mean +- sd)", "Kim & Mnih 2018",
-                f"training s ({len(s['seeds'])} seeds)"], "lrrrrr", rows),
+        "Welch's test of beta-TCVAE against the VAE (two-sided, unequal variances; the difference is beta-TCVAE's "
+        "mean less the VAE's, Cohen's d that difference over the root mean of the two variances):",
         "",
-        f"Per seed ({seeds}), MIG: {per_seed['mig']}. FactorVAE score: {per_seed['factor_vae_score']}.",
+        *table(["metric", "beta-TCVAE (mean +- sd)", "VAE (mean +- sd)", "difference", "Cohen's d", "t",
+                "Welch df", "p"], "lrrrrrrr", welch_rows(dsprites)),
     ]
 
 

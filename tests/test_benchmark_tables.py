@@ -219,3 +219,34 @@ def test_the_readme_speed_claims_follow_the_results_files():
         f"{tables.speed(conv, 128, 'tfae', 'pythae'):.1f}x pythae's "
         f"({tables.speed(conv, 1024, 'tfae', 'pythae'):.1f}x at 1024)"
     ) in speed
+
+
+def test_the_dsprites_table_shows_every_seed_and_welchs_test_or_why_it_is_missing():
+    tables, significance = module("tables"), module("significance")
+    scores = {
+        "vae": ([0.012, 0.027, 0.015], [0.42, 0.51, 0.36]), "beta_tcvae": ([0.071, 0.118, 0.026], [0.5, 0.5, 0.5])
+    }
+    dsprites = {
+        "settings": {"seeds": [0, 1, 2], "factor_vae_gamma": 35},
+        "reported": {"mig_chen2018": {"vae": "~0.1"}, "factor_vae_score_kim_mnih2018": {"vae": "~0.65"}},
+        "runs": {name: [{"mig": m, "factor_vae_score": f} for m, f in zip(*scores[name])] for name in scores},
+        "summary": {name: {metric: {"mean": sum(values) / 3, "sd": 0.01} for metric, values in
+                           zip(("mig", "factor_vae_score"), scores[name])} for name in scores},
+    }
+    without = "\n".join(tables.disentanglement_scores(dsprites))
+    assert "| VAE | 0.018 +- 0.010 | 0.012, 0.027, 0.015 | ~0.1 |" in without
+    assert "| beta-TCVAE (beta = 6) | **0.072** +- 0.010 | 0.071, 0.118, 0.026 | not in the paper |" in without
+    assert "recorded no Welch test (the script records one, since issue 26, where it trains both" in without
+    mig = significance.welch_test(scores["beta_tcvae"][0], scores["vae"][0])
+    dsprites["welch_beta_tcvae_vs_vae"] = {
+        "mig": mig, "factor_vae_score": significance.welch_test([0.5, 0.5], [0.4]),
+    }
+    rendered = "\n".join(tables.disentanglement_scores(dsprites))
+    assert (
+        f"| MIG | 0.072 +- 0.046 (n = 3) | 0.018 +- 0.008 (n = 3) | +0.054 | {mig['cohens_d']:.2f} | {mig['t']:.2f} "
+        f"| {mig['df']:.1f} | {mig['p_value']:.2g} |"
+    ) in rendered
+    assert (
+        "| FactorVAE score | 0.500 +- 0.000 (n = 2) | 0.400 (n = 1) | Welch's test needs at least two seeds a side; "
+        "received 2 and 1 |"
+    ) in rendered
