@@ -41,3 +41,7 @@ def test_the_smoke_run_trains_every_model_and_writes_scores_losses_and_times(tmp
         assert results["summary"][name]["mig"]["mean"] == run["mig"]
     assert "factor_vae_discriminator_loss" in results["runs"]["factor_vae"][0]["final_losses"]
     assert "MIG ordering here" in result.stdout
+    # One seed a side: Welch's test of beta-TCVAE against the VAE is recorded with the reason it is not defined.
+    welch = results["welch_beta_tcvae_vs_vae"]["mig"]
+    assert welch["p_value"] is None and welch["undefined"].startswith("Welch's test needs at least two seeds a side")
+    assert "Welch's test, beta-TCVAE against VAE, MIG: Welch's test needs at least two seeds" in result.stdout
