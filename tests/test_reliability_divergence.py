@@ -88,6 +88,7 @@ def test_data_on_a_huge_scale_diverges_in_the_first_step_and_saves_nothing(tmp_p
     assert not folder.exists()
 
 
+@pytest.mark.slow  # a real training process, ~10 CPU-s; the in-process tests above check the same refusals
 def test_the_real_command_with_a_huge_learning_rate(tmp_path, run_tfae):
     """The command in a fresh process: exit status 2, one line on stderr, no Keras "Invalid loss" note."""
     config = tmp_path / "fast.toml"

@@ -213,6 +213,7 @@ def test_a_run_time_plugin_that_is_gone_is_named(tmp_path):
     )
 
 
+@pytest.mark.slow  # two fresh interpreters with plugin site folders, ~10 CPU-s
 def test_a_plugin_that_is_gone_left_out_broken_or_changed_is_named_with_what_to_install(tmp_path):
     site = plugin_distribution(tmp_path / "installed", "meansq", "0.3.1", PLUGIN.format(name="meansq"))
     saved = run_python(

@@ -53,6 +53,8 @@ def run_python(code, cwd):
     return result.stdout
 
 
+# Slow: 8 models trained, saved and reloaded in another interpreter (~20 CPU-s); .ci/run runs it.
+@pytest.mark.slow
 @pytest.mark.long
 def test_every_builtin_combination_reloads_with_identical_predictions(digits, tmp_path):
     x, _ = digits
