@@ -124,6 +124,28 @@ def read(work_dir):
         return epochs, json.load(file)
 
 
+def killed_resumed_and_uninterrupted(script, tmp_path, resume_mode, check_killed):
+    """Runs ``script`` uninterrupted in ``tmp_path/uninterrupted`` and, beside it, in ``tmp_path/resumed``: killed
+    in epoch KILLED_IN_EPOCH (``check_killed(folder)`` looks at what the kill left), then run again in
+    ``resume_mode``. Both runs must end well; returns their two folders."""
+    uninterrupted_dir, resumed_dir = tmp_path / "uninterrupted", tmp_path / "resumed"
+    uninterrupted_dir.mkdir()
+    resumed_dir.mkdir()
+    # The uninterrupted reference runs beside the interrupted one: each process is mostly start-up.
+    uninterrupted = Run(script, uninterrupted_dir, "no-kill", "uninterrupted")
+    try:
+        returncode, output = Run(script, resumed_dir, "kill", "killed").finish()
+        assert returncode == -signal.SIGKILL, output
+        check_killed(resumed_dir)
+        returncode, output = Run(script, resumed_dir, resume_mode, "resumed").finish()
+        assert returncode == 0, output
+        returncode, output = uninterrupted.finish()
+        assert returncode == 0, output
+    finally:
+        uninterrupted.stop()
+    return uninterrupted_dir, resumed_dir
+
+
 @pytest.mark.slow
 def test_killed_and_resumed_run_continues_the_schedule(tmp_path):
     script = tmp_path / "train.py"
@@ -135,25 +157,13 @@ def test_killed_and_resumed_run_continues_the_schedule(tmp_path):
             killed_in_epoch=KILLED_IN_EPOCH,
         )
     )
-    uninterrupted_dir, resumed_dir = tmp_path / "uninterrupted", tmp_path / "resumed"
-    uninterrupted_dir.mkdir()
-    resumed_dir.mkdir()
 
-    # The uninterrupted reference runs beside the interrupted one: each process is mostly start-up.
-    uninterrupted = Run(script, uninterrupted_dir, "no-kill", "uninterrupted")
-    try:
-        returncode, output = Run(script, resumed_dir, "kill", "killed").finish()
-        assert returncode == -signal.SIGKILL, output
-        assert (resumed_dir / "backup").is_dir()
-        with open(resumed_dir / "epochs.jsonl") as log:
+    def killed(folder):
+        assert (folder / "backup").is_dir()
+        with open(folder / "epochs.jsonl") as log:
             assert [json.loads(line)["epoch"] for line in log] == list(range(KILLED_IN_EPOCH))
-        returncode, output = Run(script, resumed_dir, "kill", "resumed").finish()
-        assert returncode == 0, output
-        returncode, output = uninterrupted.finish()
-        assert returncode == 0, output
-    finally:
-        uninterrupted.stop()
 
+    uninterrupted_dir, resumed_dir = killed_resumed_and_uninterrupted(script, tmp_path, "kill", killed)
     reference_epochs, reference_steps = read(uninterrupted_dir)
     resumed_epochs, resumed_steps = read(resumed_dir)
     assert resumed_epochs == reference_epochs
@@ -218,21 +228,11 @@ def test_killed_and_resumed_run_with_tfae_checkpoint_is_the_uninterrupted_run(tm
     script.write_text(
         CHECKPOINT_SCRIPT.format(steps_per_epoch=STEPS_PER_EPOCH, epochs=EPOCHS, killed_in_epoch=KILLED_IN_EPOCH)
     )
-    uninterrupted_dir, resumed_dir = tmp_path / "uninterrupted", tmp_path / "resumed"
-    uninterrupted_dir.mkdir()
-    resumed_dir.mkdir()
-    uninterrupted = Run(script, uninterrupted_dir, "no-kill", "uninterrupted")
-    try:
-        returncode, output = Run(script, resumed_dir, "kill", "killed").finish()
-        assert returncode == -signal.SIGKILL, output
-        assert json.loads((resumed_dir / "backup" / "checkpoint.json").read_text())["epoch"] == KILLED_IN_EPOCH
-        returncode, output = Run(script, resumed_dir, "resume", "resumed").finish()
-        assert returncode == 0, output
-        returncode, output = uninterrupted.finish()
-        assert returncode == 0, output
-    finally:
-        uninterrupted.stop()
 
+    def killed(folder):
+        assert json.loads((folder / "backup" / "checkpoint.json").read_text())["epoch"] == KILLED_IN_EPOCH
+
+    uninterrupted_dir, resumed_dir = killed_resumed_and_uninterrupted(script, tmp_path, "resume", killed)
     history = (uninterrupted_dir / "history.csv").read_text()
     assert len(history.splitlines()) == EPOCHS + 1
     assert (resumed_dir / "history.csv").read_text() == history

@@ -1779,6 +1779,29 @@ def _gaussian_around(samples: np.ndarray, scale: float) -> tuple[np.ndarray, np.
     return samples.mean(axis=0), cholesky, float(np.sum(np.log(np.diag(cholesky))))
 
 
+def _expect_normalised(
+    density: _Density, codes: np.ndarray, log_proposal: np.ndarray, what: str, how: str
+) -> np.ndarray:
+    """Checks ``E[p(z)/r(z)] = 1`` over ``codes`` drawn from ``r``, ``log_proposal`` their log-densities under it
+    (``how`` says so in the message); returns the ratios ``p(z)/r(z)``."""
+    assert density.log_density is not None
+    ratios = np.exp(density.log_density(codes) - log_proposal)
+    estimate, error = float(ratios.mean()), float(ratios.std() / math.sqrt(len(ratios)))
+    _expect(
+        math.isfinite(estimate) and abs(estimate - 1.0) <= max(0.05, 6 * error),
+        what,
+        f"{density.described} integrates to {estimate:.4f} +- {error:.4f}, not 1, {how} ({density.fix})",
+    )
+    return ratios
+
+
+def _weighed_moments(ratios: np.ndarray, codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The density's mean and variance by importance sampling: ``codes`` weighed by ``ratios``."""
+    weights = ratios / ratios.sum()
+    mean = weights @ codes
+    return mean, weights @ np.square(codes - mean)
+
+
 def _check_monte_carlo(density: _Density, what: str, moments: bool) -> None:
     """``E[p(z)/r(z)] = 1`` for codes from a wide proposal ``r`` around the draws (a Student-t of 5 degrees of
     freedom, 1.5 times as wide); with ``moments``, the density's mean and variance weighed so are the draws'."""
@@ -1795,19 +1818,13 @@ def _check_monte_carlo(density: _Density, what: str, moments: bool) -> None:
     normalising = math.lgamma((freedom + latent_dim) / 2) - math.lgamma(freedom / 2)
     normalising -= latent_dim / 2 * math.log(freedom * math.pi) + log_determinant
     log_proposal = normalising - (freedom + latent_dim) / 2 * np.log1p(distance / freedom)
-    ratios = np.exp(density.log_density(codes) - log_proposal)
-    estimate, error = float(ratios.mean()), float(ratios.std() / math.sqrt(len(ratios)))
-    _expect(
-        math.isfinite(estimate) and abs(estimate - 1.0) <= max(0.05, 6 * error),
-        what,
-        f"{density.described} integrates to {estimate:.4f} +- {error:.4f}, not 1, by Monte Carlo: the mean of "
-        f"p(z)/r(z) over {len(ratios)} codes z from a wide proposal r around its draws ({density.fix})",
+    ratios = _expect_normalised(
+        density, codes, log_proposal, what, f"by Monte Carlo: the mean of p(z)/r(z) over {len(codes)} codes z from a "
+        "wide proposal r around its draws"
     )
     if not moments:
         return
-    weights = ratios / ratios.sum()
-    expected_mean = weights @ codes
-    expected_variance = weights @ np.square(codes - expected_mean)
+    expected_mean, expected_variance = _weighed_moments(ratios, codes)
     drawn_mean, drawn_variance = samples.mean(axis=0), samples.var(axis=0)
     shifted = np.abs(drawn_mean - expected_mean) > 0.2 * np.sqrt(expected_variance)
     scaled = np.abs(np.log(drawn_variance / expected_variance)) > math.log(1.5)
@@ -1826,17 +1843,11 @@ def _check_against_reference(density: _Density, space: CodeSpace, what: str) -> 
     assert density.log_density is not None
     samples = density.samples
     codes = space.sample(PROPOSAL_SAMPLES, samples.shape[1], np.random.default_rng(7))
-    ratios = np.exp(density.log_density(codes) - space.log_density(codes))
-    estimate, error = float(ratios.mean()), float(ratios.std() / math.sqrt(len(ratios)))
-    _expect(
-        math.isfinite(estimate) and abs(estimate - 1.0) <= max(0.05, 6 * error),
-        what,
-        f"{density.described} integrates to {estimate:.4f} +- {error:.4f}, not 1, on {space.name}: the mean of "
-        f"p(z)/r(z) over {len(ratios)} codes z of its reference distribution r ({density.fix})",
+    ratios = _expect_normalised(
+        density, codes, space.log_density(codes), what, f"on {space.name}: the mean of p(z)/r(z) over {len(codes)} "
+        "codes z of its reference distribution r"
     )
-    weights = ratios / ratios.sum()
-    expected_mean = weights @ codes
-    expected_variance = weights @ np.square(codes - expected_mean)
+    expected_mean, expected_variance = _weighed_moments(ratios, codes)
     drawn_mean, drawn_variance = samples.mean(axis=0), samples.var(axis=0)
     # Absolute tolerances beside the relative ones: a uniform density's mean is 0 in every dimension.
     spread = np.sqrt(expected_variance) + 0.05
