@@ -22,6 +22,7 @@ import time
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import numpy as np
+
 import report
 
 BATCH_SIZE = 128
@@ -30,6 +31,7 @@ KERNEL = 3
 
 def layers(tf):
     """(name, the operation, input shape, kernel shape, multiply-adds per sample) for each convolution."""
+
     def conv(strides):
         return lambda x, w: tf.nn.conv2d(x, w, strides, "SAME")
 
@@ -40,10 +42,14 @@ def layers(tf):
     return [
         ("Conv2D 28x28x1 -> 14x14x32", conv(2), (28, 28, 1), (3, 3, 1, 32), 14 * 14 * taps * 1 * 32),
         ("Conv2D 14x14x32 -> 7x7x64", conv(2), (14, 14, 32), (3, 3, 32, 64), 7 * 7 * taps * 32 * 64),
-        ("Conv2DTranspose 7x7x64 -> 14x14x64", transposed(14, 64), (7, 7, 64), (3, 3, 64, 64),
-         7 * 7 * taps * 64 * 64),
-        ("Conv2DTranspose 14x14x64 -> 28x28x32", transposed(28, 32), (14, 14, 64), (3, 3, 32, 64),
-         14 * 14 * taps * 64 * 32),
+        ("Conv2DTranspose 7x7x64 -> 14x14x64", transposed(14, 64), (7, 7, 64), (3, 3, 64, 64), 7 * 7 * taps * 64 * 64),
+        (
+            "Conv2DTranspose 14x14x64 -> 28x28x32",
+            transposed(28, 32),
+            (14, 14, 64),
+            (3, 3, 32, 64),
+            14 * 14 * taps * 64 * 32,
+        ),
         ("Conv2D 28x28x32 -> 28x28x1", conv(1), (28, 28, 32), (3, 3, 32, 1), 28 * 28 * taps * 32 * 1),
     ]
 
@@ -119,8 +125,12 @@ def main(argv=None):
             both_s = median_seconds(tf.function(both, jit_compile=jit), (x, w), args.repeats)
             flops = 2 * macs * BATCH_SIZE
             row = {
-                "layer": name, "xla": jit, "forward_ms": 1000 * forward_s, "forward_gflops": flops / forward_s / 1e9,
-                "train_ms": 1000 * both_s, "train_gflops": (2 if first else 3) * flops / both_s / 1e9,
+                "layer": name,
+                "xla": jit,
+                "forward_ms": 1000 * forward_s,
+                "forward_gflops": flops / forward_s / 1e9,
+                "train_ms": 1000 * both_s,
+                "train_gflops": (2 if first else 3) * flops / both_s / 1e9,
             }
             rows.append(row)
             print(

@@ -48,11 +48,17 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 logging.getLogger("tensorflow").setLevel(logging.ERROR)
 
 import numpy as np
+
 import report
 import significance
 
 MODELS = ("vae", "beta_vae", "beta_tcvae", "factor_vae")
-LABELS = {"vae": "VAE", "beta_vae": "beta-VAE (beta=4)", "beta_tcvae": "beta-TCVAE (beta=6)", "factor_vae": "FactorVAE (gamma=35)"}
+LABELS = {
+    "vae": "VAE",
+    "beta_vae": "beta-VAE (beta=4)",
+    "beta_tcvae": "beta-TCVAE (beta=6)",
+    "factor_vae": "FactorVAE (gamma=35)",
+}
 LATENT_DIM = 10
 KERNEL_SIZE = 4
 BATCH_SIZE = 64
@@ -68,20 +74,41 @@ SEEDS = [0, 1, 2, 3, 4]
 # claim (penalising total correlation raises MIG above the VAE's), five seeds each, for Welch's test between them.
 SETTINGS = {
     "default": {
-        "image_size": 32, "n": 50_000, "epochs": 3, "learning_rate": 1e-3, "hidden": [16, 16, 32, 32],
-        "discriminator": [256, 256], "factor_vae_votes": [800, 400], "mig_samples": MIG_SAMPLES,
-        "models": ["vae", "beta_tcvae"], "seeds": SEEDS,
+        "image_size": 32,
+        "n": 50_000,
+        "epochs": 3,
+        "learning_rate": 1e-3,
+        "hidden": [16, 16, 32, 32],
+        "discriminator": [256, 256],
+        "factor_vae_votes": [800, 400],
+        "mig_samples": MIG_SAMPLES,
+        "models": ["vae", "beta_tcvae"],
+        "seeds": SEEDS,
     },
     # 26 epochs of 11,520 steps: 299,520 steps, the papers' 300,000.
     "full": {
-        "image_size": 64, "n": None, "epochs": 26, "learning_rate": 1e-4, "hidden": [32, 32, 64, 64],
-        "discriminator": [1000] * 5, "factor_vae_votes": [10_000, 5_000], "mig_samples": MIG_SAMPLES,
-        "models": list(MODELS), "seeds": SEEDS,
+        "image_size": 64,
+        "n": None,
+        "epochs": 26,
+        "learning_rate": 1e-4,
+        "hidden": [32, 32, 64, 64],
+        "discriminator": [1000] * 5,
+        "factor_vae_votes": [10_000, 5_000],
+        "mig_samples": MIG_SAMPLES,
+        "models": list(MODELS),
+        "seeds": SEEDS,
     },
     "smoke": {
-        "image_size": 16, "n": 256, "epochs": 1, "learning_rate": 1e-3, "hidden": [8, 8],
-        "discriminator": [16], "factor_vae_votes": [20, 10], "mig_samples": 256,
-        "models": list(MODELS), "seeds": [0],
+        "image_size": 16,
+        "n": 256,
+        "epochs": 1,
+        "learning_rate": 1e-3,
+        "hidden": [8, 8],
+        "discriminator": [16],
+        "factor_vae_votes": [20, 10],
+        "mig_samples": 256,
+        "models": list(MODELS),
+        "seeds": [0],
     },
 }
 
@@ -91,14 +118,20 @@ REPORTED = {
     "mig_chen2018": {
         "source": "Chen et al. 2018, the dSprites panel of their comparison of methods by MIG against beta "
         "(several seeds per point; read off the figure, approximate)",
-        "vae": "~0.1", "beta_vae": "~0.2-0.3", "beta_tcvae": "~0.35-0.45", "factor_vae": "~0.3-0.4",
+        "vae": "~0.1",
+        "beta_vae": "~0.2-0.3",
+        "beta_tcvae": "~0.35-0.45",
+        "factor_vae": "~0.3-0.4",
         "ordering": "beta-TCVAE >= FactorVAE > beta-VAE > VAE",
     },
     "factor_vae_score_kim_mnih2018": {
         "source": "Kim & Mnih 2018, the disentanglement metric against reconstruction error on dSprites (means over "
         "10 seeds; read off the figure, approximate); best single models 0.814 (beta-VAE, beta=4) and 0.889 "
         "(FactorVAE, gamma=35) in the caption of their latent-traversal figure",
-        "vae": "~0.65", "beta_vae": "~0.73", "beta_tcvae": None, "factor_vae": "~0.82",
+        "vae": "~0.65",
+        "beta_vae": "~0.73",
+        "beta_tcvae": None,
+        "factor_vae": "~0.82",
         "ordering": "FactorVAE > beta-VAE > VAE",
     },
 }
@@ -137,7 +170,9 @@ def train_and_score(model_name, seed, settings, images, dataset_size, evaluation
 
     keras.utils.set_random_seed(seed)
     bottleneck = {
-        "name": "gaussian", "latent_dim": LATENT_DIM, "seed": seed,
+        "name": "gaussian",
+        "latent_dim": LATENT_DIM,
+        "seed": seed,
         "regularizer": regularizer(model_name, dataset_size, settings["discriminator"], seed),
     }
     model = LayoutAutoencoder(bottleneck, layout="conv", hidden=settings["hidden"], kernel_size=KERNEL_SIZE)
@@ -155,7 +190,11 @@ def train_and_score(model_name, seed, settings, images, dataset_size, evaluation
     num_train, num_eval = settings["factor_vae_votes"]
     start = time.perf_counter()
     scores = evaluate(
-        model, evaluation_images, factors=evaluation_factors, ground_truth=data, seed=seed,
+        model,
+        evaluation_images,
+        factors=evaluation_factors,
+        ground_truth=data,
+        seed=seed,
         metrics=["mig", {"name": "factor_vae_score", "num_train": num_train, "num_eval": num_eval}],
     )
     return {
@@ -241,7 +280,8 @@ def digits_tfae(train, held_out, seed):
 
     keras.utils.set_random_seed(seed)
     model = LayoutAutoencoder(
-        {"name": "gaussian", "latent_dim": DIGITS_LATENT_DIM, "regularizer": "kld", "seed": seed}, hidden=[DIGITS_HIDDEN]
+        {"name": "gaussian", "latent_dim": DIGITS_LATENT_DIM, "regularizer": "kld", "seed": seed},
+        hidden=[DIGITS_HIDDEN],
     )
     model.compile(optimizer=keras.optimizers.Adam(DIGITS_LEARNING_RATE), loss="bernoulli")
     start = time.perf_counter()
@@ -279,8 +319,10 @@ def digits_pythae(train, held_out, seed):
         def __init__(self):
             super().__init__()
             self.body = torch.nn.Sequential(
-                torch.nn.Linear(DIGITS_LATENT_DIM, DIGITS_HIDDEN), torch.nn.ReLU(),
-                torch.nn.Linear(DIGITS_HIDDEN, train.shape[1]), torch.nn.Sigmoid(),
+                torch.nn.Linear(DIGITS_LATENT_DIM, DIGITS_HIDDEN),
+                torch.nn.ReLU(),
+                torch.nn.Linear(DIGITS_HIDDEN, train.shape[1]),
+                torch.nn.Sigmoid(),
             )
 
         def forward(self, z):
@@ -355,18 +397,29 @@ def main(argv=None):
     )
     parser.add_argument("--epochs", type=int, help="epochs over the training images (default 3; --full 26)")
     parser.add_argument("--image-size", type=int, help="pixels per side (default 32; --full 64)")
-    parser.add_argument("--n", type=int, help="training images, drawn once and kept in memory (default 50,000; "
-                        "--full streams all 737,280)")
-    parser.add_argument("--pythae", action="store_true", help="also the digits VAE's IWAE log-likelihood against pythae's")
+    parser.add_argument(
+        "--n",
+        type=int,
+        help="training images, drawn once and kept in memory (default 50,000; --full streams all 737,280)",
+    )
+    parser.add_argument(
+        "--pythae", action="store_true", help="also the digits VAE's IWAE log-likelihood against pythae's"
+    )
     parser.add_argument(
         "--digits-only", action="store_true", help="only the digits comparison of --pythae, once per seed; no dSprites"
     )
-    parser.add_argument("--output", help="the JSON file (default benchmarks/results-disentanglement.json, or "
-                        "benchmarks/results-digits-nll.json with --digits-only)")
+    parser.add_argument(
+        "--output",
+        help="the JSON file (default benchmarks/results-disentanglement.json, or "
+        "benchmarks/results-digits-nll.json with --digits-only)",
+    )
     args = parser.parse_args(argv)
     if args.digits_only:
-        ignored = [f"--{name.replace('_', '-')}" for name in ("full", "smoke", "pythae", "epochs", "image_size", "n")
-                   if getattr(args, name) not in (None, False)]
+        ignored = [
+            f"--{name.replace('_', '-')}"
+            for name in ("full", "smoke", "pythae", "epochs", "image_size", "n")
+            if getattr(args, name) not in (None, False)
+        ]
         if ignored or args.models is not None:
             parser.error(f"--digits-only trains no dSprites model; leave out {', '.join(ignored) or '--models'}")
         args.output = args.output or "benchmarks/results-digits-nll.json"
@@ -407,8 +460,12 @@ def main(argv=None):
         "backend": keras.backend.backend(),
         "mode": mode,
         "settings": {
-            **settings, "latent_dim": LATENT_DIM, "kernel_size": KERNEL_SIZE, "batch_size": BATCH_SIZE,
-            "factor_vae_gamma": FACTOR_VAE_GAMMA, "dataset_size": dataset_size,
+            **settings,
+            "latent_dim": LATENT_DIM,
+            "kernel_size": KERNEL_SIZE,
+            "batch_size": BATCH_SIZE,
+            "factor_vae_gamma": FACTOR_VAE_GAMMA,
+            "dataset_size": dataset_size,
         },
         "reported": REPORTED,
         "runs": runs,

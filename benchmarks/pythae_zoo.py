@@ -57,6 +57,7 @@ from importlib.metadata import PackageNotFoundError, version
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import numpy as np
+
 import report
 import tables
 
@@ -223,13 +224,38 @@ PYTHAE_README = {
         "vae": {"data": "binary MNIST", "metric": "NLL (200 IS)", "pythae": 89.78, "paper": 89.9},
         "vamp": {"data": "binary MNIST", "metric": "NLL (5000 IS), K = 500", "pythae": 85.79, "paper": 85.57},
         "iwae": {"data": "binary MNIST", "metric": "NLL (5000 IS), n_samples = 50", "pythae": 86.82, "paper": 87.1},
-        "miwae": {"data": "dyn. binarised MNIST", "metric": "NLL (5000 IS), M = K = 8", "pythae": 85.09, "paper": 84.97},
-        "ciwae": {"data": "dyn. binarised MNIST", "metric": "NLL (5000 IS), beta = 0.05", "pythae": 84.74, "paper": 84.57},
-        "piwae": {"data": "dyn. binarised MNIST", "metric": "NLL (5000 IS), M = K = 8", "pythae": 84.58, "paper": 84.46},
-        "vmf": {"label": "SVAE (von Mises-Fisher)", "data": "dyn. binarised MNIST", "metric": "NLL (500 IS)",
-                 "pythae": 93.13, "paper": 93.16},
-        "poincare": {"label": "PoincareVAE (wrapped normal)", "data": "MNIST", "metric": "NLL (500 IS)",
-                     "pythae": 101.66, "paper": 101.47},
+        "miwae": {
+            "data": "dyn. binarised MNIST",
+            "metric": "NLL (5000 IS), M = K = 8",
+            "pythae": 85.09,
+            "paper": 84.97,
+        },
+        "ciwae": {
+            "data": "dyn. binarised MNIST",
+            "metric": "NLL (5000 IS), beta = 0.05",
+            "pythae": 84.74,
+            "paper": 84.57,
+        },
+        "piwae": {
+            "data": "dyn. binarised MNIST",
+            "metric": "NLL (5000 IS), M = K = 8",
+            "pythae": 84.58,
+            "paper": 84.46,
+        },
+        "vmf": {
+            "label": "SVAE (von Mises-Fisher)",
+            "data": "dyn. binarised MNIST",
+            "metric": "NLL (500 IS)",
+            "pythae": 93.13,
+            "paper": 93.16,
+        },
+        "poincare": {
+            "label": "PoincareVAE (wrapped normal)",
+            "data": "MNIST",
+            "metric": "NLL (500 IS)",
+            "pythae": 101.66,
+            "paper": 101.47,
+        },
     },
     "absent": "VAE_IAF and VAE_LinNF: the table has no row for either (issue 23 expected one)",
 }
@@ -328,7 +354,8 @@ class TfaeSide:
             bottleneck["regularizer"] = {**regularizer, "seed": seed}
         self.model = LayoutAutoencoder(bottleneck, layout="dense", hidden=[HIDDEN])
         self.model.compile(
-            optimizer=keras.optimizers.Adam(LEARNING_RATE, epsilon=EPSILON), loss="bernoulli",
+            optimizer=keras.optimizers.Adam(LEARNING_RATE, epsilon=EPSILON),
+            loss="bernoulli",
             objective=spec.get("objective"),
         )
         self.train_data, self.seed = train, seed
@@ -350,7 +377,10 @@ class TfaeSide:
         return {
             "final_loss": float(history.history["loss"][-1]),
             "parameters": int(sum(np.prod(w.shape) for w in self.model.trainable_weights)),
-            "settings": {"jit_compile": bool(self.model.jit_compile), "steps_per_execution": self.model.steps_per_execution},
+            "settings": {
+                "jit_compile": bool(self.model.jit_compile),
+                "steps_per_execution": self.model.steps_per_execution,
+            },
         }
 
     def log_likelihood(self, held_out, samples):
@@ -470,8 +500,11 @@ class PythaeSide:
             turns.end(loss)
         parameters = [p for p in self.model.parameters() if p.requires_grad]
         if self.adversarial:
-            parameters = [*self.model.encoder.parameters(), *self.model.decoder.parameters(),
-                          *self.model.discriminator.parameters()]
+            parameters = [
+                *self.model.encoder.parameters(),
+                *self.model.decoder.parameters(),
+                *self.model.discriminator.parameters(),
+            ]
         return {"final_loss": loss, "parameters": int(sum(p.numel() for p in parameters)), "settings": {}}
 
     def log_likelihood(self, held_out, samples):
@@ -531,7 +564,10 @@ class Worker:
         self.log = open(os.path.join(log_dir, f"pythae-zoo-{library}.log"), "w")
         self.process = subprocess.Popen(
             [sys.executable, os.path.abspath(__file__), "--worker", library, str(threads or 0)],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.log, text=True,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=self.log,
+            text=True,
         )
 
     def send(self, message):
@@ -542,7 +578,9 @@ class Worker:
         line = self.process.stdout.readline()
         if not line:
             self.process.wait()
-            return {"error": f"the {self.library} process stopped (exit status {self.process.returncode}); see {self.log.name}"}
+            return {
+                "error": f"the {self.library} process stopped (exit status {self.process.returncode}); see {self.log.name}"
+            }
         return json.loads(line)
 
     def close(self):
@@ -574,8 +612,10 @@ def skip_reason(name, tfae_names, pythae_names):
     spec = MODELS[name]
     plugin = spec["plugin"]
     if plugin is not None and plugin_version(plugin) is None:
-        return (f"{spec['label']}: skipped, the {plugin} plugin is not installed "
-                f"(pip install --no-deps -e plugins/{plugin})")
+        return (
+            f"{spec['label']}: skipped, the {plugin} plugin is not installed "
+            f"(pip install --no-deps -e plugins/{plugin})"
+        )
     missing = [f"{kind} {n!r}" for kind, n in spec["names"] if n not in tfae_names.get(kind, [])]
     if missing:
         source = f"the installed {plugin} plugin" if plugin else "tfae"
@@ -602,7 +642,9 @@ def summarise(runs):
             "seeds": len(values),
         },
         "samples_per_second": summarise_throughput([run for run in runs if "epoch_seconds" in run]),
-        "final_loss": statistics.fmean(losses) if (losses := [run["final_loss"] for run in runs if "final_loss" in run]) else None,
+        "final_loss": statistics.fmean(losses)
+        if (losses := [run["final_loss"] for run in runs if "final_loss" in run])
+        else None,
     }
     return summary
 
@@ -636,7 +678,12 @@ def run_model(name, workers, settings, data_path, log):
                 log(f"{MODELS[name]['label']}, {worker_.library}, seed {seed}: failed to build: {answer['error']}")
                 runs[worker_.library].append({"seed": seed, "error": answer["error"]})
                 continue
-            by_library[worker_.library] = {"seed": seed, "built": answer["built"], "epoch_seconds": [], "epoch_loss": []}
+            by_library[worker_.library] = {
+                "seed": seed,
+                "built": answer["built"],
+                "epoch_seconds": [],
+                "epoch_loss": [],
+            }
             active.append(worker_)
         for epoch in range(settings["epochs"]):
             for worker_ in list(active):
@@ -646,7 +693,9 @@ def run_model(name, workers, settings, data_path, log):
                 worker_.send("go")
                 answer = worker_.receive()
                 if "error" in answer:
-                    log(f"{MODELS[name]['label']}, {worker_.library}, seed {seed}: failed in training: {answer['error']}")
+                    log(
+                        f"{MODELS[name]['label']}, {worker_.library}, seed {seed}: failed in training: {answer['error']}"
+                    )
                     run["error"] = answer["error"]
                     active.remove(worker_)
                     continue
@@ -678,7 +727,8 @@ def run_model(name, workers, settings, data_path, log):
                 f"{library} log p(x) {run['log_likelihood']:.2f}, loss {run['final_loss']:.2f}, "
                 f"median epoch {statistics.median(run['epoch_seconds'][1:] or run['epoch_seconds']):.3f} s, "
                 f"load {run['load_average_1min']['before']:.1f} -> {run['load_average_1min'].get('after', float('nan')):.1f}"
-                if "log_likelihood" in run else f"{library} failed: {run.get('error')}"
+                if "log_likelihood" in run
+                else f"{library} failed: {run.get('error')}"
                 for library, run in by_library.items()
             )
         )
@@ -687,19 +737,25 @@ def run_model(name, workers, settings, data_path, log):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--smoke", action="store_true", help=f"1 seed, 2 epochs, k = 50 on 16 digits; {', '.join(SMOKE_MODELS)}")
+    parser.add_argument(
+        "--smoke", action="store_true", help=f"1 seed, 2 epochs, k = 50 on 16 digits; {', '.join(SMOKE_MODELS)}"
+    )
     parser.add_argument("--models", nargs="+", choices=list(MODELS), help="default: all, in the order of MODELS")
     parser.add_argument("--seeds", type=int, nargs="+")
     parser.add_argument("--epochs", type=int, help="epochs of 12 steps (default 100)")
     parser.add_argument("--libraries", nargs="+", choices=["tfae", "pythae"], default=["tfae", "pythae"])
     parser.add_argument(
-        "--threads", type=int, help="CPU threads of each library's process (TensorFlow's intra- and inter-op pools, "
-        "PyTorch's), the same for both; default: each library's own choice"
+        "--threads",
+        type=int,
+        help="CPU threads of each library's process (TensorFlow's intra- and inter-op pools, "
+        "PyTorch's), the same for both; default: each library's own choice",
     )
     parser.add_argument("--output", help=f"the JSON file (default {OUTPUT}; --smoke writes none unless given)")
     parser.add_argument(
-        "--append", action="store_true", help="run --models and add them to --output's existing results (the same "
-        "settings), recording this command beside the first; for a model whose plugin arrived after the main run"
+        "--append",
+        action="store_true",
+        help="run --models and add them to --output's existing results (the same "
+        "settings), recording this command beside the first; for a model whose plugin arrived after the main run",
     )
     parser.add_argument("--docs", action="store_true", help=f"also write the section of {DOCS} from the results")
     parser.add_argument("--docs-only", action="store_true", help=f"only write {DOCS}'s section from --output's JSON")
@@ -725,7 +781,9 @@ def main(argv=None):
             previous = json.load(file)
         kept = {key: previous["settings"].get(key) for key in settings}
         if kept != settings or previous["settings"].get("threads") != args.threads or previous["mode"] != mode:
-            parser.error(f"--append needs the settings of {output}: {kept}, threads {previous['settings'].get('threads')}")
+            parser.error(
+                f"--append needs the settings of {output}: {kept}, threads {previous['settings'].get('threads')}"
+            )
     names = args.models or (list(SMOKE_MODELS) if args.smoke else list(MODELS))
     libraries = [library for library in args.libraries if library == "tfae" or pythae_installed()]
 
@@ -748,15 +806,25 @@ def main(argv=None):
         "plugins": {p: plugin_version(p) for p in sorted({m["plugin"] for m in MODELS.values() if m["plugin"]})},
         "mode": mode,
         "settings": {
-            **settings, "threads": args.threads, "hidden": HIDDEN, "latent_dim": LATENT_DIM, "batch_size": BATCH_SIZE,
-            "learning_rate": LEARNING_RATE, "adam_epsilon": EPSILON, "train_digits": len(train),
-            "held_out_digits": len(held_out), "steps_per_epoch": math.ceil(len(train) / BATCH_SIZE),
+            **settings,
+            "threads": args.threads,
+            "hidden": HIDDEN,
+            "latent_dim": LATENT_DIM,
+            "batch_size": BATCH_SIZE,
+            "learning_rate": LEARNING_RATE,
+            "adam_epsilon": EPSILON,
+            "train_digits": len(train),
+            "held_out_digits": len(held_out),
+            "steps_per_epoch": math.ceil(len(train) / BATCH_SIZE),
             "binarisation": f"deterministic: 1 where load_digits' value (grey level / 16) > {THRESHOLD}, else 0",
             "split": f"numpy.random.default_rng({SPLIT_SEED}).permutation of the 1,797 digits: the first "
             f"{TRAIN_DIGITS} train, the rest held out",
         },
-        "models": {name: {key: MODELS[name][key] for key in ("label", "plugin", "tfae", "pythae", "same")}
-                   | {"differs": MODELS[name].get("differs")} for name in names},
+        "models": {
+            name: {key: MODELS[name][key] for key in ("label", "plugin", "tfae", "pythae", "same")}
+            | {"differs": MODELS[name].get("differs")}
+            for name in names
+        },
         "pythae_readme": PYTHAE_README,
         "skipped": [],
         "runs": {},
@@ -874,14 +942,16 @@ def _provenance(results, first=None):
     versions left out where they are ``first``'s)."""
     # The code that ran: tfae's, the plugins' (not their tests) and this script's.
     uncommitted = [
-        path for path in results.get("uncommitted", [])
+        path
+        for path in results.get("uncommitted", [])
         if path.endswith(".py") and (path.startswith("src/") or path == "benchmarks/pythae_zoo.py" or "/src/" in path)
     ]
     return (
         f"commit `{(results.get('commit') or 'unknown')[:12]}`"
         + (
             f", with uncommitted changes (`git status`) in the code it may have run: {', '.join(f'`{p}`' for p in uncommitted)}"
-            if uncommitted else ", no uncommitted change to the code it ran (`src/`, the plugins' `src/`, the script)"
+            if uncommitted
+            else ", no uncommitted change to the code it ran (`src/`, the plugins' `src/`, the script)"
         )
         + (
             ". The same machine and versions"
@@ -902,7 +972,9 @@ def markdown(results):
     s = results["settings"]
     loads = [
         value
-        for runs in results["runs"].values() for library_runs in runs.values() for run in library_runs
+        for runs in results["runs"].values()
+        for library_runs in runs.values()
+        for run in library_runs
         for value in run.get("load_average_1min", {}).values()
     ]
     seeds = ", ".join(str(seed) for seed in s["seeds"])
@@ -956,7 +1028,8 @@ def markdown(results):
             f"{s['threads']}`: TensorFlow's intra- and inter-op pools, PyTorch's intra- and inter-op threads), both "
             "alike: on the shared machine PyTorch's default of one thread per core ran pythae's epochs 3 to 10 times "
             "slower in a trial run, its threads waiting on each other behind the other jobs."
-            if s.get("threads") else "Each library chose its own number of threads."
+            if s.get("threads")
+            else "Each library chose its own number of threads."
         ),
         "",
     ]
@@ -984,8 +1057,12 @@ def markdown(results):
         cells.append("-" if not comparison else f"{comparison['log_likelihood_gap']:+.2f}")
         for library in ("tfae", "pythae"):
             speed = summary.get(library, {}).get("samples_per_second")
-            cells.append("-" if not speed or speed["median"] is None else f"{speed['median']:,.0f}, {speed['fastest']:,.0f}")
-        cells.append("-" if not comparison or comparison["speed_ratio"] is None else f"{comparison['speed_ratio']:.2f}x")
+            cells.append(
+                "-" if not speed or speed["median"] is None else f"{speed['median']:,.0f}, {speed['fastest']:,.0f}"
+            )
+        cells.append(
+            "-" if not comparison or comparison["speed_ratio"] is None else f"{comparison['speed_ratio']:.2f}x"
+        )
         out.append("| " + " | ".join(cells) + " |")
     out += [
         "",
@@ -1044,7 +1121,9 @@ def consistency(results):
         cells = [
             results["models"].get(name, {}).get("label") or row.get("label") or MODELS.get(name, {}).get("label", name),
             f"{row['pythae']:.2f} ({row['data']}, {row['metric']})",
-            "-" if name == "vae" else f"{readme_gain:+.2f}" + ("" if row["data"] == rows["vae"]["data"] else " (other data)"),
+            "-"
+            if name == "vae"
+            else f"{readme_gain:+.2f}" + ("" if row["data"] == rows["vae"]["data"] else " (other data)"),
         ]
         gains = []
         for library in ("tfae", "pythae"):
@@ -1092,7 +1171,9 @@ def consistency(results):
             "",
             f"Among the models of the table's binary-MNIST rows, its order from best to worst is "
             f"{' > '.join(label[name] for name in table_order)}; here it is "
-            + "; ".join(f"{' > '.join(label[name] for name in order)} in {library}" for library, order in orders.items())
+            + "; ".join(
+                f"{' > '.join(label[name] for name in order)} in {library}" for library, order in orders.items()
+            )
             + (f": the same order in {' and '.join(agree)}." if agree else ": not the table's order."),
         ]
     return lines

@@ -104,10 +104,7 @@ def provenance(script, argv=None):
 
 def missing_provenance(results):
     """The entries of ``PROVENANCE`` that ``results`` lacks (``tree_clean`` may be None: not known)."""
-    return [
-        key for key in PROVENANCE
-        if key not in results or (results[key] in (None, "", {}) and key != "tree_clean")
-    ]
+    return [key for key in PROVENANCE if key not in results or (results[key] in (None, "", {}) and key != "tree_clean")]
 
 
 def write(results, path):

@@ -29,9 +29,9 @@ os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
 import keras
 import numpy as np
-import report
 import tensorflow as tf
 
+import report
 from train_throughput import (
     HIDDEN,
     INPUT_DIM,
@@ -44,8 +44,12 @@ from train_throughput import (
 )
 
 SHAPES = [
-    (INPUT_DIM, HIDDEN[0]), (HIDDEN[0], HIDDEN[1]), (HIDDEN[1], 2 * LATENT_DIM),
-    (LATENT_DIM, HIDDEN[1]), (HIDDEN[1], HIDDEN[0]), (HIDDEN[0], INPUT_DIM),
+    (INPUT_DIM, HIDDEN[0]),
+    (HIDDEN[0], HIDDEN[1]),
+    (HIDDEN[1], 2 * LATENT_DIM),
+    (LATENT_DIM, HIDDEN[1]),
+    (HIDDEN[1], HIDDEN[0]),
+    (HIDDEN[0], INPUT_DIM),
 ]
 
 
@@ -160,10 +164,15 @@ def main(argv=None):
     def record(label, step_ms, previous_ms):
         rate = 1000 * args.batch_size / step_ms
         print(f"{label:<44} {rate:10.0f} {100 * rate / ceiling:9.1f}% {step_ms:8.2f} {step_ms - previous_ms:+7.2f}")
-        rows.append({
-            "stage": label, "samples_per_second": rate, "fraction_of_matmul_peak": rate / ceiling,
-            "step_ms": step_ms, "added_ms": step_ms - previous_ms,
-        })
+        rows.append(
+            {
+                "stage": label,
+                "samples_per_second": rate,
+                "fraction_of_matmul_peak": rate / ceiling,
+                "step_ms": step_ms,
+                "added_ms": step_ms - previous_ms,
+            }
+        )
 
     previous = 0.0
     for label, *flags, xla in stages:

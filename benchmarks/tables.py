@@ -54,7 +54,8 @@ def commit_text(results):
             return f"{commit}, a clean tree"
         code = [path for path in results.get("uncommitted", []) if is_code(path)]
         return f"{commit}, with uncommitted changes in the tree, " + (
-            f"in the code it may have run: {', '.join(f'`{path}`' for path in code)}" if code
+            f"in the code it may have run: {', '.join(f'`{path}`' for path in code)}"
+            if code
             else "none in the code it may have run (`src/`, the plugins' `src/`, `benchmarks/`)"
         )
     if source.startswith("git log"):
@@ -104,7 +105,7 @@ def table(header, alignments, rows):
 
 
 def verdict(measured, target, higher_is_better=True, note="", by=False):
-    """"met" or "missed" (``by`` how much, relative to the target), and ``note`` after a colon."""
+    """ "met" or "missed" (``by`` how much, relative to the target), and ``note`` after a colon."""
     met = measured >= target if higher_is_better else measured <= target
     text = "met" if met else f"missed by {abs(measured / target - 1):.0%}" if by else "missed"
     return text + (f": {note}" if note else "")
@@ -155,8 +156,11 @@ def memory(results, batch_size, name, reference):
 
 def cpu_main(cpu):
     rows = throughput_rows(cpu, ["tfae", "keras", "pythae"], [versus("tfae"), peak_fraction, peak_memory])
-    return [timed(cpu), "", *table(["batch", "contestant", "samples/s", "vs tfae", "% of matmul peak", "peak MB"],
-                                   "rlrrrr", rows)]
+    return [
+        timed(cpu),
+        "",
+        *table(["batch", "contestant", "samples/s", "vs tfae", "% of matmul peak", "peak MB"], "rlrrrr", rows),
+    ]
 
 
 def cpu_targets(cpu):
@@ -172,17 +176,28 @@ def cpu_targets(cpu):
     by_name = cpu["throughput"]["1024"]
     tfae_mb, keras_mb = by_name["tfae"]["peak_memory_mb"], by_name["keras"]["peak_memory_mb"]
     rows = [
-        ["tfae >= 1.1x the hand-written Keras VAE at batch 128", f"{keras_128:.2f}x (sweep: {sweep_speed(128):.2f}x)",
-         verdict(keras_128, 1.1)],
-        ["tfae >= 1.0x the hand-written Keras VAE at batch 1024",
-         f"{keras_1024:.2f}x (sweep: {sweep_speed(1024):.2f}x)", verdict(keras_1024, 1.0)],
+        [
+            "tfae >= 1.1x the hand-written Keras VAE at batch 128",
+            f"{keras_128:.2f}x (sweep: {sweep_speed(128):.2f}x)",
+            verdict(keras_128, 1.1),
+        ],
+        [
+            "tfae >= 1.0x the hand-written Keras VAE at batch 1024",
+            f"{keras_1024:.2f}x (sweep: {sweep_speed(1024):.2f}x)",
+            verdict(keras_1024, 1.0),
+        ],
         ["tfae >= 1.0x pythae at batch 128", f"{pythae_128:.2f}x", verdict(pythae_128, 1.0)],
-        ["tfae >= 1.0x pythae at batch 1024", f"{pythae_1024:.2f}x",
-         verdict(pythae_1024, 1.0, by=True, note="within the run-to-run spread of this machine (\"Noise\", below)")],
+        [
+            "tfae >= 1.0x pythae at batch 1024",
+            f"{pythae_1024:.2f}x",
+            verdict(pythae_1024, 1.0, by=True, note='within the run-to-run spread of this machine ("Noise", below)'),
+        ],
         ["training step >= 65% of the matmul peak at batch 1024", percent(peak), verdict(peak, 0.65, note="see below")],
-        ["peak memory <= 1.1x the hand-written Keras VAE's",
-         f"{tfae_mb / keras_mb:.2f}x ({megabytes(tfae_mb)} MB against {megabytes(keras_mb)} MB at batch 1024)",
-         verdict(tfae_mb / keras_mb, 1.1, higher_is_better=False)],
+        [
+            "peak memory <= 1.1x the hand-written Keras VAE's",
+            f"{tfae_mb / keras_mb:.2f}x ({megabytes(tfae_mb)} MB against {megabytes(keras_mb)} MB at batch 1024)",
+            verdict(tfae_mb / keras_mb, 1.1, higher_is_better=False),
+        ],
     ]
     return table(["target", "measured", ""], "lll", rows)
 
@@ -214,8 +229,9 @@ def cpu_options(cpu):
             figure = rate(cpu["throughput"][size][name]["samples_per_second"])
             cells.append(figure if name == "tfae" else f"{figure} ({speed(cpu, size, name, 'tfae'):.2f}x)")
         rows.append([*cells, "**yes**" if name == "tfae" else ""])
-    return table(["option", *(f"batch {size}" for size in sizes), "tfae's default then"], "l" + "r" * len(sizes) + "l",
-                 rows)
+    return table(
+        ["option", *(f"batch {size}" for size in sizes), "tfae's default then"], "l" + "r" * len(sizes) + "l", rows
+    )
 
 
 STAGES = {
@@ -233,11 +249,15 @@ def step_anatomy(anatomy):
     rows = []
     for index, row in enumerate(anatomy["rows"]):
         added = row["added_ms"]
-        rows.append([
-            STAGES.get(row["stage"], row["stage"]), rate(row["samples_per_second"]),
-            percent(row["fraction_of_matmul_peak"]), f"{row['step_ms']:.2f}",
-            "" if added is None else f"{added:.2f}" if index == 0 else f"{added:+.2f}",
-        ])
+        rows.append(
+            [
+                STAGES.get(row["stage"], row["stage"]),
+                rate(row["samples_per_second"]),
+                percent(row["fraction_of_matmul_peak"]),
+                f"{row['step_ms']:.2f}",
+                "" if added is None else f"{added:.2f}" if index == 0 else f"{added:+.2f}",
+            ]
+        )
     return [
         f"Batch {anatomy['batch_size']}; fp32 matmul peak {anatomy['matmul_peak_gflops']:.0f} GFLOP/s, "
         f"{rate(anatomy['samples_per_second_at_peak'])} samples/s for this step.",
@@ -249,8 +269,14 @@ def step_anatomy(anatomy):
 def contestant_table(results, names, references):
     """batch, contestant, samples/s, vs each of ``references``, % of the peak, peak MB (and vs keras's memory)."""
     columns = [versus(reference) for reference in references] + [peak_fraction, peak_memory]
-    header = ["batch", "contestant", "samples/s", *(f"vs {reference}" for reference in references),
-              "% of matmul peak", "peak MB"]
+    header = [
+        "batch",
+        "contestant",
+        "samples/s",
+        *(f"vs {reference}" for reference in references),
+        "% of matmul peak",
+        "peak MB",
+    ]
     if references == ["keras"]:
         columns.append(versus("keras", "peak_memory_mb"))
         header.append("vs keras")
@@ -265,9 +291,11 @@ def cpu_xla(xla):
 def timed(results):
     """The samples, the timed epochs, the matmul peak and the load (where the file has them), in a sentence."""
     epochs = len(next(iter(results["throughput"].values()))["tfae"]["epoch_seconds"]) - 1
-    text = f"{results['samples']:,} samples, {epochs} timed epochs per contestant; fp32 matmul peak " + (
-        "on JAX " if results.get("backend") == "jax" else ""
-    ) + f"{results['matmul_peak_gflops']:.0f} GFLOP/s"
+    text = (
+        f"{results['samples']:,} samples, {epochs} timed epochs per contestant; fp32 matmul peak "
+        + ("on JAX " if results.get("backend") == "jax" else "")
+        + f"{results['matmul_peak_gflops']:.0f} GFLOP/s"
+    )
     if "matmul_peak_measurements_gflops" in results:
         text += f" (the best of {', '.join(f'{peak:.0f}' for peak in results['matmul_peak_measurements_gflops'])})"
     if "load_average_1min" in results:
@@ -292,29 +320,41 @@ def xla_default_targets(mlp, conv):
     conv_128 = speed(conv, 128, "tfae", "keras")
     conv_noxla = speed(conv, 128, "tfae-noxla", "keras")
     pythae = (
-        ["not measured", "pythae not installed"] if "pythae" in conv["skipped"]
+        ["not measured", "pythae not installed"]
+        if "pythae" in conv["skipped"]
         else [f"{speed(conv, 128, 'tfae', 'pythae'):.2f}x", verdict(speed(conv, 128, "tfae", "pythae"), 1.2)]
     )
     rows = [
         ["MLP: tfae >= 1.3x the hand-written Keras VAE at batch 128", f"{mlp_128:.2f}x", verdict(mlp_128, 1.3)],
         ["MLP: tfae >= 1.15x the hand-written Keras VAE at batch 1024", f"{mlp_1024:.2f}x", verdict(mlp_1024, 1.15)],
         ["MLP: training step >= 60% of the matmul peak at batch 1024", percent(peak), verdict(peak, 0.6)],
-        ["MLP: peak memory <= 1.1x the hand-written Keras VAE's",
-         f"{memory_ratios[0]:.2f}x (128), {memory_ratios[1]:.2f}x (1024)",
-         verdict(max(memory_ratios), 1.1, higher_is_better=False,
-                 note=f"XLA adds {min(added):.0f} to {max(added):.0f} MB; without it {without[0]:.2f}x and "
-                 f"{without[1]:.2f}x")],
-        ["conv: tfae >= 1.2x the hand-written Keras VAE at batch 128",
-         f"{conv_128:.2f}x ({conv_noxla:.2f}x without XLA)",
-         verdict(conv_128, 1.2)],
+        [
+            "MLP: peak memory <= 1.1x the hand-written Keras VAE's",
+            f"{memory_ratios[0]:.2f}x (128), {memory_ratios[1]:.2f}x (1024)",
+            verdict(
+                max(memory_ratios),
+                1.1,
+                higher_is_better=False,
+                note=f"XLA adds {min(added):.0f} to {max(added):.0f} MB; without it {without[0]:.2f}x and "
+                f"{without[1]:.2f}x",
+            ),
+        ],
+        [
+            "conv: tfae >= 1.2x the hand-written Keras VAE at batch 128",
+            f"{conv_128:.2f}x ({conv_noxla:.2f}x without XLA)",
+            verdict(conv_128, 1.2),
+        ],
         ["conv: tfae >= 1.2x pythae at batch 128", *pythae],
     ]
     return table(["target", "measured", ""], "lll", rows)
 
 
 def against_pythae(results):
-    return [timed(results), "", *contestant_table(results, ["tfae", "tfae-noxla", "keras", "pythae"],
-                                                  ["keras", "pythae"])]
+    return [
+        timed(results),
+        "",
+        *contestant_table(results, ["tfae", "tfae-noxla", "keras", "pythae"], ["keras", "pythae"]),
+    ]
 
 
 def issue_17_targets(mlp, conv, mlp_before, conv_before, startup):
@@ -331,29 +371,52 @@ def issue_17_targets(mlp, conv, mlp_before, conv_before, startup):
     conv_pythae = speed(conv, 128, "tfae", "pythae")
     medians = startup["median_seconds"]
     rows = [
-        ["MLP: tfae >= 1.3x the hand-written Keras VAE at batch 128",
-         both(speed(mlp, 128, "tfae", "keras"), speed(mlp_before, 128, "tfae", "keras")),
-         verdict(min(speed(mlp, 128, "tfae", "keras"), speed(mlp_before, 128, "tfae", "keras")), 1.3)],
-        ["MLP: tfae >= 1.15x the hand-written Keras VAE at batch 1024",
-         both(speed(mlp, 1024, "tfae", "keras"), speed(mlp_before, 1024, "tfae", "keras")),
-         verdict(min(speed(mlp, 1024, "tfae", "keras"), speed(mlp_before, 1024, "tfae", "keras")), 1.15)],
-        ["MLP: >= 60% of the fp32 matmul peak at batch 1024", f"{percent(peak)} ({percent(peak_before)})",
-         "met in both runs" if min(peak, peak_before) >= 0.6 else "missed in both runs" if max(peak, peak_before) < 0.6
-         else "at the edge: met in one run, missed in the other"],
-        ["MLP: peak memory <= 1.1x the hand-written Keras VAE's",
-         f"{memory_now[0]:.2f}x, {memory_now[1]:.2f}x at 128 and 1024 "
-         f"({memory_before[0]:.2f}x, {memory_before[1]:.2f}x)",
-         verdict(max(memory_now), 1.1, higher_is_better=False, note="XLA's own memory, below")],
-        ["conv: tfae >= 1.2x the hand-written Keras VAE at batch 128",
-         f"{conv_128:.2f}x ({conv_noxla_before:.2f}x, tfae-noxla then)",
-         verdict(conv_128, 1.2, note="the convolution kernels, below")],
-        ["conv: tfae >= 1.2x pythae at batch 128", f"{conv_pythae:.2f}x",
-         verdict(conv_pythae, 1.2, note=f"{speed(conv, 1024, 'tfae', 'pythae'):.2f}x at 1024")],
-        ["start-up as quick as before",
-         f"`tfae --help` {medians['tfae --help']:.3f} s without TensorFlow; `tfae plugins` "
-         f"{startup['plugins_over_import_keras']:.2f}x `import keras`", "met (\"Start-up\")"],
-        ["`--strategy data_parallel` on JAX", "the losses of one device (tests/test_distribute_jax.py)",
-         "done ([scaling](scaling.md))"],
+        [
+            "MLP: tfae >= 1.3x the hand-written Keras VAE at batch 128",
+            both(speed(mlp, 128, "tfae", "keras"), speed(mlp_before, 128, "tfae", "keras")),
+            verdict(min(speed(mlp, 128, "tfae", "keras"), speed(mlp_before, 128, "tfae", "keras")), 1.3),
+        ],
+        [
+            "MLP: tfae >= 1.15x the hand-written Keras VAE at batch 1024",
+            both(speed(mlp, 1024, "tfae", "keras"), speed(mlp_before, 1024, "tfae", "keras")),
+            verdict(min(speed(mlp, 1024, "tfae", "keras"), speed(mlp_before, 1024, "tfae", "keras")), 1.15),
+        ],
+        [
+            "MLP: >= 60% of the fp32 matmul peak at batch 1024",
+            f"{percent(peak)} ({percent(peak_before)})",
+            "met in both runs"
+            if min(peak, peak_before) >= 0.6
+            else "missed in both runs"
+            if max(peak, peak_before) < 0.6
+            else "at the edge: met in one run, missed in the other",
+        ],
+        [
+            "MLP: peak memory <= 1.1x the hand-written Keras VAE's",
+            f"{memory_now[0]:.2f}x, {memory_now[1]:.2f}x at 128 and 1024 "
+            f"({memory_before[0]:.2f}x, {memory_before[1]:.2f}x)",
+            verdict(max(memory_now), 1.1, higher_is_better=False, note="XLA's own memory, below"),
+        ],
+        [
+            "conv: tfae >= 1.2x the hand-written Keras VAE at batch 128",
+            f"{conv_128:.2f}x ({conv_noxla_before:.2f}x, tfae-noxla then)",
+            verdict(conv_128, 1.2, note="the convolution kernels, below"),
+        ],
+        [
+            "conv: tfae >= 1.2x pythae at batch 128",
+            f"{conv_pythae:.2f}x",
+            verdict(conv_pythae, 1.2, note=f"{speed(conv, 1024, 'tfae', 'pythae'):.2f}x at 1024"),
+        ],
+        [
+            "start-up as quick as before",
+            f"`tfae --help` {medians['tfae --help']:.3f} s without TensorFlow; `tfae plugins` "
+            f"{startup['plugins_over_import_keras']:.2f}x `import keras`",
+            'met ("Start-up")',
+        ],
+        [
+            "`--strategy data_parallel` on JAX",
+            "the losses of one device (tests/test_distribute_jax.py)",
+            "done ([scaling](scaling.md))",
+        ],
         ["GPU table", "not measured: no GPU lent so far", "`run_gpu.sh` runs the conv VAE too"],
     ]
     return table(["target", "measured: this run (the earlier run)", ""], "lll", rows)
@@ -370,8 +433,9 @@ def conv_layers(layers):
     total = {xla: sum(rows[xla]["train_ms"] for rows in by_layer.values()) for xla in (False, True)}
     rows.append([f"all {len(by_layer)}", f"{total[False]:.1f}", "", f"{total[True]:.1f}"])
     fit = layers["fit_step_ms"]
-    rows.append(["a whole training step in `fit`: tfae / hand-written", f"{fit['tfae']:.1f} / {fit['keras']:.1f}", "",
-                 ""])
+    rows.append(
+        ["a whole training step in `fit`: tfae / hand-written", f"{fit['tfae']:.1f} / {fit['keras']:.1f}", "", ""]
+    )
     load = layers["load_average_1min"]
     return [
         f"Batch {layers['batch_size']}; 1-minute load average {load['before']:.1f} before, {load['after']:.1f} after.",
@@ -391,8 +455,11 @@ CASES = {
 
 def xla_memory(memory_results):
     rows = [
-        [CASES.get(row["case"], row["case"]), str(row["batch_size"]),
-         *(megabytes(row[key]) for key in ("peak", "resident", "anonymous", "file_backed"))]
+        [
+            CASES.get(row["case"], row["case"]),
+            str(row["batch_size"]),
+            *(megabytes(row[key]) for key in ("peak", "resident", "anonymous", "file_backed")),
+        ]
         for row in memory_results["rows"]
     ]
     load = memory_results["load_average_1min"]
@@ -413,8 +480,19 @@ def cpu_jax(jax, cpu):
     return [
         timed(jax),
         "",
-        *table(["batch", "contestant", "samples/s", "vs tfae", "% of matmul peak (JAX's)", "peak MB",
-                "vs tfae on TensorFlow"], "rlrrrrr", rows),
+        *table(
+            [
+                "batch",
+                "contestant",
+                "samples/s",
+                "vs tfae",
+                "% of matmul peak (JAX's)",
+                "peak MB",
+                "vs tfae on TensorFlow",
+            ],
+            "rlrrrrr",
+            rows,
+        ),
     ]
 
 
@@ -446,21 +524,39 @@ def disentanglement_setting(dsprites):
     steps = next(iter(dsprites["runs"].values()))[0]["steps"]
     layers = len(s["discriminator"])
     rows = [
-        ["models", ", ".join(LABELS[name] for name in dsprites["runs"]),
-         "all four: VAE, beta-VAE, beta-TCVAE, FactorVAE"],
-        ["images", f"{s['image_size']}x{s['image_size']}, {s['n']:,} drawn once, in memory",
-         "64x64, all 737,280, streamed by `DSprites.as_dataset`"],
-        ["training", f"{s['epochs']} epochs, {steps:,} steps of {s['batch_size']}, Adam {s['learning_rate']:g}",
-         "about 300,000 steps of 64, Adam 1e-4"],
-        ["encoder", f"Conv2D {', '.join(map(str, s['hidden']))} ({s['kernel_size']}x{s['kernel_size']}, stride 2), "
-         "decoder mirrored",
-         "32, 32, 64, 64, disentanglement_lib's (whose Dense(256) layer `LayoutAutoencoder` lacks)"],
+        [
+            "models",
+            ", ".join(LABELS[name] for name in dsprites["runs"]),
+            "all four: VAE, beta-VAE, beta-TCVAE, FactorVAE",
+        ],
+        [
+            "images",
+            f"{s['image_size']}x{s['image_size']}, {s['n']:,} drawn once, in memory",
+            "64x64, all 737,280, streamed by `DSprites.as_dataset`",
+        ],
+        [
+            "training",
+            f"{s['epochs']} epochs, {steps:,} steps of {s['batch_size']}, Adam {s['learning_rate']:g}",
+            "about 300,000 steps of 64, Adam 1e-4",
+        ],
+        [
+            "encoder",
+            f"Conv2D {', '.join(map(str, s['hidden']))} ({s['kernel_size']}x{s['kernel_size']}, stride 2), "
+            "decoder mirrored",
+            "32, 32, 64, 64, disentanglement_lib's (whose Dense(256) layer `LayoutAutoencoder` lacks)",
+        ],
         ["FactorVAE discriminator", f"{layers} hidden layers of {s['discriminator'][0]}", "five of 1000"],
-        ["FactorVAE score", f"{s['factor_vae_votes'][0]:,} training and {s['factor_vae_votes'][1]:,} evaluation votes",
-         "10,000 and 5,000 (disentanglement_lib)"],
+        [
+            "FactorVAE score",
+            f"{s['factor_vae_votes'][0]:,} training and {s['factor_vae_votes'][1]:,} evaluation votes",
+            "10,000 and 5,000 (disentanglement_lib)",
+        ],
         ["MIG", f"{s['mig_samples']:,} images, 20 bins", "the same"],
-        ["seeds", f"{len(s['seeds'])} per model ({', '.join(map(str, s['seeds']))})",
-         "10 (Kim & Mnih), several per point (Chen et al.)"],
+        [
+            "seeds",
+            f"{len(s['seeds'])} per model ({', '.join(map(str, s['seeds']))})",
+            "10 (Kim & Mnih), several per point (Chen et al.)",
+        ],
     ]
     return table(["", "this run", "`--full` and the papers"], "lll", rows)
 
@@ -471,15 +567,21 @@ def welch_rows(dsprites):
     for metric, label in (("mig", "MIG"), ("factor_vae_score", "FactorVAE score")):
         test = dsprites["welch_beta_tcvae_vs_vae"][metric]
         sides = [
-            f"{test[side]['mean']:.3f}" + (f" +- {test[side]['sd']:.3f}" if test[side]["sd"] is not None else "")
+            f"{test[side]['mean']:.3f}"
+            + (f" +- {test[side]['sd']:.3f}" if test[side]["sd"] is not None else "")
             + f" (n = {test[side]['n']})"
             for side in ("treatment", "control")
         ]
         if test["t"] is None:
             figures = [test["undefined"], "", "", "", ""]
         else:
-            figures = [f"{test['difference']:+.3f}", f"{test['cohens_d']:.2f}", f"{test['t']:.2f}",
-                       f"{test['df']:.1f}", f"{test['p_value']:.2g}"]
+            figures = [
+                f"{test['difference']:+.3f}",
+                f"{test['cohens_d']:.2f}",
+                f"{test['t']:.2f}",
+                f"{test['df']:.1f}",
+                f"{test['p_value']:.2g}",
+            ]
         rows.append([label, *sides, *figures])
     return rows
 
@@ -500,33 +602,54 @@ def disentanglement_scores(dsprites):
         return ", ".join(f"{run[metric]:.3f}" for run in dsprites["runs"][name])
 
     parameters = {
-        "beta_vae": " (beta = 4)", "beta_tcvae": " (beta = 6)", "factor_vae": f" (gamma = {s['factor_vae_gamma']})"
+        "beta_vae": " (beta = 4)",
+        "beta_tcvae": " (beta = 6)",
+        "factor_vae": f" (gamma = {s['factor_vae_gamma']})",
     }
     rows = [
-        [LABELS[name] + parameters.get(name, ""), score(name, "mig"), per_seed(name, "mig"),
-         reported["mig_chen2018"].get(name) or "not in the paper", score(name, "factor_vae_score"),
-         per_seed(name, "factor_vae_score"),
-         reported["factor_vae_score_kim_mnih2018"].get(name) or "not in the paper"]
+        [
+            LABELS[name] + parameters.get(name, ""),
+            score(name, "mig"),
+            per_seed(name, "mig"),
+            reported["mig_chen2018"].get(name) or "not in the paper",
+            score(name, "factor_vae_score"),
+            per_seed(name, "factor_vae_score"),
+            reported["factor_vae_score_kim_mnih2018"].get(name) or "not in the paper",
+        ]
         for name in summary
     ]
     seeds = ", ".join(map(str, s["seeds"]))
     lines = [
-        *table(["model", "MIG (mean +- sd)", f"MIG, seeds {seeds}", "Chen et al. 2018",
-                "FactorVAE score (mean +- sd)", f"FactorVAE score, seeds {seeds}", "Kim & Mnih 2018"],
-               "lrrrrrr", rows),
+        *table(
+            [
+                "model",
+                "MIG (mean +- sd)",
+                f"MIG, seeds {seeds}",
+                "Chen et al. 2018",
+                "FactorVAE score (mean +- sd)",
+                f"FactorVAE score, seeds {seeds}",
+                "Kim & Mnih 2018",
+            ],
+            "lrrrrrr",
+            rows,
+        ),
     ]
     if "welch_beta_tcvae_vs_vae" not in dsprites:
         return lines + [
-            "", "This run recorded no Welch test (the script records one, since issue 26, where it trains both beta-TCVAE "
-            "and the VAE)."
+            "",
+            "This run recorded no Welch test (the script records one, since issue 26, where it trains both beta-TCVAE "
+            "and the VAE).",
         ]
     return lines + [
         "",
         "Welch's test of beta-TCVAE against the VAE (two-sided, unequal variances; the difference is beta-TCVAE's "
         "mean less the VAE's, Cohen's d that difference over the root mean of the two variances):",
         "",
-        *table(["metric", "beta-TCVAE (mean +- sd)", "VAE (mean +- sd)", "difference", "Cohen's d", "t",
-                "Welch df", "p"], "lrrrrrrr", welch_rows(dsprites)),
+        *table(
+            ["metric", "beta-TCVAE (mean +- sd)", "VAE (mean +- sd)", "difference", "Cohen's d", "t", "Welch df", "p"],
+            "lrrrrrrr",
+            welch_rows(dsprites),
+        ),
     ]
 
 
@@ -548,8 +671,9 @@ def digits_nll(digits):
         f"{min(seconds['pythae']):.0f} to {max(seconds['pythae']):.0f} s in pythae; each estimate "
         f"{min(estimates):.0f} to {max(estimates):.0f} s.",
         "",
-        *table(["seed", "tfae: log p(x), IWAE k = 5,000", "pythae: `get_nll`, also log p(x) despite its name"], "rrr",
-               rows),
+        *table(
+            ["seed", "tfae: log p(x), IWAE k = 5,000", "pythae: `get_nll`, also log p(x) despite its name"], "rrr", rows
+        ),
     ]
 
 
@@ -582,8 +706,10 @@ class Section:
         if self.whole:
             return self.lines(*results)
         lines = [self.markers[0], ""]
-        lines += [source_line(source, data, detail=self.detail and index == 0)
-                  for index, (source, data) in enumerate(zip(self.sources, results))]
+        lines += [
+            source_line(source, data, detail=self.detail and index == 0)
+            for index, (source, data) in enumerate(zip(self.sources, results))
+        ]
         lines += ["", *self.lines(*results), "", self.markers[1]]
         return "\n".join(lines) + "\n"
 
@@ -612,8 +738,9 @@ SECTIONS = [
     Section("disentanglement-setting", ["benchmarks/results-disentanglement.json"], disentanglement_setting),
     Section("disentanglement", ["benchmarks/results-disentanglement.json"], disentanglement_scores, detail=False),
     Section("digits-nll", ["benchmarks/results-digits-nll.json"], digits_nll),
-    Section("pythae-zoo", ["benchmarks/results-pythae-zoo.json"], pythae_zoo, whole=True,
-            script="benchmarks/pythae_zoo.py"),
+    Section(
+        "pythae-zoo", ["benchmarks/results-pythae-zoo.json"], pythae_zoo, whole=True, script="benchmarks/pythae_zoo.py"
+    ),
 ]
 
 
@@ -640,8 +767,10 @@ def replace(text, section, rendered):
     found = find(text, section)
     if found is None:
         first, last = section.markers
-        raise SystemExit(f"{DOCS} has no single section {section.name!r} ({first} ... {last}): put its markers "
-                         "where its table belongs, then run this again")
+        raise SystemExit(
+            f"{DOCS} has no single section {section.name!r} ({first} ... {last}): put its markers "
+            "where its table belongs, then run this again"
+        )
     return text.replace(found, rendered)
 
 

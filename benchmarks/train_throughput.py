@@ -39,14 +39,19 @@ import time
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import numpy as np
+
 import report
 
 LEARNING_RATE = 1e-3
 INPUT_DIM, HIDDEN, LATENT_DIM = 784, (512, 256), 32  # the MLP
 IMAGE_SIZE, FILTERS, KERNEL_SIZE, CONV_LATENT_DIM = 28, (32, 64), 3, 16  # the conv VAE: 28 -> 14 -> 7
 LAYER_MACS = [
-    INPUT_DIM * HIDDEN[0], HIDDEN[0] * HIDDEN[1], HIDDEN[1] * 2 * LATENT_DIM,
-    LATENT_DIM * HIDDEN[1], HIDDEN[1] * HIDDEN[0], HIDDEN[0] * INPUT_DIM,
+    INPUT_DIM * HIDDEN[0],
+    HIDDEN[0] * HIDDEN[1],
+    HIDDEN[1] * 2 * LATENT_DIM,
+    LATENT_DIM * HIDDEN[1],
+    HIDDEN[1] * HIDDEN[0],
+    HIDDEN[0] * INPUT_DIM,
 ]
 # Each output pixel of a convolution takes kernel x kernel x input channels multiply-adds per output
 # channel; each input pixel of a stride-2 transposed convolution gives as many to the output. Padding taps
@@ -209,20 +214,30 @@ def torch_networks(model):
         body = [nn.Linear(INPUT_DIM, HIDDEN[0]), nn.ReLU(), nn.Linear(HIDDEN[0], HIDDEN[1]), nn.ReLU()]
         features, latent_dim = HIDDEN[1], LATENT_DIM
         head = [
-            nn.Linear(LATENT_DIM, HIDDEN[1]), nn.ReLU(), nn.Linear(HIDDEN[1], HIDDEN[0]), nn.ReLU(),
+            nn.Linear(LATENT_DIM, HIDDEN[1]),
+            nn.ReLU(),
+            nn.Linear(HIDDEN[1], HIDDEN[0]),
+            nn.ReLU(),
             nn.Linear(HIDDEN[0], INPUT_DIM),
         ]
     else:
         # padding=1 with stride 2 gives Keras' "same" sizes (28 -> 14 -> 7); output_padding=1 doubles them back.
         body = [
-            nn.Conv2d(1, FILTERS[0], KERNEL_SIZE, stride=2, padding=1), nn.ReLU(),
-            nn.Conv2d(FILTERS[0], FILTERS[1], KERNEL_SIZE, stride=2, padding=1), nn.ReLU(), nn.Flatten(),
+            nn.Conv2d(1, FILTERS[0], KERNEL_SIZE, stride=2, padding=1),
+            nn.ReLU(),
+            nn.Conv2d(FILTERS[0], FILTERS[1], KERNEL_SIZE, stride=2, padding=1),
+            nn.ReLU(),
+            nn.Flatten(),
         ]
         features, latent_dim = 7 * 7 * FILTERS[1], CONV_LATENT_DIM
         head = [
-            nn.Linear(CONV_LATENT_DIM, 7 * 7 * FILTERS[1]), nn.ReLU(), nn.Unflatten(1, (FILTERS[1], 7, 7)),
-            nn.ConvTranspose2d(FILTERS[1], FILTERS[1], KERNEL_SIZE, stride=2, padding=1, output_padding=1), nn.ReLU(),
-            nn.ConvTranspose2d(FILTERS[1], FILTERS[0], KERNEL_SIZE, stride=2, padding=1, output_padding=1), nn.ReLU(),
+            nn.Linear(CONV_LATENT_DIM, 7 * 7 * FILTERS[1]),
+            nn.ReLU(),
+            nn.Unflatten(1, (FILTERS[1], 7, 7)),
+            nn.ConvTranspose2d(FILTERS[1], FILTERS[1], KERNEL_SIZE, stride=2, padding=1, output_padding=1),
+            nn.ReLU(),
+            nn.ConvTranspose2d(FILTERS[1], FILTERS[0], KERNEL_SIZE, stride=2, padding=1, output_padding=1),
+            nn.ReLU(),
             nn.Conv2d(FILTERS[0], 1, KERNEL_SIZE, padding=1),
         ]
 

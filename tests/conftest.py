@@ -14,6 +14,7 @@ if "xla_backend_optimization_level" not in os.environ.get("XLA_FLAGS", ""):
 
 import numpy as np
 import pytest
+
 from timeouts import HANG_TIMEOUT_S
 
 

@@ -95,6 +95,7 @@ def test_the_core_does_not_import_the_engine(engine):
     importers = {
         name
         for name, targets in _graph().items()
-        if not name.startswith(ENGINE) and any(target == engine or target.startswith(engine + ".") for target in targets)
+        if not name.startswith(ENGINE)
+        and any(target == engine or target.startswith(engine + ".") for target in targets)
     }
     assert not importers, f"{sorted(importers)} import {engine}"

@@ -11,8 +11,8 @@ import keras
 import numpy as np
 import pytest
 
-from tfae.training.checkpoints import BackupAndRestore
 from tfae.models import Autoencoder
+from tfae.training.checkpoints import BackupAndRestore
 
 HALF_AN_HDF5_FILE = b"\x89HDF\r\n\x1a\n" + b"\x00" * 64
 
@@ -87,7 +87,10 @@ def test_double_checkpoint_keeps_the_one_before_too(tmp_path):
     backup = BackupAndRestore(str(folder), double_checkpoint=True, delete_checkpoint=False)
     make_model().fit(DATA, batch_size=16, epochs=2, verbose=0, callbacks=[backup])
     assert sorted(path.name for path in folder.iterdir()) == [
-        "latest.weights.h5", "latest.weights.h5.bkp", "training_metadata.json", "training_metadata.json.bkp"
+        "latest.weights.h5",
+        "latest.weights.h5.bkp",
+        "training_metadata.json",
+        "training_metadata.json.bkp",
     ]
     assert json.loads((folder / "training_metadata.json.bkp").read_text())["epoch"] == 1
     assert json.loads((folder / "training_metadata.json").read_text())["epoch"] == 2

@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 import pytest
+
 from timeouts import HANG_TIMEOUT_S
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -31,7 +32,10 @@ def test_smoke_run_trains_and_estimates_each_model(tmp_path):
     output = tmp_path / "zoo.json"
     finished = subprocess.run(
         [sys.executable, str(BENCHMARKS / "pythae_zoo.py"), "--smoke", "--output", str(output)],
-        cwd=ROOT, capture_output=True, text=True, timeout=HANG_TIMEOUT_S,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=HANG_TIMEOUT_S,
     )
     assert finished.returncode == 0, finished.stdout[-3000:] + finished.stderr[-3000:]
     results = json.loads(output.read_text())
@@ -99,11 +103,21 @@ def test_append_puts_the_added_models_in_order_and_keeps_both_provenances(tmp_pa
 
     def results(names, commit, skipped=()):
         return {
-            "date": "2026-12-07", "command": f"python benchmarks/pythae_zoo.py ({commit})", "machine": "m",
-            "versions": {}, "commit": commit, "commit_source": "git rev-parse HEAD when the script ran",
-            "tree_clean": False, "uncommitted": [], "plugins": {}, "wall_seconds": 1.0, "log": [],
-            "runs": {name: {"tfae": []} for name in names}, "summary": {name: {} for name in names},
-            "models": {name: {"label": module.MODELS[name]["label"]} for name in names}, "skipped": list(skipped),
+            "date": "2026-12-07",
+            "command": f"python benchmarks/pythae_zoo.py ({commit})",
+            "machine": "m",
+            "versions": {},
+            "commit": commit,
+            "commit_source": "git rev-parse HEAD when the script ran",
+            "tree_clean": False,
+            "uncommitted": [],
+            "plugins": {},
+            "wall_seconds": 1.0,
+            "log": [],
+            "runs": {name: {"tfae": []} for name in names},
+            "summary": {name: {} for name in names},
+            "models": {name: {"label": module.MODELS[name]["label"]} for name in names},
+            "skipped": list(skipped),
         }
 
     first = results(["vae", "aae"], "a" * 40, [f"{module.MODELS['vmf']['label']}: skipped, not installed"])

@@ -57,7 +57,9 @@ def test_welch_statistic_degrees_of_freedom_and_p_value_match_their_formulas(tre
     assert test["df"] < len(treatment) + len(control) - 2
     for side, values in (("treatment", treatment), ("control", control)):
         assert test[side] == {
-            "n": len(values), "mean": pytest.approx(np.mean(values)), "sd": pytest.approx(np.std(values, ddof=1))
+            "n": len(values),
+            "mean": pytest.approx(np.mean(values)),
+            "sd": pytest.approx(np.std(values, ddof=1)),
         }
     difference = np.mean(treatment) - np.mean(control)
     assert test["difference"] == pytest.approx(difference)

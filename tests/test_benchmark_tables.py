@@ -71,7 +71,8 @@ def test_every_results_file_records_its_commit_date_machine_and_versions(path):
 
 
 @pytest.mark.parametrize(
-    "path", [path for path in RESULTS if json.loads(path.read_text())["commit_source"].startswith("git log")],
+    "path",
+    [path for path in RESULTS if json.loads(path.read_text())["commit_source"].startswith("git log")],
     ids=lambda path: path.name,
 )
 def test_a_commit_recovered_from_git_history_holds_the_same_figures(path):
@@ -125,12 +126,17 @@ def test_a_section_says_whether_the_tree_was_clean_and_which_code_was_not_commit
     tables = module("tables")
     (section,) = [section for section in tables.SECTIONS if section.name == "startup"]
     results = json.loads((BENCHMARKS / "results-startup.json").read_text())
-    recorded = {"commit": "0123456789abcdef" * 2 + "01234567",
-                "commit_source": "git rev-parse HEAD when the script ran"}
+    recorded = {
+        "commit": "0123456789abcdef" * 2 + "01234567",
+        "commit_source": "git rev-parse HEAD when the script ran",
+    }
     clean = section.render([{**results, **recorded, "tree_clean": True, "uncommitted": []}])
     assert "run on 2026-12-01 at commit `0123456789ab`, a clean tree." in clean
     changed = [
-        "src/tfae/cli.py", "docs/benchmarks.md", "plugins/tfae-vq/src/tfae_vq/vq.py", "plugins/tfae-vq/tests/t.py",
+        "src/tfae/cli.py",
+        "docs/benchmarks.md",
+        "plugins/tfae-vq/src/tfae_vq/vq.py",
+        "plugins/tfae-vq/tests/t.py",
     ]
     dirty = section.render([{**results, **recorded, "tree_clean": False, "uncommitted": changed}])
     assert (
@@ -173,7 +179,9 @@ def test_a_copy_without_git_records_the_state_of_the_checkout_it_came_from(tmp_p
     report = module("report")
     monkeypatch.delenv(report.GIT_STATE_VARIABLE, raising=False)
     assert report.git_state(str(tmp_path)) == {
-        "commit": None, "commit_source": "git rev-parse HEAD when the script ran", "tree_clean": None,
+        "commit": None,
+        "commit_source": "git rev-parse HEAD when the script ran",
+        "tree_clean": None,
         "uncommitted": [],
     }
     state = tmp_path / "git-state.json"
@@ -202,10 +210,15 @@ def test_every_script_that_writes_results_records_provenance():
 def test_the_readme_speed_claims_follow_the_results_files():
     """README.md's "Speed:" bullet quotes the ratios of benchmarks/results-cpu-mlp-*.json and -conv-pythae.json."""
     tables = module("tables")
-    files = {name: json.loads((BENCHMARKS / f"results-cpu-{name}.json").read_text())
-             for name in ("mlp-xla-default", "mlp-pythae", "conv-pythae")}
-    over_keras = [tables.speed(files[name], size, "tfae", "keras") for name in ("mlp-xla-default", "mlp-pythae")
-                  for size in (128, 1024)]
+    files = {
+        name: json.loads((BENCHMARKS / f"results-cpu-{name}.json").read_text())
+        for name in ("mlp-xla-default", "mlp-pythae", "conv-pythae")
+    }
+    over_keras = [
+        tables.speed(files[name], size, "tfae", "keras")
+        for name in ("mlp-xla-default", "mlp-pythae")
+        for size in (128, 1024)
+    ]
     over_pythae = [tables.speed(files["mlp-pythae"], size, "tfae", "pythae") for size in (128, 1024)]
     conv = files["conv-pythae"]
     speed = " ".join(
@@ -224,14 +237,20 @@ def test_the_readme_speed_claims_follow_the_results_files():
 def test_the_dsprites_table_shows_every_seed_and_welchs_test_or_why_it_is_missing():
     tables, significance = module("tables"), module("significance")
     scores = {
-        "vae": ([0.012, 0.027, 0.015], [0.42, 0.51, 0.36]), "beta_tcvae": ([0.071, 0.118, 0.026], [0.5, 0.5, 0.5])
+        "vae": ([0.012, 0.027, 0.015], [0.42, 0.51, 0.36]),
+        "beta_tcvae": ([0.071, 0.118, 0.026], [0.5, 0.5, 0.5]),
     }
     dsprites = {
         "settings": {"seeds": [0, 1, 2], "factor_vae_gamma": 35},
         "reported": {"mig_chen2018": {"vae": "~0.1"}, "factor_vae_score_kim_mnih2018": {"vae": "~0.65"}},
         "runs": {name: [{"mig": m, "factor_vae_score": f} for m, f in zip(*scores[name])] for name in scores},
-        "summary": {name: {metric: {"mean": sum(values) / 3, "sd": 0.01} for metric, values in
-                           zip(("mig", "factor_vae_score"), scores[name])} for name in scores},
+        "summary": {
+            name: {
+                metric: {"mean": sum(values) / 3, "sd": 0.01}
+                for metric, values in zip(("mig", "factor_vae_score"), scores[name])
+            }
+            for name in scores
+        },
     }
     without = "\n".join(tables.disentanglement_scores(dsprites))
     assert "| VAE | 0.018 +- 0.010 | 0.012, 0.027, 0.015 | ~0.1 |" in without
@@ -239,7 +258,8 @@ def test_the_dsprites_table_shows_every_seed_and_welchs_test_or_why_it_is_missin
     assert "recorded no Welch test (the script records one, since issue 26, where it trains both" in without
     mig = significance.welch_test(scores["beta_tcvae"][0], scores["vae"][0])
     dsprites["welch_beta_tcvae_vs_vae"] = {
-        "mig": mig, "factor_vae_score": significance.welch_test([0.5, 0.5], [0.4]),
+        "mig": mig,
+        "factor_vae_score": significance.welch_test([0.5, 0.5], [0.4]),
     }
     rendered = "\n".join(tables.disentanglement_scores(dsprites))
     assert (

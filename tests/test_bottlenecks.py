@@ -181,9 +181,10 @@ def test_kernel_regularizer_means_regularizer(bottleneck_class):
     bottleneck = bottleneck_class(latent_dim=2, kernel_regularizer=regularizer)
     assert bottleneck.regularizer is regularizer
     by_name = bottleneck_class(latent_dim=2, kernel_regularizer={"name": "l2", "beta": 0.3})
-    assert by_name.get_config()["regularizer"] == bottleneck_class(latent_dim=2, regularizer=regularizer).get_config()[
-        "regularizer"
-    ]
+    assert (
+        by_name.get_config()["regularizer"]
+        == bottleneck_class(latent_dim=2, regularizer=regularizer).get_config()["regularizer"]
+    )
 
 
 def test_regularizer_is_given_once():
@@ -255,9 +256,7 @@ def test_gaussian_log_density_is_the_closed_form_for_narrow_and_wide_posteriors(
     """0 x inf gave NaN once a posterior narrowed past log-variance -88 (exp(-log_variance) overflows float32)."""
     mean = np.array([[0.25]], "float32")
     code = mean + np.float32(offset)
-    found = keras.ops.convert_to_numpy(
-        GaussianBottleneck(1).log_density(code, mean, np.full_like(mean, log_variance))
-    )
+    found = keras.ops.convert_to_numpy(GaussianBottleneck(1).log_density(code, mean, np.full_like(mean, log_variance)))
     difference = code.astype("float64") - mean.astype("float64")
     expected = -0.5 * (np.log(2 * np.pi) + log_variance + difference**2 * np.exp(-log_variance))
     if np.abs(expected).max() < np.finfo("float32").max:

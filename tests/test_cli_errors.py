@@ -5,8 +5,8 @@ import os
 import keras
 import numpy as np
 import pytest
-from plugin_fixtures import run_python
 
+from plugin_fixtures import run_python
 from tfae.cli import main
 from tfae.errors import ParameterError
 from tfae.plugins import resolve
@@ -142,7 +142,7 @@ def test_resume_needs_a_run_folder(capsys, tmp_path):
 def test_missing_data_source(capsys, tmp_path):
     config = write(tmp_path / "missing.toml", '[data]\nsource = "no/such/file.npz"\n')
     assert one_line_error(capsys, "train", config) == (
-        f'{config} line 2: data source \'no/such/file.npz\' not found: give a registered dataset ("digits", '
+        f"{config} line 2: data source 'no/such/file.npz' not found: give a registered dataset (\"digits\", "
         '"dsprites", "fashion_mnist", "mnist"), a .npy or .npz file, or a folder of images'
     )
 

@@ -7,13 +7,13 @@ import sys
 
 import numpy as np
 import pytest
-from plugin_fixtures import run_python
-from timeouts import HANG_TIMEOUT_S
 
 import tfae
+from plugin_fixtures import run_python
 from tfae.cli import main
 from tfae.datasets import load_digits
 from tfae.evaluation import evaluate
+from timeouts import HANG_TIMEOUT_S
 
 
 def tfae_command(*arguments, cwd=None):
@@ -57,7 +57,9 @@ def test_evaluates_the_samples_the_run_held_out_and_writes_json(digits_run, tmp_
         "(validation_split 0.1, seed 0); 20 codes per sample, seed 0\n"
     )
     rows = table(result.stdout)
-    assert {"negative_elbo", "log_likelihood", "reconstruction_loss", "reconstruction_error", "active_units"} <= set(rows)
+    assert {"negative_elbo", "log_likelihood", "reconstruction_loss", "reconstruction_error", "active_units"} <= set(
+        rows
+    )
     assert rows["importance_samples"] == [20]
     assert len(rows["kl_per_dimension"]) == 2  # the run's two latent dimensions, on one line
     assert "mig" not in rows  # the digits have labels, not ground-truth factors
@@ -136,7 +138,10 @@ def test_data_of_the_wrong_shape(capsys, tmp_path, plain_model):
     "arguments, message",
     [
         (["--samples", "0"], "--samples must be a positive number of codes drawn per sample; got 0"),
-        (["--metrics", "mig,,sap"], "--metrics takes metric names separated by commas, such as mig,sap; got 'mig,,sap'"),
+        (
+            ["--metrics", "mig,,sap"],
+            "--metrics takes metric names separated by commas, such as mig,sap; got 'mig,,sap'",
+        ),
         (["-o", "metrics.txt"], "--output must name a .json file; got metrics.txt"),
     ],
 )

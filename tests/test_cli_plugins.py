@@ -7,16 +7,20 @@ import sys
 from pathlib import Path
 
 import pytest
-from plugin_fixtures import bottleneck_plugin, install_clash_plugin, plugin_distribution, python_env, run, run_python
-from timeouts import HANG_TIMEOUT_S
 
 import tfae
+from plugin_fixtures import bottleneck_plugin, install_clash_plugin, plugin_distribution, python_env, run, run_python
 from tfae import cli
+from timeouts import HANG_TIMEOUT_S
 
 BUILTINS = {
     "bottlenecks": {"vanilla": "dense, deterministic", "gaussian": "normal", "bernoulli": "binary"},
-    "regularizers": {"kld": "kl, gaussian_kld", "reversed_kld": "reverse_kld, reversed_kl", "l2": "l2_activity",
-                     "bernoulli_kld": "binary_kld"},
+    "regularizers": {
+        "kld": "kl, gaussian_kld",
+        "reversed_kld": "reverse_kld, reversed_kl",
+        "l2": "l2_activity",
+        "bernoulli_kld": "binary_kld",
+    },
     "schedulers": {"dasr": "cyclical, annealing"},
     "likelihoods": {"bernoulli": "binary_crossentropy_sum", "gaussian": "normal"},
     "metrics": {"negative_elbo": "elbo", "log_likelihood": "iwae, nll", "active_units": "-", "mig": "-"},

@@ -11,12 +11,12 @@ import threading
 import keras
 import numpy as np
 import pytest
-from timeouts import HANG_TIMEOUT_S
 
 import tfae
 from tfae.cli import example_configs, main
 from tfae.training.config import load_config
 from tfae.training.run import Run
+from timeouts import HANG_TIMEOUT_S
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 LOSS_COLUMNS = {"epoch", "loss", "reconstruction_loss", "regularization_loss"}

@@ -28,12 +28,25 @@ BUILTINS = {
     ("scheduler", "dasr"): (lambda: DASRScheduler(0.0, 1.0, delay=1, attack=2, sustain=1, release=2), {}),
     ("likelihood", "bernoulli"): (lambda: builtin("likelihood", "bernoulli")(), {}),
     ("likelihood", "gaussian"): (lambda: builtin("likelihood", "gaussian")(variance="learned"), {}),
-    **{("metric", name): (lambda name=name: builtin("metric", name)(), {}) for name in (
-        "log_likelihood", "negative_elbo", "reconstruction_loss", "reconstruction_error", "active_units",
-        "kl_per_dimension", "mig", "mig_posterior", "sap", "dci",
-    )},
-    **{("metric", name): (lambda name=name: builtin("metric", name)(num_train=40, num_eval=20, batch_size=8), {})
-       for name in ("factor_vae_score", "beta_vae_score")},
+    **{
+        ("metric", name): (lambda name=name: builtin("metric", name)(), {})
+        for name in (
+            "log_likelihood",
+            "negative_elbo",
+            "reconstruction_loss",
+            "reconstruction_error",
+            "active_units",
+            "kl_per_dimension",
+            "mig",
+            "mig_posterior",
+            "sap",
+            "dci",
+        )
+    },
+    **{
+        ("metric", name): (lambda name=name: builtin("metric", name)(num_train=40, num_eval=20, batch_size=8), {})
+        for name in ("factor_vae_score", "beta_vae_score")
+    },
     ("dataset", "digits"): (lambda: builtin("dataset", "digits")(), {}),
     ("dataset", "dsprites"): (lambda: builtin("dataset", "dsprites")(n=64, image_size=16), {}),
     # They download: checked without loading, here where the network is not to be reached.

@@ -119,8 +119,15 @@ class Objectives:
     @tfae.hookimpl
     def register_objectives(register):
         for objective in (
-            ScaledElbo, RenyiBound, ForgetfulRenyiBound, BatchMeanObjective, UnlistedLogObjective, PriorOnlyBound,
-            UncheckedBound, MeanAbsoluteImageError, BatchReconstructionObjective,
+            ScaledElbo,
+            RenyiBound,
+            ForgetfulRenyiBound,
+            BatchMeanObjective,
+            UnlistedLogObjective,
+            PriorOnlyBound,
+            UncheckedBound,
+            MeanAbsoluteImageError,
+            BatchReconstructionObjective,
         ):
             register(objective, name=objective.__name__.lower())
 
@@ -170,7 +177,10 @@ def test_a_plugin_objective_passes_the_checks(factory):
         ),
     ],
     ids=[
-        "constructor_argument_missing_from_config", "loss_of_the_batch", "unlisted_log", "not_the_elbo_at_k_1",
+        "constructor_argument_missing_from_config",
+        "loss_of_the_batch",
+        "unlisted_log",
+        "not_the_elbo_at_k_1",
         "unchecked_model",
     ],
 )

@@ -219,17 +219,31 @@ class Components:
     @tfae.hookimpl
     def register_priors(register):
         for prior in (
-            ScaledNormalPrior, UnnormalisedPrior, WideSamplerPrior, UnseededSamplerPrior, FixedSeedPrior,
-            ForgetfulPrior, DefaultScalePrior, HalfBernoulliPrior, IntegerCountPrior, SphereUniformPrior,
-            HalfAreaSpherePrior, PolarSpherePrior,
+            ScaledNormalPrior,
+            UnnormalisedPrior,
+            WideSamplerPrior,
+            UnseededSamplerPrior,
+            FixedSeedPrior,
+            ForgetfulPrior,
+            DefaultScalePrior,
+            HalfBernoulliPrior,
+            IntegerCountPrior,
+            SphereUniformPrior,
+            HalfAreaSpherePrior,
+            PolarSpherePrior,
         ):
             register(prior, name=prior.__name__.removesuffix("Prior").lower())
 
     @tfae.hookimpl
     def register_bottlenecks(register):
         for bottleneck in (
-            UnnormalisedBottleneck, WideSamplingBottleneck, JointUnnormalisedBottleneck, SampledDensityBottleneck,
-            MissingJacobianBottleneck, SphereBottleneck, HalfAreaSphereBottleneck,
+            UnnormalisedBottleneck,
+            WideSamplingBottleneck,
+            JointUnnormalisedBottleneck,
+            SampledDensityBottleneck,
+            MissingJacobianBottleneck,
+            SphereBottleneck,
+            HalfAreaSphereBottleneck,
         ):
             register(bottleneck, name=bottleneck.__name__.removesuffix("Bottleneck").lower())
 

@@ -8,8 +8,15 @@ import pytest
 import tfae
 from tfae import plugins
 from tfae.cli import main
-from tfae.datasets import BaseDataset, Dataset, DigitsDataset, DSprites, DSpritesDataset, FashionMNISTDataset
-from tfae.datasets import MNISTDataset
+from tfae.datasets import (
+    BaseDataset,
+    Dataset,
+    DigitsDataset,
+    DSprites,
+    DSpritesDataset,
+    FashionMNISTDataset,
+    MNISTDataset,
+)
 from tfae.errors import ConfigError, DataError
 from tfae.training.config import load_config
 from tfae.training.data import load_data
@@ -23,8 +30,12 @@ def write(path, text):
 
 @pytest.mark.parametrize(
     "name, component",
-    [("digits", DigitsDataset), ("mnist", MNISTDataset), ("fashion_mnist", FashionMNISTDataset),
-     ("dsprites", DSpritesDataset)],
+    [
+        ("digits", DigitsDataset),
+        ("mnist", MNISTDataset),
+        ("fashion_mnist", FashionMNISTDataset),
+        ("dsprites", DSpritesDataset),
+    ],
 )
 def test_the_builtins_are_registered_through_tfae_entry_points(name, component):
     entry = plugins.get_registry().get("dataset", name)

@@ -17,6 +17,7 @@ import sys
 import keras
 import numpy as np
 import pytest
+
 from timeouts import HANG_TIMEOUT_S
 
 pytestmark = [
@@ -144,15 +145,17 @@ def _check_components(strategy, x):
             for training in (False, True):
                 expected, expected_gradients = _measure(reference_model, one_device, x, training)
                 values, gradients = _measure(model, strategy, x, training)
-                records.append({
-                    "combination": f"{bottleneck_name} / {likelihood_name}",
-                    "training": training,
-                    "variational": bottleneck["name"] != "vanilla",
-                    "values": values,
-                    "expected": expected,
-                    "errors": _compare(values, expected),
-                    "gradient_errors": _compare_gradients(gradients, expected_gradients, model),
-                })
+                records.append(
+                    {
+                        "combination": f"{bottleneck_name} / {likelihood_name}",
+                        "training": training,
+                        "variational": bottleneck["name"] != "vanilla",
+                        "values": values,
+                        "expected": expected,
+                        "errors": _compare(values, expected),
+                        "gradient_errors": _compare_gradients(gradients, expected_gradients, model),
+                    }
+                )
     return records
 
 
@@ -184,22 +187,24 @@ def _check_fit(strategy, x):
             data = x if data_name == "numpy" else tf.data.Dataset.from_tensor_slices(x).batch(GLOBAL_BATCH)
             history = _fit(model, data)
             scheduler = model.schedulers[0]
-            records.append({
-                "case": f"{case}, {data_name}",
-                "variational": bottleneck["name"] != "vanilla",
-                "history": history,
-                "expected_history": expected_history,
-                "history_errors": {
-                    key: relative_error(history[key], expected) for key, expected in expected_history.items()
-                },
-                "weight_errors": {
-                    variable.path: relative_error(value, expected)
-                    for variable, value, expected in zip(model.weights, model.get_weights(), expected_weights)
-                },
-                "schedule_step": int(scheduler.step.numpy()),
-                "expected_schedule_step": int(reference.schedulers[0].step.numpy()),
-                "unit": scheduler.unit,
-            })
+            records.append(
+                {
+                    "case": f"{case}, {data_name}",
+                    "variational": bottleneck["name"] != "vanilla",
+                    "history": history,
+                    "expected_history": expected_history,
+                    "history_errors": {
+                        key: relative_error(history[key], expected) for key, expected in expected_history.items()
+                    },
+                    "weight_errors": {
+                        variable.path: relative_error(value, expected)
+                        for variable, value, expected in zip(model.weights, model.get_weights(), expected_weights)
+                    },
+                    "schedule_step": int(scheduler.step.numpy()),
+                    "expected_schedule_step": int(reference.schedulers[0].step.numpy()),
+                    "unit": scheduler.unit,
+                }
+            )
     return records
 
 
@@ -257,7 +262,7 @@ def report():
     lines = [line for line in result.stdout.splitlines() if line.startswith("REPORT ")]
     output = f"{result.stdout[-3000:]}\n{result.stderr[-6000:]}"
     assert result.returncode == 0 and lines, f"the equivalence run failed:\n{output}"
-    return json.loads(lines[-1][len("REPORT "):])
+    return json.loads(lines[-1][len("REPORT ") :])
 
 
 def _failures(records, key, label):

@@ -14,6 +14,7 @@ import textwrap
 
 import keras
 import pytest
+
 from timeouts import HANG_TIMEOUT_S
 
 pytestmark = [

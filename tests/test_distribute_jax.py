@@ -12,6 +12,7 @@ import sys
 import textwrap
 
 import pytest
+
 from timeouts import HANG_TIMEOUT_S
 
 pytest.importorskip("jax")
@@ -100,7 +101,11 @@ def test_tfae_train_with_data_parallel_trains_and_saves(tmp_path):
     env = {**os.environ, **TWO_DEVICES}
     result = subprocess.run(
         [sys.executable, "-m", "tfae", "train", "--strategy", "data_parallel", "--epochs", "1", "--run-dir", "run"],
-        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=HANG_TIMEOUT_S,
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=HANG_TIMEOUT_S,
     )
     assert result.returncode == 0, result.stderr[-3000:]
     assert "so that every batch splits over 2 devices" in result.stdout

@@ -18,6 +18,7 @@ import time
 import keras
 import numpy as np
 import pytest
+
 from timeouts import HANG_TIMEOUT_S
 
 pytestmark = [
@@ -157,10 +158,15 @@ def workers(folder, attempt, commands, extra_environments=None):
         for index, command in enumerate(commands):
             extra = (extra_environments or {}).get(index, {})
             with open(folder / f"log-{attempt}-{index}.txt", "w") as log:
-                processes.append(subprocess.Popen(
-                    command, cwd=folder, env=worker_environment(ports, index, **extra),
-                    stdout=log, stderr=subprocess.STDOUT,
-                ))
+                processes.append(
+                    subprocess.Popen(
+                        command,
+                        cwd=folder,
+                        env=worker_environment(ports, index, **extra),
+                        stdout=log,
+                        stderr=subprocess.STDOUT,
+                    )
+                )
         yield processes
     finally:
         for process in processes:
@@ -260,7 +266,8 @@ def test_killed_worker_resumes_from_last_epoch(tmp_path):
         deadline = time.monotonic() + WORKER_TIMEOUT
         while "stalled" not in [record["event"] for record in records(tmp_path, 1)]:
             assert all(process.poll() is None for process in processes), "\n".join(
-                log_tail(tmp_path, 1, index) for index in range(WORKERS))
+                log_tail(tmp_path, 1, index) for index in range(WORKERS)
+            )
             assert time.monotonic() < deadline, "worker 1 never reached the point where it is killed"
             time.sleep(0.2)
         os.kill(processes[1].pid, signal.SIGKILL)

@@ -37,6 +37,7 @@ import time
 from pathlib import Path
 
 import pytest
+
 from timeouts import HANG_TIMEOUT_S
 
 try:
@@ -90,7 +91,9 @@ def code_blocks(markdown):
         words = info.strip().split()
         language = words[0].strip("{}.").lower() if words else ""
         title = TITLE.search(info)
-        blocks.append(Block(language, (title.group(1) or title.group(2)) if title else "", "\n".join(body) + "\n", start))
+        blocks.append(
+            Block(language, (title.group(1) or title.group(2)) if title else "", "\n".join(body) + "\n", start)
+        )
     return blocks
 
 
@@ -241,7 +244,9 @@ def test_import_only_pages_import(tmp_path):
     chosen = [page for page in runnable_pages() if imports_only(page_script(page)) and not page_files(page)]
     script = "\n".join(f"# {page_id(page)}\n{page_script(page)}" for page in chosen)
     result = run_script(script, tmp_path)
-    assert result.returncode == 0, f"the import lines of {[page_id(page) for page in chosen]} fail:\n{result.stderr[-6000:]}"
+    assert result.returncode == 0, (
+        f"the import lines of {[page_id(page) for page in chosen]} fail:\n{result.stderr[-6000:]}"
+    )
 
 
 @pytest.mark.slow

@@ -30,7 +30,9 @@ def linear_vae():
 
 def exact_log_likelihood(model, x):
     """log N(x; b, W W^T + sigma^2 I) from the trained decoder's weights, in NumPy."""
-    kernel, bias = (np.asarray(ops.convert_to_numpy(weight), dtype="float64") for weight in model.decoder_network.weights)
+    kernel, bias = (
+        np.asarray(ops.convert_to_numpy(weight), dtype="float64") for weight in model.decoder_network.weights
+    )
     covariance = kernel.T @ kernel + NOISE_VARIANCE * np.eye(x.shape[1])
     centred = x.astype("float64") - bias
     _, log_determinant = np.linalg.slogdet(covariance)
@@ -72,9 +74,18 @@ def test_a_deterministic_model_gets_the_metrics_it_allows():
     x = np.random.default_rng(0).random((32, 6)).astype("float32")
     model.fit(x, epochs=1, verbose=0)
     factors = np.random.default_rng(1).integers(0, 3, size=(32, 2))
-    assert set(evaluate(model, x, factors=factors)) == {"reconstruction_error", "mig", "sap", "dci_disentanglement",
-                                                        "dci_completeness", "dci_informativeness"}
-    with pytest.raises(ValueError, match=r"The metric 'log_likelihood' needs a variational bottleneck \(this model's is VanillaBottleneck"):
+    assert set(evaluate(model, x, factors=factors)) == {
+        "reconstruction_error",
+        "mig",
+        "sap",
+        "dci_disentanglement",
+        "dci_completeness",
+        "dci_informativeness",
+    }
+    with pytest.raises(
+        ValueError,
+        match=r"The metric 'log_likelihood' needs a variational bottleneck \(this model's is VanillaBottleneck",
+    ):
         evaluate(model, x, metrics=["log_likelihood"])
 
 
@@ -82,7 +93,9 @@ def test_bad_requests_are_refused_in_one_line(linear_vae):
     model, x = linear_vae
     with pytest.raises(ValueError, match=r"`samples` must be an integer >= 1.*samples=0"):
         evaluate(model, x, samples=0)
-    with pytest.raises(ValueError, match=r"`factors` must hold one row of factors per sample, shape \(64, num_factors\).*\(10, 2\)"):
+    with pytest.raises(
+        ValueError, match=r"`factors` must hold one row of factors per sample, shape \(64, num_factors\).*\(10, 2\)"
+    ):
         evaluate(model, x, factors=np.zeros((10, 2), dtype=int))
     with pytest.raises(ValueError, match=r"This model takes samples of shape \(5,\).*received samples of shape \(3,\)"):
         evaluate(model, np.zeros((4, 3), dtype="float32"))

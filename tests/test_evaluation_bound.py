@@ -98,4 +98,6 @@ def test_a_deterministic_model_evaluates_as_before(digits):
     model.fit(digits, epochs=1, batch_size=64, verbose=0)
     logits = model(digits, training=False)
     expected = float(ops.mean(model.likelihood.negative_log_likelihood(digits, logits)))
-    assert model.evaluate(digits, batch_size=384, verbose=0, return_dict=True)["loss"] == pytest.approx(expected, rel=1e-5)
+    assert model.evaluate(digits, batch_size=384, verbose=0, return_dict=True)["loss"] == pytest.approx(
+        expected, rel=1e-5
+    )

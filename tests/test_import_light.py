@@ -4,6 +4,7 @@ import importlib.util
 import textwrap
 
 import pytest
+
 from plugin_fixtures import run_python
 
 # Makes `import tensorflow` fail as if it were not installed, before anything is imported.

@@ -104,7 +104,9 @@ def test_shared_gaussian_variance_is_one_weight_whose_best_value_is_the_mean_squ
     for offset in (-0.1, 0.0, 0.1):
         likelihood.log_variance.assign(best + offset)
         nll = to_numpy(likelihood.negative_log_likelihood(targets, mean))
-        expected = gaussian_nll(targets.astype("float64"), mean.astype("float64"), np.full(IMAGE_SHAPE[1:], best + offset))
+        expected = gaussian_nll(
+            targets.astype("float64"), mean.astype("float64"), np.full(IMAGE_SHAPE[1:], best + offset)
+        )
         np.testing.assert_allclose(nll, expected, rtol=1e-5)
         totals[offset] = nll.sum()
     assert totals[0.0] < totals[-0.1] and totals[0.0] < totals[0.1]

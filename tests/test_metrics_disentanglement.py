@@ -8,8 +8,8 @@ import sys
 
 import numpy as np
 import pytest
-from plugin_fixtures import run_python
 
+from plugin_fixtures import run_python
 from tfae.metrics import (
     beta_vae_score,
     beta_vae_score_from_pairs,
@@ -30,9 +30,8 @@ FACTOR_SIZES = (3, 4, 5)
 
 # An orthogonal matrix that mixes every factor into every code dimension but the last (whose third entry is
 # 0): the Helmert basis. A rotation drawn at random can land near a signed permutation, which is no test.
-HELMERT = (
-    np.array([[1.0, 1.0, 1.0], [1.0, -1.0, 0.0], [1.0, 1.0, -2.0]]).T
-    / np.array([math.sqrt(3), math.sqrt(2), math.sqrt(6)])
+HELMERT = np.array([[1.0, 1.0, 1.0], [1.0, -1.0, 0.0], [1.0, 1.0, -2.0]]).T / np.array(
+    [math.sqrt(3), math.sqrt(2), math.sqrt(6)]
 )
 
 
@@ -128,9 +127,7 @@ def test_mig_matches_the_definition_on_counts_worked_by_hand():
     # Joint counts of (factor, noisy): (0,0)=3, (0,1)=1, (1,0)=1, (1,1)=3; every marginal is 1/2.
     information_noisy = 2 * (3 / 8) * math.log((3 / 8) / (1 / 4)) + 2 * (1 / 8) * math.log((1 / 8) / (1 / 4))
     entropy = math.log(2)  # = the mutual information of the factor with its copy
-    assert np.allclose(
-        mutual_information_matrix(codes, factor[:, None], bins=2), [[information_noisy], [entropy]]
-    )
+    assert np.allclose(mutual_information_matrix(codes, factor[:, None], bins=2), [[information_noisy], [entropy]])
     assert mig(codes, factor[:, None], bins=2) == pytest.approx((entropy - information_noisy) / entropy)
 
 
@@ -327,9 +324,12 @@ def test_active_units_refuses_codes_that_are_not_finite(bad):
     codes[4, 1] = bad
     codes[7, 2] = bad
     # Before, the variance of a dimension with NaN compared false and the count was silently lower.
-    with pytest.raises(ValueError, match=r"^`codes` must be finite: 2 of its 30 values are NaN or inf, in dimensions "
-                                         r"\[1, 2\], and a variance of them counts nothing\. The model that gave them "
-                                         r"has diverged or its input holds NaN or inf"):
+    with pytest.raises(
+        ValueError,
+        match=r"^`codes` must be finite: 2 of its 30 values are NaN or inf, in dimensions "
+        r"\[1, 2\], and a variance of them counts nothing\. The model that gave them "
+        r"has diverged or its input holds NaN or inf",
+    ):
         active_units(codes)
 
 
@@ -344,11 +344,17 @@ def test_a_threshold_that_is_no_finite_number_is_refused(threshold):
     with pytest.raises(ValueError, match=r"^`threshold` must be a finite number >= 0\. " + received):
         ActiveUnits(threshold=threshold)
     with pytest.raises(ValueError, match=r"^`threshold` must be a finite number >= 0\. " + received):
-        factor_vae_score(lambda x: x, NoisyFactors(), num_train=10, num_eval=10, batch_size=4,
-                         num_variance_estimate=20, threshold=threshold)  # NaN scored 0.0 before
+        factor_vae_score(
+            lambda x: x,
+            NoisyFactors(),
+            num_train=10,
+            num_eval=10,
+            batch_size=4,
+            num_variance_estimate=20,
+            threshold=threshold,
+        )  # NaN scored 0.0 before
     with pytest.raises(ValueError, match=r"^`threshold` must be a finite number >= 0\. " + received):
-        factor_vae_score_from_groups(np.zeros((4, 2, 2)), np.array([0, 1, 0, 1]), scale=[1.0, 1.0],
-                                     threshold=threshold)
+        factor_vae_score_from_groups(np.zeros((4, 2, 2)), np.array([0, 1, 0, 1]), scale=[1.0, 1.0], threshold=threshold)
 
 
 @needs_sklearn

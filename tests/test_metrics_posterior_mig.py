@@ -4,11 +4,11 @@ refuses samples that hold NaN."""
 
 import importlib
 import math
-import tomllib
 from pathlib import Path
 
 import numpy as np
 import pytest
+import tomllib
 from scipy.special import logsumexp
 from scipy.stats import norm
 
@@ -58,8 +58,14 @@ def copying_codes(rng, n=600, sizes=(3, 5), log_variance=-12.0, extra_dims=1):
 def test_equals_the_definition_transcribed_in_float64(rng):
     # Overlapping posteriors of mixed widths, partly informative: no shortcut of the estimator holds here.
     factors = rng.integers(0, (3, 4), size=(240, 2))
-    mean = np.stack([factors[:, 0] + 0.6 * rng.normal(size=240), rng.normal(size=240),
-                     0.5 * factors[:, 1] - 0.3 * factors[:, 0] + rng.normal(size=240)], axis=1)
+    mean = np.stack(
+        [
+            factors[:, 0] + 0.6 * rng.normal(size=240),
+            rng.normal(size=240),
+            0.5 * factors[:, 1] - 0.3 * factors[:, 0] + rng.normal(size=240),
+        ],
+        axis=1,
+    )
     log_variance = rng.uniform(-3.0, 0.5, size=mean.shape)
     expected_information, expected = mig_by_definition(mean, log_variance, factors, seed=7)
 
@@ -123,11 +129,17 @@ def test_nan_and_malformed_posteriors_are_refused_in_one_line(rng):
         mig_posterior(broken, log_variance, factors)
     with pytest.raises(ValueError, match=r"^`log_variance` must be finite; it holds NaN or inf in 60 places\.$"):
         mig_posterior(mean, np.full(mean.shape, np.inf), factors)
-    with pytest.raises(ValueError, match=r"`log_variance` must lie within ±600 \(MAX_ABS_LOG_VARIANCE\).*"
-                                         r"magnitude 1000.*retrain the model"):
+    with pytest.raises(
+        ValueError,
+        match=r"`log_variance` must lie within ±600 \(MAX_ABS_LOG_VARIANCE\).*"
+        r"magnitude 1000.*retrain the model",
+    ):
         mig_posterior(mean, np.full(mean.shape, -1000.0), factors)
-    with pytest.raises(ValueError, match=r"`mean` and `log_variance` must .* mean.shape=\(20, 3\), "
-                                         r"log_variance.shape=\(20, 2\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"`mean` and `log_variance` must .* mean.shape=\(20, 3\), "
+        r"log_variance.shape=\(20, 2\)",
+    ):
         mig_posterior(mean, log_variance[:, :2], factors)
     with pytest.raises(ValueError, match=r"`samples` must be an integer >= 1. Received: samples=0"):
         mig_posterior(mean, log_variance, factors, samples=0)
@@ -189,8 +201,11 @@ def test_a_model_without_a_gaussian_posterior_is_told_what_it_needs(by_name):
     factors = np.random.default_rng(1).integers(0, 2, size=(16, 2))
     for bottleneck, needs in [
         ({"name": "vanilla", "latent_dim": 2}, r"needs a variational bottleneck \(this model's is VanillaBottleneck"),
-        ({"name": "bernoulli", "latent_dim": 2}, r"needs a Gaussian posterior \(this model's bottleneck, "
-                                                 r"BernoulliBottleneck, has another\); 'mig' scores the codes of any"),
+        (
+            {"name": "bernoulli", "latent_dim": 2},
+            r"needs a Gaussian posterior \(this model's bottleneck, "
+            r"BernoulliBottleneck, has another\); 'mig' scores the codes of any",
+        ),
     ]:
         model = Autoencoder(bottleneck=bottleneck)
         model.compile(optimizer="adam", loss="bernoulli")
@@ -206,8 +221,10 @@ def test_evaluate_refuses_samples_that_hold_nan_or_inf(gaussian_vae):
     broken = x.copy()
     broken[5, 2] = np.nan
     broken[9, :] = np.inf
-    message = (r"^`x` must be finite: 8 of its values, in 2 of its 256 samples \(the first is sample 5\), are NaN or "
-               r"inf \(once cast to float32\), and no metric can score them\. Remove or repair those samples")
+    message = (
+        r"^`x` must be finite: 8 of its values, in 2 of its 256 samples \(the first is sample 5\), are NaN or "
+        r"inf \(once cast to float32\), and no metric can score them\. Remove or repair those samples"
+    )
     # Before: active_units 0 and a NaN log-likelihood, without an error.
     with pytest.raises(DataError, match=message):
         evaluate(model, broken, samples=5)
@@ -216,4 +233,3 @@ def test_evaluate_refuses_samples_that_hold_nan_or_inf(gaussian_vae):
     # Finite in float64 but not in float32, which the model computes in.
     with pytest.raises(DataError, match=r"1 of its values, in 1 of its 256 samples \(the first is sample 0\)"):
         evaluate(model, np.where(np.arange(x.size).reshape(x.shape) == 0, 1e300, x.astype("float64")), samples=5)
-

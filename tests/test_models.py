@@ -197,8 +197,9 @@ def test_call_returns_the_likelihoods_parameters_and_predict_the_data_space_mean
     logits = np.asarray(model(x, training=False), dtype="float64")
     probabilities = model.predict(x, verbose=0)
     np.testing.assert_allclose(probabilities, 1 / (1 + np.exp(-logits)), rtol=1e-5, atol=1e-6)
-    np.testing.assert_allclose(model.decoder.predict(model.encoder.predict(x, verbose=0), verbose=0), probabilities,
-                               rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(
+        model.decoder.predict(model.encoder.predict(x, verbose=0), verbose=0), probabilities, rtol=1e-5, atol=1e-6
+    )
     np.testing.assert_allclose(model.predict_on_batch(x), probabilities, rtol=1e-5, atol=1e-6)
     assert ((probabilities >= 0) & (probabilities <= 1)).all()
 

@@ -12,12 +12,11 @@ import numpy as np
 import pytest
 from keras import ops
 
+import tfae
 from tfae.autodiff import gradient
 from tfae.models import Autoencoder
 from tfae.objectives import BaseObjective
 from tfae.plugins import register_plugin, unregister_plugin
-
-import tfae
 
 pytestmark = pytest.mark.backend_neutral
 
@@ -122,7 +121,9 @@ def test_an_objective_with_a_gradient_penalty_trains_and_saves(rng, tmp_path, gr
     expected_penalty = np.sum(kernel.sum(axis=1) ** 2)
     logs = model.evaluate(x, batch_size=16, verbose=0, return_dict=True)
     assert logs["gradient_penalty"] == pytest.approx(expected_penalty, rel=1e-4)
-    assert logs["decoder_decay"] == pytest.approx(sum(np.sum(to_numpy(w) ** 2) for w in model.decoder_network.trainable_weights), rel=1e-4)
+    assert logs["decoder_decay"] == pytest.approx(
+        sum(np.sum(to_numpy(w) ** 2) for w in model.decoder_network.trainable_weights), rel=1e-4
+    )
     history = model.fit(x, epochs=3, batch_size=16, verbose=0).history
     assert all(np.isfinite(history["loss"]))
     # The penalty's own gradient (a second derivative) reaches the decoder: it shrinks the rows' sums.
@@ -136,7 +137,11 @@ def test_terms_made_by_hand_say_what_decode_needs(rng):
     from tfae.bottlenecks import GaussianBottleneck, Posterior
     from tfae.objectives import ObjectiveTerms
 
-    posterior = Posterior((np.zeros((2, 3), "float32"), np.zeros((2, 3), "float32")), np.zeros((2, 3), "float32"), GaussianBottleneck(latent_dim=3))
+    posterior = Posterior(
+        (np.zeros((2, 3), "float32"), np.zeros((2, 3), "float32")),
+        np.zeros((2, 3), "float32"),
+        GaussianBottleneck(latent_dim=3),
+    )
     terms = ObjectiveTerms(np.zeros((1, 2), "float32"), posterior, {}, in_nats=True)
     with pytest.raises(ValueError, match="These terms hold no decoder, which `decode` needs"):
         terms.decode(np.zeros((2, 3), "float32"))

@@ -78,7 +78,9 @@ def reference_gradients(model, x, which):
     non_trainable = [v.value for v in model.non_trainable_variables]
 
     def compute(trainable):
-        mapping = list(zip(model.trainable_variables, trainable)) + list(zip(model.non_trainable_variables, non_trainable))
+        mapping = list(zip(model.trainable_variables, trainable)) + list(
+            zip(model.non_trainable_variables, non_trainable)
+        )
         with keras.StatelessScope(state_mapping=mapping):
             return bound_losses(model, x)[which]
 

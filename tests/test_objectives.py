@@ -29,7 +29,12 @@ def gaussian_terms(rng, k=4, batch=5, latent=3):
     reconstruction = rng.uniform(10, 20, size=(k, batch)).astype("float32")
     posterior = Posterior((mean, log_variance), codes, GaussianBottleneck(latent_dim=latent))
     penalties = {"l2_loss": np.float32(0.25)}
-    return ObjectiveTerms(reconstruction, posterior, penalties, in_nats=True), (mean, log_variance, codes, reconstruction)
+    return ObjectiveTerms(reconstruction, posterior, penalties, in_nats=True), (
+        mean,
+        log_variance,
+        codes,
+        reconstruction,
+    )
 
 
 def numpy_log_weights(mean, log_variance, codes, reconstruction):
@@ -113,14 +118,31 @@ def test_a_default_model_minimises_the_elbo(digits):
 @pytest.mark.parametrize(
     "bottleneck, objective, loss, message",
     [
-        ({"name": "vanilla", "latent_dim": 2}, "iwae", "bernoulli",
-         "The objective 'iwae' (IWAE) needs the log-density of codes under the posterior and the prior, which the "
-         "bottleneck 'vanilla' (VanillaBottleneck) cannot give"),
-        ({"name": "gaussian", "latent_dim": 2, "regularizer": "kld"}, "iwae", "bernoulli",
-         "regularizer kld would count the divergence from the prior twice"),
-        ({"name": "gaussian", "latent_dim": 2}, "iwae", "mse", "needs log p(x | z) in nats, which a Keras loss does not give"),
-        ({"name": "gaussian", "latent_dim": 2}, {"name": "iwae", "k": 0}, "bernoulli",
-         "`k`, the codes drawn per sample, must be a positive integer. Received: k=0"),
+        (
+            {"name": "vanilla", "latent_dim": 2},
+            "iwae",
+            "bernoulli",
+            "The objective 'iwae' (IWAE) needs the log-density of codes under the posterior and the prior, which the "
+            "bottleneck 'vanilla' (VanillaBottleneck) cannot give",
+        ),
+        (
+            {"name": "gaussian", "latent_dim": 2, "regularizer": "kld"},
+            "iwae",
+            "bernoulli",
+            "regularizer kld would count the divergence from the prior twice",
+        ),
+        (
+            {"name": "gaussian", "latent_dim": 2},
+            "iwae",
+            "mse",
+            "needs log p(x | z) in nats, which a Keras loss does not give",
+        ),
+        (
+            {"name": "gaussian", "latent_dim": 2},
+            {"name": "iwae", "k": 0},
+            "bernoulli",
+            "`k`, the codes drawn per sample, must be a positive integer. Received: k=0",
+        ),
         ({"name": "gaussian", "latent_dim": 2}, "renyi", "bernoulli", "renyi"),
     ],
     ids=["iwae_on_vanilla", "iwae_with_kld", "iwae_with_keras_loss", "k_below_one", "unknown_name"],
@@ -136,14 +158,18 @@ def test_an_objective_the_model_cannot_serve_is_refused_at_compile_naming_both(b
 @pytest.mark.parametrize(
     "bottleneck, message",
     [
-        ({"name": "vanilla", "latent_dim": 2, "regularizer": ["l2", "kld"]},
-         "The regularizer 'kld' (GaussianKLDRegularizer) is computed from a gaussian posterior's parameters, but "
-         "the bottleneck 'vanilla' (VanillaBottleneck) has a deterministic code"),
+        (
+            {"name": "vanilla", "latent_dim": 2, "regularizer": ["l2", "kld"]},
+            "The regularizer 'kld' (GaussianKLDRegularizer) is computed from a gaussian posterior's parameters, but "
+            "the bottleneck 'vanilla' (VanillaBottleneck) has a deterministic code",
+        ),
         ({"name": "bernoulli", "latent_dim": 2, "regularizer": "kld"}, "has a bernoulli posterior"),
         ({"name": "gaussian", "latent_dim": 2, "regularizer": "bernoulli_kld"}, "has a gaussian posterior"),
-        ({"name": "gaussian", "latent_dim": 2, "regularizer": "reversed_kld", "prior": "mixture"},
-         "The regularizer 'reversed_kld' (GaussianReversedKLDRegularizer) is the closed form against the "
-         "'standard_normal' prior, but the bottleneck's prior is MixturePrior: use 'kld'"),
+        (
+            {"name": "gaussian", "latent_dim": 2, "regularizer": "reversed_kld", "prior": "mixture"},
+            "The regularizer 'reversed_kld' (GaussianReversedKLDRegularizer) is the closed form against the "
+            "'standard_normal' prior, but the bottleneck's prior is MixturePrior: use 'kld'",
+        ),
     ],
     ids=["kld_on_vanilla", "kld_on_bernoulli", "bernoulli_kld_on_gaussian", "reversed_kld_on_mixture"],
 )
@@ -155,7 +181,9 @@ def test_a_regularizer_the_bottleneck_cannot_serve_is_refused_when_it_is_made(bo
 
 def test_sampling_is_an_argument_checked_with_its_values():
     bottleneck = GaussianBottleneck(latent_dim=2)
-    with pytest.raises(ValueError, match="`sampling` must be one of 'mean', 'reparameterized', 'exact'. Received: sampling='random'"):
+    with pytest.raises(
+        ValueError, match="`sampling` must be one of 'mean', 'reparameterized', 'exact'. Received: sampling='random'"
+    ):
         bottleneck.posterior(np.ones((3, 4), "float32"), sampling="random")
     with pytest.raises(ValueError, match="needs sampling='reparameterized' or 'exact'"):
         bottleneck.posterior(np.ones((3, 4), "float32"), sampling="mean", importance_samples=2)
@@ -165,7 +193,9 @@ def test_sampling_is_an_argument_checked_with_its_values():
 
 def test_importance_samples_stay_apart_for_each_sample(rng):
     bottleneck = GaussianBottleneck(latent_dim=2, seed=0)
-    posterior = bottleneck.posterior(rng.normal(size=(400, 3)).astype("float32"), sampling="exact", importance_samples=3)
+    posterior = bottleneck.posterior(
+        rng.normal(size=(400, 3)).astype("float32"), sampling="exact", importance_samples=3
+    )
     codes = to_numpy(posterior.code)
     mean, log_variance = (to_numpy(p) for p in posterior.parameters)
     standardised = (codes - mean) / np.exp(0.5 * log_variance)

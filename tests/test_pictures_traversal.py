@@ -159,9 +159,7 @@ def test_samples_that_are_not_images_are_line_plots(tmp_path):
 
 def write_config(path, bottleneck):
     path.write_text(
-        "[model]\nhidden = [16]\n"
-        f"[model.bottleneck]\n{bottleneck}\n"
-        "[training]\nepochs = 1\nbatch_size = 256\n"
+        f"[model]\nhidden = [16]\n[model.bottleneck]\n{bottleneck}\n[training]\nepochs = 1\nbatch_size = 256\n"
     )
     return path
 
@@ -182,8 +180,9 @@ def test_tfae_train_writes_a_traversal_for_a_variational_model(tmp_path, capsys,
     assert main(["train", str(config), "--run-dir", str(folder), "-q"]) == 0, capsys.readouterr().err
     (options,) = drawn
     assert len(options["dimensions"]) == 16
-    assert "the 16 of 20 dimensions in order of their KL (nats) over 30 held-out samples; grey: inactive" in (
-        options["title"]
+    assert (
+        "the 16 of 20 dimensions in order of their KL (nats) over 30 held-out samples; grey: inactive"
+        in (options["title"])
     )
     np.testing.assert_allclose(options["values"], np.linspace(-3, 3, 9))
     # The rows are in order of each dimension's KL, largest first; the inactive ones are those whose posterior

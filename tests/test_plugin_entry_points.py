@@ -9,6 +9,7 @@ import subprocess
 import sys
 
 import pytest
+
 from plugin_fixtures import (
     bottleneck_plugin,
     install_clash_plugin,
@@ -257,8 +258,13 @@ def test_a_third_party_never_takes_a_builtin_name_and_stays_reachable_qualified(
     assert "name ClashKLDRegularizer as 'tfae-clash:kld' instead" in warning
     builtin, clash = "GaussianKLDRegularizer", "ClashKLDRegularizer"
     assert result["by_name"] == {
-        "kld": builtin, "KL": builtin, "GaussianKLDRegularizer": builtin, "tfae:kld": builtin,
-        "tfae-clash:kld": clash, "TFAE_Clash:KL": clash, "tfae-clash:ClashKLDRegularizer": clash,
+        "kld": builtin,
+        "KL": builtin,
+        "GaussianKLDRegularizer": builtin,
+        "tfae:kld": builtin,
+        "tfae-clash:kld": clash,
+        "TFAE_Clash:KL": clash,
+        "tfae-clash:ClashKLDRegularizer": clash,
         "ClashKLDRegularizer": clash,
     }
     unknown = "Unknown regularizer 'tfae-clash:kdl': tfae-clash registers no regularizer named 'kdl'."
@@ -275,11 +281,14 @@ def test_a_third_party_never_takes_a_builtin_name_and_stays_reachable_qualified(
 def test_a_plugin_that_fails_is_reported_and_the_rest_keep_working(tmp_path):
     good = plugin_distribution(tmp_path, "good", "1.0", bottleneck_plugin("GoodBottleneck", "good"))
     broken = plugin_distribution(tmp_path, "broken", "0.3", "raise RuntimeError('boom at import')\n")
-    halfway_source = bottleneck_plugin("HalfwayBottleneck", "halfway") + """
+    halfway_source = (
+        bottleneck_plugin("HalfwayBottleneck", "halfway")
+        + """
         @tfae.hookimpl
         def register_regularizers(register):
             raise ValueError("half done")
         """
+    )
     halfway = plugin_distribution(tmp_path, "halfway", "0.4", halfway_source)
     # The hook's name misses its final "s": pluggy alone would never call it, and say nothing.
     typo_source = bottleneck_plugin("TypoBottleneck", "typo").replace("register_bottlenecks", "register_bottleneck")
@@ -392,10 +401,18 @@ def test_environment_variables_choose_the_third_party_plugins(tmp_path):
         paths=[alpha, gamma],
     )
     everything = ["bernoulli", "gaussian", "vanilla"]
-    assert result["default"] == {"third_party": ["alpha_only", "gamma_only"], "builtins": everything,
-                                 "skipped": [], "warnings": []}
-    assert result["disabled"] == {"third_party": [], "builtins": everything, "skipped": ["alpha", "gamma"],
-                                  "warnings": []}
+    assert result["default"] == {
+        "third_party": ["alpha_only", "gamma_only"],
+        "builtins": everything,
+        "skipped": [],
+        "warnings": [],
+    }
+    assert result["disabled"] == {
+        "third_party": [],
+        "builtins": everything,
+        "skipped": ["alpha", "gamma"],
+        "warnings": [],
+    }
     assert "installed but not loaded" in result["disabled_message"]
     assert result["disabled_but_named"]["third_party"] == ["gamma_only"]
     assert result["alpha"]["third_party"] == ["alpha_only"] and result["alpha"]["skipped"] == ["gamma"]
@@ -414,9 +431,23 @@ def test_the_plugin_package_in_contributing_installs_resolves_and_passes_its_tes
     assert {"pyproject.toml", "src/tfae_noisy/plugin.py", "tests/test_plugin.py"} <= set(written)
     site = tmp_path / "site"
     subprocess.run(
-        [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation", "--no-index",
-         "--target", str(site), str(project)],
-        check=True, capture_output=True, env=python_env(PIP_DISABLE_PIP_VERSION_CHECK="1"), timeout=HANG_TIMEOUT_S,
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "--no-deps",
+            "--no-build-isolation",
+            "--no-index",
+            "--target",
+            str(site),
+            str(project),
+        ],
+        check=True,
+        capture_output=True,
+        env=python_env(PIP_DISABLE_PIP_VERSION_CHECK="1"),
+        timeout=HANG_TIMEOUT_S,
     )
     result = run_python(
         f"""

@@ -72,7 +72,9 @@ def test_mixture_samples_follow_its_density(rng):
 
 
 def test_kld_against_a_mixture_prior_is_the_monte_carlo_estimate_of_the_drawn_code(rng):
-    bottleneck = GaussianBottleneck(latent_dim=2, regularizer="kld", prior={"name": "mixture", "components": 3, "seed": 0})
+    bottleneck = GaussianBottleneck(
+        latent_dim=2, regularizer="kld", prior={"name": "mixture", "components": 3, "seed": 0}
+    )
     mean = rng.normal(size=(6, 2)).astype("float32")
     log_variance = rng.normal(scale=0.2, size=(6, 2)).astype("float32")
     code = rng.normal(size=(6, 2)).astype("float32")
@@ -81,7 +83,9 @@ def test_kld_against_a_mixture_prior_is_the_monte_carlo_estimate_of_the_drawn_co
     means, log_variances, logits = (to_numpy(v) for v in (prior.means, prior.log_variances, prior.logits))
     weights = np.exp(logits) / np.exp(logits).sum()
     log_p = numpy_logsumexp(
-        np.stack([numpy_gaussian_log_density(code, means[k], log_variances[k]) for k in range(3)], -1) + np.log(weights), -1
+        np.stack([numpy_gaussian_log_density(code, means[k], log_variances[k]) for k in range(3)], -1)
+        + np.log(weights),
+        -1,
     )
     expected = np.mean(numpy_gaussian_log_density(code, mean, log_variance) - log_p)
     np.testing.assert_allclose(float(to_numpy(bottleneck.regularizer(posterior))), expected, rtol=1e-5)
@@ -89,15 +93,25 @@ def test_kld_against_a_mixture_prior_is_the_monte_carlo_estimate_of_the_drawn_co
 
 def test_vamp_is_the_mean_of_the_pseudo_inputs_posteriors(digits):
     x = digits[0][:128]
-    model = Autoencoder(bottleneck={"name": "gaussian", "latent_dim": 2, "regularizer": "kld",
-                                    "prior": {"name": "vamp", "components": 5, "seed": 0}})
+    model = Autoencoder(
+        bottleneck={
+            "name": "gaussian",
+            "latent_dim": 2,
+            "regularizer": "kld",
+            "prior": {"name": "vamp", "components": 5, "seed": 0},
+        }
+    )
     model.compile(optimizer="adam", loss="bernoulli")
     model.fit(x, epochs=1, verbose=0)
     prior = model.bottleneck.prior
     assert tuple(prior.pseudo_inputs.shape) == (5, 64)
     assert any(weight is prior.pseudo_inputs for weight in model.trainable_weights)
-    mean, log_variance = (to_numpy(p) for p in model.bottleneck.distribution_parameters(
-        model.feature_network(ops.convert_to_tensor(prior.pseudo_inputs))))
+    mean, log_variance = (
+        to_numpy(p)
+        for p in model.bottleneck.distribution_parameters(
+            model.feature_network(ops.convert_to_tensor(prior.pseudo_inputs))
+        )
+    )
     z = np.random.default_rng(1).normal(size=(9, 2)).astype("float32")
     per_component = np.stack([numpy_gaussian_log_density(z, mean[k], log_variance[k]) for k in range(5)], -1)
     expected = numpy_logsumexp(per_component, -1) - np.log(5)
@@ -133,14 +147,22 @@ def test_a_bernoulli_bottleneck_has_the_uniform_binary_prior():
 @pytest.mark.parametrize(
     "make, message",
     [
-        (lambda: GaussianBottleneck(latent_dim=3, prior={"name": "mixture", "latent_dim": 4}),
-         "The prior MixturePrior is for codes of 4 dimensions, but the bottleneck's latent_dim is 3"),
-        (lambda: GaussianBottleneck(latent_dim=3, prior="bernoulli"),
-         "gives density to binary codes, but GaussianBottleneck draws real ones"),
-        (lambda: BernoulliBottleneck(latent_dim=3, prior="standard_normal"),
-         "gives density to real codes, but BernoulliBottleneck draws binary ones"),
-        (lambda: GaussianBottleneck(latent_dim=3, prior={"name": "mixture", "components": 0}),
-         "`components` must be a positive integer. Received: components=0"),
+        (
+            lambda: GaussianBottleneck(latent_dim=3, prior={"name": "mixture", "latent_dim": 4}),
+            "The prior MixturePrior is for codes of 4 dimensions, but the bottleneck's latent_dim is 3",
+        ),
+        (
+            lambda: GaussianBottleneck(latent_dim=3, prior="bernoulli"),
+            "gives density to binary codes, but GaussianBottleneck draws real ones",
+        ),
+        (
+            lambda: BernoulliBottleneck(latent_dim=3, prior="standard_normal"),
+            "gives density to real codes, but BernoulliBottleneck draws binary ones",
+        ),
+        (
+            lambda: GaussianBottleneck(latent_dim=3, prior={"name": "mixture", "components": 0}),
+            "`components` must be a positive integer. Received: components=0",
+        ),
         (lambda: GaussianBottleneck(latent_dim=3, prior="laplace"), "laplace"),
     ],
     ids=["dimension", "binary_on_gaussian", "real_on_bernoulli", "no_components", "unknown"],
@@ -165,7 +187,9 @@ class PositiveBottleneck(GaussianBottleneck):
 
 
 def test_a_prior_refuses_a_bottleneck_it_cannot_describe_when_the_bottleneck_is_made():
-    with pytest.raises(ValueError, match="^PositivePrior needs positive codes, which GaussianBottleneck does not draw.$"):
+    with pytest.raises(
+        ValueError, match="^PositivePrior needs positive codes, which GaussianBottleneck does not draw.$"
+    ):
         GaussianBottleneck(latent_dim=3, prior=PositivePrior())
     # Checked after the prior is built for the bottleneck's codes, and before the bottleneck's own weights.
     accepted = PositiveBottleneck(latent_dim=3, prior=PositivePrior(), regularizer="kld")
@@ -187,13 +211,18 @@ def test_vamp_on_an_encoder_with_open_sizes_is_refused_with_its_shape():
             return keras.layers.Reshape((1, 3))(keras.layers.Dense(3)(decoder_input))
 
     model = OpenLength(bottleneck={"name": "gaussian", "latent_dim": 2, "prior": {"name": "vamp", "components": 7}})
-    with pytest.raises(ValueError, match=r"makes 7 pseudo-inputs of the data's shape, but this model's encoder takes "
-                                         r"samples of shape \(None, 3\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"makes 7 pseudo-inputs of the data's shape, but this model's encoder takes "
+        r"samples of shape \(None, 3\)",
+    ):
         model.build((None, None, 3))
 
 
 @pytest.mark.skipif(keras.backend.backend() != "tensorflow", reason="only TensorFlow traces a batch of open size")
-@pytest.mark.parametrize("prior", [StandardNormalPrior(), MixturePrior(components=3, seed=0)], ids=["normal", "mixture"])
+@pytest.mark.parametrize(
+    "prior", [StandardNormalPrior(), MixturePrior(components=3, seed=0)], ids=["normal", "mixture"]
+)
 def test_a_prior_draws_as_many_codes_as_a_traced_batch_holds(prior):
     import tensorflow as tf
 
@@ -212,5 +241,7 @@ def test_a_prior_draws_as_many_codes_as_a_traced_batch_holds(prior):
 @pytest.mark.parametrize("n", [0, 2.0, True, np.zeros((2,), "int32"), ops.convert_to_tensor(1.5)])
 def test_a_number_of_samples_that_is_not_a_positive_integer_is_refused(n):
     prior = StandardNormalPrior(latent_dim=2)
-    with pytest.raises(ValueError, match=r"The number of samples must be a positive integer, or a scalar integer tensor"):
+    with pytest.raises(
+        ValueError, match=r"The number of samples must be a positive integer, or a scalar integer tensor"
+    ):
         prior.sample(n)

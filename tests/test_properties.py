@@ -24,8 +24,8 @@ import tomli_w
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from keras import ops
-from test_dasr import reference
 
+from test_dasr import reference
 from tfae.errors import DuplicateNameError, UnknownNameError
 from tfae.plugins import get_registry, resolve
 from tfae.registry import KINDS
@@ -256,7 +256,7 @@ def _examples():
 
 
 EXAMPLES = _examples()
-TOML_CHARACTERS = '[]{}="\'.,#\n 0123456789abx-+'
+TOML_CHARACTERS = "[]{}=\"'.,#\n 0123456789abx-+"
 
 
 @given(
@@ -295,11 +295,7 @@ def toml_tables(depth):
     return st.dictionaries(section_keys, toml_leaves | toml_tables(depth - 1), max_size=4)
 
 
-@given(
-    document=st.dictionaries(
-        st.sampled_from(sorted(SCHEMA)) | text, toml_tables(2) | toml_leaves, max_size=4
-    )
-)
+@given(document=st.dictionaries(st.sampled_from(sorted(SCHEMA)) | text, toml_tables(2) | toml_leaves, max_size=4))
 def test_any_toml_document_is_a_config_or_one_clear_line(folder, document):
     path = folder / "document.toml"
     try:
@@ -324,4 +320,3 @@ def test_building_any_checked_config_raises_only_config_errors(bottleneck, loss)
             config.build(kind, path)
         except ConfigError as error:
             assert "\n" not in str(error) and str(error).startswith("generated.toml"), str(error)
-

@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 import pytest
+
 from timeouts import HANG_TIMEOUT_S
 
 README = pathlib.Path(__file__).resolve().parents[1] / "README.md"

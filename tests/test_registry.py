@@ -87,8 +87,15 @@ def test_one_class_name_on_two_classes_is_ambiguous_only_by_class_name():
 def test_a_builtin_keeps_its_names_and_the_clashing_component_is_reachable_qualified():
     registry = Registry()
     registry.register("regularizer", Dense, "kld", aliases=["kl"], plugin="kld", distribution="tfae", builtin=True)
-    registry.register("regularizer", Sparse, "kld", aliases=["kl", "sparse_kl"], plugin="clash",
-                      distribution="tfae-clash", version="1.0")
+    registry.register(
+        "regularizer",
+        Sparse,
+        "kld",
+        aliases=["kl", "sparse_kl"],
+        plugin="clash",
+        distribution="tfae-clash",
+        version="1.0",
+    )
     # A name that only a built-in's class has is the built-in's too.
     other = type("Other", (), {})
     registry.register("regularizer", other, "Dense", plugin="other", distribution="tfae-other", version="2.0")
@@ -163,9 +170,17 @@ def test_builtins_are_tfaes_own_entry_points():
     assert builtins == declared
     assert all(info.distribution == "tfae" for info in plugins.list_plugins() if info.builtin)
     names = {(entry.kind, entry.name) for entry in plugins.list_components() if entry.distribution == "tfae"}
-    assert {("bottleneck", "vanilla"), ("bottleneck", "gaussian"), ("bottleneck", "bernoulli"),
-            ("regularizer", "kld"), ("regularizer", "reversed_kld"), ("regularizer", "l2"),
-            ("scheduler", "dasr"), ("likelihood", "bernoulli"), ("likelihood", "gaussian")} <= names
+    assert {
+        ("bottleneck", "vanilla"),
+        ("bottleneck", "gaussian"),
+        ("bottleneck", "bernoulli"),
+        ("regularizer", "kld"),
+        ("regularizer", "reversed_kld"),
+        ("regularizer", "l2"),
+        ("scheduler", "dasr"),
+        ("likelihood", "bernoulli"),
+        ("likelihood", "gaussian"),
+    } <= names
 
 
 def test_seed_import_paths_reach_registered_classes():
@@ -184,9 +199,26 @@ def test_seed_import_paths_reach_registered_classes():
 @pytest.mark.parametrize(
     "module, names",
     [
-        ("bottlenecks", ["BaseBottleneck", "VariationalBottleneck", "VanillaBottleneck", "GaussianBottleneck", "BernoulliBottleneck"]),
-        ("regularizers", ["BaseRegularizer", "GaussianKLDRegularizer", "GaussianReversedKLDRegularizer",
-                          "BernoulliKLDRegularizer", "L2Regularizer"]),
+        (
+            "bottlenecks",
+            [
+                "BaseBottleneck",
+                "VariationalBottleneck",
+                "VanillaBottleneck",
+                "GaussianBottleneck",
+                "BernoulliBottleneck",
+            ],
+        ),
+        (
+            "regularizers",
+            [
+                "BaseRegularizer",
+                "GaussianKLDRegularizer",
+                "GaussianReversedKLDRegularizer",
+                "BernoulliKLDRegularizer",
+                "L2Regularizer",
+            ],
+        ),
         ("schedulers", ["BaseScheduler", "DASRScheduler"]),
         ("likelihoods", ["BaseLikelihood", "BernoulliLikelihood", "GaussianLikelihood"]),
         ("models", ["Autoencoder", "DeepAutoencoder", "LayoutAutoencoder", "load_model"]),

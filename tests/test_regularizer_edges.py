@@ -43,8 +43,33 @@ LOG_2 = math.log(2.0)
 # The edges of float32 and of exp in it: exp overflows past 88.72, 0.5 * exp past 89.41, exp(-x / 2) past 177.4;
 # exp(-x) falls below the smallest normal float32 (which CPUs flush to 0) past 87.3.
 EDGES = np.array(
-    [0.0, 1e-45, 1e-38, 1e-30, 1e-3, 0.5, 1.0, 20.0, 80.0, 88.0, 88.7, 88.8, 89.0, 89.4, 89.5, 100.0, 176.0,
-     178.0, 1e3, 1.8e19, 2.6e19, 1e20, 1e30, 1.8e38, FLOAT32_MAX],
+    [
+        0.0,
+        1e-45,
+        1e-38,
+        1e-30,
+        1e-3,
+        0.5,
+        1.0,
+        20.0,
+        80.0,
+        88.0,
+        88.7,
+        88.8,
+        89.0,
+        89.4,
+        89.5,
+        100.0,
+        176.0,
+        178.0,
+        1e3,
+        1.8e19,
+        2.6e19,
+        1e20,
+        1e30,
+        1.8e38,
+        FLOAT32_MAX,
+    ],
     dtype=np.float32,
 )
 EDGE_VALUES = np.concatenate([EDGES, -EDGES[1:]])
@@ -67,8 +92,9 @@ def kld(mean, log_variance):
 
 
 def reversed_kld(mean, log_variance):
-    return np.sum(half_exp_minus_one(-log_variance) + 0.5 * log_variance + half_square_times_exp(mean, -log_variance),
-                  axis=-1)
+    return np.sum(
+        half_exp_minus_one(-log_variance) + 0.5 * log_variance + half_square_times_exp(mean, -log_variance), axis=-1
+    )
 
 
 def bernoulli_kld(logits):
@@ -93,8 +119,12 @@ def check_against_closed_form(name, *parameters):
     """The regularizer's value per sample is never NaN, equals the float64 closed form where that is below
     float32's largest number, and is inf where the closed form is past it (a band of 1e-6 left for rounding)."""
     regularizer_class, closed_form, _ = CASES[name]
-    value = np.asarray(keras.ops.convert_to_numpy(
-        regularizer_class().calc(*(keras.ops.convert_to_tensor(p, "float32") for p in parameters))), "float64")
+    value = np.asarray(
+        keras.ops.convert_to_numpy(
+            regularizer_class().calc(*(keras.ops.convert_to_tensor(p, "float32") for p in parameters))
+        ),
+        "float64",
+    )
     expected = closed_form(*(np.asarray(p, np.float32).astype("float64") for p in parameters))
     assert not np.any(np.isnan(value)), f"{name} is NaN at {parameters}"
     fits = expected < FLOAT32_MAX * (1 - 1e-6)
@@ -108,8 +138,9 @@ def test_gaussian_divergences_at_every_pair_of_edges(name):
     mean, log_variance = (grid.reshape(-1, 1) for grid in np.meshgrid(EDGE_VALUES, EDGE_VALUES))
     check_against_closed_form(name, mean, log_variance)
     # Several dimensions whose sum overflows while each term fits.
-    check_against_closed_form(name, np.zeros((1, 3), np.float32), np.full((1, 3), 89.0 if name == "kld" else -89.0,
-                                                                          np.float32))
+    check_against_closed_form(
+        name, np.zeros((1, 3), np.float32), np.full((1, 3), 89.0 if name == "kld" else -89.0, np.float32)
+    )
 
 
 @pytest.mark.parametrize("name", ["bernoulli_kld", "l2"])
@@ -173,9 +204,12 @@ def test_an_inf_penalty_in_fit_stops_training_naming_the_regularizer():
     kernel, bias = model.bottleneck.dense.get_weights()
     model.bottleneck.dense.set_weights([np.zeros_like(kernel), np.array([0.0, 0.0, -200.0, -200.0], "float32")])
     before = [weight.copy() for weight in model.get_weights()]
-    with pytest.raises(DivergenceError, match=r"the loss and regularization_loss and reversed_kld_loss became inf in "
-                                              r"epoch 1 of 1.*the reversed_kld_loss, which became inf while the "
-                                              r"reconstruction_loss stayed finite"):
+    with pytest.raises(
+        DivergenceError,
+        match=r"the loss and regularization_loss and reversed_kld_loss became inf in "
+        r"epoch 1 of 1.*the reversed_kld_loss, which became inf while the "
+        r"reconstruction_loss stayed finite",
+    ):
         model.fit(x, epochs=1, batch_size=32, verbose=0)  # one step: the next would start from NaN weights
     for weight, kept in zip(model.get_weights(), before):
         np.testing.assert_array_equal(weight, kept)

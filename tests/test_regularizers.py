@@ -140,9 +140,7 @@ def gaussian_bottleneck(kernel, bias, regularizer="kld"):
     return bottleneck
 
 
-@pytest.mark.parametrize(
-    "name, closed_form", [("kld", gaussian_kl), ("reversed_kld", reversed_gaussian_kl)]
-)
+@pytest.mark.parametrize("name, closed_form", [("kld", gaussian_kl), ("reversed_kld", reversed_gaussian_kl)])
 def test_gaussian_penalty_is_the_kl_of_each_samples_posterior(name, closed_form, rng):
     kernel = rng.normal(0.0, 0.3, size=(6, 4)).astype("float32")
     bias = rng.normal(0.0, 0.3, size=(4,)).astype("float32")

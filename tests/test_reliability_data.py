@@ -18,12 +18,12 @@ import zipfile
 
 import numpy as np
 import pytest
-from timeouts import HANG_TIMEOUT_S
 
 from tfae.cli import main
 from tfae.errors import ConfigError, DataError
 from tfae.training.data import MAX_SAMPLE_DIMENSIONS, load_data
 from tfae.training.sizes import available_memory, check_model_size, layout_weight_count
+from timeouts import HANG_TIMEOUT_S
 
 # Enough for TensorFlow to start and load the data (about 2 GiB of address space), far too little for the
 # models the size check refuses.

@@ -15,13 +15,13 @@ import sys
 
 import numpy as np
 import pytest
-from timeouts import HANG_TIMEOUT_S
 
 import tfae
 from tfae.cli import main
 from tfae.training import checkpoints
 from tfae.training.config import load_config
 from tfae.training.run import Run
+from timeouts import HANG_TIMEOUT_S
 
 pytestmark = [
     pytest.mark.slow,
@@ -275,7 +275,7 @@ def test_a_config_error_found_building_the_model_leaves_the_old_run_untouched(tm
     (folder / "model.keras").write_bytes(b"an earlier model")
 
     assert main(["train", str(config), "--run-dir", str(folder), "--overwrite", "-q"]) == 2
-    assert 'The conv layout needs images' in one_line(capsys.readouterr().err)
+    assert "The conv layout needs images" in one_line(capsys.readouterr().err)
     assert sorted(path.name for path in folder.iterdir()) == ["config.toml", "model.keras"]
     assert (folder / "model.keras").read_bytes() == b"an earlier model"
 

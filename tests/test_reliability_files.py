@@ -18,11 +18,11 @@ import zipfile
 import keras
 import numpy as np
 import pytest
-from timeouts import HANG_TIMEOUT_S
 
 import tfae
 from tfae.cli import main
 from tfae.models.saving import ModelFileError
+from timeouts import HANG_TIMEOUT_S
 
 MARKER_VARIABLE = "TFAE_TEST_MARKER"
 # Creates the file that $TFAE_TEST_MARKER names whenever the Lambda layer runs.
@@ -33,7 +33,12 @@ def run_python(code, cwd, **environment):
     """Runs ``code`` in a fresh interpreter; returns the completed process."""
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", **environment}
     return subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(code)], cwd=cwd, env=env, capture_output=True, text=True, timeout=HANG_TIMEOUT_S
+        [sys.executable, "-c", textwrap.dedent(code)],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=HANG_TIMEOUT_S,
     )
 
 

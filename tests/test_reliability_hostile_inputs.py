@@ -100,7 +100,9 @@ def test_a_decompression_bomb_is_refused_before_it_is_decoded(tmp_path, case):
     folder = image_folder(tmp_path / "images", width, height)
     with pytest.raises(DataError) as caught:
         load_data(folder)
-    declared = f"{width}x{height} pixels ({width * height:,})" if case != "refused by Pillow too" else "400,000,000 pixels"
+    declared = (
+        f"{width}x{height} pixels ({width * height:,})" if case != "refused by Pillow too" else "400,000,000 pixels"
+    )
     assert str(caught.value) == (
         f"cannot read the image {folder / 'c.png'}: it declares {declared}, more than the 67,108,864 (8192 x 8192) "
         "that tfae decodes (tfae.training.data.MAX_IMAGE_PIXELS), so it is damaged or a decompression bomb, made "
@@ -210,7 +212,7 @@ def test_a_discriminator_of_3000_layers_is_refused_by_its_list(tmp_path, monkeyp
     config = tmp_path / "factor.toml"
     hidden = ", ".join(["1"] * 3000)
     config.write_text(
-        "[model.bottleneck]\nname = \"gaussian\"\nlatent_dim = 2\n"
+        '[model.bottleneck]\nname = "gaussian"\nlatent_dim = 2\n'
         f'regularizer = ["kld", {{name = "factor_vae", beta = 6, hidden = [{hidden}]}}]\n'
     )
     assert main(["train", str(config), "-q"]) == 2

@@ -19,8 +19,8 @@ import pytest
 import tfae
 from tfae.cli import main
 from tfae.errors import ModelFileError
-from tfae.models.layouts import LayoutAutoencoder
 from tfae.models.archive import MAX_NAME_LENGTH
+from tfae.models.layouts import LayoutAutoencoder
 
 ERASE_LINE = "\x1b[2K\x1b[1A"  # erase the line, then move up one: what a hostile name prints to hide itself
 LONG = 8_000_000
@@ -220,7 +220,9 @@ def test_a_name_of_8_mb_is_shortened_in_the_message(good, tmp_path, capsys, case
 def test_a_name_too_long_to_look_up_is_refused_saying_so(good, tmp_path):
     name = "k" * (MAX_NAME_LENGTH + 1)
     path = _edit_config(
-        good, tmp_path / "long.keras", lambda config: _bottleneck_layer(config)["config"]["regularizer"].update(name=name)
+        good,
+        tmp_path / "long.keras",
+        lambda config: _bottleneck_layer(config)["config"]["regularizer"].update(name=name),
     )
     assert refused(path) == (
         f"{path} names the regularizer '{'k' * MAX_NAME_LENGTH}... ({MAX_NAME_LENGTH + 1} characters)' (in layer "

@@ -14,9 +14,9 @@ import zlib
 
 import numpy as np
 import pytest
-from plugin_fixtures import plugin_distribution, run_python, write_distribution
 
 import tfae
+from plugin_fixtures import plugin_distribution, run_python, write_distribution
 from tfae.cli import main
 from tfae.errors import ModelFileError
 from tfae.models import Autoencoder
@@ -251,7 +251,10 @@ def test_a_plugin_that_is_gone_left_out_broken_or_changed_is_named_with_what_to_
 
     changed = plugin_distribution(tmp_path / "changed", "meansq", "0.4.0", PLUGIN.format(name="mean_square"))
     broken = write_distribution(
-        tmp_path / "broken", "tfae-meansq", "0.3.1", {"meansq": "meansq_broken"},
+        tmp_path / "broken",
+        "tfae-meansq",
+        "0.3.1",
+        {"meansq": "meansq_broken"},
         {"meansq_broken": "raise ImportError('meansq needs libmeansq.so')"},
     )
     rival = plugin_distribution(tmp_path / "rival", "rival", "2.0", PLUGIN.format(name="meansq"))
@@ -301,9 +304,7 @@ def test_a_plugin_that_is_gone_left_out_broken_or_changed_is_named_with_what_to_
     assert messages["gone"] == needs + not_installed
     assert messages["bottleneck gone"] == (
         f"{tmp_path / 'bottleneck.keras'} needs the bottleneck class 'ScaledBottleneck' "
-        "(in layer 'scaled_bottleneck'), "
-        + claim
-        + not_installed
+        "(in layer 'scaled_bottleneck'), " + claim + not_installed
     )
     assert messages["left out"] == needs + (
         "tfae-meansq, installed here, is not loaded: TFAE_PLUGINS or TFAE_DISABLE_PLUGIN_AUTOLOAD leaves it out; "

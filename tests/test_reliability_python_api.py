@@ -39,7 +39,9 @@ def test_fit_on_nan_data_stops_restores_and_says_why(x):
 
     message = str(raised.value)
     assert "\n" not in message
-    assert message.startswith("the loss and kld_loss and reconstruction_loss and regularization_loss became NaN in epoch 1 of 3")
+    assert message.startswith(
+        "the loss and kld_loss and reconstruction_loss and regularization_loss became NaN in epoch 1 of 3"
+    )
     assert "of 2, and training stopped" in message
     assert "Possible causes, likeliest first: data that holds NaN or inf (check it with numpy.isfinite)" in message
     assert "The model holds the weights training started from (no epoch finished with finite losses)" in message

@@ -18,13 +18,13 @@ import time
 import keras
 import numpy as np
 import pytest
-from timeouts import HANG_TIMEOUT_S
 
 import tfae
 from tfae.cli import main
 from tfae.training.checkpoints import Checkpoint
 from tfae.training.config import load_config
 from tfae.training.run import Run
+from timeouts import HANG_TIMEOUT_S
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL and RLIMIT_FSIZE are POSIX")
 

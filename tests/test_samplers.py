@@ -70,11 +70,23 @@ def test_the_prior_sampler_is_the_default(digits_run):
 @pytest.mark.parametrize(
     ("spec", "message"),
     [
-        ({"name": "gmm", "components": 0}, "`components`, the number of Gaussians, must be a positive integer. Received: components=0"),
-        ({"name": "gmm", "covariance": "round"}, "`covariance` must be one of full, tied, diag, spherical. Received: covariance='round'"),
-        ({"name": "two_stage", "hidden": [8, 0]}, "`hidden` must be a list of positive integers. Received: hidden=[8, 0]"),
+        (
+            {"name": "gmm", "components": 0},
+            "`components`, the number of Gaussians, must be a positive integer. Received: components=0",
+        ),
+        (
+            {"name": "gmm", "covariance": "round"},
+            "`covariance` must be one of full, tied, diag, spherical. Received: covariance='round'",
+        ),
+        (
+            {"name": "two_stage", "hidden": [8, 0]},
+            "`hidden` must be a list of positive integers. Received: hidden=[8, 0]",
+        ),
         ({"name": "two_stage", "epochs": 0}, "`epochs` must be a positive integer. Received: epochs=0"),
-        ({"name": "two_stage", "learning_rate": 2}, "`learning_rate` must be a number between 0 and 1. Received: learning_rate=2"),
+        (
+            {"name": "two_stage", "learning_rate": 2},
+            "`learning_rate` must be a number between 0 and 1. Received: learning_rate=2",
+        ),
     ],
 )
 def test_bad_parameters_are_refused_at_construction(spec, message):
@@ -111,7 +123,9 @@ def test_binary_codes_are_not_given_to_a_gaussian_mixture(digits):
     model.compile(optimizer="adam", loss="bernoulli")
     model.fit(x, epochs=1, batch_size=32, verbose=0)
     for sampler in (GaussianMixtureSampler(components=2), TwoStageSampler(epochs=1)):
-        with pytest.raises(ValueError, match="makes binary codes, and the .* draws real ones that its decoder never saw"):
+        with pytest.raises(
+            ValueError, match="makes binary codes, and the .* draws real ones that its decoder never saw"
+        ):
             sampler.fit(model, x)
     assert model.sample(2, seed=0).shape == (2, 8, 8)
 
@@ -136,10 +150,29 @@ def test_generate_fits_a_sampler_to_the_runs_training_codes(digits_run, tmp_path
     assert main(["generate", str(digits_run), "--sampler", "gmm", "-n", "5", "-o", str(arrays), "--seed", "1"]) == 0
     out = capsys.readouterr().out.strip()
     # digits_run holds out 10% of the 1797 digits for validation: the sampler is fitted to the rest.
-    assert out == f"tfae generate: wrote {arrays}: 5 samples of shape (8, 8) from a gmm sampler fitted to 1617 codes of digits"
+    assert (
+        out
+        == f"tfae generate: wrote {arrays}: 5 samples of shape (8, 8) from a gmm sampler fitted to 1617 codes of digits"
+    )
     first = np.load(arrays)
     table = '{name = "gmm", components = 3}'
-    assert main(["generate", str(digits_run / "model.keras"), "--sampler", table, "--data", "digits", "-n", "5", "-o", str(arrays)]) == 0
+    assert (
+        main(
+            [
+                "generate",
+                str(digits_run / "model.keras"),
+                "--sampler",
+                table,
+                "--data",
+                "digits",
+                "-n",
+                "5",
+                "-o",
+                str(arrays),
+            ]
+        )
+        == 0
+    )
     assert "from a gmm sampler fitted to 1797 codes of digits" in capsys.readouterr().out
     assert first.shape == np.load(arrays).shape == (5, 8, 8)
 
@@ -157,7 +190,9 @@ def test_generate_says_what_a_fitted_sampler_needs(digits_run, tmp_path, capsys)
     broken.write_bytes(b"not a model")
     # The sampler is checked before the model is loaded.
     assert main(["generate", str(broken), "--sampler", "gmn", "-o", str(tmp_path / "x.png")]) == 2
-    assert capsys.readouterr().err.startswith("tfae generate: error: --sampler gmn: Unknown sampler 'gmn'. Did you mean")
+    assert capsys.readouterr().err.startswith(
+        "tfae generate: error: --sampler gmn: Unknown sampler 'gmn'. Did you mean"
+    )
 
 
 def test_the_contract_check_finds_a_sampler_that_ignores_its_seed():
@@ -177,7 +212,9 @@ def test_the_contract_check_finds_a_sampler_that_ignores_its_seed():
 
     register_plugin(Plugin, name="unseeded-sampler")
     try:
-        with pytest.raises(AssertionError, match="UnseededSampler breaks the tfae contract: the same seed drew other codes"):
+        with pytest.raises(
+            AssertionError, match="UnseededSampler breaks the tfae contract: the same seed drew other codes"
+        ):
             check_sampler(UnseededSampler)
     finally:
         unregister_plugin("unseeded-sampler")

@@ -9,15 +9,18 @@ import textwrap
 import keras
 import numpy as np
 import pytest
-from timeouts import HANG_TIMEOUT_S
 
 from tfae.models import Autoencoder, DeepAutoencoder
+from timeouts import HANG_TIMEOUT_S
 
 pytestmark = pytest.mark.backend_neutral
 
 COMBINATIONS = {
     "vanilla_mse": ({"name": "vanilla", "latent_dim": 3}, "mse"),
-    "vanilla_l2_bernoulli": ({"name": "vanilla", "latent_dim": 3, "regularizer": {"name": "l2", "beta": 0.1}}, "bernoulli"),
+    "vanilla_l2_bernoulli": (
+        {"name": "vanilla", "latent_dim": 3, "regularizer": {"name": "l2", "beta": 0.1}},
+        "bernoulli",
+    ),
     "gaussian_kld_bernoulli": ({"name": "gaussian", "latent_dim": 3, "regularizer": "kld"}, "bernoulli"),
     "gaussian_reversed_kld_gaussian": (
         {"name": "gaussian", "latent_dim": 3, "regularizer": "reversed_kld"},
@@ -47,7 +50,12 @@ def run_python(code, cwd):
     """Runs ``code`` in a fresh interpreter (same Keras backend) and returns its stdout."""
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
     result = subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(code)], cwd=cwd, env=env, capture_output=True, text=True, timeout=HANG_TIMEOUT_S
+        [sys.executable, "-c", textwrap.dedent(code)],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=HANG_TIMEOUT_S,
     )
     assert result.returncode == 0, result.stderr[-3000:]
     return result.stdout

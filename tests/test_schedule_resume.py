@@ -9,6 +9,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
+
 from timeouts import HANG_TIMEOUT_S
 
 STEPS_PER_EPOCH = 5

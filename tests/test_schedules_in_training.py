@@ -9,13 +9,13 @@ from pathlib import Path
 import keras
 import numpy as np
 import pytest
-from timeouts import HANG_TIMEOUT_S
 from keras import ops
 
 from tfae.bottlenecks import GaussianBottleneck
 from tfae.models import Autoencoder
 from tfae.regularizers import GaussianKLDRegularizer
 from tfae.schedulers import DASRScheduler
+from timeouts import HANG_TIMEOUT_S
 
 STEPS_PER_EPOCH = 10
 EPOCHS = 3

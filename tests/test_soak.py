@@ -20,9 +20,9 @@ import subprocess
 import sys
 
 import pytest
-from timeouts import HANG_TIMEOUT_S
 
 from tfae.models.xla import MAX_XLA_MODELS_PER_PROCESS
+from timeouts import HANG_TIMEOUT_S
 
 pytestmark = [
     pytest.mark.slow,
@@ -67,7 +67,12 @@ def test_a_hundred_models_in_one_process_keep_memory_bounded(tmp_path, record_pr
     # tfae's defaults, XLA included: tests/conftest.py turns XLA off for the rest of the suite.
     env = {**{key: value for key, value in os.environ.items() if key != "TFAE_XLA"}, "TF_CPP_MIN_LOG_LEVEL": "3"}
     result = subprocess.run(
-        [sys.executable, "-c", SOAK, str(MODELS)], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=HANG_TIMEOUT_S
+        [sys.executable, "-c", SOAK, str(MODELS)],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=HANG_TIMEOUT_S,
     )
     assert result.returncode == 0, result.stderr[-3000:]
     lines = [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]

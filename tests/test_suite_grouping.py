@@ -35,9 +35,24 @@ def test_tests_of_one_xdist_group_run_on_one_worker(tmp_path):
     env = {key: value for key, value in os.environ.items() if not key.startswith("PYTEST_")}
     env["GROUPED_OUT"] = str(tmp_path / "out")
     result = subprocess.run(
-        [sys.executable, "-m", "pytest", "-n", "2", "--dist", "loadgroup", "-p", "no:cacheprovider", "-q",
-         "test_grouped.py"],
-        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=HANG_TIMEOUT_S,
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-n",
+            "2",
+            "--dist",
+            "loadgroup",
+            "-p",
+            "no:cacheprovider",
+            "-q",
+            "test_grouped.py",
+        ],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=HANG_TIMEOUT_S,
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     workers = {(tmp_path / "out" / f"grouped-{index}").read_text() for index in range(8)}

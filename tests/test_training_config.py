@@ -218,7 +218,7 @@ def test_an_environment_variable_that_is_not_set_is_refused(tmp_path, monkeypatc
     )
     path = write(tmp_path, '[data]\nsource = "${TFAE TEST}/x.npy"\n')
     assert error_of(path) == (
-        f'{path} line 2: [data] source = "${{TFAE TEST}}/x.npy" has a \'${{\' that names no environment variable: '
+        f"{path} line 2: [data] source = \"${{TFAE TEST}}/x.npy\" has a '${{' that names no environment variable: "
         "write ${NAME}, with NAME of letters, digits and underscores"
     )
 
@@ -234,4 +234,6 @@ def test_the_environment_variables_tfae_reads_are_listed_in_docs_config_md():
         for name in re.findall(r"\bTFAE_[A-Z][A-Z_]*[A-Z]\b", path.read_text())
     }
     assert named, "the scan found no variable"
-    assert named | {"KERAS_BACKEND", "KERAS_HOME", "TF_CONFIG", "TF_CPP_MIN_LOG_LEVEL"} <= listed, sorted(named - listed)
+    assert named | {"KERAS_BACKEND", "KERAS_HOME", "TF_CONFIG", "TF_CPP_MIN_LOG_LEVEL"} <= listed, sorted(
+        named - listed
+    )

@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
+
 from timeouts import HANG_TIMEOUT_S
 
 pytest.importorskip("mypy", reason="mypy is a test dependency: pip install -e '.[test]'")
@@ -72,7 +73,9 @@ def test_mypy_rejects_a_misspelt_class_and_wrong_arguments(mypy, tmp_path):
     assert f'{misspelt.name}:1: error: Module "tfae.bottlenecks" has no attribute "GausianBottleneck"' in output
     assert 'maybe "GaussianBottleneck"' in output
     rejected = {number for number, line in enumerate(WRONG_CALLS.splitlines(), 1) if line.endswith("# rejected")}
-    errors = {int(line.split(":")[1]) for line in output.splitlines() if line.startswith(f"{wrong}:") and ": error:" in line}
+    errors = {
+        int(line.split(":")[1]) for line in output.splitlines() if line.startswith(f"{wrong}:") and ": error:" in line
+    }
     assert errors == rejected, output
     assert 'Argument "latent_dim" to "GaussianBottleneck" has incompatible type "str"; expected "int"' in output
     assert 'Argument "attack" to "DASRScheduler" has incompatible type "float"; expected "int"' in output

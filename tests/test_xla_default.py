@@ -125,7 +125,9 @@ def test_tfae_train_with_an_unknown_tfae_xla_value_is_one_line_and_leaves_no_run
     monkeypatch.setenv("TFAE_XLA", "disable")
     assert main(["train", "--epochs", "1", "--run-dir", str(tmp_path / "run"), "-q"]) == 2
     error = capsys.readouterr().err.strip().splitlines()
-    assert len(error) == 1 and error[0].startswith("tfae train: error: TFAE_XLA='disable' is not a value tfae knows"), error
+    assert len(error) == 1 and error[0].startswith("tfae train: error: TFAE_XLA='disable' is not a value tfae knows"), (
+        error
+    )
     assert not (tmp_path / "run").exists()
 
 

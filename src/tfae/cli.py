@@ -602,7 +602,6 @@ def schedule_command(args):
 
     scheduler = resolve("scheduler", spec)
     from tfae.schedulers.plot import plot_schedule
-
     from tfae.training.checkpoints import make_folder, replacing
 
     make_folder(Path(args.output).parent)
@@ -713,7 +712,9 @@ def build_parser():
     encode = subcommands.add_parser("encode", help="write the latent codes of a data set to a .npy file")
     encode.add_argument("model", metavar="MODEL", help="a .keras file or a run folder")
     encode.add_argument(
-        "data", metavar="DATA", help="a dataset's name (digits, mnist, dsprites, ...), a .npy/.npz file, or a folder of images"
+        "data",
+        metavar="DATA",
+        help="a dataset's name (digits, mnist, dsprites, ...), a .npy/.npz file, or a folder of images",
     )
     encode.add_argument(
         "-o", "--output", default="codes.npy", metavar="FILE", help="the .npy file to write (default: codes.npy)"
@@ -753,7 +754,9 @@ def build_parser():
     similar = subcommands.add_parser("similar", help="the samples nearest to one sample in latent space")
     similar.add_argument("model", metavar="MODEL", help="a .keras file or a run folder")
     similar.add_argument(
-        "data", metavar="DATA", help="a dataset's name (digits, mnist, dsprites, ...), a .npy/.npz file, or a folder of images"
+        "data",
+        metavar="DATA",
+        help="a dataset's name (digits, mnist, dsprites, ...), a .npy/.npz file, or a folder of images",
     )
     similar.add_argument("--index", type=int, required=True, metavar="I", help="the sample to find neighbours of")
     similar.add_argument("-k", type=int, default=10, metavar="K", help="how many neighbours (default: 10)")

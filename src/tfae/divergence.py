@@ -173,7 +173,9 @@ class DivergenceMonitor(keras.callbacks.Callback):
         return None
 
 
-def likely_causes(monitor: DivergenceMonitor, learning_rate: str, data: str, low: float | None, high: float | None) -> list[str]:
+def likely_causes(
+    monitor: DivergenceMonitor, learning_rate: str, data: str, low: float | None, high: float | None
+) -> list[str]:
     """What probably made the loss diverge, likeliest first, for the message that stops training.
 
     Args:
@@ -212,12 +214,13 @@ def _term_cause(diverged: list[str], finite: list[str], monitor: DivergenceMonit
     likelihood = all(name.removeprefix("val_") == "reconstruction_loss" for name in diverged)
     check = "check that the data suits the likelihood" if likelihood else "check the parameters of what logs it"
     return (
-        f"the {' and '.join(diverged)}, which became {value} while the {' and '.join(finite)} stayed finite "
-        f"({check})"
+        f"the {' and '.join(diverged)}, which became {value} while the {' and '.join(finite)} stayed finite ({check})"
     )
 
 
-def stopped_message(monitor: DivergenceMonitor, learning_rate: str, data: str, low: float | None, high: float | None) -> str:
+def stopped_message(
+    monitor: DivergenceMonitor, learning_rate: str, data: str, low: float | None, high: float | None
+) -> str:
     """The first sentences of the error that stops training: what diverged, and its likely causes.
 
     ``Autoencoder.fit`` and ``tfae train`` each go on to say which weights they kept. Arguments as in

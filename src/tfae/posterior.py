@@ -180,7 +180,9 @@ class Posterior:
 
     def _density_source(self, method: str) -> Any:
         if not getattr(self.bottleneck, "has_densities", False):
-            described = "no bottleneck" if self.bottleneck is None else f"the bottleneck {type(self.bottleneck).__name__}"
+            described = (
+                "no bottleneck" if self.bottleneck is None else f"the bottleneck {type(self.bottleneck).__name__}"
+            )
             raise ValueError(
                 f"This Posterior has {described}, which gives no densities ({method}): densities come from a "
                 "variational bottleneck such as GaussianBottleneck."

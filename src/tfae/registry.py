@@ -205,7 +205,7 @@ class Registry:
         if any(QUALIFIER_SEPARATOR in spelling for spelling in spellings):
             raise ValueError(
                 f"A {kind}'s name and aliases may not contain {QUALIFIER_SEPARATOR!r}, which separates a "
-                f"distribution from a name (\"tfae-clash:kld\"). Received: name={name!r}, aliases={list(aliases)!r}"
+                f'distribution from a name ("tfae-clash:kld"). Received: name={name!r}, aliases={list(aliases)!r}'
             )
         if not callable(component):
             raise ValueError(f"The {kind} {name!r} must be a class or a factory. Received: {component!r}")

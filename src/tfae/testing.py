@@ -135,7 +135,9 @@ def ball(radius: float) -> CodeSpace:
 
     def log_density(codes: np.ndarray) -> np.ndarray:
         latent_dim = codes.shape[-1]
-        log_volume = latent_dim / 2 * math.log(math.pi) - math.lgamma(latent_dim / 2 + 1) + latent_dim * math.log(radius)
+        log_volume = (
+            latent_dim / 2 * math.log(math.pi) - math.lgamma(latent_dim / 2 + 1) + latent_dim * math.log(radius)
+        )
         inside = np.sum(np.square(codes), axis=-1) < radius**2
         return np.where(inside, -log_volume, -np.inf)
 
@@ -377,9 +379,7 @@ def check_prior(
     """
     prior = _make(factory, BasePrior, "prior")
     what = type(prior).__name__
-    _expect(
-        prior.support in ("real", "binary"), what, f"its support is {prior.support!r}, expected 'real' or 'binary'"
-    )
+    _expect(prior.support in ("real", "binary"), what, f"its support is {prior.support!r}, expected 'real' or 'binary'")
     binary = prior.support == "binary"
     _check_config(factory(), "prior", what)
     spec = _prior_bottleneck(bottleneck, binary)
@@ -709,7 +709,9 @@ def check_metric(factory: Callable[[], BaseMetric]) -> None:
     _expect(values, what, "compute returns an empty dict")
     for key, item in values.items():
         shown = f"compute(...)[{key!r}]" if key else "compute(...)"
-        _expect(isinstance(item, (float, int)) and not isinstance(item, bool), what, f"{shown} is {item!r}, not a float")
+        _expect(
+            isinstance(item, (float, int)) and not isinstance(item, bool), what, f"{shown} is {item!r}, not a float"
+        )
         _expect(math.isfinite(float(item)), what, f"{shown} is {item}")
     _expect(computed() == value, what, "compute gives another value for the same model, data and seed")
 
@@ -1592,8 +1594,7 @@ def _check_posterior_density(
     _check_density(
         _Density(
             described="the posterior of a sample",
-            fix="log_density must be the normalised log-density of the codes that posterior(sampling='exact') "
-            "draws",
+            fix="log_density must be the normalised log-density of the codes that posterior(sampling='exact') draws",
             samples=samples,
             log_density=log_density,
             binary=_binary_codes(bottleneck),
@@ -1750,8 +1751,10 @@ def _check_frequencies(
     if len(expected) < 2:
         return
     possible = expected > 0
-    statistic = math.inf if np.any(observed[~possible] > 0) else float(
-        np.sum(np.square(observed[possible] - expected[possible]) / expected[possible])
+    statistic = (
+        math.inf
+        if np.any(observed[~possible] > 0)
+        else float(np.sum(np.square(observed[possible] - expected[possible]) / expected[possible]))
     )
     freedom = int(possible.sum()) - 1
     limit = _chi_square_limit(freedom)
@@ -1819,8 +1822,11 @@ def _check_monte_carlo(density: _Density, what: str, moments: bool) -> None:
     normalising -= latent_dim / 2 * math.log(freedom * math.pi) + log_determinant
     log_proposal = normalising - (freedom + latent_dim) / 2 * np.log1p(distance / freedom)
     ratios = _expect_normalised(
-        density, codes, log_proposal, what, f"by Monte Carlo: the mean of p(z)/r(z) over {len(codes)} codes z from a "
-        "wide proposal r around its draws"
+        density,
+        codes,
+        log_proposal,
+        what,
+        f"by Monte Carlo: the mean of p(z)/r(z) over {len(codes)} codes z from a wide proposal r around its draws",
     )
     if not moments:
         return
@@ -1844,8 +1850,11 @@ def _check_against_reference(density: _Density, space: CodeSpace, what: str) -> 
     samples = density.samples
     codes = space.sample(PROPOSAL_SAMPLES, samples.shape[1], np.random.default_rng(7))
     ratios = _expect_normalised(
-        density, codes, space.log_density(codes), what, f"on {space.name}: the mean of p(z)/r(z) over {len(codes)} "
-        "codes z of its reference distribution r"
+        density,
+        codes,
+        space.log_density(codes),
+        what,
+        f"on {space.name}: the mean of p(z)/r(z) over {len(codes)} codes z of its reference distribution r",
     )
     expected_mean, expected_variance = _weighed_moments(ratios, codes)
     drawn_mean, drawn_variance = samples.mean(axis=0), samples.var(axis=0)
@@ -1914,9 +1923,7 @@ def _prior_codes(shape: tuple[int, ...], binary: bool, seed: int, space: CodeSpa
     return (rng.integers(0, 2, shape) if binary else rng.normal(size=shape)).astype("float32")
 
 
-def _check_log_prob(
-    prior: BasePrior, latent_dim: int, binary: bool, what: str, space: CodeSpace | None = None
-) -> None:
+def _check_log_prob(prior: BasePrior, latent_dim: int, binary: bool, what: str, space: CodeSpace | None = None) -> None:
     """``log_prob`` of ``(batch, latent_dim)`` and ``(k, batch, latent_dim)`` codes, each scored alone."""
     codes = _prior_codes((BATCH_SIZE, latent_dim), binary, seed=3, space=space)
     values = prior.log_prob(codes)
@@ -2072,7 +2079,11 @@ def _check_objective_results(objective: BaseObjective, terms: ObjectiveTerms, wh
     _expect_finite(loss, what, "its 'loss'")
     if objective.splits_gradients:
         encoder_loss = _numpy(results["encoder_loss"])
-        _expect(encoder_loss.shape == (batch,), what, f"its 'encoder_loss' has shape {encoder_loss.shape}, expected ({batch},)")
+        _expect(
+            encoder_loss.shape == (batch,),
+            what,
+            f"its 'encoder_loss' has shape {encoder_loss.shape}, expected ({batch},)",
+        )
         _expect_finite(encoder_loss, what, "its 'encoder_loss'")
     if "reconstruction_loss" in results:
         reconstruction = _numpy(results["reconstruction_loss"])
@@ -2115,9 +2126,7 @@ def _check_single_sample(objective: BaseObjective, terms: ObjectiveTerms, what: 
         f"single_sample() draws {objective.importance_samples} codes per sample, not 1",
     )
     loss = _numpy(objective(terms)["loss"])
-    expected = _numpy(
-        terms.reconstruction_loss[0] - terms.log_prior[0] + terms.log_posterior[0] + terms.regularization
-    )
+    expected = _numpy(terms.reconstruction_loss[0] - terms.log_prior[0] + terms.log_posterior[0] + terms.regularization)
     _expect(
         np.allclose(loss, expected, rtol=1e-4, atol=1e-4),
         what,

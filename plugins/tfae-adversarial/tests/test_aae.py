@@ -12,15 +12,15 @@ import math
 
 import keras
 import numpy as np
-import numpy_reference as reference
 import pytest
 from keras import ops
+
+import numpy_reference as reference
+import tfae_adversarial.aae
 from tfae import testing
 from tfae.bottlenecks import GaussianBottleneck, Posterior
 from tfae.models import Autoencoder
 from tfae.plugins import get_component, resolve
-
-import tfae_adversarial.aae
 from tfae_adversarial.aae import AdversarialRegularizer
 
 
@@ -221,7 +221,9 @@ def test_a_posterior_without_a_code_or_a_bottleneck_is_refused():
     with pytest.raises(ValueError, match="scores the code the decoder received, but this Posterior holds none"):
         regularizer(np.zeros((3, 2), dtype="float32"), np.zeros((3, 2), dtype="float32"))
     codes = np.zeros((3, 2), dtype="float32")
-    with pytest.raises(ValueError, match="compares the codes with samples of the bottleneck's prior, but this Posterior"):
+    with pytest.raises(
+        ValueError, match="compares the codes with samples of the bottleneck's prior, but this Posterior"
+    ):
         regularizer.objective(Posterior(parameters=(codes,), code=codes))
 
 

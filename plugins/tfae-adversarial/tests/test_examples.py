@@ -13,9 +13,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
 import tfae
 from tfae.datasets import load_digits
-
 from tfae_adversarial.aae import AdversarialRegularizer
 from tfae_adversarial.msssim import MultiScaleSSIMObjective
 from tfae_adversarial.rae import RAEGP, RAEL2
@@ -48,7 +48,12 @@ def runs(tmp_path_factory):
     jobs = [(str(config), str(folder / config.stem)) for config in configs]
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
     result = subprocess.run(
-        [sys.executable, "-c", TRAIN, json.dumps(jobs)], env=env, cwd=folder, capture_output=True, text=True, timeout=900
+        [sys.executable, "-c", TRAIN, json.dumps(jobs)],
+        env=env,
+        cwd=folder,
+        capture_output=True,
+        text=True,
+        timeout=900,
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-5000:]
     return folder

@@ -11,9 +11,11 @@ import re
 
 import keras
 import numpy as np
-import numpy_reference as reference
 import pytest
 from keras import ops
+
+import numpy_reference as reference
+import tfae_adversarial.msssim
 from tfae.bottlenecks import Posterior
 from tfae.datasets import load_digits
 from tfae.likelihoods import BernoulliLikelihood
@@ -21,8 +23,6 @@ from tfae.models import Autoencoder
 from tfae.objectives import ObjectiveTerms
 from tfae.plugins import get_component, resolve
 from tfae.testing import check_objective, gradients
-
-import tfae_adversarial.msssim
 from tfae_adversarial.msssim import (
     WANG_WEIGHTS,
     MultiScaleSSIMObjective,
@@ -77,7 +77,9 @@ def check_ssim_per_scale_matches_numpy():
             expected = reference.per_scale(x[image], y[image], scales, window_size, sigma, data_range)
             np.testing.assert_allclose(to_numpy(found_ssim)[:, image], [s for s, _ in expected], rtol=1e-5, atol=1e-5)
             np.testing.assert_allclose(to_numpy(found_cs)[:, image], [c for _, c in expected], rtol=1e-5, atol=1e-5)
-        np.testing.assert_allclose(to_numpy(ssim(x, y, window_size, sigma, data_range)), to_numpy(found_ssim[0]), rtol=1e-6)
+        np.testing.assert_allclose(
+            to_numpy(ssim(x, y, window_size, sigma, data_range)), to_numpy(found_ssim[0]), rtol=1e-6
+        )
 
 
 def check_ms_ssim_and_the_loss_match_numpy():
@@ -192,7 +194,9 @@ def test_it_agrees_with_tensorflows_own_ssim_and_ms_ssim():
 
 def test_the_scales_that_fit_and_wangs_weights_for_them():
     assert scales_that_fit(8, 8, 3) == 2 and scales_that_fit(8, 8, 5) == 1 and scales_that_fit(8, 8, 11) == 0
-    assert scales_that_fit(28, 28, 11) == 2 and scales_that_fit(176, 200, 11) == 5 and scales_that_fit(175, 200, 11) == 4
+    assert (
+        scales_that_fit(28, 28, 11) == 2 and scales_that_fit(176, 200, 11) == 5 and scales_that_fit(175, 200, 11) == 4
+    )
     assert wang_weights(2) == DIGIT_WEIGHTS and wang_weights(5) == [0.0448, 0.2856, 0.3001, 0.2363, 0.1333]
     assert sum(WANG_WEIGHTS) == pytest.approx(1.0, abs=2e-4)
 
@@ -218,7 +222,9 @@ def test_images_too_small_for_the_scales_are_refused_with_the_weights_that_fit()
     )
     with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
         MultiScaleSSIMObjective()(terms_of(x))
-    with pytest.raises(ValueError, match=r"These are 8 x 8, which hold 1 scale with window_size=5: pass weights=\[1.0\]"):
+    with pytest.raises(
+        ValueError, match=r"These are 8 x 8, which hold 1 scale with window_size=5: pass weights=\[1.0\]"
+    ):
         MultiScaleSSIMObjective(weights=[0.5, 0.5], window_size=5)(terms_of(x))
 
 
@@ -286,5 +292,7 @@ def test_a_model_trains_with_it_on_the_digits():
 
 
 def test_the_docstring_examples_run():
-    found = doctest.testmod(tfae_adversarial.msssim, extraglobs={"keras": keras, "np": np}, optionflags=doctest.ELLIPSIS)
+    found = doctest.testmod(
+        tfae_adversarial.msssim, extraglobs={"keras": keras, "np": np}, optionflags=doctest.ELLIPSIS
+    )
     assert found.attempted > 0 and found.failed == 0

@@ -9,16 +9,16 @@ penalty differentiates the decoder with each backend's own gradient.
 import json
 
 import numpy as np
-import numpy_reference as reference
 import pytest
 from keras import ops
+
+import numpy_reference as reference
 from tfae.bottlenecks import Posterior
 from tfae.datasets import load_digits
 from tfae.models import Autoencoder, LayoutAutoencoder
 from tfae.objectives import ObjectiveTerms
 from tfae.plugins import get_component, resolve
 from tfae.testing import check_objective
-
 from tfae_adversarial.rae import RAEGP, RAEL2, decoder_gradient_penalty, decoder_weight_penalty
 
 RAE_BOTTLENECK = {"name": "vanilla", "regularizer": {"name": "l2", "beta": 0.01}}

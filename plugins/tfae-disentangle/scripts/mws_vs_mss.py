@@ -22,6 +22,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import keras
 import numpy as np
+
 from tfae.evaluation import evaluate
 from tfae.models import LayoutAutoencoder
 

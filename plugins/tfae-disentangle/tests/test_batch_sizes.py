@@ -13,9 +13,9 @@ import sys
 
 import numpy as np
 import pytest
+
 from tfae.cli import main
 from tfae.models import Autoencoder
-
 from tfae_disentangle.capacity import CapacityRegularizer
 from tfae_disentangle.factor_vae import FactorVAERegularizer
 from tfae_disentangle.mmd import MMDRegularizer
@@ -99,7 +99,10 @@ def test_tfae_train_refuses_beta_tcvae_batches_larger_than_its_data_set_before_t
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
     result = subprocess.run(
         [sys.executable, "-m", "tfae", "train", str(config), "--run-dir", str(run), "-q"],
-        capture_output=True, text=True, env=env, timeout=300,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
     )
     assert result.returncode == 2, result.stderr[-3000:]
     lines = result.stderr.strip().splitlines()

@@ -9,15 +9,15 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import tfae
 from keras import ops
+
+import tfae
 from tfae import plugins
 from tfae.bottlenecks import GaussianBottleneck, Posterior
 from tfae.models import Autoencoder
 from tfae.serialization import component_spec
 from tfae.testing import check_regularizer
 from tfae.training.data import load_data
-
 from tfae_disentangle.beta_tcvae import BetaTCVAERegularizer
 
 try:

@@ -8,8 +8,9 @@ from pathlib import Path
 import keras
 import numpy as np
 import pytest
-import tfae
 from keras import ops
+
+import tfae
 from tfae import plugins
 from tfae.bottlenecks import GaussianBottleneck, Posterior
 from tfae.errors import UnknownNameError
@@ -17,7 +18,6 @@ from tfae.models import Autoencoder
 from tfae.schedulers import DASRScheduler
 from tfae.serialization import component_spec
 from tfae.testing import check_regularizer
-
 from tfae_disentangle.capacity import CapacityRegularizer
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -70,13 +70,17 @@ def test_penalty_matches_numpy(capacity, rng):
     np.testing.assert_allclose(float(regularizer(mean, log_variance)), expected, rtol=1e-5)
     weighed = CapacityRegularizer(gamma=7.5, capacity=capacity, beta=0.5)
     np.testing.assert_allclose(float(weighed(posterior)), 0.5 * expected, rtol=1e-5)
-    np.testing.assert_allclose(to_numpy(regularizer.calc(mean, log_variance)), ref.gaussian_kl(mean, log_variance), rtol=1e-5)
+    np.testing.assert_allclose(
+        to_numpy(regularizer.calc(mean, log_variance)), ref.gaussian_kl(mean, log_variance), rtol=1e-5
+    )
 
 
 @pytest.mark.parametrize(
     "bottleneck,gives",
-    [("vanilla", r"'vanilla' \(VanillaBottleneck\) gives a deterministic code"),
-     ("bernoulli", r"'bernoulli' \(BernoulliBottleneck\) gives 1 distribution parameter per code dimension")],
+    [
+        ("vanilla", r"'vanilla' \(VanillaBottleneck\) gives a deterministic code"),
+        ("bernoulli", r"'bernoulli' \(BernoulliBottleneck\) gives 1 distribution parameter per code dimension"),
+    ],
 )
 def test_refuses_bottlenecks_other_than_gaussian(bottleneck, gives):
     with pytest.raises(ValueError, match=rf"'capacity' \(CapacityRegularizer\) needs a Gaussian.*{gives}.*'gaussian'"):
@@ -155,5 +159,3 @@ def test_config_round_trip():
 @pytest.mark.parametrize("capacity", [2.0, {**RAMP, "unit": "step"}], ids=["constant", "scheduled"])
 def test_fulfils_the_regularizer_contract(capacity):
     check_regularizer(lambda: CapacityRegularizer(gamma=GAMMA, capacity=capacity))
-
-

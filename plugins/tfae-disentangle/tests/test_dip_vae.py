@@ -11,18 +11,18 @@ from pathlib import Path
 
 import keras
 import numpy as np
-import numpy_reference as reference
 import pytest
-import tfae
 from keras import ops
+
+import numpy_reference as reference
+import tfae
+import tfae_disentangle.dip_vae
+from on_jax import run_on_jax
 from tfae.bottlenecks import GaussianBottleneck, Posterior
 from tfae.datasets import load_digits
 from tfae.models import Autoencoder
 from tfae.plugins import get_component, resolve
-
-import tfae_disentangle.dip_vae
 from tfae_disentangle.dip_vae import DIPVAEIIRegularizer, DIPVAEIRegularizer
-from on_jax import run_on_jax
 
 TESTS = Path(__file__).resolve().parent
 CLASSES = {"dip_vae_i": DIPVAEIRegularizer, "dip_vae_ii": DIPVAEIIRegularizer}
@@ -160,8 +160,15 @@ def test_registered_by_name_with_the_studys_defaults_and_rebuilt_from_config(nam
 @pytest.mark.parametrize("regularizer_class", list(CLASSES.values()))
 @pytest.mark.parametrize(
     ("argument", "value"),
-    [("lambda_od", -1.0), ("lambda_d", -0.5), ("lambda_od", float("nan")), ("lambda_d", float("inf")),
-     ("lambda_od", "ten"), ("lambda_d", True), ("lambda_od", None)],
+    [
+        ("lambda_od", -1.0),
+        ("lambda_d", -0.5),
+        ("lambda_od", float("nan")),
+        ("lambda_d", float("inf")),
+        ("lambda_od", "ten"),
+        ("lambda_d", True),
+        ("lambda_od", None),
+    ],
 )
 def test_bad_weights_are_refused_with_the_value(regularizer_class, argument, value):
     with pytest.raises(ValueError, match=rf"`{argument}` must be a finite number >= 0\. Received: {argument}="):
@@ -195,4 +202,3 @@ def test_a_gaussian_bottleneck_accepts_it():
 def test_the_docstring_examples_run():
     found = doctest.testmod(tfae_disentangle.dip_vae, extraglobs={"keras": keras}, optionflags=doctest.ELLIPSIS)
     assert found.attempted > 0 and found.failed == 0
-

@@ -14,6 +14,7 @@ from importlib import resources
 from pathlib import Path
 
 import numpy as np
+
 from tfae_disentangle.mmd import WAE_IMQ_SCALES
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -78,8 +79,9 @@ def test_the_examples_train_by_name_and_every_model_loads_in_a_fresh_process(tmp
     run(TRAIN, *[item for pair in zip(configs, runs) for item in pair], cwd=tmp_path)
     saved_factor_vae = check_a_factor_vae_trains_saves_and_loads(tmp_path)
 
-    loaded = run(LOAD, *[folder / "model.keras" for folder in runs], saved_factor_vae, tmp_path / "loaded.npz",
-                 cwd=tmp_path)
+    loaded = run(
+        LOAD, *[folder / "model.keras" for folder in runs], saved_factor_vae, tmp_path / "loaded.npz", cwd=tmp_path
+    )
     beta_tcvae, capacity, info_vae, factor_vae = json.loads(loaded.strip().splitlines()[-1])
     beta_tcvae_run, capacity_run, info_vae_run, factor_vae_run = runs
 

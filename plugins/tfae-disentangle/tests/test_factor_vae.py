@@ -12,18 +12,18 @@ from pathlib import Path
 
 import keras
 import numpy as np
-import numpy_reference as reference
 import pytest
-import tfae
 from keras import ops
+
+import numpy_reference as reference
+import tfae
+import tfae_disentangle.factor_vae
+from on_jax import run_on_jax
 from tfae import testing
 from tfae.bottlenecks import GaussianBottleneck, Posterior, VanillaBottleneck
 from tfae.models import Autoencoder
 from tfae.plugins import get_component, resolve
-
-import tfae_disentangle.factor_vae
 from tfae_disentangle.factor_vae import FactorVAERegularizer
-from on_jax import run_on_jax
 
 TESTS = Path(__file__).resolve().parent
 EXAMPLE = TESTS.parent / "src" / "tfae_disentangle" / "examples" / "factor_vae.toml"
@@ -199,8 +199,14 @@ def check_a_factor_vae_trains_saves_and_loads(folder):
     assert isinstance(regularizer, FactorVAERegularizer)
     before = [np.array(weight) for weight in regularizer.discriminator.get_weights()]
     history = model.fit(data, epochs=3, batch_size=32, verbose=0).history
-    expected = {"loss", "reconstruction_loss", "regularization_loss", "kld_loss", "factor_vae_loss",
-                "factor_vae_discriminator_loss"}
+    expected = {
+        "loss",
+        "reconstruction_loss",
+        "regularization_loss",
+        "kld_loss",
+        "factor_vae_loss",
+        "factor_vae_discriminator_loss",
+    }
     assert expected <= set(history), sorted(history)
     for name, values in history.items():
         assert len(values) == 3 and np.all(np.isfinite(values)), (name, values)
@@ -309,4 +315,3 @@ def test_any_bottleneck_with_a_code_takes_it():
 def test_the_docstring_examples_run():
     found = doctest.testmod(tfae_disentangle.factor_vae, extraglobs={"keras": keras}, optionflags=doctest.ELLIPSIS)
     assert found.attempted > 0 and found.failed == 0
-

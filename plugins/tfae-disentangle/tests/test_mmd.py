@@ -11,20 +11,20 @@ from pathlib import Path
 
 import keras
 import numpy as np
-import numpy_reference as reference
 import pytest
+from keras import ops
+
+import numpy_reference as reference
 import tfae
 import tfae.random
-from keras import ops
+import tfae_disentangle.mmd
+from on_jax import run_on_jax
 from tfae import testing
 from tfae.bottlenecks import GaussianBottleneck, Posterior, VanillaBottleneck
 from tfae.datasets import load_digits
 from tfae.models import Autoencoder
 from tfae.plugins import get_component, resolve
-
-import tfae_disentangle.mmd
 from tfae_disentangle.mmd import WAE_IMQ_SCALES, MMDRegularizer, mmd
-from on_jax import run_on_jax
 
 TESTS = Path(__file__).resolve().parent
 EXAMPLE = TESTS.parent / "src" / "tfae_disentangle" / "examples" / "info_vae.toml"
@@ -214,7 +214,10 @@ def test_the_checks_pass_on_jax(tmp_path):
 def test_registered_by_name_and_rebuilt_from_config():
     assert get_component("regularizer", "mmd") is MMDRegularizer
     assert resolve("regularizer", "mmd").get_config() == {
-        "beta": 1.0, "kernel": "imq", "scales": list(WAE_IMQ_SCALES), "seed": None
+        "beta": 1.0,
+        "kernel": "imq",
+        "scales": list(WAE_IMQ_SCALES),
+        "seed": None,
     }
     for scales in (0.5, [1.0, 2.0]):
         regularizer = resolve("regularizer", {"name": "mmd", "kernel": "rbf", "scales": scales, "seed": 4, "beta": 3})
@@ -285,4 +288,3 @@ def test_the_docstring_examples_run():
     globs = {"keras": keras, "Posterior": Posterior}
     found = doctest.testmod(tfae_disentangle.mmd, extraglobs=globs, optionflags=doctest.ELLIPSIS)
     assert found.attempted > 0 and found.failed == 0
-

@@ -14,7 +14,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-
 SCRIPT = Path(__file__).resolve().parents[3] / "benchmarks" / "disentanglement_dsprites.py"
 HANG_TIMEOUT_S = 900  # a hang, not a speed limit
 MODELS = ["vae", "beta_vae", "beta_tcvae", "factor_vae"]
@@ -26,7 +25,11 @@ def test_the_smoke_run_trains_every_model_and_writes_scores_losses_and_times(tmp
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
     result = subprocess.run(
         [sys.executable, str(SCRIPT), "--smoke", "--seeds", "0", "--output", str(output)],
-        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=HANG_TIMEOUT_S,
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=HANG_TIMEOUT_S,
     )
     assert result.returncode == 0, result.stderr[-3000:]
     results = json.loads(output.read_text())

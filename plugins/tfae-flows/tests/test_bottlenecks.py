@@ -7,11 +7,11 @@ import keras
 import numpy as np
 import pytest
 from keras import ops
+
+import numpy_reference as ref
 from tfae import plugins, testing
 from tfae.datasets import load_digits
 from tfae.models import Autoencoder
-
-import numpy_reference as ref
 from tfae_flows import IAFBottleneck, PlanarBottleneck, RadialBottleneck
 from tfae_flows.planar import planar_parameters
 from tfae_flows.radial import radial_parameters
@@ -52,19 +52,31 @@ def reference_layers(bottleneck, parameters, sample):
     for t in range(bottleneck.flows):
         if isinstance(bottleneck, PlanarBottleneck):
             u, w, b = (part[t] for part in flow)
-            layers.append((lambda z, u=u, w=w, b=b: ref.planar_forward(z, u, w, b),
-                           lambda y, u=u, w=w, b=b: ref.planar_inverse(y, u, w, b)))
+            layers.append(
+                (
+                    lambda z, u=u, w=w, b=b: ref.planar_forward(z, u, w, b),
+                    lambda y, u=u, w=w, b=b: ref.planar_inverse(y, u, w, b),
+                )
+            )
         elif isinstance(bottleneck, RadialBottleneck):
             c, a, b = (part[t] for part in flow)
-            layers.append((lambda z, c=c, a=a, b=b: ref.radial_forward(z, c, a, b),
-                           lambda y, c=c, a=a, b=b: ref.radial_inverse(y, c, a, b)))
+            layers.append(
+                (
+                    lambda z, c=c, a=a, b=b: ref.radial_forward(z, c, a, b),
+                    lambda y, c=c, a=a, b=b: ref.radial_inverse(y, c, a, b),
+                )
+            )
         else:
             (context,) = flow
             weights = network_weights(bottleneck.networks[t])
             reverse = t % 2 == 1
             masks = ref.made_masks(bottleneck.latent_dim, bottleneck.hidden_units, reverse)
-            layers.append((lambda z, w=weights, m=masks: ref.iaf_step(z, context, w, m),
-                           lambda y, w=weights, m=masks, r=reverse: ref.iaf_inverse_step(y, context, w, m, r)))
+            layers.append(
+                (
+                    lambda z, w=weights, m=masks: ref.iaf_step(z, context, w, m),
+                    lambda y, w=weights, m=masks, r=reverse: ref.iaf_inverse_step(y, context, w, m, r),
+                )
+            )
     return layers
 
 
@@ -252,8 +264,11 @@ def test_by_name_with_a_likelihood_it_trains_the_negative_elbo_and_lowers_it(kin
         ({"flows": -1}, r"`flows` must be an integer >= 0. Received: flows=-1"),
         ({"flows": 2.5}, r"Received: flows=2.5"),
         ({"flows": True}, r"Received: flows=True"),
-        ({"regularizer": "kld"}, r"'kld' .* is computed from a gaussian posterior's parameters, but the bottleneck "
-                                 r"'planar' \(PlanarBottleneck\) has a planar flow posterior"),
+        (
+            {"regularizer": "kld"},
+            r"'kld' .* is computed from a gaussian posterior's parameters, but the bottleneck "
+            r"'planar' \(PlanarBottleneck\) has a planar flow posterior",
+        ),
         ({"regularizer": "bernoulli_kld"}, r"has a planar flow posterior"),
         ({"prior": "bernoulli"}, r"gives density to binary codes, but PlanarBottleneck draws real ones"),
     ],
@@ -288,7 +303,10 @@ def test_a_non_gaussian_base_is_refused_by_name_in_one_line(kind):
     """The base is the encoder's diagonal Gaussian; binary codes (a Bernoulli bottleneck's) admit no flow."""
     for extra, message in (
         ({"base": "bernoulli"}, rf"The bottleneck '{kind}' .* has no parameter 'base'. It takes: latent_dim, flows"),
-        ({"prior": "bernoulli"}, r"The prior BernoulliPrior gives density to binary codes, but \w+Bottleneck draws real"),
+        (
+            {"prior": "bernoulli"},
+            r"The prior BernoulliPrior gives density to binary codes, but \w+Bottleneck draws real",
+        ),
     ):
         with pytest.raises(ValueError, match=message) as refusal:
             make(kind, **extra)

@@ -5,8 +5,8 @@ import doctest
 import keras
 import pytest
 from keras import ops
-from tfae.models import Autoencoder
 
+from tfae.models import Autoencoder
 from tfae_flows import flow, iaf, maf, monte_carlo_kl, planar, radial
 
 MODULES = [flow, planar, radial, iaf, monte_carlo_kl, maf]

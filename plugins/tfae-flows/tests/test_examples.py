@@ -15,11 +15,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 from keras import ops
+
+from model_outputs import deterministic_outputs
 from tfae import load_model
 from tfae.datasets import load_digits
 from tfae.models import Autoencoder
-
-from model_outputs import deterministic_outputs
 
 try:
     import tomllib

@@ -5,9 +5,9 @@ import keras
 import numpy as np
 import pytest
 from keras import ops
-from tfae import plugins, testing
 
 import numpy_reference as ref
+from tfae import plugins, testing
 from tfae_flows import MAFPrior
 
 

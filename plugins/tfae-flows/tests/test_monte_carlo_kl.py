@@ -4,11 +4,11 @@ contract, and how it sits with the objectives (the default ELBO, IWAE)."""
 import numpy as np
 import pytest
 from keras import ops
+
+import numpy_reference as ref
 from tfae import plugins, testing
 from tfae.bottlenecks import GaussianBottleneck, Posterior
 from tfae.models import Autoencoder
-
-import numpy_reference as ref
 from tfae_flows import MonteCarloKLRegularizer, PlanarBottleneck
 
 
@@ -50,9 +50,12 @@ def test_on_a_flow_it_reads_the_log_density_drawn_with_the_code(rng):
 
 def test_the_default_regularizer_of_a_flow_makes_iwae_refuse_it_and_none_compiles_with_iwae():
     model = Autoencoder(bottleneck={"name": "planar", "latent_dim": 2, "flows": 2})
-    with pytest.raises(ValueError, match=r"would count the divergence from the prior twice: build the bottleneck "
-                                         r"'planar' \(PlanarBottleneck\) without it: regularizer=None, or a list "
-                                         r"that leaves it out\.$") as refusal:
+    with pytest.raises(
+        ValueError,
+        match=r"would count the divergence from the prior twice: build the bottleneck "
+        r"'planar' \(PlanarBottleneck\) without it: regularizer=None, or a list "
+        r"that leaves it out\.$",
+    ) as refusal:
         model.compile(optimizer="adam", loss="bernoulli", objective={"name": "iwae", "k": 3})
     assert "monte_carlo_kl" in str(refusal.value)
 
@@ -66,12 +69,16 @@ def test_the_default_regularizer_of_a_flow_makes_iwae_refuse_it_and_none_compile
 @pytest.mark.parametrize(
     "bottleneck, message",
     [
-        ({"name": "vanilla", "latent_dim": 2},
-         r"'monte_carlo_kl' \(MonteCarloKLRegularizer\) needs the log-density of codes under the posterior and the "
-         r"prior \(log q\(z \| x\) - log p\(z\) of the drawn code\), which the bottleneck 'vanilla'"),
-        ({"name": "bernoulli", "latent_dim": 2},
-         r"which the bottleneck 'bernoulli' \(BernoulliBottleneck\) relaxes while training, where its Bernoulli "
-         r"density does not hold: use 'bernoulli_kld'"),
+        (
+            {"name": "vanilla", "latent_dim": 2},
+            r"'monte_carlo_kl' \(MonteCarloKLRegularizer\) needs the log-density of codes under the posterior and the "
+            r"prior \(log q\(z \| x\) - log p\(z\) of the drawn code\), which the bottleneck 'vanilla'",
+        ),
+        (
+            {"name": "bernoulli", "latent_dim": 2},
+            r"which the bottleneck 'bernoulli' \(BernoulliBottleneck\) relaxes while training, where its Bernoulli "
+            r"density does not hold: use 'bernoulli_kld'",
+        ),
     ],
 )
 def test_it_refuses_bottlenecks_whose_code_it_cannot_score(bottleneck, message):

@@ -93,12 +93,7 @@ def cosine_log_density(w, m, kappa):
     """The density of ``w = mu^T z`` for ``z ~ vMF(mu, kappa)`` on ``S^(m-1)``:
     ``C_m(kappa) |S^(m-2)| exp(kappa w) (1 - w^2)^((m-3)/2)`` on (-1, 1) (the marginal Wood samples)."""
     w = _f64(w)
-    return (
-        vmf_log_normalizer(m, kappa)
-        + math.log(sphere_area(m - 1))
-        + kappa * w
-        + (m - 3) / 2 * np.log1p(-(w**2))
-    )
+    return vmf_log_normalizer(m, kappa) + math.log(sphere_area(m - 1)) + kappa * w + (m - 3) / 2 * np.log1p(-(w**2))
 
 
 def wood_cosine(kappa, m, normals, uniforms):

@@ -9,10 +9,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 from keras import ops
+
 from tfae.bottlenecks import GaussianBottleneck
 from tfae.models import Autoencoder
 from tfae.testing import UNIT_SPHERE, check_prior
-
 from tfae_geometric.hyperspherical_uniform import HypersphericalUniformPrior
 from tfae_geometric.von_mises_fisher import VonMisesFisherBottleneck
 
@@ -48,7 +48,9 @@ def test_draws_are_uniform_on_the_circle_and_the_two_sphere():
 
 def test_fulfils_the_prior_contract():
     # On the sphere, with the vmf bottleneck: the check integrates the density against the sphere's measure.
-    check_prior(lambda: HypersphericalUniformPrior(latent_dim=3), bottleneck={"name": "vmf", "seed": 0}, codes=UNIT_SPHERE)
+    check_prior(
+        lambda: HypersphericalUniformPrior(latent_dim=3), bottleneck={"name": "vmf", "seed": 0}, codes=UNIT_SPHERE
+    )
 
 
 def test_latent_dim_below_2_is_refused_with_the_reason():

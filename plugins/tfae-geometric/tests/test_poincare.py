@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 from keras import ops
-from tfae.testing import check_bottleneck
 
+from tfae.testing import check_bottleneck
 from tfae_geometric.poincare import PoincareBottleneck
 from tfae_geometric.poincare_ball import wrapped_normal_tangent
 from tfae_geometric.wrapped_normal import WrappedNormalPrior

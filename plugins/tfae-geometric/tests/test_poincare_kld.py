@@ -8,9 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 from keras import ops
+
 from tfae.bottlenecks import GaussianBottleneck
 from tfae.testing import check_regularizer
-
 from tfae_geometric.poincare import PoincareBottleneck
 from tfae_geometric.poincare_kld import PoincareKLDRegularizer
 

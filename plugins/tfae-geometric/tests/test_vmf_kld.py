@@ -7,10 +7,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 from keras import ops
+
 from tfae.bottlenecks import GaussianBottleneck, Posterior
 from tfae.priors import BasePrior
 from tfae.testing import check_regularizer
-
 from tfae_geometric.vmf_kld import VonMisesFisherKLDRegularizer
 from tfae_geometric.von_mises_fisher import VonMisesFisherBottleneck
 

@@ -9,9 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 from keras import ops
+
 from tfae.models import Autoencoder
 from tfae.testing import UNIT_SPHERE, check_bottleneck
-
 from tfae_geometric.von_mises_fisher import (
     PROPOSALS,
     VonMisesFisherBottleneck,

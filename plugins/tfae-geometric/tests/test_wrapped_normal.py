@@ -9,9 +9,9 @@ import keras
 import numpy as np
 import pytest
 from keras import ops
+
 from tfae.models import Autoencoder
 from tfae.testing import ball, check_prior
-
 from tfae_geometric.poincare import PoincareBottleneck
 from tfae_geometric.wrapped_normal import WrappedNormalPrior
 

@@ -5,11 +5,11 @@ around a chosen code, so that the objective and NumPy integrate the same traject
 import keras
 import numpy as np
 from keras import ops
+
+import numpy_reference as ref
 from tfae.bottlenecks import Posterior
 from tfae.models import Autoencoder
 from tfae.objectives import ObjectiveTerms
-
-import numpy_reference as ref
 
 FEATURES, LATENT, NOISE_VARIANCE = 3, 2, 0.3
 

@@ -4,12 +4,12 @@ linear-Gaussian model, its momentum seeded by the bottleneck, the objective cont
 import numpy as np
 import pytest
 from keras import ops
-from tfae import plugins
-from tfae.models import Autoencoder
-from tfae.testing import check_objective
 
 import numpy_reference as ref
 from linear import LATENT, linear_gaussian, linear_model, sample, terms_around, to_numpy
+from tfae import plugins
+from tfae.models import Autoencoder
+from tfae.testing import check_objective
 from tfae_hamiltonian import HamiltonianELBO
 
 

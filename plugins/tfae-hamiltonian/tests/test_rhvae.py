@@ -4,12 +4,12 @@ float64 NumPy transcription on a linear-Gaussian model, the bottleneck and objec
 import numpy as np
 import pytest
 from keras import ops
-from tfae import plugins
-from tfae.models import Autoencoder
-from tfae.testing import check_bottleneck, check_objective
 
 import numpy_reference as ref
 from linear import LATENT, linear_gaussian, linear_model, sample, terms_around, to_numpy
+from tfae import plugins
+from tfae.models import Autoencoder
+from tfae.testing import check_bottleneck, check_objective
 from tfae_hamiltonian import RiemannianHamiltonianELBO, RiemannianMetricBottleneck
 
 

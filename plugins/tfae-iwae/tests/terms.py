@@ -4,10 +4,10 @@ import math
 
 import numpy as np
 from keras import ops
-from tfae.bottlenecks import GaussianBottleneck, Posterior
-from tfae.objectives import ObjectiveTerms
 
 import numpy_reference as ref
+from tfae.bottlenecks import GaussianBottleneck, Posterior
+from tfae.objectives import ObjectiveTerms
 
 PENALTY = 0.25  # a regularizer's weighted penalty, which every objective here adds to its loss
 
@@ -26,7 +26,9 @@ def gaussian_terms(rng, codes=6, batch=5, latent=3, penalties=True):
     code = (mean + np.exp(0.5 * log_variance) * rng.normal(size=(codes, batch, latent))).astype("float32")
     reconstruction = rng.uniform(10, 20, size=(codes, batch)).astype("float32")
     posterior = Posterior((mean, log_variance), code, GaussianBottleneck(latent_dim=latent))
-    terms = ObjectiveTerms(reconstruction, posterior, {"l2_loss": np.float32(PENALTY)} if penalties else {}, in_nats=True)
+    terms = ObjectiveTerms(
+        reconstruction, posterior, {"l2_loss": np.float32(PENALTY)} if penalties else {}, in_nats=True
+    )
     log_weights = ref.log_weights(
         -reconstruction, ref.gaussian_log_density(code, 0.0, 0.0), ref.gaussian_log_density(code, mean, log_variance)
     )

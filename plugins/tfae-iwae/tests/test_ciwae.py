@@ -7,11 +7,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
 from tfae import plugins
 from tfae.models import Autoencoder
 from tfae.serialization import component_spec
 from tfae.testing import check_objective
-
 from tfae_iwae import CIWAE
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -34,8 +34,12 @@ def test_the_bound_and_loss_are_the_papers_in_numpy(beta, k, rng):
 
 def test_beta_one_is_the_elbo_of_the_k_codes(rng):
     terms, log_weights = gaussian_terms(rng, codes=5)
-    np.testing.assert_allclose(to_numpy(CIWAE(beta=1.0, k=5)(terms)["ciwae_bound"]), log_weights.mean(axis=0), rtol=1e-5)
-    np.testing.assert_allclose(to_numpy(CIWAE(beta=1, k=5)(terms)["loss"]), -log_weights.mean(axis=0) + PENALTY, rtol=1e-5)
+    np.testing.assert_allclose(
+        to_numpy(CIWAE(beta=1.0, k=5)(terms)["ciwae_bound"]), log_weights.mean(axis=0), rtol=1e-5
+    )
+    np.testing.assert_allclose(
+        to_numpy(CIWAE(beta=1, k=5)(terms)["loss"]), -log_weights.mean(axis=0) + PENALTY, rtol=1e-5
+    )
 
 
 def test_beta_zero_is_the_core_iwae(rng):
@@ -113,11 +117,17 @@ def test_a_string_for_beta_is_refused_by_name_and_in_python():
 @pytest.mark.parametrize(
     "bottleneck, loss, message",
     [
-        ({"name": "vanilla", "latent_dim": 2}, "bernoulli",
-         "The objective 'ciwae' (CIWAE) needs the log-density of codes under the posterior and the prior, which the "
-         "bottleneck 'vanilla' (VanillaBottleneck) cannot give: use a variational bottleneck such as 'gaussian'."),
-        ({"name": "gaussian", "latent_dim": 2, "regularizer": "kld"}, "bernoulli",
-         "regularizer kld would count the divergence from the prior twice"),
+        (
+            {"name": "vanilla", "latent_dim": 2},
+            "bernoulli",
+            "The objective 'ciwae' (CIWAE) needs the log-density of codes under the posterior and the prior, which the "
+            "bottleneck 'vanilla' (VanillaBottleneck) cannot give: use a variational bottleneck such as 'gaussian'.",
+        ),
+        (
+            {"name": "gaussian", "latent_dim": 2, "regularizer": "kld"},
+            "bernoulli",
+            "regularizer kld would count the divergence from the prior twice",
+        ),
         ({"name": "gaussian", "latent_dim": 2}, "mse", "The objective 'ciwae' (CIWAE) needs log p(x | z) in nats"),
     ],
     ids=["without_densities", "with_kld", "with_a_keras_loss"],

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from tfae import plugins
 
+from tfae import plugins
 from tfae_iwae import CIWAE, MIWAE
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -50,7 +50,9 @@ def test_under_another_posterior_each_is_below_log_p_x_and_they_are_ordered(mode
     for name, (make, logged) in OBJECTIVES.items():
         gap = to_numpy(make()(terms)[logged]) - model.log_evidence(x)
         standard_error = gap.std() / np.sqrt(len(gap))
-        assert gap.mean() <= 4 * standard_error, f"{name}: E[bound] - log p(x) = {gap.mean():.4f} +- {standard_error:.4f}"
+        assert gap.mean() <= 4 * standard_error, (
+            f"{name}: E[bound] - log p(x) = {gap.mean():.4f} +- {standard_error:.4f}"
+        )
         gaps[name], errors[name] = gap.mean(), standard_error
     # The ELBO (miwae(8, 1), ciwae(1, 8)) is loosest, IWAE with all 8 codes tightest, the others between; the
     # ELBO's gap is many standard errors wide, so the check above is not vacuous.

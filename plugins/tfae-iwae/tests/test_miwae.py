@@ -6,11 +6,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
 from tfae import plugins
 from tfae.models import Autoencoder
 from tfae.serialization import component_spec
 from tfae.testing import check_objective
-
 from tfae_iwae import MIWAE
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -109,11 +109,17 @@ def test_a_string_for_a_count_is_refused_by_name_and_in_python():
 @pytest.mark.parametrize(
     "bottleneck, loss, message",
     [
-        ({"name": "vanilla", "latent_dim": 2}, "bernoulli",
-         "The objective 'miwae' (MIWAE) needs the log-density of codes under the posterior and the prior, which the "
-         "bottleneck 'vanilla' (VanillaBottleneck) cannot give: use a variational bottleneck such as 'gaussian'."),
-        ({"name": "gaussian", "latent_dim": 2, "regularizer": "kld"}, "bernoulli",
-         "regularizer kld would count the divergence from the prior twice"),
+        (
+            {"name": "vanilla", "latent_dim": 2},
+            "bernoulli",
+            "The objective 'miwae' (MIWAE) needs the log-density of codes under the posterior and the prior, which the "
+            "bottleneck 'vanilla' (VanillaBottleneck) cannot give: use a variational bottleneck such as 'gaussian'.",
+        ),
+        (
+            {"name": "gaussian", "latent_dim": 2, "regularizer": "kld"},
+            "bernoulli",
+            "regularizer kld would count the divergence from the prior twice",
+        ),
         ({"name": "gaussian", "latent_dim": 2}, "mse", "The objective 'miwae' (MIWAE) needs log p(x | z) in nats"),
     ],
     ids=["without_densities", "with_kld", "with_a_keras_loss"],

@@ -18,7 +18,9 @@ def test_the_bounds_of_hand_made_weights():
     np.testing.assert_allclose(ref.iwae_bound(log_weights), [math.log(3.0), 1.0], rtol=1e-15)
     np.testing.assert_allclose(ref.elbo(log_weights), [math.log(36.0) / 4, 1.0], rtol=1e-15)
     # Two groups {1, 2} and {3, 6}: the mean of log 1.5 and log 4.5.
-    np.testing.assert_allclose(ref.miwae_bound(log_weights, 2, 2), [(math.log(1.5) + math.log(4.5)) / 2, 1.0], rtol=1e-15)
+    np.testing.assert_allclose(
+        ref.miwae_bound(log_weights, 2, 2), [(math.log(1.5) + math.log(4.5)) / 2, 1.0], rtol=1e-15
+    )
     np.testing.assert_allclose(
         ref.ciwae_bound(log_weights, 0.25), [0.25 * math.log(36.0) / 4 + 0.75 * math.log(3.0), 1.0], rtol=1e-15
     )
@@ -55,7 +57,9 @@ def test_the_linear_gaussian_evidence_is_bayes_rule_at_every_code(rng):
     mean, log_variance = model.posterior(x)
     z = rng.normal(scale=2.0, size=(5, 4, 2))
     log_weights = ref.log_weights(
-        model.log_likelihood(x, z), ref.gaussian_log_density(z, 0.0, 0.0), ref.gaussian_log_density(z, mean, log_variance)
+        model.log_likelihood(x, z),
+        ref.gaussian_log_density(z, 0.0, 0.0),
+        ref.gaussian_log_density(z, mean, log_variance),
     )
     np.testing.assert_allclose(log_weights, np.broadcast_to(model.log_evidence(x), (5, 4)), rtol=1e-12)
 

@@ -8,10 +8,10 @@ import keras
 import numpy as np
 import pytest
 from keras import ops
+
 from tfae import plugins
 from tfae.models import Autoencoder
 from tfae.testing import check_objective
-
 from tfae_iwae import PIWAE
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -28,7 +28,9 @@ def test_the_decoders_bound_is_iwae_and_the_encoders_miwae_in_numpy(m, k, rng):
     np.testing.assert_allclose(to_numpy(result["piwae_decoder_bound"]), ref.iwae_bound(log_weights), rtol=1e-5)
     np.testing.assert_allclose(to_numpy(result["piwae_encoder_bound"]), ref.miwae_bound(log_weights, m, k), rtol=1e-5)
     np.testing.assert_allclose(to_numpy(result["loss"]), -ref.iwae_bound(log_weights) + PENALTY, rtol=1e-5)
-    np.testing.assert_allclose(to_numpy(result["encoder_loss"]), -ref.miwae_bound(log_weights, m, k) + PENALTY, rtol=1e-5)
+    np.testing.assert_allclose(
+        to_numpy(result["encoder_loss"]), -ref.miwae_bound(log_weights, m, k) + PENALTY, rtol=1e-5
+    )
 
 
 def test_it_fulfils_the_objective_contract():
@@ -55,7 +57,10 @@ def test_one_step_moves_the_decoder_by_iwaes_gradient_and_the_encoder_by_miwaes(
 
         with tf.GradientTape() as tape:
             posterior, outputs = model.forward(x, sampling="reparameterized", training=True, importance_samples=m * k)
-            nll = ops.reshape(model.likelihood.negative_log_likelihood(ops.tile(x, (m * k, 1)), ops.reshape(outputs, (-1, 64))), (m * k, -1))
+            nll = ops.reshape(
+                model.likelihood.negative_log_likelihood(ops.tile(x, (m * k, 1)), ops.reshape(outputs, (-1, 64))),
+                (m * k, -1),
+            )
             log_weights = -nll + posterior.log_prior() - posterior.log_density()
             if bound == "iwae":
                 value = ops.logsumexp(log_weights, axis=0) - math.log(m * k)
@@ -63,7 +68,12 @@ def test_one_step_moves_the_decoder_by_iwaes_gradient_and_the_encoder_by_miwaes(
                 value = ops.mean(ops.logsumexp(ops.reshape(log_weights, (m, k, -1)), axis=1), axis=0) - math.log(k)
             loss = -ops.mean(value)
         state.assign(start)
-        return dict(zip(map(id, model.trainable_weights), map(ops.convert_to_numpy, tape.gradient(loss, model.trainable_weights))))
+        return dict(
+            zip(
+                map(id, model.trainable_weights),
+                map(ops.convert_to_numpy, tape.gradient(loss, model.trainable_weights)),
+            )
+        )
 
     of_iwae, of_miwae = gradients_of("iwae"), gradients_of("miwae")
     before = [ops.convert_to_numpy(w.value).copy() for w in model.trainable_weights]
@@ -84,7 +94,10 @@ def test_the_name_and_config_round_trip():
 @pytest.mark.parametrize(
     "arguments, message",
     [
-        ({"m": 0}, "`m`, the independent IWAE bounds the encoder's MIWAE averages, must be a positive integer. Received: m=0"),
+        (
+            {"m": 0},
+            "`m`, the independent IWAE bounds the encoder's MIWAE averages, must be a positive integer. Received: m=0",
+        ),
         ({"k": 2.5}, "`k`, the codes drawn for each of them, must be a positive integer. Received: k=2.5"),
     ],
 )

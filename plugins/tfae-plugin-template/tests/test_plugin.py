@@ -1,11 +1,11 @@
 import numpy as np
 import pytest
 from keras import ops
+
 from tfae import plugins
 from tfae.bottlenecks import Posterior
 from tfae.models import Autoencoder
 from tfae.testing import check_bottleneck, check_regularizer, check_scheduler
-
 from tfae_plugin_template.geometric import GeometricScheduler
 from tfae_plugin_template.l1 import L1Regularizer
 from tfae_plugin_template.spherical import SphericalBottleneck

@@ -6,9 +6,9 @@ import keras
 import numpy as np
 import pytest
 from keras import ops
+
 from tfae import plugins, testing
 from tfae.models import Autoencoder
-
 from tfae_vq import VectorQuantizedBottleneck
 from tfae_vq.vector_quantized import EMA_EPSILON, perplexity
 

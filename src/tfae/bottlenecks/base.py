@@ -42,8 +42,14 @@ MAX_REGULARIZERS = 256
 def check_sampling(sampling: str, importance_samples: int = 1) -> int:
     """Returns ``importance_samples`` as an int after checking both arguments of ``BaseBottleneck.posterior``."""
     if sampling not in SAMPLINGS:
-        raise ValueError(f"`sampling` must be one of {', '.join(map(repr, SAMPLINGS))}. Received: sampling={sampling!r}")
-    if isinstance(importance_samples, bool) or not isinstance(importance_samples, numbers.Integral) or importance_samples < 1:
+        raise ValueError(
+            f"`sampling` must be one of {', '.join(map(repr, SAMPLINGS))}. Received: sampling={sampling!r}"
+        )
+    if (
+        isinstance(importance_samples, bool)
+        or not isinstance(importance_samples, numbers.Integral)
+        or importance_samples < 1
+    ):
         raise ValueError(
             f"`importance_samples` must be a positive integer. Received: importance_samples={importance_samples!r}"
         )
@@ -322,4 +328,7 @@ def _resolve_regularizer(spec: Any, argument: str) -> BaseRegularizer:
 def _log_names(regularizers: Sequence[BaseRegularizer]) -> list[str]:
     """``kld``, ``mmd``, ...: one distinct name per regularizer; a name's second use is ``kld_2``, and so on."""
     bases = [log_name(regularizer) for regularizer in regularizers]
-    return [base if bases[:index].count(base) == 0 else f"{base}_{bases[:index].count(base) + 1}" for index, base in enumerate(bases)]
+    return [
+        base if bases[:index].count(base) == 0 else f"{base}_{bases[:index].count(base) + 1}"
+        for index, base in enumerate(bases)
+    ]

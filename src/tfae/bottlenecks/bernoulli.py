@@ -7,7 +7,6 @@ import numbers
 from collections.abc import Callable, Sequence
 from typing import Any
 
-import keras
 from keras import ops
 
 import tfae.random
@@ -100,7 +99,6 @@ class BernoulliBottleneck(VariationalBottleneck):
     def log_density(self, code: Any, logits: Any) -> Any:
         # The Bernoulli log-probability, exact for codes of 0 and 1 and the cross-entropy for relaxed ones.
         return code * ops.log_sigmoid(logits) + (1.0 - code) * ops.log_sigmoid(-logits)
-
 
     def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "temperature": self.temperature, "straight_through": self.straight_through}

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any
 
-import math
-
-import keras
 from keras import ops
 
 import tfae.random
@@ -65,7 +63,9 @@ class GaussianBottleneck(VariationalBottleneck):
         # (code - mean) / std in two halves: a narrow posterior's exp(-log_variance) overflows float32 past
         # log-variance -88 and its square difference underflows to 0, and 0 x inf is NaN.
         fourth_root_of_precision = ops.exp(-0.25 * log_variance)
-        return -0.5 * (_LOG_2PI + log_variance + ops.square((code - mean) * fourth_root_of_precision * fourth_root_of_precision))
+        return -0.5 * (
+            _LOG_2PI + log_variance + ops.square((code - mean) * fourth_root_of_precision * fourth_root_of_precision)
+        )
 
 
 @hookimpl

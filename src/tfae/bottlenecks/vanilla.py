@@ -8,8 +8,8 @@ from typing import Any
 import keras
 
 from tfae.bottlenecks.base import BaseBottleneck, RegularizerSpec, check_sampling
-from tfae.posterior import Posterior
 from tfae.hookspecs import hookimpl
+from tfae.posterior import Posterior
 
 
 class VanillaBottleneck(BaseBottleneck):

@@ -13,6 +13,7 @@ from tfae.bottlenecks.base import BaseBottleneck, RegularizerSpec, check_samplin
 from tfae.posterior import Posterior
 from tfae.random import per_replica
 
+
 class VariationalBottleneck(BaseBottleneck):
     """A bottleneck whose code is drawn from a per-sample distribution.
 

@@ -25,7 +25,9 @@ class FashionMNISTDataset(BaseDataset):
     """
 
     def load(self) -> Dataset:
-        labels_path, images_path = (download(name, FASHION_MNIST_FOLDER, "Fashion-MNIST") for name in FASHION_MNIST_FILES)
+        labels_path, images_path = (
+            download(name, FASHION_MNIST_FOLDER, "Fashion-MNIST") for name in FASHION_MNIST_FILES
+        )
         with gzip.open(labels_path, "rb") as file:
             labels = np.frombuffer(file.read(), np.uint8, offset=8)
         with gzip.open(images_path, "rb") as file:

@@ -8,12 +8,10 @@ from collections.abc import Callable, Sequence
 from typing import Any, cast
 
 import keras
-
 from keras import ops
 
 from tfae.hookspecs import hookimpl
 from tfae.likelihoods.base import BaseLikelihood, sum_over_features
-
 
 # The variances trained with the model: one per feature, or one for all features.
 LEARNED = ("learned", "shared")

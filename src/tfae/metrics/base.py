@@ -47,7 +47,9 @@ class Evaluation:
         progress: bool = False,
     ) -> None:
         if isinstance(samples, bool) or not isinstance(samples, numbers.Integral) or samples < 1:
-            raise ValueError(f"`samples` must be an integer >= 1 (codes drawn per sample). Received: samples={samples!r}")
+            raise ValueError(
+                f"`samples` must be an integer >= 1 (codes drawn per sample). Received: samples={samples!r}"
+            )
         if isinstance(batch_size, bool) or not isinstance(batch_size, numbers.Integral) or batch_size < 1:
             raise ValueError(f"`batch_size` must be a positive integer. Received: batch_size={batch_size!r}")
         with np.errstate(over="ignore"):  # a value past float32's range becomes inf, refused next
@@ -173,4 +175,3 @@ class BaseMetric:
     def __repr__(self) -> str:
         params = ", ".join(f"{key}={value!r}" for key, value in self.get_config().items())
         return f"{type(self).__name__}({params})"
-

@@ -11,6 +11,7 @@ from tfae.hookspecs import hookimpl
 from tfae.metrics.base import BaseMetric, Evaluation
 from tfae.metrics.importance import importance_weighted_pass
 
+
 def importance_weighted_log_likelihood(
     model: Any, x: np.ndarray, samples: int = 1000, seed: int = 0, **kwargs: Any
 ) -> float:

@@ -15,11 +15,10 @@ from numpy.typing import ArrayLike
 
 from tfae.hookspecs import hookimpl
 from tfae.metrics.base import BaseMetric, Evaluation
-
 from tfae.metrics.discretize import (
+    check_bins,
     check_codes,
     check_factors,
-    check_bins,
     check_same_length,
     discrete_entropy,
     discrete_mutual_information,

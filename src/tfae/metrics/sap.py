@@ -176,7 +176,9 @@ class SAP(BaseMetric):
 
     def compute(self, evaluation: Evaluation) -> float:
         assert evaluation.factors is not None
-        return sap(evaluation.codes, evaluation.factors, continuous_factors=self.continuous_factors, seed=evaluation.seed)
+        return sap(
+            evaluation.codes, evaluation.factors, continuous_factors=self.continuous_factors, seed=evaluation.seed
+        )
 
     def get_config(self) -> dict[str, Any]:
         return {"continuous_factors": self.continuous_factors}

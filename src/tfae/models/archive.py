@@ -89,9 +89,7 @@ def _readable(size: int) -> str:
     return f"{amount:.1f} TiB"
 
 
-def _too_large(
-    path: Path, member: str, what: str, limit: int, stopped: str = "it was not inflated"
-) -> ModelFileError:
+def _too_large(path: Path, member: str, what: str, limit: int, stopped: str = "it was not inflated") -> ModelFileError:
     """``what`` is ``"declares 3.0 GiB, over"`` or ``"inflates past"``."""
     return ModelFileError(
         f"{path}: its {member} {what} the {_readable(limit)} limit on what tfae reads of it (a tfae model's "

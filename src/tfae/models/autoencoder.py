@@ -15,16 +15,15 @@ from tfae.errors import DivergenceError
 from tfae.keras_private import all_layers, compiled_loss, creation_strategy, set_untracked, unlocked_state
 from tfae.likelihoods.base import BaseLikelihood
 from tfae.models.inputs import check_even_split, check_fit_batch_size, check_samples
+from tfae.models.provenance import RECORD_KEY, components_record
 from tfae.models.steps import jax_compute_loss_and_updates, tensorflow_test_step, tensorflow_train_step
 from tfae.models.xla import without_xla_if_it_fails, xla_by_default
-from tfae.models.provenance import RECORD_KEY, components_record
 from tfae.objectives.base import BaseObjective, ObjectiveTerms
 from tfae.plugins import get_registry, resolve
 from tfae.posterior import Posterior
 from tfae.replicas import in_strategy_scope, multi_worker_logs, replicas_in_sync
 from tfae.schedulers.base import BaseScheduler
 from tfae.serialization import component_classes, component_spec
-
 
 # Measured in benchmarks/train_throughput.py: small autoencoders spend much of a step in per-call overhead.
 DEFAULT_STEPS_PER_EXECUTION = 16
@@ -209,9 +208,7 @@ class Autoencoder(keras.Model):
             encoder_input = keras.Input(shape=input_shape[1:], name="encoder_input")
             self.encoder = keras.Model(encoder_input, self.make_encoder(encoder_input), name="encoder")
             decoder_input = keras.Input(shape=(self.latent_dim,), name="decoder_input")
-            self.decoder_network = keras.Model(
-                decoder_input, self.make_decoder(decoder_input), name="decoder_network"
-            )
+            self.decoder_network = keras.Model(decoder_input, self.make_decoder(decoder_input), name="decoder_network")
         self._connect_features()
         output_shape = tuple(self.decoder_network.output.shape)
         if tuple(output_shape[1:]) != tuple(input_shape[1:]):
@@ -469,10 +466,14 @@ class Autoencoder(keras.Model):
                 f"The objective {self.objective!r} scores {self.objective.importance_samples} codes per sample, which a "
                 "given `y_pred` does not hold: call compute_loss without it."
             )
-        posterior = self.bottleneck.posterior(self.feature_network(x, training=training), sampling="mean", training=training)
+        posterior = self.bottleneck.posterior(
+            self.feature_network(x, training=training), sampling="mean", training=training
+        )
         return self._loss(Reconstruction(posterior, y_pred), x, y, sample_weight, training)["loss"]
 
-    def loss_and_outputs(self, x: Any, y: Any = None, sample_weight: Any = None, training: bool = True) -> tuple[Any, Any]:
+    def loss_and_outputs(
+        self, x: Any, y: Any = None, sample_weight: Any = None, training: bool = True
+    ) -> tuple[Any, Any]:
         """The loss of a batch and the decoder's outputs, from one forward pass.
 
         The codes are reparameterised samples when ``training``, exact draws otherwise (``evaluate`` and the
@@ -486,7 +487,9 @@ class Autoencoder(keras.Model):
         losses, outputs = self.losses_and_outputs(x, y, sample_weight, training=training)
         return losses["loss"], outputs
 
-    def losses_and_outputs(self, x: Any, y: Any = None, sample_weight: Any = None, training: bool = True) -> tuple[dict, Any]:
+    def losses_and_outputs(
+        self, x: Any, y: Any = None, sample_weight: Any = None, training: bool = True
+    ) -> tuple[dict, Any]:
         """``({"loss": ..., and "encoder_loss" when the objective gives one}, outputs)``; the train steps call it.
 
         ``"loss"`` is the logged loss and trains every weight, unless the objective gives an ``"encoder_loss"``:
@@ -543,7 +546,9 @@ class Autoencoder(keras.Model):
         terms = self.bottleneck.penalties(regularized, training=training)
         penalties = {name: value for name, value, is_objective in terms if not is_objective}
         # A regularizer's own objective trains its weights by its gradient; its value is logged, not added.
-        trained = sum((value - ops.stop_gradient(value) for _, value, is_objective in terms if is_objective), ops.zeros(()))
+        trained = sum(
+            (value - ops.stop_gradient(value) for _, value, is_objective in terms if is_objective), ops.zeros(())
+        )
         # The bottleneck's own loss terms (a VQ-VAE's) and the networks' (Keras weight regularizers), as Keras adds them.
         added = sum((ops.cast(loss, "float32") for loss in self._added_losses(posterior)), ops.zeros(()))
         results = objective(
@@ -676,7 +681,9 @@ class Autoencoder(keras.Model):
         if stop_on_divergence and not any(isinstance(callback, DivergenceMonitor) for callback in callbacks):
             monitor = DivergenceMonitor()
             callbacks.append(monitor)
-        history = without_xla_if_it_fails(self, "fit", lambda: super(Autoencoder, self).fit(x, *args, callbacks=callbacks, **kwargs))
+        history = without_xla_if_it_fails(
+            self, "fit", lambda: super(Autoencoder, self).fit(x, *args, callbacks=callbacks, **kwargs)
+        )
         if monitor is not None and monitor.found is not None:
             restored = monitor.restore(self)
             raise DivergenceError(self._divergence_message(monitor, x, restored), history=history)

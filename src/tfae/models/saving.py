@@ -81,9 +81,7 @@ def _objects_named(config: dict[str, Any]) -> Iterator[tuple[dict[str, Any], str
 
 
 def _allowed_modules() -> set[str]:
-    return {"builtins"} | {
-        getattr(entry.component, "__module__", "") for entry in get_registry().entries()
-    }
+    return {"builtins"} | {getattr(entry.component, "__module__", "") for entry in get_registry().entries()}
 
 
 def _check_no_code(path: Path, config: dict[str, Any], objects: dict[str, Any]) -> None:

@@ -39,7 +39,10 @@ def tensorflow_train_step(model: keras.Model, data: Any) -> dict[str, Any]:
             # The objective trains the two networks with different losses (PIWAE): each its own gradient,
             # given to the optimizer in the weights' own order, which its slots (and a saved model's) follow.
             generative, inference = model.generative_weights, model.inference_weights
-            found = zip(generative + inference, tape.gradient(losses["loss"], generative) + tape.gradient(losses["encoder_loss"], inference))
+            found = zip(
+                generative + inference,
+                tape.gradient(losses["loss"], generative) + tape.gradient(losses["encoder_loss"], inference),
+            )
             by_weight = {id(weight): gradient for weight, gradient in found}
             gradients = [by_weight[id(weight)] for weight in variables]
         else:

@@ -138,5 +138,10 @@ def _is_xla_compilation_error(error: Exception) -> bool:
     text = str(error)
     return any(
         sign in text
-        for sign in ("XLA_CPU_JIT", "XLA_GPU_JIT", "Detected unsupported operations when trying to compile", "XLA compilation")
+        for sign in (
+            "XLA_CPU_JIT",
+            "XLA_GPU_JIT",
+            "Detected unsupported operations when trying to compile",
+            "XLA compilation",
+        )
     )

@@ -205,7 +205,11 @@ class BaseObjective:
     splits_gradients: ClassVar[bool] = False
 
     def __init__(self, importance_samples: int = 1) -> None:
-        if isinstance(importance_samples, bool) or not isinstance(importance_samples, numbers.Integral) or importance_samples < 1:
+        if (
+            isinstance(importance_samples, bool)
+            or not isinstance(importance_samples, numbers.Integral)
+            or importance_samples < 1
+        ):
             raise ValueError(
                 f"{type(self).__name__} needs a positive whole number of importance samples. "
                 f"Received: {importance_samples!r}"

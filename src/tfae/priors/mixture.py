@@ -34,7 +34,9 @@ class MixturePrior(BasePrior):
     >>> bottleneck = GaussianBottleneck(latent_dim=2, regularizer="kld", prior={"name": "mixture", "components": 10})
     """
 
-    def __init__(self, components: int = 10, seed: int | None = None, latent_dim: int | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self, components: int = 10, seed: int | None = None, latent_dim: int | None = None, **kwargs: Any
+    ) -> None:
         super().__init__(latent_dim=latent_dim, **kwargs)
         if isinstance(components, bool) or not isinstance(components, numbers.Integral) or components < 1:
             raise ValueError(f"`components` must be a positive integer. Received: components={components!r}")

@@ -36,7 +36,9 @@ class VampPrior(BasePrior):
     ...                                 "prior": {"name": "vamp", "components": 50}})
     """
 
-    def __init__(self, components: int = 50, seed: int | None = None, latent_dim: int | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self, components: int = 50, seed: int | None = None, latent_dim: int | None = None, **kwargs: Any
+    ) -> None:
         super().__init__(latent_dim=latent_dim, **kwargs)
         if isinstance(components, bool) or not isinstance(components, numbers.Integral) or components < 1:
             raise ValueError(f"`components` must be a positive integer. Received: components={components!r}")
@@ -84,7 +86,9 @@ class VampPrior(BasePrior):
         """The bottleneck's distribution parameters of each pseudo-input, each of shape ``(components, latent_dim)``."""
         parameters_of = getattr(self, "_component_parameters", None)
         if parameters_of is None or self.pseudo_inputs is None:
-            raise ValueError("The prior 'vamp' is not connected to a model yet: build the model first (fit or call it).")
+            raise ValueError(
+                "The prior 'vamp' is not connected to a model yet: build the model first (fit or call it)."
+            )
         return parameters_of(ops.convert_to_tensor(self.pseudo_inputs))
 
     def log_prob(self, code: Any) -> Any:

@@ -45,7 +45,9 @@ class GaussianMixtureSampler(BaseSampler):
                 f"`components`, the number of Gaussians, must be a positive integer. Received: components={components!r}"
             )
         if covariance not in COVARIANCES:
-            raise ValueError(f"`covariance` must be one of {', '.join(COVARIANCES)}. Received: covariance={covariance!r}")
+            raise ValueError(
+                f"`covariance` must be one of {', '.join(COVARIANCES)}. Received: covariance={covariance!r}"
+            )
         self.components: int = int(components)
         self.covariance: str = covariance
         self.seed: int = check_seed(seed)

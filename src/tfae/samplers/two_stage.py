@@ -61,7 +61,9 @@ class TwoStageSampler(BaseSampler):
         if any(isinstance(size, bool) or not isinstance(size, numbers.Integral) or size < 1 for size in hidden):
             raise ValueError(f"`hidden` must be a list of positive integers. Received: hidden={hidden!r}")
         if isinstance(learning_rate, bool) or not isinstance(learning_rate, numbers.Real) or not 0 < learning_rate < 1:
-            raise ValueError(f"`learning_rate` must be a number between 0 and 1. Received: learning_rate={learning_rate!r}")
+            raise ValueError(
+                f"`learning_rate` must be a number between 0 and 1. Received: learning_rate={learning_rate!r}"
+            )
         self.second_latent_dim: int | None = None if latent_dim is None else int(latent_dim)
         self.hidden: list[int] = [int(size) for size in hidden]
         self.epochs: int = int(epochs)
@@ -82,7 +84,11 @@ class TwoStageSampler(BaseSampler):
         standardized = ((codes - self.center) / self.scale).astype("float32")
         keras.utils.set_random_seed(self.seed)
         self.second_stage = LayoutAutoencoder(
-            bottleneck={"name": "gaussian", "latent_dim": self.second_latent_dim or codes.shape[1], "regularizer": "kld"},
+            bottleneck={
+                "name": "gaussian",
+                "latent_dim": self.second_latent_dim or codes.shape[1],
+                "regularizer": "kld",
+            },
             layout="dense",
             hidden=self.hidden,
             likelihood={"name": "gaussian", "variance": "shared"},

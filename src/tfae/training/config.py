@@ -120,7 +120,11 @@ SCHEMA: dict[str, dict[str, tuple[Any, Callable[[Any], bool], str]]] = {
     },
     "training": {
         "loss": ("bernoulli", _spec, "a likelihood name, a Keras loss name, or a table with a name"),
-        "objective": ("elbo", _spec, 'an objective\'s name ("elbo", "iwae"), or a table such as {name = "iwae", k = 5}'),
+        "objective": (
+            "elbo",
+            _spec,
+            'an objective\'s name ("elbo", "iwae"), or a table such as {name = "iwae", k = 5}',
+        ),
         "optimizer": ("adam", _string, "a string naming a Keras optimizer"),
         "learning_rate": (0.003, lambda value: _number(value) and value > 0, "a positive number"),
         "epochs": (40, _positive_int, "a positive integer"),
@@ -397,7 +401,7 @@ class Config:
                         raise self.error(
                             path + (key,),
                             f"{_table_name(path + (key, index))} must be a {nested_kind}'s name or a table "
-                            f"such as {{name = \"kld\", beta = 2}}; got {_show(item)}",
+                            f'such as {{name = "kld", beta = 2}}; got {_show(item)}',
                         )
                     self._check_component(nested_kind, item, path + (key, index))
 
@@ -451,7 +455,9 @@ class Config:
             params[key] = self._build(nested_kind, params[key], path + (key,))
         elif nested is not None and isinstance(params.get(nested[0]), list) and kind == "bottleneck":
             key, nested_kind = nested
-            params[key] = [self._build(nested_kind, item, path + (key, index)) for index, item in enumerate(params[key])]
+            params[key] = [
+                self._build(nested_kind, item, path + (key, index)) for index, item in enumerate(params[key])
+            ]
         try:
             return resolve(kind, params)
         except ParameterError as error:

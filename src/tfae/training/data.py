@@ -37,6 +37,7 @@ SAVE_HELP = "save the data with numpy.save (.npy) or numpy.savez (.npz)"
 # float32 RGB), where a real data set's images take thousands. Below Pillow's own warning (89 million).
 MAX_IMAGE_PIXELS = 2**26
 
+
 def sources_help():
     """What a data source can be, with the registered datasets' names, for messages."""
     from tfae.plugins import get_registry
@@ -113,8 +114,7 @@ def _check_numpy_file(path):
         raise DataError(f"{path} is empty (0 bytes), so it holds no array; {SAVE_HELP}")
     if head.startswith(PICKLE_MAGIC):
         raise DataError(
-            f"{path} is a Python pickle, not a NumPy file; tfae does not unpickle data, which can run code: "
-            f"{SAVE_HELP}"
+            f"{path} is a Python pickle, not a NumPy file; tfae does not unpickle data, which can run code: {SAVE_HELP}"
         )
     if not head.startswith((NPY_MAGIC, *ZIP_MAGICS)):
         raise DataError(
@@ -207,7 +207,7 @@ def _read_member(loaded, name, path):
 
 
 def _load_images(folder, image_size, color):
-    from PIL import Image, UnidentifiedImageError
+    from PIL import UnidentifiedImageError
 
     files = sorted(path for path in folder.rglob("*") if path.suffix.lower() in IMAGE_SUFFIXES and path.is_file())
     if not files:

@@ -528,7 +528,9 @@ class Run:
             keep = len(x) - len(x) % batch_size % devices
             if verbose and keep < len(x):
                 left_out = len(x) - keep
-                print(f"tfae: leaving out {left_out} of {len(x)} samples, so that every batch splits over {devices} devices")
+                print(
+                    f"tfae: leaving out {left_out} of {len(x)} samples, so that every batch splits over {devices} devices"
+                )
             kept.append((x[:keep], None if labels is None else labels[:keep]))
         (x_train, labels_train), (x_val, labels_val) = kept
         return x_train, labels_train, x_val, labels_val

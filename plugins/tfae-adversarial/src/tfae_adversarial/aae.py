@@ -22,8 +22,9 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import keras
-import tfae
 from keras import ops
+
+import tfae
 from tfae.bottlenecks import BaseBottleneck, Posterior, VariationalBottleneck
 from tfae.regularizers import BaseRegularizer
 from tfae.schedulers import BaseScheduler

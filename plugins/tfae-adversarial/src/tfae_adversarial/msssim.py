@@ -30,8 +30,9 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
-import tfae
 from keras import ops
+
+import tfae
 from tfae.objectives import BaseObjective, ObjectiveTerms
 
 #: Wang et al.'s weights of the five scales (Section 3.1), finest first.

@@ -18,8 +18,9 @@ import numbers
 from collections.abc import Callable, Sequence
 from typing import Any
 
-import tfae
 from keras import ops
+
+import tfae
 from tfae.autodiff import gradient
 from tfae.objectives import BaseObjective, ObjectiveTerms
 

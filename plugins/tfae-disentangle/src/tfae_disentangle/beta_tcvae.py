@@ -8,8 +8,9 @@ from collections.abc import Callable
 from typing import Any, Literal
 
 import keras
-import tfae
 from keras import ops
+
+import tfae
 from tfae.bottlenecks import Posterior
 from tfae.regularizers import BaseRegularizer
 from tfae.schedulers import BaseScheduler
@@ -205,7 +206,6 @@ class BetaTCVAERegularizer(BaseRegularizer):
             "dataset_size": self.dataset_size,
             "estimator": self.estimator,
         }
-
 
 
 def _weight(name: str, value: float) -> float:

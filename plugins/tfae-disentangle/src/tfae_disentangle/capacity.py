@@ -8,15 +8,15 @@ from typing import Any
 
 import keras
 import numpy as np
-import tfae
 from keras import ops
+
+import tfae
 from tfae.bottlenecks import GaussianBottleneck, Posterior, VariationalBottleneck
 from tfae.plugins import resolve
 from tfae.regularizers import GaussianKLDRegularizer
 from tfae.schedulers import BaseScheduler
 from tfae.schedulers.base import check_finite
 from tfae.serialization import component_spec, describe_component
-
 
 #: The most counts (epochs or steps) of a capacity schedule checked one by one for a negative value; a longer
 #: schedule is checked at this many counts spread evenly over it, its first and last included.
@@ -116,7 +116,6 @@ class CapacityRegularizer(GaussianKLDRegularizer):
             "gamma": self.gamma,
             "capacity": component_spec("scheduler", capacity) if isinstance(capacity, BaseScheduler) else capacity,
         }
-
 
 
 def _check_schedule(scheduler: BaseScheduler, given: Any) -> None:

@@ -33,8 +33,9 @@ from collections.abc import Callable
 from typing import Any
 
 import keras
-import tfae
 from keras import ops
+
+import tfae
 from tfae.bottlenecks import GaussianBottleneck, Posterior
 from tfae.regularizers import BaseRegularizer
 from tfae.schedulers import BaseScheduler

@@ -7,12 +7,14 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import keras
+from keras import ops
+
 import tfae
 import tfae.random
-from keras import ops
 from tfae.posterior import Posterior
 from tfae.regularizers import BaseRegularizer
 from tfae.schedulers import BaseScheduler
+
 
 class FactorVAERegularizer(BaseRegularizer):
     """The total correlation of the code, ``TC(z) = KL(q(z) || prod_j q(z_j))``, by the density-ratio trick.
@@ -194,7 +196,6 @@ class FactorVAERegularizer(BaseRegularizer):
 
     def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "hidden": list(self.hidden), "seed": self.seed}
-
 
 
 def _integer(value: Any) -> bool:

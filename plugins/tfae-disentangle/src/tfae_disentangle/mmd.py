@@ -30,9 +30,10 @@ from collections.abc import Callable, Sequence
 from typing import Any, Literal
 
 import keras
+from keras import ops
+
 import tfae
 import tfae.random
-from keras import ops
 from tfae.bottlenecks import GaussianBottleneck, Posterior, VanillaBottleneck
 from tfae.regularizers import BaseRegularizer
 from tfae.schedulers import BaseScheduler
@@ -52,9 +53,7 @@ def squared_distances(x: Any, y: Any) -> Any:
     return ops.maximum(squared - 2.0 * dot, 0.0)
 
 
-def mmd(
-    x: Any, y: Any, kernel: Literal["imq", "rbf"] = "imq", scales: float | Sequence[float] = WAE_IMQ_SCALES
-) -> Any:
+def mmd(x: Any, y: Any, kernel: Literal["imq", "rbf"] = "imq", scales: float | Sequence[float] = WAE_IMQ_SCALES) -> Any:
     """The unbiased U-statistic estimate of MMD^2 between the samples ``x`` and ``y``, a float32 scalar.
 
     With ``C = 2 * dim * scale``, the kernel is ``C / (C + ||x - y||^2)`` (``"imq"``) or

@@ -18,6 +18,7 @@ from typing import Any
 
 import keras
 from keras import ops
+
 from tfae.bottlenecks import VariationalBottleneck
 from tfae.random import normal
 

@@ -7,9 +7,9 @@ from collections.abc import Callable
 from typing import Any
 
 import keras
-import tfae
 from keras import ops
 
+import tfae
 from tfae_flows.flow import DEFAULT_REGULARIZER, FlowBottleneck
 from tfae_flows.made import MaskedAutoregressiveNetwork, hidden_units_or_default
 

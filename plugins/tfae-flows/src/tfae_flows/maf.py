@@ -6,10 +6,10 @@ from collections.abc import Callable
 from typing import Any
 
 import keras
-import tfae
 from keras import ops
-from tfae.priors import BasePrior
 
+import tfae
+from tfae.priors import BasePrior
 from tfae_flows.flow import LOG_2PI, check_count
 from tfae_flows.made import MaskedAutoregressiveNetwork, hidden_units_or_default
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-import tfae
 from keras import ops
 
+import tfae
 from tfae_flows.flow import AmortisedFlowBottleneck
 
 #: Bisection steps of the inverse: the bracket, 2 |w . u|, halves each time, far below float32's resolution.

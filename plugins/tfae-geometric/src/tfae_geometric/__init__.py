@@ -9,8 +9,8 @@ them through its ``tfae`` entry points.
 from tfae_geometric.hyperspherical_uniform import HypersphericalUniformPrior
 from tfae_geometric.poincare import PoincareBottleneck
 from tfae_geometric.poincare_kld import PoincareKLDRegularizer
-from tfae_geometric.von_mises_fisher import VonMisesFisherBottleneck
 from tfae_geometric.vmf_kld import VonMisesFisherKLDRegularizer
+from tfae_geometric.von_mises_fisher import VonMisesFisherBottleneck
 from tfae_geometric.wrapped_normal import WrappedNormalPrior
 
 __all__ = [

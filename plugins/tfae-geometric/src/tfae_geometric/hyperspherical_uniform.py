@@ -7,10 +7,10 @@ from collections.abc import Callable
 from typing import Any, ClassVar
 
 import keras
-import tfae
 from keras import ops
-from tfae.priors import BasePrior
 
+import tfae
+from tfae.priors import BasePrior
 from tfae_geometric.von_mises_fisher import log_sphere_area
 
 

@@ -7,11 +7,11 @@ import numbers
 from collections.abc import Callable
 from typing import Any, ClassVar
 
+from keras import ops
+
 import tfae
 import tfae.random
-from keras import ops
 from tfae.bottlenecks import VariationalBottleneck
-
 from tfae_geometric.poincare_ball import (
     exp_map_zero,
     project,

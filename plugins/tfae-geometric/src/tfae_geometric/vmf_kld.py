@@ -7,7 +7,6 @@ from typing import Any
 
 import tfae
 from tfae.regularizers import BaseRegularizer
-
 from tfae_geometric.hyperspherical_uniform import HypersphericalUniformPrior
 from tfae_geometric.von_mises_fisher import vmf_kl_to_uniform
 

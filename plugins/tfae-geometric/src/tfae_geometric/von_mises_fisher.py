@@ -8,11 +8,11 @@ from collections.abc import Callable, Sequence
 from typing import Any, ClassVar
 
 import keras
+from keras import ops
+
 import tfae
 import tfae.random
-from keras import ops
 from tfae.bottlenecks import VariationalBottleneck
-
 from tfae_geometric.bessel import SERIES_BELOW, asymptotic_log_ive, asymptotic_log_ratio, bessel_ratio, log_power_series
 
 #: Wood's proposals drawn at once for each code; the first accepted is taken. Each is accepted with a
@@ -250,9 +250,7 @@ class VonMisesFisherBottleneck(VariationalBottleneck):
                 f"{type(self.prior).__name__} is not a distribution on the sphere: use prior='hyperspherical_uniform' "
                 "(the default), or a prior whose class sets manifold = 'sphere'."
             )
-        self.concentration_dense = keras.layers.Dense(
-            1, dtype=self.dtype_policy.variable_dtype, name="concentration"
-        )
+        self.concentration_dense = keras.layers.Dense(1, dtype=self.dtype_policy.variable_dtype, name="concentration")
 
     def build(self, input_shape: Sequence[int | None]) -> None:
         super().build(input_shape)

@@ -8,10 +8,10 @@ from collections.abc import Callable
 from typing import Any, ClassVar
 
 import keras
-import tfae
 from keras import ops
-from tfae.priors import BasePrior
 
+import tfae
+from tfae.priors import BasePrior
 from tfae_geometric.poincare import check_curvature
 from tfae_geometric.poincare_ball import exp_map_zero, project, wrapped_normal_log_density
 

@@ -9,8 +9,9 @@ from collections.abc import Callable
 from typing import Any
 
 import keras
-import tfae.random
 from keras import ops
+
+import tfae.random
 from tfae.autodiff import gradient
 from tfae.bottlenecks import VariationalBottleneck
 from tfae.hookspecs import hookimpl

@@ -9,9 +9,9 @@ from typing import Any
 import keras
 import numpy as np
 from keras import ops
+
 from tfae.bottlenecks import GaussianBottleneck
 from tfae.hookspecs import hookimpl
-
 from tfae_hamiltonian.hvae import positive_number
 
 

@@ -9,10 +9,10 @@ from typing import Any
 
 import keras
 from keras import ops
+
 from tfae.hookspecs import hookimpl
 from tfae.objectives import ObjectiveTerms
 from tfae.serialization import describe_component
-
 from tfae_hamiltonian.hvae import HamiltonianELBO, positive_integer, tempering
 from tfae_hamiltonian.metric import RiemannianMetricBottleneck
 

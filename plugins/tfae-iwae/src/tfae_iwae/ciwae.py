@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 from keras import ops
+
 from tfae.hookspecs import hookimpl
 from tfae.objectives import BaseObjective, ObjectiveTerms
 

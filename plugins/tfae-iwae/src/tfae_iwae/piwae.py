@@ -7,9 +7,9 @@ from collections.abc import Callable
 from typing import Any
 
 from keras import ops
+
 from tfae.hookspecs import hookimpl
 from tfae.objectives import BaseObjective, ObjectiveTerms
-
 from tfae_iwae.miwae import _positive_integer
 
 

@@ -3,8 +3,9 @@
 import math
 import numbers
 
-import tfae
 from keras import ops
+
+import tfae
 from tfae.schedulers import BaseScheduler
 
 

@@ -1,7 +1,8 @@
 """The L1 penalty, which makes codes sparse."""
 
-import tfae
 from keras import ops
+
+import tfae
 from tfae.regularizers import BaseRegularizer
 
 

@@ -3,8 +3,9 @@
 import numbers
 
 import keras
-import tfae
 from keras import ops
+
+import tfae
 from tfae.bottlenecks import BaseBottleneck, Posterior
 
 

@@ -2,8 +2,9 @@
 
 import numbers
 
-import tfae
 from keras import ops
+
+import tfae
 from tfae.regularizers import BaseRegularizer
 
 

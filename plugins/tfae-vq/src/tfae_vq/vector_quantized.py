@@ -4,8 +4,9 @@ import math
 import numbers
 
 import keras
-import tfae
 from keras import ops
+
+import tfae
 from tfae.bottlenecks import BaseBottleneck, Posterior
 
 # Laplace smoothing of the moving-average cluster sizes, so that a code nobody uses divides by no zero.
