@@ -47,10 +47,10 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 # Each new model traces its own train step, which TensorFlow warns about after the fifth: expected here.
 logging.getLogger("tensorflow").setLevel(logging.ERROR)
 
-import numpy as np
+import numpy as np  # noqa: E402
 
-import report
-import significance
+import report  # noqa: E402
+import significance  # noqa: E402
 
 MODELS = ("vae", "beta_vae", "beta_tcvae", "factor_vae")
 LABELS = {

@@ -579,7 +579,8 @@ class Worker:
         if not line:
             self.process.wait()
             return {
-                "error": f"the {self.library} process stopped (exit status {self.process.returncode}); see {self.log.name}"
+                "error": f"the {self.library} process stopped (exit status {self.process.returncode}); "
+                f"see {self.log.name}"
             }
         return json.loads(line)
 
@@ -694,7 +695,8 @@ def run_model(name, workers, settings, data_path, log):
                 answer = worker_.receive()
                 if "error" in answer:
                     log(
-                        f"{MODELS[name]['label']}, {worker_.library}, seed {seed}: failed in training: {answer['error']}"
+                        f"{MODELS[name]['label']}, {worker_.library}, seed {seed}: "
+                        f"failed in training: {answer['error']}"
                     )
                     run["error"] = answer["error"]
                     active.remove(worker_)
@@ -726,7 +728,8 @@ def run_model(name, workers, settings, data_path, log):
             + "; ".join(
                 f"{library} log p(x) {run['log_likelihood']:.2f}, loss {run['final_loss']:.2f}, "
                 f"median epoch {statistics.median(run['epoch_seconds'][1:] or run['epoch_seconds']):.3f} s, "
-                f"load {run['load_average_1min']['before']:.1f} -> {run['load_average_1min'].get('after', float('nan')):.1f}"
+                f"load {run['load_average_1min']['before']:.1f} -> "
+                f"{run['load_average_1min'].get('after', float('nan')):.1f}"
                 if "log_likelihood" in run
                 else f"{library} failed: {run.get('error')}"
                 for library, run in by_library.items()
@@ -949,7 +952,8 @@ def _provenance(results, first=None):
     return (
         f"commit `{(results.get('commit') or 'unknown')[:12]}`"
         + (
-            f", with uncommitted changes (`git status`) in the code it may have run: {', '.join(f'`{p}`' for p in uncommitted)}"
+            f", with uncommitted changes (`git status`) in the code it may have run: "
+            f"{', '.join(f'`{p}`' for p in uncommitted)}"
             if uncommitted
             else ", no uncommitted change to the code it ran (`src/`, the plugins' `src/`, the script)"
         )
@@ -1011,17 +1015,19 @@ def markdown(results):
         f"fixed permutation (NumPy, seed {SPLIT_SEED}) gives {s['train_digits']:,} training digits and "
         f"{s['held_out_digits']} held out, the same in both libraries.",
         f"- Networks: encoder 64 -> {s['hidden']} (ReLU) -> the code's parameters, a code of {s['latent_dim']} "
-        f"dimensions, decoder {s['latent_dim']} -> {s['hidden']} (ReLU) -> 64 Bernoulli logits (pythae: a sigmoid and its "
-        "binary cross-entropy), each library's default initialisation. tfae's model is "
+        f"dimensions, decoder {s['latent_dim']} -> {s['hidden']} (ReLU) -> 64 Bernoulli logits "
+        "(pythae: a sigmoid and its binary cross-entropy), each library's default initialisation. tfae's model is "
         f"`LayoutAutoencoder(bottleneck, hidden=[{s['hidden']}])` with the bottleneck, regularizer, prior and "
         "objective by name, as a user writes them; pythae's is its model class with these networks passed in.",
         f"- Training: Adam, learning rate {s['learning_rate']:g}, epsilon {s['adam_epsilon']:g} in both, batch "
-        f"{s['batch_size']}, {s['epochs']} epochs of {s['steps_per_epoch']} steps ({s['epochs'] * s['steps_per_epoch']:,} "
+        f"{s['batch_size']}, {s['epochs']} epochs of {s['steps_per_epoch']} steps "
+        f"({s['epochs'] * s['steps_per_epoch']:,} "
         f"steps), seeds {seeds}. tfae trains with one `fit` and its defaults (XLA, 16 steps per execution); "
         "pythae's model with its own forward and loss in a plain PyTorch loop (lighter than its `BaseTrainer`).",
         "- Throughput: the two libraries train in processes of their own that take turns epoch by epoch (as in "
         "`benchmarks/train_throughput.py`); samples per second is the training digits over an epoch's time, over "
-        f"every timed epoch of the {len(s['seeds'])} seed{'s' if len(s['seeds']) > 1 else ''} (each seed's first epoch, which compiles, left out): the "
+        f"every timed epoch of the {len(s['seeds'])} seed{'s' if len(s['seeds']) > 1 else ''} "
+        "(each seed's first epoch, which compiles, left out): the "
         "median and the fastest. "
         + (
             f"Each library's process ran {s['threads']} CPU thread{'s' if s['threads'] > 1 else ''} (`--threads "
@@ -1111,7 +1117,8 @@ def consistency(results):
         "the same way, in both tables. "
         f"{readme['absent']}.",
         "",
-        "| model | pythae's table: NLL (data, metric) | its gain over the VAE's 89.78 | here, gain over the VAE: tfae | pythae | consistent |",
+        "| model | pythae's table: NLL (data, metric) | its gain over the VAE's 89.78 "
+        "| here, gain over the VAE: tfae | pythae | consistent |",
         "| --- | --- | ---: | ---: | ---: | --- |",
     ]
     summary = results["summary"]

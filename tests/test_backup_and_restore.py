@@ -78,7 +78,8 @@ def test_a_crash_while_writing_leaves_the_previous_backup(tmp_path):
 def test_keras_callback_is_damaged_by_the_same_crash(tmp_path):
     folder = tmp_path / "backup"
     crash_in_second_epoch(keras.callbacks.BackupAndRestore(str(folder)))
-    with pytest.raises(Exception):
+    # Any error will do: what Keras raises for a damaged weights file is no part of its API.
+    with pytest.raises(Exception):  # noqa: B017
         make_model().load_weights(folder / "latest.weights.h5")
 
 

@@ -41,7 +41,9 @@ x = np.random.default_rng(0).random((256, 10)).astype("float32")
 
 def make(seed=5):
     keras.utils.set_random_seed(0)
-    model = Autoencoder(bottleneck=GaussianBottleneck(latent_dim=6, regularizer=GaussianKLDRegularizer(beta=3.0), seed=seed))
+    model = Autoencoder(
+        bottleneck=GaussianBottleneck(latent_dim=6, regularizer=GaussianKLDRegularizer(beta=3.0), seed=seed)
+    )
     model.compile(optimizer=keras.optimizers.SGD(0.01), loss="mse")
     return model
 

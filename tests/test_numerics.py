@@ -203,7 +203,7 @@ def test_bernoulli_nll_gradient_is_finite_for_extreme_logits():
     targets = np.array([[0.0, 1.0, 0.25, 0.75]], "float32")
     likelihood = BernoulliLikelihood()
 
-    (gradient,) = gradients_of(lambda l: keras.ops.sum(likelihood.negative_log_likelihood(targets, l)), logits)
+    (gradient,) = gradients_of(lambda logit: keras.ops.sum(likelihood.negative_log_likelihood(targets, logit)), logits)
 
     # d/dl (softplus(l) - x * l) = sigmoid(l) - x.
     np.testing.assert_allclose(to_numpy(gradient), [[1.0, -1.0, 0.75, -0.75]], rtol=1e-6)

@@ -182,9 +182,9 @@ def test_generate_says_what_a_fitted_sampler_needs(digits_run, tmp_path, capsys)
     lone.write_bytes((digits_run / "model.keras").read_bytes())
     assert main(["generate", str(lone), "--sampler", "gmm", "-o", str(tmp_path / "x.png")]) == 2
     assert capsys.readouterr().err.strip() == (
-        f"tfae generate: error: --sampler gmm is fitted to the codes of the training data, and {lone} is no run folder "
-        "whose config.toml says what that was: give it with --data DATA (a dataset's name, a .npy/.npz file or a folder "
-        "of images)"
+        f"tfae generate: error: --sampler gmm is fitted to the codes of the training data, and {lone} is no run "
+        "folder whose config.toml says what that was: give it with --data DATA (a dataset's name, a .npy/.npz file "
+        "or a folder of images)"
     )
     broken = tmp_path / "broken.keras"
     broken.write_bytes(b"not a model")

@@ -195,7 +195,9 @@ def loaded_in_another_process(saved_by_a_script):
         results = {}
         for name in ["deep", "conv"]:
             model = tfae.load_model(f"{name}/{name}.keras")
-            error = np.abs(model.predict(np.load(f"{name}/inputs.npy"), verbose=0) - np.load(f"{name}/expected.npy")).max()
+            error = np.abs(
+                model.predict(np.load(f"{name}/inputs.npy"), verbose=0) - np.load(f"{name}/expected.npy")
+            ).max()
             results[name] = [type(model).__name__, float(error), len(model.encoder.layers)]
         print(json.dumps(results))
         """,

@@ -84,7 +84,8 @@ def test_a_hundred_models_in_one_process_keep_memory_bounded(tmp_path, record_pr
     half = MODELS // 2
     growth = (rss[-1] - rss[half - 1]) / (MODELS - half)
     report = (
-        f"{MODELS} models ({MAX_XLA_MODELS_PER_PROCESS} with XLA) in {rows[-1]['seconds']:.0f} s; RSS {rss[0]:.0f} MB after the first, "
+        f"{MODELS} models ({MAX_XLA_MODELS_PER_PROCESS} with XLA) in {rows[-1]['seconds']:.0f} s; "
+        f"RSS {rss[0]:.0f} MB after the first, "
         f"{rss[half - 1]:.0f} MB after {half}, {rss[-1]:.0f} MB after {MODELS}: "
         f"{growth:.2f} MB per model over the second half"
     )

@@ -65,12 +65,18 @@ def register_priors(register: Callable[..., Any]) -> None:
 
 @hookspec
 def register_objectives(register: Callable[..., Any]) -> None:
-    """Register training objectives, chosen by ``compile(objective=...)`` (subclasses of ``tfae.objectives.BaseObjective``)."""
+    """Register training objectives (subclasses of ``tfae.objectives.BaseObjective``).
+
+    They are chosen by ``compile(objective=...)``.
+    """
 
 
 @hookspec
 def register_samplers(register: Callable[..., Any]) -> None:
-    """Register post-hoc samplers of codes, chosen by ``model.sample(n, sampler=...)`` (subclasses of ``tfae.samplers.BaseSampler``)."""
+    """Register post-hoc samplers of codes (subclasses of ``tfae.samplers.BaseSampler``).
+
+    They are chosen by ``model.sample(n, sampler=...)``.
+    """
 
 
 KINDS: dict[str, str] = {

@@ -141,7 +141,7 @@ class Posterior:
         return ops.cast(bottleneck.joint_log_prior(code), "float32")
 
     def pairwise(self, code: Any = None, *, per_dimension: bool = False) -> Any:
-        """``log q(code_i | x_j)`` for every pair of samples: shape ``(batch, batch)``, or ``(batch, batch, latent_dim)``.
+        """``log q(code_i | x_j)`` for all sample pairs: shape ``(batch, batch)``, or ``(batch, batch, latent_dim)``.
 
         The matrix the minibatch estimators of ``log q(z)`` (Chen et al. 2018) start from: row ``i`` scores
         sample ``i``'s code under each sample's posterior.

@@ -19,8 +19,8 @@ They need no test framework; with pytest::
         check_objective(lambda: MyObjective(k=4))
 
 ``check_scheduler``, ``check_likelihood``, ``check_metric``, ``check_dataset`` and ``check_sampler`` do the same
-for a schedule, a reconstruction likelihood, an evaluation metric, a dataset and a post-hoc sampler, and ``gradients`` computes a model's
-gradients on any backend, for a plugin's own tests of its maths.
+for a schedule, a reconstruction likelihood, an evaluation metric, a dataset and a post-hoc sampler, and
+``gradients`` computes a model's gradients on any backend, for a plugin's own tests of its maths.
 
 Beyond shapes, the checks look for what an author can get wrong without noticing:
 
@@ -542,7 +542,8 @@ def check_sampler(factory: Callable[[], BaseSampler]) -> None:
     _expect(
         isinstance(codes, np.ndarray) and codes.shape == (5, 2) and codes.dtype == np.float32,
         what,
-        f"sample(model, 5) gave {type(codes).__name__} of shape {getattr(codes, 'shape', None)}, expected float32 (5, 2)",
+        f"sample(model, 5) gave {type(codes).__name__} of shape {getattr(codes, 'shape', None)}, "
+        "expected float32 (5, 2)",
     )
     _expect_finite(codes, what, "sample(model, 5)")
     _expect(np.array_equal(codes, sampler.sample(model, 5, seed=1)), what, "the same seed drew other codes")
@@ -1011,7 +1012,7 @@ def _check_randomness(regularizer: BaseRegularizer, posterior: Posterior, what: 
         "some of its randomness does not come from its `seed_generators` (keras.random without `seed=`, NumPy, "
         "or a generator it does not hold as an attribute)",
     )
-    for (generator, after), (variable, before) in zip(generators, state):
+    for (generator, after), (_variable, before) in zip(generators, state):
         _expect(
             not np.array_equal(after, before),
             what,
@@ -1999,7 +2000,8 @@ def _check_seeded_sampler(prior: BasePrior, latent_dim: int, what: str) -> None:
     _expect(
         from_tensor.shape == (n, latent_dim),
         what,
-        f"sample(n) for n a scalar integer tensor holding {n} has shape {from_tensor.shape}, expected {(n, latent_dim)}",
+        f"sample(n) for n a scalar integer tensor holding {n} has shape {from_tensor.shape}, "
+        f"expected {(n, latent_dim)}",
     )
 
 

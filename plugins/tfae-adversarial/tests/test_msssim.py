@@ -84,7 +84,7 @@ def check_ssim_per_scale_matches_numpy():
 
 def check_ms_ssim_and_the_loss_match_numpy():
     """Wang's MS-SSIM (Eq. 7), and the loss with pythae's (1 + v) / 2 mapping, image by image."""
-    for seed, (shape, window_size, sigma, data_range, weights) in enumerate(CASES):
+    for seed, (shape, window_size, sigma, _data_range, weights) in enumerate(CASES):
         x, y = image_pairs(shape, seed + 10, noise=0.5)
         found = to_numpy(multiscale_ssim(x, y, weights, window_size, sigma))
         losses = to_numpy(msssim_loss(x, y, weights, window_size, sigma))

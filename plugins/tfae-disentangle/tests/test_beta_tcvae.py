@@ -37,7 +37,10 @@ def to_numpy(x):
 
 
 def gaussian_batch(rng, batch=16, dim=4, variance=None, tied=False):
-    """Means, log-variances and one code per sample, as float32 arrays; ``tied`` gives dimension 1 dimension 0's mean."""
+    """Means, log-variances and one code per sample, as float32 arrays.
+
+    ``tied`` gives dimension 1 dimension 0's mean.
+    """
     mean = rng.normal(size=(batch, dim))
     if tied:
         mean[:, 1] = mean[:, 0]

@@ -73,8 +73,8 @@ def reference_layers(bottleneck, parameters, sample):
             masks = ref.made_masks(bottleneck.latent_dim, bottleneck.hidden_units, reverse)
             layers.append(
                 (
-                    lambda z, w=weights, m=masks: ref.iaf_step(z, context, w, m),
-                    lambda y, w=weights, m=masks, r=reverse: ref.iaf_inverse_step(y, context, w, m, r),
+                    lambda z, h=context, w=weights, m=masks: ref.iaf_step(z, h, w, m),
+                    lambda y, h=context, w=weights, m=masks, r=reverse: ref.iaf_inverse_step(y, h, w, m, r),
                 )
             )
     return layers

@@ -46,9 +46,9 @@ np.testing.assert_allclose(to_numpy(bound), expected, rtol=1e-5, atol=1e-3)
 
 model = linear_model(reference, {"name": "rhvae", "latent_dim": LATENT, "temperature": 1.2, "regularization": 0.3})
 terms = terms_around(model, x, (mean, log_variance, factor), code)
-bound = jax.jit(lambda momentum: RiemannianHamiltonianELBO(fixed_point_iterations=3, **arguments).bound(terms, momentum))(
-    gamma
-)
+bound = jax.jit(
+    lambda momentum: RiemannianHamiltonianELBO(fixed_point_iterations=3, **arguments).bound(terms, momentum)
+)(gamma)
 metric = ref.Metric(mean, factor, temperature=1.2, regularization=0.3)
 expected = ref.rhvae_bound(reference, x64, metric, code64, gamma64, log_q0, iterations=3, **arguments)
 np.testing.assert_allclose(to_numpy(bound), expected, rtol=1e-5, atol=1e-3)

@@ -81,7 +81,10 @@ def miwae_bound(log_weights, m, k):
 
 
 def ciwae_bound(log_weights, beta):
-    """Rainforth et al., "New estimators", CIWAE, one draw: ``beta ELBO_VAE + (1 - beta) ELBO_IWAE`` from the same codes."""
+    """Rainforth et al., "New estimators", CIWAE, one draw: ``beta ELBO_VAE + (1 - beta) ELBO_IWAE``.
+
+    Both bounds come from the same codes.
+    """
     return beta * elbo(log_weights) + (1.0 - beta) * iwae_bound(log_weights)
 
 
@@ -114,7 +117,10 @@ class LinearGaussian:
         return -0.5 * (len(self.bias) * LOG_2PI + log_determinant + mahalanobis)
 
     def posterior(self, x):
-        """The exact ``p(z | x)``: its mean ``(batch, d)`` and log-variance ``(d,)``, diagonal as ``W`` is orthogonal."""
+        """The exact ``p(z | x)``: its mean ``(batch, d)`` and log-variance ``(d,)``.
+
+        The covariance is diagonal as ``W`` is orthogonal.
+        """
         precision = 1.0 + np.diag(self.weights.T @ self.weights) / self.noise_variance
         mean = (_f64(x) - self.bias) @ self.weights / self.noise_variance / precision
         return mean, -np.log(precision)

@@ -183,7 +183,10 @@ class BaseBottleneck(keras.layers.Layer):
 
     @property
     def has_densities(self) -> bool:
-        """Whether the bottleneck gives the log-density of codes under its posterior and its prior (variational ones do)."""
+        """Whether the bottleneck gives the log-density of codes under its posterior and its prior.
+
+        Variational ones do.
+        """
         return False
 
     @property

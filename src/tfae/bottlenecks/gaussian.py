@@ -19,8 +19,8 @@ class GaussianBottleneck(VariationalBottleneck):
     """Encodes each sample as a diagonal Gaussian ``N(mean, exp(log_variance))``.
 
     While training the code is the reparameterised sample ``mean + exp(log_variance / 2) * eps`` with
-    ``eps ~ N(0, I)``, so gradients reach the encoder; at inference it is the mean. The prior is ``N(0, I)`` unless ``prior`` says otherwise. ``log_density`` is the
-    Gaussian's log-density.
+    ``eps ~ N(0, I)``, so gradients reach the encoder; at inference it is the mean. The prior is ``N(0, I)``
+    unless ``prior`` says otherwise. ``log_density`` is the Gaussian's log-density.
 
     Args:
         latent_dim: positive int, the size of the code.

@@ -193,7 +193,10 @@ class VariationalBottleneck(BaseBottleneck):
         return ops.sum(self.log_density(code, *parameters), axis=-1)
 
     def log_prior(self, code: Any) -> Any:
-        """``log p(code)`` under the prior, per code dimension, elementwise (float32, nats); for a prior that factorises."""
+        """``log p(code)`` under the prior, per code dimension, elementwise (float32, nats).
+
+        Only for a prior that factorises.
+        """
         if self.prior is None:
             raise NotImplementedError(f"{type(self).__name__} does not give the log-density of its prior.")
         return self.prior.log_prob_per_dimension(code)

@@ -463,8 +463,8 @@ class Autoencoder(keras.Model):
             return self.loss_and_outputs(x, y, sample_weight, training=training)[0]
         if self.objective.importance_samples != 1:
             raise ValueError(
-                f"The objective {self.objective!r} scores {self.objective.importance_samples} codes per sample, which a "
-                "given `y_pred` does not hold: call compute_loss without it."
+                f"The objective {self.objective!r} scores {self.objective.importance_samples} codes per sample, "
+                "which a given `y_pred` does not hold: call compute_loss without it."
             )
         posterior = self.bottleneck.posterior(
             self.feature_network(x, training=training), sampling="mean", training=training
@@ -549,7 +549,8 @@ class Autoencoder(keras.Model):
         trained = sum(
             (value - ops.stop_gradient(value) for _, value, is_objective in terms if is_objective), ops.zeros(())
         )
-        # The bottleneck's own loss terms (a VQ-VAE's) and the networks' (Keras weight regularizers), as Keras adds them.
+        # The bottleneck's own loss terms (a VQ-VAE's) and the networks' (Keras weight regularizers), as Keras
+        # adds them.
         added = sum((ops.cast(loss, "float32") for loss in self._added_losses(posterior)), ops.zeros(()))
         results = objective(
             ObjectiveTerms(
@@ -612,7 +613,10 @@ class Autoencoder(keras.Model):
         return [*posterior.losses, *self.feature_network.losses, *self.decoder_network.losses]
 
     def compute_metrics(self, x: Any, y: Any, y_pred: Any, sample_weight: Any = None) -> dict:
-        """Keras' compiled metrics, given the targets (``x`` when ``y`` is ``None``) and the prediction in data space."""
+        """Keras' compiled metrics, given the targets and the prediction in data space.
+
+        The targets are ``y``, or ``x`` when ``y`` is ``None``.
+        """
         targets = x if y is None else y
         prediction = y_pred if self.likelihood is None else self.likelihood(y_pred)
         return super().compute_metrics(x, targets, prediction, sample_weight)

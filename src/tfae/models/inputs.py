@@ -36,7 +36,8 @@ def check_samples(model: keras.Model, x: Any, method: str) -> None:
     )
     if not fits:
         raise ValueError(
-            f"This model takes samples of shape {expected} (batches of shape (batch_size, {', '.join(map(str, expected))})); "
+            f"This model takes samples of shape {expected} "
+            f"(batches of shape (batch_size, {', '.join(map(str, expected))})); "
             f"{method} received samples of shape {shape[1:]} (an array of shape {shape})."
         )
 

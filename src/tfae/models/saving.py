@@ -189,8 +189,8 @@ def load_model(
         custom_objects: optional extra classes, as in ``keras.saving.load_model``.
         compile: whether to restore the compiled state (optimizer, loss).
         max_config_bytes: the size limit in bytes. ``None`` (the default) reads the environment variable
-            ``TFAE_MAX_MODEL_CONFIG_BYTES``, and without it uses 16 MiB (``tfae.models.archive.MAX_CONFIG_BYTES``): a tfae
-            model's ``config.json`` takes kilobytes.
+            ``TFAE_MAX_MODEL_CONFIG_BYTES``, and without it uses 16 MiB (``tfae.models.archive.MAX_CONFIG_BYTES``):
+            a tfae model's ``config.json`` takes kilobytes.
 
     Returns:
         The model.

@@ -110,7 +110,7 @@ def jax_compute_loss_and_updates(
 
 
 def _split_gradients(model: keras.Model, losses: dict[str, Any], pullback: Any) -> list[Any]:
-    """Each trainable weight's gradient: of ``"loss"`` for the generative weights, of ``"encoder_loss"`` for the rest."""
+    """Each trainable weight's gradient: of ``"loss"`` for the generative weights, ``"encoder_loss"`` for the rest."""
 
     def cotangent(name: str) -> dict[str, Any]:
         return {key: ops.ones_like(value) if key == name else ops.zeros_like(value) for key, value in losses.items()}

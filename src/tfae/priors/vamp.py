@@ -57,7 +57,8 @@ class VampPrior(BasePrior):
         if any(size is None for size in data_shape):
             raise ValueError(
                 f"The prior 'vamp' makes {self.components} pseudo-inputs of the data's shape, but this model's "
-                f"encoder takes samples of shape {data_shape}, with sizes left open: give the encoder a fixed input shape."
+                f"encoder takes samples of shape {data_shape}, with sizes left open: "
+                "give the encoder a fixed input shape."
             )
         if self.pseudo_inputs is None:
             # Made now, not in build: only the model knows the data's shape.

@@ -146,7 +146,10 @@ class BaseRegularizer:
 
     @property
     def layers(self) -> list[keras.layers.Layer]:
-        """The Keras layers this regularizer owns (its attributes): their weights train, save and load with the model."""
+        """The Keras layers this regularizer owns (its attributes).
+
+        Their weights train, save and load with the model.
+        """
         return _unique(self._owned(keras.layers.Layer))
 
     @property

@@ -42,7 +42,8 @@ class GaussianMixtureSampler(BaseSampler):
         super().__init__()
         if isinstance(components, bool) or not isinstance(components, numbers.Integral) or components < 1:
             raise ValueError(
-                f"`components`, the number of Gaussians, must be a positive integer. Received: components={components!r}"
+                "`components`, the number of Gaussians, must be a positive integer. "
+                f"Received: components={components!r}"
             )
         if covariance not in COVARIANCES:
             raise ValueError(

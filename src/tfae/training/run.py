@@ -521,7 +521,8 @@ class Run:
         batch_size = self.config.values["training"]["batch_size"]
         if batch_size % devices:
             raise RunError(
-                f"[training] batch_size = {batch_size} does not split over {devices} devices: use a multiple of {devices}"
+                f"[training] batch_size = {batch_size} does not split over {devices} devices: "
+                f"use a multiple of {devices}"
             )
         kept = []
         for x, labels in ((x_train, labels_train), (x_val, labels_val)):
@@ -529,7 +530,8 @@ class Run:
             if verbose and keep < len(x):
                 left_out = len(x) - keep
                 print(
-                    f"tfae: leaving out {left_out} of {len(x)} samples, so that every batch splits over {devices} devices"
+                    f"tfae: leaving out {left_out} of {len(x)} samples, "
+                    f"so that every batch splits over {devices} devices"
                 )
             kept.append((x[:keep], None if labels is None else labels[:keep]))
         (x_train, labels_train), (x_val, labels_val) = kept

@@ -187,7 +187,7 @@ def msssim_loss(
     sigma: float = 1.5,
     data_range: float = 1.0,
 ) -> Any:
-    """``1 - MS-SSIM`` of each pair of images with pythae's mapping of each factor ``v`` to ``(1 + v) / 2``, ``(batch,)``.
+    """``1 - MS-SSIM`` per pair of images with pythae's mapping of each factor ``v`` to ``(1 + v) / 2``, ``(batch,)``.
 
     ``1 - ((1 + ssim_M) / 2) ** w_M * prod over j < M of ((1 + cs_j) / 2) ** w_j``: Wang et al.'s MS-SSIM
     (``multiscale_ssim``) with each factor in [-1, 1] mapped to [0, 1] before its power, as pythae's
@@ -212,7 +212,7 @@ def msssim_loss(
 
 
 class MultiScaleSSIMObjective(BaseObjective):
-    """pythae's ``MSSSIM_VAE``: ``1 - MS-SSIM`` of each reconstruction (``msssim_loss``) plus the regularizers' penalties.
+    """pythae's ``MSSSIM_VAE``: ``1 - MS-SSIM`` per reconstruction (``msssim_loss``) plus the regularizers' penalties.
 
     The objective replaces the reconstruction term: it scores the decoder's output, mapped to data space by
     the model's likelihood (``"bernoulli"``'s probabilities, ``"gaussian"``'s mean; as it is with a Keras
@@ -220,7 +220,8 @@ class MultiScaleSSIMObjective(BaseObjective):
     likelihood: it is a similarity score in [0, 1] with no density behind it, not ``-log p(x | z)`` in nats,
     so it could not be a tfae likelihood (an IWAE bound and ``tfae evaluate``'s ELBO and ``log p(x)`` read a
     likelihood as nats). The history logs it as ``reconstruction_loss``, the term minimised, and as
-    ``msssim_loss``; ``loss`` is ``msssim_loss + regularization_loss``. ``tfae evaluate`` still reports the likelihood's ELBO of the trained model.
+    ``msssim_loss``; ``loss`` is ``msssim_loss + regularization_loss``. ``tfae evaluate`` still reports the
+    likelihood's ELBO of the trained model.
 
     The loss lies in [0, 1], small beside a KL in nats: weigh the regularizers' ``beta`` to match (pythae's
     ``beta``). Unlike pythae's, the loss is each image's (pythae's is one value for the batch, and multiplies

@@ -66,10 +66,10 @@ class BetaTCVAERegularizer(BaseRegularizer):
     the whole data set, ``N = B``.
 
     The penalty is one value for the batch, the mean of each sample's terms (``terms`` gives them per sample):
-    each sample's estimate depends on the whole batch, so it is a batch-level penalty. Under ``tf.distribute`` each replica's batch is
-    the estimator's minibatch: ``B`` is ``batch_size / replicas``, drawn from the same ``N`` samples, and the
-    model averages the replicas' penalties. So the estimate is that of a smaller batch, noisier, and for
-    ``"mws"`` more biased.
+    each sample's estimate depends on the whole batch, so it is a batch-level penalty. Under ``tf.distribute``
+    each replica's batch is the estimator's minibatch: ``B`` is ``batch_size / replicas``, drawn from the same
+    ``N`` samples, and the model averages the replicas' penalties. So the estimate is that of a smaller batch,
+    noisier, and for ``"mws"`` more biased.
 
     ``beta`` is the base class's weight: a float or a scheduler, logged as ``beta`` when scheduled; it weighs
     the total correlation only (``weighs_by_beta`` is ``False``). ``alpha`` and ``gamma`` are floats.
