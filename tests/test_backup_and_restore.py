@@ -1,4 +1,4 @@
-"""tfae.training.checkpoints.BackupAndRestore survives a crash while it writes: the previous backup stays whole.
+"""tfae.callbacks.BackupAndRestore survives a crash while it writes: the previous backup stays whole.
 
 The crash is injected into the model's ``save_weights``: on its second call it leaves half an HDF5 file
 where it was told to write and raises, as a full disk or a killed process would. Keras' own callback is
@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from tfae.models import Autoencoder
-from tfae.training.checkpoints import BackupAndRestore
+from tfae.callbacks import BackupAndRestore
 
 HALF_AN_HDF5_FILE = b"\x89HDF\r\n\x1a\n" + b"\x00" * 64
 
@@ -95,3 +95,28 @@ def test_double_checkpoint_keeps_the_one_before_too(tmp_path):
     ]
     assert json.loads((folder / "training_metadata.json.bkp").read_text())["epoch"] == 1
     assert json.loads((folder / "training_metadata.json").read_text())["epoch"] == 2
+
+
+def test_tfae_callbacks_holds_it_and_fit_resumes_from_its_backup(tmp_path):
+    from tfae.training import checkpoints
+
+    # The old import path names the same class.
+    assert checkpoints.BackupAndRestore is BackupAndRestore
+    assert issubclass(BackupAndRestore, keras.callbacks.BackupAndRestore)
+
+    class StopAfterSecondEpoch(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            if epoch == 1:
+                raise RuntimeError("stopped by the test")
+
+    folder = tmp_path / "backup"
+    with pytest.raises(RuntimeError, match="stopped by the test"):
+        make_model().fit(
+            DATA, batch_size=16, epochs=4, verbose=0, callbacks=[BackupAndRestore(str(folder)), StopAfterSecondEpoch()]
+        )
+    assert json.loads((folder / "training_metadata.json").read_text())["epoch"] == 2
+    assert not any(".partial" in path.name for path in folder.iterdir())
+
+    resumed = make_model().fit(DATA, batch_size=16, epochs=4, verbose=0, callbacks=[BackupAndRestore(str(folder))])
+    assert resumed.epoch == [2, 3]
+    assert not folder.exists(), "a finished fit deletes the backup"

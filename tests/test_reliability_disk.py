@@ -18,7 +18,7 @@ import pytest
 
 import tfae
 from tfae.cli import main
-from tfae.training import checkpoints
+from tfae import safe_files
 from tfae.training.config import load_config
 from tfae.training.run import Run
 from timeouts import HANG_TIMEOUT_S
@@ -105,7 +105,7 @@ def checkpoint_sizes(tmp_path_factory):
     model = run.build_model(run.load_data().x.shape[1:])
     model.optimizer.build(model.trainable_variables)
     model.save(folder / "checkpoint.keras")
-    return checkpoints.saved_size(model), (folder / "checkpoint.keras").stat().st_size
+    return safe_files.saved_size(model), (folder / "checkpoint.keras").stat().st_size
 
 
 # The disk's size for each place to run out of room: config.toml, history.csv and checkpoint.json take a
@@ -178,7 +178,7 @@ def test_a_file_size_limit_is_one_line_and_leaves_no_run_folder(tmp_path):
 
 def test_tfae_encode_under_a_file_size_limit_is_one_line_and_writes_nothing(tmp_path):
     run = Run.create(load_config(None), tmp_path / "run")
-    checkpoints.save_model(run.build_model(run.load_data().x.shape[1:]), tmp_path / "model.keras")
+    safe_files.save_model(run.build_model(run.load_data().x.shape[1:]), tmp_path / "model.keras")
     output = tmp_path / "codes.npy"  # 1797 codes of 2 float32 numbers: 14 KB, past the limit
     result = subprocess.run(
         [sys.executable, "-m", "tfae", "encode", str(tmp_path / "model.keras"), "digits", "-o", str(output)],
@@ -203,7 +203,7 @@ import json, sys
 import numpy as np
 from tfae.errors import DiskFullError
 from tfae.models.layouts import LayoutAutoencoder
-from tfae.training.checkpoints import BackupAndRestore
+from tfae.callbacks import BackupAndRestore
 
 x = np.random.default_rng(0).random((64, 64)).astype("float32")
 model = LayoutAutoencoder({"name": "vanilla", "latent_dim": 2}, hidden=[256, 128])
@@ -223,7 +223,7 @@ def backup_sizes(tmp_path):
     model.compile(optimizer="adam", loss="mse")
     model.optimizer.build(model.trainable_variables)
     model.save_weights(tmp_path / "size.weights.h5")
-    return checkpoints.saved_size(model), (tmp_path / "size.weights.h5").stat().st_size
+    return safe_files.saved_size(model), (tmp_path / "size.weights.h5").stat().st_size
 
 
 def test_backup_and_restore_on_a_full_disk_raises_disk_full_and_keeps_the_last_backup(small_disk, tmp_path):
@@ -288,7 +288,7 @@ def test_a_config_error_found_building_the_model_leaves_the_old_run_untouched(tm
 HDF5_ON_A_FULL_DISK = """
 import os, sys
 from tfae.models.layouts import LayoutAutoencoder
-from tfae.training.checkpoints import writing
+from tfae.safe_files import writing
 
 model = LayoutAutoencoder({"name": "vanilla", "latent_dim": 2}, hidden=[256, 128])
 model.build((None, 64))

@@ -208,6 +208,7 @@ def test_sigkill_during_a_checkpoint_write_leaves_the_previous_checkpoint(tmp_pa
 LIMITED_WRITER = """
 import json, os, resource, signal
 import numpy as np
+from tfae import safe_files
 from tfae.training import checkpoints
 from tfae.models.layouts import LayoutAutoencoder
 
@@ -217,7 +218,7 @@ model.build((None, 64))
 model.compile(optimizer="adam", loss="bernoulli")
 checkpoint = checkpoints.Checkpoint("backup", "history.csv")
 model.fit(x, epochs=1, batch_size=64, verbose=0, callbacks=[checkpoint])
-checkpoints.save_model(model, "model.keras")
+safe_files.save_model(model, "model.keras")
 np.savez("expected.npz", *model.get_weights())
 
 # From here on no file of this process may grow past half a checkpoint: writes beyond fail with EFBIG.
@@ -230,12 +231,12 @@ try:
 except Exception as error:
     errors["checkpoint"] = f"{type(error).__name__}: {error}"
 try:
-    checkpoints.save_model(model, "model.keras")
+    safe_files.save_model(model, "model.keras")
 except Exception as error:
     errors["model"] = f"{type(error).__name__}: {error}"
 # save_model claims the room first and fails before writing; here Keras writes until the limit stops it.
 try:
-    with checkpoints.replacing("model.keras") as temporary:
+    with safe_files.replacing("model.keras") as temporary:
         model.save(temporary)
 except Exception as error:
     errors["halfway"] = f"{type(error).__name__}: {error}"
@@ -579,7 +580,7 @@ def _noisy_model():
 def test_a_checkpoint_puts_back_every_seed_generator_and_the_global_generators(tmp_path):
     import random
 
-    from tfae.training.checkpoints import seed_generator_states
+    from tfae.training.random_state import seed_generator_states
 
     x = np.random.default_rng(1).random((5, 6)).astype("float32")
     model = _noisy_model()

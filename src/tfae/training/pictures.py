@@ -405,7 +405,7 @@ def loss_figure(history):
 
 
 def _save(figure, path):
-    from tfae.training.checkpoints import replacing
+    from tfae.safe_files import replacing
 
     path = Path(path)
     figure.tight_layout()

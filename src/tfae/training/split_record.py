@@ -56,7 +56,7 @@ def split_record(x: np.ndarray, training: np.ndarray, held_out: np.ndarray, vali
 
 def write_split_record(folder: str | Path, record: dict) -> None:
     """Writes ``record`` as the run folder's ``split.json`` (under a temporary name, renamed into place)."""
-    from tfae.training.checkpoints import write_text
+    from tfae.safe_files import write_text
 
     write_text(Path(folder) / SPLIT_FILE, json.dumps(record, indent=1) + "\n")
 
