@@ -13,6 +13,10 @@ built-ins first, so a third-party plugin may subclass a built-in. Environment va
 A built-in keeps its names: a third party that registers one too is warned about, once, and its component
 is reachable by the qualified name ``"distribution:name"`` (``"tfae-clash:kld"``).
 
+The hooks are called through pluggy's hook caller one plugin at a time (``subset_hook_caller``), not once
+for all plugins: ``register`` records which distribution provides each component, and a plugin whose hook
+raises is reported by its distribution and loses only its own components (``_call_hooks`` says more).
+
 Use it like this::
 
     from tfae import plugins
@@ -38,7 +42,7 @@ import pluggy
 
 import tfae.hookspecs as hookspecs
 from tfae.errors import DuplicateNameError, PluginLoadError, PluginLoadWarning
-from tfae.registry import Conflict, Entry, Registry
+from tfae.registry import Conflict, Entry, Registry, normalize_source
 from tfae.version import __version__
 
 ENTRY_POINT_GROUP = "tfae"
@@ -83,13 +87,9 @@ def _flag(name: str) -> bool:
     return os.environ.get(name, "").strip().lower() in ("1", "true", "yes", "on")
 
 
-def _canonical(name: str) -> str:
-    return name.strip().lower().replace("_", "-").replace(".", "-")
-
-
 def _allow_list() -> set[str] | None:
     """The canonical names in TFAE_PLUGINS, or ``None`` when it is unset or empty."""
-    names = {_canonical(name) for name in os.environ.get("TFAE_PLUGINS", "").split(",") if name.strip()}
+    names = {normalize_source(name) for name in os.environ.get("TFAE_PLUGINS", "").split(",") if name.strip()}
     return names or None
 
 
@@ -103,9 +103,11 @@ def _entry_points() -> list[tuple[PluginInfo, importlib_metadata.EntryPoint]]:
     for entry_point in importlib_metadata.entry_points(group=ENTRY_POINT_GROUP):
         distribution = entry_point.dist.name if entry_point.dist else ""
         version = entry_point.dist.version if entry_point.dist else ""
-        builtin = _canonical(distribution) == CORE_DISTRIBUTION
+        builtin = normalize_source(distribution) == CORE_DISTRIBUTION
         plugins.append((PluginInfo(entry_point.name, distribution, version, builtin, entry_point.value), entry_point))
-    return sorted(plugins, key=lambda pair: (not pair[0].builtin, _canonical(pair[0].distribution), pair[0].plugin))
+    return sorted(
+        plugins, key=lambda pair: (not pair[0].builtin, normalize_source(pair[0].distribution), pair[0].plugin)
+    )
 
 
 def _report(
@@ -162,18 +164,25 @@ def _check_hooks(registry: Registry, info: PluginInfo, plugin: object) -> None:
 
 
 def _call_hooks(registry: Registry, info: PluginInfo) -> None:
-    """Runs the plugin's registration hooks; a hook that raises leaves nothing of the plugin registered."""
+    """Runs the plugin's registration hooks; a hook that raises leaves nothing of the plugin registered.
+
+    Each hook is called through pluggy's hook caller, narrowed to this plugin (``subset_hook_caller``), not
+    once for every plugin (``manager.hook.register_bottlenecks(register=...)``): ``register`` records who
+    provides each component (plugin, distribution, version), so it must know whose hook is calling, and a
+    hook that raises must be blamed on its own distribution and undo only its own plugin's registrations,
+    while the plugins after it still load. One call for all would stop at the first error, skipping the
+    plugins after it, and say not whose it was.
+    """
+    manager = _manager(registry)
+    others = [plugin for plugin in manager.get_plugins() if manager.get_name(plugin) != info.plugin]
+    provider = (info.plugin, info.distribution, info.version, info.builtin)
     try:
         for kind, hook_name in hookspecs.KINDS.items():
-            for implementation in getattr(_manager(registry).hook, hook_name).get_hookimpls():
-                if implementation.plugin_name != info.plugin:
-                    continue
 
-                def register(component: Any, name: str, aliases: Sequence[str] = (), _kind: str = kind) -> Entry:
-                    provider = (info.plugin, info.distribution, info.version, info.builtin)
-                    return registry.register(_kind, component, name, aliases, *provider)
+            def register(component: Any, name: str, aliases: Sequence[str] = (), _kind: str = kind) -> Entry:
+                return registry.register(_kind, component, name, aliases, *provider)
 
-                implementation.function(**{argument: register for argument in implementation.argnames})
+            manager.subset_hook_caller(hook_name, remove_plugins=others)(register=register)
     except BaseException:
         registry.remove_plugin(info.plugin)
         raise
@@ -221,13 +230,13 @@ def build_registry() -> Registry:
     _building = registry
     try:
         for info, entry_point in found:
-            chosen = allowed is None or {_canonical(info.plugin), _canonical(info.distribution)} & allowed
+            chosen = allowed is None or {normalize_source(info.plugin), normalize_source(info.distribution)} & allowed
             if info.builtin or (autoload and chosen):
                 _load(registry, info, entry_point)
             else:
                 registry.skipped.append(info)
         if allowed is not None:
-            known = {_canonical(name) for info, _ in found for name in (info.plugin, info.distribution)}
+            known = {normalize_source(name) for info, _ in found for name in (info.plugin, info.distribution)}
             for name in sorted(allowed - known):
                 _report(f"TFAE_PLUGINS names {name!r}, but no installed tfae plugin or distribution has that name.")
         _report_conflicts(registry)
