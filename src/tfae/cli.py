@@ -15,6 +15,7 @@ from pathlib import Path
 
 from tfae.distribute import STRATEGIES
 from tfae.errors import DiskFullError, NoPriorError, PluginLoadWarning, RunError, TfaeError, UsageError
+from tfae.training.config import example_configs
 
 EXIT_BAD_INPUT = 2
 EXIT_FAILED = 1
@@ -67,36 +68,12 @@ def _load_model(path):
 def _data_spec(text):
     """``DATA`` as given: a dataset's name or a path, or a dataset's name and parameters as a table, in JSON or
     TOML (``'{name = "dsprites", n = 2000, image_size = 32}'``)."""
+    from tfae.training.config import inline_table
     from tfae.training.data import path_exists
 
     if text.strip().startswith("{") and not path_exists(text):
-        return _inline_table(text, "data")
+        return inline_table(text, "data")
     return text
-
-
-def _inline_table(text, what):
-    """A table given on the command line, in JSON or TOML, checked as a config's tables are (its depth, its
-    lists' lengths, its seeds)."""
-    from tfae.training.config import NESTED_TOO_DEEP, check_shape, tomllib
-
-    try:
-        try:
-            table = json.loads(text)
-        except ValueError:
-            try:
-                table = tomllib.loads(f"table = {text.strip()}")["table"]
-            except ValueError as error:  # tomllib.TOMLDecodeError, or an integer of over 4300 digits
-                shown = _shortened(text)
-                raise UsageError(f"cannot read the {what} {shown} as JSON or a TOML table: {error}") from None
-    except RecursionError:
-        raise UsageError(f"the {what} {_shortened(text)} holds {NESTED_TOO_DEEP}") from None
-    check_shape(table, f"the {what} {_shortened(text)}")
-    return table
-
-
-def _shortened(text, limit=200):
-    """``repr(text)``, cut to about ``limit`` characters: a table given on the command line can be long."""
-    return repr(text) if len(text) <= limit else f"{text[:limit]!r}... ({len(text):,} characters)"
 
 
 def _check_seed(seed):
@@ -122,21 +99,6 @@ def _fit_samples(model, dataset):
     return dataset
 
 
-def _example_folder():
-    from importlib import resources
-
-    return resources.files("tfae").joinpath("examples")
-
-
-def example_configs():
-    """The example configs that ship with tfae, as ``{name: path}``."""
-    return {
-        entry.name[: -len(".toml")]: entry
-        for entry in sorted(_example_folder().iterdir(), key=str)
-        if entry.name.endswith(".toml")
-    }
-
-
 def _config_path(config):
     from tfae.training.data import path_exists
 
@@ -160,33 +122,32 @@ def train_command(args):
         )
     if args.epochs is not None and args.epochs < 1:
         raise UsageError(f"--epochs must be a positive number; got {args.epochs}")
-    from tfae.training.config import Config, read_config
+    import dataclasses
+
+    from tfae.training.config import TrainConfig, read_config
 
     # What the file itself says is checked before Keras and TensorFlow load (seconds on a busy machine).
     source = Path(args.resume) / "config.toml" if args.resume is not None else _config_path(args.config)
     if args.resume is not None and not source.is_file():
         raise RunError(f"{args.resume} is not a tfae run folder: it has no config.toml")
-    config = read_config(source) if source is not None else Config({}, components=False)
+    config = read_config(source) if source is not None else TrainConfig.from_values({}, components=False)
+    changes = {"epochs": args.epochs, "strategy": args.strategy}
+    changes = {key: value for key, value in changes.items() if value is not None}
+    if changes:
+        config = dataclasses.replace(config, training=dataclasses.replace(config.training, **changes))
     _quiet_tensorflow()
-    from tfae.distribute import make_strategy
+    from tfae.distribute import training_strategy
 
     # TensorFlow wants a multi-worker strategy made before any other TensorFlow work (checking the config's
     # components builds them).
-    name = args.strategy or config.values["training"]["strategy"]
-    strategy = make_strategy(name) if name in ("mirrored", "multi-worker", "data_parallel") else None
+    strategy = training_strategy(config.training.strategy)
 
     from tfae.training.run import Run
 
     config.check_components()
     if args.resume is not None:
         run = Run.open(args.resume, config)
-        if args.strategy is not None:
-            run.config.values["training"]["strategy"] = args.strategy
     else:
-        if args.epochs is not None:
-            config.values["training"]["epochs"] = args.epochs
-        if args.strategy is not None:
-            config.values["training"]["strategy"] = args.strategy
         run = Run.create(config, args.run_dir, overwrite=args.overwrite)
     try:
         run.train(progress=not args.quiet, strategy=strategy)
@@ -204,7 +165,7 @@ def _next_step(run):
     saved = run.saved_epochs()
     if saved is None:
         return "run the same command again"
-    epochs = run.config.values["training"]["epochs"]
+    epochs = run.config.training.epochs
     return f"continue with: tfae train --resume {run.folder} ({saved} of {epochs} epochs are saved)"
 
 
@@ -330,8 +291,9 @@ def _write_samples(path, model, sampler, number, seed, shape):
 def _sampler(text):
     """``--sampler`` as a sampler: a registered name, or a name and parameters as a table."""
     from tfae.plugins import resolve
+    from tfae.training.config import inline_table
 
-    spec = _inline_table(text, "sampler") if text.strip().startswith("{") else text
+    spec = inline_table(text, "sampler") if text.strip().startswith("{") else text
     try:
         return resolve("sampler", spec)
     except (TfaeError, ValueError, TypeError) as error:
@@ -364,8 +326,6 @@ def _sampler_data(args):
 
 def similar_command(args):
     """Prints the K samples of DATA nearest to sample INDEX in latent space (and draws them with -o)."""
-    import numpy as np
-
     if args.k < 1:
         raise UsageError(f"-k must be a positive number of neighbours; got {args.k}")
     _quiet_tensorflow()
@@ -376,10 +336,10 @@ def similar_command(args):
     index = args.index % count
     model = _load_model(args.model)
     dataset = _fit_samples(model, dataset)
+    from tfae.evaluation import nearest_neighbours
+
     codes = model.encoder.predict(dataset.x, batch_size=args.batch_size, verbose=0).reshape(count, -1)
-    distances = np.linalg.norm(codes - codes[index], axis=1)
-    distances[index] = np.inf
-    nearest = np.argsort(distances, kind="stable")[: min(args.k, count - 1)]
+    nearest, distances = nearest_neighbours(codes, codes[index], k=args.k, exclude=index)
     labels = dataset.labels
     print(
         f"The {len(nearest)} samples nearest to sample {index}"
@@ -387,13 +347,13 @@ def similar_command(args):
         + f" in latent space ({codes.shape[1]} dimensions, Euclidean):"
     )
     print("rank  index  distance" + ("  label" if labels is not None else ""))
-    for rank, neighbour in enumerate(nearest, start=1):
+    for rank, (neighbour, distance) in enumerate(zip(nearest, distances), start=1):
         label = f"  {labels[neighbour]}" if labels is not None else ""
-        print(f"{rank:>4}  {neighbour:>5}  {distances[neighbour]:>8.4f}{label}")
+        print(f"{rank:>4}  {neighbour:>5}  {distance:>8.4f}{label}")
     if args.output:
         from tfae.training.pictures import neighbours
 
-        neighbours(dataset.x[index], dataset.x[nearest], distances[nearest], args.output, index, nearest)
+        neighbours(dataset.x[index], dataset.x[nearest], distances, args.output, index, nearest)
         print(f"tfae similar: wrote {args.output}")
     return 0
 
@@ -402,7 +362,8 @@ def evaluate_command(args):
     """Computes metrics of a trained model on data (by default the samples its run held out): prints them, and
     writes them to a JSON file with --output."""
     if args.samples < 1:
-        raise UsageError(f"--samples must be a positive number of codes drawn per sample; got {args.samples}")
+        option = getattr(args, "samples_option", "--importance-samples")
+        raise UsageError(f"{option} must be a positive number of codes drawn per sample; got {args.samples}")
     if args.batch_size < 1:
         raise UsageError(f"--batch-size must be a positive number; got {args.batch_size}")
     _check_seed(args.seed)
@@ -430,9 +391,9 @@ def evaluate_command(args):
 
         config = load_config(config_path)
         dataset, share = _held_out_data(args.run, Run(model_path.parent, config))
-        source = config.values["data"]["source"]
+        source = config.data.source
         if share < 1:
-            seed = config.values["training"]["seed"]
+            seed = config.training.seed
             described = (
                 f"the {len(dataset.x)} samples of {dataset.source} that training held out (validation_split "
                 f"{share:g}, seed {seed})"
@@ -456,7 +417,7 @@ def evaluate_command(args):
         x,
         factors=dataset.factors,
         metrics=metrics,
-        samples=args.samples,
+        importance_samples=args.samples,
         seed=args.seed,
         ground_truth=dataset.ground_truth,
         batch_size=args.batch_size,
@@ -466,19 +427,11 @@ def evaluate_command(args):
     print(f"tfae evaluate: {model_path} on {described}; {drawn}seed {args.seed}")
     _print_metrics(results)
     if args.output is not None:
+        from tfae.evaluation import results_record
         from tfae.training.checkpoints import make_folder, write_text
-        from tfae.version import __version__
 
-        record = {
-            "model": str(model_path),
-            "data": source,
-            "data_samples": len(x),
-            "held_out": args.data is None and share < 1,
-            "samples": args.samples,
-            "seed": args.seed,
-            "tfae_version": __version__,
-            **{name: value if math.isfinite(value) else None for name, value in results.items()},
-        }
+        held_out = args.data is None and share < 1
+        record = results_record(results, model_path, source, len(x), held_out, args.samples, args.seed)
         make_folder(Path(args.output).parent)
         write_text(args.output, json.dumps(record, indent=2) + "\n")
         print(f"tfae evaluate: wrote {args.output}")
@@ -545,56 +498,12 @@ def _print_metrics(results):
         print(f"{name:<{width}}  {value}")
 
 
-def _schedule_spec(text):
-    from tfae.training.config import NESTED_TOO_DEEP, check_shape, tomllib
-    from tfae.training.data import path_exists
-
-    path = Path(text)
-    examples = example_configs()
-    is_file = path_exists(text) and path.is_file()
-    if not is_file and text in examples:
-        path, is_file = Path(str(examples[text])), True
-    if is_file:
-        content = path.read_text(encoding="utf-8")
-        try:
-            document = json.loads(content) if path.suffix == ".json" else tomllib.loads(content)
-        except (ValueError, tomllib.TOMLDecodeError) as error:
-            raise UsageError(f"cannot read {path}: {' '.join(str(error).split())}") from None
-        except RecursionError:
-            raise UsageError(f"cannot read {path}: it holds {NESTED_TOO_DEEP}") from None
-        if not isinstance(document, dict):
-            raise UsageError(f"{path} holds no table: give a table with a scheduler's name, or a training config")
-        check_shape(document, str(path))
-        if "name" in document:
-            return document
-        beta = document.get("model", {}).get("bottleneck", {})
-        beta = beta.get("regularizer", {}) if isinstance(beta, dict) else {}
-        beta = beta.get("beta") if isinstance(beta, dict) else None
-        if isinstance(beta, (str, dict)):
-            return beta
-        raise UsageError(
-            f"{path} names no scheduler: give a table with a name, or a training config whose "
-            "[model.bottleneck.regularizer] has a beta scheduler"
-        )
-    stripped = text.strip()
-    if stripped.startswith("{"):
-        return _inline_table(text, "schedule")
-    if "=" in stripped:
-        try:
-            document = tomllib.loads(stripped)
-        except ValueError as error:  # tomllib.TOMLDecodeError, or an integer of over 4300 digits
-            raise UsageError(f"cannot read the schedule {_shortened(text)} as TOML: {error}") from None
-        except RecursionError:
-            raise UsageError(f"the schedule {_shortened(text)} holds {NESTED_TOO_DEEP}") from None
-        check_shape(document, f"the schedule {_shortened(text)}")
-        return document
-    return stripped
-
-
 def schedule_command(args):
     """Plots a beta schedule given by name, as JSON or TOML, or as a file (a training config or an example's
     name works too: its beta schedule is plotted)."""
-    spec = _schedule_spec(args.spec)
+    from tfae.training.schedule_spec import schedule_spec
+
+    spec = schedule_spec(args.spec)
     if args.length is not None and args.length < 1:
         raise UsageError(f"--length must be a positive number; got {args.length}")
     _quiet_tensorflow()
@@ -613,6 +522,7 @@ def schedule_command(args):
 
 def examples_command(args):
     """Lists the example configs that ship with tfae, or prints one."""
+
     examples = example_configs()
     if args.name is None:
         width = max(map(len, examples))
@@ -677,6 +587,15 @@ def plugins_command(args):
     for conflict in registry.conflicts():
         print(f"conflict: {conflict.message()}")
     return 0
+
+
+class _NamedOption(argparse.Action):
+    """Stores the value, and the option's name as given (``DEST_option``), for a message that names it as the
+    user wrote it: an option with an older name (``--samples``) beside its own."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        setattr(namespace, self.dest, values)
+        setattr(namespace, f"{self.dest}_option", option_string)
 
 
 def build_parser():
@@ -784,7 +703,14 @@ def build_parser():
         "folder of images",
     )
     evaluate.add_argument(
-        "--samples", type=int, default=1000, metavar="K", help="codes drawn per sample: K of IWAE-K (default: 1000)"
+        "--importance-samples",
+        "--samples",
+        dest="samples",
+        action=_NamedOption,
+        type=int,
+        default=1000,
+        metavar="K",
+        help="codes drawn per data row: K of IWAE-K (default: 1000; --samples is its older name)",
     )
     evaluate.add_argument(
         "--metrics", metavar="A,B", help="the metrics to compute, by name (default: all that apply; `tfae plugins`)"

@@ -28,6 +28,12 @@ STRATEGIES = ("default", "mirrored", "multi-worker", "data_parallel")
 TRAINING_TASKS = ("chief", "worker")
 
 
+def training_strategy(name: str | None) -> Any:
+    """The strategy that ``tfae train`` trains under for a config's ``[training] strategy``: ``None`` for
+    ``"default"`` (one device, no scope to enter), else ``make_strategy(name)``."""
+    return None if name in (None, "default") else make_strategy(name)
+
+
 def make_strategy(name: str | None = "default", devices: Sequence[str] | None = None) -> Any:
     """Returns the strategy called ``name``: a ``tf.distribute`` strategy, or on JAX a Keras distribution.
 

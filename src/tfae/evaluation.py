@@ -11,7 +11,7 @@ returns a dict of floats. Each built-in metric is also a plain function of array
 Example:
 
 ```python
-results = evaluate(model, x_test, samples=1000)
+results = evaluate(model, x_test, importance_samples=1000)
 results["log_likelihood"], results["negative_elbo"], results["active_units"]
 ```
 """
@@ -56,6 +56,7 @@ def evaluate(
     ground_truth: Any = None,
     batch_size: int = 64,
     progress: bool = False,
+    importance_samples: int | None = None,
 ) -> dict[str, float]:
     """Computes metrics of a trained model on data and returns them by name.
 
@@ -67,13 +68,14 @@ def evaluate(
         metrics: the metrics, by registered name, dict or instance; ``None`` computes every default metric
             that the model and data allow (``DEFAULT_METRICS``). A metric named here that cannot be computed
             (a log-likelihood of a deterministic model, MIG without factors) is an error saying what it needs.
-        samples: codes drawn per sample for the sampled metrics: ``k`` of the IWAE estimate, recorded as
-            ``importance_samples``.
+        samples: the older name of ``importance_samples``, still taken.
         seed: the seed of every random draw, a whole number from 0 to 2**32 - 1 (``tfae.random.MAX_SEED``).
         ground_truth: optional data that renders samples of chosen factors (``tfae.datasets.DSprites``): adds
             ``factor_vae_score`` and ``beta_vae_score``.
         batch_size: samples per batch.
         progress: say which metric is being computed, and show a progress bar for the long passes.
+        importance_samples: codes drawn per data row for the sampled metrics: ``k`` of the IWAE estimate,
+            recorded in the results as ``importance_samples``; ``None``: ``samples``.
 
     Returns:
         A dict of floats: ``negative_elbo`` (nats per sample, a bound on ``-log p(x)``), ``log_likelihood``
@@ -92,6 +94,7 @@ def evaluate(
 
     check_samples(model, x, "evaluate")
     seed = check_seed(seed)
+    samples = samples if importance_samples is None else importance_samples
     evaluation = Evaluation(model, x, factors, ground_truth, samples, seed, batch_size, progress)
     explicit = metrics is not None
     chosen = list(DEFAULT_METRICS) if metrics is None else list(metrics)
@@ -121,6 +124,77 @@ def evaluate(
     return results
 
 
+def nearest_neighbours(codes: Any, query: Any, k: int = 10, exclude: int | None = None) -> tuple[Any, Any]:
+    """The ``k`` rows of ``codes`` nearest to ``query`` (Euclidean), nearest first: a search in latent space.
+
+    Args:
+        codes: the codes to search, ``(rows, ...)``, such as ``model.encoder.predict(x)``; each row is
+            flattened.
+        query: one code, of a row's shape.
+        k: how many neighbours; fewer when ``codes`` holds fewer rows.
+        exclude: a row to leave out, such as the query's own.
+
+    Returns:
+        ``(indices, distances)``: NumPy arrays of the neighbours' rows and their distances to ``query``; rows
+        at the same distance come in their order in ``codes``.
+
+    Example:
+
+    ```python
+    codes = model.encoder.predict(x, verbose=0)
+    indices, distances = nearest_neighbours(codes, codes[0], k=5, exclude=0)
+    ```
+    """
+    import numpy as np
+
+    codes = np.asarray(codes)
+    codes = codes.reshape(len(codes), -1)
+    distances = np.linalg.norm(codes - np.asarray(query).reshape(1, -1), axis=1)
+    if exclude is not None:
+        distances[exclude] = np.inf
+    kept = len(codes) - (exclude is not None)
+    nearest = np.argsort(distances, kind="stable")[: max(0, min(k, kept))]
+    return nearest, distances[nearest]
+
+
+def results_record(
+    results: Mapping[str, float],
+    model: str,
+    data: Any,
+    data_samples: int,
+    held_out: bool,
+    importance_samples: int,
+    seed: int,
+) -> dict[str, Any]:
+    """The JSON record of an evaluation that ``tfae evaluate --output`` writes: what was evaluated, on what,
+    with which draws, and the results, a result that is not finite as ``None`` (JSON's ``null``).
+
+    Args:
+        results: ``evaluate``'s results.
+        model: the model file's path.
+        data: the data's spec (a dataset's name or table, or a path).
+        data_samples: how many data rows were evaluated.
+        held_out: whether they are the rows that the model's run held out.
+        importance_samples: the codes drawn per data row (``evaluate``'s ``samples``); recorded as
+            ``"samples"``, the key that records written before kept.
+        seed: the random seed of every draw.
+    """
+    import math
+
+    from tfae.version import __version__
+
+    return {
+        "model": str(model),
+        "data": data,
+        "data_samples": data_samples,
+        "held_out": held_out,
+        "samples": importance_samples,
+        "seed": seed,
+        "tfae_version": __version__,
+        **{name: value if math.isfinite(value) else None for name, value in results.items()},
+    }
+
+
 def _name(metric: BaseMetric) -> str:
     """The metric's registered name, what its results are called; an unregistered one's class name."""
     from tfae.serialization import registered_name_of
@@ -130,6 +204,8 @@ def _name(metric: BaseMetric) -> str:
 
 __all__ = [
     "evaluate",
+    "nearest_neighbours",
+    "results_record",
     "DEFAULT_METRICS",
     "Evaluation",
     "BaseMetric",

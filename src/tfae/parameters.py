@@ -41,7 +41,7 @@ class Entry(Protocol):
 NESTED = {"bottleneck": ("regularizer", "regularizer"), "regularizer": ("beta", "scheduler")}
 # What a kind's contract says a parameter takes, for the components that do not annotate it.
 CONTRACT_TYPES = {"bottleneck": {"latent_dim": int}}
-# Names a contract keeps from tfae's seed for another of its parameters: taken, but not listed as taken.
+# Other names a contract takes for one of its parameters (Keras' own spelling): taken, but not listed as taken.
 SYNONYMS = {"bottleneck": ("kernel_regularizer",)}
 
 # The sorts of value a check tells apart; any other value (an instance, a variable, a callable) passes.
@@ -185,8 +185,9 @@ def _evaluated(annotation: Any, namespace: dict[str, Any]) -> Any:
     # would otherwise leave every annotation of the constructor a string.
     if not isinstance(annotation, str):
         return annotation
+    holder = types.SimpleNamespace(__annotations__={"annotation": annotation})
     try:
-        return eval(annotation, namespace)  # as typing.get_type_hints reads an annotation
+        return typing.get_type_hints(holder, globalns=namespace)["annotation"]
     except Exception:  # an annotation naming what only a type checker imports: left unread
         return annotation
 
@@ -273,7 +274,7 @@ def check_parameters(entry: Entry, params: Mapping[str, Any]) -> None:
     accepted, required, any_keyword, own = constructor_parameters(entry.component)
     described = f"The {entry.kind} {entry.name!r} ({entry.describe()})"
     if not any_keyword:
-        # The component's own parameters: not Keras' (a layer's trainable, dtype, ...), nor the seed's synonyms.
+        # The component's own parameters: not Keras' (a layer's trainable, dtype, ...), nor the contract's synonyms.
         listed = [name for name in own if name not in SYNONYMS.get(entry.kind, ())]
         for key in params:
             if key not in accepted:

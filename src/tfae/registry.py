@@ -21,7 +21,7 @@ from typing import Any
 
 import tfae.hookspecs as hookspecs
 from tfae.errors import DuplicateNameError, UnknownNameError
-from tfae.parameters import check_parameters
+from tfae.parameters import NESTED, check_parameters
 
 KINDS = tuple(hookspecs.KINDS)
 # Between a distribution (or a run-time plugin) and a name, as in "tfae-clash:kld".
@@ -54,6 +54,39 @@ def _distinct(entries: Iterable["Entry"]) -> list["Entry"]:
         if all(other.component is not entry.component for other in found):
             found.append(entry)
     return found
+
+
+# The attribute where an error raised while a nested component was built keeps the keys that lead to it.
+_SPEC_PATH = "spec_path"
+
+
+def spec_path(error: BaseException) -> tuple[Any, ...]:
+    """The keys (and list positions) of the nested specification at fault, from the outermost one that
+    ``resolve`` was given: ``("regularizer", 1, "beta")``; ``()`` when the error is the outer component's own.
+
+    ``tfae train`` names the line of that key in the config file.
+    """
+    return getattr(error, _SPEC_PATH, ())
+
+
+def nested_specs(kind: str, params: Mapping[str, Any]) -> list[tuple[tuple[Any, ...], str, Any]]:
+    """The nested specifications among ``params`` of a ``kind``: ``(keys, nested kind, spec)`` for each.
+
+    A bottleneck's ``regularizer`` and a regularizer's ``beta`` (``tfae.parameters.NESTED``) nest when given as
+    a name or a dict; a bottleneck's ``regularizer`` may be a list, each item of which is listed, whatever it
+    is, at ``("regularizer", index)``. The one place that says how specifications nest: ``resolve`` builds
+    them, and the config reader checks them, by it.
+    """
+    nested = NESTED.get(kind)
+    if nested is None:
+        return []
+    key, nested_kind = nested
+    value = params.get(key)
+    if isinstance(value, (str, Mapping)):
+        return [((key,), nested_kind, value)]
+    if isinstance(value, list) and kind == "bottleneck":
+        return [((key, index), nested_kind, item) for index, item in enumerate(value)]
+    return []
 
 
 @dataclasses.dataclass(frozen=True)
@@ -431,4 +464,16 @@ class Registry:
 
     def _build(self, entry: Entry, params: dict) -> object:
         check_parameters(entry, params)
-        return entry.component(**params)
+        lists: dict[str, list] = {}
+        for keys, nested_kind, spec in nested_specs(entry.kind, params):
+            try:
+                component = self.resolve(nested_kind, spec)
+            except (ValueError, TypeError) as error:
+                # So that a config file names the line of the nested key at fault (spec_path).
+                setattr(error, _SPEC_PATH, keys + spec_path(error))
+                raise
+            if len(keys) == 1:
+                params[keys[0]] = component
+            else:
+                lists.setdefault(keys[0], list(params[keys[0]]))[keys[1]] = component
+        return entry.component(**{**params, **lists})

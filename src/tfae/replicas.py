@@ -65,6 +65,12 @@ def distribution_devices() -> int:
     return 1 if mesh is None else int(mesh.devices.size)
 
 
+def evenly_split_length(samples: int, batch_size: int, devices: int) -> int:
+    """How many of ``samples``, in batches of ``batch_size``, every batch of which splits evenly over ``devices``:
+    all of them but the few that leave the last batch uneven. ``batch_size`` is a multiple of ``devices``."""
+    return samples - samples % batch_size % devices
+
+
 def uneven_batches(samples: int, batch_size: int, devices: int) -> str | None:
     """Why ``samples`` in batches of ``batch_size`` cannot be split evenly over ``devices``, or ``None`` when they can.
 
@@ -76,7 +82,7 @@ def uneven_batches(samples: int, batch_size: int, devices: int) -> str | None:
         return f"the batch size {batch_size} does not split over {devices} devices: use a multiple of {devices}"
     last = samples % batch_size
     if last % devices:
-        keep = samples - last % devices
+        keep = evenly_split_length(samples, batch_size, devices)
         return (
             f"the last batch, {last} of the {samples} samples, does not split over {devices} devices: give {keep} "
             f"samples (drop {last % devices}), or a batch size that divides {samples}"

@@ -11,7 +11,7 @@ from keras import ops
 
 from tfae.bottlenecks.base import BaseBottleneck
 from tfae.divergence import DivergenceMonitor, stopped_message
-from tfae.errors import DivergenceError
+from tfae.errors import DivergenceError, UnknownNameError
 from tfae.keras_private import all_layers, compiled_loss, creation_strategy, set_untracked, unlocked_state
 from tfae.likelihoods.base import BaseLikelihood
 from tfae.models.inputs import check_even_split, check_fit_batch_size, check_samples
@@ -46,6 +46,25 @@ def _resolve_likelihood(likelihood: Any) -> BaseLikelihood | None:
     return likelihood
 
 
+def loss_from_name(name: str) -> str | None:
+    """What a loss given by name is: a registered likelihood's name, or ``None`` for a Keras loss's name.
+
+    A likelihood's name (or alias) comes first; a name that none has is looked up among Keras' losses.
+    ``compile(loss=name)`` and a config's ``[training] loss`` read a name by this one rule.
+
+    Raises:
+        UnknownNameError: neither a likelihood nor Keras has a loss of that name.
+    """
+    try:
+        return get_registry().get("likelihood", name).name
+    except UnknownNameError as tfae_error:
+        try:
+            keras.losses.get(name)
+        except ValueError:
+            raise UnknownNameError(f"{tfae_error} Keras has no loss named {name!r} either.") from None
+    return None
+
+
 def _resolve_objective(objective: Any) -> BaseObjective:
     objective = resolve("objective", objective)
     if not isinstance(objective, BaseObjective):
@@ -71,7 +90,7 @@ class Autoencoder(keras.Model):
     """An autoencoder: ``encoder -> bottleneck -> decoder``, trained with ``fit`` like any Keras model.
 
     The default encoder is the bottleneck alone and the default decoder one Dense layer back to the input's
-    shape, as in the original TFAE; override ``make_encoder`` and ``make_decoder`` (or use
+    shape; override ``make_encoder`` and ``make_decoder`` (or use
     ``DeepAutoencoder``) for deeper or convolutional networks. Inputs may have any shape; the
     reconstruction has the input's shape. ``fit(x)`` with no targets reconstructs ``x``.
 
@@ -144,7 +163,8 @@ class Autoencoder(keras.Model):
         # A Mean per value the objective logs besides the loss; compile makes them anew for each objective, so
         # they are not Keras-tracked attributes (an earlier objective's would stay): `metrics` lists them.
         set_untracked(self, "_objective_trackers", [])
-        # One regularizer's varying beta is logged as `beta`, as the seed did; with several, as `<name>_beta`.
+        # One regularizer's varying beta is logged as `beta` (histories of earlier runs name it so); with
+        # several, as `<name>_beta`.
         self.beta_trackers: list[keras.metrics.Mean] = []
         self._varying_betas: list[int] = []
         regularizers = self.bottleneck.regularizers
@@ -420,14 +440,9 @@ class Autoencoder(keras.Model):
         if isinstance(loss, dict):
             return _resolve_likelihood(loss), None
         if isinstance(loss, str):
-            registry = get_registry()
-            try:
-                return _resolve_likelihood(registry.get("likelihood", loss).name), None
-            except ValueError as tfae_error:
-                try:
-                    keras.losses.get(loss)
-                except ValueError:
-                    raise ValueError(f"{tfae_error} Keras has no loss named {loss!r} either.") from None
+            likelihood = loss_from_name(loss)
+            if likelihood is not None:
+                return _resolve_likelihood(likelihood), None
         return None, loss
 
     def _set_likelihood(self, likelihood: BaseLikelihood | None) -> None:

@@ -9,9 +9,8 @@ from typing import Any, cast
 import keras
 
 from tfae.bottlenecks.base import BaseBottleneck
+from tfae.layout_names import LAYOUTS
 from tfae.models.autoencoder import Autoencoder
-
-LAYOUTS = ("dense", "conv")
 
 
 def spatial_sizes(height: int, width: int, levels: int) -> list[tuple[int, int]]:

@@ -1,6 +1,31 @@
-"""Training from a config file: the engine behind ``tfae train``.
+"""Training from a config: the library behind ``tfae train``.
 
-``config`` reads and checks the TOML file, ``data`` loads the data it names, ``run`` assembles the model
-(``tfae.models.LayoutAutoencoder``) and trains it into a run folder, ``checkpoints`` writes what a crash must
-not damage, and ``pictures`` draws what a person looks at afterwards. Nothing in the core imports this package.
+``train(config)`` trains the model a ``TrainConfig`` (or a TOML file, read by ``load_config``) describes into a
+run folder and returns its ``Run``. Inside: ``config`` reads and checks the config, ``data`` loads the data it
+names, ``run`` assembles the model (``tfae.models.LayoutAutoencoder``) and trains it into a run folder,
+``checkpoints`` writes what a crash must not damage, and ``pictures`` draws what a person looks at afterwards.
+Nothing in the core imports this package, and importing it loads no deep-learning framework: ``train`` and
+``Run`` load Keras when first used.
 """
+
+from tfae.training.config import DataConfig, ModelConfig, OutputConfig, TrainConfig, TrainingConfig, load_config
+
+__all__ = [
+    "DataConfig",
+    "ModelConfig",
+    "OutputConfig",
+    "Run",
+    "TrainConfig",
+    "TrainingConfig",
+    "load_config",
+    "train",
+]
+
+
+def __getattr__(name):
+    # Run and train live in tfae.training.run, which imports Keras; a config is read and checked without it.
+    if name in ("Run", "train"):
+        from tfae.training import run
+
+        return getattr(run, name)
+    raise AttributeError(f"module 'tfae.training' has no attribute {name!r}")

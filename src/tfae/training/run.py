@@ -35,7 +35,7 @@ import keras
 import numpy as np
 
 from tfae.divergence import DivergenceMonitor, stopped_message
-from tfae.errors import ConfigError, DivergenceError, RunError, SplitChangedError
+from tfae.errors import ConfigError, DivergenceError, RunError, SplitChangedError, TfaeError
 from tfae.training import checkpoints, pictures
 from tfae.training.config import load_config, resolved_spec
 from tfae.training.data import DataError, is_path, load_data
@@ -171,11 +171,72 @@ def _split(x, labels, validation_split, seed):
     return (x[training], x[held_out]), (labels[training], labels[held_out])
 
 
+def train(config=None, run_dir=None, *, overwrite=False, strategy=None, verbose=1, callbacks=(), progress=True):
+    """Trains the model a config describes into a run folder, as ``tfae train`` does, and returns the ``Run``.
+
+    Args:
+        config: a ``TrainConfig``, a TOML file's path, or ``None`` for the defaults (a Gaussian VAE on the
+            built-in 8x8 digits). It is checked as ``tfae train`` checks a file, with the same messages.
+        run_dir: the run folder; ``None``: ``[output] dir / name`` (``runs/vae`` by default).
+        overwrite: whether to replace a run folder that is there already.
+        strategy: a ``tf.distribute`` strategy or a Keras distribution; ``None``: the one that the config's
+            ``[training] strategy`` names (``tfae.distribute.training_strategy``).
+        verbose: 1 to print what is trained and what was written, 0 for nothing.
+        callbacks: more Keras callbacks for ``fit``.
+        progress: with ``verbose``, whether to show each epoch.
+
+    Returns:
+        The ``Run``: its ``folder`` holds the model, the config and the pictures, and its ``model`` is the
+        trained model.
+
+    Raises:
+        ConfigError: a mistake in the config (after the file and the line, for a file).
+        RunError: the run folder exists and ``overwrite`` is false.
+        DivergenceError: the loss became NaN or inf; the model of the last good epoch is saved.
+
+    Example:
+
+    ```python
+    from tfae.training import ModelConfig, TrainConfig, TrainingConfig, train
+
+    config = TrainConfig(model=ModelConfig(hidden=[32]), training=TrainingConfig(epochs=1))
+    run = train(config, run_dir="runs/python-vae", overwrite=True, verbose=0)
+    run.model.encoder.predict(run.training_data().x[:5], verbose=0)
+    ```
+    """
+    from tfae.distribute import training_strategy
+    from tfae.training.config import TrainConfig, read_config
+
+    if config is None:
+        config = TrainConfig()
+    if isinstance(config, TrainConfig):
+        config = config.checked(components=False)
+    else:
+        config = read_config(config)
+    if strategy is None:
+        # TensorFlow wants a multi-worker strategy made before any other TensorFlow work (checking the
+        # config's components builds them).
+        strategy = training_strategy(config.training.strategy)
+    config.check_components()
+    run = Run.create(config, run_dir, overwrite=overwrite)
+    run.train(verbose=verbose, callbacks=callbacks, strategy=strategy, progress=progress)
+    return run
+
+
 class Run:
     """A run folder and the config that trains into it.
 
     Create one with ``Run.create(config)`` (a new folder) or ``Run.open(folder)`` (to resume), then call
-    ``train()``.
+    ``train()``; ``tfae.training.train(config)`` does both.
+
+    Args:
+        folder: the run folder.
+        config: the ``TrainConfig``, checked (``load_config``, or ``TrainConfig.checked()``).
+        resuming: whether the run continues from the folder's checkpoint.
+        replaces: whether a new run replaces the run folder there.
+
+    Attributes:
+        model: the trained model, once ``train`` has returned; ``None`` before.
     """
 
     def __init__(self, folder, config, resuming=False, replaces=False):
@@ -184,6 +245,7 @@ class Run:
         self.resuming = resuming
         self.replaces = replaces
         self.made_folder = False
+        self.model = None
 
     @classmethod
     def create(cls, config, folder=None, overwrite=False):
@@ -195,8 +257,8 @@ class Run:
         Raises:
             RunError: the folder exists and ``overwrite`` is false, or it exists and is not a run folder.
         """
-        output = config.values["output"]
-        folder = Path(folder) if folder is not None else Path(output["dir"]) / output["name"]
+        output = config.output
+        folder = Path(folder) if folder is not None else Path(output.dir) / output.name
         if folder.exists():
             if not overwrite:
                 raise RunError(
@@ -241,13 +303,13 @@ class Run:
             return None
 
     def load_data(self):
-        data = self.config.values["data"]
-        source = data["source"]
+        data = self.config.data
+        source = data.source
         if isinstance(source, Mapping) or not is_path(source):
             # Built by the config, so that a parameter's mistake names its line.
             source = self.config.build("dataset", ("data", "source"))
         try:
-            return load_data(source, data["key"], data["labels"], data["image_size"], data["color"])
+            return load_data(source, data.key, data.labels, data.image_size, data.color)
         except DataError as error:
             raise self.config.error(("data", "source"), str(error)) from None
 
@@ -260,9 +322,9 @@ class Run:
             SplitChangedError: the run's ``split.json`` says that training held out other samples (the data
                 or the seed changed since); a run without one is not checked.
         """
-        training = self.config.values["training"]
+        training = self.config.training
         dataset = self.load_data()
-        if training["validation_split"] == 0:
+        if training.validation_split == 0:
             self._check_split(dataset, "training")
             return dataset, 1.0
         held_out = self._check_split(dataset, "held_out")
@@ -272,7 +334,7 @@ class Run:
             labels=None if dataset.labels is None else dataset.labels[held_out],
             factors=None if dataset.factors is None else dataset.factors[held_out],
         )
-        return held_out_dataset, training["validation_split"]
+        return held_out_dataset, training.validation_split
 
     def training_data(self):
         """The samples that ``train`` fitted the model on, as a ``Dataset``: the data loaded and split as
@@ -281,10 +343,10 @@ class Run:
         Raises:
             SplitChangedError: the run's ``split.json`` says that training fitted on other samples.
         """
-        training = self.config.values["training"]
+        training = self.config.training
         dataset = self.load_data()
         kept = self._check_split(dataset, "training")
-        if training["validation_split"] == 0:
+        if training.validation_split == 0:
             return dataset
         return dataclasses.replace(
             dataset,
@@ -296,8 +358,8 @@ class Run:
     def _check_split(self, dataset, part, record=None):
         """The indices of ``part`` (``"training"`` or ``"held_out"``) of the run's split of ``dataset``, after
         checking them against ``record`` (by default the run's ``split.json``, when it has one)."""
-        training = self.config.values["training"]
-        validation_split, seed = training["validation_split"], training["seed"]
+        training = self.config.training
+        validation_split, seed = training.validation_split, training.seed
         record = read_split_record(self.folder) if record is None else record
         training_indices, held_out_indices = split_indices(len(dataset.x), validation_split, seed)
         indices = training_indices if part == "training" else held_out_indices
@@ -315,29 +377,29 @@ class Run:
         for the memory (with ``data_bytes`` of samples to train on) is refused before any weight is allocated
         (``tfae.training.sizes``).
         """
-        model_values, training = self.config.values["model"], self.config.values["training"]
+        model_values, training = self.config.model, self.config.training
         counted = abstract_model(lambda: self._assemble(sample_shape))
         bottleneck = None if counted is not None else self.config.build("bottleneck", ("model", "bottleneck"))
         try:
             check_model_size(
                 sample_shape,
-                model_values["layout"],
-                model_values["hidden"],
-                model_values["kernel_size"],
+                model_values.layout,
+                model_values.hidden,
+                model_values.kernel_size,
                 counted.bottleneck if counted is not None else bottleneck,
-                training["optimizer"],
+                training.optimizer,
                 model=counted,
-                batch_size=training["batch_size"],
+                batch_size=training.batch_size,
                 data_bytes=data_bytes,
             )
         except ConfigError as error:
             raise self.config.error(("model",), str(error)) from None
         model = self._assemble(sample_shape, bottleneck)
-        loss = training["loss"]
+        loss = training.loss
         if not isinstance(loss, str):
             loss = self.config.build("likelihood", ("training", "loss"))
         optimizer = keras.optimizers.get(
-            {"class_name": training["optimizer"], "config": {"learning_rate": training["learning_rate"]}}
+            {"class_name": training.optimizer, "config": {"learning_rate": training.learning_rate}}
         )
         objective = self.config.build("objective", ("training", "objective"))
         try:
@@ -350,16 +412,16 @@ class Run:
         """The config's autoencoder built for samples of ``sample_shape``, with ``bottleneck`` or the config's."""
         from tfae.models.layouts import LayoutAutoencoder
 
-        model_values = self.config.values["model"]
+        model_values = self.config.model
         if bottleneck is None:
             bottleneck = self.config.build("bottleneck", ("model", "bottleneck"))
         try:
             model = LayoutAutoencoder(
                 bottleneck,
-                layout=model_values["layout"],
-                hidden=model_values["hidden"],
-                activation=model_values["activation"],
-                kernel_size=model_values["kernel_size"],
+                layout=model_values.layout,
+                hidden=model_values.hidden,
+                activation=model_values.activation,
+                kernel_size=model_values.kernel_size,
             )
             model.build((None, *sample_shape))
         except ValueError as error:
@@ -367,32 +429,32 @@ class Run:
         return model
 
     def _write_config(self, model):
-        values = self.config.values
-        source = values["data"]["source"]
+        """Writes the run's ``config.toml``: the config with every component parameter written out, the data's
+        path made absolute, and the run folder's place."""
+        config = self.config
+        source = config.data.source
         components = {("model", "bottleneck"): resolved_spec("bottleneck", model.bottleneck)}
         if isinstance(source, str) and Path(source).expanduser().exists():
-            values["data"]["source"] = str(Path(source).expanduser().resolve())
+            config = dataclasses.replace(
+                config, data=dataclasses.replace(config.data, source=str(Path(source).expanduser().resolve()))
+            )
         elif isinstance(source, Mapping) or not is_path(source):
-            dataset = self.config.build("dataset", ("data", "source"))
+            dataset = config.build("dataset", ("data", "source"))
             if dataset.get_config():
                 # Every parameter written out, so that the run's data stays the same if a default changes.
                 components[("data", "source")] = resolved_spec("dataset", dataset)
-        values["output"]["dir"] = str(self.folder.parent)
-        values["output"]["name"] = self.folder.name
-        if model.likelihood is not None and not isinstance(values["training"]["loss"], str):
+        output = dataclasses.replace(config.output, dir=str(self.folder.parent), name=self.folder.name)
+        config = dataclasses.replace(config, output=output)
+        if model.likelihood is not None and not isinstance(config.training.loss, str):
             components[("training", "loss")] = resolved_spec("likelihood", model.likelihood)
         text = "# Written by tfae train: the run's config with every default filled in.\n"
-        checkpoints.write_text(self.folder / CONFIG_FILE, text + self.config.to_toml(components))
+        checkpoints.write_text(self.folder / CONFIG_FILE, text + config.to_toml(components))
 
     def _check_range(self, x):
-        loss = self.config.values["training"]["loss"]
-        name = loss if isinstance(loss, str) else loss.get("name")
-        if str(name).lower() in ("bernoulli", "binary_crossentropy_sum") and (x.min() < 0 or x.max() > 1):
-            raise self.config.error(
-                ("training", "loss"),
-                f"the bernoulli loss needs data in [0, 1], but {self.config.values['data']['source']} ranges "
-                f'from {x.min():.3g} to {x.max():.3g}; scale the data, or use loss = "gaussian"',
-            )
+        """Refuses data outside [0, 1] for a Bernoulli likelihood, before anything is written."""
+        problem = bernoulli_range_problem(self.config.training.loss, x, self.config.data.source)
+        if problem is not None:
+            raise self.config.error(("training", "loss"), problem)
 
     def train(self, verbose=1, callbacks=(), strategy=None, progress=True):
         """Trains the model into the run folder, writes the pictures, and returns the trained model.
@@ -421,17 +483,17 @@ class Run:
         from tfae.distribute import is_chief
 
         chief = strategy is None or is_chief(strategy)
-        training = self.config.values["training"]
+        training = self.config.training
         dataset = self.load_data()
         self._check_range(dataset.x)
         split = self._split_record(dataset) if chief else None
         (x_train, x_val), (labels_train, labels_val) = _split(
-            dataset.x, dataset.labels, training["validation_split"], training["seed"]
+            dataset.x, dataset.labels, training.validation_split, training.seed
         )
         x_train, labels_train, x_val, labels_val = self._split_evenly(
             x_train, labels_train, x_val, labels_val, strategy, verbose
         )
-        keras.utils.set_random_seed(training["seed"])
+        keras.utils.set_random_seed(training.seed)
         checkpoint = checkpoints.Checkpoint(self.folder / BACKUP_FOLDER, self.folder / HISTORY_FILE, writes=chief)
         with _scope(strategy):
             model = self.build_model(dataset.x.shape[1:], dataset.x.nbytes)
@@ -455,10 +517,10 @@ class Run:
                 )
             # The run keeps the last good state in its checkpoint, not in memory.
             monitor = DivergenceMonitor(keep_weights=False)
-            batches = EpochBatches(x_train, training["batch_size"], training["seed"])
+            batches = EpochBatches(x_train, training.batch_size, training.seed)
             run_callbacks = [batches.callback, monitor, checkpoint]
             run_callbacks += [EpochProgress()] if verbose and progress else []
-            if self.config.values["output"]["tensorboard"] and chief:
+            if self.config.output.tensorboard and chief:
                 run_callbacks.append(keras.callbacks.TensorBoard(str(self.folder / TENSORBOARD_FOLDER)))
             # A Keras distribution (JAX) splits the batches only while its scope is active; a tf.distribute
             # strategy's fit runs outside it (the chief's saves must not become collective operations).
@@ -467,9 +529,9 @@ class Run:
                 model.fit(
                     batches.tf_dataset() if keras.backend.backend() == "tensorflow" else batches,
                     validation_data=(x_val,) if len(x_val) else None,
-                    validation_batch_size=training["batch_size"],
+                    validation_batch_size=training.batch_size,
                     initial_epoch=initial_epoch,
-                    epochs=training["epochs"],
+                    epochs=training.epochs,
                     # The batches' order is EpochBatches'; Keras would shuffle them again, by Python's generator.
                     shuffle=False,
                     verbose=0,
@@ -477,6 +539,7 @@ class Run:
                 )
             if monitor.found is not None:
                 raise self._diverged(model, monitor, checkpoint, dataset, chief)
+            self.model = model
             if not chief:
                 return model
             history = read_history(self.folder / HISTORY_FILE)
@@ -503,7 +566,7 @@ class Run:
         """Refuses, before anything is written, a batch size that one of the model's regularizers cannot train on."""
         from tfae.models.inputs import check_batch_size
 
-        batch_size = min(self.config.values["training"]["batch_size"], train_size)
+        batch_size = min(self.config.training.batch_size, train_size)
         # A tf.distribute strategy gives each replica a share of the batch; a Keras distribution (JAX) does not.
         replicas = strategy.num_replicas_in_sync if hasattr(strategy, "extended") else 1
         try:
@@ -512,13 +575,16 @@ class Run:
             raise self.config.error(("training", "batch_size"), f"[training] batch_size: {error}") from None
 
     def _split_evenly(self, x_train, labels_train, x_val, labels_val, strategy, verbose):
-        """Under a Keras distribution, drops the few samples that would leave a last batch the devices cannot share."""
+        """Under a Keras distribution, drops the few samples that would leave a last batch the devices cannot share
+        (``tfae.replicas.evenly_split_length``; ``fit`` refuses them with ``uneven_batches``' reason)."""
+        from tfae.replicas import evenly_split_length
+
         devices = 1
         if strategy is not None and not hasattr(strategy, "extended"):
             devices = int(strategy.device_mesh.devices.size)
         if devices == 1:
             return x_train, labels_train, x_val, labels_val
-        batch_size = self.config.values["training"]["batch_size"]
+        batch_size = self.config.training.batch_size
         if batch_size % devices:
             raise RunError(
                 f"[training] batch_size = {batch_size} does not split over {devices} devices: "
@@ -526,7 +592,7 @@ class Run:
             )
         kept = []
         for x, labels in ((x_train, labels_train), (x_val, labels_val)):
-            keep = len(x) - len(x) % batch_size % devices
+            keep = evenly_split_length(len(x), batch_size, devices)
             if verbose and keep < len(x):
                 left_out = len(x) - keep
                 print(
@@ -540,8 +606,8 @@ class Run:
     def _split_record(self, dataset):
         """For a new run, the ``split.json`` record of how ``dataset`` is split; for a resumed one, ``None``, once
         the data is found to split as its record says (a run from before the record is not checked)."""
-        training = self.config.values["training"]
-        validation_split, seed = training["validation_split"], training["seed"]
+        training = self.config.training
+        validation_split, seed = training.validation_split, training.seed
         if not self.resuming:
             kept, held_out = split_indices(len(dataset.x), validation_split, seed)
             return split_record(dataset.x, kept, held_out, validation_split, seed)
@@ -584,7 +650,7 @@ class Run:
 
     def _diverged(self, model, monitor, checkpoint, dataset, chief=True):
         """Saves the last good model (if an epoch finished with finite losses) and returns the error to raise."""
-        training = self.config.values["training"]
+        training = self.config.training
         learning_rate = f"[training] learning_rate = {training['learning_rate']:g}"
         low, high = float(dataset.x.min()), float(dataset.x.max())
         message = stopped_message(monitor, learning_rate, dataset.source, low, high) + " "
@@ -610,7 +676,7 @@ class Run:
         from tfae.bottlenecks import VariationalBottleneck
 
         folder = self.folder
-        training = self.config.values["training"]
+        training = self.config.training
         shown = shown[:RECONSTRUCTED]
         shown_codes = _in_batches(lambda x: model.encoder(x, training=False), shown)
         reconstructed = _in_batches(lambda z: model.decoder(z, training=False), shown_codes)
@@ -618,12 +684,12 @@ class Run:
         pictures.reconstructions(shown, reconstructed, folder / "reconstructions.png", title=title)
         variational = isinstance(model.bottleneck, VariationalBottleneck)
         if variational:
-            codes = model.bottleneck.sample_prior(SAMPLED, seed=training["seed"])
+            codes = model.bottleneck.sample_prior(SAMPLED, seed=training.seed)
             generated = _in_batches(lambda z: model.decoder(z, training=False), codes)
             pictures.image_grid(generated, folder / "samples.png", columns=8, title="Samples from the prior")
             self.draw_traversal(model, shown, shown_codes, held_out)
         total = sum(len(part) for part in _parts(everything))
-        points = np.random.default_rng(training["seed"]).permutation(total)[:LATENT_POINTS]
+        points = np.random.default_rng(training.seed).permutation(total)[:LATENT_POINTS]
         codes = _in_batches(lambda x: model.encoder(x, training=False), _rows(everything, points))
         pictures.latent_space(
             codes,
@@ -638,8 +704,8 @@ class Run:
         for scheduler in betas[:1]:
             from tfae.schedulers.plot import plot_schedule
 
-            steps_per_epoch = -(-train_size // training["batch_size"])
-            length = training["epochs"] * (1 if scheduler.unit == "epoch" else steps_per_epoch)
+            steps_per_epoch = -(-train_size // training.batch_size)
+            length = training.epochs * (1 if scheduler.unit == "epoch" else steps_per_epoch)
             with checkpoints.replacing(folder / "beta.png") as temporary:
                 plot_schedule(scheduler, length=length, path=temporary)
 
@@ -655,7 +721,7 @@ class Run:
         which = "held-out" if held_out else "training"
         codes = np.asarray(shown_codes, dtype="float64").reshape(len(shown_codes), -1)
         variance = codes.var(axis=0)
-        kl = _kl_per_dimension(model, shown, self.config.values["training"]["seed"])
+        kl = _kl_per_dimension(model, shown, self.config.training.seed)
         dimensions = pictures.ordered_dimensions(variance if kl is None else kl)
         rows = "dimensions"
         if len(dimensions) < codes.shape[1]:
@@ -670,7 +736,7 @@ class Run:
             lambda z: _in_batches(lambda c: model.decoder(c, training=False), z),
             shown_codes[0],
             self.folder / "traversal.png",
-            values=pictures.traversal_values(model.bottleneck, seed=self.config.values["training"]["seed"]),
+            values=pictures.traversal_values(model.bottleneck, seed=self.config.training.seed),
             title=title,
             dimensions=dimensions,
             original=shown[0],
@@ -694,6 +760,33 @@ def _kl_per_dimension(model, x, seed):
         return None
     results = evaluate(model, x, metrics=["kl_per_dimension"], samples=KL_SAMPLES, seed=seed)
     return np.array([results[f"kl_per_dimension_{dimension}"] for dimension in range(model.bottleneck.latent_dim)])
+
+
+def bernoulli_range_problem(loss, x, source):
+    """Why ``x`` cannot be trained on with ``loss`` (a config's ``[training] loss``), or ``None``: a Bernoulli
+    likelihood, by any of its names, needs data in [0, 1].
+
+    Only the run checks it, on the whole array, before the model is built: ``fit`` sees batches (from a
+    ``tf.data`` pipeline or a generator as often as from an array), which it cannot check without reading
+    the data once more.
+    """
+    from tfae.likelihoods.bernoulli import BernoulliLikelihood
+    from tfae.plugins import get_registry
+
+    name = loss if isinstance(loss, str) else loss.get("name")
+    try:
+        component = get_registry().get("likelihood", str(name)).component
+    except TfaeError:  # a Keras loss
+        return None
+    if not (isinstance(component, type) and issubclass(component, BernoulliLikelihood)):
+        return None
+    low, high = x.min(), x.max()
+    if low >= 0 and high <= 1:
+        return None
+    return (
+        f"the bernoulli loss needs data in [0, 1], but {source} ranges from {low:.3g} to {high:.3g}; scale the "
+        'data, or use loss = "gaussian"'
+    )
 
 
 def _parts(arrays):
