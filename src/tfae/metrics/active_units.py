@@ -1,4 +1,4 @@
-"""How many latent dimensions the model uses: active units and the KL of each dimension."""
+"""How many latent dimensions the model uses: the active units of Burda et al. (2016)."""
 
 from __future__ import annotations
 
@@ -65,22 +65,6 @@ class ActiveUnits(BaseMetric):
         return {"threshold": self.threshold}
 
 
-class KLPerDimension(BaseMetric):
-    """``kl_per_dimension``: each dimension's ``KL(q(z_d | x) || p(z_d))`` in nats, averaged over the data.
-
-    Monte Carlo over the ``samples`` codes of the importance-weighted pass; reported as ``kl_per_dimension_<d>``.
-    Only where the posterior and the prior factorise over dimensions: under a flow posterior or a mixture
-    prior the KL has no per-dimension parts.
-    """
-
-    needs = ("variational", "factorizing")
-
-    def compute(self, evaluation: Evaluation) -> dict[str, float]:
-        per_dimension = evaluation.importance_weighted()["kl_per_dimension"].mean(axis=0)
-        return {str(dimension): float(value) for dimension, value in enumerate(per_dimension)}
-
-
 @hookimpl
 def register_metrics(register: Callable[..., Any]) -> None:
     register(ActiveUnits, name="active_units")
-    register(KLPerDimension, name="kl_per_dimension")

@@ -13,13 +13,7 @@ from numpy.typing import ArrayLike
 
 from tfae.hookspecs import hookimpl
 from tfae.metrics.discretize import check_integer, check_num_train, require_scikit_learn
-from tfae.metrics.factor_vae_score import (
-    GroundTruthData,
-    GroundTruthScore,
-    chunk_sizes,
-    encode_factors,
-    sample_factors,
-)
+from tfae.metrics.ground_truth import GroundTruthData, GroundTruthScore, chunk_sizes, encode_factors, sample_factors
 
 MAX_ITERATIONS = 1000
 """Of the logistic regression: scikit-learn's default of 100 stops short on unscaled code differences."""

@@ -2,45 +2,24 @@
 in disentanglement_lib: a majority-vote classifier from the code dimension of least normalised variance to
 the factor held fixed.
 
-``GroundTruthData`` is the interface of a dataset the convenience forms sample from, shared with the
-beta-VAE metric.
+``GroundTruthData`` and what else the FactorVAE and beta-VAE scores share are in ``ground_truth.py``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any, ClassVar, Protocol
+from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike
 
 from tfae.hookspecs import hookimpl
-from tfae.metrics.base import BaseMetric, Evaluation
 from tfae.metrics.discretize import check_codes, check_integer, check_num_train, check_threshold
+from tfae.metrics.ground_truth import GroundTruthData, GroundTruthScore, chunk_sizes, encode_factors, sample_factors
 
 COLLAPSED_SCALE = 0.05
 """Dimensions whose standard deviation over the data is below this are left out: disentanglement_lib's
 ``prune_dims.threshold`` in its study configs (it compares the square root of the variance)."""
-
-OBSERVATIONS_PER_CALL = 4096
-"""How many observations are rendered and encoded at once: enough to keep ``encode`` (a Keras ``predict``)
-busy, few enough that 64x64 images fit in memory."""
-
-
-class GroundTruthData(Protocol):
-    """A dataset generated from known factors, which the metrics sample with some factors held fixed.
-
-    ``factor_sizes`` gives the number of values of each factor; ``sample_factors(n, rng)`` returns an int
-    array of shape ``(n, num_factors)`` with values in ``0..size-1``, drawn with the NumPy ``Generator``
-    ``rng``; ``render(factors)`` returns one observation per row of ``factors``.
-    """
-
-    @property
-    def factor_sizes(self) -> tuple[int, ...]: ...
-
-    def sample_factors(self, n: int, rng: np.random.Generator) -> np.ndarray: ...
-
-    def render(self, factors: np.ndarray) -> Any: ...
 
 
 def factor_vae_score_from_groups(
@@ -173,41 +152,6 @@ def factor_vae_score(
     return _vote_accuracy(np.concatenate(dims), np.concatenate(fixed), num_train, scale.shape[0])
 
 
-def sample_factors(data: GroundTruthData, n: int, rng: np.random.Generator) -> np.ndarray:
-    """``data.sample_factors(n, rng)``, checked to be an int array of shape ``(n, num_factors)``."""
-    factors = np.asarray(data.sample_factors(n, rng))
-    expected = (n, len(data.factor_sizes))
-    if factors.shape != expected or not np.issubdtype(factors.dtype, np.integer):
-        raise ValueError(
-            f"`data.sample_factors({n}, rng)` must return an int array of shape {expected}, one column per entry "
-            f"of factor_sizes={tuple(data.factor_sizes)}. Received: shape={factors.shape}, dtype={factors.dtype}"
-        )
-    return factors
-
-
-def encode_factors(encode: Callable[[Any], Any], data: GroundTruthData, factors: np.ndarray) -> np.ndarray:
-    """The codes of the observations ``data`` renders from ``factors``, rendered and encoded in chunks of at
-    most ``OBSERVATIONS_PER_CALL``; a float array of shape ``(len(factors), latent_dim)``."""
-    codes = []
-    for start in range(0, factors.shape[0], OBSERVATIONS_PER_CALL):
-        chunk = factors[start : start + OBSERVATIONS_PER_CALL]
-        chunk_codes = np.asarray(encode(data.render(chunk)))
-        if chunk_codes.ndim != 2 or chunk_codes.shape[0] != chunk.shape[0]:
-            raise ValueError(
-                "`encode` must return one code per observation, an array of shape (batch, latent_dim). "
-                f"Received: shape={chunk_codes.shape} for a batch of {chunk.shape[0]} observations."
-            )
-        codes.append(check_codes(chunk_codes, "encode(observations)"))
-    return np.concatenate(codes)
-
-
-def chunk_sizes(num_items: int, items_size: int) -> list[int]:
-    """Splits ``num_items`` items of ``items_size`` observations each into chunks of at most
-    ``OBSERVATIONS_PER_CALL`` observations (at least one item each); returns the items per chunk."""
-    per_chunk = max(1, OBSERVATIONS_PER_CALL // items_size)
-    return [min(per_chunk, num_items - start) for start in range(0, num_items, per_chunk)]
-
-
 def _lowest_variance_dims(code_groups: np.ndarray, scale: np.ndarray, active: np.ndarray) -> np.ndarray:
     """For each group of an array ``(num_groups, group_size, latent_dim)``, the active dimension of least
     variance divided by ``scale**2``."""
@@ -230,31 +174,6 @@ def _check_scale(scale: ArrayLike) -> np.ndarray:
             f"Received: scale={array}"
         )
     return array
-
-
-class GroundTruthScore(BaseMetric):
-    """A score of the model's encoder on data that renders chosen factors: the FactorVAE and beta-VAE scores.
-
-    Subclasses set ``score``, the plain function (``factor_vae_score``, ``beta_vae_score``).
-
-    Args:
-        num_train: the points that train the score's classifier (disentanglement_lib: 10,000).
-        num_eval: the points it is scored on (5,000).
-        batch_size: the observations per point.
-    """
-
-    needs = ("ground_truth",)
-    score: ClassVar[Callable[..., float]]
-
-    def __init__(self, num_train: int = 10000, num_eval: int = 5000, batch_size: int = 64) -> None:
-        self.num_train, self.num_eval, self.batch_size = num_train, num_eval, batch_size
-
-    def compute(self, evaluation: Evaluation) -> float:
-        encode, data = evaluation.encode, evaluation.ground_truth
-        return type(self).score(encode, data, self.num_train, self.num_eval, self.batch_size, seed=evaluation.seed)
-
-    def get_config(self) -> dict[str, Any]:
-        return {"num_train": self.num_train, "num_eval": self.num_eval, "batch_size": self.batch_size}
 
 
 class FactorVAEScore(GroundTruthScore):

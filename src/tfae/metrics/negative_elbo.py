@@ -25,16 +25,6 @@ class NegativeELBO(BaseMetric):
         return float(-np.mean(evaluation.importance_weighted()["elbo"]))
 
 
-class ReconstructionLoss(BaseMetric):
-    """``reconstruction_loss``: ``E_q[-log p(x | z)]`` in nats per sample, over sampled codes, as training logs it."""
-
-    needs = ("variational", "likelihood")
-
-    def compute(self, evaluation: Evaluation) -> float:
-        return float(np.mean(evaluation.importance_weighted()["reconstruction"]))
-
-
 @hookimpl
 def register_metrics(register: Callable[..., Any]) -> None:
     register(NegativeELBO, name="negative_elbo", aliases=["elbo"])
-    register(ReconstructionLoss, name="reconstruction_loss")
