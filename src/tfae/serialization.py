@@ -4,20 +4,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from tfae.errors import DuplicateNameError
 from tfae.plugins import get_registry
+from tfae.registry import QUALIFIER_SEPARATOR
 
 
 def registered_name(kind: str, component_class: type) -> str:
     """The name under which ``component_class`` is registered, chosen so that it resolves back to it.
 
-    Its registered name or one of its aliases when that finds it; otherwise (a built-in keeps the name, or
-    another plugin claims it too) the qualified ``"distribution:name"``, which finds it whatever else is
+    The registry's ``name_for``: its registered name when that finds it; otherwise (a built-in keeps the name,
+    or another plugin claims it too) the qualified ``"distribution:name"``, which finds it whatever else is
     installed.
 
     Raises:
         ValueError: the class is not registered, so nothing could build it back.
-        DuplicateNameError: even its qualified names are claimed twice (two plugins of one distribution).
+        DuplicateNameError: even its qualified name is claimed twice (two plugins of one distribution).
     """
     registry = get_registry()
     entries = [entry for entry in registry.entries(kind) if entry.component is component_class]
@@ -27,18 +27,13 @@ def registered_name(kind: str, component_class: type) -> str:
             "model or config could not name it. Register it in a plugin (see CONTRIBUTING.md), or at run "
             "time with tfae.plugins.register_plugin()."
         )
-    conflict: DuplicateNameError | None = None
-    for entry in entries:
-        for name in (entry.name, *entry.aliases, entry.qualified()):
-            try:
-                if registry.get(kind, name).component is component_class:
-                    return name
-            except DuplicateNameError as error:
-                conflict = error
-    # Each name resolves to this class unless another component claims it too: one of them raised.
-    if conflict is None:
+    names = [registry.name_for(entry) for entry in entries]
+    # A class registered under several names: a bare one that finds it, if any, before a qualified one.
+    name = min(names, key=lambda name: QUALIFIER_SEPARATOR in name)
+    # Raises DuplicateNameError when two components of one distribution claim even the qualified name.
+    if registry.get(kind, name).component is not component_class:
         raise ValueError(f"No registered name of the {kind} {component_class.__name__} finds it again.")
-    raise conflict
+    return name
 
 
 def component_classes() -> dict[str, type]:

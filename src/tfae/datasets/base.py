@@ -18,6 +18,8 @@ from typing import Any
 
 import numpy as np
 
+from tfae.configurable import Configurable
+
 
 @dataclasses.dataclass
 class Dataset:
@@ -44,7 +46,7 @@ class Dataset:
     ground_truth: Any = None
 
 
-class BaseDataset:
+class BaseDataset(Configurable):
     """A dataset that a config names: its parameters are its constructor's, ``load()`` reads it.
 
     A subclass takes its parameters as keyword arguments of ``__init__`` (they are checked, with suggestions,
@@ -82,7 +84,3 @@ class BaseDataset:
     def get_config(self) -> dict[str, Any]:
         """The parameters that rebuild this dataset; ``{}`` for one that takes none."""
         return {}
-
-    def __repr__(self) -> str:
-        params = ", ".join(f"{key}={value!r}" for key, value in self.get_config().items())
-        return f"{type(self).__name__}({params})"

@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import numbers
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
 import keras
 from keras import ops
 
+from tfae.configurable import Configurable
 from tfae.posterior import Posterior
-
-if TYPE_CHECKING:
-    from typing_extensions import Self
 
 
 class ObjectiveTerms:
@@ -158,7 +156,7 @@ def _per_code(values: Any) -> Any:
     return ops.expand_dims(values, 0) if len(values.shape) == 1 else values
 
 
-class BaseObjective:
+class BaseObjective(Configurable):
     """What the model minimises: the loss of each sample, from the terms of a batch.
 
     The model draws ``importance_samples`` codes per sample from the bottleneck, decodes them all at once,
@@ -263,11 +261,3 @@ class BaseObjective:
     def get_config(self) -> dict[str, Any]:
         """The constructor's arguments, so that ``from_config`` builds the same objective."""
         return {"importance_samples": self.importance_samples}
-
-    @classmethod
-    def from_config(cls, config: dict[str, Any]) -> Self:
-        return cls(**config)
-
-    def __repr__(self) -> str:
-        params = ", ".join(f"{key}={value!r}" for key, value in self.get_config().items())
-        return f"{type(self).__name__}({params})"

@@ -5,19 +5,17 @@ from __future__ import annotations
 import math
 import numbers
 import re
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
 import keras
 from keras import ops
 
+from tfae.configurable import Configurable
 from tfae.posterior import Posterior
 from tfae.schedulers.base import BaseScheduler
 
-if TYPE_CHECKING:
-    from typing_extensions import Self
 
-
-class BaseRegularizer:
+class BaseRegularizer(Configurable):
     """A penalty on a bottleneck's posterior for a batch, weighted by ``beta``.
 
     The penalty regularises the posterior (the bottleneck's activity), never the weights. The bottleneck calls
@@ -25,7 +23,7 @@ class BaseRegularizer:
     received, and the bottleneck, which gives the log-density of a code under the posterior and the prior
     (variational bottlenecks). A subclass implements one of:
 
-    - ``calc(*parameters)``: the seed's contract, a penalty per sample from the distribution parameters;
+    - ``calc(*parameters)``: a penalty per sample from the distribution parameters alone;
     - ``penalty(posterior, training)``: from the whole posterior, either one value per sample, shape
       ``(batch,)``, which is averaged over the batch, or one value for the batch, a scalar (a batch-level
       estimator such as an MMD or a minibatch estimate of total correlation). Say which in the docstring.
@@ -60,8 +58,8 @@ class BaseRegularizer:
             ``{"name": "dasr", "attack": 10}``); or a variable such as ``scheduler.value``.
 
     Call arguments:
-        posterior: a ``Posterior``. The seed's form, the distribution parameters as arrays
-            (``regularizer(mean, log_variance)``), is accepted too.
+        posterior: a ``Posterior``. The distribution parameters as arrays are accepted too
+            (``regularizer(mean, log_variance)``).
         training: inside a train step a step-counted scheduler moves on by one step.
 
     Returns:
@@ -138,7 +136,7 @@ class BaseRegularizer:
 
     @property
     def variables(self) -> list[keras.Variable]:
-        """Variables a layer must track for this regularizer's schedules to train, save and restore correctly."""
+        """Variables a layer must track for this regularizer's schedulers to train, save and restore correctly."""
         found = [variable for scheduler in self.schedulers for variable in scheduler.variables]
         if self._beta_variable is not None:
             found.append(self._beta_variable)
@@ -323,14 +321,6 @@ class BaseRegularizer:
 
             return {"beta": component_spec("scheduler", self._scheduler)}
         return {"beta": float(ops.convert_to_numpy(self.beta))}
-
-    @classmethod
-    def from_config(cls, config: dict[str, Any]) -> Self:
-        return cls(**config)
-
-    def __repr__(self) -> str:
-        params = ", ".join(f"{key}={value!r}" for key, value in self.get_config().items())
-        return f"{type(self).__name__}({params})"
 
 
 SQRT_HALF = math.sqrt(0.5)

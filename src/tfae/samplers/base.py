@@ -7,12 +7,14 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
+from tfae.configurable import Configurable
+
 if TYPE_CHECKING:
     import keras
     from typing_extensions import Self
 
 
-class BaseSampler:
+class BaseSampler(Configurable):
     """Draws codes for a trained autoencoder's decoder, so that ``model.sample(n, sampler=...)`` generates.
 
     The default, ``"prior"``, draws from the bottleneck's prior, which is right when training made the codes
@@ -107,14 +109,6 @@ class BaseSampler:
     def get_config(self) -> dict[str, Any]:
         """The constructor's arguments, so that ``from_config`` builds the same (unfitted) sampler."""
         return {}
-
-    @classmethod
-    def from_config(cls, config: dict[str, Any]) -> Self:
-        return cls(**config)
-
-    def __repr__(self) -> str:
-        params = ", ".join(f"{key}={value!r}" for key, value in self.get_config().items())
-        return f"{type(self).__name__}({params})"
 
 
 def model_latent_dim(model: keras.Model) -> int:

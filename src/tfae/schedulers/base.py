@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import math
 import numbers
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import keras
 import numpy as np
 from keras import ops
 
-if TYPE_CHECKING:
-    from typing_extensions import Self
+from tfae.configurable import Configurable
 
 UNITS = ("epoch", "step")
 # The most counts a schedule counts: the largest int32, since JAX computes in int32 unless x64 is enabled.
@@ -19,7 +18,7 @@ MAX_COUNT = 2**31 - 1
 MIN_COUNT = -(2**31)
 
 
-class BaseScheduler(keras.callbacks.Callback):
+class BaseScheduler(Configurable, keras.callbacks.Callback):
     """A value that changes over training, such as a regularizer's beta.
 
     A scheduler maps a counter ``n`` (the epoch, or the optimizer step) to a value with ``calc(n)``.
@@ -139,14 +138,6 @@ class BaseScheduler(keras.callbacks.Callback):
 
     def get_config(self) -> dict[str, Any]:
         return {"unit": self.unit}
-
-    @classmethod
-    def from_config(cls, config: dict[str, Any]) -> Self:
-        return cls(**config)
-
-    def __repr__(self) -> str:
-        params = ", ".join(f"{key}={value!r}" for key, value in self.get_config().items())
-        return f"{type(self).__name__}({params})"
 
 
 def as_counter(n: Any) -> Any:
