@@ -27,6 +27,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from tfae.byte_sizes import readable_bytes
 from tfae.errors import ConfigError
 
 BYTES_PER_NUMBER = 4
@@ -44,14 +45,6 @@ ACTIVATION_COPIES = 3
 DATA_COPIES = 4
 
 
-def _dense(inputs: int, units: int) -> int:
-    return inputs * units + units
-
-
-def _convolution(kernel_size: int, inputs: int, filters: int) -> int:
-    return kernel_size * kernel_size * inputs * filters + filters
-
-
 def layout_weight_count(
     sample_shape: Sequence[int],
     layout: str,
@@ -61,6 +54,10 @@ def layout_weight_count(
     code_width: int,
 ) -> int | None:
     """Returns the number of weights of a layout autoencoder, before building it.
+
+    The layout is built abstractly (``abstract_model``) around a ``VanillaBottleneck``, which always can
+    be, so that the count is that of the layers ``tfae.models.LayoutAutoencoder`` makes; the bottleneck's
+    Dense layer is then counted at ``code_width`` outputs.
 
     Args:
         sample_shape: the shape of one sample, such as ``(28, 28)`` or ``(64,)``.
@@ -74,28 +71,20 @@ def layout_weight_count(
         The number of weights, or ``None`` for a layout that these samples cannot have (the model itself says
         why when it is built).
     """
-    features = math.prod(sample_shape)
-    if layout == "dense":
-        widths = [features, *hidden]
-        encoder = sum(_dense(a, b) for a, b in zip(widths, widths[1:])) + _dense(widths[-1], code_width)
-        decoder_widths = [latent_dim, *reversed(hidden), features]
-        return encoder + sum(_dense(a, b) for a, b in zip(decoder_widths, decoder_widths[1:]))
-    if layout != "conv" or len(sample_shape) not in (2, 3) or not hidden:
-        return None
-    height, width = sample_shape[0], sample_shape[1]
-    channels = sample_shape[2] if len(sample_shape) == 3 else 1
-    from tfae.models.layouts import spatial_sizes  # imports Keras: only when a conv layout is counted
+    from tfae.bottlenecks.vanilla import VanillaBottleneck
+    from tfae.models.layouts import LayoutAutoencoder
 
-    height, width = spatial_sizes(height, width, len(hidden))[-1]
-    filters = [channels, *hidden]
-    encoder = sum(_convolution(kernel_size, a, b) for a, b in zip(filters, filters[1:]))
-    innermost = height * width * hidden[-1]
-    encoder += _dense(innermost, code_width)
-    decoder = _dense(latent_dim, innermost)
-    mirrored = [hidden[-1], *reversed(hidden)]
-    decoder += sum(_convolution(kernel_size, a, b) for a, b in zip(mirrored, mirrored[1:]))
-    decoder += _convolution(kernel_size, hidden[0], channels)
-    return encoder + decoder
+    def build() -> Any:
+        model = LayoutAutoencoder(VanillaBottleneck(latent_dim), layout=layout, hidden=hidden, kernel_size=kernel_size)
+        model.build((None, *sample_shape))
+        return model
+
+    model = abstract_model(build)
+    if model is None:
+        return None
+    # The vanilla bottleneck's Dense layer emits latent_dim numbers; the real one code_width, from the same inputs.
+    code_inputs = int(model.bottleneck.dense.kernel.shape[0])
+    return weight_count(model) + (code_width - latent_dim) * (code_inputs + 1)
 
 
 def _read_number(path: Path) -> int | None:
@@ -150,14 +139,6 @@ def available_memory() -> int | None:
         if soft != resource.RLIM_INFINITY and used is not None:
             bounds.append(max(soft - used, 0))
     return min(bounds) if bounds else None
-
-
-def readable_bytes(size: float) -> str:
-    """``size`` bytes as people write them: ``920 bytes``, ``1.5 GB``."""
-    if size < 1000:
-        return f"{size:.0f} bytes"
-    exponent = min(int(math.log10(size) // 3), 5)
-    return f"{size / 1000**exponent:.1f} {' KMGTP'[exponent]}B"
 
 
 def abstract_model(build: Callable[[], Any]) -> Any:
@@ -267,7 +248,7 @@ def check_model_size(
         return weights
     sample = "x".join(map(str, sample_shape))
     own = weights - layout_weights if layout_weights is not None else 0
-    # A component's own weights are named where they are a share worth making smaller (not a seed's state).
+    # A component's own weights are named where they are a share worth making smaller (not a seed generator's state).
     owned = f" ({own:,} of them the bottleneck's regularizers' and prior's own)" if own * 100 > weights else ""
     parts = (
         (for_batch, f"the layers' outputs for a batch of {batch_size}"),
