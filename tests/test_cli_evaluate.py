@@ -139,6 +139,10 @@ def test_data_of_the_wrong_shape(capsys, tmp_path, plain_model):
     [
         (["--samples", "0"], "--samples must be a positive number of codes drawn per sample; got 0"),
         (
+            ["--importance-samples", "0"],
+            "--importance-samples must be a positive number of codes drawn per sample; got 0",
+        ),
+        (
             ["--metrics", "mig,,sap"],
             "--metrics takes metric names separated by commas, such as mig,sap; got 'mig,,sap'",
         ),

@@ -4,8 +4,8 @@ import struct
 
 import numpy as np
 
-from tfae.cli import example_configs, main
-from tfae.training.config import load_config
+from tfae.cli import main
+from tfae.training.config import example_configs, load_config
 
 
 def png_size(path):

@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 
 import tfae
-from tfae.cli import example_configs, main
-from tfae.training.config import load_config
+from tfae.cli import main
+from tfae.training.config import example_configs, load_config
 from tfae.training.run import Run
 from timeouts import HANG_TIMEOUT_S
 

@@ -430,7 +430,8 @@ class Registry:
             spec: an instance (returned as it is); a registered name, alias or class name, or a qualified
                 ``"distribution:name"`` (the component is built with its defaults); a class (called with no
                 arguments); or a dict ``{"name": ..., **params}`` whose params are passed to the constructor,
-                which resolves nested specifications (a bottleneck's regularizer, a regularizer's beta) in turn.
+                its nested specifications (a bottleneck's regularizer, a regularizer's beta: ``nested_specs``)
+                built first, here. An error in a nested one carries the keys that lead to it (``spec_path``).
 
         Returns:
             The component, or ``None`` when ``spec`` is ``None``.

@@ -509,7 +509,7 @@ class Run:
                         f"cannot resume {self.folder}: {error}; start the run again with --overwrite"
                     ) from None
             if verbose:
-                resumed = f"; resuming after epoch {initial_epoch} of {training['epochs']}" if initial_epoch else ""
+                resumed = f"; resuming after epoch {initial_epoch} of {training.epochs}" if initial_epoch else ""
                 print(
                     f"tfae: {len(x_train)} training and {len(x_val)} validation samples of shape "
                     f"{tuple(dataset.x.shape[1:])} from {dataset.source}; {model.count_params():,} parameters; "
@@ -651,7 +651,7 @@ class Run:
     def _diverged(self, model, monitor, checkpoint, dataset, chief=True):
         """Saves the last good model (if an epoch finished with finite losses) and returns the error to raise."""
         training = self.config.training
-        learning_rate = f"[training] learning_rate = {training['learning_rate']:g}"
+        learning_rate = f"[training] learning_rate = {training.learning_rate:g}"
         low, high = float(dataset.x.min()), float(dataset.x.max())
         message = stopped_message(monitor, learning_rate, dataset.source, low, high) + " "
         if not chief:
