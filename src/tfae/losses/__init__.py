@@ -1,4 +1,8 @@
-"""The former name of ``tfae.likelihoods``, kept so that ``from tfae.losses import ...`` still works."""
+"""Deprecated alias of ``tfae.likelihoods``: the same classes, for code that imports them from here.
+
+``tfae.losses.GaussianLikelihood is tfae.likelihoods.GaussianLikelihood``, so models saved with either
+import load alike. New code imports from ``tfae.likelihoods``.
+"""
 
 from tfae.likelihoods import BaseLikelihood, BernoulliLikelihood, GaussianLikelihood, sum_over_features
 
