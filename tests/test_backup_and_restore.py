@@ -11,8 +11,8 @@ import keras
 import numpy as np
 import pytest
 
-from tfae.models import Autoencoder
 from tfae.callbacks import BackupAndRestore
+from tfae.models import Autoencoder
 
 HALF_AN_HDF5_FILE = b"\x89HDF\r\n\x1a\n" + b"\x00" * 64
 

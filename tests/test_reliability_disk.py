@@ -17,8 +17,8 @@ import numpy as np
 import pytest
 
 import tfae
-from tfae.cli import main
 from tfae import safe_files
+from tfae.cli import main
 from tfae.training.config import load_config
 from tfae.training.run import Run
 from timeouts import HANG_TIMEOUT_S
