@@ -8,6 +8,8 @@ Nothing in the core imports this package, and importing it loads no deep-learnin
 ``Run`` load Keras when first used.
 """
 
+import importlib
+
 from tfae.training.config import DataConfig, ModelConfig, OutputConfig, TrainConfig, TrainingConfig, load_config
 
 __all__ = [
@@ -23,9 +25,8 @@ __all__ = [
 
 
 def __getattr__(name):
-    # Run and train live in tfae.training.run, which imports Keras; a config is read and checked without it.
+    # Run and train live in tfae.training.run, which imports Keras and this package's other modules: imported
+    # when first asked for, so that a config is read and checked without Keras, and nothing imports in a cycle.
     if name in ("Run", "train"):
-        from tfae.training import run
-
-        return getattr(run, name)
+        return getattr(importlib.import_module("tfae.training.run"), name)
     raise AttributeError(f"module 'tfae.training' has no attribute {name!r}")
