@@ -283,3 +283,16 @@ def test_a_mean_may_return_its_log_density_with_the_code(rng):
     expected = np.sum(-0.5 * (np.log(2 * np.pi) + log_variance + np.exp(-log_variance)), axis=-1)
     np.testing.assert_allclose(to_numpy(posterior.log_density()), expected, rtol=1e-5)
     assert posterior.code.shape == (4, 3)
+
+
+def test_noise_is_the_former_name_of_random_and_warns():
+    import tfae.random
+
+    bottleneck = GaussianBottleneck(latent_dim=2, seed=4)
+    draw = lambda shape: tfae.random.normal(shape, bottleneck.seed_generator)  # noqa: E731
+    state = keras.ops.convert_to_numpy(bottleneck.seed_generator.state)
+    drawn = keras.ops.convert_to_numpy(bottleneck.random(draw, (3, 2)))
+    bottleneck.seed_generator.state.assign(state)
+    with pytest.warns(DeprecationWarning, match=r"GaussianBottleneck.noise\(draw, shape\) is now called random"):
+        again = keras.ops.convert_to_numpy(bottleneck.noise(draw, (3, 2)))
+    np.testing.assert_array_equal(drawn, again)

@@ -57,7 +57,7 @@ BUILTINS = {
     ("prior", "mixture"): (lambda: builtin("prior", "mixture")(components=3, seed=1), {}),
     ("prior", "vamp"): (lambda: builtin("prior", "vamp")(components=5, seed=1), {}),
     ("objective", "elbo"): (lambda: builtin("objective", "elbo")(), {}),
-    ("objective", "iwae"): (lambda: builtin("objective", "iwae")(k=3), {}),
+    ("objective", "iwae"): (lambda: builtin("objective", "iwae")(importance_samples=3), {}),
     ("sampler", "prior"): (lambda: builtin("sampler", "prior")(), {}),
     ("sampler", "gmm"): (lambda: builtin("sampler", "gmm")(components=3), {}),
     ("sampler", "two_stage"): (lambda: builtin("sampler", "two_stage")(epochs=2, hidden=[8]), {}),

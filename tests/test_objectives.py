@@ -47,7 +47,7 @@ def test_iwae_is_the_log_mean_of_the_importance_weights_in_numpy(rng):
     terms, (mean, log_variance, codes, reconstruction) = gaussian_terms(rng, k=4)
     log_w = numpy_log_weights(mean, log_variance, codes, reconstruction)
     bound = np.log(np.mean(np.exp(log_w - log_w.max(0)), axis=0)) + log_w.max(0)
-    result = IWAE(k=4)(terms)
+    result = IWAE(importance_samples=4)(terms)
     np.testing.assert_allclose(to_numpy(result["iwae_bound"]), bound, rtol=1e-5)
     np.testing.assert_allclose(to_numpy(result["loss"]), -bound + 0.25, rtol=1e-5)
 
@@ -55,7 +55,7 @@ def test_iwae_is_the_log_mean_of_the_importance_weights_in_numpy(rng):
 def test_iwae_with_one_code_is_the_monte_carlo_negative_elbo(rng):
     terms, (mean, log_variance, codes, reconstruction) = gaussian_terms(rng, k=1)
     log_w = numpy_log_weights(mean, log_variance, codes, reconstruction)[0]
-    np.testing.assert_allclose(to_numpy(IWAE(k=1)(terms)["loss"]), -log_w + 0.25, rtol=1e-5)
+    np.testing.assert_allclose(to_numpy(IWAE(importance_samples=1)(terms)["loss"]), -log_w + 0.25, rtol=1e-5)
 
 
 def test_elbo_is_the_mean_reconstruction_plus_the_penalties(rng):
@@ -74,7 +74,7 @@ def test_the_joint_log_densities_of_k_codes_have_shape_k_by_batch(rng):
 def test_a_model_draws_k_codes_per_sample_and_decodes_them_at_once(digits):
     x = digits[0][:16]
     model = Autoencoder(bottleneck={"name": "gaussian", "latent_dim": 3, "seed": 1})
-    model.compile(optimizer="adam", loss="bernoulli", objective={"name": "iwae", "k": 6})
+    model.compile(optimizer="adam", loss="bernoulli", objective={"name": "iwae", "importance_samples": 6})
     posterior, outputs = model.forward(x, sampling="exact", importance_samples=6)
     assert tuple(posterior.code.shape) == (6, 16, 3) and tuple(outputs.shape) == (6, 16, 64)
     # Each code decoded in the batch of k x 16 is the code decoded alone.
@@ -85,14 +85,14 @@ def test_a_model_draws_k_codes_per_sample_and_decodes_them_at_once(digits):
 def test_the_iwae_bound_tightens_with_k_and_is_logged_under_its_name(digits):
     x = digits[0][:512]
     model = Autoencoder(bottleneck={"name": "gaussian", "latent_dim": 4, "seed": 3})
-    model.compile(optimizer="adam", loss="bernoulli", objective={"name": "iwae", "k": 5})
+    model.compile(optimizer="adam", loss="bernoulli", objective={"name": "iwae", "importance_samples": 5})
     history = model.fit(x, epochs=3, batch_size=64, verbose=0, validation_data=(x[:128],)).history
     assert {"iwae_bound", "val_iwae_bound", "reconstruction_loss"} <= set(history)
     assert history["loss"][-1] == pytest.approx(-history["iwae_bound"][-1], rel=1e-5)
     assert history["reconstruction_loss"][-1] > 0
     bounds = {}
     for k in (1, 50):
-        model.compile(optimizer="adam", loss="bernoulli", objective={"name": "iwae", "k": k})
+        model.compile(optimizer="adam", loss="bernoulli", objective={"name": "iwae", "importance_samples": k})
         bounds[k] = model.evaluate(x[:128], batch_size=128, verbose=0, return_dict=True)["iwae_bound"]
     assert bounds[50] > bounds[1]
 
@@ -100,7 +100,7 @@ def test_the_iwae_bound_tightens_with_k_and_is_logged_under_its_name(digits):
 def test_the_objective_is_saved_and_loaded_by_name(tmp_path, digits):
     x = digits[0][:64]
     model = Autoencoder(bottleneck={"name": "gaussian", "latent_dim": 2})
-    model.compile(optimizer="adam", loss="bernoulli", objective={"name": "iwae", "k": 3})
+    model.compile(optimizer="adam", loss="bernoulli", objective={"name": "iwae", "importance_samples": 3})
     model.fit(x, epochs=1, verbose=0)
     model.save(tmp_path / "iwae.keras")
     loaded = tfae.load_model(tmp_path / "iwae.keras")
@@ -139,13 +139,14 @@ def test_a_default_model_minimises_the_elbo(digits):
         ),
         (
             {"name": "gaussian", "latent_dim": 2},
-            {"name": "iwae", "k": 0},
+            {"name": "iwae", "importance_samples": 0},
             "bernoulli",
-            "`k`, the codes drawn per sample, must be a positive integer. Received: k=0",
+            "`importance_samples`, the codes drawn per sample, must be a positive integer. Received: "
+            "importance_samples=0",
         ),
         ({"name": "gaussian", "latent_dim": 2}, "renyi", "bernoulli", "renyi"),
     ],
-    ids=["iwae_on_vanilla", "iwae_with_kld", "iwae_with_keras_loss", "k_below_one", "unknown_name"],
+    ids=["iwae_on_vanilla", "iwae_with_kld", "iwae_with_keras_loss", "importance_samples_below_one", "unknown_name"],
 )
 def test_an_objective_the_model_cannot_serve_is_refused_at_compile_naming_both(bottleneck, objective, loss, message):
     model = Autoencoder(bottleneck=bottleneck)
@@ -250,3 +251,17 @@ def test_a_gaussian_regularizer_on_a_posterior_of_an_undeclared_family_says_so()
     with pytest.raises(ValueError) as raised:
         UniformBottleneck(latent_dim=2, regularizer="kld", prior="standard_normal")
     assert "has a posterior of another family (one that declares no `distribution`)" in str(raised.value)
+
+
+def test_iwae_takes_its_former_k_with_a_deprecation_warning_and_saves_importance_samples():
+    from tfae import plugins
+
+    with pytest.warns(DeprecationWarning, match=r"IWAE's `k` is now called `importance_samples`"):
+        old = plugins.resolve("objective", {"name": "iwae", "k": 3})
+    assert old.importance_samples == old.k == 3
+    assert old.get_config() == {"importance_samples": 3} == IWAE(importance_samples=3).get_config()
+    # A config or saved model written with `k` loads the same objective.
+    with pytest.warns(DeprecationWarning):
+        assert IWAE.from_config({"k": 3}).get_config() == {"importance_samples": 3}
+    with pytest.warns(DeprecationWarning), pytest.raises(ValueError, match=r"Received: k=0"):
+        IWAE(k=0)

@@ -25,7 +25,7 @@ class Posterior:
     Args:
         parameters: the distribution parameters, each of shape ``(batch, ...)``.
         code: the code the decoder received, shape ``(batch, latent_dim)`` or ``(k, batch, latent_dim)``;
-            ``None`` when there is none (a regularizer called with parameters alone, the seed's way).
+            ``None`` when there is none (a regularizer called with parameters alone).
         bottleneck: the bottleneck that made it, which knows the densities (``log_density``, ``prior``);
             ``None`` when there is none.
         code_log_density: optional ``log q(code | x)`` of the posterior's own code, shape ``(batch,)`` or

@@ -2,9 +2,9 @@
 
 On TensorFlow, ``keras.random`` calls ``tf.random.stateless_normal`` and ``stateless_uniform`` with the
 algorithm ``"auto_select"``. TensorFlow's own kernels take that to mean Philox, but XLA on a CPU compiles it
-to an algorithm about 25 times slower: 6.9 ms against 0.25 ms for 1024 x 32 normal numbers, so that a
-Gaussian VAE compiled with ``jit_compile=True`` spent a quarter of its step drawing its noise
-(docs/benchmarks.md). These functions ask for Philox by name: outside XLA they return exactly the numbers
+to an algorithm many times slower, so that a Gaussian VAE compiled with ``jit_compile=True`` spent much of
+its step drawing its random numbers (docs/benchmarks.md, "Where the time of a step goes"). These
+functions ask for Philox by name: outside XLA they return exactly the numbers
 ``keras.random`` returns for the same seed generator, and inside XLA they are fast. Under the other Keras
 backends they are ``keras.random``'s functions.
 

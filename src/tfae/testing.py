@@ -19,7 +19,7 @@ They need no test framework; with pytest::
         check_objective(lambda: MyObjective(k=4))
 
 ``check_scheduler``, ``check_likelihood``, ``check_metric``, ``check_dataset`` and ``check_sampler`` do the same
-for a schedule, a reconstruction likelihood, an evaluation metric, a dataset and a post-hoc sampler, and
+for a scheduler, a reconstruction likelihood, an evaluation metric, a dataset and a post-hoc sampler, and
 ``gradients`` computes a model's gradients on any backend, for a plugin's own tests of its maths.
 
 Beyond shapes, the checks look for what an author can get wrong without noticing:
@@ -227,7 +227,7 @@ def check_regularizer(
       sample's penalty alone, with the same random numbers (its seed generators' states put back) where it
       draws them; and without randomness, the penalty of the first half of a batch is the first half of the
       batch's penalty;
-    - with its generators' states (and its schedules) put back, a training call's penalty and objective come
+    - with its generators' states (and its schedulers) put back, a training call's penalty and objective come
       out exactly the same, so all its randomness comes from its ``seed_generators``; with generators, two
       calls in a row differ and each generator's state moves on;
     - the penalty has finite gradients, not all zero, with respect to the parameters and code; through the
@@ -553,19 +553,19 @@ def check_sampler(factory: Callable[[], BaseSampler]) -> None:
 
 
 def check_scheduler(factory: Callable[[], BaseScheduler]) -> None:
-    """Checks that the schedules ``factory()`` builds fulfil tfae's schedule contract.
+    """Checks that the schedulers ``factory()`` builds fulfil tfae's scheduler contract.
 
     - it is a ``BaseScheduler`` with ``unit`` ``"epoch"`` or ``"step"`` and an integer ``duration >= 0``;
     - ``calc(n)`` is a finite float32 for an int and for an integer tensor (elementwise the same), equals
       ``value_at(n)``, and stays constant from ``duration`` on; ``value`` starts at ``initial_value``;
-    - ``get_config`` is JSON and ``from_config`` rebuilds a schedule with the same values; its registered
+    - ``get_config`` is JSON and ``from_config`` rebuilds a scheduler with the same values; its registered
       name resolves back to its class;
     - as the beta of a regularizer inside ``Autoencoder.fit``, counted by epoch and by step, the logged
       ``beta`` is the schedule's value for each epoch (or the mean over each epoch's steps), and a saved
-      model reloads with the schedule in the same state.
+      model reloads with the scheduler in the same state.
 
     Args:
-        factory: callable with no arguments returning a new schedule.
+        factory: callable with no arguments returning a new scheduler.
 
     Raises:
         AssertionError: which part of the contract fails, and how.
@@ -602,7 +602,7 @@ def check_scheduler(factory: Callable[[], BaseScheduler]) -> None:
         scheduler.initial_value == values[0], what, f"initial_value {scheduler.initial_value} != calc(0) {values[0]}"
     )
     start = float(_numpy(factory().value))
-    _expect(start == values[0], what, f"a new schedule's `value` is {start}, expected calc(0) = {values[0]}")
+    _expect(start == values[0], what, f"a new scheduler's `value` is {start}, expected calc(0) = {values[0]}")
 
     config = _check_json(scheduler.get_config(), what)
     rebuilt = type(scheduler).from_config(config)
@@ -1326,18 +1326,19 @@ def _check_schedule_in_training(scheduler: BaseScheduler, what: str) -> None:
     regularizer = loaded.bottleneck.regularizer
     restored = None if regularizer is None else regularizer.scheduler
     if restored is None or type(restored) is not type(scheduler):
-        raise AssertionError(f"{what} breaks the tfae contract: the reloaded model's schedule is {restored!r}.")
-    _expect(restored.get_config() == scheduler.get_config(), what, f"the reloaded schedule is {restored!r}")
+        raise AssertionError(f"{what} breaks the tfae contract: the reloaded model's scheduler is {restored!r}.")
+    _expect(restored.get_config() == scheduler.get_config(), what, f"the reloaded scheduler is {restored!r}")
     for original, reloaded in zip(scheduler.variables, restored.variables):
         _expect(
             np.array_equal(_numpy(original), _numpy(reloaded)),
             what,
-            f"the reloaded schedule's {reloaded.name} is {_numpy(reloaded)}, saved as {_numpy(original)}",
+            f"the reloaded scheduler's {reloaded.name} is {_numpy(reloaded)}, saved as {_numpy(original)}",
         )
 
 
-#: Former names of constructor arguments, which ``get_config`` gives under their present name.
-_FORMER_NAMES = {"kernel_regularizer": "regularizer"}
+#: Former names of constructor arguments, which ``get_config`` gives under their present name (IWAE's ``k`` is
+#: ``importance_samples``; an objective whose ``k`` means something else, MIWAE's, returns it as ``k``).
+_FORMER_NAMES = {"kernel_regularizer": "regularizer", "k": "importance_samples"}
 
 
 def _check_config(component: Any, kind: str, what: str) -> dict[str, Any]:

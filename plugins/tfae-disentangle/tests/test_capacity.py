@@ -66,7 +66,7 @@ def test_penalty_matches_numpy(capacity, rng):
     posterior = Posterior(parameters=(mean, log_variance), bottleneck=GaussianBottleneck(4))
     assert to_numpy(regularizer.penalty(posterior)).shape == ()
     np.testing.assert_allclose(float(regularizer(posterior)), expected, rtol=1e-5)
-    # The seed's form, the parameters themselves; and beta multiplies the whole penalty.
+    # Called with the parameters themselves; and beta multiplies the whole penalty.
     np.testing.assert_allclose(float(regularizer(mean, log_variance)), expected, rtol=1e-5)
     weighed = CapacityRegularizer(gamma=7.5, capacity=capacity, beta=0.5)
     np.testing.assert_allclose(float(weighed(posterior)), 0.5 * expected, rtol=1e-5)

@@ -44,7 +44,7 @@ SAVED = {
             "regularizer": None,
             "prior": {"name": "maf", "flows": 2, "hidden_units": [8]},
         },
-        {"name": "iwae", "k": 3},
+        {"name": "iwae", "importance_samples": 3},
     ),
 }
 

@@ -56,13 +56,13 @@ def test_the_default_regularizer_of_a_flow_makes_iwae_refuse_it_and_none_compile
         r"'planar' \(PlanarBottleneck\) without it: regularizer=None, or a list "
         r"that leaves it out\.$",
     ) as refusal:
-        model.compile(optimizer="adam", loss="bernoulli", objective={"name": "iwae", "k": 3})
+        model.compile(optimizer="adam", loss="bernoulli", objective={"name": "iwae", "importance_samples": 3})
     assert "monte_carlo_kl" in str(refusal.value)
 
     # Without it, IWAE's bound holds the KL (iaf_maf_iwae.toml trains so, in test_examples.py).
     for none in (None, []):
         model = Autoencoder(bottleneck={"name": "planar", "latent_dim": 2, "flows": 2, "regularizer": none})
-        model.compile(optimizer="adam", loss="bernoulli", objective={"name": "iwae", "k": 3})
+        model.compile(optimizer="adam", loss="bernoulli", objective={"name": "iwae", "importance_samples": 3})
         assert model.bottleneck.regularizers == []
 
 

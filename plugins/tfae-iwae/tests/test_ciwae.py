@@ -44,7 +44,7 @@ def test_beta_one_is_the_elbo_of_the_k_codes(rng):
 
 def test_beta_zero_is_the_core_iwae(rng):
     terms, _ = gaussian_terms(rng, codes=5)
-    iwae = plugins.resolve("objective", {"name": "iwae", "k": 5})
+    iwae = plugins.resolve("objective", {"name": "iwae", "importance_samples": 5})
     ours, theirs = CIWAE(beta=0.0, k=5)(terms), iwae(terms)
     np.testing.assert_allclose(to_numpy(ours["loss"]), to_numpy(theirs["loss"]), rtol=1e-6)
     np.testing.assert_allclose(to_numpy(ours["ciwae_bound"]), to_numpy(theirs["iwae_bound"]), rtol=1e-6)

@@ -21,7 +21,7 @@ OBJECTIVES = {
     "miwae(8, 1)": (lambda: MIWAE(m=8, k=1), "miwae_bound"),
     "ciwae(0.5, 8)": (lambda: CIWAE(beta=0.5, k=8), "ciwae_bound"),
     "ciwae(1, 8)": (lambda: CIWAE(beta=1.0, k=8), "ciwae_bound"),
-    "iwae(8)": (lambda: plugins.resolve("objective", {"name": "iwae", "k": 8}), "iwae_bound"),
+    "iwae(8)": (lambda: plugins.resolve("objective", {"name": "iwae", "importance_samples": 8}), "iwae_bound"),
 }
 
 

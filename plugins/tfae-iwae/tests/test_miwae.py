@@ -31,7 +31,7 @@ def test_the_bound_and_loss_are_the_papers_in_numpy(m, k, rng):
 
 def test_one_group_is_the_core_iwae(rng):
     terms, _ = gaussian_terms(rng, codes=5)
-    iwae = plugins.resolve("objective", {"name": "iwae", "k": 5})
+    iwae = plugins.resolve("objective", {"name": "iwae", "importance_samples": 5})
     ours, theirs = MIWAE(m=1, k=5)(terms), iwae(terms)
     np.testing.assert_allclose(to_numpy(ours["loss"]), to_numpy(theirs["loss"]), rtol=1e-6)
     np.testing.assert_allclose(to_numpy(ours["miwae_bound"]), to_numpy(theirs["iwae_bound"]), rtol=1e-6)

@@ -121,7 +121,7 @@ class BaseBottleneck(keras.layers.Layer):
         if "kernel_regulirizer" in kwargs:
             misspelled = kwargs.pop("kernel_regulirizer")
             warnings.warn(
-                "`kernel_regulirizer` is a misspelling kept from the original TFAE README; use `regularizer=`.",
+                "`kernel_regulirizer` is a misspelling of `kernel_regularizer`, still accepted; use `regularizer=`.",
                 DeprecationWarning,
                 stacklevel=_caller_stacklevel(),
             )
@@ -166,7 +166,7 @@ class BaseBottleneck(keras.layers.Layer):
         for resolved in self.regularizers:
             resolved.build(self.latent_dim)
         self.regularizer_names: list[str] = _log_names(self.regularizers)
-        # Tracked so that the regularizers' schedules, seeds and weights are part of the model's state.
+        # Tracked so that the regularizers' schedulers, seed generators and weights are part of the model's state.
         self.regularizer_variables: list[keras.Variable] = [v for r in self.regularizers for v in r.variables]
         self.regularizer_seed_generators = [g for r in self.regularizers for g in r.seed_generators]
         self.regularizer_layers = [layer for r in self.regularizers for layer in r.layers]
@@ -276,7 +276,7 @@ class BaseBottleneck(keras.layers.Layer):
 
         Args:
             posterior: a ``Posterior``: the distribution parameters, the code the decoder receives, and this
-                bottleneck. The seed's form, the parameters themselves, is accepted too:
+                bottleneck. The parameters themselves are accepted too:
                 ``add_regularization(mean, log_variance, training=training)``, which gives the regularizers no code.
             training: whether the call is part of a train step (a step-counted scheduler then moves on).
         """

@@ -78,7 +78,7 @@ class BernoulliBottleneck(VariationalBottleneck):
         return (raw,)
 
     def sample(self, logits: Any) -> Any:
-        uniform = self.noise(
+        uniform = self.random(
             lambda shape: tfae.random.uniform(shape, self.seed_generator, minval=1e-6, maxval=1.0 - 1e-6),
             ops.shape(logits),
         )
@@ -90,7 +90,7 @@ class BernoulliBottleneck(VariationalBottleneck):
         return relaxed + ops.stop_gradient(hard - relaxed)
 
     def sample_exact(self, logits: Any) -> Any:
-        uniform = self.noise(lambda shape: tfae.random.uniform(shape, self.seed_generator), ops.shape(logits))
+        uniform = self.random(lambda shape: tfae.random.uniform(shape, self.seed_generator), ops.shape(logits))
         return ops.cast(uniform < ops.sigmoid(logits), "float32")
 
     def mean(self, logits: Any) -> Any:

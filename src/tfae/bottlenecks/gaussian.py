@@ -51,7 +51,7 @@ class GaussianBottleneck(VariationalBottleneck):
     default_prior = "standard_normal"
 
     def sample(self, mean: Any, log_variance: Any) -> Any:
-        noise = self.noise(
+        noise = self.random(
             lambda shape: tfae.random.normal(shape, self.seed_generator, dtype="float32"), ops.shape(mean)
         )
         return mean + ops.exp(0.5 * log_variance) * noise

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numbers
+import warnings
 from collections.abc import Callable, Sequence
 from typing import Any, ClassVar
 
@@ -26,7 +27,7 @@ class VariationalBottleneck(BaseBottleneck):
     in the layer's compute dtype.
 
     Subclasses set ``parameters`` and implement ``split``, ``sample``, ``mean`` and ``sample_prior``; ``sample``
-    draws its noise through ``noise``, so that it is right under tf.distribute; ``sample`` and ``mean`` may
+    draws its random numbers through ``random``, so that it is right under tf.distribute; ``sample`` and ``mean`` may
     return ``(code, log_density)`` when they know the code's log-density as they make it (a flow). They
     implement ``log_density`` (per dimension, for families that factorise) or ``joint_log_density`` (any
     family), and ``log_prior``, so
@@ -60,7 +61,7 @@ class VariationalBottleneck(BaseBottleneck):
         parameters = 2  # the lower end and the log-width of each code's interval
 
         def sample(self, low, log_width):
-            noise = self.noise(lambda shape: tfae.random.uniform(shape, self.seed_generator), ops.shape(low))
+            noise = self.random(lambda shape: tfae.random.uniform(shape, self.seed_generator), ops.shape(low))
             return low + ops.exp(log_width) * noise
 
         def mean(self, low, log_width):
@@ -131,7 +132,7 @@ class VariationalBottleneck(BaseBottleneck):
         return tuple(ops.split(raw, self.parameters, axis=-1))
 
     def sample(self, *parameters: Any) -> Any:
-        """Draws one reparameterised code per sample, with noise from ``noise``."""
+        """Draws one reparameterised code per sample, with random numbers from ``random``."""
         raise NotImplementedError
 
     def sample_exact(self, *parameters: Any) -> Any:
@@ -142,15 +143,24 @@ class VariationalBottleneck(BaseBottleneck):
         """
         return self.sample(*parameters)
 
-    def noise(self, draw: Callable[[tuple[Any, ...]], Any], shape: tuple[Any, ...]) -> Any:
-        """Returns ``draw(shape)``, noise for a batch of ``shape``, drawn so that replicas differ.
+    def random(self, draw: Callable[[tuple[Any, ...]], Any], shape: tuple[Any, ...]) -> Any:
+        """Returns ``draw(shape)``: random numbers for a batch of ``shape``, different on each replica.
 
         ``draw`` is a ``tfae.random`` call (``keras.random``'s, fast under XLA on TensorFlow too) seeded by
-        ``self.seed_generator``. Under tf.distribute every
-        replica's seed generator holds the same state, so each replica draws the noise of the global batch and
-        keeps its own rows: replicas get different noise, the noise the global batch gets on one device.
+        ``self.seed_generator``. Under tf.distribute every replica's seed generator holds the same state, so
+        each replica draws the numbers of the global batch and keeps its own rows: what one device would draw
+        for the whole batch (``tfae.random.per_replica``). A regularizer's ``random`` is the same.
         """
         return per_replica(draw, shape)
+
+    def noise(self, draw: Callable[[tuple[Any, ...]], Any], shape: tuple[Any, ...]) -> Any:
+        """The former name of ``random``, kept for plugins that call it; it warns with a ``DeprecationWarning``."""
+        warnings.warn(
+            f"{type(self).__name__}.noise(draw, shape) is now called random(draw, shape), as a regularizer's is.",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return self.random(draw, shape)
 
     def mean(self, *parameters: Any) -> Any:
         """Returns the code used at inference: the distribution's mean, or a point standing for it.

@@ -73,8 +73,9 @@ def settle_default_xla(model: keras.Model) -> None:
     """Once the layers exist, before the model's first step: tfae's default leaves XLA off for convolutions
     on a CPU, where it is slower, and for every model after ``MAX_XLA_MODELS_PER_PROCESS`` compiled with it.
 
-    XLA's CPU convolutions trained the convolutional VAE of docs/benchmarks.md 2.4 times slower than
-    TensorFlow's own kernels; with a GPU, or without convolutions, XLA stays on. The first model that the
+    XLA's CPU convolutions trained the convolutional VAE slower than TensorFlow's own kernels (docs/benchmarks.md,
+    "CPU, TensorFlow: XLA by default", where the figures are dated); with a GPU, or without convolutions, XLA
+    stays on. The first model that the
     limit leaves without XLA warns, once a process, saying why and how to keep XLA.
     """
     global _xla_models, _said_xla_stopped

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -16,19 +17,22 @@ from tfae.objectives.base import BaseObjective, ObjectiveTerms
 class IWAE(BaseObjective):
     """The negative importance-weighted bound of each sample (Burda et al. 2016), with ``k`` codes per sample.
 
-    With ``log w_i = log p(x | z_i) + log p(z_i) - log q(z_i | x)`` for codes ``z_1..z_k ~ q(z | x)``, the
-    loss is ``-(logsumexp_i log w_i - log k)``, plus the regularizers' weighted penalties (of the first code).
-    ``k = 1`` is the ELBO; the bound tightens towards ``log p(x)`` as ``k`` grows. The decoder runs once on
-    all ``k x batch`` codes. The history logs ``iwae_bound``, the bound itself (nats, a lower bound on
-    ``log p(x)``). The bound holds the divergence from the prior, so the bottleneck takes no KL regularizer.
+    With ``log w_i = log p(x | z_i) + log p(z_i) - log q(z_i | x)`` for ``k = importance_samples`` codes
+    ``z_1..z_k ~ q(z | x)``, the loss is ``-(logsumexp_i log w_i - log k)``, plus the regularizers' weighted
+    penalties (of the first code). ``k = 1`` is the ELBO; the bound tightens towards ``log p(x)`` as ``k``
+    grows. The decoder runs once on all ``k x batch`` codes. The history logs ``iwae_bound``, the bound itself
+    (nats, a lower bound on ``log p(x)``). The bound holds the divergence from the prior, so the bottleneck
+    takes no KL regularizer.
 
     Args:
-        k: positive int, the importance samples per data sample.
+        importance_samples: positive int, the codes drawn per sample (the paper's ``k``).
+        k: the former name of ``importance_samples``, still accepted (configs and saved models that use it
+            load) with a ``DeprecationWarning``.
 
     Example:
 
     >>> model = Autoencoder(bottleneck=GaussianBottleneck(latent_dim=2))
-    >>> model.compile(optimizer="adam", loss="bernoulli", objective={"name": "iwae", "k": 5})
+    >>> model.compile(optimizer="adam", loss="bernoulli", objective={"name": "iwae", "importance_samples": 5})
     """
 
     needs_likelihood = True
@@ -36,19 +40,36 @@ class IWAE(BaseObjective):
     holds_divergence = True
     logged = ("iwae_bound",)
 
-    def __init__(self, k: int = 5) -> None:
-        if isinstance(k, bool) or not isinstance(k, numbers.Integral) or k < 1:
-            raise ValueError(f"`k`, the codes drawn per sample, must be a positive integer. Received: k={k!r}")
-        super().__init__(importance_samples=k)
-        self.k: int = self.importance_samples
+    def __init__(self, importance_samples: int = 5, k: int | None = None) -> None:
+        name = "importance_samples"
+        if k is not None:
+            warnings.warn(
+                "IWAE's `k` is now called `importance_samples`: write "
+                f"{{'name': 'iwae', 'importance_samples': {k!r}}} (or IWAE(importance_samples={k!r})).",
+                DeprecationWarning,
+                stacklevel=2,
+            )
+            importance_samples, name = k, "k"
+        if (
+            isinstance(importance_samples, bool)
+            or not isinstance(importance_samples, numbers.Integral)
+            or importance_samples < 1
+        ):
+            raise ValueError(
+                f"`{name}`, the codes drawn per sample, must be a positive integer. "
+                f"Received: {name}={importance_samples!r}"
+            )
+        super().__init__(importance_samples=importance_samples)
+
+    @property
+    def k(self) -> int:
+        """The paper's name for ``importance_samples``."""
+        return self.importance_samples
 
     def __call__(self, terms: ObjectiveTerms) -> dict[str, Any]:
         log_weights = terms.log_likelihood + terms.log_prior - terms.log_posterior
         bound = ops.logsumexp(log_weights, axis=0) - math.log(self.k)
         return {"loss": -bound + terms.regularization, "iwae_bound": bound}
-
-    def get_config(self) -> dict[str, Any]:
-        return {"k": self.k}
 
 
 @hookimpl

@@ -138,7 +138,7 @@ class FlowBottleneck(VariationalBottleneck):
         return code, log_density
 
     def sample(self, mean: Any, log_variance: Any, *flow_parameters: Any) -> tuple[Any, Any]:
-        noise = self.noise(lambda shape: normal(shape, self.seed_generator, dtype="float32"), ops.shape(mean))
+        noise = self.random(lambda shape: normal(shape, self.seed_generator, dtype="float32"), ops.shape(mean))
         code = mean + ops.exp(0.5 * log_variance) * noise
         log_density = -0.5 * ops.sum(LOG_2PI + log_variance + ops.square(noise), axis=-1)
         return self.flow(code, log_density, *flow_parameters)

@@ -112,7 +112,7 @@ class PoincareBottleneck(VariationalBottleneck):
         return project(exp_map_zero(tangent, self.curvature), self.curvature), log_variance
 
     def sample(self, mean: Any, log_variance: Any) -> Any:
-        noise = self.noise(
+        noise = self.random(
             lambda shape: tfae.random.normal(shape, self.seed_generator, dtype="float32"), ops.shape(mean)
         )
         tangent = ops.exp(0.5 * log_variance) * noise

@@ -118,7 +118,7 @@ class HamiltonianELBO(BaseObjective):
         """``gamma ~ N(0, I)`` of the posterior's code's shape, drawn with the bottleneck's seed generator."""
         bottleneck = terms.posterior.bottleneck
         seed_generator = bottleneck.seed_generator
-        return bottleneck.noise(
+        return bottleneck.random(
             lambda shape: tfae.random.normal(shape, seed_generator, dtype="float32"), ops.shape(terms.posterior.code)
         )
 
