@@ -425,7 +425,7 @@ def check_prior(
             f"{expected.tolist()}",
         )
 
-    iwae = get_registry().resolve("objective", {"name": "iwae", "k": 2})
+    iwae = get_registry().resolve("objective", {"name": "iwae", "importance_samples": 2})
     assert isinstance(iwae, BaseObjective)
     _check_in_autoencoder(
         model, _unit_data((BATCH_SIZE, FEATURES)), what, sample=True, objective=iwae, compare=same_log_prob
