@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import numbers
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 
+from tfae.configurable import Configurable
 from tfae.errors import DataError
 from tfae.metrics.importance import factorizes, importance_weighted_pass
-
-if TYPE_CHECKING:
-    from typing_extensions import Self
 
 #: What a metric may need beyond a model and data.
 NEEDS = ("variational", "factorizing", "likelihood", "factors", "ground_truth")
@@ -120,7 +118,7 @@ class Evaluation:
         return self._cache["importance_weighted"]
 
 
-class BaseMetric:
+class BaseMetric(Configurable):
     """A number (or a few) that describes a trained model on data, registered by name like any component.
 
     A subclass implements ``compute(evaluation)``, returning a float or a dict of floats (which ``evaluate``
@@ -164,14 +162,3 @@ class BaseMetric:
             elif need == "ground_truth" and evaluation.ground_truth is None:
                 lacking.append("data that renders samples of chosen factors (`ground_truth=`, such as dSprites)")
         return lacking
-
-    def get_config(self) -> dict[str, Any]:
-        return {}
-
-    @classmethod
-    def from_config(cls, config: dict[str, Any]) -> Self:
-        return cls(**config)
-
-    def __repr__(self) -> str:
-        params = ", ".join(f"{key}={value!r}" for key, value in self.get_config().items())
-        return f"{type(self).__name__}({params})"
