@@ -137,7 +137,7 @@ class WideSamplingBottleneck(GaussianBottleneck):
     """Draws its codes twice as far from the mean as its log-density says."""
 
     def sample(self, mean, log_variance):
-        noise = self.noise(lambda shape: tfae.random.normal(shape, self.seed_generator), ops.shape(mean))
+        noise = self.random(lambda shape: tfae.random.normal(shape, self.seed_generator), ops.shape(mean))
         return mean + 2.0 * ops.exp(0.5 * log_variance) * noise
 
 
@@ -149,7 +149,7 @@ class SphereBottleneck(VariationalBottleneck):
     default_prior = "sphereuniform"
 
     def sample(self, direction):
-        noise = self.noise(lambda shape: tfae.random.normal(shape, self.seed_generator), ops.shape(direction))
+        noise = self.random(lambda shape: tfae.random.normal(shape, self.seed_generator), ops.shape(direction))
         uniform = ops.normalize(noise, axis=-1)
         normal = ops.normalize(direction, axis=-1)
         code = uniform - 2.0 * normal * ops.sum(normal * uniform, axis=-1, keepdims=True)
@@ -177,7 +177,7 @@ class JointUnnormalisedBottleneck(VariationalBottleneck):
     default_prior = "standard_normal"
 
     def sample(self, mean, log_variance):
-        noise = self.noise(lambda shape: tfae.random.normal(shape, self.seed_generator), ops.shape(mean))
+        noise = self.random(lambda shape: tfae.random.normal(shape, self.seed_generator), ops.shape(mean))
         return mean + ops.exp(0.5 * log_variance) * noise
 
     def mean(self, mean, log_variance):
@@ -194,7 +194,7 @@ class SampledDensityBottleneck(VariationalBottleneck):
     default_prior = "standard_normal"
 
     def sample(self, mean, log_variance):
-        noise = self.noise(lambda shape: tfae.random.normal(shape, self.seed_generator), ops.shape(mean))
+        noise = self.random(lambda shape: tfae.random.normal(shape, self.seed_generator), ops.shape(mean))
         code = mean + ops.exp(0.5 * log_variance) * noise
         return code, self.noise_log_density(noise, log_variance)
 

@@ -240,7 +240,7 @@ def test_a_gaussian_regularizer_on_a_posterior_of_an_undeclared_family_says_so()
     class UniformBottleneck(VariationalBottleneck):
         # Densities but no declared `distribution`: a family of its own (a flow's posterior is one).
         def sample(self, low, log_width):
-            return low + ops.exp(log_width) * self.noise(keras.random.uniform, ops.shape(low))
+            return low + ops.exp(log_width) * self.random(keras.random.uniform, ops.shape(low))
 
         def mean(self, low, log_width):
             return low + 0.5 * ops.exp(log_width)
