@@ -50,7 +50,7 @@ import time
 from pathlib import Path
 
 from tfae.distribute import cluster_config, is_chief, make_strategy
-from tfae.training.checkpoints import BackupAndRestore
+from tfae.callbacks import BackupAndRestore
 
 # TensorFlow wants the multi-worker strategy created before any other TensorFlow work.
 strategy = make_strategy("multi-worker")

@@ -1,4 +1,4 @@
-"""Autoencoder and DeepAutoencoder: assembly, shapes, training, history, and the seed README's examples."""
+"""Autoencoder and DeepAutoencoder: assembly, shapes, training, history, and the examples of the earlier TFAE README, whose API tfae keeps."""
 
 import warnings
 
@@ -15,7 +15,7 @@ pytestmark = pytest.mark.backend_neutral
 
 
 def seed_add_hidden(x, layer_num, input_shape, latent_dim):
-    """The seed README's pyramid: two hidden layers shrinking geometrically to the latent size."""
+    """The earlier TFAE README's pyramid: two hidden layers shrinking geometrically to the latent size."""
     number_of_hidden_layers = 2
     divisor = (latent_dim / input_shape[-1]) ** (layer_num / (number_of_hidden_layers + 1))
     units = int(divisor * input_shape[-1])
@@ -47,7 +47,7 @@ def test_seed_readme_two_phase_schedule_runs_as_written(digits):
     scheduler = DASRScheduler(start_value=0.0, end_value=1.0, delay=1, attack=2)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        # The seed README misspells the keyword; it must still work, with a warning naming the right one.
+        # The earlier TFAE README misspells the keyword; it must still work, with a warning naming the right one.
         model = Autoencoder(
             bottleneck=GaussianBottleneck(
                 latent_dim=4,

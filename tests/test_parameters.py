@@ -30,7 +30,7 @@ def config_message(tmp_path, text):
 def test_an_unknown_parameter_reads_the_same_in_python_and_in_a_config(tmp_path):
     message = python_message({"name": "gaussian", "latent_dim": 2, "colour": 1})
     assert message.startswith("The bottleneck 'gaussian' (GaussianBottleneck from tfae ")
-    # The component's own parameters, not Keras' (trainable, dtype, ...) nor the seed's kernel_regularizer.
+    # The component's own parameters, not Keras' (trainable, dtype, ...) nor the former name kernel_regularizer.
     assert message.endswith(") has no parameter 'colour'. It takes: latent_dim, regularizer, seed, prior.")
     assert "\n" not in message
     path, from_config = config_message(tmp_path, '[model.bottleneck]\nname = "gaussian"\nlatent_dim = 2\ncolour = 1\n')

@@ -191,7 +191,7 @@ def _save_array(path, array):
 
     import numpy as np
 
-    from tfae.training.checkpoints import write_bytes
+    from tfae.safe_files import write_bytes
 
     buffer = io.BytesIO()
     np.save(buffer, array)
@@ -268,7 +268,7 @@ def _write_samples(path, model, sampler, number, seed, shape):
     import numpy as np
 
     from tfae.random import MAX_SEED
-    from tfae.training.checkpoints import check_room, replacing
+    from tfae.safe_files import check_room, replacing
 
     # Sized for float32 samples; the file takes the dtype the decoder gives.
     chunk = max(1, GENERATED_BYTES_PER_CHUNK // (math.prod(shape) * 4))
@@ -428,7 +428,7 @@ def evaluate_command(args):
     _print_metrics(results)
     if args.output is not None:
         from tfae.evaluation import results_record
-        from tfae.training.checkpoints import make_folder, write_text
+        from tfae.safe_files import make_folder, write_text
 
         held_out = args.data is None and share < 1
         record = results_record(results, model_path, source, len(x), held_out, args.samples, args.seed)
@@ -510,8 +510,8 @@ def schedule_command(args):
     from tfae.plugins import resolve
 
     scheduler = resolve("scheduler", spec)
+    from tfae.safe_files import make_folder, replacing
     from tfae.schedulers.plot import plot_schedule
-    from tfae.training.checkpoints import make_folder, replacing
 
     make_folder(Path(args.output).parent)
     with replacing(args.output) as temporary:

@@ -5,7 +5,7 @@ tfae's models train under any ``tf.distribute`` strategy as Keras models do: bui
 inside ``strategy.scope()`` and call ``fit``. The batch size given to ``fit`` is the global batch, split
 across the replicas, so the loss, its logged parts and the gradients are those of the same batch on one
 device. docs/scaling.md shows the commands for one GPU, several GPUs and several machines. The backup that
-only the chief worker writes is ``tfae.training.checkpoints.BackupAndRestore``; what a model needs to know of
+only the chief worker writes is ``tfae.callbacks.BackupAndRestore``; what a model needs to know of
 its replica is in ``tfae.replicas``.
 
 Keras and TensorFlow are imported inside the functions that need them, so ``import tfae.distribute`` works

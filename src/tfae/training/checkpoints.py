@@ -17,21 +17,10 @@ import keras
 
 from tfae.callbacks import BackupAndRestore
 from tfae.divergence import non_finite_losses
-from tfae.errors import CheckpointError, DiskFullError
-from tfae.safe_files import (
-    check_room,
-    make_folder,
-    no_room,
-    remove_partial_files,
-    replacing,
-    save_model,
-    saved_size,
-    write_bytes,
-    write_text,
-    writing,
-)
+from tfae.errors import CheckpointError
+from tfae.safe_files import make_folder, remove_partial_files, save_model, write_text
 from tfae.training.history import history_text
-from tfae.training.random_state import random_state, restore_random_state, seed_generator_states
+from tfae.training.random_state import random_state, restore_random_state
 
 CHECKPOINT_FILE = "checkpoint.json"
 # 2: checkpoint.json holds the random state too ("random"); a checkpoint of format 1 resumes without it.
@@ -187,20 +176,6 @@ class Checkpoint(keras.callbacks.Callback):
 __all__ = [
     "CHECKPOINT_FILE",
     "Checkpoint",
-    "CheckpointError",
-    # moved to tfae.callbacks, tfae.safe_files and tfae.training.random_state; kept until the callers move
-    # (issue 25)
+    # Its former place, kept for old imports: it is tfae.callbacks.BackupAndRestore.
     "BackupAndRestore",
-    "DiskFullError",
-    "check_room",
-    "make_folder",
-    "no_room",
-    "remove_partial_files",
-    "replacing",
-    "save_model",
-    "saved_size",
-    "seed_generator_states",
-    "write_bytes",
-    "write_text",
-    "writing",
 ]

@@ -254,7 +254,8 @@ IMAGE_LOADING_BYTES = 1 + 1 + 4
 def _check_images_memory(folder, count, size, channels, given):
     """Refuses, before any is decoded, images of ``size`` (width, height) that are too large to make, one by one
     (``MAX_IMAGE_PIXELS``) or all together (the memory available); ``given`` says where the size comes from."""
-    from tfae.training.sizes import available_memory, readable_bytes
+    from tfae.byte_sizes import readable_bytes
+    from tfae.training.sizes import available_memory
 
     width, height = size
     if width * height > MAX_IMAGE_PIXELS:

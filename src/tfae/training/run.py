@@ -20,7 +20,7 @@ an error before its first epoch is saved leaves no run folder.
 A loss that becomes NaN or inf stops training with a ``DivergenceError`` naming the epoch and the step; the
 model of the last good epoch is saved, and the checkpoint keeps its state.
 
-A resumed run is the uninterrupted one: the checkpoint puts back the random state (``checkpoints.random_state``),
+A resumed run is the uninterrupted one: the checkpoint puts back the random state (``tfae.training.random_state``),
 and the training samples come in an order that depends on the seed and the epoch alone (``EpochBatches``), so
 its history and its final weights equal, bit for bit, those of a run that was never stopped.
 """
@@ -34,8 +34,9 @@ from pathlib import Path
 import keras
 import numpy as np
 
+from tfae import safe_files
 from tfae.divergence import DivergenceMonitor, stopped_message
-from tfae.errors import ConfigError, DivergenceError, RunError, SplitChangedError, TfaeError
+from tfae.errors import CheckpointError, ConfigError, DivergenceError, RunError, SplitChangedError, TfaeError
 from tfae.training import checkpoints, pictures
 from tfae.training.config import load_config, resolved_spec
 from tfae.training.data import DataError, is_path, load_data
@@ -299,7 +300,7 @@ class Run:
             return None
         try:
             return checkpoint.read()["epoch"]
-        except checkpoints.CheckpointError:
+        except CheckpointError:
             return None
 
     def load_data(self):
@@ -448,7 +449,7 @@ class Run:
         if model.likelihood is not None and not isinstance(config.training.loss, str):
             components[("training", "loss")] = resolved_spec("likelihood", model.likelihood)
         text = "# Written by tfae train: the run's config with every default filled in.\n"
-        checkpoints.write_text(self.folder / CONFIG_FILE, text + config.to_toml(components))
+        safe_files.write_text(self.folder / CONFIG_FILE, text + config.to_toml(components))
 
     def _check_range(self, x):
         """Refuses data outside [0, 1] for a Bernoulli likelihood, before anything is written."""
@@ -504,7 +505,7 @@ class Run:
             with _scope(strategy):
                 try:
                     initial_epoch = checkpoint.restore(model)
-                except checkpoints.CheckpointError as error:
+                except CheckpointError as error:
                     raise RunError(
                         f"cannot resume {self.folder}: {error}; start the run again with --overwrite"
                     ) from None
@@ -543,7 +544,7 @@ class Run:
             if not chief:
                 return model
             history = read_history(self.folder / HISTORY_FILE)
-            checkpoints.save_model(model, self.folder / MODEL_FILE)
+            safe_files.save_model(model, self.folder / MODEL_FILE)
             drawn = model
             if strategy is not None:
                 # The pictures need the model on this worker alone: the saved one, outside the strategy's scope.
@@ -630,8 +631,8 @@ class Run:
             shutil.rmtree(self.folder, ignore_errors=True)
             self.replaces = False
         self.made_folder = not self.folder.exists()
-        checkpoints.make_folder(self.folder)
-        checkpoints.remove_partial_files(self.folder)
+        safe_files.make_folder(self.folder)
+        safe_files.remove_partial_files(self.folder)
         if not self.resuming:
             self._write_config(model)
         if split is not None:
@@ -658,7 +659,7 @@ class Run:
             message += "The chief worker keeps the model of the last epoch with finite losses."
         elif checkpoint.exists and checkpoint.epoch > 0:
             checkpoint.load_weights(model)
-            checkpoints.save_model(model, self.folder / MODEL_FILE)
+            safe_files.save_model(model, self.folder / MODEL_FILE)
             message += (
                 f"The model after epoch {checkpoint.epoch}, the last with finite losses, is in "
                 f"{self.folder / MODEL_FILE}, its training state in {self.folder / BACKUP_FOLDER}, and "
@@ -706,7 +707,7 @@ class Run:
 
             steps_per_epoch = -(-train_size // training.batch_size)
             length = training.epochs * (1 if scheduler.unit == "epoch" else steps_per_epoch)
-            with checkpoints.replacing(folder / "beta.png") as temporary:
+            with safe_files.replacing(folder / "beta.png") as temporary:
                 plot_schedule(scheduler, length=length, path=temporary)
 
     def draw_traversal(self, model, shown, shown_codes, held_out=True):
