@@ -20,6 +20,7 @@ import zlib
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from tfae.byte_sizes import readable_bytes
 from tfae.errors import ModelFileError, escaped
 
 HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
@@ -77,24 +78,12 @@ def config_size_limit(value: int | None = None) -> int:
     return int(value)
 
 
-def _readable(size: int) -> str:
-    """``3221225472`` -> ``"3.0 GiB"``."""
-    if size < 1024:
-        return f"{size} bytes"
-    amount = size / 1024
-    for unit in ("KiB", "MiB", "GiB"):
-        if amount < 1024:
-            return f"{amount:.1f} {unit}"
-        amount /= 1024
-    return f"{amount:.1f} TiB"
-
-
 def _too_large(path: Path, member: str, what: str, limit: int, stopped: str = "it was not inflated") -> ModelFileError:
     """``what`` is ``"declares 3.0 GiB, over"`` or ``"inflates past"``."""
     return ModelFileError(
-        f"{path}: its {member} {what} the {_readable(limit)} limit on what tfae reads of it (a tfae model's "
-        f"{member} takes kilobytes), so the file is damaged or made to exhaust memory; {stopped}. If you trust "
-        f"the file, raise the limit: load_model(..., max_config_bytes=N) or {MAX_CONFIG_BYTES_VARIABLE}=N"
+        f"{path}: its {member} {what} the {readable_bytes(limit, binary=True)} limit on what tfae reads of it "
+        f"(a tfae model's {member} takes kilobytes), so the file is damaged or made to exhaust memory; {stopped}. "
+        f"If you trust the file, raise the limit: load_model(..., max_config_bytes=N) or {MAX_CONFIG_BYTES_VARIABLE}=N"
     )
 
 
@@ -103,17 +92,20 @@ def _check_sizes(path: Path, archive: zipfile.ZipFile, limit: int) -> None:
     members = archive.infolist()
     for info in members:
         if info.filename in WHOLE_MEMBERS and info.file_size > limit:
-            raise _too_large(path, info.filename, f"declares {_readable(info.file_size)}, over", limit)
+            raise _too_large(
+                path, info.filename, f"declares {readable_bytes(info.file_size, binary=True)}, over", limit
+            )
     total = sum(info.file_size for info in members)
     on_disk = path.stat().st_size
     if total > limit and total > MAX_EXPANSION * on_disk:
         largest = max(members, key=lambda info: info.file_size)
         named = printable(largest.filename)
         raise ModelFileError(
-            f"{path} is a decompression bomb: its members declare {_readable(total)} in all ({named} "
-            f"{_readable(largest.file_size)}), more than {MAX_EXPANSION} times the {_readable(on_disk)} the "
-            "file takes on disk, and Keras stores a model's members uncompressed; it was not inflated. If you "
-            f"trust the file, raise the limit: load_model(..., max_config_bytes=N) or {MAX_CONFIG_BYTES_VARIABLE}=N"
+            f"{path} is a decompression bomb: its members declare {readable_bytes(total, binary=True)} in all "
+            f"({named} {readable_bytes(largest.file_size, binary=True)}), more than {MAX_EXPANSION} times the "
+            f"{readable_bytes(on_disk, binary=True)} the file takes on disk, and Keras stores a model's members "
+            "uncompressed; it was not inflated. If you trust the file, raise the limit: "
+            f"load_model(..., max_config_bytes=N) or {MAX_CONFIG_BYTES_VARIABLE}=N"
         )
 
 
@@ -136,12 +128,14 @@ def _check_streams(path: Path, archive: zipfile.ZipFile) -> None:
                 # zipfile would read all the stored bytes, then cut them to the declared size.
                 raise ModelFileError(
                     f"{path} is damaged: its member {printable(info.filename)} is stored uncompressed in "
-                    f"{_readable(info.compress_size)} but declares {_readable(info.file_size)}"
+                    f"{readable_bytes(info.compress_size, binary=True)} but declares "
+                    f"{readable_bytes(info.file_size, binary=True)}"
                 )
             if info.compress_type == zipfile.ZIP_DEFLATED and _inflates_past(file, info):
                 raise ModelFileError(
                     f"{path} is damaged or built to exhaust memory: its member {printable(info.filename)} declares "
-                    f"{_readable(info.file_size)} but its stream inflates to more; it was not inflated further"
+                    f"{readable_bytes(info.file_size, binary=True)} but its stream inflates to more; it was not "
+                    "inflated further"
                 )
 
 
