@@ -5,8 +5,8 @@ import pytest
 from tfae import errors
 from tfae.cli import UsageError
 from tfae.distribute import DistributeError
+from tfae.errors import CheckpointError
 from tfae.models.saving import ModelFileError
-from tfae.training.checkpoints import CheckpointError
 from tfae.training.config import ConfigError
 from tfae.training.data import DataError
 from tfae.training.run import DivergenceError, RunError
