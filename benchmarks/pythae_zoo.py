@@ -184,7 +184,10 @@ MODELS = {
         "label": "CIWAE (beta = 0.5, k = 10)",
         "plugin": "tfae-iwae",
         "names": [("bottleneck", "gaussian"), ("objective", "ciwae")],
-        "tfae": {"bottleneck": {"name": "gaussian"}, "objective": {"name": "ciwae", "beta": 0.5, "k": 10}},
+        "tfae": {
+            "bottleneck": {"name": "gaussian"},
+            "objective": {"name": "ciwae", "beta": 0.5, "importance_samples": 10},
+        },
         "pythae": {"class": "CIWAE", "config": {"number_samples": 10, "beta": 0.5}},
         "same": True,
     },

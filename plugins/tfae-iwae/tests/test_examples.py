@@ -17,7 +17,7 @@ except ModuleNotFoundError:  # Python 3.10
 
 EXAMPLES = {
     "miwae.toml": ("miwae", {"m": 4, "k": 4}),
-    "ciwae.toml": ("ciwae", {"beta": 0.5, "k": 8}),
+    "ciwae.toml": ("ciwae", {"beta": 0.5, "importance_samples": 8}),
     "piwae.toml": ("piwae", {"m": 4, "k": 4}),
 }
 # The bound each logs, whose negative is its loss (PIWAE's loss is the decoder's bound, IWAE's).

@@ -19,8 +19,8 @@ SHIFT, WIDEN = 0.3, 0.5  # the approximate posterior: the exact one's means move
 OBJECTIVES = {
     "miwae(2, 4)": (lambda: MIWAE(m=2, k=4), "miwae_bound"),
     "miwae(8, 1)": (lambda: MIWAE(m=8, k=1), "miwae_bound"),
-    "ciwae(0.5, 8)": (lambda: CIWAE(beta=0.5, k=8), "ciwae_bound"),
-    "ciwae(1, 8)": (lambda: CIWAE(beta=1.0, k=8), "ciwae_bound"),
+    "ciwae(0.5, 8)": (lambda: CIWAE(beta=0.5, importance_samples=8), "ciwae_bound"),
+    "ciwae(1, 8)": (lambda: CIWAE(beta=1.0, importance_samples=8), "ciwae_bound"),
     "iwae(8)": (lambda: plugins.resolve("objective", {"name": "iwae", "importance_samples": 8}), "iwae_bound"),
 }
 

@@ -28,12 +28,12 @@ terms, log_weights = gaussian_terms(rng, codes=6, batch=5)
 miwae = MIWAE(m=2, k=3)(terms)
 np.testing.assert_allclose(to_numpy(miwae["miwae_bound"]), ref.miwae_bound(log_weights, 2, 3), rtol=1e-5)
 np.testing.assert_allclose(to_numpy(miwae["loss"]), -ref.miwae_bound(log_weights, 2, 3) + PENALTY, rtol=1e-5)
-ciwae = CIWAE(beta=0.3, k=6)(terms)
+ciwae = CIWAE(beta=0.3, importance_samples=6)(terms)
 np.testing.assert_allclose(to_numpy(ciwae["ciwae_bound"]), ref.ciwae_bound(log_weights, 0.3), rtol=1e-5)
 np.testing.assert_allclose(to_numpy(ciwae["loss"]), -ref.ciwae_bound(log_weights, 0.3) + PENALTY, rtol=1e-5)
 
 x = rng.random((64, 6)).astype("float32")
-for objective, logged in ((MIWAE(m=2, k=2), "miwae_bound"), (CIWAE(beta=0.5, k=3), "ciwae_bound")):
+for objective, logged in ((MIWAE(m=2, k=2), "miwae_bound"), (CIWAE(beta=0.5, importance_samples=3), "ciwae_bound")):
     model = Autoencoder(bottleneck={"name": "gaussian", "latent_dim": 2})
     model.compile(optimizer="adam", loss="bernoulli", objective=objective)
     history = model.fit(x, epochs=2, batch_size=32, verbose=0).history

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -14,10 +15,11 @@ from tfae.objectives import BaseObjective, ObjectiveTerms
 
 
 class CIWAE(BaseObjective):
-    """The negative CIWAE bound of each sample: ``beta * ELBO + (1 - beta) * IWAE``, both from the same ``k`` codes.
+    """The negative CIWAE bound of each sample: ``beta * ELBO + (1 - beta) * IWAE``, both from the same codes.
 
     Rainforth et al. (2018), "Tighter Variational Bounds are Not Necessarily Better" (ICML), "New estimators":
-    with ``k`` codes ``z_i ~ q(z | x)`` per sample and ``log w_i = log p(x | z_i) + log p(z_i) - log q(z_i | x)``,
+    with ``k = importance_samples`` codes ``z_i ~ q(z | x)`` per sample and
+    ``log w_i = log p(x | z_i) + log p(z_i) - log q(z_i | x)``,
 
         ``beta * (1 / k) * sum_i log w_i  +  (1 - beta) * (logsumexp_i log w_i - log k)``,
 
@@ -31,11 +33,13 @@ class CIWAE(BaseObjective):
 
     Args:
         beta: a number in [0, 1], the ELBO's weight; IWAE's is ``1 - beta``.
-        k: positive int, the codes drawn per sample.
+        importance_samples: positive int, the codes drawn per sample (the paper's ``K``), as IWAE's.
+        k: the former name of ``importance_samples``, still accepted (configs and saved models that use it
+            load) with a ``DeprecationWarning``.
 
     Call arguments:
-        terms: the model's ``ObjectiveTerms`` of a batch, ``k`` codes per sample: the per-code terms have
-            shape ``(k, batch)``.
+        terms: the model's ``ObjectiveTerms`` of a batch, ``importance_samples`` codes per sample: the
+            per-code terms have shape ``(importance_samples, batch)``.
 
     Returns:
         ``{"loss": (batch,), "ciwae_bound": (batch,)}``, float32.
@@ -43,7 +47,10 @@ class CIWAE(BaseObjective):
     Example:
 
     >>> model = Autoencoder(bottleneck={"name": "gaussian", "latent_dim": 2})
-    >>> model.compile(optimizer="adam", loss="bernoulli", objective={"name": "ciwae", "beta": 0.5, "k": 8})
+    >>> objective = {"name": "ciwae", "beta": 0.5, "importance_samples": 8}
+    >>> model.compile(optimizer="adam", loss="bernoulli", objective=objective)
+    >>> model.objective.k
+    8
     """
 
     needs_likelihood = True
@@ -51,17 +58,37 @@ class CIWAE(BaseObjective):
     holds_divergence = True
     logged = ("ciwae_bound",)
 
-    def __init__(self, beta: float = 0.5, k: int = 5) -> None:
+    def __init__(self, beta: float = 0.5, importance_samples: int = 5, k: int | None = None) -> None:
         if isinstance(beta, bool) or not isinstance(beta, numbers.Real) or not 0 <= beta <= 1:
             raise ValueError(
                 "`beta`, the ELBO's weight against IWAE's bound, must be a number in [0, 1] (1 is the ELBO, 0 is "
                 f"IWAE). Received: beta={beta!r}"
             )
-        if isinstance(k, bool) or not isinstance(k, numbers.Integral) or k < 1:
-            raise ValueError(f"`k`, the codes drawn per sample, must be a positive integer. Received: k={k!r}")
-        super().__init__(importance_samples=int(k))
+        name = "importance_samples"
+        if k is not None:
+            warnings.warn(
+                "CIWAE's `k` is now called `importance_samples`, as IWAE's is: write "
+                f"{{'name': 'ciwae', 'importance_samples': {k!r}}} (or CIWAE(importance_samples={k!r})).",
+                DeprecationWarning,
+                stacklevel=2,
+            )
+            importance_samples, name = k, "k"
+        if (
+            isinstance(importance_samples, bool)
+            or not isinstance(importance_samples, numbers.Integral)
+            or importance_samples < 1
+        ):
+            raise ValueError(
+                f"`{name}`, the codes drawn per sample, must be a positive integer. "
+                f"Received: {name}={importance_samples!r}"
+            )
+        super().__init__(importance_samples=int(importance_samples))
         self.beta: float = float(beta)
-        self.k: int = self.importance_samples
+
+    @property
+    def k(self) -> int:
+        """The paper's name for ``importance_samples``."""
+        return self.importance_samples
 
     def __call__(self, terms: ObjectiveTerms) -> dict[str, Any]:
         log_weights = terms.log_likelihood + terms.log_prior - terms.log_posterior
@@ -71,7 +98,7 @@ class CIWAE(BaseObjective):
         return {"loss": -bound + terms.regularization, "ciwae_bound": bound}
 
     def get_config(self) -> dict[str, Any]:
-        return {"beta": self.beta, "k": self.k}
+        return {"beta": self.beta, "importance_samples": self.importance_samples}
 
 
 @hookimpl
