@@ -1,7 +1,7 @@
 """DIP-VAE-I and -II: the penalties against NumPy's closed forms, in a model, saved, and the refusals.
 
 The checks that touch the maths or a model run on TensorFlow here and again on JAX in a fresh process
-(``test_the_checks_pass_on_jax``): the suite runs on the default backend.
+(``test_on_jax.py``): the suite runs on the default backend.
 """
 
 import doctest
@@ -17,7 +17,6 @@ from keras import ops
 import numpy_reference as reference
 import tfae
 import tfae_disentangle.dip_vae
-from on_jax import run_on_jax
 from tfae.bottlenecks import GaussianBottleneck, Posterior
 from tfae.datasets import load_digits
 from tfae.models import Autoencoder
@@ -125,23 +124,6 @@ def test_dip_vae_i_trains_beside_the_kl():
     )
 
 
-def test_the_checks_pass_on_jax(tmp_path):
-    code = (
-        "import json, sys, keras\n"
-        "import test_dip_vae as t\n"
-        "t.check_closed_forms()\n"
-        "t.check_penalties_are_zero_exactly_when_the_covariance_is_the_identity()\n"
-        "t.check_a_dip_vae_trains_saves_and_loads(sys.argv[1])\n"
-        "print(json.dumps({'backend': keras.backend.backend()}))\n"
-    )
-    result = run_on_jax(code, tmp_path)
-    assert json.loads(result.stdout.strip().splitlines()[-1]) == {"backend": "jax"}
-
-
-@pytest.mark.parametrize(
-    ("name", "defaults"),
-    [("dip_vae_i", {"lambda_od": 10.0, "lambda_d": 100.0}), ("dip_vae_ii", {"lambda_od": 10.0, "lambda_d": 10.0})],
-)
 def test_registered_by_name_with_the_studys_defaults_and_rebuilt_from_config(name, defaults):
     assert get_component("regularizer", name) is CLASSES[name]
     regularizer = resolve("regularizer", name)

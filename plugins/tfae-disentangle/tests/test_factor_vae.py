@@ -2,7 +2,7 @@
 the discriminator learning, a model that trains, saves and loads, and the example config.
 
 The checks that touch the maths or a model run on TensorFlow here and again on JAX in a fresh process
-(``test_the_checks_pass_on_jax``): the suite runs on the default backend.
+(``test_on_jax.py``): the suite runs on the default backend.
 """
 
 import doctest
@@ -18,7 +18,6 @@ from keras import ops
 import numpy_reference as reference
 import tfae
 import tfae_disentangle.factor_vae
-from on_jax import run_on_jax
 from tfae import testing
 from tfae.bottlenecks import GaussianBottleneck, Posterior, VanillaBottleneck
 from tfae.models import Autoencoder
@@ -244,19 +243,6 @@ CHECKS = [
 @pytest.mark.parametrize("check", CHECKS)
 def test_the_check(check):
     check()
-
-
-def test_the_checks_pass_on_jax(tmp_path):
-    code = (
-        "import json, sys, keras\n"
-        "import test_factor_vae as t\n"
-        "for check in t.CHECKS:\n"
-        "    check()\n"
-        "t.check_a_factor_vae_trains_saves_and_loads(sys.argv[1])\n"
-        "print(json.dumps({'backend': keras.backend.backend()}))\n"
-    )
-    result = run_on_jax(code, tmp_path)
-    assert json.loads(result.stdout.strip().splitlines()[-1]) == {"backend": "jax"}
 
 
 def test_registered_by_name_and_rebuilt_from_config():

@@ -1,7 +1,7 @@
 """The MMD regularizer: the estimate against NumPy, its prior samples and seeds, InfoVAE and WAE-MMD models.
 
 The checks that touch the maths, the random numbers or a model run on TensorFlow here and again on JAX in a
-fresh process (``test_the_checks_pass_on_jax``): the suite runs on the default backend.
+fresh process (``test_on_jax.py``): the suite runs on the default backend.
 """
 
 import doctest
@@ -18,7 +18,6 @@ import numpy_reference as reference
 import tfae
 import tfae.random
 import tfae_disentangle.mmd
-from on_jax import run_on_jax
 from tfae import testing
 from tfae.bottlenecks import GaussianBottleneck, Posterior, VanillaBottleneck
 from tfae.datasets import load_digits
@@ -195,20 +194,6 @@ def test_a_wae_mmd_trains_and_its_gradient_reaches_the_encoder():
 
 def test_a_batch_of_one_gives_zero():
     check_a_batch_of_one_gives_zero()
-
-
-def test_the_checks_pass_on_jax(tmp_path):
-    checks = [name for name in globals() if name.startswith("check_")]
-    code = (
-        "import json, sys, keras\n"
-        "import test_mmd as t\n"
-        f"for name in {checks!r}:\n"
-        "    check = getattr(t, name)\n"
-        "    check(sys.argv[1]) if name == 'check_an_info_vae_trains_saves_and_loads' else check()\n"
-        "print(json.dumps({'backend': keras.backend.backend(), 'checks': len(" + repr(checks) + ")}))\n"
-    )
-    result = run_on_jax(code, tmp_path)
-    assert json.loads(result.stdout.strip().splitlines()[-1]) == {"backend": "jax", "checks": len(checks)}
 
 
 def test_registered_by_name_and_rebuilt_from_config():
