@@ -140,14 +140,16 @@ def test_tfae_train_keeps_the_builtin_name_and_reaches_the_plugin_by_its_qualifi
     site = install_clash_plugin(tmp_path / "clash")
     train = [sys.executable, "-m", "tfae", "train", "--epochs", "1", "-q"]
 
+    # One epoch each, without XLA: compiling costs more than the epoch, and names are what this test checks.
+    quick = {"KERAS_BACKEND": "tensorflow", "TFAE_XLA": "0"}
     # The zero-config run: "kld" is still tfae's, and the clash is one warning naming the package.
-    default = run([*train, "--run-dir", tmp_path / "default"], paths=[site], KERAS_BACKEND="tensorflow")
+    default = run([*train, "--run-dir", tmp_path / "default"], paths=[site], **quick)
     warnings = [line for line in default.stderr.splitlines() if line.startswith("tfae: warning: ")]
     assert len(warnings) == 1 and "tfae-clash 1.0" in warnings[0], default.stderr
 
     (tmp_path / "qualified.toml").write_text(QUALIFIED_CONFIG)
     qualified = [*train, tmp_path / "qualified.toml", "--run-dir", tmp_path / "qualified"]
-    run(qualified, paths=[site], KERAS_BACKEND="tensorflow")
+    run(qualified, paths=[site], **quick)
 
     loaded = run_python(
         f"""
