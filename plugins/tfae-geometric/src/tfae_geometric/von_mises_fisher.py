@@ -269,10 +269,10 @@ class VonMisesFisherBottleneck(VariationalBottleneck):
         leading = tuple(ops.shape(concentration)[:-1])
 
         def normals(shape: tuple[Any, ...]) -> Any:
-            return self.noise(lambda full: tfae.random.normal(full, self.seed_generator, dtype="float32"), shape)
+            return self.random(lambda full: tfae.random.normal(full, self.seed_generator, dtype="float32"), shape)
 
         def uniforms(shape: tuple[Any, ...]) -> Any:
-            return self.noise(lambda full: tfae.random.uniform(full, self.seed_generator, dtype="float32"), shape)
+            return self.random(lambda full: tfae.random.uniform(full, self.seed_generator, dtype="float32"), shape)
 
         if m == 3:
             w, one_minus_w_squared = exact_cosine_3d(concentration, uniforms((*leading, 1)))

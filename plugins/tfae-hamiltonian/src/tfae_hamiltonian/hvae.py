@@ -68,7 +68,7 @@ class HamiltonianELBO(BaseObjective):
 
     ``eps`` and ``beta_0`` are fixed numbers here, as in pythae's HVAE by default (``learn_eps_lf=False``,
     ``learn_beta_zero=False``); the paper also learns them, which would need weights, and an objective holds
-    none. ``gamma`` is drawn with the bottleneck's own seed generator (``VariationalBottleneck.noise``), which the
+    none. ``gamma`` is drawn with the bottleneck's own seed generator (``VariationalBottleneck.random``), which the
     model tracks and saves: seeded by the bottleneck's ``seed``, moving on every step on TensorFlow and JAX, a
     different row on each tf.distribute replica. With sample weights, ``log p(x | z)`` in the dynamics is
     weighted as ``reconstruction_loss`` is (the tempered posterior ``p(x | z)^w p(z)``).
