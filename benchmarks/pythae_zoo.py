@@ -92,7 +92,7 @@ MODELS = {
         "label": "IWAE (k = 10)",
         "plugin": None,
         "names": [("bottleneck", "gaussian"), ("objective", "iwae")],
-        "tfae": {"bottleneck": {"name": "gaussian"}, "objective": {"name": "iwae", "k": 10}},
+        "tfae": {"bottleneck": {"name": "gaussian"}, "objective": {"name": "iwae", "importance_samples": 10}},
         "pythae": {"class": "IWAE", "config": {"number_samples": 10}},
         "same": True,
     },
