@@ -1,4 +1,5 @@
-"""Autoencoder and DeepAutoencoder: assembly, shapes, training, history, and the examples of the earlier TFAE README, whose API tfae keeps."""
+"""Autoencoder and DeepAutoencoder: assembly, shapes, training, history, and the examples of the earlier TFAE
+README, whose API tfae keeps."""
 
 import warnings
 

@@ -70,7 +70,7 @@ def _resolve_objective(objective: Any) -> BaseObjective:
     if not isinstance(objective, BaseObjective):
         raise ValueError(
             "`objective` must be a tfae objective: an instance, a registered name such as 'elbo' or 'iwae', or a "
-            f"dict such as {{'name': 'iwae', 'k': 5}}. Received: objective={objective!r}"
+            f"dict such as {{'name': 'iwae', 'importance_samples': 5}}. Received: objective={objective!r}"
         )
     return objective
 
@@ -97,10 +97,10 @@ class Autoencoder(keras.Model):
     Compile with a likelihood by name, in nats summed over all non-batch axes: ``"bernoulli"`` (the decoder
     emits logits) or ``"gaussian"``; with ``beta = 1`` the loss is then the negative ELBO per sample. A plain
     Keras loss (``"mse"``) works too, as Keras defines it. ``compile(objective=...)`` chooses what is
-    minimised: ``"elbo"`` (the default) or ``{"name": "iwae", "k": 5}``, or a plugin's objective. History
-    shows ``loss``, ``reconstruction_loss``, ``regularization_loss``, each regularizer's ``<name>_loss``
-    (``kld_loss``), what the objective logs (``iwae_bound``), and ``beta`` when a scheduler drives it
-    (``<name>_beta`` each, when the bottleneck has several regularizers). ``evaluate`` and the ``val_``
+    minimised: ``"elbo"`` (the default) or ``{"name": "iwae", "importance_samples": 5}``, or a plugin's
+    objective. History shows ``loss``, ``reconstruction_loss``, ``regularization_loss``, each regularizer's
+    ``<name>_loss`` (``kld_loss``), what the objective logs (``iwae_bound``), and ``beta`` when a scheduler
+    drives it (``<name>_beta`` each, when the bottleneck has several regularizers). ``evaluate`` and the ``val_``
     losses of a variational model use codes drawn from the posterior, as training does (seeded by the
     bottleneck's ``seed``): ``val_loss`` is the held-out negative ELBO, a bound on ``-log p(x)``, not the loss
     of the posterior mean, which is lower and no bound.
@@ -367,9 +367,9 @@ class Autoencoder(keras.Model):
                 ones after them without it, with one warning. ``True`` is always obeyed. ``False`` turns it off,
                 and so does the environment variable ``TFAE_XLA=0`` for every model (Keras' choice then applies).
             objective: what the model minimises: a ``BaseObjective``, a registered name (``"elbo"``, the
-                default, or ``"iwae"``), or a dict such as ``{"name": "iwae", "k": 5}``. ``None`` keeps the
-                model's. Saved with the model and loaded by name. An objective the model cannot give what it
-                needs (IWAE's densities on a deterministic bottleneck) is refused here, naming both.
+                default, or ``"iwae"``), or a dict such as ``{"name": "iwae", "importance_samples": 5}``.
+                ``None`` keeps the model's. Saved with the model and loaded by name. An objective the model
+                cannot give what it needs (IWAE's densities on a deterministic bottleneck) is refused here, naming both.
             **kwargs: the other ``keras.Model.compile`` arguments.
         """
         if type(self).compute_loss is not Autoencoder.compute_loss:

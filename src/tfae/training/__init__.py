@@ -3,7 +3,8 @@
 ``train(config)`` trains the model a ``TrainConfig`` (or a TOML file, read by ``load_config``) describes into a
 run folder and returns its ``Run``. Inside: ``config`` reads and checks the config, ``data`` loads the data it
 names, ``run`` assembles the model (``tfae.models.LayoutAutoencoder``) and trains it into a run folder,
-``checkpoints`` writes what a crash must not damage, and ``pictures`` draws what a person looks at afterwards.
+``checkpoints`` keeps the training state that a crash must not damage (written through ``tfae.safe_files``),
+and ``pictures`` draws what a person looks at afterwards.
 Nothing in the core imports this package, and importing it loads no deep-learning framework: ``train`` and
 ``Run`` load Keras when first used.
 """

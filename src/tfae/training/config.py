@@ -175,7 +175,8 @@ class TrainingConfig:
     Args:
         loss: a likelihood's name (``"bernoulli"``, ``"gaussian"``), a Keras loss's name, or a dict of a
             likelihood's name and parameters.
-        objective: an objective's name (``"elbo"``, ``"iwae"``), or a dict such as ``{"name": "iwae", "k": 5}``.
+        objective: an objective's name (``"elbo"``, ``"iwae"``), or a dict such as
+            ``{"name": "iwae", "importance_samples": 5}``.
         optimizer: a Keras optimizer's name.
         learning_rate: the optimizer's learning rate.
         epochs: how many epochs to train.
