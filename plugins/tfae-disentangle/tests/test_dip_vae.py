@@ -124,6 +124,10 @@ def test_dip_vae_i_trains_beside_the_kl():
     )
 
 
+@pytest.mark.parametrize(
+    ("name", "defaults"),
+    [("dip_vae_i", {"lambda_od": 10.0, "lambda_d": 100.0}), ("dip_vae_ii", {"lambda_od": 10.0, "lambda_d": 10.0})],
+)
 def test_registered_by_name_with_the_studys_defaults_and_rebuilt_from_config(name, defaults):
     assert get_component("regularizer", name) is CLASSES[name]
     regularizer = resolve("regularizer", name)
