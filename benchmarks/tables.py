@@ -545,7 +545,11 @@ def disentanglement_setting(dsprites):
             "decoder mirrored",
             "32, 32, 64, 64, disentanglement_lib's (whose Dense(256) layer `LayoutAutoencoder` lacks)",
         ],
-        ["FactorVAE discriminator", f"{layers} hidden layers of {s['discriminator'][0]}", "five of 1000"],
+        [
+            "FactorVAE discriminator",
+            f"{layers} hidden layer{'' if layers == 1 else 's'} of {s['discriminator'][0]}",
+            "five of 1000",
+        ],
         [
             "FactorVAE score",
             f"{s['factor_vae_votes'][0]:,} training and {s['factor_vae_votes'][1]:,} evaluation votes",
