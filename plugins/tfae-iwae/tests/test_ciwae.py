@@ -103,7 +103,7 @@ def test_the_name_and_config_round_trip():
 
 
 def test_its_former_k_is_taken_with_a_deprecation_warning_and_saved_as_importance_samples():
-    with pytest.warns(DeprecationWarning, match=r"CIWAE's `k` is now called `importance_samples`, as IWAE's is"):
+    with pytest.warns(DeprecationWarning, match=r"CIWAE's `k` is now called `importance_samples`: write"):
         old = plugins.resolve("objective", {"name": "ciwae", "beta": 0.25, "k": 3})
     assert old.importance_samples == old.k == 3
     assert old.get_config() == {"beta": 0.25, "importance_samples": 3} == CIWAE(0.25, 3).get_config()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numbers
+import warnings
 from typing import Any, ClassVar
 
 import keras
@@ -261,3 +262,40 @@ class BaseObjective(Configurable):
     def get_config(self) -> dict[str, Any]:
         """The constructor's arguments, so that ``from_config`` builds the same objective."""
         return {"importance_samples": self.importance_samples}
+
+
+def importance_samples_argument(objective: str, importance_samples: Any, k: Any = None) -> int:
+    """An objective's count of codes per sample, given as ``importance_samples`` or by its former name ``k``.
+
+    ``k`` still works, with a ``DeprecationWarning`` that shows the spec to write instead, so that configs and
+    saved models that use it keep loading.
+
+    Args:
+        objective: the objective's registered name, for the messages (``"iwae"``).
+        importance_samples: the count given under its name.
+        k: the count given under its former name, or ``None``.
+
+    Returns:
+        The count, a positive int.
+
+    Raises:
+        ValueError: the count, under the name it was given by, is not a positive integer.
+    """
+    name = "importance_samples"
+    if k is not None:
+        warnings.warn(
+            f"{objective.upper()}'s `k` is now called `importance_samples`: write "
+            f"{{'name': '{objective}', 'importance_samples': {k!r}}}.",
+            DeprecationWarning,
+            stacklevel=3,
+        )
+        importance_samples, name = k, "k"
+    if (
+        isinstance(importance_samples, bool)
+        or not isinstance(importance_samples, numbers.Integral)
+        or importance_samples < 1
+    ):
+        raise ValueError(
+            f"`{name}`, the codes drawn per sample, must be a positive integer. Received: {name}={importance_samples!r}"
+        )
+    return int(importance_samples)

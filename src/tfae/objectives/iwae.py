@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import math
-import numbers
-import warnings
 from collections.abc import Callable
 from typing import Any
 
 from keras import ops
 
 from tfae.hookspecs import hookimpl
-from tfae.objectives.base import BaseObjective, ObjectiveTerms
+from tfae.objectives.base import BaseObjective, ObjectiveTerms, importance_samples_argument
 
 
 class IWAE(BaseObjective):
@@ -41,25 +39,7 @@ class IWAE(BaseObjective):
     logged = ("iwae_bound",)
 
     def __init__(self, importance_samples: int = 5, k: int | None = None) -> None:
-        name = "importance_samples"
-        if k is not None:
-            warnings.warn(
-                "IWAE's `k` is now called `importance_samples`: write "
-                f"{{'name': 'iwae', 'importance_samples': {k!r}}} (or IWAE(importance_samples={k!r})).",
-                DeprecationWarning,
-                stacklevel=2,
-            )
-            importance_samples, name = k, "k"
-        if (
-            isinstance(importance_samples, bool)
-            or not isinstance(importance_samples, numbers.Integral)
-            or importance_samples < 1
-        ):
-            raise ValueError(
-                f"`{name}`, the codes drawn per sample, must be a positive integer. "
-                f"Received: {name}={importance_samples!r}"
-            )
-        super().__init__(importance_samples=importance_samples)
+        super().__init__(importance_samples=importance_samples_argument("iwae", importance_samples, k))
 
     @property
     def k(self) -> int:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 import numbers
-import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -12,6 +11,7 @@ from keras import ops
 
 from tfae.hookspecs import hookimpl
 from tfae.objectives import BaseObjective, ObjectiveTerms
+from tfae.objectives.base import importance_samples_argument
 
 
 class CIWAE(BaseObjective):
@@ -64,25 +64,7 @@ class CIWAE(BaseObjective):
                 "`beta`, the ELBO's weight against IWAE's bound, must be a number in [0, 1] (1 is the ELBO, 0 is "
                 f"IWAE). Received: beta={beta!r}"
             )
-        name = "importance_samples"
-        if k is not None:
-            warnings.warn(
-                "CIWAE's `k` is now called `importance_samples`, as IWAE's is: write "
-                f"{{'name': 'ciwae', 'importance_samples': {k!r}}} (or CIWAE(importance_samples={k!r})).",
-                DeprecationWarning,
-                stacklevel=2,
-            )
-            importance_samples, name = k, "k"
-        if (
-            isinstance(importance_samples, bool)
-            or not isinstance(importance_samples, numbers.Integral)
-            or importance_samples < 1
-        ):
-            raise ValueError(
-                f"`{name}`, the codes drawn per sample, must be a positive integer. "
-                f"Received: {name}={importance_samples!r}"
-            )
-        super().__init__(importance_samples=int(importance_samples))
+        super().__init__(importance_samples=importance_samples_argument("ciwae", importance_samples, k))
         self.beta: float = float(beta)
 
     @property
