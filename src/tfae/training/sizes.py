@@ -228,13 +228,19 @@ def check_model_size(
 
     latent_dim = int(bottleneck.latent_dim)
     code_width = latent_dim * (int(bottleneck.parameters) if isinstance(bottleneck, VariationalBottleneck) else 1)
-    layout_weights = layout_weight_count(sample_shape, layout, hidden, kernel_size, latent_dim, code_width)
+
+    def count_layout() -> int | None:
+        # Builds the layout abstractly: only where no model was given, or for a message.
+        return layout_weight_count(sample_shape, layout, hidden, kernel_size, latent_dim, code_width)
+
+    layout_weights = None
     if model is not None:
         weights = weight_count(model)
-    elif layout_weights is not None:
-        weights = layout_weights + regularizer_weight_count(bottleneck)
     else:
-        return None
+        layout_weights = count_layout()
+        if layout_weights is None:
+            return None
+        weights = layout_weights + regularizer_weight_count(bottleneck)
     slots = OPTIMIZER_SLOTS.get(optimizer.lower(), DEFAULT_OPTIMIZER_SLOTS)
     for_weights = training_bytes(weights, optimizer)
     for_batch = 0
@@ -247,6 +253,8 @@ def check_model_size(
     if available is None or needed <= available:
         return weights
     sample = "x".join(map(str, sample_shape))
+    if layout_weights is None:
+        layout_weights = count_layout()
     own = weights - layout_weights if layout_weights is not None else 0
     # A component's own weights are named where they are a share worth making smaller (not a seed generator's state).
     owned = f" ({own:,} of them the bottleneck's regularizers' and prior's own)" if own * 100 > weights else ""
