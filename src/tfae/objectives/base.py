@@ -204,16 +204,7 @@ class BaseObjective(Configurable):
     splits_gradients: ClassVar[bool] = False
 
     def __init__(self, importance_samples: int = 1) -> None:
-        if (
-            isinstance(importance_samples, bool)
-            or not isinstance(importance_samples, numbers.Integral)
-            or importance_samples < 1
-        ):
-            raise ValueError(
-                f"{type(self).__name__} needs a positive whole number of importance samples. "
-                f"Received: {importance_samples!r}"
-            )
-        self.importance_samples: int = int(importance_samples)
+        self.importance_samples: int = _positive_count(importance_samples, "importance_samples")
 
     def __call__(self, terms: ObjectiveTerms) -> dict[str, Any]:
         """Returns ``{"loss": the loss of each sample, shape (batch,), **logged values}``, and optionally
@@ -290,12 +281,13 @@ def importance_samples_argument(objective: str, importance_samples: Any, k: Any 
             stacklevel=3,
         )
         importance_samples, name = k, "k"
-    if (
-        isinstance(importance_samples, bool)
-        or not isinstance(importance_samples, numbers.Integral)
-        or importance_samples < 1
-    ):
+    return _positive_count(importance_samples, name)
+
+
+def _positive_count(value: Any, name: str) -> int:
+    """``value`` as an int, checked to be a positive integer: an objective's codes per sample, called ``name``."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
         raise ValueError(
-            f"`{name}`, the codes drawn per sample, must be a positive integer. Received: {name}={importance_samples!r}"
+            f"`{name}`, the codes drawn per sample, must be a positive integer. Received: {name}={value!r}"
         )
-    return int(importance_samples)
+    return int(value)
