@@ -692,6 +692,13 @@ class Autoencoder(keras.Model):
             strategy = creation_strategy(self)
             with strategy.scope() if strategy is not None else contextlib.nullcontext():
                 self.build((None, *tuple(shape)[1:]))
+        if self.built and self.optimizer is not None and not self.optimizer.built:
+            # Keras builds the optimizer's slots in the first trace of the train step, which TensorFlow then
+            # traces a second time, without creating variables: built here, the step is traced once, which
+            # saves half a second to a second of every fit's start.
+            strategy = creation_strategy(self)
+            with strategy.scope() if strategy is not None else contextlib.nullcontext():
+                self.optimizer.build(self.trainable_variables)
         callbacks = list(callbacks or [])
         for scheduler in self.schedulers:
             if scheduler.unit == "epoch" and all(scheduler is not callback for callback in callbacks):
