@@ -321,7 +321,7 @@ def check_regularizer(
         data = _unit_data((BATCH_SIZE, 6))
         # Saved and reloaded in a list, which holds the single case's state and more.
         listed = isinstance(regularizers, list)
-        history = _check_in_autoencoder(model, data, what) if listed else _fit(model, data, what)
+        history = _check_in_autoencoder(model, data, what) if listed else _fit(model, data, what, eagerly=True)
         _check_training_logs(model, history, what, own_losses)
         for generator, before in zip(trained.seed_generators, generators):
             _expect(
@@ -527,7 +527,7 @@ def check_sampler(factory: Callable[[], BaseSampler]) -> None:
     _check_config(factory(), "sampler", what)
     data = _unit_data((64, FEATURES))
     model = Autoencoder(bottleneck={"name": "gaussian", "latent_dim": 2, "regularizer": "kld"})
-    _fit(model, data, what, "bernoulli", None)
+    _fit(model, data, what, "bernoulli", None, eagerly=True)
     if sampler.needs_fit:
         try:
             sampler.sample(model, 3, seed=0)
@@ -717,7 +717,7 @@ def check_metric(factory: Callable[[], BaseMetric]) -> None:
     _expect(computed() == value, what, "compute gives another value for the same model, data and seed")
 
     plain = Autoencoder(bottleneck={"name": "vanilla", "latent_dim": 3})
-    plain.compile(optimizer="adam", loss="bernoulli")
+    plain.compile(optimizer="adam", loss="bernoulli", run_eagerly=True)
     plain.fit(x, epochs=1, batch_size=BATCH_SIZE, verbose=0)
     missing = metric.missing(Evaluation(plain, x))
     expected = [need for need in metric.needs if need in ("variational", "factors", "ground_truth")]
@@ -1212,10 +1212,19 @@ def _check_layer_config(layer: keras.layers.Layer, inputs: Any, kind: str, what:
 
 
 def _fit(
-    model: Autoencoder, data: np.ndarray, what: str, loss: Any = "bernoulli", objective: BaseObjective | None = None
+    model: Autoencoder,
+    data: np.ndarray,
+    what: str,
+    loss: Any = "bernoulli",
+    objective: BaseObjective | None = None,
+    eagerly: bool = False,
 ) -> dict[str, Any]:
-    """Trains ``model`` for an epoch and returns its history, whose every log is finite."""
-    model.compile(optimizer="adam", loss=loss, objective=objective)
+    """Trains ``model`` for an epoch and returns its history, whose every log is finite.
+
+    ``eagerly`` trains without tracing the train step (``run_eagerly``), a second faster where the check is of
+    what training does, not of the step's tracing, which another fit of the same components checks.
+    """
+    model.compile(optimizer="adam", loss=loss, objective=objective, run_eagerly=eagerly)
     history = model.fit(data, epochs=1, batch_size=BATCH_SIZE, verbose=0).history
     for name, values in history.items():
         _expect_finite(values, what, f"the logged {name!r} of an Autoencoder trained with it")
@@ -1280,6 +1289,8 @@ def _check_in_autoencoder(
     )
     if compare is not None:
         compare(loaded)
+    # Eagerly: what is checked is that the reloaded state trains on; the first fit traced these components.
+    loaded.run_eagerly = True
     loaded.fit(data, epochs=1, batch_size=BATCH_SIZE, verbose=0)
     return history
 
