@@ -85,6 +85,8 @@ def test_console_script_fails_on_a_broken_plugin_in_strict_mode(tmp_path):
     assert "keep working" not in result.stderr
 
 
+# Slow: the real command in a fresh interpreter (~10 CPU-s), for its start-up output; .ci/run runs it.
+@pytest.mark.slow
 def test_lists_no_tensorflow_start_up_lines():
     # TensorFlow's backend and no TF_CPP_MIN_LOG_LEVEL: what a user's shell gives the command.
     env = python_env(KERAS_BACKEND="tensorflow")

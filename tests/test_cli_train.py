@@ -68,6 +68,9 @@ def check_run(folder, variational=True, scheduled=False, labelled=True):
     return config, rows
 
 
+# Slow: the README's first command in a fresh interpreter (~17 CPU-s); the digits_run fixture trains the same run
+# in this process for the quick suite. .ci/run runs it.
+@pytest.mark.slow
 def test_tfae_train_with_no_arguments_trains_the_digits_vae(tmp_path, run_tfae):
     """The real command, in a fresh process, from an empty folder (two epochs instead of the default's 40).
 

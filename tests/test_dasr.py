@@ -422,6 +422,8 @@ print(json.dumps({"messages": messages, "values": values, "built": built, "loade
 """
 
 
+# Slow: measures the memory of a fresh interpreter (~10 CPU-s); .ci/run runs it.
+@pytest.mark.slow
 def test_huge_counts_are_refused_without_allocating_even_from_a_model_file(tmp_path):
     completed = subprocess.run(
         [sys.executable, "-c", HUGE_SCHEDULES, str(tmp_path)],

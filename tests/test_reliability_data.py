@@ -235,6 +235,9 @@ def test_available_memory_is_what_the_address_space_limit_leaves():
     assert available_memory() > 0
 
 
+# Slow: the real command under a memory limit (~12 CPU-s each); tests/test_reliability_memory_bounds.py checks the
+# same refusals in this process. .ci/run runs these.
+@pytest.mark.slow
 def test_a_latent_dim_of_a_billion_gives_one_line_and_no_run_folder(tmp_path):
     model = '[model.bottleneck]\nname = "gaussian"\nlatent_dim = 1000000000\n'
     config = write_config(tmp_path, "digits", model)
@@ -245,6 +248,7 @@ def test_a_latent_dim_of_a_billion_gives_one_line_and_no_run_folder(tmp_path):
     assert f"latent_dim = 1,000,000,000 has {weights:,} weights" in line
 
 
+@pytest.mark.slow
 def test_a_million_features_under_a_memory_limit_give_one_line_and_no_run_folder(tmp_path):
     data = tmp_path / "wide.npy"
     np.save(data, np.zeros((4, 1_000_000), "float32"))

@@ -324,6 +324,9 @@ def test_the_cli_gives_one_line_and_exit_status_2(files, name, command, capsys, 
     assert not (tmp_path / "out.npy").exists()
 
 
+# Slow: the real command (~12 CPU-s), beside test_a_lambda_layer_is_refused_and_its_code_never_runs in this
+# process; .ci/run runs it.
+@pytest.mark.slow
 @pytest.mark.xdist_group("lambda_files")
 def test_the_real_command_on_a_lambda_file_prints_one_line_and_runs_nothing(lambda_files, tmp_path, run_tfae):
     marker = tmp_path / "cli.marker"

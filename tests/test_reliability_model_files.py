@@ -492,6 +492,8 @@ def test_a_member_compressed_another_way_is_refused(good, tmp_path, method):
     refused(path, f"compresses its member metadata.json with method {method}; a .keras file's members are stored")
 
 
+# Slow: the real command (~10 CPU-s), beside the refusals checked in this process above; .ci/run runs it.
+@pytest.mark.slow
 def test_the_real_command_refuses_the_bomb_in_one_line(bombs, tmp_path, run_tfae):
     result = run_tfae("encode", bombs["config.json"], "digits", "-o", tmp_path / "codes.npy", cwd=tmp_path)
     assert result.returncode == 2, result.stderr

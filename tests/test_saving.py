@@ -206,6 +206,8 @@ def loaded_in_another_process(saved_by_a_script):
     return json.loads(output.strip().splitlines()[-1])
 
 
+# Slow, these two: a script saves the models and a fresh interpreter loads them (~29 CPU-s); .ci/run runs them.
+@pytest.mark.slow
 @pytest.mark.xdist_group("saved_by_a_script")
 def test_deep_autoencoder_loads_without_its_add_hidden_function(loaded_in_another_process):
     class_name, error, encoder_layers = loaded_in_another_process["deep"]
@@ -214,6 +216,7 @@ def test_deep_autoencoder_loads_without_its_add_hidden_function(loaded_in_anothe
     assert error == 0.0
 
 
+@pytest.mark.slow
 @pytest.mark.xdist_group("saved_by_a_script")
 def test_a_custom_subclass_that_cannot_be_imported_loads_as_an_autoencoder(loaded_in_another_process):
     class_name, error, _ = loaded_in_another_process["conv"]

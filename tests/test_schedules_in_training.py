@@ -134,6 +134,8 @@ def test_each_train_step_uses_the_value_for_its_counter(unit):
     check(observe(unit), unit)
 
 
+# Slow: JAX in a fresh interpreter (~16 CPU-s); .ci/run runs it, and runs this file under JAX in its JAX phase.
+@pytest.mark.slow
 def test_each_train_step_uses_the_value_for_its_counter_on_jax():
     if keras.backend.backend() == "jax":
         pytest.skip("the in-process test covers JAX when the suite itself runs under JAX")
