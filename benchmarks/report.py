@@ -5,6 +5,7 @@ The scripts run as ``python benchmarks/<script>.py``, so this folder is on ``sys
 finds this module. ``python benchmarks/tables.py`` renders docs/benchmarks.md's tables from the files written.
 """
 
+import hashlib
 import json
 import os
 import platform
@@ -83,22 +84,61 @@ def git_state(root=ROOT):
     status = git("status", "--porcelain")
     return {
         "commit": commit.strip() if commit else None,
-        "commit_source": "git rev-parse HEAD when the script ran",
+        "commit_source": "git rev-parse HEAD when the script started",
         "tree_clean": None if status is None else status == "",
         "uncommitted": [line[3:] for line in status.splitlines()] if status else [],
     }
 
 
+def code_fingerprint(root=ROOT):
+    """A digest of the commit checked out, ``git status --porcelain`` and ``git diff HEAD`` (None where ``root`` is
+    no git checkout): two equal fingerprints mean the same code, edits to a file already modified included."""
+    outputs = []
+    for arguments in (("rev-parse", "HEAD"), ("status", "--porcelain"), ("diff", "HEAD")):
+        try:
+            finished = subprocess.run(["git", "-C", root, *arguments], capture_output=True, check=True)
+        except (OSError, subprocess.CalledProcessError):
+            return None
+        outputs.append(finished.stdout)
+    return hashlib.sha256(b"\0".join(outputs)).hexdigest()
+
+
+def _state_at_start():
+    try:
+        return git_state()
+    except SystemExit:  # $TFAE_BENCHMARK_GIT_STATE names no file: git_state says so again when provenance calls it
+        return None
+
+
+# The checkout as the script started (a benchmark script imports this module first): the code that made the
+# figures, which provenance() records even where the tree is edited or a commit made while a long run goes on.
+STATE_AT_START = _state_at_start()
+FINGERPRINT_AT_START = code_fingerprint()
+
+
 def provenance(script, argv=None):
     """The date, the command (``argv`` when ``main`` was called with one, else this process's), the machine, the
-    versions and the commit, as the first entries of a results file; ``script`` is the caller's ``__file__``."""
+    versions and the commit, as the first entries of a results file; ``script`` is the caller's ``__file__``.
+
+    The commit and the tree's state are those of the checkout when the script started. Where the code changed
+    while it ran (another commit, or other uncommitted changes), ``tree_clean`` is false, for no one state made
+    all the figures, and ``changed_during_run`` holds the state at the end.
+    """
     command = ["python", *sys.argv] if argv is None else ["python", os.path.relpath(script, ROOT), *argv]
+    state = git_state()
+    changed = {}
+    if STATE_AT_START is not None and code_fingerprint() != FINGERPRINT_AT_START:
+        changed = {"changed_during_run": {**state, "commit_source": "git rev-parse HEAD when the results were written"}}
+        state = {**STATE_AT_START, "tree_clean": False}
+    elif STATE_AT_START is not None:
+        state = STATE_AT_START
     return {
         "date": time.strftime("%Y-%m-%d"),
         "command": " ".join(command),
         "machine": machine(),
         "versions": versions(),
-        **git_state(),
+        **state,
+        **changed,
     }
 
 

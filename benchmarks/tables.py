@@ -48,6 +48,12 @@ def commit_text(results):
     commit = f"commit `{results['commit'][:COMMIT_DIGITS]}`"
     source = results.get("commit_source", "")
     if source.startswith("git rev-parse"):
+        if "changed_during_run" in results:
+            end = results["changed_during_run"].get("commit") or "unknown"
+            return (
+                f"{commit} as the run started; the code changed while it ran (commit `{end[:COMMIT_DIGITS]}` at "
+                "its end): no one state of the code made every figure"
+            )
         if results["tree_clean"] is None:
             return f"{commit}, the tree's state unknown"
         if results["tree_clean"]:

@@ -165,12 +165,60 @@ def test_provenance_records_this_checkout_commit_and_whether_its_tree_is_clean()
     after = git("rev-parse", "HEAD").strip()  # other work may commit meanwhile
     assert report.missing_provenance(recorded) == []
     assert recorded["commit"] in (before, after)
-    assert recorded["commit_source"] == "git rev-parse HEAD when the script ran"
+    assert recorded["commit_source"] == "git rev-parse HEAD when the script started"
     assert isinstance(recorded["tree_clean"], bool)
     assert recorded["tree_clean"] == (recorded["uncommitted"] == [])
     assert recorded["command"] == "python benchmarks/tables.py --check"
     assert re.match(r"\S+, \d+ cores, ", recorded["machine"]), recorded["machine"]
     assert {"python", "tfae", "keras"} <= set(recorded["versions"])
+
+
+def test_provenance_records_the_code_the_run_started_from_and_a_change_while_it_ran(tmp_path):
+    """A long run whose checkout gets another commit (or other edits) before it writes its results records the
+    state it started from, the tree as not clean, and the state at its end; the table says so."""
+    checkout = tmp_path / "checkout"
+    (checkout / "benchmarks").mkdir(parents=True)
+    (checkout / "benchmarks" / "report.py").write_text((BENCHMARKS / "report.py").read_text())
+    (checkout / "code.py").write_text("speed = 1\n")
+
+    def in_checkout(*arguments):
+        command = ["git", "-C", str(checkout), "-c", "user.name=t", "-c", "user.email=t@t", *arguments]
+        return subprocess.run(command, capture_output=True, text=True, check=True).stdout.strip()
+
+    in_checkout("init", "-q")
+    in_checkout("add", ".")
+    in_checkout("commit", "-qm", "first")
+    started = in_checkout("rev-parse", "HEAD")
+    go = tmp_path / "go"
+    script = (
+        "import json, os, sys, time\n"
+        f"sys.path.insert(0, {str(checkout / 'benchmarks')!r})\n"
+        "import report\n"
+        "print('started', flush=True)\n"
+        f"while not os.path.exists({str(go)!r}):\n"
+        "    time.sleep(0.05)\n"
+        f"print(json.dumps(report.provenance({str(checkout / 'benchmarks' / 'bench.py')!r}, [])))\n"
+    )
+    run = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    try:
+        assert run.stdout.readline().strip() == "started"
+        (checkout / "code.py").write_text("speed = 2\n")
+        in_checkout("commit", "-qam", "faster")
+        go.touch()
+        recorded = json.loads(run.communicate(timeout=60)[0].strip().splitlines()[-1])
+    finally:
+        run.kill()
+    ended = in_checkout("rev-parse", "HEAD")
+    assert recorded["commit"] == started != ended
+    assert recorded["tree_clean"] is False
+    assert recorded["changed_during_run"]["commit"] == ended
+    assert recorded["changed_during_run"]["tree_clean"] is True
+
+    tables = module("tables")
+    assert tables.commit_text(recorded) == (
+        f"commit `{started[:12]}` as the run started; the code changed while it ran (commit `{ended[:12]}` at its "
+        "end): no one state of the code made every figure"
+    )
 
 
 def test_a_copy_without_git_records_the_state_of_the_checkout_it_came_from(tmp_path, monkeypatch):
@@ -180,7 +228,7 @@ def test_a_copy_without_git_records_the_state_of_the_checkout_it_came_from(tmp_p
     monkeypatch.delenv(report.GIT_STATE_VARIABLE, raising=False)
     assert report.git_state(str(tmp_path)) == {
         "commit": None,
-        "commit_source": "git rev-parse HEAD when the script ran",
+        "commit_source": "git rev-parse HEAD when the script started",
         "tree_clean": None,
         "uncommitted": [],
     }
