@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import numbers
 import os
 import sys
 import warnings
@@ -13,6 +12,7 @@ from typing import Any, ClassVar
 import keras
 from keras import ops
 
+from tfae.counts import checked_count
 from tfae.posterior import Posterior
 from tfae.regularizers.base import BaseRegularizer, log_name
 
@@ -45,14 +45,7 @@ def check_sampling(sampling: str, importance_samples: int = 1) -> int:
         raise ValueError(
             f"`sampling` must be one of {', '.join(map(repr, SAMPLINGS))}. Received: sampling={sampling!r}"
         )
-    if (
-        isinstance(importance_samples, bool)
-        or not isinstance(importance_samples, numbers.Integral)
-        or importance_samples < 1
-    ):
-        raise ValueError(
-            f"`importance_samples` must be a positive integer. Received: importance_samples={importance_samples!r}"
-        )
+    checked_count(importance_samples, "importance_samples")
     if sampling == "mean" and importance_samples != 1:
         raise ValueError(
             f"The posterior mean is one code per sample: importance_samples={importance_samples} needs "
@@ -132,8 +125,7 @@ class BaseBottleneck(keras.layers.Layer):
                 )
             kernel_regularizer = misspelled
         super().__init__(**kwargs)
-        if isinstance(latent_dim, bool) or not isinstance(latent_dim, numbers.Integral) or latent_dim < 1:
-            raise ValueError(f"`latent_dim` must be a positive integer. Received: latent_dim={latent_dim!r}")
+        checked_count(latent_dim, "latent_dim")
         if regularizer is not None and kernel_regularizer is not None:
             raise ValueError(
                 "Pass the regularizer once: `regularizer=` and `kernel_regularizer=` mean the same. "

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import numbers
 import warnings
 from collections.abc import Callable, Sequence
 from typing import Any, ClassVar
@@ -11,6 +10,7 @@ import keras
 from keras import ops
 
 from tfae.bottlenecks.base import BaseBottleneck, RegularizerSpec, check_sampling
+from tfae.counts import checked_count
 from tfae.posterior import Posterior
 from tfae.random import per_replica
 
@@ -225,9 +225,7 @@ class VariationalBottleneck(BaseBottleneck):
 
     def prior_shape(self, n: int) -> tuple[int, int]:
         """The shape ``(n, latent_dim)`` of ``n`` codes drawn by ``sample_prior``; ``n`` must be positive."""
-        if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 1:
-            raise ValueError(f"The number of samples must be a positive integer. Received: n={n!r}")
-        return (int(n), self.latent_dim)
+        return (checked_count(n, "n", subject="The number of samples"), self.latent_dim)
 
     def get_config(self) -> dict[str, Any]:
         config = {**super().get_config(), "seed": self.seed}

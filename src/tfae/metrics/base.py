@@ -8,6 +8,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from tfae.configurable import Configurable
+from tfae.counts import checked_count
 from tfae.errors import DataError
 from tfae.metrics.importance import factorizes, importance_weighted_pass
 
@@ -48,8 +49,7 @@ class Evaluation:
             raise ValueError(
                 f"`samples` must be an integer >= 1 (codes drawn per sample). Received: samples={samples!r}"
             )
-        if isinstance(batch_size, bool) or not isinstance(batch_size, numbers.Integral) or batch_size < 1:
-            raise ValueError(f"`batch_size` must be a positive integer. Received: batch_size={batch_size!r}")
+        checked_count(batch_size, "batch_size")
         with np.errstate(over="ignore"):  # a value past float32's range becomes inf, refused next
             x = np.asarray(x, dtype="float32")
         finite = np.isfinite(x)

@@ -9,6 +9,7 @@ from typing import Any, cast
 import keras
 
 from tfae.bottlenecks.base import BaseBottleneck
+from tfae.counts import checked_count
 from tfae.layout_names import LAYOUTS
 from tfae.models.autoencoder import Autoencoder
 
@@ -71,8 +72,7 @@ class LayoutAutoencoder(Autoencoder):
             raise ValueError(f"`hidden` must be a list of positive integers. Received: hidden={hidden!r}")
         if layout == "conv" and not hidden:
             raise ValueError("The conv layout needs at least one entry in `hidden` (the filters of a Conv2D layer).")
-        if isinstance(kernel_size, bool) or not isinstance(kernel_size, int) or kernel_size < 1:
-            raise ValueError(f"`kernel_size` must be a positive integer. Received: kernel_size={kernel_size!r}")
+        checked_count(kernel_size, "kernel_size")
         keras.activations.get(activation)
         # All None in a loaded model, which is built from its saved layers (see from_config).
         self.layout: str | None = layout

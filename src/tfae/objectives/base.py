@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import numbers
 import warnings
 from typing import Any, ClassVar
 
@@ -10,6 +9,7 @@ import keras
 from keras import ops
 
 from tfae.configurable import Configurable
+from tfae.counts import checked_count
 from tfae.posterior import Posterior
 
 
@@ -286,8 +286,4 @@ def importance_samples_argument(objective: str, importance_samples: Any, k: Any 
 
 def _positive_count(value: Any, name: str) -> int:
     """``value`` as an int, checked to be a positive integer: an objective's codes per sample, called ``name``."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-        raise ValueError(
-            f"`{name}`, the codes drawn per sample, must be a positive integer. Received: {name}={value!r}"
-        )
-    return int(value)
+    return checked_count(value, name, meaning="the codes drawn per sample")

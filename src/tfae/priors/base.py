@@ -7,6 +7,8 @@ from typing import Any, ClassVar
 
 import keras
 
+from tfae.counts import checked_optional_count
+
 
 class BasePrior(keras.layers.Layer):
     """The prior ``p(z)`` of a bottleneck's codes: its log-density and a sampler.
@@ -48,11 +50,7 @@ class BasePrior(keras.layers.Layer):
 
     def __init__(self, latent_dim: int | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        if latent_dim is not None and (
-            isinstance(latent_dim, bool) or not isinstance(latent_dim, numbers.Integral) or latent_dim < 1
-        ):
-            raise ValueError(f"`latent_dim` must be a positive integer or None. Received: latent_dim={latent_dim!r}")
-        self.latent_dim: int | None = None if latent_dim is None else int(latent_dim)
+        self.latent_dim: int | None = checked_optional_count(latent_dim, "latent_dim")
 
     @property
     def factorizes(self) -> bool:

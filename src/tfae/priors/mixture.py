@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import math
-import numbers
 from collections.abc import Callable
 from typing import Any
 
 import keras
 from keras import ops
 
+from tfae.counts import checked_count
 from tfae.hookspecs import hookimpl
 from tfae.priors.base import BasePrior
 
@@ -38,9 +38,7 @@ class MixturePrior(BasePrior):
         self, components: int = 10, seed: int | None = None, latent_dim: int | None = None, **kwargs: Any
     ) -> None:
         super().__init__(latent_dim=latent_dim, **kwargs)
-        if isinstance(components, bool) or not isinstance(components, numbers.Integral) or components < 1:
-            raise ValueError(f"`components` must be a positive integer. Received: components={components!r}")
-        self.components: int = int(components)
+        self.components: int = checked_count(components, "components")
         self.seed: int | None = seed
 
     def build(self, latent_dim: Any) -> None:

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import numbers
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
 from tfae.configurable import Configurable
+from tfae.counts import checked_count
 
 if TYPE_CHECKING:
     import keras
@@ -90,9 +90,7 @@ class BaseSampler(Configurable):
                 f"The {type(self).__name__} draws codes like the training data's, so it must be fitted to them "
                 "first: sampler.fit(model, x_train), then model.sample(n, sampler=sampler)."
             )
-        if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 1:
-            raise ValueError(f"The number of samples must be a positive integer. Received: n={n!r}")
-        n = int(n)
+        n = checked_count(n, "n", subject="The number of samples")
         latent_dim = model_latent_dim(model)
         if self.needs_fit and latent_dim != self.latent_dim:
             raise ValueError(
@@ -134,7 +132,6 @@ def encode(model: keras.Model, x: Any, batch_size: int = 256) -> np.ndarray:
             "or load a trained one first."
         )
     check_samples(model, x, "a sampler's fit")
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(f"`batch_size` must be a positive integer. Received: batch_size={batch_size!r}")
+    checked_count(batch_size, "batch_size")
     codes = np.asarray(model.encoder.predict(x, batch_size=batch_size, verbose=0), dtype="float64")
     return codes.reshape(len(codes), latent_dim)

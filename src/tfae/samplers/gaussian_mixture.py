@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import numbers
 from collections.abc import Callable
 from typing import Any
 
 import keras
 import numpy as np
 
+from tfae.counts import checked_count
 from tfae.hookspecs import hookimpl
 from tfae.random import check_seed
 from tfae.samplers.base import BaseSampler
@@ -40,11 +40,7 @@ class GaussianMixtureSampler(BaseSampler):
 
     def __init__(self, components: int = 10, covariance: str = "full", seed: int = 0) -> None:
         super().__init__()
-        if isinstance(components, bool) or not isinstance(components, numbers.Integral) or components < 1:
-            raise ValueError(
-                "`components`, the number of Gaussians, must be a positive integer. "
-                f"Received: components={components!r}"
-            )
+        checked_count(components, "components", meaning="the number of Gaussians")
         if covariance not in COVARIANCES:
             raise ValueError(
                 f"`covariance` must be one of {', '.join(COVARIANCES)}. Received: covariance={covariance!r}"

@@ -9,6 +9,7 @@ from typing import Any
 import keras
 import numpy as np
 
+from tfae.counts import checked_count, checked_optional_count
 from tfae.hookspecs import hookimpl
 from tfae.random import check_seed
 from tfae.samplers.base import BaseSampler
@@ -50,13 +51,9 @@ class TwoStageSampler(BaseSampler):
         seed: int = 0,
     ) -> None:
         super().__init__()
-        for name, value in (("epochs", epochs), ("batch_size", batch_size)):
-            if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-                raise ValueError(f"`{name}` must be a positive integer. Received: {name}={value!r}")
-        if latent_dim is not None and (
-            isinstance(latent_dim, bool) or not isinstance(latent_dim, numbers.Integral) or latent_dim < 1
-        ):
-            raise ValueError(f"`latent_dim` must be a positive integer or None. Received: latent_dim={latent_dim!r}")
+        checked_count(epochs, "epochs")
+        checked_count(batch_size, "batch_size")
+        checked_optional_count(latent_dim, "latent_dim")
         hidden = list(hidden)
         if any(isinstance(size, bool) or not isinstance(size, numbers.Integral) or size < 1 for size in hidden):
             raise ValueError(f"`hidden` must be a list of positive integers. Received: hidden={hidden!r}")

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import numbers
 import os
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from keras import ops
+
+from tfae.counts import checked_count
 
 if TYPE_CHECKING:
     from tfae.schedulers.base import BaseScheduler
@@ -65,8 +66,7 @@ def plot_schedule(
     duration = scheduler.duration
     if length is None:
         length = default_length(duration)
-    if isinstance(length, bool) or not isinstance(length, numbers.Integral) or length < 1:
-        raise ValueError(f"`length` must be a positive integer. Received: length={length!r}")
+    checked_count(length, "length")
     if path is None:
         path = "schedule.png"
 
