@@ -125,20 +125,19 @@ def provenance(script, argv=None):
     all the figures, and ``changed_during_run`` holds the state at the end.
     """
     command = ["python", *sys.argv] if argv is None else ["python", os.path.relpath(script, ROOT), *argv]
-    state = git_state()
-    changed = {}
-    if STATE_AT_START is not None and code_fingerprint() != FINGERPRINT_AT_START:
-        changed = {"changed_during_run": {**state, "commit_source": "git rev-parse HEAD when the results were written"}}
-        state = {**STATE_AT_START, "tree_clean": False}
-    elif STATE_AT_START is not None:
+    if STATE_AT_START is None:
+        state = git_state()
+    elif code_fingerprint() == FINGERPRINT_AT_START:
         state = STATE_AT_START
+    else:
+        end = {**git_state(), "commit_source": "git rev-parse HEAD when the results were written"}
+        state = {**STATE_AT_START, "tree_clean": False, "changed_during_run": end}
     return {
         "date": time.strftime("%Y-%m-%d"),
         "command": " ".join(command),
         "machine": machine(),
         "versions": versions(),
         **state,
-        **changed,
     }
 
 

@@ -686,18 +686,16 @@ class Autoencoder(keras.Model):
         batch_size = kwargs.get("batch_size", args[1] if len(args) > 1 else None)
         check_fit_batch_size(self, x, batch_size, replicas)
         shape = getattr(x, "shape", None)
-        if not self.built and shape is not None and len(shape) > 1:
-            # Built now, not by the first step, so that the weights training starts from can be kept; inside
-            # the tf.distribute strategy the model was made under, as Keras' fit would build it.
-            strategy = creation_strategy(self)
-            with strategy.scope() if strategy is not None else contextlib.nullcontext():
+        # Inside the tf.distribute strategy the model was made under, as Keras' fit would build them.
+        strategy = creation_strategy(self)
+        with strategy.scope() if strategy is not None else contextlib.nullcontext():
+            if not self.built and shape is not None and len(shape) > 1:
+                # Built now, not by the first step, so that the weights training starts from can be kept.
                 self.build((None, *tuple(shape)[1:]))
-        if self.built and self.optimizer is not None and not self.optimizer.built:
-            # Keras builds the optimizer's slots in the first trace of the train step, which TensorFlow then
-            # traces a second time, without creating variables: built here, the step is traced once, which
-            # saves half a second to a second of every fit's start.
-            strategy = creation_strategy(self)
-            with strategy.scope() if strategy is not None else contextlib.nullcontext():
+            if self.built and self.optimizer is not None and not self.optimizer.built:
+                # Keras builds the optimizer's slots in the first trace of the train step, which TensorFlow
+                # then traces a second time, without creating variables: built here, the step is traced once,
+                # which saves half a second to a second of every fit's start.
                 self.optimizer.build(self.trainable_variables)
         callbacks = list(callbacks or [])
         for scheduler in self.schedulers:
